@@ -1,0 +1,54 @@
+// swift-tools-version: 6.2
+import PackageDescription
+
+let package = Package(
+    name: "FedQueue",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "fedq", targets: ["fedq"])
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/adam-fowler/compress-nio", from: "1.5.0"),
+    ],
+    targets: [
+        // C shims: a module map and a header each, nothing else.
+        .systemLibrary(
+            name: "CRabbitMQ",
+            pkgConfig: "librabbitmq",
+            providers: [.apt(["librabbitmq-dev"])]
+        ),
+        .systemLibrary(
+            name: "CBLAS",
+            pkgConfig: "openblas",
+            providers: [.apt(["libopenblas-dev"])]
+        ),
+
+        // Transport: the only module that calls amqp_*.
+        .target(name: "AMQP", dependencies: ["CRabbitMQ"]),
+        // Wire format: envelopes and codecs, bytes in, typed values out.
+        .target(name: "Wire", dependencies: [.product(name: "CompressNIO", package: "compress-nio")]),
+        // Learning: tensors, layers, training, datasets, partitions, metrics. The only user of CBLAS.
+        .target(name: "Learning", dependencies: ["CBLAS"]),
+        // Aggregation: staleness, strategies, server optimizers. Pure math, no I/O.
+        .target(name: "Aggregation"),
+        // Roles over a Transport: client, worker, coordinator, evaluator; embedded broker.
+        .target(name: "Pipeline", dependencies: ["AMQP", "Wire", "Learning", "Aggregation"]),
+        // The command line: parse options, build the role, run it.
+        .target(
+            name: "FedqCLI",
+            dependencies: [
+                "AMQP", "Wire", "Learning", "Aggregation", "Pipeline",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .executableTarget(name: "fedq", dependencies: ["FedqCLI"]),
+
+        .testTarget(name: "AMQPTests", dependencies: ["AMQP"]),
+        .testTarget(name: "WireTests", dependencies: ["Wire"]),
+        .testTarget(name: "LearningTests", dependencies: ["Learning"]),
+        .testTarget(name: "AggregationTests", dependencies: ["Aggregation"]),
+        .testTarget(name: "PipelineTests", dependencies: ["Pipeline"]),
+        .testTarget(name: "FedqCLITests", dependencies: ["FedqCLI"]),
+    ]
+)

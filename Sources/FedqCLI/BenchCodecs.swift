@@ -1,0 +1,4 @@
+import ArgumentParser
+
+// Placeholder: replaced by the wire work.
+struct BenchCodecs: AsyncParsableCommand {}

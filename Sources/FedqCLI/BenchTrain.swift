@@ -1,0 +1,4 @@
+import ArgumentParser
+
+// Placeholder: replaced by the learning work.
+struct BenchTrain: AsyncParsableCommand {}

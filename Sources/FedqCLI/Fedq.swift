@@ -1,0 +1,13 @@
+import ArgumentParser
+
+/// The `fedq` root command: one subcommand per role or job.
+public struct Fedq: AsyncParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "fedq",
+        abstract: "Asynchronous federated learning over a message queue.",
+        version: "0.1.0",
+        subcommands: [Train.self, Inspect.self, Bench.self, Topology.self]
+    )
+
+    public init() {}
+}

@@ -1,0 +1,4 @@
+import ArgumentParser
+
+// Placeholder: replaced by the amqp work.
+struct Topology: AsyncParsableCommand {}

@@ -1,0 +1,3 @@
+import FedqCLI
+
+await Fedq.main()
