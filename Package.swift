@@ -29,7 +29,10 @@ let package = Package(
         // Wire format: envelopes and codecs, bytes in, typed values out.
         .target(name: "Wire", dependencies: [.product(name: "CompressNIO", package: "compress-nio")]),
         // Learning: tensors, layers, training, datasets, partitions, metrics. The only user of CBLAS.
-        .target(name: "Learning", dependencies: ["CBLAS"]),
+        .target(
+            name: "Learning",
+            dependencies: ["CBLAS", .product(name: "CompressNIO", package: "compress-nio")]
+        ),
         // Aggregation: staleness, strategies, server optimizers. Pure math, no I/O.
         .target(name: "Aggregation"),
         // Roles over a Transport: client, worker, coordinator, evaluator; embedded broker.
