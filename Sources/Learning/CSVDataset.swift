@@ -18,9 +18,9 @@ public enum CSVDataset {
         var features: [Float] = []
         var labels: [Int] = []
         var columns: Int?
-        for (index, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        for (index, rawLine) in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
             let lineNumber = index + 1
-            let line = rawLine.hasSuffix("\r") ? rawLine.dropLast() : rawLine[...]
+            let line = rawLine
             if (hasHeader && index == 0) || line.allSatisfy({ $0 == " " }) { continue }
             let fields = line.split(separator: ",", omittingEmptySubsequences: false)
             let expected = columns ?? fields.count
