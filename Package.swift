@@ -31,7 +31,10 @@ let package = Package(
         // Learning: tensors, layers, training, datasets, partitions, metrics. The only user of CBLAS.
         .target(
             name: "Learning",
-            dependencies: ["CBLAS", .product(name: "CompressNIO", package: "compress-nio")]
+            dependencies: ["CBLAS", .product(name: "CompressNIO", package: "compress-nio")],
+            // AVX2 + FMA for the hand-written sparse kernels (SIMD8 lanes and
+            // fused multiply-add); x86-64 servers have had both since 2013.
+            swiftSettings: [.unsafeFlags(["-Xcc", "-mavx2", "-Xcc", "-mfma"])]
         ),
         // Aggregation: staleness, strategies, server optimizers. Pure math, no I/O.
         .target(name: "Aggregation"),

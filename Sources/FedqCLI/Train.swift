@@ -12,11 +12,11 @@ struct Train: ParsableCommand {
     @Option(help: "Architecture: mlp (McMahan 2NN) or cnn.")
     var model = "mlp"
     @Option(help: "Passes over the 60,000 training images.")
-    var epochs = 5
+    var epochs = 10
     @Option(help: "Mini-batch size.")
     var batch = 32
     @Option(help: "SGD learning rate.")
-    var lr: Float = 0.05
+    var lr: Float = 0.01
     @Option(help: "SGD momentum in [0, 1).")
     var momentum: Float = 0.9
     @Option(name: .customLong("weight-decay"), help: "L2 weight decay.")

@@ -38,7 +38,8 @@ public final class Network {
             let layer: any Layer
             switch spec.layers[index] {
             case .dense(let inputs, let outputs):
-                layer = DenseLayer(inputs: inputs, outputs: outputs, fusedReLU: fuse, parameterOffset: offset)
+                layer = DenseLayer(
+                    inputs: inputs, outputs: outputs, fusedReLU: fuse, readsRawInput: built.isEmpty, parameterOffset: offset)
             case .conv2d(let channels, let filters, let kernel, let height, let width):
                 layer = Conv2DLayer(
                     channels: channels, filters: filters, kernel: kernel, height: height, width: width, fusedReLU: fuse,

@@ -12,17 +12,17 @@ struct DatasetLoadingTests {
         #expect(test.labelCounts() == [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009])
     }
 
-    /// An MLP on 3,000 real training images, 5 epochs, must exceed 88% on
-    /// 2,000 test images (it reaches about 92%).
+    /// An MLP on 5,000 real training images, 5 epochs, must exceed 90% on
+    /// the 10,000 test images (it reaches 91.9%).
     @Test func mlpLearnsMNISTFromAFewThousandSamples() throws {
         let (train, test) = try MNIST.load(directory: Fixtures.mnistDirectory)
         let network = Network(spec: .mlp, seed: 1)
         var generator = SeededGenerator(seed: 1)
         try network.train(
-            on: train, indices: Array(0..<3000), epochs: 5, batchSize: 10, optimizer: SGD(learningRate: 0.05),
+            on: train, indices: Array(0..<5000), epochs: 5, batchSize: 10, optimizer: SGD(learningRate: 0.02),
             generator: &generator)
-        let evaluation = try network.evaluate(on: test, indices: Array(0..<2000))
-        #expect(evaluation.accuracy > 0.88)
+        let evaluation = try network.evaluate(on: test)
+        #expect(evaluation.accuracy > 0.90)
     }
 
     @Test func truncatedGzipNamesTheFile() throws {

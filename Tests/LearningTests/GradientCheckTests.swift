@@ -26,9 +26,20 @@ struct GradientCheckTests {
             ]),
     ]
 
-    @Test(arguments: specs)
-    func analyticGradientsMatchFiniteDifferences(spec: ModelSpec) throws {
-        let data = Fixtures.randomDataset(count: 5, features: spec.inputSize, classes: spec.classCount, seed: 7)
+    /// Each spec with dense inputs, and the dense ones also with 80% zero
+    /// inputs, which takes the first layer's sparse kernels.
+    static let cases: [(ModelSpec, Double)] = specs.map { ($0, 0) } + [(sparseInput, 0.8)]
+
+    /// Wide enough that no sample is all zeros (a ReLU exactly at its kink
+    /// has no derivative for the check to compare).
+    static let sparseInput = try! ModelSpec(
+        name: "sparse-dense-relu", inputSize: 30, classCount: 3,
+        layers: [.dense(inputs: 30, outputs: 8), .relu, .dense(inputs: 8, outputs: 3)])
+
+    @Test(arguments: cases)
+    func analyticGradientsMatchFiniteDifferences(spec: ModelSpec, zeroFraction: Double) throws {
+        let data = Fixtures.randomDataset(
+            count: 5, features: spec.inputSize, classes: spec.classCount, seed: 7, zeroFraction: zeroFraction)
         let network = Network(spec: spec, seed: 3)
         let indices = Array(0..<data.count)
         try network.computeGradients(on: data, indices: indices)
@@ -65,10 +76,12 @@ struct GradientCheckTests {
 
     /// Plain SGD is fused into the backward GEMMs; it must equal
     /// `w - lr * (g + wd * w)` computed from explicit gradients.
-    @Test(arguments: [Float(0), Float(0.01)])
-    func fusedSGDStepEqualsExplicitUpdate(weightDecay: Float) throws {
-        let spec = Self.specs[2]
-        let data = Fixtures.randomDataset(count: 4, features: spec.inputSize, classes: spec.classCount, seed: 11)
+    @Test(arguments: [Float(0), Float(0.01)], [0, 1, 2])
+    func fusedSGDStepEqualsExplicitUpdate(weightDecay: Float, variant: Int) throws {
+        // conv first; dense first with dense inputs; dense first with sparse inputs
+        let spec = [Self.specs[2], Self.specs[1], Self.sparseInput][variant]
+        let data = Fixtures.randomDataset(
+            count: 4, features: spec.inputSize, classes: spec.classCount, seed: 11, zeroFraction: variant == 2 ? 0.8 : 0)
         let network = Network(spec: spec, seed: 5)
         let before = network.parameters
         try network.computeGradients(on: data, indices: [0, 1, 2, 3])
