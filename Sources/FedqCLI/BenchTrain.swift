@@ -57,18 +57,19 @@ struct BenchTrain: ParsableCommand {
         for batch in batchSizes {
             let network = Network(spec: spec, seed: 1)
             var generator = SeededGenerator(seed: 2)
-            // Warm-up: grows every workspace to this batch size.
+            // Warm-up: grows every workspace to this batch size, and with
+            // --steps also the sample-order buffer to the timed run's length.
+            let timedIndices = steps.map { count in (0..<(count * batch)).map { $0 % trainSet.count } }
             try network.train(
-                on: trainSet, indices: Array(0..<min(trainSet.count, 20 * batch)), epochs: 1, batchSize: batch,
+                on: trainSet, indices: timedIndices ?? Array(0..<min(trainSet.count, 5 * batch)), epochs: 1, batchSize: batch,
                 optimizer: optimizer, generator: &generator)
             let clock = ContinuousClock()
             let start = clock.now
             var samples = 0
             var stepCount = 0
-            if let steps {
-                let indices = (0..<(steps * batch)).map { $0 % trainSet.count }
+            if let timedIndices {
                 let summary = try network.train(
-                    on: trainSet, indices: indices, epochs: 1, batchSize: batch, optimizer: optimizer, generator: &generator)
+                    on: trainSet, indices: timedIndices, epochs: 1, batchSize: batch, optimizer: optimizer, generator: &generator)
                 samples = summary.samples
                 stepCount = summary.steps
             } else {
