@@ -9,8 +9,8 @@ struct BenchTrain: ParsableCommand {
         commandName: "train",
         abstract: "Measure training samples/s on MNIST per batch size.",
         discussion: """
-            Each batch size gets a fresh model, a warm-up run, then timed epochs (shuffle, batch gather, \
-            forward, backward, SGD step) over the training set. With --steps the timed part is exactly \
+            Each batch size gets a fresh model, a warm-up run, then timed runs of 200 steps (shuffle, batch \
+            gather, forward, backward, SGD step) over consecutive slices of the training set. With --steps the timed part is exactly \
             that many steps, which scripts/bench-train.sh runs under valgrind twice to count heap \
             allocations per step.
             """
@@ -73,9 +73,14 @@ struct BenchTrain: ParsableCommand {
                 samples = summary.samples
                 stepCount = summary.steps
             } else {
+                // Runs of 200 steps over consecutive slices of the training set,
+                // so that a slow model is not held to a whole epoch.
+                var first = 0
                 while (clock.now - start).doubleSeconds < seconds {
+                    let slice = (first..<(first + 200 * batch)).map { $0 % trainSet.count }
+                    first = (first + 200 * batch) % trainSet.count
                     let summary = try network.train(
-                        on: trainSet, epochs: 1, batchSize: batch, optimizer: optimizer, generator: &generator)
+                        on: trainSet, indices: slice, epochs: 1, batchSize: batch, optimizer: optimizer, generator: &generator)
                     samples += summary.samples
                     stepCount += summary.steps
                 }
@@ -88,8 +93,17 @@ struct BenchTrain: ParsableCommand {
                 String(
                     format: "%@ batch %3d  %9.0f samples/s  %7.1f us/step  (%d steps, %.1f s, %d thread(s))",
                     model, batch, result.samplesPerSecond, result.microsecondsPerStep, stepCount, elapsed, threads))
+            fflush(nil)
             results.append(result)
         }
+        // The evaluator scores every model version on the 10,000 test images.
+        let network = Network(spec: spec, seed: 1)
+        let evaluationSet = Array(0..<min(10_000, trainSet.count))
+        _ = try network.evaluate(on: trainSet, indices: evaluationSet)
+        let clock = ContinuousClock()
+        let start = clock.now
+        _ = try network.evaluate(on: trainSet, indices: evaluationSet)
+        print(String(format: "%@ evaluate %d samples: %.1f ms", model, evaluationSet.count, (clock.now - start).doubleSeconds * 1e3))
         if let json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]

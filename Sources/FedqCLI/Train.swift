@@ -62,7 +62,7 @@ struct Train: ParsableCommand {
                     format: "epoch %d/%d  train loss %.4f acc %.4f  test loss %.4f acc %.4f  %.0f samples/s",
                     epoch, epochs, summary.meanLoss, summary.accuracy, evaluation.loss, evaluation.accuracy,
                     Double(summary.samples) / elapsed.doubleSeconds))
-            fflush(stdout)  // progress must show when stdout is a file or a pipe
+            fflush(nil)  // progress must show when stdout is a file or a pipe
         }
         let samplesPerSecond = Double(epochs * trainSet.count) / trainingTime.doubleSeconds
         print(String(format: "test accuracy %.4f  macro-F1 %.4f  %.1f s training", evaluation.accuracy, evaluation.macroF1, trainingTime.doubleSeconds))
