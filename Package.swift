@@ -33,8 +33,15 @@ let package = Package(
             name: "Learning",
             dependencies: ["CBLAS", .product(name: "CompressNIO", package: "compress-nio")],
             // AVX2 + FMA for the hand-written sparse kernels (SIMD8 lanes and
-            // fused multiply-add); x86-64 servers have had both since 2013.
-            swiftSettings: [.unsafeFlags(["-Xcc", "-mavx2", "-Xcc", "-mfma"])]
+            // fused multiply-add) on x86-64, where servers have had both since
+            // 2013; other architectures get their native SIMD without flags.
+            swiftSettings: {
+                #if arch(x86_64)
+                return [.unsafeFlags(["-Xcc", "-mavx2", "-Xcc", "-mfma"])]
+                #else
+                return []
+                #endif
+            }()
         ),
         // Aggregation: staleness, strategies, server optimizers. Pure math, no I/O.
         .target(name: "Aggregation"),
