@@ -35,8 +35,6 @@ enum MD5 {
     }
 
     private static func compress(_ block: UnsafeRawPointer, _ state: inout (UInt32, UInt32, UInt32, UInt32)) {
-        var m = [UInt32](repeating: 0, count: 16)
-        for i in 0..<16 { m[i] = UInt32(littleEndian: block.loadUnaligned(fromByteOffset: i * 4, as: UInt32.self)) }
         var (a, b, c, d) = state
         for i in 0..<64 {
             var f: UInt32
@@ -47,7 +45,8 @@ enum MD5 {
             case 32..<48: f = b ^ c ^ d; g = (3 * i + 5) % 16
             default: f = c ^ (b | ~d); g = (7 * i) % 16
             }
-            f = f &+ a &+ constants[i] &+ m[g]
+            let word = UInt32(littleEndian: block.loadUnaligned(fromByteOffset: g * 4, as: UInt32.self))
+            f = f &+ a &+ constants[i] &+ word
             a = d
             d = c
             c = b
