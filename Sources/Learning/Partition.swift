@@ -29,16 +29,26 @@ public struct Partition: Sendable, Equatable {
                 (0..<perClient).flatMap { shards[deal[client * perClient + $0]] }
             }
         case .dirichlet(let alpha):
+            guard n >= clientCount else { throw .tooFewSamples(samples: n, needed: clientCount, scheme: "\(scheme)") }
             let classCount = (labels.max() ?? -1) + 1
             var byClass = [[Int]](repeating: [], count: classCount)
             for (i, label) in labels.enumerated() { byClass[label].append(i) }
-            var lists = [[Int]](repeating: [], count: clientCount)
-            for var members in byClass where !members.isEmpty {
-                members.shuffle(using: &generator)
-                let proportions = generator.nextDirichlet(alpha: alpha, count: clientCount)
-                for (client, part) in Self.cut(members, sizes: Self.apportion(members.count, by: proportions)).enumerated() {
-                    lists[client].append(contentsOf: part)
+            // A client left with no sample cannot train; redraw the split
+            // (deterministically, from the same generator) until none is empty.
+            var lists: [[Int]] = []
+            for _ in 0..<Self.dirichletAttempts {
+                lists = [[Int]](repeating: [], count: clientCount)
+                for var members in byClass where !members.isEmpty {
+                    members.shuffle(using: &generator)
+                    let proportions = generator.nextDirichlet(alpha: alpha, count: clientCount)
+                    for (client, part) in Self.cut(members, sizes: Self.apportion(members.count, by: proportions)).enumerated() {
+                        lists[client].append(contentsOf: part)
+                    }
                 }
+                if lists.allSatisfy({ !$0.isEmpty }) { break }
+            }
+            guard lists.allSatisfy({ !$0.isEmpty }) else {
+                throw .emptyClient(scheme: "\(scheme)", attempts: Self.dirichletAttempts)
             }
             clients = lists
         case .quantity(let alpha):
@@ -74,6 +84,8 @@ public struct Partition: Sendable, Equatable {
     private func pad(_ text: String, width: Int = 6) -> String {
         String(repeating: " ", count: max(width - text.count, 0)) + text
     }
+
+    static let dirichletAttempts = 1000
 
     static func evenSizes(total: Int, parts: Int) -> [Int] {
         (0..<parts).map { (($0 + 1) * total) / parts - ($0 * total) / parts }

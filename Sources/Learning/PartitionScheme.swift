@@ -46,11 +46,14 @@ public enum PartitionScheme: Sendable, Equatable, CustomStringConvertible {
 public enum PartitionError: Error, Equatable, CustomStringConvertible {
     case badSpec(String, String)
     case tooFewSamples(samples: Int, needed: Int, scheme: String)
+    case emptyClient(scheme: String, attempts: Int)
 
     public var description: String {
         switch self {
         case .badSpec(let text, let hint): "bad partition '\(text)': \(hint)"
         case .tooFewSamples(let samples, let needed, let scheme): "\(scheme) needs at least \(needed) samples, dataset has \(samples)"
+        case .emptyClient(let scheme, let attempts):
+            "\(scheme) left a client without samples in \(attempts) draws; use a larger alpha or fewer clients"
         }
     }
 }

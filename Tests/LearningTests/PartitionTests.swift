@@ -59,6 +59,17 @@ struct PartitionTests {
         #expect(even < 0.2)
     }
 
+    /// With 100 clients and alpha 0.05 a single draw can leave a client
+    /// empty; the partitioner redraws until every client has samples.
+    @Test func dirichletNeverLeavesAClientEmpty() throws {
+        let labels = (0..<60_000).map { $0 % 10 }
+        for seed: UInt64 in 1...3 {
+            let partition = try Partition(scheme: .dirichlet(alpha: 0.05), labels: labels, clientCount: 100, seed: seed)
+            #expect(partition.clients.allSatisfy { !$0.isEmpty })
+            #expect(partition.clients.map(\.count).reduce(0, +) == 60_000)
+        }
+    }
+
     @Test func quantitySkewKeepsLabelsMixedButSizesUneven() throws {
         let partition = try Partition(scheme: .quantity(alpha: 0.3), labels: Self.labels, clientCount: 10, seed: 3)
         let sizes = partition.clients.map(\.count)
