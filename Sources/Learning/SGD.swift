@@ -2,9 +2,9 @@
 /// PyTorch's semantics: `v = momentum * v + (g + weightDecay * w)`,
 /// `w -= learningRate * v` (no dampening, no Nesterov).
 public struct SGD: Sendable, Equatable {
-    public var learningRate: Float
-    public var momentum: Float
-    public var weightDecay: Float
+    public let learningRate: Float
+    public let momentum: Float
+    public let weightDecay: Float
 
     /// - Throws: `ModelError.invalidTrainingSetting` for a non-positive rate,
     ///   momentum outside [0, 1) or negative weight decay.
