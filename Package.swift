@@ -29,7 +29,20 @@ let package = Package(
         // Wire format: envelopes and codecs, bytes in, typed values out.
         .target(name: "Wire", dependencies: [.product(name: "CompressNIO", package: "compress-nio")]),
         // Learning: tensors, layers, training, datasets, partitions, metrics. The only user of CBLAS.
-        .target(name: "Learning", dependencies: ["CBLAS"]),
+        .target(
+            name: "Learning",
+            dependencies: ["CBLAS", .product(name: "CompressNIO", package: "compress-nio")],
+            // AVX2 + FMA for the hand-written sparse kernels (SIMD8 lanes and
+            // fused multiply-add) on x86-64, where servers have had both since
+            // 2013; other architectures get their native SIMD without flags.
+            swiftSettings: {
+                #if arch(x86_64)
+                return [.unsafeFlags(["-Xcc", "-mavx2", "-Xcc", "-mfma"])]
+                #else
+                return []
+                #endif
+            }()
+        ),
         // Aggregation: staleness, strategies, server optimizers. Pure math, no I/O.
         .target(name: "Aggregation"),
         // Roles over a Transport: client, worker, coordinator, evaluator; embedded broker.

@@ -1,4 +1,111 @@
 import ArgumentParser
+import Foundation
+import Learning
 
-// Placeholder: replaced by the learning work.
-struct Train: AsyncParsableCommand {}
+/// `fedq train`: centralised training on MNIST, the baseline that federated
+/// runs are compared against.
+struct Train: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Train a model centrally on MNIST and report test metrics."
+    )
+
+    @Option(help: "Architecture: mlp (McMahan 2NN) or cnn.")
+    var model = "mlp"
+    @Option(help: "Passes over the 60,000 training images.")
+    var epochs = 10
+    @Option(help: "Mini-batch size.")
+    var batch = 32
+    @Option(help: "SGD learning rate.")
+    var lr: Float = 0.01
+    @Option(help: "SGD momentum in [0, 1).")
+    var momentum: Float = 0.9
+    @Option(name: .customLong("weight-decay"), help: "L2 weight decay.")
+    var weightDecay: Float = 0
+    @Option(help: "Seed for initialisation and shuffling.")
+    var seed: UInt64 = 1
+    @Option(help: "OpenBLAS threads.")
+    var threads = 1
+    @Option(help: "Directory with the four MNIST gzip IDX files.")
+    var data = "data/mnist"
+    @Option(help: "Write the results as JSON to this path.")
+    var json: String?
+
+    func validate() throws {
+        guard ModelSpec.builtIns[model] != nil else { throw ValidationError("--model must be mlp or cnn, got \(model)") }
+        guard epochs > 0 else { throw ValidationError("--epochs must be positive") }
+        guard batch > 0 else { throw ValidationError("--batch must be positive") }
+        guard threads > 0 else { throw ValidationError("--threads must be positive") }
+        do { _ = try SGD(learningRate: lr, momentum: momentum, weightDecay: weightDecay) } catch {
+            throw ValidationError(error.description)
+        }
+    }
+
+    func run() throws {
+        BLASThreads.set(threads)
+        let (trainSet, testSet) = try MNIST.load(directory: data)
+        let spec = try ModelSpec.named(model)
+        let network = Network(spec: spec, seed: seed)
+        let optimizer = try SGD(learningRate: lr, momentum: momentum, weightDecay: weightDecay)
+        var generator = SeededGenerator(seed: seed &+ 1)
+        print("\(spec)")
+        let clock = ContinuousClock()
+        var trainingTime = Duration.zero
+        var evaluation = try network.evaluate(on: testSet)
+        for epoch in 1...epochs {
+            let start = clock.now
+            let summary = try network.train(on: trainSet, epochs: 1, batchSize: batch, optimizer: optimizer, generator: &generator)
+            let elapsed = clock.now - start
+            trainingTime += elapsed
+            evaluation = try network.evaluate(on: testSet)
+            print(
+                String(
+                    format: "epoch %d/%d  train loss %.4f acc %.4f  test loss %.4f acc %.4f  %.0f samples/s",
+                    epoch, epochs, summary.meanLoss, summary.accuracy, evaluation.loss, evaluation.accuracy,
+                    Double(summary.samples) / elapsed.doubleSeconds))
+            fflush(nil)  // progress must show when stdout is a file or a pipe
+        }
+        let samplesPerSecond = Double(epochs * trainSet.count) / trainingTime.doubleSeconds
+        print(String(format: "test accuracy %.4f  macro-F1 %.4f  %.1f s training", evaluation.accuracy, evaluation.macroF1, trainingTime.doubleSeconds))
+        if let json {
+            let report = TrainReport(
+                model: model, parameters: spec.parameterCount, specHash: String(spec.hash, radix: 16), epochs: epochs, batch: batch,
+                lr: lr, momentum: momentum, weightDecay: weightDecay, seed: seed, threads: threads,
+                testAccuracy: evaluation.accuracy, testLoss: evaluation.loss, macroF1: evaluation.macroF1,
+                perClassF1: evaluation.f1, confusionMatrix: evaluation.confusion.counts,
+                samplesPerSecond: samplesPerSecond, seconds: trainingTime.doubleSeconds)
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            encoder.keyEncodingStrategy = .convertToSnakeCase
+            try encoder.encode(report).write(to: URL(fileURLWithPath: json))
+        }
+    }
+}
+
+/// The JSON that `fedq train --json` writes.
+struct TrainReport: Encodable {
+    var model: String
+    var parameters: Int
+    var specHash: String
+    var epochs: Int
+    var batch: Int
+    var lr: Float
+    var momentum: Float
+    var weightDecay: Float
+    var seed: UInt64
+    var threads: Int
+    var testAccuracy: Double
+    var testLoss: Double
+    var macroF1: Double
+    var perClassF1: [Double]
+    var confusionMatrix: [Int]
+    var samplesPerSecond: Double
+    var seconds: Double
+}
+
+extension Duration {
+    /// The duration in seconds, as a Double for rates.
+    var doubleSeconds: Double {
+        let (s, attoseconds) = components
+        return Double(s) + Double(attoseconds) * 1e-18
+    }
+}

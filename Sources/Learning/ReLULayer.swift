@@ -1,0 +1,26 @@
+/// Stand-alone ReLU, used when a ReLU follows a layer it cannot be fused into.
+final class ReLULayer: Layer {
+    let inputSize: Int
+    var outputSize: Int { inputSize }
+    let parameterOffset: Int
+    let parameterCount = 0
+
+    init(size: Int, parameterOffset: Int) {
+        inputSize = size
+        self.parameterOffset = parameterOffset
+    }
+
+    func initialize(_ parameters: UnsafeMutablePointer<Float>, generator: inout SeededGenerator) {}
+
+    func forward(_ input: UnsafePointer<Float>, _ output: UnsafeMutablePointer<Float>, batch: Int, parameters: UnsafePointer<Float>) {
+        for i in 0..<(batch * inputSize) { output[i] = max(input[i], 0) }
+    }
+
+    func backward(
+        input: UnsafePointer<Float>, output: UnsafePointer<Float>, outputGradient: UnsafeMutablePointer<Float>,
+        inputGradient: UnsafeMutablePointer<Float>?, batch: Int, parameters: UnsafePointer<Float>, target: GradientTarget
+    ) {
+        guard let inputGradient else { return }
+        for i in 0..<(batch * inputSize) { inputGradient[i] = output[i] > 0 ? outputGradient[i] : 0 }
+    }
+}

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Training throughput of the learning engine beside PyTorch, in one run:
+# PyTorch 1-thread MLP training on the same MNIST files and batch sizes,
+# then `fedq bench train`, then the ratios; finally heap allocations per
+# training step, counted by valgrind over two runs that differ only in steps.
+#
+# Usage: scripts/bench-train.sh [SECONDS_PER_BATCH]   (env: BATCHES, ROUNDS, SCRATCH)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SECONDS_PER_BATCH="${1:-3}"
+BATCHES="${BATCHES:-10,32,64}"
+ROUNDS="${ROUNDS:-3}"
+SCRATCH="${SCRATCH:-.build}"
+OUT="runs/bench-train"
+mkdir -p "$OUT"
+
+if [ ! -x .venv-bench/bin/python ]; then
+    python3 -m venv .venv-bench
+fi
+if ! .venv-bench/bin/python -c "import torch, numpy" 2>/dev/null; then
+    echo "installing torch and numpy into .venv-bench (a large download)..."
+    .venv-bench/bin/pip install --quiet torch numpy
+fi
+
+swift build --scratch-path "$SCRATCH" -c release --product fedq >/dev/null
+FEDQ="$SCRATCH/release/fedq"
+
+# The machine is shared and noisy: interleave the two per batch size, repeat
+# ROUNDS times, and compare each side's best round.
+rm -f "$OUT"/pytorch-*.json "$OUT"/fedq-*.json
+for round in $(seq 1 "$ROUNDS"); do
+    for batch in ${BATCHES//,/ }; do
+        .venv-bench/bin/python scripts/bench/pytorch_mlp.py --batches "$batch" --seconds "$SECONDS_PER_BATCH" \
+            --json "$OUT/pytorch-$batch-$round.json"
+        "$FEDQ" bench train --model mlp --batches "$batch" --threads 1 --seconds "$SECONDS_PER_BATCH" \
+            --json "$OUT/fedq-$batch-$round.json"
+    done
+done
+
+echo "== best of $ROUNDS rounds, ratio fedq / PyTorch (both 1 thread)"
+.venv-bench/bin/python - "$OUT" <<'PY'
+import glob, json, sys
+def best(prefix):
+    rates = {}
+    for path in glob.glob(f"{sys.argv[1]}/{prefix}-*.json"):
+        for r in json.load(open(path)):
+            rates[r["batch"]] = max(rates.get(r["batch"], 0), r["samples_per_second"])
+    return rates
+torch, fedq = best("pytorch"), best("fedq")
+for batch in sorted(fedq):
+    print(f"batch {batch:3d}: fedq {fedq[batch]:9.0f}  pytorch {torch[batch]:9.0f}  ratio {fedq[batch] / torch[batch]:.2f}x")
+PY
+
+if command -v valgrind >/dev/null; then
+    echo "== heap allocations per training step (valgrind memcheck, after warm-up)"
+    # valgrind cannot read Swift's debug info: count on a copy without it.
+    strip --strip-debug -o "$OUT/fedq-nodebug" "$FEDQ"
+    count() {
+        valgrind --tool=memcheck --leak-check=no "$OUT/fedq-nodebug" bench train --batches "$BATCHES" --steps "$1" 2>&1 \
+            | sed -n 's/.*total heap usage: \([0-9,]*\) allocs.*/\1/p' | tr -d ,
+    }
+    short=$(count 2)
+    long=$(count 42)
+    batches=$(echo "$BATCHES" | tr ',' '\n' | wc -l)
+    steps=$((40 * batches))
+    echo "mallocs in the whole process: $short with 2 timed steps per batch size, $long with 42: $(( long - short )) more for $steps more steps"
+    .venv-bench/bin/python -c "print(f'allocations per step: {($long - $short) / $steps:.2f}')"
+fi
