@@ -2,11 +2,14 @@ import CompressNIO
 import NIOCore
 
 /// Raw deflate (RFC 1951) over a payload, through compress-nio's zlib binding.
+///
+/// Level 1: quantised deltas are high-entropy, so higher levels cost several times the time
+/// for a percent or two of size.
 enum Deflate {
     static func compress(_ bytes: [UInt8]) throws(WireError) -> [UInt8] {
         var input = ByteBuffer(bytes: bytes)
         do {
-            let output = try input.compress(with: .deflate())
+            let output = try input.compress(with: .deflate(configuration: .init(compressionLevel: .fastestCompression)))
             return Array(output.readableBytesView)
         } catch {
             throw .inconsistentInput(field: .payload, reason: "deflate failed: \(error)")

@@ -161,19 +161,8 @@ extension Envelope {
             case .fp32:
                 target.copyMemory(from: source, byteCount: length)
             case .fp16:
-                var index = 0
-                while index + 8 <= values.count {
-                    let chunk = UnsafeRawPointer(source + index).loadUnaligned(as: SIMD8<Float>.self)
-                    target.storeBytes(of: Float16Bits.toHalf(chunk), toByteOffset: 2 * index, as: SIMD8<UInt16>.self)
-                    index += 8
-                }
-                if index < values.count {
-                    var tail = SIMD8<Float>.zero
-                    for lane in 0..<(values.count - index) { tail[lane] = source[index + lane] }
-                    let halves = Float16Bits.toHalf(tail)
-                    for lane in 0..<(values.count - index) {
-                        target.storeBytes(of: halves[lane], toByteOffset: 2 * (index + lane), as: UInt16.self)
-                    }
+                for index in 0..<values.count {
+                    target.storeBytes(of: Float16Bits.toHalf(source[index]).littleEndian, toByteOffset: 2 &* index, as: UInt16.self)
                 }
             case .int8(let blockSize):
                 Int8Quantizer.encode(values, blockSize: blockSize, into: output, random: &random)

@@ -4,6 +4,10 @@
 /// codes. Code q of block b decodes to `q * scale[b]`; `scale = max|x| / 127` over the block.
 /// q = floor(x/scale + u) with u uniform on [0, 1), so E[q·scale] = x: the quantiser is unbiased
 /// and quantisation noise averages out across clients instead of biasing the model.
+///
+/// The loops are plain scalar code over raw pointers on purpose: LLVM vectorises them, while
+/// Swift's generic SIMD masks (`clamped`, `replacing(with:where:)`) compile to scalar code on
+/// this target and were 20× slower.
 enum Int8Quantizer {
     /// Largest scale the decoder accepts: any larger and 127·scale could overflow to infinity.
     static let maxScale = Float.greatestFiniteMagnitude / 128
@@ -22,55 +26,35 @@ enum Int8Quantizer {
         let count = values.count
         let blocks = blockCount(count: count, blockSize: blockSize)
         guard let source = values.baseAddress, let base = output.baseAddress else { return }
-        let codes = base + 4 * blocks
+        let codes = (base + 4 * blocks).assumingMemoryBound(to: UInt8.self)
+        let noise = UnsafeMutablePointer<Float>.allocate(capacity: blockSize)
+        defer { noise.deallocate() }
         for block in 0..<blocks {
             let start = block * blockSize
-            let end = min(start + blockSize, count)
-            var maximum = SIMD16<Float>.zero
-            var index = start
-            while index + 16 <= end {
-                let chunk = UnsafeRawPointer(source + index).loadUnaligned(as: SIMD16<Float>.self)
-                maximum = pointwiseMax(maximum, magnitude(chunk))
-                index += 16
-            }
-            var blockMax = maximum.max()
-            while index < end {
-                blockMax = max(blockMax, abs(source[index]))
-                index += 1
-            }
+            let length = min(blockSize, count - start)
+            let input = source + start
+            // Largest magnitude via the bit patterns: for finite floats, unsigned order of
+            // |x|'s bits is the order of |x|, and integer max vectorises where Float max does not.
+            var largest: UInt32 = 0
+            for index in 0..<length { largest = max(largest, input[index].bitPattern & 0x7FFF_FFFF) }
+            let blockMax = Float(bitPattern: largest)
             let scale = blockMax / 127
             base.storeBytes(of: scale.bitPattern.littleEndian, toByteOffset: 4 * block, as: UInt32.self)
             let inverse: Float = blockMax > 0 ? 127 / blockMax : 0
-            index = start
-            while index + 16 <= end {
-                let chunk = UnsafeRawPointer(source + index).loadUnaligned(as: SIMD16<Float>.self)
-                let codesChunk = quantize(chunk, inverse: inverse, random: &random)
-                UnsafeMutableRawPointer(codes + index).storeBytes(of: codesChunk, as: SIMD16<UInt8>.self)
-                index += 16
+            var filled = 0
+            while filled < length {
+                UnsafeMutableRawPointer(noise + filled).storeBytes(of: random.nextUnitFloats(), as: SIMD16<Float>.self)
+                filled += 16
             }
-            if index < end {
-                var tail = SIMD16<Float>.zero
-                for lane in 0..<(end - index) { tail[lane] = source[index + lane] }
-                let codesChunk = quantize(tail, inverse: inverse, random: &random)
-                for lane in 0..<(end - index) { codes.storeBytes(of: codesChunk[lane], toByteOffset: index + lane, as: UInt8.self) }
+            let output = codes + start
+            for index in 0..<length {
+                // |x·inverse| <= 127 (plus rounding); adding u then 2^23 + 127.5 makes the float
+                // adder produce floor(x·inverse + u) + 128 in the low mantissa bits, which avoids
+                // a vector floor (SSE4.1) and a float→int conversion.
+                let shifted = (input[index] * inverse + noise[index]) + 8_388_735.5
+                let biased = min(max(Int32(bitPattern: shifted.bitPattern) &- 0x4B00_0000, 1), 255)
+                output[index] = UInt8(truncatingIfNeeded: biased) ^ 0x80
             }
         }
-    }
-
-    /// |x| by clearing sign bits (SIMD vectors have no `abs`).
-    @inline(__always)
-    private static func magnitude(_ values: SIMD16<Float>) -> SIMD16<Float> {
-        unsafeBitCast(unsafeBitCast(values, to: SIMD16<UInt32>.self) & 0x7FFF_FFFF, to: SIMD16<Float>.self)
-    }
-
-    /// floor(x·inverse + u) as int8 bit patterns. Adding 2^23 + 127.5 makes the float adder round
-    /// to an integer in the low mantissa bits (q + 128), avoiding a slow vector floor on SSE2.
-    @inline(__always)
-    private static func quantize(_ values: SIMD16<Float>, inverse: Float, random: inout VectorRandom) -> SIMD16<UInt8> {
-        let scaled = (values * inverse).clamped(lowerBound: SIMD16(repeating: -127), upperBound: SIMD16(repeating: 127))
-        let shifted = (scaled + random.nextUnitFloats()) + 8_388_735.5
-        var biased = unsafeBitCast(shifted, to: SIMD16<UInt32>.self) &- 0x4B00_0000
-        biased.replace(with: 1, where: biased .< 1)  // a tie at -127 may round to -128
-        return SIMD16<UInt8>(truncatingIfNeeded: biased ^ 0x80)
     }
 }

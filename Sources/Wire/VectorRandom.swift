@@ -6,18 +6,11 @@ struct VectorRandom {
 
     /// Seeds the 64 state words from `seed` with splitmix64, as the xoshiro authors recommend.
     init(seed: UInt64) {
-        var state = seed
-        func splitmix() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
+        var generator = SplitMix64(seed: seed)
         var words = [SIMD16<UInt32>](repeating: .zero, count: 4)
         for vector in 0..<4 {
             for lane in stride(from: 0, to: 16, by: 2) {
-                let value = splitmix()
+                let value = generator.next()
                 words[vector][lane] = UInt32(truncatingIfNeeded: value)
                 words[vector][lane + 1] = UInt32(truncatingIfNeeded: value >> 32) | 1
             }
