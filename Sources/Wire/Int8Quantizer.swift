@@ -48,10 +48,11 @@ enum Int8Quantizer {
             }
             let output = codes + start
             for index in 0..<length {
-                // |x·inverse| <= 127 (plus rounding); adding u then 2^23 + 127.5 makes the float
-                // adder produce floor(x·inverse + u) + 128 in the low mantissa bits, which avoids
-                // a vector floor (SSE4.1) and a float→int conversion.
-                let shifted = (input[index] * inverse + noise[index]) + 8_388_735.5
+                // |x·inverse| <= 127 (plus rounding). Adding 2^23 + 128 makes the float adder
+                // round to an integer in the low mantissa bits; subtracting 0.5 first turns its
+                // round-to-nearest into floor, so the low bits hold floor(x·inverse + u) + 128
+                // without a vector floor (SSE4.1) or a float→int conversion.
+                let shifted = ((input[index] * inverse + noise[index]) - 0.5) + 8_388_736
                 let biased = min(max(Int32(bitPattern: shifted.bitPattern) &- 0x4B00_0000, 1), 255)
                 output[index] = UInt8(truncatingIfNeeded: biased) ^ 0x80
             }
