@@ -63,6 +63,12 @@ extension Envelope {
         guard (partial != nil) == (header.kind == .partialAggregate) else {
             throw .inconsistentInput(field: .section, reason: "a partial summary is required exactly for partial aggregates")
         }
+        if case .int8(let blockSize) = header.codec.values, !CodecSpec.int8BlockSizes.contains(blockSize) {
+            throw .invalidCodecParameter(field: .int8BlockSize, value: "\(blockSize)")
+        }
+        if let fraction = header.codec.topkFraction, !(fraction > 0 && fraction <= 1) {
+            throw .invalidCodecParameter(field: .topkFraction, value: "\(fraction)")
+        }
         if header.codec.topkFraction != nil && header.kind != .clientUpdate {
             throw .codecNotAllowed(kind: header.kind, codec: header.codec.description)
         }

@@ -95,6 +95,16 @@ import Testing
         #expect(error == .codecNotAllowed(kind: .modelVersion, codec: "topk:0.5"))
     }
 
+    @Test func encodeRefusesCodecParametersOutsideTheFormat() {
+        var header = Fixture.header(codec: "int8", count: 2)
+        header.codec.values = .int8(blockSize: 0)
+        #expect(Fixture.error { () throws(WireError) in _ = try Envelope.encode([1, 2], header: header) }
+            == .invalidCodecParameter(field: .int8BlockSize, value: "0"))
+        header.codec = CodecSpec(topkFraction: 2)
+        #expect(Fixture.error { () throws(WireError) in _ = try Envelope.encode([1, 2], header: header) }
+            == .invalidCodecParameter(field: .topkFraction, value: "2.0"))
+    }
+
     @Test func int8CompressesAtLeast3_9x() throws {
         let values = Fixture.update(count: 199_210, seed: 1)
         let fp32 = Fixture.message(codec: "fp32", values: values).count
