@@ -2,10 +2,8 @@
 /// reason knows exactly which bytes were wrong.
 public enum WireField: String, Sendable, CaseIterable {
     case magic, formatVersion, kind, flags, sparsifier, valueCodec, compression, reserved
-    case int8BlockSize, topkFraction, parameterCount, specHash, modelVersion, updateID
-    case clientID, sampleCount, localSteps, sectionLength, encodedLength, payloadLength, checksum
-    case section, payload, weightTotal, updateCount, topkCount, topkIndexBytes, topkIndices
-    case values, int8Scale, accumulator
+    case int8BlockSize, topkFraction, parameterCount, sectionLength, encodedLength, payloadLength
+    case section, payload, weightTotal, updateCount, topkCount, topkIndexBytes, values
 }
 
 /// Every way a message can be rejected, each naming the field it is about.
