@@ -184,6 +184,17 @@ import Testing
         }
     }
 
+    /// A deflate stream that inflates to more than the header declares (a bomb, or a lie) is
+    /// stopped at the declared size: the inflater never gets a bigger buffer.
+    @Test func deflateStreamLongerThanDeclaredIsRejected() {
+        let deflated = Fixture.message(codec: "fp32+deflate", values: Self.values)
+        let lying = Self.mutated(deflated) { Fixture.put(UInt32(100), at: 80, in: &$0) }
+        switch Fixture.decodeError(lying) {
+        case .decompressionFailed, .lengthMismatch(field: .encodedLength, declared: 100, actual: _): break
+        case let other: Issue.record("expected a decompression failure, got \(String(describing: other))")
+        }
+    }
+
     @Test func sectionOnAnUpdateIsRejected() {
         let bytes = Self.mutated(Self.fp32) {
             $0.insert(contentsOf: [UInt8](repeating: 0, count: 8), at: Self.payload)

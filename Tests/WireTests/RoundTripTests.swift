@@ -19,7 +19,7 @@ import Testing
         }
     }
 
-    @Test(arguments: allCodecs, [1, 17, 1000, 4099])
+    @Test(arguments: allCodecs, [0, 1, 17, 1000, 4099])
     func clientUpdateRoundTrips(codecName: String, count: Int) throws {
         let values = Fixture.update(count: count, seed: UInt64(count))
         let bytes = Fixture.message(codec: codecName, values: values)
