@@ -52,6 +52,11 @@ public struct CodecSpec: Hashable, Sendable, CustomStringConvertible {
         return stages.joined(separator: "+")
     }
 
+    /// Whether encoding draws random numbers (int8 stochastic rounding).
+    var isStochastic: Bool {
+        if case .int8 = values { true } else { false }
+    }
+
     /// Number of top-k entries kept out of `parameterCount`: at least one unless the vector is empty.
     public func topkCount(parameterCount: Int) -> Int {
         guard let topkFraction else { return parameterCount }

@@ -28,8 +28,15 @@ extension Envelope {
     ) throws(WireError) -> [UInt8] {
         try checkConsistency(values, header: header, partial: partial)
         try checkEncodable(values, codec: header.codec.values)
-        var random = VectorRandom(seed: header.codec.values == .fp32 || header.codec.values == .fp16 ? 0 : generator.next())
+        // Only int8 rounds stochastically; other codecs leave the caller's generator untouched.
+        var random = VectorRandom(seed: header.codec.isStochastic ? generator.next() : 0)
         var message = headerBytes(header)
+        if header.codec.topkFraction == nil && !header.codec.deflate {
+            // Dense payloads have a known size: one allocation for the whole message.
+            message.reserveCapacity(
+                headerByteCount + partialSectionLength(partial) + valueByteCount(header.codec.values, count: values.count)
+                    + trailerByteCount)
+        }
         if let partial { appendSection(partial, to: &message) }
         let sectionLength = message.count - headerByteCount
         let encodedLength: Int
@@ -54,28 +61,29 @@ extension Envelope {
     private static func checkConsistency(
         _ values: UnsafeBufferPointer<Float>, header: MessageHeader, partial: PartialAggregateSummary?
     ) throws(WireError) {
-        guard values.count == header.parameterCount else {
-            throw .inconsistentInput(field: .parameterCount, reason: "header says \(header.parameterCount), vector has \(values.count)")
-        }
-        guard header.parameterCount <= Int(UInt32.max) else {
-            throw .inconsistentInput(field: .parameterCount, reason: "more than 2^32-1 parameters")
-        }
-        guard (partial != nil) == (header.kind == .partialAggregate) else {
-            throw .inconsistentInput(field: .section, reason: "a partial summary is required exactly for partial aggregates")
-        }
+        // Codec parameters first: the size computations below divide by the block size.
         if case .int8(let blockSize) = header.codec.values, !CodecSpec.int8BlockSizes.contains(blockSize) {
             throw .invalidCodecParameter(field: .int8BlockSize, value: "\(blockSize)")
         }
         if let fraction = header.codec.topkFraction, !(fraction > 0 && fraction <= 1) {
             throw .invalidCodecParameter(field: .topkFraction, value: "\(fraction)")
         }
+        guard values.count == header.parameterCount else {
+            throw .inconsistentInput(field: .parameterCount, reason: "header says \(header.parameterCount), vector has \(values.count)")
+        }
+        guard maxEncodedLength(codec: header.codec, parameterCount: header.parameterCount) <= Int(UInt32.max) else {
+            throw .inconsistentInput(field: .parameterCount, reason: "the payload would not fit the 32-bit length fields")
+        }
+        guard (partial != nil) == (header.kind == .partialAggregate) else {
+            throw .inconsistentInput(field: .section, reason: "a partial summary is required exactly for partial aggregates")
+        }
         if header.codec.topkFraction != nil && header.kind != .clientUpdate {
             throw .codecNotAllowed(kind: header.kind, codec: header.codec.description)
         }
         if let partial {
             guard partial.weightTotal.isFinite else { throw .nonFinite(field: .weightTotal, index: 0) }
-            guard partial.entries.count <= Int(UInt32.max) else {
-                throw .inconsistentInput(field: .updateCount, reason: "too many entries")
+            guard partialSectionLength(partial) <= Int(UInt32.max) else {
+                throw .inconsistentInput(field: .updateCount, reason: "too many entries for the 32-bit section length")
             }
         }
     }
@@ -118,9 +126,14 @@ extension Envelope {
         return bytes
     }
 
+    private static func partialSectionLength(_ partial: PartialAggregateSummary?) -> Int {
+        guard let partial else { return 0 }
+        return partialFixedByteCount + partialEntryByteCount * partial.entries.count
+    }
+
     private static func appendSection(_ partial: PartialAggregateSummary, to bytes: inout [UInt8]) {
         let start = bytes.count
-        bytes.append(contentsOf: repeatElement(0, count: partialFixedByteCount + partialEntryByteCount * partial.entries.count))
+        bytes.append(contentsOf: repeatElement(0, count: partialSectionLength(partial)))
         put(partial.weightTotal.bitPattern, at: start, in: &bytes)
         put(UInt32(partial.entries.count), at: start + 8, in: &bytes)
         for (number, entry) in partial.entries.enumerated() {
