@@ -1,4 +1,97 @@
 import ArgumentParser
+import Foundation
+import Wire
 
-// Placeholder: replaced by the wire work.
-struct Inspect: AsyncParsableCommand {}
+/// `fedq inspect FILE|-`: explains one message, typically one dumped from the dead-letter queue.
+struct Inspect: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Print a message's header, codec, size and decoded statistics; exit 1 if it is invalid."
+    )
+
+    @Argument(help: "Message file, or - for standard input.")
+    var file: String
+
+    @Option(help: "Expected model spec hash (hex); a mismatch is reported as an error.")
+    var specHash: String?
+
+    @Option(help: "Expected parameter count; a mismatch is reported as an error.")
+    var parameters: Int?
+
+    func validate() throws {
+        if let specHash, UInt64(specHash.replacingOccurrences(of: "0x", with: ""), radix: 16) == nil {
+            throw ValidationError("--spec-hash must be hexadecimal")
+        }
+        if (specHash == nil) != (parameters == nil) {
+            throw ValidationError("--spec-hash and --parameters go together")
+        }
+    }
+
+    func run() throws {
+        let data = file == "-" ? FileHandle.standardInput.readDataToEndOfFile() : try Data(contentsOf: URL(fileURLWithPath: file))
+        let bytes = [UInt8](data)
+        var expectation: ModelExpectation?
+        if let specHash, let parameters, let hash = UInt64(specHash.replacingOccurrences(of: "0x", with: ""), radix: 16) {
+            expectation = ModelExpectation(specHash: hash, parameterCount: parameters)
+        }
+        do {
+            print(MessageReport(try Envelope(bytes: bytes, expecting: expectation)).text)
+        } catch {
+            // A NaN/Inf update is still worth looking at: show it, then fail.
+            if case .nonFinite = error, let envelope = try? Envelope(bytes: bytes, expecting: expectation, rejectNonFinite: false) {
+                print(MessageReport(envelope).text)
+            } else if case .invalidScale = error,
+                let envelope = try? Envelope(bytes: bytes, expecting: expectation, rejectNonFinite: false)
+            {
+                print(MessageReport(envelope).text)
+            }
+            FileHandle.standardError.write(Data("error: \(error.description) [\(error.reasonCode)]\n".utf8))
+            throw ExitCode(1)
+        }
+    }
+}
+
+/// The human-readable description `fedq inspect` prints.
+struct MessageReport {
+    let text: String
+
+    init(_ envelope: Envelope) {
+        let header = envelope.header
+        let values = envelope.decode()
+        var sumSquares = 0.0
+        var nanCount = 0
+        var infinityCount = 0
+        var nonZero = 0
+        for value in values {
+            if value.isNaN { nanCount += 1 } else if value.isInfinite { infinityCount += 1 } else { sumSquares += Double(value * value) }
+            if value != 0 { nonZero += 1 }
+        }
+        let fp32Bytes = 4 * header.parameterCount + Envelope.headerByteCount + Envelope.trailerByteCount
+        var lines = [
+            "kind:            \(header.kind) (\(header.kind.contentType))",
+            "format version:  \(Envelope.formatVersion)",
+            "spec hash:       0x\(String(header.specHash, radix: 16))",
+            "model version:   \(header.modelVersion)",
+            "update id:       \(header.updateID.hex)",
+            "client id:       \(header.clientID)",
+            "sample count:    \(header.sampleCount)",
+            "local steps:     \(header.localSteps)",
+            "parameters:      \(header.parameterCount)",
+            "codec:           \(header.codec)",
+            "message bytes:   \(envelope.messageByteCount) (codec output \(envelope.encodedByteCount))",
+            String(format: "ratio vs fp32:   %.2fx", Double(fp32Bytes) / Double(max(envelope.messageByteCount, 1))),
+        ]
+        if let partial = envelope.partial {
+            lines.append("weight total:    \(partial.weightTotal)")
+            lines.append("update count:    \(partial.updateCount)")
+            for entry in partial.entries.prefix(10) {
+                lines.append("  \(entry.updateID.hex) base version \(entry.baseVersion)")
+            }
+            if partial.updateCount > 10 { lines.append("  ... \(partial.updateCount - 10) more") }
+        }
+        lines.append(String(format: "L2 norm:         %.6g", sumSquares.squareRoot()))
+        lines.append("NaN count:       \(nanCount)")
+        lines.append("Inf count:       \(infinityCount)")
+        lines.append("non-zero:        \(nonZero)")
+        text = lines.joined(separator: "\n")
+    }
+}

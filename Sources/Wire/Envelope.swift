@@ -1,0 +1,254 @@
+#if !_endian(little)
+#error("The wire format is little-endian and the decoders read it in place: port the loads first.")
+#endif
+
+/// A verified message: header, partial-aggregate summary, and a payload that has passed every
+/// check (checksum, lengths, limits, expected model, finite values, top-k indices).
+///
+/// Everything that can reject a message happens in ``init(bytes:limits:expecting:rejectNonFinite:)``;
+/// ``accumulate(into:weight:)`` cannot fail on content afterwards. That is the design choice for
+/// the hot path: one fast validation pass (the finite check is a branch-free integer OR over the
+/// bit patterns; int8 only checks its per-block scales), then a pure accumulate pass, so a
+/// rejected update never touches the accumulator and nothing needs rolling back.
+public struct Envelope: Sendable {
+    /// The format version this build writes and reads.
+    public static let formatVersion: UInt16 = 1
+    /// `FDQW` read as a little-endian UInt32.
+    public static let magic: UInt32 = 0x5751_4446
+    /// Bytes of the fixed header.
+    public static let headerByteCount = 88
+    /// Bytes of the CRC32C trailer.
+    public static let trailerByteCount = 4
+    /// Bytes of a partial aggregate's section before its entries, and per entry.
+    static let partialFixedByteCount = 16
+    static let partialEntryByteCount = 24
+
+    public let header: MessageHeader
+    /// Present exactly for ``MessageKind/partialAggregate`` messages.
+    public let partial: PartialAggregateSummary?
+    /// Size of the whole message on the wire.
+    public let messageByteCount: Int
+    /// Size of the codec output before deflate.
+    public let encodedByteCount: Int
+
+    /// Bytes holding the codec output (the message itself, or the inflated payload).
+    let storage: [UInt8]
+    /// Offset of the codec output in ``storage``.
+    let encodedOffset: Int
+    /// For top-k payloads: entries kept, and offsets of the index varints and of the values.
+    let sparse: SparseLayout?
+
+    struct SparseLayout: Sendable {
+        var count: Int
+        var indexOffset: Int
+        var indexByteCount: Int
+        var valuesOffset: Int
+    }
+
+    /// Parses and verifies `bytes`.
+    ///
+    /// - Parameters:
+    ///   - limits: sizes beyond which the message is refused before any allocation.
+    ///   - expecting: the model the receiver holds; a different spec hash or parameter count is refused.
+    ///   - rejectNonFinite: `false` only for diagnostics (`fedq inspect`) that want to look at a bad update.
+    /// - Throws: ``WireError`` naming the first field found wrong.
+    public init(
+        bytes: [UInt8], limits: DecodeLimits = .default, expecting: ModelExpectation? = nil,
+        rejectNonFinite: Bool = true
+    ) throws(WireError) {
+        let parsed = try bytes.withUnsafeBytes { raw in
+            Result { () throws(WireError) in try Self.parseFrame(raw, limits: limits, expecting: expecting) }
+        }.get()
+        header = parsed.header
+        partial = parsed.partial
+        messageByteCount = bytes.count
+        encodedByteCount = parsed.encodedLength
+        let payloadOffset = bytes.count - Self.trailerByteCount - parsed.payloadLength
+        if header.codec.deflate {
+            storage = try Deflate.inflate(
+                bytes, offset: payloadOffset, count: parsed.payloadLength, expectedLength: parsed.encodedLength)
+            encodedOffset = 0
+        } else {
+            storage = bytes
+            encodedOffset = payloadOffset
+        }
+        let offset = encodedOffset
+        sparse = try storage.withUnsafeBytes { raw in
+            Result { () throws(WireError) in
+                try Self.validatePayload(
+                    raw, offset: offset, length: parsed.encodedLength, header: parsed.header,
+                    rejectNonFinite: rejectNonFinite)
+            }
+        }.get()
+    }
+
+    /// The decoded parameter vector (model versions, diagnostics). Workers should prefer
+    /// ``accumulate(into:weight:)``, which never materialises it.
+    public func decode() -> [Float] {
+        var values = [Float](repeating: 0, count: header.parameterCount)
+        accumulateUnchecked(into: &values, weight: 1)
+        return values
+    }
+}
+
+extension Envelope {
+    struct Frame {
+        var header: MessageHeader
+        var partial: PartialAggregateSummary?
+        var encodedLength: Int
+        var payloadLength: Int
+    }
+
+    /// Reads and checks the header, lengths, checksum, expectation and section.
+    static func parseFrame(
+        _ bytes: UnsafeRawBufferPointer, limits: DecodeLimits, expecting: ModelExpectation?
+    ) throws(WireError) -> Frame {
+        var reader = ByteReader(bytes)
+        guard bytes.count >= 4 else { throw .truncated(field: .magic, needed: 4, available: bytes.count) }
+        let magic: UInt32 = reader.read(at: 0)
+        guard magic == Self.magic else { throw .badMagic(found: magic) }
+        guard bytes.count >= 6 else { throw .truncated(field: .formatVersion, needed: 6, available: bytes.count) }
+        let version: UInt16 = reader.read(at: 4)
+        guard version == formatVersion else { throw .unsupportedFormatVersion(version) }
+        guard bytes.count >= headerByteCount + trailerByteCount else {
+            throw .truncated(field: .kind, needed: headerByteCount + trailerByteCount, available: bytes.count)
+        }
+        guard bytes.count <= limits.maxMessageBytes else {
+            throw .limitExceeded(field: .payloadLength, value: bytes.count, limit: limits.maxMessageBytes)
+        }
+        let kindByte: UInt8 = reader.read(at: 6)
+        guard let kind = MessageKind(rawValue: kindByte) else { throw .unknownKind(kindByte) }
+        guard reader.read(at: 7) as UInt8 == 0 else { throw .reservedNotZero(field: .flags) }
+        let codec = try parseCodec(&reader, kind: kind)
+        let parameterCount = Int(reader.read(at: 20) as UInt32)
+        guard parameterCount <= limits.maxParameterCount else {
+            throw .limitExceeded(field: .parameterCount, value: parameterCount, limit: limits.maxParameterCount)
+        }
+        let header = MessageHeader(
+            kind: kind, specHash: reader.read(at: 24), modelVersion: reader.read(at: 32),
+            updateID: UpdateID(uncheckedBytes: Array(bytes[40..<56])), clientID: reader.read(at: 56),
+            sampleCount: reader.read(at: 64), localSteps: reader.read(at: 72), parameterCount: parameterCount,
+            codec: codec)
+        let sectionLength = Int(reader.read(at: 76) as UInt32)
+        let encodedLength = Int(reader.read(at: 80) as UInt32)
+        let payloadLength = Int(reader.read(at: 84) as UInt32)
+        let declaredTotal = headerByteCount + sectionLength + payloadLength + trailerByteCount
+        guard bytes.count >= declaredTotal else {
+            throw .truncated(field: .payload, needed: declaredTotal, available: bytes.count)
+        }
+        guard bytes.count == declaredTotal else {
+            throw .lengthMismatch(field: .payloadLength, declared: payloadLength, actual: bytes.count - declaredTotal + payloadLength)
+        }
+        let maxEncoded = maxEncodedLength(codec: codec, parameterCount: parameterCount)
+        guard encodedLength <= min(maxEncoded, limits.maxMessageBytes) else {
+            throw .limitExceeded(field: .encodedLength, value: encodedLength, limit: min(maxEncoded, limits.maxMessageBytes))
+        }
+        if !codec.deflate && encodedLength != payloadLength {
+            throw .lengthMismatch(field: .encodedLength, declared: encodedLength, actual: payloadLength)
+        }
+        let declaredChecksum: UInt32 = reader.read(at: bytes.count - trailerByteCount)
+        let computed = CRC32C.checksum(UnsafeRawBufferPointer(rebasing: bytes[0..<(bytes.count - trailerByteCount)]))
+        guard declaredChecksum == computed else { throw .checksumMismatch(declared: declaredChecksum, computed: computed) }
+        if let expecting {
+            guard header.specHash == expecting.specHash else {
+                throw .specHashMismatch(expected: expecting.specHash, found: header.specHash)
+            }
+            guard parameterCount == expecting.parameterCount else {
+                throw .parameterCountMismatch(expected: expecting.parameterCount, found: parameterCount)
+            }
+        }
+        let partial = try parseSection(
+            UnsafeRawBufferPointer(rebasing: bytes[headerByteCount..<(headerByteCount + sectionLength)]), kind: kind,
+            limits: limits)
+        return Frame(header: header, partial: partial, encodedLength: encodedLength, payloadLength: payloadLength)
+    }
+
+    private static func parseCodec(_ reader: inout ByteReader, kind: MessageKind) throws(WireError) -> CodecSpec {
+        var codec = CodecSpec()
+        let sparsifier: UInt8 = reader.read(at: 8)
+        let fraction = Float(bitPattern: reader.read(at: 16))
+        switch sparsifier {
+        case 0:
+            guard fraction.bitPattern == 0 else { throw .reservedNotZero(field: .topkFraction) }
+        case 1:
+            guard fraction > 0, fraction <= 1 else { throw .invalidCodecParameter(field: .topkFraction, value: "\(fraction)") }
+            codec.topkFraction = fraction
+        default: throw .unknownCodec(field: .sparsifier, id: sparsifier)
+        }
+        let valueCodec: UInt8 = reader.read(at: 9)
+        let blockSize = Int(reader.read(at: 12) as UInt16)
+        switch valueCodec {
+        case 1, 2:
+            guard blockSize == 0 else { throw .reservedNotZero(field: .int8BlockSize) }
+            codec.values = valueCodec == 1 ? .fp32 : .fp16
+        case 3:
+            guard CodecSpec.int8BlockSizes.contains(blockSize) else {
+                throw .invalidCodecParameter(field: .int8BlockSize, value: "\(blockSize)")
+            }
+            codec.values = .int8(blockSize: blockSize)
+        default: throw .unknownCodec(field: .valueCodec, id: valueCodec)
+        }
+        let compression: UInt8 = reader.read(at: 10)
+        switch compression {
+        case 0: codec.deflate = false
+        case 1: codec.deflate = true
+        default: throw .unknownCodec(field: .compression, id: compression)
+        }
+        guard reader.read(at: 11) as UInt8 == 0, reader.read(at: 14) as UInt16 == 0 else {
+            throw .reservedNotZero(field: .reserved)
+        }
+        if codec.topkFraction != nil && kind != .clientUpdate {
+            throw .codecNotAllowed(kind: kind, codec: codec.description)
+        }
+        return codec
+    }
+
+    /// The most codec output a valid message with this codec can have, so a forged
+    /// `encodedLength` cannot make the inflater allocate more.
+    static func maxEncodedLength(codec: CodecSpec, parameterCount n: Int) -> Int {
+        let dense = valueByteCount(codec.values, count: n)
+        return codec.topkFraction == nil ? dense : 8 + 5 * n + dense
+    }
+
+    static func valueByteCount(_ values: CodecSpec.ValueCodec, count: Int) -> Int {
+        switch values {
+        case .fp32: 4 * count
+        case .fp16: 2 * count
+        case .int8(let blockSize): Int8Quantizer.encodedByteCount(count: count, blockSize: blockSize)
+        }
+    }
+
+    private static func parseSection(
+        _ section: UnsafeRawBufferPointer, kind: MessageKind, limits: DecodeLimits
+    ) throws(WireError) -> PartialAggregateSummary? {
+        guard kind == .partialAggregate else {
+            guard section.isEmpty else { throw .lengthMismatch(field: .sectionLength, declared: section.count, actual: 0) }
+            return nil
+        }
+        guard section.count >= partialFixedByteCount else {
+            throw .truncated(field: .section, needed: partialFixedByteCount, available: section.count)
+        }
+        let reader = ByteReader(section)
+        let weightTotal = Double(bitPattern: reader.read(at: 0))
+        guard weightTotal.isFinite else { throw .nonFinite(field: .weightTotal, index: 0) }
+        let count = Int(reader.read(at: 8) as UInt32)
+        guard reader.read(at: 12) as UInt32 == 0 else { throw .reservedNotZero(field: .section) }
+        guard count <= limits.maxPartialEntries else {
+            throw .limitExceeded(field: .updateCount, value: count, limit: limits.maxPartialEntries)
+        }
+        let expected = partialFixedByteCount + count * partialEntryByteCount
+        guard section.count == expected else {
+            throw .lengthMismatch(field: .sectionLength, declared: section.count, actual: expected)
+        }
+        var entries: [PartialAggregateSummary.Entry] = []
+        entries.reserveCapacity(count)
+        for entry in 0..<count {
+            let offset = partialFixedByteCount + entry * partialEntryByteCount
+            entries.append(
+                .init(
+                    updateID: UpdateID(uncheckedBytes: Array(section[offset..<(offset + 16)])),
+                    baseVersion: reader.read(at: offset + 16)))
+        }
+        return PartialAggregateSummary(weightTotal: weightTotal, entries: entries)
+    }
+}

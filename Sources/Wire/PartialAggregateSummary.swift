@@ -1,0 +1,26 @@
+/// What a worker's partial aggregate carries besides the weighted sum itself: what the
+/// coordinator needs to merge partials (weight total) and to account for every update exactly once.
+public struct PartialAggregateSummary: Hashable, Sendable {
+    /// One update folded into the partial.
+    public struct Entry: Hashable, Sendable {
+        public var updateID: UpdateID
+        /// The model version the update was trained from, for staleness accounting.
+        public var baseVersion: UInt64
+        public init(updateID: UpdateID, baseVersion: UInt64) {
+            self.updateID = updateID
+            self.baseVersion = baseVersion
+        }
+    }
+
+    /// Sum of the weights the deltas were multiplied by (the payload is Σ wᵢ·Δᵢ).
+    public var weightTotal: Double
+    /// The updates inside, in the order they were accumulated.
+    public var entries: [Entry]
+
+    public var updateCount: Int { entries.count }
+
+    public init(weightTotal: Double, entries: [Entry]) {
+        self.weightTotal = weightTotal
+        self.entries = entries
+    }
+}
