@@ -8,6 +8,12 @@ extension MessageProperties {
         public let reason: String
         public let queue: String
         public let count: Int64
+
+        public init(reason: String, queue: String, count: Int64) {
+            self.reason = reason
+            self.queue = queue
+            self.count = count
+        }
     }
 
     /// The `x-death` entries, most recent first.
