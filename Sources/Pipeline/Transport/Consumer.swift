@@ -11,16 +11,19 @@ public struct Consumer: AsyncSequence, Sendable {
     public let queue: String
     private let deliveries: AsyncThrowingStream<Delivery, any Error>
     private let cancellation: @Sendable () async -> Void
-    private let cancelled = CancellationFlag()
+    private let termination: Termination
 
-    /// Transports create consumers; `cancel` must return unsettled deliveries to the queue.
+    /// Transports create consumers. `cancel` must return unsettled deliveries to the
+    /// queue; whenever the transport itself ends the consumer (queue deleted, connection
+    /// closed) it must set `termination` before finishing `deliveries`.
     public init(
         tag: String, queue: String, deliveries: AsyncThrowingStream<Delivery, any Error>,
-        cancel: @escaping @Sendable () async -> Void
+        termination: Termination = Termination(), cancel: @escaping @Sendable () async -> Void
     ) {
         self.tag = tag
         self.queue = queue
         self.deliveries = deliveries
+        self.termination = termination
         self.cancellation = cancel
     }
 
@@ -28,31 +31,33 @@ public struct Consumer: AsyncSequence, Sendable {
     /// handed out), and its unsettled deliveries go back to the queue marked redelivered,
     /// as when a RabbitMQ consumer's channel closes, so another consumer gets them.
     public func cancel() async {
-        cancelled.set()
+        termination.set()
         await cancellation()
     }
 
     public func makeAsyncIterator() -> Iterator {
-        Iterator(base: deliveries.makeAsyncIterator(), cancelled: cancelled)
+        Iterator(base: deliveries.makeAsyncIterator(), termination: termination)
     }
 
     public struct Iterator: AsyncIteratorProtocol {
         var base: AsyncThrowingStream<Delivery, any Error>.Iterator
-        let cancelled: CancellationFlag
+        let termination: Termination
 
         public mutating func next() async throws -> Delivery? {
-            guard !cancelled.isSet, let delivery = try await base.next(), !cancelled.isSet else { return nil }
+            guard !termination.isSet, let delivery = try await base.next(), !termination.isSet else { return nil }
             return delivery
         }
     }
 
-    /// Set once by `cancel`, read by iterators: a delivery buffered before the cancel has
-    /// been returned to the queue, so handing it out would process it twice.
-    final class CancellationFlag: Sendable {
+    /// Set once when the consumer ends, read by iterators: deliveries still buffered
+    /// then have been returned to the queue, so handing them out would process them twice.
+    public final class Termination: Sendable {
         private let flag = Atomic(false)
 
-        var isSet: Bool { flag.load(ordering: .acquiring) }
+        public init() {}
 
-        func set() { flag.store(true, ordering: .releasing) }
+        public var isSet: Bool { flag.load(ordering: .acquiring) }
+
+        public func set() { flag.store(true, ordering: .releasing) }
     }
 }

@@ -11,6 +11,9 @@ struct BrokerState {
     var nextDeliveryTag: UInt64 = 1
     var nextID: UInt64 = 1
     var isClosed = false
+    /// Connection 0 is the broker's own (its `Transport` conformance); others come from
+    /// `EmbeddedBroker.connect()`.
+    var openConnections: Set<UInt64> = [0]
 
     /// Dead-lettering can loop (a DLX routing back to the queue); RabbitMQ cuts cycles,
     /// and so does this depth bound.
@@ -22,6 +25,20 @@ struct BrokerState {
         let queue: QueueState
         let consumer: UInt64
         let message: StoredMessage
+    }
+
+    func checkOpen(_ connection: UInt64) throws(TransportError) {
+        guard !isClosed, openConnections.contains(connection) else { throw .closed }
+    }
+
+    /// The queue, if it exists and `connection` may use it (an exclusive queue belongs to
+    /// the connection that declared it: AMQP 405 for anyone else).
+    func queue(_ name: String, usableBy connection: UInt64) throws(TransportError) -> QueueState {
+        guard let queue = queues[name] else { throw .notFound("queue '\(name)'") }
+        if let owner = queue.owner, owner != connection {
+            throw .resourceLocked("queue '\(name)' is exclusive to another connection")
+        }
+        return queue
     }
 
     mutating func makeID() -> UInt64 {
@@ -131,6 +148,7 @@ struct BrokerState {
             return []
         }
         let consumer = queue.consumers.remove(at: index)
+        consumer.termination.set()
         if queue.nextConsumer > index { queue.nextConsumer -= 1 }
         let tags = unsettled.compactMap { tag, entry in entry.consumer == id ? tag : nil }.sorted()
         for tag in tags.reversed() {
@@ -138,7 +156,7 @@ struct BrokerState {
             message.redelivered = true
             queue.ready.prepend(message)
         }
-        if queue.consumers.isEmpty && (queue.declaration.autoDelete || queue.declaration.exclusive) {
+        if queue.consumers.isEmpty && queue.declaration.autoDelete {
             return [consumer.continuation] + deleteQueue(name)
         }
         dispatch(queue, acknowledger: acknowledger)
@@ -153,15 +171,35 @@ struct BrokerState {
             exchange.bindings.removeAll { $0.queue == name }
         }
         unsettled = unsettled.filter { $0.value.queue !== queue }
+        queue.consumers.forEach { $0.termination.set() }
         let continuations = queue.consumers.map(\.continuation)
         queue.consumers.removeAll()
         return continuations
     }
 
+    /// Closes one connection as RabbitMQ does: its consumers are cancelled (their
+    /// unsettled messages requeued) and its exclusive queues deleted. Returns the streams
+    /// to finish outside the lock.
+    mutating func closeConnection(_ connection: UInt64, acknowledger: any DeliveryAcknowledger) -> [Continuation] {
+        guard openConnections.remove(connection) != nil else { return [] }
+        var finished: [Continuation] = []
+        for (name, queue) in queues {
+            for consumer in queue.consumers where consumer.connection == connection {
+                finished += cancelConsumer(consumer.id, queue: name, acknowledger: acknowledger)
+            }
+        }
+        for (name, queue) in queues where queue.owner == connection {
+            finished += deleteQueue(name)
+        }
+        return finished
+    }
+
     /// Ends everything; returns every consumer's stream to finish outside the lock.
     mutating func close() -> [Continuation] {
         isClosed = true
-        let continuations = queues.values.flatMap { $0.consumers.map(\.continuation) }
+        let consumers = queues.values.flatMap(\.consumers)
+        consumers.forEach { $0.termination.set() }
+        let continuations = consumers.map(\.continuation)
         queues.removeAll()
         exchanges.removeAll()
         unsettled.removeAll()
@@ -184,21 +222,28 @@ final class ExchangeState {
 final class QueueState {
     struct ConsumerState {
         let id: UInt64
+        let connection: UInt64
         let prefetch: Int
         let exclusive: Bool
         var unsettled = 0
         let continuation: BrokerState.Continuation
+        let termination: Consumer.Termination
 
         var hasRoom: Bool { prefetch == 0 || unsettled < prefetch }
     }
 
     let declaration: QueueDeclaration
+    /// The connection an exclusive queue belongs to.
+    let owner: UInt64?
     var ready = MessageRing()
     var consumers: [ConsumerState] = []
     /// Where the round-robin search for the next consumer starts.
     var nextConsumer = 0
 
-    init(_ declaration: QueueDeclaration) { self.declaration = declaration }
+    init(_ declaration: QueueDeclaration, owner: UInt64?) {
+        self.declaration = declaration
+        self.owner = owner
+    }
 
     var status: QueueStatus {
         QueueStatus(name: declaration.name, messageCount: ready.count, consumerCount: consumers.count)

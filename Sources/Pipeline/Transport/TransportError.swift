@@ -7,6 +7,8 @@ public enum TransportError: Error, Equatable, CustomStringConvertible {
     case preconditionFailed(String)
     /// 403 ACCESS_REFUSED: e.g. a second consumer on an exclusively consumed queue.
     case accessRefused(String)
+    /// 405 RESOURCE_LOCKED: another connection's exclusive queue.
+    case resourceLocked(String)
     /// 312 NO_ROUTE: a mandatory message no queue took.
     case unroutable(exchange: String, routingKey: String)
     /// The broker nacked the publish (a full `reject-publish` queue).
@@ -27,6 +29,7 @@ public enum TransportError: Error, Equatable, CustomStringConvertible {
         case .notFound(let what): "NOT_FOUND (404): \(what)"
         case .preconditionFailed(let what): "PRECONDITION_FAILED (406): \(what)"
         case .accessRefused(let what): "ACCESS_REFUSED (403): \(what)"
+        case .resourceLocked(let what): "RESOURCE_LOCKED (405): \(what)"
         case .unroutable(let exchange, let key): "NO_ROUTE (312): no queue for '\(key)' on exchange '\(exchange)'"
         case .publishRejected(let queue): "publish nacked: queue '\(queue)' is full (reject-publish)"
         case .unknownDeliveryTag(let tag): "PRECONDITION_FAILED (406): unknown delivery tag \(tag)"
