@@ -62,27 +62,29 @@ public struct AggregationStrategy: Sendable, Equatable, Codable {
     /// A rejected partial leaves the strategy unchanged; the coordinator accounts for
     /// its updates under the reason and dead-letters or acks it.
     public mutating func receive(_ partial: PartialAggregate, currentVersion: ModelVersion) -> AggregationDecision {
-        guard !partial.isEmpty else { return decision }
+        guard !partial.isEmpty else { return decision(pending: pendingCount) }
         if case .fedAvg = kind, partial.entries.contains(where: { $0.baseVersion != currentVersion }) {
             return .rejected(.wrongRound)
         }
-        guard let buffered = pending else {
+        guard var buffered = pending else {
             pending = partial
-            return decision
+            return decision(pending: partial.count)
         }
+        // Take the buffer out while merging so its sum is mutated in place, not copied.
+        pending = nil
+        defer { pending = buffered }
         do {
-            pending = try buffered.merging(partial)
+            try buffered.merge(partial)
         } catch .duplicateUpdate {
             return .rejected(.duplicate)
         } catch {
             return .rejected(.wrongModel)
         }
-        return decision
+        return decision(pending: buffered.count)
     }
 
-    private var decision: AggregationDecision {
-        pendingCount >= updatesNeeded
-            ? .ready(updates: pendingCount) : .buffered(updates: pendingCount, needed: updatesNeeded)
+    private func decision(pending count: Int) -> AggregationDecision {
+        count >= updatesNeeded ? .ready(updates: count) : .buffered(updates: count, needed: updatesNeeded)
     }
 
     /// Applies the pending aggregate to `model` through `optimizer` and empties the

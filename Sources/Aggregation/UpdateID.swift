@@ -46,12 +46,11 @@ public struct UpdateID: Hashable, Comparable, Sendable, Codable, CustomStringCon
         (lhs.high, lhs.low) < (rhs.high, rhs.low)
     }
 
+    private static let hexDigits = Array("0123456789abcdef")
+
     /// 32 lowercase hex digits, the form used in logs, headers and message ids.
     public var description: String {
-        bytes.map { byte in
-            let digits = Array("0123456789abcdef")
-            return String([digits[Int(byte >> 4)], digits[Int(byte & 0xF)]])
-        }.joined()
+        String(bytes.flatMap { byte in [Self.hexDigits[Int(byte >> 4)], Self.hexDigits[Int(byte & 0xF)]] })
     }
 }
 
