@@ -18,7 +18,8 @@ import Synchronization
 /// message is routed to shares the publisher's array.
 ///
 /// Differences from RabbitMQ, on purpose: nothing is persisted (durable is accepted and
-/// ignored), stream queues and message TTLs are not supported.
+/// ignored), exchanges are never auto-deleted, queue types other than stream all behave
+/// as classic queues, and stream queues and message TTLs are not supported.
 public final class EmbeddedBroker: Transport, DeliveryAcknowledger {
     private let state = Mutex(BrokerState())
     /// The broker's own connection, used by its `Transport` methods.
