@@ -1,0 +1,128 @@
+/// A pure decision-maker for the coordinator: it is handed merged partials, says when
+/// an aggregate is ready, and applies it to the model through a server optimiser. It
+/// never sees bytes, queues or clocks; the coordinator owns the model and its version
+/// and bumps the version by one after each `apply`.
+///
+/// Its state (the buffered partial) is `Codable` so a checkpoint can hold it.
+public struct AggregationStrategy: Sendable, Equatable, Codable {
+    public enum Kind: Sendable, Equatable, Codable, CustomStringConvertible {
+        /// FedAsync (Xie et al. 2019): every update is mixed in as soon as it arrives with
+        /// weight α·s(τ). In delta form x ← x + α·s(τ)·Δ, which is the paper's
+        /// x ← (1 − α)x + α·x_new exactly when τ = 0; a partial of n updates applies their
+        /// sum, as if applied one after another.
+        case fedAsync(mixing: Float)
+        /// FedBuff (Nguyen et al. 2022): buffer K updates, then apply their
+        /// staleness-weighted mean delta Σ s(τᵢ)·Δᵢ / K (or Σ nᵢ·s(τᵢ)·Δᵢ / Σ nᵢ).
+        case fedBuff(bufferSize: Int)
+        /// Synchronous FedAvg (McMahan et al. 2017), the baseline: a round is the current
+        /// version; it completes once `clientsPerRound` updates trained on it arrived,
+        /// and only those count. The coordinator samples M clients per round and
+        /// workers use `stalenessPolicy`'s max-staleness 0.
+        case fedAvg(clientsPerRound: Int)
+
+        public var description: String {
+            switch self {
+            case .fedAsync(let alpha): "fedasync:\(Double(alpha).formatted)"
+            case .fedBuff(let k): "fedbuff:\(k)"
+            case .fedAvg(let m): "fedavg:\(m)"
+            }
+        }
+    }
+
+    public let kind: Kind
+    /// Partials received since the last `apply`, merged.
+    public private(set) var pending: PartialAggregate?
+
+    public init(_ kind: Kind) {
+        self.kind = kind
+        pending = nil
+    }
+
+    /// Updates waiting to be applied.
+    public var pendingCount: Int { pending?.count ?? 0 }
+
+    /// How many updates make an aggregate ready.
+    public var updatesNeeded: Int {
+        switch kind {
+        case .fedAsync: 1
+        case .fedBuff(let k): k
+        case .fedAvg(let m): m
+        }
+    }
+
+    /// The policy workers must weigh updates with for this strategy: FedAvg counts only
+    /// updates on the current version, unweighted by staleness; the asynchronous
+    /// strategies use the configured function and bound.
+    public func stalenessPolicy(_ configured: StalenessPolicy) -> StalenessPolicy {
+        guard case .fedAvg = kind else { return configured }
+        return StalenessPolicy(function: .constant, maxStaleness: 0, weighsBySamples: configured.weighsBySamples)
+    }
+
+    /// Takes a (possibly merged) partial while the global model is at `currentVersion`.
+    /// A rejected partial leaves the strategy unchanged; the coordinator accounts for
+    /// its updates under the reason and dead-letters or acks it.
+    public mutating func receive(_ partial: PartialAggregate, currentVersion: ModelVersion) -> AggregationDecision {
+        guard !partial.isEmpty else { return decision(pending: pendingCount) }
+        if case .fedAvg = kind, partial.entries.contains(where: { $0.baseVersion != currentVersion }) {
+            return .rejected(.wrongRound)
+        }
+        guard var buffered = pending else {
+            pending = partial
+            return decision(pending: partial.count)
+        }
+        // Take the buffer out while merging so its sum is mutated in place, not copied.
+        pending = nil
+        defer { pending = buffered }
+        do {
+            try buffered.merge(partial)
+        } catch .duplicateUpdate {
+            return .rejected(.duplicate)
+        } catch {
+            return .rejected(.wrongModel)
+        }
+        return decision(pending: buffered.count)
+    }
+
+    private func decision(pending count: Int) -> AggregationDecision {
+        count >= updatesNeeded ? .ready(updates: count) : .buffered(updates: count, needed: updatesNeeded)
+    }
+
+    /// Applies the pending aggregate to `model` through `optimizer` and empties the
+    /// buffer. Call it after `receive` said `.ready` (it applies whatever is pending,
+    /// so a coordinator may also flush early, e.g. at the end of a run).
+    /// - Returns: what was applied, for accounting and acking; `nil` if nothing was pending.
+    /// - Throws: `ServerOptimizerError` if the model's size differs from the aggregate's;
+    ///   the buffer is kept then.
+    public mutating func apply(
+        to model: inout [Float], optimizer: inout ServerOptimizer
+    ) throws(ServerOptimizerError) -> AppliedAggregate? {
+        guard let aggregate = pending else { return nil }
+        let delta: [Float] =
+            switch kind {
+            case .fedAsync(let alpha): aggregate.meanDelta.scaled(by: alpha * Float(aggregate.count))
+            case .fedBuff, .fedAvg: aggregate.meanDelta
+            }
+        try optimizer.step(&model, delta: delta)
+        pending = nil
+        return AppliedAggregate(entries: aggregate.entries, weightTotal: aggregate.weightTotal)
+    }
+}
+
+/// What `AggregationStrategy.receive` decided about a partial.
+public enum AggregationDecision: Sendable, Equatable {
+    /// Kept; `updates` of the `needed` are pending.
+    case buffered(updates: Int, needed: Int)
+    /// Kept; the aggregate is ready: call `apply(to:optimizer:)`.
+    case ready(updates: Int)
+    /// Not used, for this reason; the strategy is unchanged.
+    case rejected(RejectionReason)
+}
+
+/// The updates one `apply` folded into the model.
+public struct AppliedAggregate: Sendable, Equatable {
+    public let entries: [PartialAggregate.Entry]
+    /// Σ wᵢ of the updates: below their count when staleness discounted them.
+    public let weightTotal: Double
+
+    public var count: Int { entries.count }
+}

@@ -1,0 +1,63 @@
+import Synchronization
+
+/// A running consumer: iterate it for deliveries. The sequence ends when the consumer is
+/// cancelled, its queue deleted or the transport closed; it throws if the transport
+/// lost its connection.
+public struct Consumer: AsyncSequence, Sendable {
+    public typealias Element = Delivery
+
+    /// The broker's name for this consumer.
+    public let tag: String
+    public let queue: String
+    private let deliveries: AsyncThrowingStream<Delivery, any Error>
+    private let cancellation: @Sendable () async -> Void
+    private let termination: Termination
+
+    /// Transports create consumers. `cancel` must return unsettled deliveries to the
+    /// queue; whenever the transport itself ends the consumer (queue deleted, connection
+    /// closed) it must set `termination` before finishing `deliveries`.
+    public init(
+        tag: String, queue: String, deliveries: AsyncThrowingStream<Delivery, any Error>,
+        termination: Termination = Termination(), cancel: @escaping @Sendable () async -> Void
+    ) {
+        self.tag = tag
+        self.queue = queue
+        self.deliveries = deliveries
+        self.termination = termination
+        self.cancellation = cancel
+    }
+
+    /// Stops the consumer: iteration ends at once (deliveries already buffered are not
+    /// handed out), and its unsettled deliveries go back to the queue marked redelivered,
+    /// as when a RabbitMQ consumer's channel closes, so another consumer gets them.
+    public func cancel() async {
+        termination.set()
+        await cancellation()
+    }
+
+    public func makeAsyncIterator() -> Iterator {
+        Iterator(base: deliveries.makeAsyncIterator(), termination: termination)
+    }
+
+    public struct Iterator: AsyncIteratorProtocol {
+        var base: AsyncThrowingStream<Delivery, any Error>.Iterator
+        let termination: Termination
+
+        public mutating func next() async throws -> Delivery? {
+            guard !termination.isSet, let delivery = try await base.next(), !termination.isSet else { return nil }
+            return delivery
+        }
+    }
+
+    /// Set once when the consumer ends, read by iterators: deliveries still buffered
+    /// then have been returned to the queue, so handing them out would process them twice.
+    public final class Termination: Sendable {
+        private let flag = Atomic(false)
+
+        public init() {}
+
+        public var isSet: Bool { flag.load(ordering: .acquiring) }
+
+        public func set() { flag.store(true, ordering: .releasing) }
+    }
+}
