@@ -3,8 +3,9 @@ import Foundation
 import Synchronization
 import Testing
 
-@Suite("Reconnecting across a broker restart", .serialized, .timeLimit(.minutes(4)))
-struct AMQPReconnectTests {
+/// Part of the serialized broker suite: it stops and starts the broker, so
+/// no other broker test may run at the same time.
+extension AMQPBrokerTests {
     @Test func consumerResumesAndNoConfirmedMessageIsLost() async throws {
         let queue = TestBroker.uniqueName("restart")
         var topology = try AMQPTopology(definitionsAt: definitionsPath)
