@@ -19,11 +19,16 @@ struct AMQPAcknowledger: Sendable {
     let thread: ConnectionThread
     let channel: ChannelHandle
 
-    func settle(_ deliveryTag: UInt64, _ outcome: Outcome) async throws {
-        let channel = channel
-        try await thread.perform { session throws(AMQPError) in
-            try session.acknowledge(channel, deliveryTag: deliveryTag, outcome: outcome)
+    /// Queues the acknowledgement without waiting for the connection thread:
+    /// a round trip per message would halve consumer throughput. If sending
+    /// fails the channel or connection closes, and the consumer's sequence
+    /// ends with that error (the broker then redelivers).
+    func settle(_ deliveryTag: UInt64, _ outcome: Outcome) throws {
+        if let ended = thread.endReason {
+            throw AMQPError(ended.code, ended.text, operation: "\(outcome) delivery \(deliveryTag)")
         }
+        let channel = channel
+        thread.post { session in try? session.acknowledge(channel, deliveryTag: deliveryTag, outcome: outcome) }
     }
 }
 
@@ -45,16 +50,16 @@ public struct AMQPDelivery: Sendable {
     /// - Throws: `AMQPError` (`.channelClosed`, `.connectionClosed`, …) when the
     ///   channel is gone; the broker then redelivers the message.
     public func ack(multiple: Bool = false) async throws {
-        try await acknowledger?.settle(deliveryTag, .ack(multiple: multiple))
+        try acknowledger?.settle(deliveryTag, .ack(multiple: multiple))
     }
 
     /// Negative acknowledgement: requeue, or dead-letter (`requeue: false`).
     public func nack(requeue: Bool, multiple: Bool = false) async throws {
-        try await acknowledger?.settle(deliveryTag, .nack(requeue: requeue, multiple: multiple))
+        try acknowledger?.settle(deliveryTag, .nack(requeue: requeue, multiple: multiple))
     }
 
     /// Rejects this message only: requeue, or dead-letter (`requeue: false`).
     public func reject(requeue: Bool) async throws {
-        try await acknowledger?.settle(deliveryTag, .reject(requeue: requeue))
+        try acknowledger?.settle(deliveryTag, .reject(requeue: requeue))
     }
 }

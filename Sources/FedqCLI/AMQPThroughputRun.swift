@@ -37,15 +37,16 @@ struct AMQPThroughputRun: Sendable {
         }
     }
 
-    /// Publishes with a confirm window on one channel while consuming and
-    /// acking on another channel of the same connection, like the C loop.
+    /// Publishes with a confirm window on one connection while consuming and
+    /// acking on another, like the C loop (which forks for its consumer).
     func measureWrapper() async throws -> Double {
         let connection = try await AMQPConnection(configuration: configuration)
+        let consumerConnection = try await AMQPConnection(configuration: configuration)
         let setup = try await connection.openChannel()
         try await setup.declare(AMQPQueue(name: queue, durable: true))
         try await setup.purgeQueue(queue)
         let publisher = try await connection.makePublisher(window: window)
-        let consumer = try await connection.openChannel().consume(queue: queue, prefetch: prefetch)
+        let consumer = try await consumerConnection.openChannel().consume(queue: queue, prefetch: prefetch)
         let body = Data((0..<size).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ 7) })
         let properties = AMQPProperties(contentType: "application/octet-stream", deliveryMode: .persistent)
         let (queue, messages, window, size) = (queue, messages, window, size)
@@ -72,6 +73,7 @@ struct AMQPThroughputRun: Sendable {
         let elapsed = ContinuousClock.now - start
         guard count == messages else { throw BenchError.incomplete(count) }
         await connection.close()
+        await consumerConnection.close()
         return Double(messages) / (Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
     }
 
