@@ -79,6 +79,7 @@ struct BenchAMQP: AsyncParsableCommand {
         if let json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            encoder.keyEncodingStrategy = .convertToSnakeCase
             try encoder.encode(results).write(to: URL(fileURLWithPath: json))
             print("wrote \(json)")
         }
