@@ -1,0 +1,66 @@
+import Testing
+
+@testable import AMQP
+
+@Suite("Broker URL parsing")
+struct AMQPConfigurationURLTests {
+    struct Case: Sendable, CustomTestStringConvertible {
+        let url: String
+        let host: String
+        let port: Int
+        let vhost: String
+        let user: String
+        let password: String
+        let heartbeat: Int
+        let tls: Bool
+        var testDescription: String { url }
+    }
+
+    @Test(arguments: [
+        Case(url: "amqp://guest:guest@127.0.0.1:5699/%2F", host: "127.0.0.1", port: 5699, vhost: "/", user: "guest",
+             password: "guest", heartbeat: 10, tls: false),
+        Case(url: "amqp://localhost", host: "localhost", port: 5672, vhost: "/", user: "guest", password: "guest",
+             heartbeat: 10, tls: false),
+        Case(url: "amqp://u%40x:p%3Aw@broker:1234/fed?heartbeat=3", host: "broker", port: 1234, vhost: "fed",
+             user: "u@x", password: "p:w", heartbeat: 3, tls: false),
+        Case(url: "amqps://alice@[::1]/", host: "::1", port: 5671, vhost: "/", user: "alice", password: "guest",
+             heartbeat: 10, tls: true),
+        Case(url: "amqp://:secret@h:1/", host: "h", port: 1, vhost: "/", user: "", password: "secret", heartbeat: 10, tls: false),
+    ])
+    func parsesValidURLs(_ expected: Case) throws {
+        let configuration = try AMQPConfiguration(url: expected.url)
+        #expect(configuration.host == expected.host)
+        #expect(configuration.port == expected.port)
+        #expect(configuration.virtualHost == expected.vhost)
+        #expect(configuration.user == expected.user)
+        #expect(configuration.password == expected.password)
+        #expect(configuration.heartbeat == expected.heartbeat)
+        #expect((configuration.tls != nil) == expected.tls)
+    }
+
+    @Test func readsTLSAndTuningOptions() throws {
+        let configuration = try AMQPConfiguration(
+            url: "amqps://b:5671/%2F?cacertfile=/ca.pem&certfile=/c.pem&keyfile=/k.pem&verify=verify_none"
+                + "&frame_max=262144&channel_max=64&connection_timeout=2500&connection_name=worker-1")
+        #expect(configuration.tls == AMQPConfiguration.TLS(caCertificatePath: "/ca.pem", clientCertificatePath: "/c.pem",
+                                                            clientKeyPath: "/k.pem", verifyPeer: false))
+        #expect(configuration.frameMax == 262_144)
+        #expect(configuration.channelMax == 64)
+        #expect(configuration.connectTimeout == 2.5)
+        #expect(configuration.connectionName == "worker-1")
+        #expect(configuration.redactedURL == "amqps://guest@b:5671/%2F")
+    }
+
+    @Test(arguments: [
+        "http://host/", "amqp://host:0/", "amqp://host:99999/", "amqp://host:abc/", "amqp://host/a/b",
+        "amqp://host/?heartbeat=x", "amqp://host/?nope=1", "amqp://host/?cacertfile=/ca.pem", "amqp://[::1/",
+        "amqp://host/%zz", "amqps://host/?verify=maybe",
+    ])
+    func rejectsInvalidURLs(_ url: String) {
+        #expect {
+            try AMQPConfiguration(url: url)
+        } throws: { error in
+            (error as? AMQPError)?.code == .invalidURL
+        }
+    }
+}

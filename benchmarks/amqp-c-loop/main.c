@@ -1,0 +1,151 @@
+/*
+ * The baseline for `fedq bench amqp`: a plain C loop over librabbitmq doing
+ * exactly what the Swift wrapper's benchmark does. A forked child consumes the
+ * durable queue on its own connection with a prefetch and acks each delivery,
+ * while the parent publishes persistent messages in confirm mode with at most
+ * WINDOW unconfirmed on another connection. (One connection for both would
+ * deadlock a single thread: blocked writing publishes while the broker waits
+ * for it to read deliveries.) The time runs from the fork until both are done.
+ * Prints one line:
+ *   messages=N bytes=B seconds=S
+ *
+ * usage: amqp-c-loop HOST PORT USER PASSWORD VHOST QUEUE SIZE COUNT WINDOW PREFETCH
+ * build: cc -O2 -o amqp-c-loop main.c -lrabbitmq
+ */
+#include <amqp.h>
+#include <amqp_tcp_socket.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static void die_on_reply(amqp_rpc_reply_t reply, const char *what) {
+    if (reply.reply_type == AMQP_RESPONSE_NORMAL) return;
+    if (reply.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION)
+        fprintf(stderr, "%s: %s\n", what, amqp_error_string2(reply.library_error));
+    else
+        fprintf(stderr, "%s: broker exception (method 0x%08x)\n", what, reply.reply.id);
+    exit(1);
+}
+
+static void die_on_status(int status, const char *what) {
+    if (status >= 0) return;
+    fprintf(stderr, "%s: %s\n", what, amqp_error_string2(status));
+    exit(1);
+}
+
+static double now_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static amqp_connection_state_t connect_channel(const char *host, int port, const char *user, const char *password,
+                                               const char *vhost) {
+    amqp_connection_state_t conn = amqp_new_connection();
+    amqp_socket_t *socket = amqp_tcp_socket_new(conn);
+    die_on_status(amqp_socket_open(socket, host, port), "open socket");
+    die_on_reply(amqp_login(conn, vhost, 2047, 131072, 10, AMQP_SASL_METHOD_PLAIN, user, password), "login");
+    amqp_channel_open(conn, 1);
+    die_on_reply(amqp_get_rpc_reply(conn), "open channel");
+    return conn;
+}
+
+static void close_connection(amqp_connection_state_t conn) {
+    amqp_channel_close(conn, 1, AMQP_REPLY_SUCCESS);
+    amqp_connection_close(conn, AMQP_REPLY_SUCCESS);
+    amqp_destroy_connection(conn);
+}
+
+static void consume(amqp_connection_state_t conn, const char *queue, size_t size, long count, int prefetch) {
+    amqp_basic_qos(conn, 1, 0, (uint16_t)prefetch, 0);
+    die_on_reply(amqp_get_rpc_reply(conn), "basic.qos");
+    amqp_basic_consume(conn, 1, amqp_cstring_bytes(queue), amqp_empty_bytes, 0, 0, 0, amqp_empty_table);
+    die_on_reply(amqp_get_rpc_reply(conn), "basic.consume");
+    for (long consumed = 0; consumed < count;) {
+        amqp_envelope_t envelope;
+        amqp_maybe_release_buffers(conn);
+        die_on_reply(amqp_consume_message(conn, &envelope, NULL, 0), "consume");
+        if (envelope.message.body.len != size) {
+            fprintf(stderr, "short body %zu\n", envelope.message.body.len);
+            exit(1);
+        }
+        die_on_status(amqp_basic_ack(conn, 1, envelope.delivery_tag, 0), "ack");
+        amqp_destroy_envelope(&envelope);
+        consumed++;
+    }
+}
+
+static void publish(amqp_connection_state_t conn, const char *queue, size_t size, long count, long window) {
+    amqp_confirm_select(conn, 1);
+    die_on_reply(amqp_get_rpc_reply(conn), "confirm.select");
+    char *body = malloc(size);
+    for (size_t i = 0; i < size; i++) body[i] = (char)(i * 31 + 7);
+    amqp_basic_properties_t props;
+    props._flags = AMQP_BASIC_DELIVERY_MODE_FLAG | AMQP_BASIC_CONTENT_TYPE_FLAG;
+    props.delivery_mode = 2;
+    props.content_type = amqp_cstring_bytes("application/octet-stream");
+    amqp_bytes_t payload = {size, body};
+    long published = 0, confirmed = 0;
+    while (confirmed < count) {
+        while (published < count && published - confirmed < window) {
+            die_on_status(amqp_basic_publish(conn, 1, amqp_empty_bytes, amqp_cstring_bytes(queue), 0, 0, &props, payload),
+                          "publish");
+            published++;
+        }
+        amqp_frame_t frame;
+        amqp_maybe_release_buffers(conn);
+        die_on_status(amqp_simple_wait_frame(conn, &frame), "wait frame");
+        if (frame.frame_type != AMQP_FRAME_METHOD) continue;
+        if (frame.payload.method.id == AMQP_BASIC_ACK_METHOD) {
+            amqp_basic_ack_t *ack = frame.payload.method.decoded;
+            confirmed = ack->multiple ? (long)ack->delivery_tag : confirmed + 1;
+        } else {
+            fprintf(stderr, "unexpected method 0x%08x (nack?)\n", frame.payload.method.id);
+            exit(1);
+        }
+    }
+    free(body);
+}
+
+int main(int argc, char **argv) {
+    if (argc != 11) {
+        fprintf(stderr, "usage: %s HOST PORT USER PASSWORD VHOST QUEUE SIZE COUNT WINDOW PREFETCH\n", argv[0]);
+        return 2;
+    }
+    const char *host = argv[1], *user = argv[3], *password = argv[4], *vhost = argv[5], *queue = argv[6];
+    int port = atoi(argv[2]);
+    size_t size = (size_t)atol(argv[7]);
+    long count = atol(argv[8]), window = atol(argv[9]);
+    int prefetch = atoi(argv[10]);
+
+    amqp_connection_state_t publisher = connect_channel(host, port, user, password, vhost);
+    amqp_queue_declare(publisher, 1, amqp_cstring_bytes(queue), 0, 1, 0, 0, amqp_empty_table);
+    die_on_reply(amqp_get_rpc_reply(publisher), "declare durable queue");
+    amqp_connection_state_t consumer = connect_channel(host, port, user, password, vhost);
+
+    double start = now_seconds();
+    pid_t child = fork();
+    if (child < 0) {
+        perror("fork");
+        return 1;
+    }
+    if (child == 0) {
+        consume(consumer, queue, size, count, prefetch);
+        close_connection(consumer);
+        _exit(0);
+    }
+    publish(publisher, queue, size, count, window);
+    int status = 0;
+    waitpid(child, &status, 0);
+    double seconds = now_seconds() - start;
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        fprintf(stderr, "consumer failed\n");
+        return 1;
+    }
+    printf("messages=%ld bytes=%zu seconds=%.6f\n", count, size, seconds);
+    close_connection(publisher);
+    return 0;
+}
