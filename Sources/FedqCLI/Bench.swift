@@ -4,6 +4,6 @@ import ArgumentParser
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure throughput of the transport, codecs and training.",
-        subcommands: [BenchAMQP.self, BenchCodecs.self, BenchTrain.self]
+        subcommands: [BenchAMQP.self, BenchCodecs.self, BenchTrain.self, BenchTransport.self]
     )
 }

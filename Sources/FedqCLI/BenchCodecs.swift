@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Learning
 import Wire
 
 /// `fedq bench codecs`: what each codec chain costs in bytes and time, next to a plain axpy
@@ -10,26 +11,16 @@ struct BenchCodecs: ParsableCommand {
         abstract: "Measure size, encode speed and decode-and-accumulate speed of each codec chain."
     )
 
-    /// The model architectures whose update sizes the benchmark uses.
-    enum Model: String, ExpressibleByArgument, CaseIterable {
-        case mlp, cnn
-
-        /// Parameter counts of the `mlp` (784-200-200-10) and `cnn` (McMahan et al.'s 2×conv5 + fc512) models.
-        var parameterCount: Int {
-            switch self {
-            case .mlp: 199_210
-            case .cnn: 1_663_370
-            }
-        }
-    }
-
     static let defaultCodecs = [
         "fp32", "fp16", "int8", "fp32+deflate", "fp16+deflate", "int8+deflate", "topk:0.01", "topk:0.01+fp16",
         "topk:0.01+int8", "topk:0.01+int8+deflate",
     ]
 
     @Option(help: "Model whose update is encoded: mlp (199,210 parameters) or cnn (1,663,370).")
-    var model: Model = .mlp
+    var model = "mlp"
+
+    @Option(help: "Directory with the MNIST gzip IDX files the update is trained on.")
+    var data = "data/mnist"
 
     @Option(help: "Write the figures as JSON to this path.")
     var json: String?
@@ -43,10 +34,11 @@ struct BenchCodecs: ParsableCommand {
     @Option(help: "Timed batches per figure; the median batch is reported.")
     var batches: Int = 7
 
-    @Option(help: "Seed of the synthetic update and of stochastic rounding.")
+    @Option(help: "Seed of the model initialisation, the local run's shuffling and stochastic rounding.")
     var seed: UInt64 = 1
 
     func validate() throws {
+        guard ModelSpec.builtIns[model] != nil else { throw ValidationError("--model must be mlp or cnn, got \(model)") }
         for codec in codecs {
             do { _ = try CodecSpec(parsing: codec) } catch { throw ValidationError("--codecs \(codec): \(error)") }
         }
@@ -54,10 +46,12 @@ struct BenchCodecs: ParsableCommand {
     }
 
     func run() throws {
-        let update = benchmarkUpdate(parameterCount: model.parameterCount, seed: seed)
-        let report = try CodecBenchmark(update: update, batches: batches, seed: seed).run(
+        let spec = try ModelSpec.named(model)
+        let trainSet = try MNIST.load(directory: data, images: "train-images-idx3-ubyte.gz", labels: "train-labels-idx1-ubyte.gz")
+        let update = try clientUpdate(spec: spec, trainSet: trainSet, seed: seed)
+        let report = try CodecBenchmark(update: update.delta, specHash: spec.hash, batches: batches, seed: seed).run(
             codecs: codecs.map { try CodecSpec(parsing: $0) })
-        print(report.table(model: model.rawValue, parameterCount: update.count))
+        print(report.table(model: model, parameterCount: update.delta.count))
         if let json {
             try report.json().write(to: URL(fileURLWithPath: json))
             print("wrote \(json)")
@@ -73,26 +67,18 @@ struct BenchCodecs: ParsableCommand {
     }
 }
 
-/// The update vector the codec benchmark encodes.
-///
-/// For now a synthetic stand-in for the difference between two training steps' parameters:
-/// heavy-tailed like real deltas (90% Gaussian with σ = 5e-4, 10% Laplace with b = 3e-3), so
-/// int8 block scales and top-k selection see outliers as they would in training. Replace the body
-/// with a real delta from the learning engine (train one step from a seed, subtract) once it is
-/// merged; nothing else in the benchmark depends on how the vector was made.
-func benchmarkUpdate(parameterCount: Int, seed: UInt64) -> [Float] {
-    var generator = SplitMix64(seed: seed)
-    func uniform() -> Double { (Double(generator.next() >> 11) + 0.5) / Double(1 << 53) }
-    return (0..<parameterCount).map { _ in
-        if uniform() < 0.9 {
-            let gaussian = (-2 * log(uniform())).squareRoot() * cos(2 * Double.pi * uniform())
-            return Float(5e-4 * gaussian)
-        }
-        let u = uniform() - 0.5
-        return Float(-3e-3 * (u < 0 ? -1.0 : 1.0) * log(1 - 2 * abs(u)))
-    }
+/// The update a federated client would send: one local epoch of plain SGD (B = 10, lr 0.05) over
+/// 600 samples (a client's share of MNIST among 100) from a fresh model, as `trained − initial`.
+/// Real deltas matter here: int8 block scales, top-k index gaps and deflate all depend on them.
+private func clientUpdate(spec: ModelSpec, trainSet: Dataset, seed: UInt64) throws -> ModelUpdate {
+    let network = Network(spec: spec, seed: seed)
+    let initial = network.parameters
+    var generator = SeededGenerator(seed: seed &+ 1)
+    try network.train(
+        on: trainSet, indices: Array(0..<600), epochs: 1, batchSize: 10, optimizer: SGD(learningRate: 0.05),
+        generator: &generator)
+    return try network.update(from: initial)
 }
-
 
 /// The measurements behind `fedq bench codecs`, kept apart from option parsing.
 struct CodecBenchmark {
@@ -146,6 +132,7 @@ struct CodecBenchmark {
     }
 
     let update: [Float]
+    let specHash: UInt64
     let batches: Int
     let seed: UInt64
 
@@ -156,12 +143,12 @@ struct CodecBenchmark {
         var rows: [Row] = []
         for codec in codecs {
             let header = MessageHeader(
-                kind: .clientUpdate, specHash: 0x5EED, modelVersion: 1, updateID: UpdateID.random(), clientID: 1,
+                kind: .clientUpdate, specHash: specHash, modelVersion: 1, updateID: UpdateID.random(), clientID: 1,
                 sampleCount: 600, localSteps: 60, parameterCount: update.count, codec: codec)
             var generator = SplitMix64(seed: seed)
             let message = try Envelope.encode(update, header: header, using: &generator)
             let encode = measure { _ = try? Envelope.encode(update, header: header, using: &generator) }
-            let expectation = ModelExpectation(specHash: 0x5EED, parameterCount: update.count)
+            let expectation = ModelExpectation(specHash: specHash, parameterCount: update.count)
             var accumulator = [Float](repeating: 0, count: update.count)
             let full = measure {
                 if let envelope = try? Envelope(bytes: message, expecting: expectation) {

@@ -26,6 +26,7 @@ struct Inspect: ParsableCommand {
         }
     }
 
+    /// - Throws: the `WireError` that makes the message invalid, after printing what can be shown.
     func run() throws {
         let data = file == "-" ? FileHandle.standardInput.readDataToEndOfFile() : try Data(contentsOf: URL(fileURLWithPath: file))
         let bytes = [UInt8](data)
@@ -36,16 +37,18 @@ struct Inspect: ParsableCommand {
         do {
             print(MessageReport(try Envelope(bytes: bytes, expecting: expectation)).text)
         } catch {
-            // A NaN/Inf update is still worth looking at: show it, then fail.
-            if case .nonFinite = error, let envelope = try? Envelope(bytes: bytes, expecting: expectation, rejectNonFinite: false) {
-                print(MessageReport(envelope).text)
-            } else if case .invalidScale = error,
-                let envelope = try? Envelope(bytes: bytes, expecting: expectation, rejectNonFinite: false)
-            {
-                print(MessageReport(envelope).text)
+            // A NaN/Inf update is still worth looking at: show it, then fail with the typed error
+            // (the argument parser prints its description and exits 1).
+            switch error {
+            case .nonFinite, .invalidScale:
+                if let envelope = try? Envelope(bytes: bytes, expecting: expectation, rejectNonFinite: false) {
+                    print(MessageReport(envelope).text)
+                }
+            default: break
             }
-            FileHandle.standardError.write(Data("error: \(error.description) [\(error.reasonCode)]\n".utf8))
-            throw ExitCode(1)
+            // The token the pipeline puts in the dead-letter reason header, to match them up.
+            FileHandle.standardError.write(Data("reason: \(error.reasonCode)\n".utf8))
+            throw error
         }
     }
 }

@@ -1,0 +1,59 @@
+import ArgumentParser
+import Testing
+
+@testable import FedqCLI
+
+/// The real `fedq` parser: what a user typing a wrong command line sees.
+@Suite struct ArgumentTests {
+    /// Parses `arguments` as `fedq` would and returns the error it refuses them with.
+    private func refusal(_ arguments: [String]) -> (any Error)? {
+        do {
+            _ = try Fedq.parseAsRoot(arguments)
+            return nil
+        } catch {
+            return error
+        }
+    }
+
+    @Test(arguments: [
+        (["train", "--bogus"], "Unknown option '--bogus'"),
+        (["bench", "codecs", "--fast"], "Unknown option '--fast'"),
+        (["inspect", "a.msg", "--verbose"], "Unknown option '--verbose'"),
+        (["bench", "transport", "--size", "10"], "Unknown option '--size'"),
+    ])
+    func unknownFlagIsRefusedByName(arguments: [String], message: String) throws {
+        let error = try #require(refusal(arguments))
+        #expect(Fedq.message(for: error).contains(message))
+        #expect(Fedq.exitCode(for: error) == .validationFailure)
+    }
+
+    @Test(arguments: [
+        (["train", "--model", "foo"], "--model must be mlp or cnn, got foo"),
+        (["train", "--batch", "0"], "--batch must be positive"),
+        (["train", "--epochs", "0"], "--epochs must be positive"),
+        (["train", "--momentum", "1.5"], "momentum"),
+        (["bench", "codecs", "--model", "foo"], "--model must be mlp or cnn, got foo"),
+        (["bench", "codecs", "--codecs", "int8+zstd"], "unknown codec stage 'zstd'"),
+        (["bench", "codecs", "--codecs", "topk:2"], "invalid parameter '2' for topk"),
+        (["bench", "codecs", "--codecs", "deflate+int8"], "out of order"),
+        (["bench", "train", "--batches", "10,x"], "--batches must be positive integers"),
+        (["bench", "transport", "--sizes", "1000,big"], "--sizes must be byte counts"),
+        (["bench", "transport", "--messages", "0"], "--messages must be positive"),
+        (["inspect", "a.msg", "--spec-hash", "xyz", "--parameters", "10"], "--spec-hash must be hexadecimal"),
+        (["inspect", "a.msg", "--parameters", "10"], "--spec-hash and --parameters go together"),
+    ])
+    func badValueIsRefusedByValidation(arguments: [String], message: String) throws {
+        let error = try #require(refusal(arguments))
+        #expect(Fedq.message(for: error).contains(message))
+        #expect(Fedq.exitCode(for: error) == .validationFailure)
+    }
+
+    @Test func validCommandLinesParseToTheirCommands() throws {
+        let train = try #require(try Fedq.parseAsRoot(["train", "--model", "cnn", "--batch", "10"]) as? Train)
+        #expect(train.model == "cnn" && train.batch == 10)
+        let codecs = try #require(try Fedq.parseAsRoot(["bench", "codecs", "--codecs", "int8", "topk:0.01+int8"]) as? BenchCodecs)
+        #expect(codecs.codecs == ["int8", "topk:0.01+int8"])
+        let transport = try #require(try Fedq.parseAsRoot(["bench", "transport", "--messages", "5"]) as? BenchTransport)
+        #expect(transport.messages == 5)
+    }
+}
