@@ -1,0 +1,11 @@
+import FedqCLI
+
+/// The `fedq` executable. An `async` @main (not top-level code in main.swift)
+/// so `Fedq.main()` resolves to AsyncParsableCommand's async entry point;
+/// at top level the synchronous one wins and every async command prints help.
+@main
+enum FedqMain {
+    static func main() async {
+        await Fedq.main()
+    }
+}

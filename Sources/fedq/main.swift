@@ -1,3 +1,0 @@
-import FedqCLI
-
-await Fedq.main()
