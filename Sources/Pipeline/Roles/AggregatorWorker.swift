@@ -101,8 +101,9 @@ public actor AggregatorWorker {
             return
         }
         let header = envelope.header
-        let current = max(knownVersion, header.modelVersion)
-        switch settings.staleness.verdict(base: header.modelVersion, current: current, samples: Int(header.sampleCount)) {
+        // An update trained on a version proves that version exists, even before its fanout arrives.
+        knownVersion = max(knownVersion, header.modelVersion)
+        switch settings.staleness.verdict(base: header.modelVersion, current: knownVersion, samples: Int(header.sampleCount)) {
         case .dropStale:
             ledger.record { $0.recordDroppedStale() }
             try await delivery.ack()
