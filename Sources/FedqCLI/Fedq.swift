@@ -6,7 +6,7 @@ public struct Fedq: AsyncParsableCommand {
         commandName: "fedq",
         abstract: "Asynchronous federated learning over a message queue.",
         version: "0.1.0",
-        subcommands: [Train.self, Inspect.self, Bench.self, Topology.self]
+        subcommands: [Simulate.self, Train.self, Inspect.self, Bench.self, Topology.self]
     )
 
     public init() {}

@@ -82,6 +82,7 @@ extension Envelope {
         }
         if let partial {
             guard partial.weightTotal.isFinite else { throw .nonFinite(field: .weightTotal, index: 0) }
+            guard partial.massTotal.isFinite, partial.massTotal >= 0 else { throw .nonFinite(field: .massTotal, index: 0) }
             guard partialSectionLength(partial) <= Int(UInt32.max) else {
                 throw .inconsistentInput(field: .updateCount, reason: "too many entries for the 32-bit section length")
             }
@@ -135,7 +136,8 @@ extension Envelope {
         let start = bytes.count
         bytes.append(contentsOf: repeatElement(0, count: partialSectionLength(partial)))
         put(partial.weightTotal.bitPattern, at: start, in: &bytes)
-        put(UInt32(partial.entries.count), at: start + 8, in: &bytes)
+        put(partial.massTotal.bitPattern, at: start + 8, in: &bytes)
+        put(UInt32(partial.entries.count), at: start + 16, in: &bytes)
         for (number, entry) in partial.entries.enumerated() {
             let offset = start + partialFixedByteCount + number * partialEntryByteCount
             bytes.replaceSubrange(offset..<(offset + 16), with: entry.updateID.bytes)

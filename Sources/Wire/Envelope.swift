@@ -20,7 +20,7 @@ public struct Envelope: Sendable {
     /// Bytes of the CRC32C trailer.
     public static let trailerByteCount = 4
     /// Bytes of a partial aggregate's section before its entries, and per entry.
-    static let partialFixedByteCount = 16
+    static let partialFixedByteCount = 24
     static let partialEntryByteCount = 24
 
     public let header: MessageHeader
@@ -231,8 +231,10 @@ extension Envelope {
         let reader = ByteReader(section)
         let weightTotal = Double(bitPattern: reader.read(at: 0))
         guard weightTotal.isFinite else { throw .nonFinite(field: .weightTotal, index: 0) }
-        let count = Int(reader.read(at: 8) as UInt32)
-        guard reader.read(at: 12) as UInt32 == 0 else { throw .reservedNotZero(field: .section) }
+        let massTotal = Double(bitPattern: reader.read(at: 8))
+        guard massTotal.isFinite, massTotal >= 0 else { throw .nonFinite(field: .massTotal, index: 0) }
+        let count = Int(reader.read(at: 16) as UInt32)
+        guard reader.read(at: 20) as UInt32 == 0 else { throw .reservedNotZero(field: .section) }
         guard count <= limits.maxPartialEntries else {
             throw .limitExceeded(field: .updateCount, value: count, limit: limits.maxPartialEntries)
         }
@@ -249,6 +251,6 @@ extension Envelope {
                     updateID: UpdateID(uncheckedBytes: Array(section[offset..<(offset + 16)])),
                     baseVersion: reader.read(at: offset + 16)))
         }
-        return PartialAggregateSummary(weightTotal: weightTotal, entries: entries)
+        return PartialAggregateSummary(weightTotal: weightTotal, massTotal: massTotal, entries: entries)
     }
 }

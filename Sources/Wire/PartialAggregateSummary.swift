@@ -1,5 +1,5 @@
 /// What a worker's partial aggregate carries besides the weighted sum itself: what the
-/// coordinator needs to merge partials (weight total) and to account for every update exactly once.
+/// coordinator needs to merge partials (weight and mass totals) and to account for every update exactly once.
 public struct PartialAggregateSummary: Hashable, Sendable {
     /// One update folded into the partial.
     public struct Entry: Hashable, Sendable {
@@ -14,13 +14,17 @@ public struct PartialAggregateSummary: Hashable, Sendable {
 
     /// Sum of the weights the deltas were multiplied by (the payload is Σ wᵢ·Δᵢ).
     public var weightTotal: Double
+    /// Sum of what a mean divides by (1 per update, or its sample count): FedBuff's
+    /// mean delta is the payload divided by this.
+    public var massTotal: Double
     /// The updates inside, in the order they were accumulated.
     public var entries: [Entry]
 
     public var updateCount: Int { entries.count }
 
-    public init(weightTotal: Double, entries: [Entry]) {
+    public init(weightTotal: Double, massTotal: Double, entries: [Entry]) {
         self.weightTotal = weightTotal
+        self.massTotal = massTotal
         self.entries = entries
     }
 }

@@ -3,7 +3,7 @@
 public enum WireField: String, Sendable, CaseIterable {
     case magic, formatVersion, kind, flags, sparsifier, valueCodec, compression, reserved
     case int8BlockSize, topkFraction, parameterCount, sectionLength, encodedLength, payloadLength
-    case section, payload, weightTotal, updateCount, topkCount, topkIndexBytes, values
+    case section, payload, weightTotal, massTotal, updateCount, topkCount, topkIndexBytes, values
 }
 
 /// Every way a message can be rejected, each naming the field it is about.

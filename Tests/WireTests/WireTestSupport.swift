@@ -28,7 +28,7 @@ enum Fixture {
         let partial: PartialAggregateSummary? =
             kind == .partialAggregate
             ? PartialAggregateSummary(
-                weightTotal: 2.5,
+                weightTotal: 2.5, massTotal: 3,
                 entries: (0..<3).map { .init(updateID: .random(using: &generator), baseVersion: UInt64(40 + $0)) })
             : nil
         return try! Envelope.encode(

@@ -1,0 +1,53 @@
+/// The exchanges and queues the roles meet at, as declared in
+/// `topology/definitions.json` (the file RabbitMQ imports): updates go
+/// through a direct exchange to one queue that aggregator workers compete
+/// on, partials to a single-active-consumer queue the coordinator owns,
+/// model versions out on a fanout, and refused messages to a dead-letter
+/// exchange.
+public enum PipelineTopology {
+    public static let updatesExchange = "fedq.updates"
+    public static let updatesQueue = "fedq.updates"
+    public static let updatesRoutingKey = "fedq.updates"
+    public static let partialsExchange = "fedq.partials"
+    public static let partialsQueue = "fedq.partials"
+    public static let partialsRoutingKey = "fedq.partials"
+    public static let modelsExchange = "fedq.models"
+    public static let deadExchange = "fedq.dead"
+    public static let deadQueue = "fedq.dead"
+
+    /// Declares the shared part of the topology (idempotent: every role may call it).
+    public static func declare(on transport: some Transport) async throws(TransportError) {
+        try await transport.declareExchange(ExchangeDeclaration(name: updatesExchange, kind: .direct))
+        try await transport.declareExchange(ExchangeDeclaration(name: partialsExchange, kind: .direct))
+        try await transport.declareExchange(ExchangeDeclaration(name: modelsExchange, kind: .fanout))
+        try await transport.declareExchange(ExchangeDeclaration(name: deadExchange, kind: .fanout))
+        var updates = QueueArguments()
+        updates.queueType = .quorum
+        updates.deadLetterExchange = deadExchange
+        try await transport.declareQueue(QueueDeclaration(name: updatesQueue, arguments: updates))
+        var partials = QueueArguments()
+        partials.queueType = .classic
+        partials.singleActiveConsumer = true
+        partials.deadLetterExchange = deadExchange
+        try await transport.declareQueue(QueueDeclaration(name: partialsQueue, arguments: partials))
+        var dead = QueueArguments()
+        dead.queueType = .classic
+        try await transport.declareQueue(QueueDeclaration(name: deadQueue, arguments: dead))
+        try await transport.bindQueue(updatesQueue, exchange: updatesExchange, routingKey: updatesRoutingKey)
+        try await transport.bindQueue(partialsQueue, exchange: partialsExchange, routingKey: partialsRoutingKey)
+        try await transport.bindQueue(deadQueue, exchange: deadExchange, routingKey: "")
+    }
+
+    /// A private queue on the model fanout that only ever holds the newest
+    /// version (`x-max-length: 1`, drop-head): a slow subscriber skips the
+    /// versions it missed instead of working through a backlog.
+    public static func subscribeToModels(on transport: some Transport) async throws(TransportError) -> Consumer {
+        var arguments = QueueArguments()
+        arguments.maxLength = 1
+        arguments.overflow = .dropHead
+        let queue = try await transport.declareQueue(
+            QueueDeclaration(name: "", durable: false, exclusive: true, autoDelete: true, arguments: arguments))
+        try await transport.bindQueue(queue.name, exchange: modelsExchange, routingKey: "")
+        return try await transport.consume(queue: queue.name, prefetch: 1, exclusive: true)
+    }
+}

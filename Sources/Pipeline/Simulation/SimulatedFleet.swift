@@ -1,0 +1,188 @@
+import Aggregation
+import Foundation
+import Learning
+import Wire
+
+/// How the simulated clients behave.
+public struct FleetSettings: Sendable {
+    /// At most this many clients train at once (FedBuff's "concurrency").
+    public var concurrency: Int
+    /// Per-client slowdown factors (≥ 1), from `SlowdownSpec`.
+    public var slowdown: [Double]
+    /// Probability that a client vanishes mid-training and never reports.
+    public var dropout: Double
+    /// Synchronous rounds of this many sampled clients (FedAvg); nil for asynchronous training.
+    public var clientsPerRound: Int?
+    public var seed: UInt64
+
+    public init(concurrency: Int, slowdown: [Double], dropout: Double, clientsPerRound: Int?, seed: UInt64) {
+        self.concurrency = max(1, concurrency)
+        self.slowdown = slowdown
+        self.dropout = dropout
+        self.clientsPerRound = clientsPerRound
+        self.seed = seed
+    }
+}
+
+/// N simulated clients sharing one process: each takes the newest global
+/// model, trains on its own partition on a compute thread, and publishes its
+/// update. Asynchronously, a finished client frees its slot for a waiting one
+/// at once; in synchronous rounds (the FedAvg baseline) the round waits for
+/// all its clients, stragglers included.
+public actor SimulatedFleet {
+    private let transport: any Transport
+    private let spec: ModelSpec
+    private let data: Dataset
+    private let partition: [[Int]]
+    private let training: LocalTraining
+    private let pool: ComputePool<Network>
+    private let settings: FleetSettings
+    private let ledger: PipelineLedger
+    private var latest: GlobalModel?
+    private var waiting: [(after: ModelVersion?, continuation: CheckedContinuation<GlobalModel, Never>)] = []
+    private var feedback: [Int: ErrorFeedback] = [:]
+    private var busy: Set<Int> = []
+    private var generator: SeededGenerator
+    public private(set) var clientsDropped = 0
+    public private(set) var updatesPublished = 0
+
+    public init(
+        transport: any Transport, spec: ModelSpec, data: Dataset, partition: [[Int]], training: LocalTraining,
+        pool: ComputePool<Network>, settings: FleetSettings, ledger: PipelineLedger
+    ) {
+        self.transport = transport
+        self.spec = spec
+        self.data = data
+        self.partition = partition
+        self.training = training
+        self.pool = pool
+        self.settings = settings
+        self.ledger = ledger
+        generator = SeededGenerator(seed: settings.seed)
+    }
+
+    /// Subscribes to the model fanout. Call before the first version is published.
+    public func subscribe() async throws -> Consumer {
+        try await PipelineTopology.subscribeToModels(on: transport)
+    }
+
+    /// Receives models and runs clients until cancelled.
+    public func run(_ models: Consumer) async throws {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                for try await delivery in models {
+                    let model = try PipelineMessage.decodeModel(delivery, spec: self.spec)
+                    await self.received(model)
+                    try await delivery.ack()
+                }
+            }
+            group.addTask {
+                if let perRound = self.settings.clientsPerRound {
+                    try await self.runRounds(clientsPerRound: perRound)
+                } else {
+                    try await self.runAsynchronously()
+                }
+            }
+            defer { group.cancelAll() }
+            try await group.next()
+        }
+    }
+
+    private func received(_ model: GlobalModel) {
+        guard latest.map({ $0.version < model.version }) ?? true else { return }
+        latest = model
+        let ready = waiting.filter { $0.after.map { $0 < model.version } ?? true }
+        waiting.removeAll { $0.after.map { $0 < model.version } ?? true }
+        for waiter in ready { waiter.continuation.resume(returning: model) }
+    }
+
+    /// The newest model, once one newer than `version` exists.
+    private func model(after version: ModelVersion?) async -> GlobalModel {
+        if let latest, version.map({ $0 < latest.version }) ?? true { return latest }
+        return await withCheckedContinuation { waiting.append((version, $0)) }
+    }
+
+    private func runAsynchronously() async throws {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<settings.concurrency {
+                group.addTask {
+                    while !Task.isCancelled {
+                        let client = await self.pickIdleClient()
+                        let model = await self.model(after: nil)
+                        try await self.train(client: client, from: model)
+                        await self.release(client)
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+    }
+
+    private func runRounds(clientsPerRound: Int) async throws {
+        var previous: ModelVersion?
+        while !Task.isCancelled {
+            let model = await model(after: previous)
+            previous = model.version
+            var chosen = Array((0..<partition.count).shuffled(using: &generator).prefix(clientsPerRound))
+            // A client that drops out is replaced, as a FedAvg server re-samples to fill its round.
+            while !chosen.isEmpty {
+                let finished = try await withThrowingTaskGroup(of: Bool.self) { group in
+                    for client in chosen { group.addTask { try await self.train(client: client, from: model) } }
+                    var finished = 0
+                    for try await published in group where published { finished += 1 }
+                    return finished
+                }
+                let missing = chosen.count - finished
+                chosen = Array((0..<partition.count).shuffled(using: &generator).prefix(missing))
+            }
+        }
+    }
+
+    private func pickIdleClient() -> Int {
+        var client = Int.random(in: 0..<partition.count, using: &generator)
+        while busy.contains(client) && busy.count < partition.count {
+            client = Int.random(in: 0..<partition.count, using: &generator)
+        }
+        busy.insert(client)
+        return client
+    }
+
+    private func release(_ client: Int) {
+        busy.remove(client)
+    }
+
+    /// Trains one client and publishes its update.
+    /// - Returns: false when the client dropped out and published nothing.
+    @discardableResult
+    private func train(client: Int, from model: GlobalModel) async throws -> Bool {
+        let dropsOut = Double.random(in: 0..<1, using: &generator) < settings.dropout
+        let seed = generator.next()
+        let previousFeedback = feedback[client] ?? (training.codec.topkFraction == nil ? nil : ErrorFeedback(parameterCount: model.parameters.count))
+        let (training, data, indices) = (self.training, self.data, partition[client])
+        let (result, computeTime) = await pool.run { (network: inout Network) in
+            let start = ContinuousClock.now
+            let result = Result {
+                try training.run(
+                    on: network, model: model, data: data, indices: indices, clientID: UInt64(client),
+                    feedback: previousFeedback, seed: seed)
+            }
+            return (result, ContinuousClock.now - start)
+        }
+        let outcome = try result.get()
+        // A slow device takes `slowdown` times the compute this machine needed.
+        let slowdown = settings.slowdown[client]
+        if slowdown > 1 { try await Task.sleep(for: computeTime * (slowdown - 1)) }
+        try Task.checkCancellation()
+        if dropsOut {
+            clientsDropped += 1
+            return false
+        }
+        if let updated = outcome.feedback { feedback[client] = updated }
+        try await transport.publish(
+            outcome.message, exchange: PipelineTopology.updatesExchange, routingKey: PipelineTopology.updatesRoutingKey,
+            properties: PipelineMessage.properties(for: outcome.header), mandatory: true)
+        ledger.recordPublished(bytes: outcome.message.count)
+        updatesPublished += 1
+        return true
+    }
+}

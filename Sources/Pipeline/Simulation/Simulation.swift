@@ -1,0 +1,217 @@
+import Aggregation
+import Foundation
+import Learning
+import Synchronization
+import Wire
+
+/// What a finished simulation hands back: the figures, the evaluated history
+/// and the time series the report plots.
+public struct SimulationResult: Sendable {
+    public var summary: RunSummary
+    public var history: [EvaluationRecord]
+    /// (seconds, updates applied per second) sampled while running.
+    public var throughput: [(x: Double, y: Double)]
+    public var stalenessHistogram: [Int]
+    public var settings: [(String, String)]
+}
+
+/// Why a simulation could not run.
+public enum SimulationError: Error, CustomStringConvertible {
+    case data(DatasetError)
+    case partition(PartitionError)
+    case accountingMismatch(published: Int, settled: Int)
+
+    public var description: String {
+        switch self {
+        case .data(let error): "cannot load the training data: \(error)"
+        case .partition(let error): "cannot partition the data: \(error)"
+        case .accountingMismatch(let published, let settled):
+            "accounting mismatch: \(published) updates published but \(settled) applied, dropped or rejected"
+        }
+    }
+}
+
+/// The whole pipeline in one process: clients → updates exchange → aggregator
+/// workers → coordinator → model fanout → clients and evaluator, all over the
+/// embedded broker (or any `Transport`), each role on its own connection.
+public struct Simulation: Sendable {
+    public let config: SimulationConfig
+
+    public init(config: SimulationConfig) {
+        self.config = config
+    }
+
+    /// Progress as the run goes: the live line and the per-evaluation lines.
+    public struct Progress: Sendable {
+        public var version: ModelVersion
+        public var accuracy: Double?
+        public var updatesPerSecond: Double
+        public var meanStaleness: Double
+        public var elapsed: Double
+        public var applied: Int
+        public var evaluated: Bool
+    }
+
+    public func run(
+        connect: @Sendable () -> any Transport, progress: @escaping @Sendable (Progress) -> Void = { _ in }
+    ) async throws -> SimulationResult {
+        let (train, test) = try loadData()
+        let partition: Partition
+        do {
+            partition = try Partition(scheme: config.partition, labels: train.labels, clientCount: config.clients, seed: config.seed)
+        } catch { throw SimulationError.partition(error) }
+        var rng = SeededGenerator(seed: config.seed ^ 0x5EED)
+        let slowdown = config.slowdown.factors(clients: config.clients, using: &rng)
+
+        BLASThreads.set(1)
+        let spec = config.model
+        let seed = config.seed
+        let trainingPool = ComputePool<Network>(threads: config.trainingThreads, name: "fedq-train") { Network(spec: spec, seed: seed &+ UInt64($0)) }
+        let evaluationPool = ComputePool<Network>(threads: 1, name: "fedq-eval") { _ in Network(spec: spec, seed: seed) }
+        defer {
+            trainingPool.shutdown()
+            evaluationPool.shutdown()
+        }
+
+        let setup = connect()
+        try await PipelineTopology.declare(on: setup)
+        let ledger = PipelineLedger()
+        let started = ContinuousClock.now
+        let target = TargetWatch()
+
+        let policy = AggregationStrategy(config.strategy).stalenessPolicy(
+            StalenessPolicy(function: config.staleness, maxStaleness: config.maxStaleness, weighsBySamples: config.weighBySamples))
+        let flushUpdates: Int =
+            switch config.strategy {
+            case .fedAsync: 1
+            case .fedBuff(let k), .fedAvg(let k): max(1, k / max(1, config.workers))
+            }
+        let workers = (0..<config.workers).map { _ in
+            AggregatorWorker(
+                transport: connect(), spec: spec,
+                settings: WorkerSettings(flushUpdates: flushUpdates, flushInterval: config.flushInterval, staleness: policy),
+                ledger: ledger)
+        }
+        let coordinator = Coordinator(
+            transport: connect(), spec: spec, initialParameters: Network(spec: spec, seed: seed).parameters,
+            strategy: AggregationStrategy(config.strategy), optimizer: ServerOptimizer(config.serverOptimizer), ledger: ledger)
+        let goal = config.targetAccuracy
+        let evaluator = Evaluator(
+            transport: connect(), spec: spec, test: test, pool: evaluationPool, minimumInterval: config.evaluationInterval,
+            started: started
+        ) { record, model in
+            target.observe(record, updatesApplied: model.updatesApplied, goal: goal)
+            progress(Progress(
+                version: record.version, accuracy: record.accuracy, updatesPerSecond: 0, meanStaleness: 0,
+                elapsed: record.seconds, applied: model.updatesApplied, evaluated: true))
+        }
+        let clientsPerRound: Int? = if case .fedAvg(let m) = config.strategy { m } else { nil }
+        let training = LocalTraining(
+            epochs: config.localEpochs, batchSize: config.batchSize,
+            optimizer: try SGD(learningRate: config.learningRate, momentum: config.momentum), codec: config.codec)
+        let fleet = SimulatedFleet(
+            transport: connect(), spec: spec, data: train, partition: partition.clients, training: training,
+            pool: trainingPool,
+            settings: FleetSettings(
+                concurrency: config.concurrency, slowdown: slowdown, dropout: config.dropout,
+                clientsPerRound: clientsPerRound, seed: config.seed &+ 17),
+            ledger: ledger)
+
+        // Subscribe everyone to the model fanout before version 0 goes out.
+        let evaluatorModels = try await evaluator.subscribe()
+        let fleetModels = try await fleet.subscribe()
+        var throughput: [(x: Double, y: Double)] = []
+
+        try await withThrowingTaskGroup(of: Void.self) { roles in
+            roles.addTask { try await coordinator.run() }
+            for worker in workers { roles.addTask { try await worker.run() } }
+            roles.addTask { try await evaluator.run(evaluatorModels) }
+            try await coordinator.announce()
+            let fleetTask = Task { try await fleet.run(fleetModels) }
+
+            // Watch the run: progress, throughput samples, and the stop condition.
+            var lastApplied = 0
+            var lastTime = 0.0
+            while true {
+                try await Task.sleep(for: .milliseconds(250))
+                let elapsed = (ContinuousClock.now - started).seconds
+                let accounting = ledger.snapshot
+                let rate = Double(accounting.applied - lastApplied) / max(1e-9, elapsed - lastTime)
+                throughput.append((elapsed, rate))
+                (lastApplied, lastTime) = (accounting.applied, elapsed)
+                let version = await coordinator.model.version
+                progress(Progress(
+                    version: version, accuracy: target.latestAccuracy, updatesPerSecond: rate,
+                    meanStaleness: accounting.meanStaleness, elapsed: elapsed, applied: accounting.applied, evaluated: false))
+                if target.reached || elapsed >= config.maxSeconds { break }
+                if let maxUpdates = config.maxUpdates, accounting.published >= maxUpdates { break }
+            }
+
+            // Stop the clients, then let every published update settle.
+            fleetTask.cancel()
+            _ = await fleetTask.result
+            for _ in 0..<400 where ledger.snapshot.inFlight > 0 {
+                try await Task.sleep(for: .milliseconds(25))
+                for worker in workers { try await worker.drain() }
+                try await coordinator.drain()
+            }
+            roles.cancelAll()
+        }
+
+        let finalModel = await coordinator.model
+        try await evaluator.evaluate(finalModel)
+        let history = await evaluator.history
+        let accounting = ledger.snapshot
+        guard accounting.inFlight == 0 else {
+            throw SimulationError.accountingMismatch(published: accounting.published, settled: accounting.settled)
+        }
+        let summary = RunSummary(
+            reachedTarget: target.reached, targetAccuracy: goal, secondsToTarget: target.secondsToTarget,
+            updatesToTarget: target.updatesToTarget, finalAccuracy: history.last?.accuracy ?? 0,
+            bestAccuracy: history.map(\.accuracy).max() ?? 0, modelVersions: finalModel.version,
+            updatesPublished: accounting.published, updatesApplied: accounting.applied,
+            updatesDroppedStale: accounting.droppedStale, updatesRejected: accounting.rejectedTotal,
+            rejectedByReason: Dictionary(uniqueKeysWithValues: accounting.rejected.map { ($0.key.rawValue, $0.value) }),
+            clientsDropped: await fleet.clientsDropped, bytesPublished: ledger.bytesPublished,
+            meanStaleness: accounting.meanStaleness, seconds: (ContinuousClock.now - started).seconds)
+        return SimulationResult(
+            summary: summary, history: history, throughput: throughput,
+            stalenessHistogram: accounting.stalenessHistogram, settings: config.settings)
+    }
+
+    private func loadData() throws -> (train: Dataset, test: Dataset) {
+        let data: (train: Dataset, test: Dataset)
+        do { data = try MNIST.load(directory: config.dataDirectory) } catch { throw SimulationError.data(error) }
+        let train = config.trainSubset.map { data.train.subset(Array(0..<min($0, data.train.count))) } ?? data.train
+        let test = config.testSubset.map { data.test.subset(Array(0..<min($0, data.test.count))) } ?? data.test
+        return (train, test)
+    }
+}
+
+/// Notes when the target accuracy is first reached (the evaluator calls it
+/// from its own task; the run loop reads it).
+final class TargetWatch: Sendable {
+    private struct State {
+        var reached = false
+        var secondsToTarget: Double?
+        var updatesToTarget: Int?
+        var latestAccuracy: Double?
+    }
+    private let state = Mutex(State())
+
+    func observe(_ record: EvaluationRecord, updatesApplied: Int, goal: Double) {
+        state.withLock {
+            $0.latestAccuracy = record.accuracy
+            if !$0.reached && record.accuracy >= goal {
+                $0.reached = true
+                $0.secondsToTarget = record.seconds
+                $0.updatesToTarget = updatesApplied
+            }
+        }
+    }
+
+    var reached: Bool { state.withLock { $0.reached } }
+    var secondsToTarget: Double? { state.withLock { $0.secondsToTarget } }
+    var updatesToTarget: Int? { state.withLock { $0.updatesToTarget } }
+    var latestAccuracy: Double? { state.withLock { $0.latestAccuracy } }
+}

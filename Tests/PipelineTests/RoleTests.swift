@@ -1,0 +1,123 @@
+import Aggregation
+import Foundation
+import Learning
+import Testing
+import Wire
+@testable import Pipeline
+
+/// The aggregator worker and coordinator against the embedded broker, with
+/// hand-made updates so every figure is known in advance.
+@Suite(.timeLimit(.minutes(1)))
+struct RoleTests {
+    let spec = ModelSpec.mlp
+
+    func update(_ value: Float, base: ModelVersion = 0, codec: String = "fp32", spec: ModelSpec = .mlp) throws -> ([UInt8], MessageHeader) {
+        let header = MessageHeader(
+            kind: .clientUpdate, specHash: spec.hash, modelVersion: base, sampleCount: 600, localSteps: 60,
+            parameterCount: spec.parameterCount, codec: try CodecSpec(parsing: codec))
+        return (try Envelope.encode([Float](repeating: value, count: spec.parameterCount), header: header), header)
+    }
+
+    func publish(_ message: ([UInt8], MessageHeader), on transport: some Transport) async throws {
+        try await transport.publish(
+            message.0, exchange: PipelineTopology.updatesExchange, routingKey: PipelineTopology.updatesRoutingKey,
+            properties: PipelineMessage.properties(for: message.1), mandatory: true)
+    }
+
+    @Test func fedBuffAppliesTheMeanOfItsBufferAndPublishesAVersion() async throws {
+        let broker = EmbeddedBroker()
+        let setup = broker.connect()
+        try await PipelineTopology.declare(on: setup)
+        let ledger = PipelineLedger()
+        let worker = AggregatorWorker(
+            transport: broker.connect(), spec: spec,
+            settings: WorkerSettings(flushUpdates: 2, staleness: StalenessPolicy()), ledger: ledger)
+        let coordinator = Coordinator(
+            transport: broker.connect(), spec: spec, initialParameters: [Float](repeating: 1, count: spec.parameterCount),
+            strategy: AggregationStrategy(.fedBuff(bufferSize: 4)), optimizer: ServerOptimizer(.sgd(learningRate: 1)),
+            ledger: ledger)
+        let models = try await PipelineTopology.subscribeToModels(on: setup)
+        let roles = Task {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await worker.run() }
+                group.addTask { try await coordinator.run() }
+                try await group.next()
+            }
+        }
+        defer { roles.cancel() }
+        for value in [0.5, 1.0, 1.5, 2.0] as [Float] { try await publish(try update(value), on: setup) }
+        var iterator = models.makeAsyncIterator()
+        let delivery = try #require(try await iterator.next())
+        let model = try PipelineMessage.decodeModel(delivery, spec: spec)
+        // Mean delta (0.5 + 1 + 1.5 + 2) / 4 = 1.25 added to parameters of 1.
+        #expect(model.version == 1)
+        #expect(model.updatesApplied == 4)
+        #expect(model.parameters.allSatisfy { abs($0 - 2.25) < 1e-5 })
+        #expect(ledger.snapshot.applied == 4)
+        #expect(await worker.partialsPublished == 2)
+    }
+
+    @Test func poisonMessagesEndInTheDeadLetterQueueWithTheirReason() async throws {
+        let broker = EmbeddedBroker()
+        let setup = broker.connect()
+        try await PipelineTopology.declare(on: setup)
+        let ledger = PipelineLedger()
+        let worker = AggregatorWorker(
+            transport: broker.connect(), spec: spec,
+            settings: WorkerSettings(flushUpdates: 1, staleness: StalenessPolicy()), ledger: ledger)
+        let running = Task { try await worker.run() }
+        defer { running.cancel() }
+
+        let garbage: [UInt8] = (0..<500).map { UInt8(truncatingIfNeeded: $0 &* 7919) }
+        try await setup.publish(garbage, exchange: PipelineTopology.updatesExchange, routingKey: PipelineTopology.updatesRoutingKey)
+        // A well-formed envelope carrying a NaN (encoders refuse NaN, so patch one in and reseal the CRC).
+        var nan = try update(0.1)
+        let at = Envelope.headerByteCount + 4 * 7
+        withUnsafeBytes(of: Float.nan.bitPattern.littleEndian) { nan.0.replaceSubrange(at..<(at + 4), with: $0) }
+        let crc = CRC32C.checksum(Array(nan.0.dropLast(4)))
+        withUnsafeBytes(of: crc.littleEndian) { nan.0.replaceSubrange((nan.0.count - 4)..., with: $0) }
+        try await publish(nan, on: setup)
+        try await publish(try update(0.1, spec: .cnn), on: setup)
+        try await publish(try update(0.1), on: setup)
+
+        let dead = try await setup.consume(queue: PipelineTopology.deadQueue, prefetch: 10)
+        var reasons: [String] = []
+        for try await delivery in dead {
+            reasons.append(delivery.properties.headers[Wire.MessageProperties.HeaderName.rejectReason]?.stringValue ?? "none")
+            try await delivery.ack()
+            if reasons.count == 3 { break }
+        }
+        #expect(reasons.count == 3)
+        #expect(reasons.contains("bad-magic"))
+        #expect(reasons.contains("non-finite:values"))
+        #expect(reasons.contains("spec-hash-mismatch"))
+        // The valid update went on to the coordinator's queue as a partial.
+        let partials = try await setup.queueStatus(PipelineTopology.partialsQueue)
+        #expect(partials.messageCount == 1)
+        let accounting = ledger.snapshot
+        #expect(accounting.rejected[.malformed] == 1)
+        #expect(accounting.rejected[.nonFinite] == 1)
+        #expect(accounting.rejected[.wrongModel] == 1)
+    }
+
+    @Test func staleUpdatesBeyondTheBoundAreDroppedAndCounted() async throws {
+        let broker = EmbeddedBroker()
+        let setup = broker.connect()
+        try await PipelineTopology.declare(on: setup)
+        let ledger = PipelineLedger()
+        let worker = AggregatorWorker(
+            transport: broker.connect(), spec: spec,
+            settings: WorkerSettings(flushUpdates: 1, staleness: StalenessPolicy(maxStaleness: 2)), ledger: ledger)
+        let running = Task { try await worker.run() }
+        defer { running.cancel() }
+        // The worker learns that version 10 exists from an update trained on it.
+        try await publish(try update(0.1, base: 10), on: setup)
+        try await publish(try update(0.1, base: 9), on: setup)
+        try await publish(try update(0.1, base: 3), on: setup)
+        for _ in 0..<200 where try await setup.queueStatus(PipelineTopology.partialsQueue).messageCount < 2 {
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        #expect(ledger.snapshot.droppedStale == 1)
+        #expect(try await setup.queueStatus(PipelineTopology.partialsQueue).messageCount == 2)
+    }
+}

@@ -1,0 +1,94 @@
+import Aggregation
+import Foundation
+import Learning
+import Testing
+import Wire
+@testable import Pipeline
+
+/// End-to-end runs of the whole pipeline on the embedded broker with real
+/// MNIST and real training (a subset, to stay quick).
+@Suite(.serialized, .timeLimit(.minutes(3)))
+struct SimulationTests {
+    static func config(_ change: (inout SimulationConfig) -> Void = { _ in }) -> SimulationConfig {
+        var config = SimulationConfig()
+        config.dataDirectory = packageRoot + "/data/mnist"
+        config.clients = 20
+        config.concurrency = 5
+        config.trainSubset = 12_000
+        config.testSubset = 2_000
+        config.learningRate = 0.1
+        config.codec = try! CodecSpec(parsing: "int8")
+        config.targetAccuracy = 0.90
+        config.maxSeconds = 60
+        config.evaluationInterval = .milliseconds(50)
+        change(&config)
+        return config
+    }
+
+    static func run(_ config: SimulationConfig) async throws -> SimulationResult {
+        let broker = EmbeddedBroker()
+        let result = try await Simulation(config: config).run(connect: { broker.connect() })
+        await broker.close()
+        return result
+    }
+
+    @Test func fedBuffReachesNinetyPercentAndAccountsForEveryUpdate() async throws {
+        let result = try await Self.run(Self.config())
+        let summary = result.summary
+        #expect(summary.reachedTarget)
+        #expect(summary.finalAccuracy >= 0.90)
+        #expect(summary.updatesToTarget.map { $0 > 0 } == true)
+        #expect(summary.updatesPublished > 0)
+        #expect(summary.updatesApplied + summary.updatesDroppedStale + summary.updatesRejected == summary.updatesPublished)
+        #expect(summary.updatesRejected == 0)
+        // Versions are evaluated in increasing order, and the last one is the final model.
+        let versions = result.history.map(\.version)
+        #expect(versions == versions.sorted() && Set(versions).count == versions.count)
+        #expect(versions.last == summary.modelVersions)
+        #expect(result.stalenessHistogram.reduce(0, +) == summary.updatesApplied)
+        #expect(summary.bytesPublished > 0 && summary.bytesPublished < summary.updatesPublished * ModelSpec.mlp.parameterCount * 4 / 3)
+    }
+
+    @Test func fedAvgRoundsWithDropoutsAndStragglersStillComplete() async throws {
+        let result = try await Self.run(Self.config {
+            $0.strategy = .fedAvg(clientsPerRound: 5)
+            $0.dropout = 0.2
+            $0.slowdown = .stragglers(fraction: 0.2, factor: 3)
+            $0.targetAccuracy = 0.85
+        })
+        let summary = result.summary
+        #expect(summary.reachedTarget)
+        #expect(summary.clientsDropped > 0)
+        #expect(summary.updatesApplied + summary.updatesDroppedStale + summary.updatesRejected == summary.updatesPublished)
+        // Synchronous rounds: every applied update was trained on the version it changed.
+        #expect(summary.meanStaleness == 0)
+        #expect(summary.updatesApplied >= Int(summary.modelVersions) * 5 - 5)
+    }
+
+    @Test func topKWithErrorFeedbackStillLearns() async throws {
+        let result = try await Self.run(Self.config {
+            $0.codec = try! CodecSpec(parsing: "topk:0.05+int8")
+            $0.targetAccuracy = 0.85
+        })
+        #expect(result.summary.reachedTarget)
+        #expect(result.summary.bytesPublished * 15 < result.summary.updatesPublished * ModelSpec.mlp.parameterCount * 4)
+    }
+
+    @Test func outputsAreWrittenAndReadable() async throws {
+        let result = try await Self.run(Self.config { $0.targetAccuracy = 0.5 })
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("fedq-sim-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let report = try result.write(to: folder)
+        let history = try HistoryCSV.parse(String(contentsOfFile: folder + "/history.csv", encoding: .utf8))
+        #expect(history.map(\.version) == result.history.map(\.version))
+        #expect(zip(history, result.history).allSatisfy { abs($0.accuracy - $1.accuracy) < 1e-6 })
+        let summary = try JSONDecoder().decode(RunSummary.self, from: Data(contentsOf: URL(fileURLWithPath: folder + "/summary.json")))
+        #expect(summary == result.summary)
+        let html = try String(contentsOfFile: report, encoding: .utf8)
+        #expect(html.components(separatedBy: "<svg").count - 1 == 4)
+        #expect(html.contains("updates published"))
+    }
+}
+
+/// The repository root, where `data/mnist` lives.
+let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
