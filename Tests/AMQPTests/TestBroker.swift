@@ -24,17 +24,28 @@ enum TestBroker {
     }
 
     /// Runs `scripts/broker.sh ARGUMENT` (path in `FEDQ_BROKER_SCRIPT`) without blocking the cooperative pool.
+    ///
+    /// Spawned and reaped by hand on a thread of its own: Foundation's `Process` never
+    /// called its termination handler for `broker.sh start` (whose backgrounded node
+    /// outlives it), which hung the restart test.
     static func runBrokerScript(_ argument: String) async throws {
         let script = try #require(ProcessInfo.processInfo.environment["FEDQ_BROKER_SCRIPT"],
                                   "FEDQ_BROKER_SCRIPT is not set: run the tests through scripts/test.sh")
-        let port = try AMQPConfiguration(url: url()).port
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/bash")
-        process.arguments = [script, argument, String(port)]
-        let status: Int32 = try await withCheckedThrowingContinuation { continuation in
-            process.terminationHandler = { continuation.resume(returning: $0.terminationStatus) }
-            do { try process.run() } catch { continuation.resume(throwing: error) }
+        let arguments = ["/bin/bash", script, argument, String(try AMQPConfiguration(url: url()).port)]
+        let status: Int32 = await withCheckedContinuation { continuation in
+            Thread { continuation.resume(returning: spawnAndWait(arguments)) }.start()
         }
         try #require(status == 0, "broker.sh \(argument) exited with \(status)")
+    }
+
+    /// The exit status of `arguments[0]` run with `arguments`, or -1 if it could not start.
+    private static func spawnAndWait(_ arguments: [String]) -> Int32 {
+        var argv = arguments.map { strdup($0) } + [nil]
+        defer { for pointer in argv { free(pointer) } }
+        var pid = pid_t()
+        guard posix_spawn(&pid, arguments[0], nil, nil, &argv, environ) == 0 else { return -1 }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        return (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
     }
 }

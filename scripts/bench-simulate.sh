@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# The federated-learning targets of BENCHMARKS.md: `fedq simulate` on MNIST,
+# mlp, 100 clients, concurrency 10, E=1, B=10, int8 updates (the defaults),
+# embedded broker. Prints one row per run and writes each run's outputs under
+# runs/bench/.
+#   scripts/bench-simulate.sh [iid] [shards] [stragglers] [codecs] [cnn]
+# With no argument it runs all but cnn (the CNN run takes many minutes).
+set -euo pipefail
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$repo"
+swift build -c release --product fedq >/dev/null
+fedq=.build/release/fedq
+root=runs/bench
+mkdir -p "$root"
+
+# run NAME [fedq simulate options...]: runs quietly, prints the summary row.
+run() {
+    local name=$1; shift
+    "$fedq" simulate --out "$root/$name" "$@" >"$root/$name.log" 2>&1 || { cat "$root/$name.log"; return 1; }
+    python3 - "$name" "$root/$name/summary.json" <<'PY'
+import json, sys
+name, path = sys.argv[1], sys.argv[2]
+s = json.load(open(path))
+fmt = lambda v, f: "-" if v is None else format(v, f)
+print(f"{name:<22} reached={str(s['reached_target']):<5} seconds_to_target={fmt(s['seconds_to_target'], '7.2f')} "
+      f"updates_to_target={fmt(s['updates_to_target'], '5d')} final={s['final_accuracy']*100:6.2f}% "
+      f"best={s['best_accuracy']*100:6.2f}% published={s['updates_published']} applied={s['updates_applied']} "
+      f"stale={s['updates_dropped_stale']} rejected={s['updates_rejected']} versions={s['model_versions']} "
+      f"MB={s['bytes_published']/1e6:.1f} mean_staleness={s['mean_staleness']:.2f} seconds={s['seconds']:.1f}")
+PY
+}
+
+seconds_of() { python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['seconds_to_target'] or 'nan')" "$root/$1/summary.json"; }
+
+scenarios=("$@")
+((${#scenarios[@]} > 0)) || scenarios=(iid shards stragglers codecs)
+for scenario in "${scenarios[@]}"; do
+    case $scenario in
+    iid)
+        run iid
+        run iid-seed2 --seed 2 ;;
+    shards)
+        run shards --partition shards --max-seconds 120 ;;
+    stragglers)
+        run stragglers-fedbuff --slowdown stragglers:0.1x10 --max-seconds 300
+        run stragglers-fedavg --slowdown stragglers:0.1x10 --strategy fedavg:10 --max-seconds 300
+        python3 -c "import sys; b, a = float(sys.argv[1]), float(sys.argv[2]); print(f'stragglers: fedavg / fedbuff time to 97% = {a / b:.2f}x')" \
+            "$(seconds_of stragglers-fedbuff)" "$(seconds_of stragglers-fedavg)" ;;
+    codecs)
+        # Equal budgets: 600 published updates each, no early stop.
+        for codec in fp32 int8 topk:0.01+int8; do
+            run "codec-${codec//[:+]/_}" --codec "$codec" --target-accuracy 1 --max-updates 600 --max-seconds 300
+        done ;;
+    cnn)
+        run cnn --model cnn --target-accuracy 0.99 --max-seconds 3600 ;;
+    *) echo "unknown scenario '$scenario' (iid, shards, stragglers, codecs, cnn)" >&2; exit 2 ;;
+    esac
+done

@@ -1,0 +1,23 @@
+# Sourced by scripts/demo.sh and scripts/test.sh: installs the Debian packages FedQueue
+# builds and runs against when any is missing. The packaged RabbitMQ service is kept from
+# starting (policy-rc.d): FedQueue always runs a private node of its own (scripts/broker.sh).
+fedq_install_missing_packages() {
+    local packages=(librabbitmq-dev libopenblas-dev rabbitmq-server zlib1g-dev)
+    local missing=() package
+    for package in "${packages[@]}"; do
+        dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+    done
+    ((${#missing[@]} > 0)) || return 0
+    echo "installing ${missing[*]}"
+    local sudo_cmd=()
+    [[ $(id -u) -eq 0 ]] || sudo_cmd=(sudo)
+    local policy_added=false
+    if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+        printf '#!/bin/sh\nexit 101\n' | "${sudo_cmd[@]}" tee /usr/sbin/policy-rc.d >/dev/null
+        "${sudo_cmd[@]}" chmod +x /usr/sbin/policy-rc.d
+        policy_added=true
+    fi
+    "${sudo_cmd[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q
+    "${sudo_cmd[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+    if $policy_added; then "${sudo_cmd[@]}" rm -f /usr/sbin/policy-rc.d; fi
+}
