@@ -30,12 +30,12 @@ enum TestBroker {
     }
 }
 
-/// Gives a test or suite the test broker to itself. Suites of different test targets run
+/// Gives a suite the test broker to itself. Suites of different test targets run
 /// in parallel, and AMQPTests restarts the broker and purges the pipeline's queues, which
 /// would break a pipeline run on them. An exclusive `flock` on a file named after the
 /// broker's port serialises them (the same trait guards AMQPTests); the wait polls, so it
 /// holds no thread.
-struct ExclusiveBroker: SuiteTrait, TestTrait, TestScoping {
+struct ExclusiveBroker: SuiteTrait, TestScoping {
     func provideScope(
         for test: Test, testCase: Test.Case?, performing function: @Sendable () async throws -> Void
     ) async throws {

@@ -12,6 +12,8 @@ import Synchronization
 /// short-lived channel, so one failure cannot break a concurrent call; publishes share one
 /// confirm-mode channel, replaced once a failure closed it; each consumer has a channel
 /// of its own, whose closing is what hands its unsettled deliveries back to the queue.
+/// (Iteration that just stops, e.g. its task cancelled, stops the deliveries at once; the
+/// unsettled ones go back when the `Consumer` value is released and its channel closes.)
 public final class AMQPTransport: Transport {
     private let connection: AMQPConnection
     private let publisher = Mutex<AMQPPublisher?>(nil)
