@@ -61,7 +61,7 @@ let package = Package(
         .testTarget(name: "WireTests", dependencies: ["Wire"]),
         .testTarget(name: "LearningTests", dependencies: ["Learning"]),
         .testTarget(name: "AggregationTests", dependencies: ["Aggregation"]),
-        .testTarget(name: "PipelineTests", dependencies: ["Pipeline"]),
+        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "AMQP"]),
         .testTarget(name: "FedqCLITests", dependencies: ["FedqCLI"]),
     ]
 )

@@ -1,3 +1,4 @@
+import AMQP
 import Aggregation
 import ArgumentParser
 import Foundation
@@ -6,8 +7,8 @@ import Pipeline
 import Synchronization
 import Wire
 
-/// `fedq simulate`: the whole asynchronous pipeline in one process, on the
-/// embedded broker, with a simulated fleet of clients on real MNIST.
+/// `fedq simulate`: the whole asynchronous pipeline in one process, with a simulated
+/// fleet of clients on real MNIST, on the embedded broker or on RabbitMQ.
 struct Simulate: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run clients, aggregator workers, coordinator and evaluator in one process until a target accuracy.",
@@ -67,7 +68,10 @@ struct Simulate: AsyncParsableCommand {
     var evalIntervalMs = 200
     @Option(help: "Directory with the four MNIST gzip IDX files.")
     var data = "data/mnist"
-    @Option(help: "Broker: 'embedded' (in-process, the default).")
+    @Option(help: """
+        Broker: 'embedded' (in-process, the default) or a RabbitMQ URL, \
+        amqp[s]://user:pass@host:port/vhost; the run purges the pipeline's queues on that vhost first.
+        """)
     var broker = "embedded"
     @Option(help: "Write summary.json, history.csv and report.html here.")
     var out = "runs/simulate"
@@ -95,7 +99,7 @@ struct Simulate: AsyncParsableCommand {
         try check((0...1).contains(targetAccuracy), "--target-accuracy must be in [0, 1]")
         try check(maxSeconds > 0, "--max-seconds must be positive")
         try check(maxStaleness.map { $0 >= 0 } ?? true, "--max-staleness must be >= 0")
-        try check(broker == "embedded", "--broker: only 'embedded' runs in one process; use the role commands for RabbitMQ")
+        _ = try brokerConfiguration()
         config.clients = clients
         config.concurrency = concurrency
         config.partition = try parse("partition") { try PartitionScheme(parsing: partition) }
@@ -125,16 +129,37 @@ struct Simulate: AsyncParsableCommand {
         return config
     }
 
+    /// Nil for the embedded broker.
+    /// - Throws: `ValidationError` for a URL the AMQP module cannot parse.
+    func brokerConfiguration() throws -> AMQPConfiguration? {
+        guard broker != "embedded" else { return nil }
+        do {
+            var configuration = try AMQPConfiguration(url: broker)
+            configuration.connectionName = "fedq simulate"
+            return configuration
+        } catch {
+            throw ValidationError("--broker: 'embedded' or an amqp:// or amqps:// URL: \(error)")
+        }
+    }
+
     func run() async throws {
         let config = try makeConfig()
-        let broker = EmbeddedBroker()
         let line = ProgressBox()
-        print("simulating \(config.clients) clients, \(config.strategy), codec \(config.codec), \(config.workers) workers on the embedded broker")
-        let result = try await Simulation(config: config).run(connect: { broker.connect() }) { progress in
-            line.show(progress)
+        let result: SimulationResult
+        let simulation = Simulation(config: config)
+        let roles = "\(config.clients) clients, \(config.strategy), codec \(config.codec), \(config.workers) workers"
+        if let configuration = try brokerConfiguration() {
+            print("simulating \(roles) on RabbitMQ at \(configuration.redactedURL)")
+            result = try await simulation.run(connect: { try await AMQPTransport(configuration: configuration) }) {
+                line.show($0)
+            }
+        } else {
+            print("simulating \(roles) on the embedded broker")
+            let broker = EmbeddedBroker()
+            result = try await simulation.run(connect: { broker.connect() }) { line.show($0) }
+            await broker.close()
         }
         line.finish()
-        await broker.close()
         let report = try result.write(to: out)
         let summary = result.summary
         print(String(

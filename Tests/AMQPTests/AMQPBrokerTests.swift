@@ -2,7 +2,7 @@ import AMQP
 import Foundation
 import Testing
 
-@Suite("Against the real broker", .serialized, .timeLimit(.minutes(3)))
+@Suite("Against the real broker", .serialized, .exclusiveBroker, .timeLimit(.minutes(3)))
 struct AMQPBrokerTests {
     static let headers: AMQPTable = [
         "model-version": .int(42), "codec": .string("int8"), "stale": .bool(false), "norm": .double(1.5),

@@ -2,6 +2,10 @@ import AMQP
 import Foundation
 import Testing
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// The broker that `scripts/test.sh` started. Tests FAIL (never skip) when
 /// `FEDQ_TEST_BROKER` is missing or the broker does not answer.
 enum TestBroker {
@@ -48,4 +52,28 @@ enum TestBroker {
         while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
         return (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
     }
+}
+
+/// Gives a suite the test broker to itself. Suites of different test targets run
+/// in parallel, and this target restarts the broker and purges the pipeline's queues,
+/// which would break PipelineTests' runs on them. An exclusive `flock` on a file named
+/// after the broker's port serialises them (PipelineTests has the same trait: test targets
+/// cannot share code); the wait polls, so it holds no thread.
+struct ExclusiveBroker: SuiteTrait, TestScoping {
+    func provideScope(
+        for test: Test, testCase: Test.Case?, performing function: @Sendable () async throws -> Void
+    ) async throws {
+        // Without a broker the test itself fails on the missing URL.
+        guard let port = try? TestBroker.configuration().port else { return try await function() }
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("fedq-test-broker-\(port).lock").path
+        let descriptor = open(path, O_CREAT | O_RDWR | O_CLOEXEC, 0o666)
+        try #require(descriptor >= 0, "cannot open \(path)")
+        defer { close(descriptor) }  // releases the lock
+        while flock(descriptor, LOCK_EX | LOCK_NB) != 0 { try await Task.sleep(for: .milliseconds(100)) }
+        try await function()
+    }
+}
+
+extension Trait where Self == ExclusiveBroker {
+    static var exclusiveBroker: Self { Self() }
 }

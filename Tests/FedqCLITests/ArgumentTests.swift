@@ -41,6 +41,8 @@ import Testing
         (["bench", "transport", "--messages", "0"], "--messages must be positive"),
         (["inspect", "a.msg", "--spec-hash", "xyz", "--parameters", "10"], "--spec-hash must be hexadecimal"),
         (["inspect", "a.msg", "--parameters", "10"], "--spec-hash and --parameters go together"),
+        (["simulate", "--broker", "rabbitmq"], "--broker: 'embedded' or an amqp:// or amqps:// URL"),
+        (["simulate", "--broker", "amqp://guest:guest@127.0.0.1:notaport/"], "--broker"),
     ])
     func badValueIsRefusedByValidation(arguments: [String], message: String) throws {
         let error = try #require(refusal(arguments))
@@ -55,5 +57,10 @@ import Testing
         #expect(codecs.codecs == ["int8", "topk:0.01+int8"])
         let transport = try #require(try Fedq.parseAsRoot(["bench", "transport", "--messages", "5"]) as? BenchTransport)
         #expect(transport.messages == 5)
+        let simulate = try #require(
+            try Fedq.parseAsRoot(["simulate", "--broker", "amqps://fedq:secret@broker.example:5671/fl"]) as? Simulate)
+        let broker = try #require(try simulate.brokerConfiguration())
+        #expect(broker.host == "broker.example" && broker.virtualHost == "fl" && broker.tls != nil)
+        #expect(try #require(try Fedq.parseAsRoot(["simulate"]) as? Simulate).brokerConfiguration() == nil)
     }
 }

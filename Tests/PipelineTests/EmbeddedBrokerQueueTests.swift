@@ -32,6 +32,19 @@ struct EmbeddedBrokerQueueTests {
         #expect(try await broker.queueStatus("models").messageCount == 1)  // [2] dropped for [3]
     }
 
+    @Test func purgeDeletesReadyMessagesButNotUnacknowledgedOnes() async throws {
+        let broker = EmbeddedBroker()
+        try await broker.declareQueue(QueueDeclaration(name: "updates"))
+        for byte in 1...3 { try await broker.publish([UInt8(byte)], exchange: "", routingKey: "updates") }
+        var iterator = try await broker.consume(queue: "updates", prefetch: 1).makeAsyncIterator()
+        let held = try await nextDelivery(&iterator)
+        #expect(try await broker.purgeQueue("updates") == 2)
+        #expect(try await broker.queueStatus("updates").messageCount == 0)
+        try await held.nack(requeue: true)
+        #expect(try await nextDelivery(&iterator).body == [1])
+        await #expect(throws: TransportError.notFound("queue 'nowhere'")) { try await broker.purgeQueue("nowhere") }
+    }
+
     @Test func maxLengthRejectPublishNacksThePublisher() async throws {
         let broker = EmbeddedBroker()
         try await broker.declareQueue(

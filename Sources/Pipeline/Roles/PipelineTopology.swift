@@ -38,6 +38,13 @@ public enum PipelineTopology {
         try await transport.bindQueue(deadQueue, exchange: deadExchange, routingKey: "")
     }
 
+    /// Empties the shared queues. RabbitMQ's durable queues keep what an earlier run left
+    /// (updates of a crashed run come back when its connections drop), which a run that
+    /// accounts for every update it published must not pick up.
+    public static func purge(on transport: some Transport) async throws(TransportError) {
+        for queue in [updatesQueue, partialsQueue, deadQueue] { try await transport.purgeQueue(queue) }
+    }
+
     /// A private queue on the model fanout that only ever holds the newest
     /// version (`x-max-length: 1`, drop-head): a slow subscriber skips the
     /// versions it missed instead of working through a backlog.

@@ -39,7 +39,10 @@ public actor SimulatedFleet {
     private let settings: FleetSettings
     private let ledger: PipelineLedger
     private var latest: GlobalModel?
-    private var waiting: [(after: ModelVersion?, continuation: CheckedContinuation<GlobalModel, Never>)] = []
+    private var waiting: [(after: ModelVersion?, continuation: CheckedContinuation<GlobalModel, any Error>)] = []
+    /// Set when the model subscription ends (the fleet is stopping): no newer version can
+    /// arrive, so a round waiting for one would wait forever and keep `run` from returning.
+    private var subscriptionEnded = false
     private var feedback: [Int: ErrorFeedback] = [:]
     private var busy: Set<Int> = []
     private var generator: SeededGenerator
@@ -70,11 +73,17 @@ public actor SimulatedFleet {
     public func run(_ models: Consumer) async throws {
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
-                for try await delivery in models {
-                    let model = try PipelineMessage.decodeModel(delivery, spec: self.spec)
-                    await self.received(model)
-                    try await delivery.ack()
+                do {
+                    for try await delivery in models {
+                        let model = try PipelineMessage.decodeModel(delivery, spec: self.spec)
+                        await self.received(model)
+                        try await delivery.ack()
+                    }
+                } catch {
+                    await self.endSubscription()
+                    throw error
                 }
+                await self.endSubscription()
             }
             group.addTask {
                 if let perRound = self.settings.clientsPerRound {
@@ -96,10 +105,19 @@ public actor SimulatedFleet {
         for waiter in ready { waiter.continuation.resume(returning: model) }
     }
 
+    private func endSubscription() {
+        subscriptionEnded = true
+        let stranded = waiting
+        waiting = []
+        for waiter in stranded { waiter.continuation.resume(throwing: CancellationError()) }
+    }
+
     /// The newest model, once one newer than `version` exists.
-    private func model(after version: ModelVersion?) async -> GlobalModel {
+    /// - Throws: `CancellationError` once the subscription ended without one.
+    private func model(after version: ModelVersion?) async throws -> GlobalModel {
         if let latest, version.map({ $0 < latest.version }) ?? true { return latest }
-        return await withCheckedContinuation { waiting.append((version, $0)) }
+        guard !subscriptionEnded else { throw CancellationError() }
+        return try await withCheckedThrowingContinuation { waiting.append((version, $0)) }
     }
 
     private func runAsynchronously() async throws {
@@ -108,7 +126,7 @@ public actor SimulatedFleet {
                 group.addTask {
                     while !Task.isCancelled {
                         let client = await self.pickIdleClient()
-                        let model = await self.model(after: nil)
+                        let model = try await self.model(after: nil)
                         try await self.train(client: client, from: model)
                         await self.release(client)
                     }
@@ -121,7 +139,7 @@ public actor SimulatedFleet {
     private func runRounds(clientsPerRound: Int) async throws {
         var previous: ModelVersion?
         while !Task.isCancelled {
-            let model = await model(after: previous)
+            let model = try await model(after: previous)
             previous = model.version
             var chosen = Array((0..<partition.count).shuffled(using: &generator).prefix(clientsPerRound))
             // A client that drops out is replaced, as a FedAvg server re-samples to fill its round.

@@ -52,8 +52,12 @@ public struct Simulation: Sendable {
         public var evaluated: Bool
     }
 
+    /// Runs until the target accuracy, the time limit or the update limit, each role on a
+    /// connection of its own from `connect` (all closed again at the end, however it ends).
+    /// On a broker that outlives the run the pipeline's queues are purged first: this run
+    /// owns them, and whatever an earlier one left there would be counted in this one.
     public func run(
-        connect: @Sendable () -> any Transport, progress: @escaping @Sendable (Progress) -> Void = { _ in }
+        connect: @Sendable () async throws -> any Transport, progress: @escaping @Sendable (Progress) -> Void = { _ in }
     ) async throws -> SimulationResult {
         let (train, test) = try loadData()
         let partition: Partition
@@ -73,8 +77,28 @@ public struct Simulation: Sendable {
             evaluationPool.shutdown()
         }
 
-        let setup = connect()
-        try await PipelineTopology.declare(on: setup)
+        let connections = try await RoleConnections.open(workers: config.workers, connect: connect)
+        do {
+            let result = try await run(
+                on: connections, train: train, test: test, partition: partition, slowdown: slowdown,
+                trainingPool: trainingPool, evaluationPool: evaluationPool, progress: progress)
+            await connections.closeAll()
+            return result
+        } catch {
+            await connections.closeAll()
+            throw error
+        }
+    }
+
+    private func run(
+        on connections: RoleConnections, train: Dataset, test: Dataset, partition: Partition, slowdown: [Double],
+        trainingPool: ComputePool<Network>, evaluationPool: ComputePool<Network>,
+        progress: @escaping @Sendable (Progress) -> Void
+    ) async throws -> SimulationResult {
+        let spec = config.model
+        let seed = config.seed
+        try await PipelineTopology.declare(on: connections.setup)
+        try await PipelineTopology.purge(on: connections.setup)
         let ledger = PipelineLedger()
         let started = ContinuousClock.now
         let target = TargetWatch()
@@ -86,18 +110,18 @@ public struct Simulation: Sendable {
             case .fedAsync: 1
             case .fedBuff(let k), .fedAvg(let k): max(1, k / max(1, config.workers))
             }
-        let workers = (0..<config.workers).map { _ in
+        let workers = connections.workers.map { transport in
             AggregatorWorker(
-                transport: connect(), spec: spec,
+                transport: transport, spec: spec,
                 settings: WorkerSettings(flushUpdates: flushUpdates, flushInterval: config.flushInterval, staleness: policy),
                 ledger: ledger)
         }
         let coordinator = Coordinator(
-            transport: connect(), spec: spec, initialParameters: Network(spec: spec, seed: seed).parameters,
+            transport: connections.coordinator, spec: spec, initialParameters: Network(spec: spec, seed: seed).parameters,
             strategy: AggregationStrategy(config.strategy), optimizer: ServerOptimizer(config.serverOptimizer), ledger: ledger)
         let goal = config.targetAccuracy
         let evaluator = Evaluator(
-            transport: connect(), spec: spec, test: test, pool: evaluationPool, minimumInterval: config.evaluationInterval,
+            transport: connections.evaluator, spec: spec, test: test, pool: evaluationPool, minimumInterval: config.evaluationInterval,
             started: started
         ) { record, model in
             target.observe(record, updatesApplied: model.updatesApplied, goal: goal)
@@ -110,7 +134,7 @@ public struct Simulation: Sendable {
             epochs: config.localEpochs, batchSize: config.batchSize,
             optimizer: try SGD(learningRate: config.learningRate, momentum: config.momentum), codec: config.codec)
         let fleet = SimulatedFleet(
-            transport: connect(), spec: spec, data: train, partition: partition.clients, training: training,
+            transport: connections.fleet, spec: spec, data: train, partition: partition.clients, training: training,
             pool: trainingPool,
             settings: FleetSettings(
                 concurrency: config.concurrency, slowdown: slowdown, dropout: config.dropout,
@@ -177,6 +201,33 @@ public struct Simulation: Sendable {
         return SimulationResult(
             summary: summary, history: history, throughput: throughput,
             stalenessHistogram: accounting.stalenessHistogram, settings: config.settings)
+    }
+
+    /// One connection per role, as separate processes would hold them.
+    private struct RoleConnections {
+        let setup: any Transport
+        let workers: [any Transport]
+        let coordinator: any Transport
+        let evaluator: any Transport
+        let fleet: any Transport
+
+        /// Opens them all, or closes those already open and rethrows.
+        static func open(workers: Int, connect: () async throws -> any Transport) async throws -> RoleConnections {
+            var opened: [any Transport] = []
+            do {
+                for _ in 0..<(workers + 4) { opened.append(try await connect()) }
+            } catch {
+                for connection in opened { await connection.close() }
+                throw error
+            }
+            return RoleConnections(
+                setup: opened[0], workers: Array(opened[4...]), coordinator: opened[1], evaluator: opened[2],
+                fleet: opened[3])
+        }
+
+        func closeAll() async {
+            for connection in [setup, coordinator, evaluator, fleet] + workers { await connection.close() }
+        }
     }
 
     private func loadData() throws -> (train: Dataset, test: Dataset) {

@@ -9,15 +9,16 @@ public struct Consumer: AsyncSequence, Sendable {
     /// The broker's name for this consumer.
     public let tag: String
     public let queue: String
-    private let deliveries: AsyncThrowingStream<Delivery, any Error>
+    private let deliveries: any AsyncSequence<Delivery, any Error> & Sendable
     private let cancellation: @Sendable () async -> Void
     private let termination: Termination
 
-    /// Transports create consumers. `cancel` must return unsettled deliveries to the
-    /// queue; whenever the transport itself ends the consumer (queue deleted, connection
-    /// closed) it must set `termination` before finishing `deliveries`.
+    /// Transports create consumers from any sequence of deliveries: the embedded broker's
+    /// stream, or one that maps a RabbitMQ consumer's. `cancel` must return unsettled
+    /// deliveries to the queue; whenever the transport itself ends the consumer (queue
+    /// deleted, connection closed) it must set `termination` before ending `deliveries`.
     public init(
-        tag: String, queue: String, deliveries: AsyncThrowingStream<Delivery, any Error>,
+        tag: String, queue: String, deliveries: some AsyncSequence<Delivery, any Error> & Sendable,
         termination: Termination = Termination(), cancel: @escaping @Sendable () async -> Void
     ) {
         self.tag = tag
@@ -36,16 +37,31 @@ public struct Consumer: AsyncSequence, Sendable {
     }
 
     public func makeAsyncIterator() -> Iterator {
-        Iterator(base: deliveries.makeAsyncIterator(), termination: termination)
+        Iterator(base: Self.iterator(of: deliveries), termination: termination)
+    }
+
+    /// Opens the existential: the iterator's element and failure follow from the sequence's.
+    private static func iterator(
+        of sequence: some AsyncSequence<Delivery, any Error>
+    ) -> any AsyncIteratorProtocol<Delivery, any Error> {
+        sequence.makeAsyncIterator()
     }
 
     public struct Iterator: AsyncIteratorProtocol {
-        var base: AsyncThrowingStream<Delivery, any Error>.Iterator
+        var base: any AsyncIteratorProtocol<Delivery, any Error>
         let termination: Termination
 
+        /// Once the consumer was ended on purpose, whatever the backing sequence does
+        /// next (a RabbitMQ channel closing under it throws) is the normal end.
         public mutating func next() async throws -> Delivery? {
-            guard !termination.isSet, let delivery = try await base.next(), !termination.isSet else { return nil }
-            return delivery
+            guard !termination.isSet else { return nil }
+            do {
+                guard let delivery = try await base.next(), !termination.isSet else { return nil }
+                return delivery
+            } catch {
+                if termination.isSet { return nil }
+                throw error
+            }
         }
     }
 

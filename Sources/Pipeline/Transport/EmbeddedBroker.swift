@@ -58,6 +58,11 @@ public final class EmbeddedBroker: Transport, DeliveryAcknowledger {
         try deleteQueue(name, by: Self.ownConnection)
     }
 
+    @discardableResult
+    public func purgeQueue(_ name: String) async throws(TransportError) -> Int {
+        try purgeQueue(name, by: Self.ownConnection)
+    }
+
     public func publish(
         _ body: [UInt8], exchange: String, routingKey: String, properties: MessageProperties, mandatory: Bool
     ) async throws(TransportError) {
@@ -150,6 +155,15 @@ extension EmbeddedBroker {
             return state.deleteQueue(name)
         }
         finished.forEach { $0.finish() }
+    }
+
+    func purgeQueue(_ name: String, by connection: UInt64) throws(TransportError) -> Int {
+        try state.withLock { state throws(TransportError) in
+            try state.checkOpen(connection)
+            let queue = try state.queue(name, usableBy: connection)
+            defer { queue.ready = MessageRing() }
+            return queue.ready.count
+        }
     }
 
     func publish(

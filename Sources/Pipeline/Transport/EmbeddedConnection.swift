@@ -32,6 +32,11 @@ public struct EmbeddedConnection: Transport {
         try broker.deleteQueue(name, by: id)
     }
 
+    @discardableResult
+    public func purgeQueue(_ name: String) async throws(TransportError) -> Int {
+        try broker.purgeQueue(name, by: id)
+    }
+
     public func publish(
         _ body: [UInt8], exchange: String, routingKey: String, properties: MessageProperties, mandatory: Bool
     ) async throws(TransportError) {

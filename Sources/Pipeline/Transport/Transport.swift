@@ -28,6 +28,12 @@ public protocol Transport: Sendable {
     /// - Throws: `.notFound` if there is no such queue.
     func deleteQueue(_ name: String) async throws(TransportError)
 
+    /// Deletes the queue's ready messages; unacknowledged ones stay with their consumers.
+    /// - Returns: how many messages were deleted.
+    /// - Throws: `.notFound` if there is no such queue.
+    @discardableResult
+    func purgeQueue(_ name: String) async throws(TransportError) -> Int
+
     /// Publishes one message and returns once the broker has taken responsibility for it
     /// (a publisher confirm): after this returns, a crash of the publisher cannot lose it.
     /// The empty exchange name is AMQP's default exchange, routing to the queue named by

@@ -21,6 +21,8 @@ public enum TransportError: Error, Equatable, CustomStringConvertible {
     case closed
     /// The connection failed (socket error, missed heartbeats, forced close).
     case connectionLost(String)
+    /// No connection could be opened (unreachable broker, TLS or handshake failure).
+    case connectionFailed(String)
     /// Any other broker error, with its AMQP reply code and text.
     case broker(replyCode: UInt16, replyText: String)
 
@@ -36,6 +38,7 @@ public enum TransportError: Error, Equatable, CustomStringConvertible {
         case .notSupported(let what): "not supported: \(what)"
         case .closed: "the transport is closed"
         case .connectionLost(let why): "connection lost: \(why)"
+        case .connectionFailed(let why): "cannot connect: \(why)"
         case .broker(let code, let text): "broker error \(code): \(text)"
         }
     }
