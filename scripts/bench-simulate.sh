@@ -42,8 +42,10 @@ for scenario in "${scenarios[@]}"; do
     shards)
         run shards --partition shards --max-seconds 120 ;;
     stragglers)
-        run stragglers-fedbuff --slowdown stragglers:0.1x10 --max-seconds 300
-        run stragglers-fedavg --slowdown stragglers:0.1x10 --strategy fedavg:10 --max-seconds 300
+        # Devices take at least 50 ms per local training (10% of them 10x longer): this
+        # machine's few milliseconds of compute would otherwise let fixed costs decide.
+        run stragglers-fedbuff --slowdown stragglers:0.1x10 --device-ms 50 --max-seconds 300
+        run stragglers-fedavg --slowdown stragglers:0.1x10 --device-ms 50 --strategy fedavg:10 --max-seconds 300
         python3 -c "import sys; b, a = float(sys.argv[1]), float(sys.argv[2]); print(f'stragglers: fedavg / fedbuff time to 97% = {a / b:.2f}x')" \
             "$(seconds_of stragglers-fedbuff)" "$(seconds_of stragglers-fedavg)" ;;
     codecs)

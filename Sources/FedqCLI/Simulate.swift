@@ -31,7 +31,7 @@ struct Simulate: AsyncParsableCommand {
     @Option(help: "Local mini-batch size.")
     var batch = 10
     @Option(help: "Client SGD learning rate.")
-    var lr: Float = 0.05
+    var lr: Float = 0.1
     @Option(help: "Client SGD momentum.")
     var momentum: Float = 0
     @Option(help: "fedbuff[:K], fedasync[:ALPHA] or fedavg[:M] (synchronous rounds of M clients).")
@@ -54,6 +54,8 @@ struct Simulate: AsyncParsableCommand {
     var slowdown = "none"
     @Option(help: "Probability that a client vanishes mid-training.")
     var dropout = 0.0
+    @Option(help: "Simulated device time of one local training in ms, before the slowdown (0: this machine's compute time).")
+    var deviceMs = 0
     @Option(help: "Stop once the test accuracy reaches this.")
     var targetAccuracy = 0.97
     @Option(help: "Stop after this many seconds whatever the accuracy.")
@@ -96,6 +98,7 @@ struct Simulate: AsyncParsableCommand {
         try check(workers > 0, "--workers must be positive")
         try check(threads > 0, "--threads must be positive")
         try check((0..<1).contains(dropout), "--dropout must be in [0, 1)")
+        try check(deviceMs >= 0, "--device-ms must be >= 0")
         try check((0...1).contains(targetAccuracy), "--target-accuracy must be in [0, 1]")
         try check(maxSeconds > 0, "--max-seconds must be positive")
         try check(maxStaleness.map { $0 >= 0 } ?? true, "--max-staleness must be >= 0")
@@ -119,6 +122,7 @@ struct Simulate: AsyncParsableCommand {
         config.workers = workers
         config.slowdown = try parse("slowdown") { try SlowdownSpec(parsing: slowdown) }
         config.dropout = dropout
+        config.deviceTime = .milliseconds(deviceMs)
         config.targetAccuracy = targetAccuracy
         config.maxSeconds = maxSeconds
         config.maxUpdates = maxUpdates

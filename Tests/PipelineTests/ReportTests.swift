@@ -100,3 +100,13 @@ import Testing
         #expect((1.7...2.3).contains(slow[slow.count / 2]))
     }
 }
+
+@Suite struct RunSummaryTests {
+    @Test func targetNeverReachedIsNullNotMissing() throws {
+        let summary = RunSummary(reachedTarget: false, targetAccuracy: 1, finalAccuracy: 0.97, updatesPublished: 600)
+        let json = try #require(String(data: summary.jsonData(), encoding: .utf8))
+        #expect(json.contains("\"seconds_to_target\" : null"))
+        #expect(json.contains("\"updates_to_target\" : null"))
+        #expect(try JSONDecoder().decode(RunSummary.self, from: summary.jsonData()) == summary)
+    }
+}

@@ -64,6 +64,28 @@ public struct RunSummary: Codable, Sendable, Equatable {
         case seconds
     }
 
+    /// Every key is always written: a target never reached is `null`, not a missing key,
+    /// so scripts reading many summaries can index them alike.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(reachedTarget, forKey: .reachedTarget)
+        try container.encode(targetAccuracy, forKey: .targetAccuracy)
+        try container.encode(secondsToTarget, forKey: .secondsToTarget)
+        try container.encode(updatesToTarget, forKey: .updatesToTarget)
+        try container.encode(finalAccuracy, forKey: .finalAccuracy)
+        try container.encode(bestAccuracy, forKey: .bestAccuracy)
+        try container.encode(modelVersions, forKey: .modelVersions)
+        try container.encode(updatesPublished, forKey: .updatesPublished)
+        try container.encode(updatesApplied, forKey: .updatesApplied)
+        try container.encode(updatesDroppedStale, forKey: .updatesDroppedStale)
+        try container.encode(updatesRejected, forKey: .updatesRejected)
+        try container.encode(rejectedByReason, forKey: .rejectedByReason)
+        try container.encode(clientsDropped, forKey: .clientsDropped)
+        try container.encode(bytesPublished, forKey: .bytesPublished)
+        try container.encode(meanStaleness, forKey: .meanStaleness)
+        try container.encode(seconds, forKey: .seconds)
+    }
+
     /// Pretty, key-sorted JSON, so summaries diff cleanly between runs.
     public func jsonData() throws -> Data {
         let encoder = JSONEncoder()

@@ -14,9 +14,22 @@ public struct FleetSettings: Sendable {
     /// Synchronous rounds of this many sampled clients (FedAvg); nil for asynchronous training.
     public var clientsPerRound: Int?
     public var seed: UInt64
+    /// The shortest local training a simulated device does, before its slowdown. This
+    /// machine trains a small model in milliseconds, a phone or a hospital's server takes
+    /// far longer: without a floor, fixed costs (messaging, evaluation) and not device
+    /// speed would decide wall-clock comparisons such as FedBuff against FedAvg rounds.
+    public var deviceTime: Duration
+    /// Clients publish no more than this many updates in all (nil: no bound), so runs
+    /// compared "at equal updates" really are.
+    public var maxUpdates: Int?
 
-    public init(concurrency: Int, slowdown: [Double], dropout: Double, clientsPerRound: Int?, seed: UInt64) {
+    public init(
+        concurrency: Int, slowdown: [Double], dropout: Double, clientsPerRound: Int?, seed: UInt64,
+        deviceTime: Duration = .zero, maxUpdates: Int? = nil
+    ) {
         self.concurrency = max(1, concurrency)
+        self.deviceTime = deviceTime
+        self.maxUpdates = maxUpdates
         self.slowdown = slowdown
         self.dropout = dropout
         self.clientsPerRound = clientsPerRound
@@ -177,6 +190,7 @@ public actor SimulatedFleet {
         let seed = generator.next()
         let previousFeedback = feedback[client] ?? (training.codec.topkFraction == nil ? nil : ErrorFeedback(parameterCount: model.parameters.count))
         let (training, data, indices) = (self.training, self.data, partition[client])
+        let started = ContinuousClock.now
         let (result, computeTime) = await pool.run { (network: inout Network) in
             let start = ContinuousClock.now
             let result = Result {
@@ -187,20 +201,24 @@ public actor SimulatedFleet {
             return (result, ContinuousClock.now - start)
         }
         let outcome = try result.get()
-        // A slow device takes `slowdown` times the compute this machine needed.
-        let slowdown = settings.slowdown[client]
-        if slowdown > 1 { try await Task.sleep(for: computeTime * (slowdown - 1)) }
+        // A device needs `slowdown` times the compute this machine needed (at least the
+        // simulated device time), counted from when the client started.
+        let deviceTime = max(computeTime, settings.deviceTime) * settings.slowdown[client]
+        let wait = deviceTime - (ContinuousClock.now - started)
+        if wait > .zero { try await Task.sleep(for: wait) }
         try Task.checkCancellation()
         if dropsOut {
             clientsDropped += 1
             return false
         }
+        if let maxUpdates = settings.maxUpdates, updatesPublished >= maxUpdates { return false }
         if let updated = outcome.feedback { feedback[client] = updated }
+        // Counted before the (suspending) publish so concurrent clients cannot overshoot the bound.
+        updatesPublished += 1
         try await transport.publish(
             outcome.message, exchange: PipelineTopology.updatesExchange, routingKey: PipelineTopology.updatesRoutingKey,
             properties: PipelineMessage.properties(for: outcome.header), mandatory: true)
         ledger.recordPublished(bytes: outcome.message.count)
-        updatesPublished += 1
         return true
     }
 }

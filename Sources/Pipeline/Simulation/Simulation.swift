@@ -138,7 +138,8 @@ public struct Simulation: Sendable {
             pool: trainingPool,
             settings: FleetSettings(
                 concurrency: config.concurrency, slowdown: slowdown, dropout: config.dropout,
-                clientsPerRound: clientsPerRound, seed: config.seed &+ 17),
+                clientsPerRound: clientsPerRound, seed: config.seed &+ 17, deviceTime: config.deviceTime,
+                maxUpdates: config.maxUpdates),
             ledger: ledger)
 
         // Subscribe everyone to the model fanout before version 0 goes out.

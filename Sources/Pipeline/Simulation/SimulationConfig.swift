@@ -11,7 +11,7 @@ public struct SimulationConfig: Sendable {
     public var partition: PartitionScheme = .iid
     public var localEpochs = 1
     public var batchSize = 10
-    public var learningRate: Float = 0.05
+    public var learningRate: Float = 0.1
     public var momentum: Float = 0
     public var strategy: AggregationStrategy.Kind = .fedBuff(bufferSize: 10)
     public var staleness: StalenessFunction = .polynomial(a: 0.5)
@@ -22,6 +22,8 @@ public struct SimulationConfig: Sendable {
     public var workers = 2
     public var slowdown: SlowdownSpec = .none
     public var dropout = 0.0
+    /// The shortest local training of a simulated device (see `FleetSettings.deviceTime`).
+    public var deviceTime: Duration = .zero
     public var targetAccuracy = 0.97
     public var maxSeconds = 120.0
     /// Stop after this many client updates were published (nil: no bound), for runs
@@ -50,6 +52,7 @@ public struct SimulationConfig: Sendable {
             ("max staleness", maxStaleness.map(String.init) ?? "none"), ("weigh by samples", "\(weighBySamples)"),
             ("server optimizer", serverOptimizer.description), ("codec", codec.description),
             ("workers", "\(workers)"), ("slowdown", slowdown.description), ("dropout", "\(dropout)"),
+            ("device time", deviceTime == .zero ? "this machine's" : "\(deviceTime)"),
             ("target accuracy", "\(targetAccuracy)"), ("max seconds", "\(maxSeconds)"),
             ("max updates", maxUpdates.map(String.init) ?? "none"), ("seed", "\(seed)"),
             ("training threads", "\(trainingThreads)"),
