@@ -1,4 +1,5 @@
 import AMQP
+import Pipeline
 import Foundation
 
 /// One size of `fedq bench amqp`: runs the wrapper or the C loop through the
@@ -74,7 +75,7 @@ struct AMQPThroughputRun: Sendable {
         guard count == messages else { throw BenchError.incomplete(count) }
         await connection.close()
         await consumerConnection.close()
-        return Double(messages) / (Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+        return Double(messages) / elapsed.seconds
     }
 
     func measureCLoop(executable: String) async throws -> Double {

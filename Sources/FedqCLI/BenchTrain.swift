@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Learning
+import Pipeline
 
 /// `fedq bench train`: training throughput of the learning engine per batch
 /// size, the figure compared with PyTorch in BENCHMARKS.md.
@@ -76,7 +77,7 @@ struct BenchTrain: ParsableCommand {
                 // Runs of 200 steps over consecutive slices of the training set,
                 // so that a slow model is not held to a whole epoch.
                 var first = 0
-                while (clock.now - start).doubleSeconds < seconds {
+                while (clock.now - start).seconds < seconds {
                     let slice = (first..<(first + 200 * batch)).map { $0 % trainSet.count }
                     first = (first + 200 * batch) % trainSet.count
                     let summary = try network.train(
@@ -85,7 +86,7 @@ struct BenchTrain: ParsableCommand {
                     stepCount += summary.steps
                 }
             }
-            let elapsed = (clock.now - start).doubleSeconds
+            let elapsed = (clock.now - start).seconds
             let result = BenchTrainResult(
                 model: model, batch: batch, threads: threads, steps: stepCount, samples: samples, seconds: elapsed,
                 samplesPerSecond: Double(samples) / elapsed, microsecondsPerStep: elapsed * 1e6 / Double(stepCount))
@@ -103,7 +104,7 @@ struct BenchTrain: ParsableCommand {
         let clock = ContinuousClock()
         let start = clock.now
         _ = try network.evaluate(on: trainSet, indices: evaluationSet)
-        print(String(format: "%@ evaluate %d samples: %.1f ms", model, evaluationSet.count, (clock.now - start).doubleSeconds * 1e3))
+        print(String(format: "%@ evaluate %d samples: %.1f ms", model, evaluationSet.count, (clock.now - start).seconds * 1e3))
         if let json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Learning
+import Pipeline
 
 /// `fedq train`: centralised training on MNIST, the baseline that federated
 /// runs are compared against.
@@ -61,18 +62,18 @@ struct Train: ParsableCommand {
                 String(
                     format: "epoch %d/%d  train loss %.4f acc %.4f  test loss %.4f acc %.4f  %.0f samples/s",
                     epoch, epochs, summary.meanLoss, summary.accuracy, evaluation.loss, evaluation.accuracy,
-                    Double(summary.samples) / elapsed.doubleSeconds))
+                    Double(summary.samples) / elapsed.seconds))
             fflush(nil)  // progress must show when stdout is a file or a pipe
         }
-        let samplesPerSecond = Double(epochs * trainSet.count) / trainingTime.doubleSeconds
-        print(String(format: "test accuracy %.4f  macro-F1 %.4f  %.1f s training", evaluation.accuracy, evaluation.macroF1, trainingTime.doubleSeconds))
+        let samplesPerSecond = Double(epochs * trainSet.count) / trainingTime.seconds
+        print(String(format: "test accuracy %.4f  macro-F1 %.4f  %.1f s training", evaluation.accuracy, evaluation.macroF1, trainingTime.seconds))
         if let json {
             let report = TrainReport(
                 model: model, parameters: spec.parameterCount, specHash: String(spec.hash, radix: 16), epochs: epochs, batch: batch,
                 lr: lr, momentum: momentum, weightDecay: weightDecay, seed: seed, threads: threads,
                 testAccuracy: evaluation.accuracy, testLoss: evaluation.loss, macroF1: evaluation.macroF1,
                 perClassF1: evaluation.f1, confusionMatrix: evaluation.confusion.counts,
-                samplesPerSecond: samplesPerSecond, seconds: trainingTime.doubleSeconds)
+                samplesPerSecond: samplesPerSecond, seconds: trainingTime.seconds)
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
             encoder.keyEncodingStrategy = .convertToSnakeCase
@@ -100,12 +101,4 @@ struct TrainReport: Encodable {
     var confusionMatrix: [Int]
     var samplesPerSecond: Double
     var seconds: Double
-}
-
-extension Duration {
-    /// The duration in seconds, as a Double for rates.
-    var doubleSeconds: Double {
-        let (s, attoseconds) = components
-        return Double(s) + Double(attoseconds) * 1e-18
-    }
 }

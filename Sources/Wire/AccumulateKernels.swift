@@ -1,6 +1,6 @@
 /// acc += w·x for each dense payload representation. Plain loops with unaligned loads, which
 /// LLVM vectorises; measured faster than hand-written SIMD16 code with Swift's generic
-/// conversions (see docs/benchmarks-wire.md).
+/// conversions (see BENCHMARKS.md, "Wire codecs").
 enum DenseKernels {
     static func accumulateFloat(_ source: UnsafeRawPointer, count: Int, into output: UnsafeMutablePointer<Float>, weight: Float) {
         for index in 0..<count {

@@ -71,11 +71,3 @@ public actor Evaluator {
         return record
     }
 }
-
-extension Duration {
-    /// As a floating-point number of seconds, for reports.
-    public var seconds: Double {
-        let parts = components
-        return Double(parts.seconds) + Double(parts.attoseconds) * 1e-18
-    }
-}

@@ -69,7 +69,7 @@ public struct TransportThroughput: Sendable {
             return try await group.reduce(0, +)
         }
         let elapsed = clock.now - start
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        let seconds = elapsed.seconds
         return Result(messagesConsumed: consumed, bytes: consumed * bodyBytes, seconds: seconds)
     }
 }
