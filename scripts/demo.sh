@@ -16,6 +16,5 @@ swift build -c release --product fedq
 out="runs/demo-$(date +%Y%m%d-%H%M%S)"
 .build/release/fedq simulate --out "$out" "$@"
 echo
-echo "report:  $repo/$out/report.html"
 echo "summary: $repo/$out/summary.json"
 echo "history: $repo/$out/history.csv"
