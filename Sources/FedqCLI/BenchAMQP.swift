@@ -77,10 +77,7 @@ struct BenchAMQP: AsyncParsableCommand {
             print(comparison.line)
         }
         if let json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            encoder.keyEncodingStrategy = .convertToSnakeCase
-            try encoder.encode(results).write(to: URL(fileURLWithPath: json))
+            try writeJSON(results, to: json)
             print("wrote \(json)")
         }
     }

@@ -106,10 +106,7 @@ struct BenchTrain: ParsableCommand {
         _ = try network.evaluate(on: trainSet, indices: evaluationSet)
         print(String(format: "%@ evaluate %d samples: %.1f ms", model, evaluationSet.count, (clock.now - start).seconds * 1e3))
         if let json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            encoder.keyEncodingStrategy = .convertToSnakeCase
-            try encoder.encode(results).write(to: URL(fileURLWithPath: json))
+            try writeJSON(results, to: json)
         }
     }
 }

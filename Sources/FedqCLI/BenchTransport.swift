@@ -54,10 +54,7 @@ struct BenchTransport: AsyncParsableCommand {
                     messagesPerSecond: result.messagesPerSecond))
         }
         if let json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            encoder.keyEncodingStrategy = .convertToSnakeCase
-            try encoder.encode(results).write(to: URL(fileURLWithPath: json))
+            try writeJSON(results, to: json)
         }
     }
 }

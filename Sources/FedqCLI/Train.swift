@@ -74,10 +74,7 @@ struct Train: ParsableCommand {
                 testAccuracy: evaluation.accuracy, testLoss: evaluation.loss, macroF1: evaluation.macroF1,
                 perClassF1: evaluation.f1, confusionMatrix: evaluation.confusion.counts,
                 samplesPerSecond: samplesPerSecond, seconds: trainingTime.seconds)
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            encoder.keyEncodingStrategy = .convertToSnakeCase
-            try encoder.encode(report).write(to: URL(fileURLWithPath: json))
+            try writeJSON(report, to: json)
         }
     }
 }
