@@ -130,6 +130,7 @@ extension Envelope {
     private static func partialSectionLength(_ partial: PartialAggregateSummary?) -> Int {
         guard let partial else { return 0 }
         return partialFixedByteCount + partialEntryByteCount * partial.entries.count
+            + settledEntryByteCount * partial.settled.count
     }
 
     private static func appendSection(_ partial: PartialAggregateSummary, to bytes: inout [UInt8]) {
@@ -142,6 +143,14 @@ extension Envelope {
             let offset = start + partialFixedByteCount + number * partialEntryByteCount
             bytes.replaceSubrange(offset..<(offset + 16), with: entry.updateID.bytes)
             put(entry.baseVersion, at: offset + 16, in: &bytes)
+        }
+        put(UInt32(partial.settled.count), at: start + 20, in: &bytes)
+        let settledStart = start + partialFixedByteCount + partial.entries.count * partialEntryByteCount
+        for (number, entry) in partial.settled.enumerated() {
+            let offset = settledStart + number * settledEntryByteCount
+            bytes.replaceSubrange(offset..<(offset + 16), with: entry.updateID.bytes)
+            put(entry.baseVersion, at: offset + 16, in: &bytes)
+            bytes[offset + 24] = entry.reason.rawValue
         }
     }
 

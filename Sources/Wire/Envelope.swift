@@ -22,6 +22,8 @@ public struct Envelope: Sendable {
     /// Bytes of a partial aggregate's section before its entries, and per entry.
     static let partialFixedByteCount = 24
     static let partialEntryByteCount = 24
+    /// Bytes per settled entry (id, base version, reason code, 7 reserved zero bytes).
+    static let settledEntryByteCount = 32
 
     public let header: MessageHeader
     /// Present exactly for ``MessageKind/partialAggregate`` messages.
@@ -234,11 +236,12 @@ extension Envelope {
         let massTotal = Double(bitPattern: reader.read(at: 8))
         guard massTotal.isFinite, massTotal >= 0 else { throw .nonFinite(field: .massTotal, index: 0) }
         let count = Int(reader.read(at: 16) as UInt32)
-        guard reader.read(at: 20) as UInt32 == 0 else { throw .reservedNotZero(field: .section) }
-        guard count <= limits.maxPartialEntries else {
-            throw .limitExceeded(field: .updateCount, value: count, limit: limits.maxPartialEntries)
+        let settledCount = Int(reader.read(at: 20) as UInt32)
+        guard count + settledCount <= limits.maxPartialEntries else {
+            throw .limitExceeded(field: .updateCount, value: count + settledCount, limit: limits.maxPartialEntries)
         }
-        let expected = partialFixedByteCount + count * partialEntryByteCount
+        let settledStart = partialFixedByteCount + count * partialEntryByteCount
+        let expected = settledStart + settledCount * settledEntryByteCount
         guard section.count == expected else {
             throw .lengthMismatch(field: .sectionLength, declared: section.count, actual: expected)
         }
@@ -251,6 +254,18 @@ extension Envelope {
                     updateID: UpdateID(uncheckedBytes: Array(section[offset..<(offset + 16)])),
                     baseVersion: reader.read(at: offset + 16)))
         }
-        return PartialAggregateSummary(weightTotal: weightTotal, massTotal: massTotal, entries: entries)
+        var settled: [PartialAggregateSummary.Settled] = []
+        settled.reserveCapacity(settledCount)
+        for entry in 0..<settledCount {
+            let offset = settledStart + entry * settledEntryByteCount
+            let code: UInt8 = reader.read(at: offset + 24)
+            guard let reason = SettlementCode(rawValue: code) else { throw .unknownSettlementCode(entry: entry, code: code) }
+            guard reader.read(at: offset + 24) as UInt64 >> 8 == 0 else { throw .reservedNotZero(field: .section) }
+            settled.append(
+                .init(
+                    updateID: UpdateID(uncheckedBytes: Array(section[offset..<(offset + 16)])),
+                    baseVersion: reader.read(at: offset + 16), reason: reason))
+        }
+        return PartialAggregateSummary(weightTotal: weightTotal, massTotal: massTotal, entries: entries, settled: settled)
     }
 }

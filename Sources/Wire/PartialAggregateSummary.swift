@@ -12,6 +12,21 @@ public struct PartialAggregateSummary: Hashable, Sendable {
         }
     }
 
+    /// An update the worker settled without adding it (too stale, or refused and parked in
+    /// the dead-letter queue). It rides in a partial so that the coordinator, the one
+    /// process that persists the run's accounting, records its fate exactly once however
+    /// often a crash makes the broker redeliver it.
+    public struct Settled: Hashable, Sendable {
+        public var updateID: UpdateID
+        public var baseVersion: UInt64
+        public var reason: SettlementCode
+        public init(updateID: UpdateID, baseVersion: UInt64, reason: SettlementCode) {
+            self.updateID = updateID
+            self.baseVersion = baseVersion
+            self.reason = reason
+        }
+    }
+
     /// Sum of the weights the deltas were multiplied by (the payload is Σ wᵢ·Δᵢ).
     public var weightTotal: Double
     /// Sum of what a mean divides by (1 per update, or its sample count): FedBuff's
@@ -19,12 +34,33 @@ public struct PartialAggregateSummary: Hashable, Sendable {
     public var massTotal: Double
     /// The updates inside, in the order they were accumulated.
     public var entries: [Entry]
+    /// The updates settled without being added.
+    public var settled: [Settled]
 
     public var updateCount: Int { entries.count }
 
-    public init(weightTotal: Double, massTotal: Double, entries: [Entry]) {
+    public init(weightTotal: Double, massTotal: Double, entries: [Entry], settled: [Settled] = []) {
         self.weightTotal = weightTotal
         self.massTotal = massTotal
         self.entries = entries
+        self.settled = settled
     }
+}
+
+/// Why a worker settled an update without adding it to a partial (one byte on the wire).
+public enum SettlementCode: UInt8, Sendable, CaseIterable {
+    /// Staler than the configured maximum.
+    case stale = 1
+    /// Bytes that are not a valid update.
+    case malformed = 2
+    /// Another model's update (spec hash or parameter count).
+    case wrongModel = 3
+    /// NaN or infinity in the update.
+    case nonFinite = 4
+    /// Over the configured norm bound.
+    case outOfBounds = 5
+    /// The same update id again (a client published twice).
+    case duplicate = 6
+    /// Synchronous FedAvg: trained on another round's model.
+    case wrongRound = 7
 }

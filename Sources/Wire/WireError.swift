@@ -54,6 +54,8 @@ public enum WireError: Error, Equatable, Sendable, CustomStringConvertible {
     case accumulatorSizeMismatch(expected: Int, actual: Int)
     /// Encoding refused a value at `index` (NaN, infinity, or beyond the fp16 range).
     case unencodableValue(index: Int, value: Float)
+    /// A partial's settled entry (0-based) whose reason byte is not a known ``SettlementCode``.
+    case unknownSettlementCode(entry: Int, code: UInt8)
     /// Encoding got a vector, partial-aggregate list or metadata that disagrees with the header.
     case inconsistentInput(field: WireField, reason: String)
 
@@ -81,6 +83,7 @@ public enum WireError: Error, Equatable, Sendable, CustomStringConvertible {
         case .decompressionFailed: "decompression-failed"
         case .accumulatorSizeMismatch: "accumulator-size-mismatch"
         case .unencodableValue: "unencodable-value"
+        case .unknownSettlementCode: "unknown-settlement-code"
         case .inconsistentInput(let field, _): "inconsistent-input:\(field.rawValue)"
         }
     }
@@ -117,6 +120,8 @@ public enum WireError: Error, Equatable, Sendable, CustomStringConvertible {
         case .accumulatorSizeMismatch(let expected, let actual):
             "accumulator has \(actual) elements, the message has \(expected) parameters"
         case .unencodableValue(let index, let value): "value[\(index)] = \(value) cannot be encoded"
+        case .unknownSettlementCode(let entry, let code):
+            "settled[\(entry)] has reason code \(code), which is unknown (1 stale … 7 wrong round)"
         case .inconsistentInput(let field, let reason): "\(field.rawValue): \(reason)"
         }
     }

@@ -113,8 +113,25 @@ import Testing
                 == .limitExceeded(field: .encodedLength, value: 1 << 30, limit: 400))
         let partial = Fixture.message(codec: "fp32", values: Self.values, kind: .partialAggregate)
         #expect(
-            Fixture.decodeError(partial, limits: DecodeLimits(maxPartialEntries: 2))
-                == .limitExceeded(field: .updateCount, value: 3, limit: 2))
+            Fixture.decodeError(partial, limits: DecodeLimits(maxPartialEntries: 4))
+                == .limitExceeded(field: .updateCount, value: 5, limit: 4))
+    }
+
+    /// The first settled entry of the fixture partial: after the 24-byte section head and
+    /// three 24-byte update entries; its reason code sits 24 bytes in.
+    static let firstSettledReason = payload + 24 + 3 * 24 + 24
+
+    @Test func settledEntries() {
+        let partial = Fixture.message(codec: "fp32", values: Self.values, kind: .partialAggregate)
+        #expect(
+            Fixture.decodeError(Self.mutated(partial) { $0[Self.firstSettledReason] = 0 })
+                == .unknownSettlementCode(entry: 0, code: 0))
+        #expect(
+            Fixture.decodeError(Self.mutated(partial) { $0[Self.firstSettledReason] = 200 })
+                == .unknownSettlementCode(entry: 0, code: 200))
+        #expect(
+            Fixture.decodeError(Self.mutated(partial) { $0[Self.firstSettledReason + 3] = 1 })
+                == .reservedNotZero(field: .section))
     }
 
     @Test func nonFiniteValues() {

@@ -58,6 +58,9 @@ import Testing
         #expect(partial.updateCount == 3)
         #expect(partial.entries.map(\.baseVersion) == [40, 41, 42])
         #expect(Set(partial.entries.map(\.updateID)).count == 3)
+        #expect(partial.settled.map(\.baseVersion) == [30, 41])
+        #expect(partial.settled.map(\.reason) == [.stale, .nonFinite])
+        #expect(Set(partial.settled.map(\.updateID) + partial.entries.map(\.updateID)).count == 5)
     }
 
     @Test func modelVersionCarriesFullVector() throws {

@@ -29,7 +29,11 @@ enum Fixture {
             kind == .partialAggregate
             ? PartialAggregateSummary(
                 weightTotal: 2.5, massTotal: 3,
-                entries: (0..<3).map { .init(updateID: .random(using: &generator), baseVersion: UInt64(40 + $0)) })
+                entries: (0..<3).map { .init(updateID: .random(using: &generator), baseVersion: UInt64(40 + $0)) },
+                settled: [
+                    .init(updateID: .random(using: &generator), baseVersion: 30, reason: .stale),
+                    .init(updateID: .random(using: &generator), baseVersion: 41, reason: .nonFinite),
+                ])
             : nil
         return try! Envelope.encode(
             values, header: header(kind: kind, codec: codec, count: values.count, seed: seed), partial: partial,
