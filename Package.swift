@@ -10,6 +10,8 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/adam-fowler/compress-nio", from: "1.5.0"),
+        // Tests only: parses docker/compose.yml to check its fedq command lines.
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         // C shims: a module map and a header each, nothing else.
@@ -62,6 +64,12 @@ let package = Package(
         .testTarget(name: "LearningTests", dependencies: ["Learning"]),
         .testTarget(name: "AggregationTests", dependencies: ["Aggregation"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "AMQP"]),
-        .testTarget(name: "FedqCLITests", dependencies: ["FedqCLI"]),
+        .testTarget(
+            name: "FedqCLITests",
+            dependencies: [
+                "FedqCLI", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Yams", package: "Yams"),
+            ]
+        ),
     ]
 )

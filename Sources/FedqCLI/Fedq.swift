@@ -6,7 +6,10 @@ public struct Fedq: AsyncParsableCommand {
         commandName: "fedq",
         abstract: "Asynchronous federated learning over a message queue.",
         version: "0.1.0",
-        subcommands: [Simulate.self, Train.self, Inspect.self, Bench.self, Topology.self]
+        subcommands: [
+            Simulate.self, CoordinatorCommand.self, WorkerCommand.self, FleetCommand.self, ClientCommand.self,
+            EvalCommand.self, Topology.self, Train.self, Inspect.self, Bench.self,
+        ]
     )
 
     public init() {}

@@ -18,63 +18,18 @@ struct Simulate: AsyncParsableCommand {
             """
     )
 
-    @Option(help: "Number of simulated clients (each gets one data partition).")
-    var clients = 100
-    @Option(help: "Clients training at the same time (FedBuff's concurrency).")
-    var concurrency = 10
-    @Option(help: "Data split: iid, shards[:K], dirichlet:ALPHA or quantity:ALPHA.")
-    var partition = "iid"
-    @Option(help: "Architecture: mlp or cnn.")
-    var model = "mlp"
-    @Option(help: "Local epochs per client update.")
-    var localEpochs = 1
-    @Option(help: "Local mini-batch size.")
-    var batch = 10
-    @Option(help: "Client SGD learning rate.")
-    var lr: Float = 0.1
-    @Option(help: "Client SGD momentum.")
-    var momentum: Float = 0
-    @Option(help: "fedbuff[:K], fedasync[:ALPHA] or fedavg[:M] (synchronous rounds of M clients).")
-    var strategy = "fedbuff"
-    @Option(help: "Updates FedBuff buffers (or FedAvg clients per round) when the strategy names none.")
-    var buffer = 10
-    @Option(help: "Staleness weight: const, poly:A, hinge:A,B or exp:A.")
-    var staleness = "poly:0.5"
-    @Option(help: "Drop updates more than this many versions stale.")
-    var maxStaleness: Int?
-    @Flag(help: "Also weigh each update by its client's sample count.")
-    var weighBySamples = false
-    @Option(help: "Server optimizer: sgd:LR, momentum:LR,BETA or adam:LR,B1,B2,EPS.")
-    var serverOpt = "sgd:1.0"
-    @Option(help: "Update codec chain, e.g. fp32, fp16, int8, topk:0.01+int8, int8+deflate.")
-    var codec = "int8"
+    @OptionGroup(title: "Clients")
+    var fleet: FleetOptions
     @Option(help: "Aggregator workers (competing consumers).")
     var workers = 2
-    @Option(help: "Client speeds: none, lognormal:SIGMA or stragglers:FRACTIONxFACTOR.")
-    var slowdown = "none"
-    @Option(help: "Probability that a client vanishes mid-training.")
-    var dropout = 0.0
-    @Option(help: "Simulated device time of one local training in ms, before the slowdown (0: this machine's compute time).")
-    var deviceMs = 0
     @Option(help: "Stop once the test accuracy reaches this.")
     var targetAccuracy = 0.97
     @Option(help: "Stop after this many seconds whatever the accuracy.")
     var maxSeconds = 120.0
-    @Option(help: "Stop after this many client updates were published.")
-    var maxUpdates: Int?
-    @Option(help: "Seed for data split, initialisation and client order.")
-    var seed: UInt64 = 1
-    @Option(help: "Threads that train clients.")
-    var threads = 2
     @Option(help: "Minimum milliseconds between two evaluations.")
     var evalIntervalMs = 200
-    @Option(help: "Directory with the four MNIST gzip IDX files.")
-    var data = "data/mnist"
-    @Option(help: """
-        Broker: 'embedded' (in-process, the default) or a RabbitMQ URL, \
-        amqp[s]://user:pass@host:port/vhost; the run purges the pipeline's queues on that vhost first.
-        """)
-    var broker = "embedded"
+    @OptionGroup(title: "Shared with the role commands")
+    var shared: SharedOptions
     @Option(help: "Write summary.json, history.csv and report.html here.")
     var out = "runs/simulate"
 
@@ -85,65 +40,22 @@ struct Simulate: AsyncParsableCommand {
     /// Parses every option into typed settings; a bad value is a `ValidationError` naming its flag.
     func makeConfig() throws -> SimulationConfig {
         var config = SimulationConfig()
-        func check(_ condition: Bool, _ message: String) throws {
-            if !condition { throw ValidationError(message) }
-        }
-        func parse<T>(_ flag: String, _ body: () throws -> T) throws -> T {
-            do { return try body() } catch { throw ValidationError("--\(flag): \(error)") }
-        }
-        try check(clients > 0, "--clients must be positive")
-        try check(concurrency > 0, "--concurrency must be positive")
-        try check(localEpochs > 0, "--local-epochs must be positive")
-        try check(batch > 0, "--batch must be positive")
-        try check(workers > 0, "--workers must be positive")
-        try check(threads > 0, "--threads must be positive")
-        try check((0..<1).contains(dropout), "--dropout must be in [0, 1)")
-        try check(deviceMs >= 0, "--device-ms must be >= 0")
-        try check((0...1).contains(targetAccuracy), "--target-accuracy must be in [0, 1]")
-        try check(maxSeconds > 0, "--max-seconds must be positive")
-        try check(maxStaleness.map { $0 >= 0 } ?? true, "--max-staleness must be >= 0")
+        guard workers > 0 else { throw ValidationError("--workers must be positive") }
+        guard (0...1).contains(targetAccuracy) else { throw ValidationError("--target-accuracy must be in [0, 1]") }
+        guard maxSeconds > 0 else { throw ValidationError("--max-seconds must be positive") }
         _ = try brokerConfiguration()
-        config.clients = clients
-        config.concurrency = concurrency
-        config.partition = try parse("partition") { try PartitionScheme(parsing: partition) }
-        config.model = try parse("model") { try ModelSpec.named(model) }
-        config.localEpochs = localEpochs
-        config.batchSize = batch
-        config.learningRate = lr
-        config.momentum = momentum
-        _ = try parse("lr") { try SGD(learningRate: lr, momentum: momentum) }
-        let named = strategy.contains(":") ? strategy : "\(strategy):\(strategy == "fedasync" ? "0.6" : String(buffer))"
-        config.strategy = try parse("strategy") { try AggregationStrategy.Kind(parsing: named) }
-        config.staleness = try parse("staleness") { try StalenessFunction(parsing: staleness) }
-        config.maxStaleness = maxStaleness
-        config.weighBySamples = weighBySamples
-        config.serverOptimizer = try parse("server-opt") { try ServerOptimizer.Rule(parsing: serverOpt) }
-        config.codec = try parse("codec") { try CodecSpec(parsing: codec) }
+        try fleet.apply(to: &config)
+        try shared.apply(to: &config)
         config.workers = workers
-        config.slowdown = try parse("slowdown") { try SlowdownSpec(parsing: slowdown) }
-        config.dropout = dropout
-        config.deviceTime = .milliseconds(deviceMs)
         config.targetAccuracy = targetAccuracy
         config.maxSeconds = maxSeconds
-        config.maxUpdates = maxUpdates
-        config.seed = seed
-        config.trainingThreads = threads
         config.evaluationInterval = .milliseconds(evalIntervalMs)
-        config.dataDirectory = data
         return config
     }
 
-    /// Nil for the embedded broker.
-    /// - Throws: `ValidationError` for a URL the AMQP module cannot parse.
+    /// Nil for the embedded broker (the default).
     func brokerConfiguration() throws -> AMQPConfiguration? {
-        guard broker != "embedded" else { return nil }
-        do {
-            var configuration = try AMQPConfiguration(url: broker)
-            configuration.connectionName = "fedq simulate"
-            return configuration
-        } catch {
-            throw ValidationError("--broker: 'embedded' or an amqp:// or amqps:// URL: \(error)")
-        }
+        try shared.brokerConfiguration(name: "fedq simulate", default: "embedded")
     }
 
     func run() async throws {

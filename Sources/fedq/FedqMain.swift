@@ -1,4 +1,5 @@
 import FedqCLI
+import Foundation
 
 /// The `fedq` executable. An `async` @main (not top-level code in main.swift)
 /// so `Fedq.main()` resolves to AsyncParsableCommand's async entry point;
@@ -6,6 +7,8 @@ import FedqCLI
 @main
 enum FedqMain {
     static func main() async {
-        await Fedq.main()
+        // FEDQ_* variables fill the shared options a command line leaves out.
+        await Fedq.main(EnvironmentDefaults.arguments(
+            Array(CommandLine.arguments.dropFirst()), environment: ProcessInfo.processInfo.environment))
     }
 }

@@ -28,14 +28,12 @@ struct RoleTests {
         let broker = EmbeddedBroker()
         let setup = broker.connect()
         try await PipelineTopology.declare(on: setup)
-        let ledger = PipelineLedger()
         let worker = AggregatorWorker(
             transport: broker.connect(), spec: spec,
-            settings: WorkerSettings(flushUpdates: 2, staleness: StalenessPolicy()), ledger: ledger)
-        let coordinator = Coordinator(
+            settings: WorkerSettings(flushUpdates: 2, staleness: StalenessPolicy()))
+        let coordinator = try Coordinator(
             transport: broker.connect(), spec: spec, initialParameters: [Float](repeating: 1, count: spec.parameterCount),
-            strategy: AggregationStrategy(.fedBuff(bufferSize: 4)), optimizer: ServerOptimizer(.sgd(learningRate: 1)),
-            ledger: ledger)
+            strategy: AggregationStrategy(.fedBuff(bufferSize: 4)), optimizer: ServerOptimizer(.sgd(learningRate: 1)))
         let models = try await PipelineTopology.subscribeToModels(on: setup)
         let roles = Task {
             try await withThrowingTaskGroup(of: Void.self) { group in
@@ -53,7 +51,7 @@ struct RoleTests {
         #expect(model.version == 1)
         #expect(model.updatesApplied == 4)
         #expect(model.parameters.allSatisfy { abs($0 - 2.25) < 1e-5 })
-        #expect(ledger.snapshot.applied == 4)
+        #expect(await coordinator.accounting.applied == 4)
         #expect(await worker.partialsPublished == 2)
     }
 
@@ -61,11 +59,7 @@ struct RoleTests {
         let broker = EmbeddedBroker()
         let setup = broker.connect()
         try await PipelineTopology.declare(on: setup)
-        let ledger = PipelineLedger()
-        let worker = AggregatorWorker(
-            transport: broker.connect(), spec: spec,
-            settings: WorkerSettings(flushUpdates: 1, staleness: StalenessPolicy()), ledger: ledger)
-        let running = Task { try await worker.run() }
+        let (worker, coordinator, running) = try startRoles(on: broker, staleness: StalenessPolicy())
         defer { running.cancel() }
 
         let garbage: [UInt8] = (0..<500).map { UInt8(truncatingIfNeeded: $0 &* 7919) }
@@ -91,10 +85,10 @@ struct RoleTests {
         #expect(reasons.contains("bad-magic"))
         #expect(reasons.contains("non-finite:values"))
         #expect(reasons.contains("spec-hash-mismatch"))
-        // The valid update went on to the coordinator's queue as a partial.
-        let partials = try await setup.queueStatus(PipelineTopology.partialsQueue)
-        #expect(partials.messageCount == 1)
-        let accounting = ledger.snapshot
+        // The refused ones reached the coordinator's books as settled entries, the valid one as an update.
+        let accounting = try await settled(4, by: coordinator)
+        #expect(accounting.applied == 1)
+        #expect(await worker.partialsPublished >= 2)
         #expect(accounting.rejected[.malformed] == 1)
         #expect(accounting.rejected[.nonFinite] == 1)
         #expect(accounting.rejected[.wrongModel] == 1)
@@ -104,20 +98,41 @@ struct RoleTests {
         let broker = EmbeddedBroker()
         let setup = broker.connect()
         try await PipelineTopology.declare(on: setup)
-        let ledger = PipelineLedger()
-        let worker = AggregatorWorker(
-            transport: broker.connect(), spec: spec,
-            settings: WorkerSettings(flushUpdates: 1, staleness: StalenessPolicy(maxStaleness: 2)), ledger: ledger)
-        let running = Task { try await worker.run() }
+        let (_, coordinator, running) = try startRoles(on: broker, staleness: StalenessPolicy(maxStaleness: 2))
         defer { running.cancel() }
         // The worker learns that version 10 exists from an update trained on it.
         try await publish(try update(0.1, base: 10), on: setup)
         try await publish(try update(0.1, base: 9), on: setup)
         try await publish(try update(0.1, base: 3), on: setup)
-        for _ in 0..<200 where try await setup.queueStatus(PipelineTopology.partialsQueue).messageCount < 2 {
+        let accounting = try await settled(3, by: coordinator)
+        #expect(accounting.droppedStale == 1)
+        #expect(accounting.applied == 2)
+    }
+
+    /// A worker and a FedAsync coordinator (every partial applied at once) on their own connections.
+    func startRoles(
+        on broker: EmbeddedBroker, staleness: StalenessPolicy
+    ) throws -> (AggregatorWorker, Coordinator, Task<Void, any Error>) {
+        let worker = AggregatorWorker(
+            transport: broker.connect(), spec: spec, settings: WorkerSettings(flushUpdates: 1, staleness: staleness))
+        let coordinator = try Coordinator(
+            transport: broker.connect(), spec: spec, initialParameters: [Float](repeating: 0, count: spec.parameterCount),
+            strategy: AggregationStrategy(.fedAsync(mixing: 0.5)), optimizer: ServerOptimizer(.sgd(learningRate: 1)))
+        let running = Task {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await worker.run() }
+                group.addTask { try await coordinator.run() }
+                try await group.next()
+            }
+        }
+        return (worker, coordinator, running)
+    }
+
+    /// The coordinator's books once `count` updates are settled (or after 5 s).
+    func settled(_ count: Int, by coordinator: Coordinator) async throws -> AggregationAccounting {
+        for _ in 0..<500 where await coordinator.accounting.settled < count {
             try await Task.sleep(for: .milliseconds(10))
         }
-        #expect(ledger.snapshot.droppedStale == 1)
-        #expect(try await setup.queueStatus(PipelineTopology.partialsQueue).messageCount == 2)
+        return await coordinator.accounting
     }
 }

@@ -13,16 +13,20 @@ public struct WorkerSettings: Sendable {
     public var prefetch: Int
     public var staleness: StalenessPolicy
     public var limits: DecodeLimits
+    /// Refuse updates whose L2 norm exceeds this (nil: no bound): one client's
+    /// exploding or malicious update must not wreck the global model.
+    public var maxNorm: Float?
 
     public init(
         flushUpdates: Int, flushInterval: Duration = .milliseconds(20), prefetch: Int = 32,
-        staleness: StalenessPolicy, limits: DecodeLimits = .default
+        staleness: StalenessPolicy, limits: DecodeLimits = .default, maxNorm: Float? = nil
     ) {
         self.flushUpdates = max(1, flushUpdates)
         self.flushInterval = flushInterval
         self.prefetch = max(prefetch, self.flushUpdates)
         self.staleness = staleness
         self.limits = limits
+        self.maxNorm = maxNorm
     }
 }
 
@@ -31,25 +35,29 @@ public struct WorkerSettings: Sendable {
 /// publishes the partial to the coordinator.
 ///
 /// Updates are acknowledged only after the broker confirmed the partial that
-/// contains them, so a worker that dies loses nothing: its unacknowledged
-/// updates go back to the queue for another worker.
+/// carries them, so a worker that dies loses nothing: its unacknowledged
+/// updates go back to the queue for another worker. Updates it does not add
+/// (too stale, or refused and parked in `fedq.dead`) travel as settled entries
+/// of a partial too, because only the coordinator persists the run's books.
+/// A redelivered update may already be in a partial the coordinator applied,
+/// so it goes alone in a partial of its own, which the coordinator can then
+/// recognise whole and skip.
 public actor AggregatorWorker {
     private let transport: any Transport
     private let spec: ModelSpec
     private let settings: WorkerSettings
-    private let ledger: PipelineLedger
     private var partial: PartialAggregate
+    private var settled: [PartialAggregateSummary.Settled] = []
     private var held: [Delivery] = []
     private var oldest: ContinuousClock.Instant?
     /// The newest global version this worker has heard of: staleness is measured against it.
     private var knownVersion: ModelVersion = 0
     public private(set) var partialsPublished = 0
 
-    public init(transport: any Transport, spec: ModelSpec, settings: WorkerSettings, ledger: PipelineLedger) {
+    public init(transport: any Transport, spec: ModelSpec, settings: WorkerSettings) {
         self.transport = transport
         self.spec = spec
         self.settings = settings
-        self.ledger = ledger
         partial = PartialAggregate(dimension: spec.parameterCount)
     }
 
@@ -96,32 +104,46 @@ public actor AggregatorWorker {
                 throw WireError.inconsistentInput(field: .kind, reason: "expected a client update, got \(envelope.header.kind)")
             }
         } catch {
-            try await deadLetter(delivery, reason: error.reasonCode)
-            ledger.record { $0.recordRejected(RejectionReason(error)) }
+            try await refuse(delivery, code: SettlementCode(error), detail: error.reasonCode, baseVersion: 0)
             return
         }
         let header = envelope.header
+        if let maxNorm = settings.maxNorm {
+            let norm = envelope.decode().reduce(Float(0)) { $0 + $1 * $1 }.squareRoot()
+            guard norm <= maxNorm else {
+                try await refuse(delivery, code: .outOfBounds, detail: "l2-norm \(norm) > \(maxNorm)", baseVersion: header.modelVersion)
+                return
+            }
+        }
         // An update trained on a version proves that version exists, even before its fanout arrives.
         knownVersion = max(knownVersion, header.modelVersion)
         switch settings.staleness.verdict(base: header.modelVersion, current: knownVersion, samples: Int(header.sampleCount)) {
         case .dropStale:
-            ledger.record { $0.recordDroppedStale() }
-            try await delivery.ack()
+            settle(delivery, id: header.updateID, baseVersion: header.modelVersion, code: .stale)
         case .accept(_, let weight, let mass):
+            // Redelivered: flush what is open so this one travels alone (see the type's doc).
+            if delivery.redelivered { try await flush() }
             do {
                 try partial.add(id: UpdateID(header.updateID), baseVersion: header.modelVersion, weight: weight, mass: mass) {
                     sum, weight in try envelope.accumulate(into: sum, weight: weight)
                 }
             } catch {
-                // Accumulation validates before it writes, so the sum is untouched.
-                try await deadLetter(delivery, reason: "duplicate")
-                ledger.record { $0.recordRejected(.duplicate) }
+                // The same id twice in one partial: a client's republished copy. The first
+                // copy counts; this one is settled with it. (Accumulation validates before
+                // it writes, so the sum is untouched.)
+                held.append(delivery)
                 return
             }
             held.append(delivery)
             if oldest == nil { oldest = .now }
-            if partial.count >= settings.flushUpdates { try await flush() }
+            if delivery.redelivered || partial.count >= settings.flushUpdates { try await flush() }
         }
+    }
+
+    private func settle(_ delivery: Delivery, id: Wire.UpdateID, baseVersion: ModelVersion, code: SettlementCode) {
+        settled.append(.init(updateID: id, baseVersion: baseVersion, reason: code))
+        held.append(delivery)
+        if oldest == nil { oldest = .now }
     }
 
     private func flushIfDue() async throws {
@@ -130,34 +152,53 @@ public actor AggregatorWorker {
     }
 
     private func flush() async throws {
-        guard !partial.isEmpty else { return }
-        // Take the partial out first: the actor may take more updates while the publish awaits.
+        guard !held.isEmpty else { return }
+        // Take the state out first: the actor may take more updates while the publishes await.
         let outgoing = partial
+        let outgoingSettled = settled
         let deliveries = held
         partial = PartialAggregate(dimension: spec.parameterCount)
+        settled = []
         held = []
         oldest = nil
+        if !outgoing.isEmpty {
+            try await publish(PartialAggregateSummary(
+                weightTotal: outgoing.weightTotal, massTotal: outgoing.massTotal,
+                entries: outgoing.entries.map { .init(updateID: Wire.UpdateID(bytes: $0.id.bytes)!, baseVersion: $0.baseVersion) }),
+                sum: outgoing.weightedSum, codec: .fp32)
+        }
+        // Settled entries travel apart from added ones: the coordinator can account each
+        // alone, however the broker interleaves redeliveries. Their zero sum deflates to
+        // almost nothing.
+        if !outgoingSettled.isEmpty {
+            try await publish(
+                PartialAggregateSummary(weightTotal: 0, massTotal: 0, entries: [], settled: outgoingSettled),
+                sum: [Float](repeating: 0, count: spec.parameterCount), codec: Self.settledCodec)
+        }
+        for delivery in deliveries { try await delivery.ack() }
+    }
+
+    private static let settledCodec = try! CodecSpec(parsing: "fp32+deflate")
+
+    private func publish(_ summary: PartialAggregateSummary, sum: [Float], codec: CodecSpec) async throws {
         let header = MessageHeader(
             kind: .partialAggregate, specHash: spec.hash, modelVersion: knownVersion,
-            parameterCount: spec.parameterCount, codec: .fp32)
-        let summary = PartialAggregateSummary(
-            weightTotal: outgoing.weightTotal, massTotal: outgoing.massTotal,
-            entries: outgoing.entries.map { .init(updateID: Wire.UpdateID(bytes: $0.id.bytes)!, baseVersion: $0.baseVersion) })
-        let body = try Envelope.encode(outgoing.weightedSum, header: header, partial: summary)
+            parameterCount: spec.parameterCount, codec: codec)
+        let body = try Envelope.encode(sum, header: header, partial: summary)
         try await transport.publish(
             body, exchange: PipelineTopology.partialsExchange, routingKey: PipelineTopology.partialsRoutingKey,
             properties: PipelineMessage.properties(for: header), mandatory: true)
         partialsPublished += 1
-        for delivery in deliveries { try await delivery.ack() }
     }
 
-    /// Parks a refused message in the dead-letter queue with the reason as a
-    /// header, then acknowledges it: an operator can inspect it, and it is never redelivered.
-    private func deadLetter(_ delivery: Delivery, reason: String) async throws {
+    /// Parks a refused message in `fedq.dead` with the reason as a header (confirmed
+    /// before anything else happens to it), then settles it like a stale one: an
+    /// operator can inspect it, and the coordinator counts it once.
+    private func refuse(_ delivery: Delivery, code: SettlementCode, detail: String, baseVersion: ModelVersion) async throws {
         var properties = delivery.properties
-        properties.headers[Wire.MessageProperties.HeaderName.rejectReason] = .string(reason)
+        properties.headers[Wire.MessageProperties.HeaderName.rejectReason] = .string(detail)
         try await transport.publish(
             delivery.body, exchange: PipelineTopology.deadExchange, routingKey: "", properties: properties, mandatory: false)
-        try await delivery.ack()
+        settle(delivery, id: Settlement.updateID(of: delivery), baseVersion: baseVersion, code: code)
     }
 }

@@ -7,45 +7,67 @@ import Wire
 /// the strategy decide when an aggregate is ready, applies it through the
 /// server optimiser, bumps the version and publishes it on the fanout.
 ///
-/// Partials are acknowledged only after the version containing them was
-/// published, so a coordinator crash makes the broker redeliver them; the
-/// applied-id set then keeps a redelivered update from counting twice.
+/// Effectively once: every partial is acknowledged only after the state that
+/// includes it was committed (to its `CoordinatorStore`, when it has one) and,
+/// for a new version, published. A crash before that makes the broker
+/// redeliver the partial, and the window of settled ids then recognises what
+/// the restored state already counts: a partial whose updates were all settled
+/// is skipped; one that mixes settled and new updates (two workers raced over
+/// one redelivered update) cannot be split, so it is dead-lettered and its new
+/// updates are counted as rejected duplicates, never twice.
 public actor Coordinator {
     private let transport: any Transport
     private let spec: ModelSpec
-    private let ledger: PipelineLedger
+    private let store: CoordinatorStore?
     private var strategy: AggregationStrategy
-    private var optimizer: ServerOptimizer
-    public private(set) var model: GlobalModel
+    private var state: CoordinatorState
+    /// Ids inside partials the strategy buffers (not settled until applied).
+    private var pendingIDs: Set<UpdateID> = []
+    /// Deliveries of the buffered partials: acknowledged once they are applied.
     private var held: [Delivery] = []
-    private var appliedIDs: Set<UpdateID> = []
     /// Called with each new version once it is published (progress, tests).
     private let onVersion: @Sendable (GlobalModel) -> Void
 
+    public var model: GlobalModel { state.model }
+    public var accounting: AggregationAccounting { state.accounting }
+
+    /// A coordinator with `store` resumes from its last checkpoint, if there is one.
+    /// - Throws: `CheckpointError` for an unreadable checkpoint or another run's.
     public init(
         transport: any Transport, spec: ModelSpec, initialParameters: [Float], strategy: AggregationStrategy,
-        optimizer: ServerOptimizer, ledger: PipelineLedger, onVersion: @escaping @Sendable (GlobalModel) -> Void = { _ in }
-    ) {
+        optimizer: ServerOptimizer, store: CoordinatorStore? = nil, settledWindow: Int = 1 << 16,
+        onVersion: @escaping @Sendable (GlobalModel) -> Void = { _ in }
+    ) throws(CheckpointError) {
         self.transport = transport
         self.spec = spec
         self.strategy = strategy
-        self.optimizer = optimizer
-        self.ledger = ledger
+        self.store = store
         self.onVersion = onVersion
-        model = GlobalModel(version: 0, parameters: initialParameters, updatesApplied: 0)
+        let name = strategy.kind.description
+        state =
+            try store?.load(spec: spec, strategy: name)
+            ?? CoordinatorState(
+                model: GlobalModel(version: 0, parameters: initialParameters, updatesApplied: 0), optimizer: optimizer,
+                settledIDs: RecentIDs(capacity: settledWindow), strategy: name)
     }
 
     /// Publishes the current version, so that subscribers have a model to start from.
     public func announce() async throws {
-        let (body, properties) = try PipelineMessage.encodeModel(model, spec: spec)
+        let (body, properties) = try PipelineMessage.encodeModel(state.model, spec: spec)
         try await transport.publish(body, exchange: PipelineTopology.modelsExchange, routingKey: "", properties: properties, mandatory: false)
-        onVersion(model)
+        onVersion(state.model)
     }
 
-    /// Consumes partials until cancelled.
+    /// Consumes partials, and answers late joiners' model requests, until cancelled.
     public func run(prefetch: Int = 64) async throws {
         let partials = try await transport.consume(queue: PipelineTopology.partialsQueue, prefetch: prefetch)
-        for try await delivery in partials { try await handle(delivery) }
+        let requests = try await transport.consume(queue: PipelineTopology.modelRequestsQueue, prefetch: 16)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { for try await delivery in partials { try await self.handle(delivery) } }
+            group.addTask { for try await request in requests { try await self.answer(request) } }
+            defer { group.cancelAll() }
+            try await group.next()
+        }
     }
 
     /// Applies whatever the strategy still buffers (the end of a run), even short of its K.
@@ -53,54 +75,121 @@ public actor Coordinator {
         if strategy.pendingCount > 0 { try await applyPending() }
     }
 
+    /// Sends the current model straight to the requester's queue (its `reply_to`).
+    private func answer(_ request: Delivery) async throws {
+        if let queue = request.properties.replyTo, !queue.isEmpty {
+            let (body, properties) = try PipelineMessage.encodeModel(state.model, spec: spec)
+            // Not mandatory: a requester gone meanwhile needs no answer.
+            try await transport.publish(body, exchange: "", routingKey: queue, properties: properties, mandatory: false)
+        }
+        try await request.ack()
+    }
+
     func handle(_ delivery: Delivery) async throws {
         let partial: PartialAggregate
+        let settled: [PartialAggregateSummary.Settled]
         do {
             let envelope = try Envelope(bytes: delivery.body, expecting: PipelineMessage.expectation(spec))
             guard envelope.header.kind == .partialAggregate, let summary = envelope.partial else {
                 throw WireError.inconsistentInput(field: .kind, reason: "expected a partial aggregate, got \(envelope.header.kind)")
             }
+            settled = summary.settled
             partial = try PartialAggregate(
                 weightedSum: envelope.decode(), weightTotal: summary.weightTotal, massTotal: summary.massTotal,
                 entries: summary.entries.map { .init(id: UpdateID($0.updateID), baseVersion: $0.baseVersion) })
         } catch {
             // A partial that fails to decode holds updates we cannot name: park it for an operator.
-            try await refuse(delivery, reason: .malformed, count: 0, detail: "\(error)")
+            try await deadLetter(delivery, detail: "malformed partial: \(error)")
+            try await delivery.ack()
             return
         }
-        if partial.updateIDs.contains(where: appliedIDs.contains) {
-            try await refuse(delivery, reason: .duplicate, count: partial.count, detail: "already applied")
+        var records: [SettlementRecord] = []
+        for entry in settled where !state.settledIDs.contains(UpdateID(entry.updateID)) {
+            let id = UpdateID(entry.updateID)
+            state.settledIDs.insert(id)
+            if let reason = entry.reason.rejectionReason {
+                state.accounting.recordRejected(reason)
+                records.append(SettlementRecord(id: id, disposition: .rejected, reason: reason.rawValue, version: state.model.version))
+            } else {
+                state.accounting.recordDroppedStale()
+                records.append(SettlementRecord(id: id, disposition: .stale, version: state.model.version))
+            }
+        }
+        if partial.isEmpty {
+            try await commit(records, acknowledging: [delivery])
             return
         }
-        switch strategy.receive(partial, currentVersion: model.version) {
+        let fresh = partial.updateIDs.filter { !state.settledIDs.contains($0) && !pendingIDs.contains($0) }
+        if fresh.isEmpty {
+            // A redelivery of what is already counted (or buffered from the first copy).
+            try await commit(records, acknowledging: [delivery])
+            return
+        }
+        if fresh.count < partial.count {
+            try await deadLetter(delivery, detail: "duplicate: \(partial.count - fresh.count) of \(partial.count) updates already counted")
+            try await reject(fresh, reason: .duplicate, records: records, delivery: delivery)
+            return
+        }
+        switch strategy.receive(partial, currentVersion: state.model.version) {
         case .buffered:
             held.append(delivery)
+            pendingIDs.formUnion(partial.updateIDs)
+            if !records.isEmpty { try await commit(records, acknowledging: []) }
         case .ready:
             held.append(delivery)
-            try await applyPending()
+            pendingIDs.formUnion(partial.updateIDs)
+            try await applyPending(records)
         case .rejected(let reason):
-            try await refuse(delivery, reason: reason, count: partial.count, detail: reason.rawValue)
+            try await deadLetter(delivery, detail: reason.rawValue)
+            try await reject(partial.updateIDs, reason: reason, records: records, delivery: delivery)
         }
     }
 
-    private func applyPending() async throws {
-        guard let applied = try strategy.apply(to: &model.parameters, optimizer: &optimizer) else { return }
-        ledger.record { $0.recordApplied(applied, at: model.version) }
-        appliedIDs.formUnion(applied.entries.map(\.id))
-        model.version += 1
-        model.updatesApplied += applied.count
-        try await announce()
+    private func reject(_ ids: [UpdateID], reason: RejectionReason, records: [SettlementRecord], delivery: Delivery) async throws {
+        var records = records
+        for id in ids {
+            state.settledIDs.insert(id)
+            state.accounting.recordRejected(reason)
+            records.append(SettlementRecord(id: id, disposition: .rejected, reason: reason.rawValue, version: state.model.version))
+        }
+        try await commit(records, acknowledging: [delivery])
+    }
+
+    private func applyPending(_ records: [SettlementRecord] = []) async throws {
+        // The parameters move out and back: two inout accesses to `state` at once would
+        // break exclusivity, and moving (unlike copying) keeps the buffer unshared.
+        var parameters = state.model.parameters
+        state.model.parameters = []
+        let outcome = Result { try strategy.apply(to: &parameters, optimizer: &state.optimizer) }
+        state.model.parameters = parameters
+        guard let applied = try outcome.get() else { return }
+        state.accounting.recordApplied(applied, at: state.model.version)
+        var records = records
+        for entry in applied.entries {
+            state.settledIDs.insert(entry.id)
+            records.append(SettlementRecord(id: entry.id, disposition: .applied, version: state.model.version + 1))
+        }
+        pendingIDs = []
+        state.model.version += 1
+        state.model.updatesApplied += applied.count
         let acknowledged = held
         held = []
+        try store?.commit(state, spec: spec, records: records)
+        try await announce()
         for delivery in acknowledged { try await delivery.ack() }
     }
 
-    private func refuse(_ delivery: Delivery, reason: RejectionReason, count: Int, detail: String) async throws {
-        ledger.record { $0.recordRejected(reason, count: count) }
+    /// Persists the settled records with the state, then acknowledges what they settled.
+    private func commit(_ records: [SettlementRecord], acknowledging deliveries: [Delivery]) async throws {
+        if !records.isEmpty { try store?.commit(state, spec: spec, records: records) }
+        for delivery in deliveries { try await delivery.ack() }
+    }
+
+    /// Parks a partial in `fedq.dead` with the reason as a header (confirmed).
+    private func deadLetter(_ delivery: Delivery, detail: String) async throws {
         var properties = delivery.properties
         properties.headers[Wire.MessageProperties.HeaderName.rejectReason] = .string(detail)
         try await transport.publish(
             delivery.body, exchange: PipelineTopology.deadExchange, routingKey: "", properties: properties, mandatory: false)
-        try await delivery.ack()
     }
 }

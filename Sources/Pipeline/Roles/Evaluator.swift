@@ -8,7 +8,6 @@ import Learning
 /// takes longer than versions take to appear it simply evaluates the newest
 /// one next; `minimumInterval` bounds how much CPU it takes from training.
 public actor Evaluator {
-    private let transport: any Transport
     private let spec: ModelSpec
     private let test: Dataset
     private let pool: ComputePool<Network>
@@ -18,11 +17,10 @@ public actor Evaluator {
     public private(set) var history: [EvaluationRecord] = []
 
     public init(
-        transport: any Transport, spec: ModelSpec, test: Dataset, pool: ComputePool<Network>,
+        spec: ModelSpec, test: Dataset, pool: ComputePool<Network>,
         minimumInterval: Duration, started: ContinuousClock.Instant,
         onRecord: @escaping @Sendable (EvaluationRecord, GlobalModel) -> Void
     ) {
-        self.transport = transport
         self.spec = spec
         self.test = test
         self.pool = pool
@@ -31,12 +29,7 @@ public actor Evaluator {
         self.onRecord = onRecord
     }
 
-    /// Subscribes to the model fanout. Call before the first version is published.
-    public func subscribe() async throws -> Consumer {
-        try await PipelineTopology.subscribeToModels(on: transport)
-    }
-
-    /// Evaluates versions from `models` until cancelled.
+    /// Evaluates versions from `models` (a `PipelineTopology.subscribeToModels` queue) until cancelled.
     public func run(_ models: Consumer) async throws {
         for try await delivery in models {
             let begin = ContinuousClock.now

@@ -23,14 +23,3 @@ public final class PipelineLedger: Sendable {
     public var snapshot: AggregationAccounting { accounting.withLock { $0 } }
     public var bytesPublished: Int { bytes.withLock { $0 } }
 }
-
-extension RejectionReason {
-    /// The summary's reason category for a message that failed to decode.
-    init(_ error: WireError) {
-        switch error {
-        case .specHashMismatch, .parameterCountMismatch: self = .wrongModel
-        case .nonFinite, .invalidScale: self = .nonFinite
-        default: self = .malformed
-        }
-    }
-}

@@ -14,6 +14,9 @@ public enum PipelineTopology {
     public static let modelsExchange = "fedq.models"
     public static let deadExchange = "fedq.dead"
     public static let deadQueue = "fedq.dead"
+    /// Late joiners ask the coordinator for the current model here (request/reply: the
+    /// answer goes to the requester's own model queue named in `reply_to`).
+    public static let modelRequestsQueue = "fedq.model-requests"
 
     /// Declares the shared part of the topology (idempotent: every role may call it).
     public static func declare(on transport: some Transport) async throws(TransportError) {
@@ -33,6 +36,9 @@ public enum PipelineTopology {
         var dead = QueueArguments()
         dead.queueType = .classic
         try await transport.declareQueue(QueueDeclaration(name: deadQueue, arguments: dead))
+        var requests = QueueArguments()
+        requests.queueType = .classic
+        try await transport.declareQueue(QueueDeclaration(name: modelRequestsQueue, arguments: requests))
         try await transport.bindQueue(updatesQueue, exchange: updatesExchange, routingKey: updatesRoutingKey)
         try await transport.bindQueue(partialsQueue, exchange: partialsExchange, routingKey: partialsRoutingKey)
         try await transport.bindQueue(deadQueue, exchange: deadExchange, routingKey: "")
@@ -42,19 +48,32 @@ public enum PipelineTopology {
     /// (updates of a crashed run come back when its connections drop), which a run that
     /// accounts for every update it published must not pick up.
     public static func purge(on transport: some Transport) async throws(TransportError) {
-        for queue in [updatesQueue, partialsQueue, deadQueue] { try await transport.purgeQueue(queue) }
+        for queue in [updatesQueue, partialsQueue, deadQueue, modelRequestsQueue] { try await transport.purgeQueue(queue) }
     }
 
     /// A private queue on the model fanout that only ever holds the newest
     /// version (`x-max-length: 1`, drop-head): a slow subscriber skips the
     /// versions it missed instead of working through a backlog.
-    public static func subscribeToModels(on transport: some Transport) async throws(TransportError) -> Consumer {
+    ///
+    /// With `requestCurrent` it also asks the coordinator for the version it has now,
+    /// answered into the same queue: a subscriber that joins between two versions
+    /// need not wait for the next one (and one that starts before the coordinator
+    /// gets its answer when the coordinator comes up).
+    public static func subscribeToModels(
+        on transport: some Transport, requestCurrent: Bool = false
+    ) async throws(TransportError) -> Consumer {
         var arguments = QueueArguments()
         arguments.maxLength = 1
         arguments.overflow = .dropHead
         let queue = try await transport.declareQueue(
             QueueDeclaration(name: "", durable: false, exclusive: true, autoDelete: true, arguments: arguments))
         try await transport.bindQueue(queue.name, exchange: modelsExchange, routingKey: "")
-        return try await transport.consume(queue: queue.name, prefetch: 1, exclusive: true)
+        let consumer = try await transport.consume(queue: queue.name, prefetch: 1, exclusive: true)
+        if requestCurrent {
+            var properties = MessageProperties()
+            properties.replyTo = queue.name
+            try await transport.publish([], exchange: "", routingKey: modelRequestsQueue, properties: properties, mandatory: true)
+        }
+        return consumer
     }
 }

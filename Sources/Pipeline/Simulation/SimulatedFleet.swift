@@ -22,6 +22,9 @@ public struct FleetSettings: Sendable {
     /// Clients publish no more than this many updates in all (nil: no bound), so runs
     /// compared "at equal updates" really are.
     public var maxUpdates: Int?
+    /// The id of the first client in the partition given to the fleet: a `fedq client`
+    /// is one client of a larger split and reports its own id.
+    public var firstClientID = 0
 
     public init(
         concurrency: Int, slowdown: [Double], dropout: Double, clientsPerRound: Int?, seed: UInt64,
@@ -43,7 +46,7 @@ public struct FleetSettings: Sendable {
 /// at once; in synchronous rounds (the FedAvg baseline) the round waits for
 /// all its clients, stragglers included.
 public actor SimulatedFleet {
-    private let transport: any Transport
+    private var transport: any Transport
     private let spec: ModelSpec
     private let data: Dataset
     private let partition: [[Int]]
@@ -61,11 +64,18 @@ public actor SimulatedFleet {
     private var generator: SeededGenerator
     public private(set) var clientsDropped = 0
     public private(set) var updatesPublished = 0
+    /// Updates whose publish failed with the connection: the broker may or may not have
+    /// them, so they go out again (same id) on the next connection before anything
+    /// else; a copy that arrives twice is settled once by the coordinator.
+    private var outbox: [(body: [UInt8], header: MessageHeader)] = []
+    private let onPublished: @Sendable (MessageHeader) -> Void
 
     public init(
         transport: any Transport, spec: ModelSpec, data: Dataset, partition: [[Int]], training: LocalTraining,
-        pool: ComputePool<Network>, settings: FleetSettings, ledger: PipelineLedger
+        pool: ComputePool<Network>, settings: FleetSettings, ledger: PipelineLedger,
+        onPublished: @escaping @Sendable (MessageHeader) -> Void = { _ in }
     ) {
+        self.onPublished = onPublished
         self.transport = transport
         self.spec = spec
         self.data = data
@@ -77,9 +87,28 @@ public actor SimulatedFleet {
         generator = SeededGenerator(seed: settings.seed)
     }
 
-    /// Subscribes to the model fanout. Call before the first version is published.
-    public func subscribe() async throws -> Consumer {
-        try await PipelineTopology.subscribeToModels(on: transport)
+    /// Subscribes to the model fanout. Call before the first version is published, or
+    /// with `requestCurrent` to also be sent the version the coordinator has now.
+    public func subscribe(requestCurrent: Bool = false) async throws -> Consumer {
+        try await PipelineTopology.subscribeToModels(on: transport, requestCurrent: requestCurrent)
+    }
+
+    /// Continues on a new connection (after the old one was lost): republishes the
+    /// updates whose confirms never came.
+    public func attach(_ transport: any Transport) async throws {
+        self.transport = transport
+        while let pending = outbox.first {
+            try await transport.publish(
+                pending.body, exchange: PipelineTopology.updatesExchange, routingKey: PipelineTopology.updatesRoutingKey,
+                properties: PipelineMessage.properties(for: pending.header), mandatory: true)
+            outbox.removeFirst()
+            published(pending.body.count, pending.header)
+        }
+    }
+
+    private func published(_ bytes: Int, _ header: MessageHeader) {
+        ledger.recordPublished(bytes: bytes)
+        onPublished(header)
     }
 
     /// Receives models and runs clients until cancelled.
@@ -190,12 +219,13 @@ public actor SimulatedFleet {
         let seed = generator.next()
         let previousFeedback = feedback[client] ?? (training.codec.topkFraction == nil ? nil : ErrorFeedback(parameterCount: model.parameters.count))
         let (training, data, indices) = (self.training, self.data, partition[client])
+        let clientID = UInt64(settings.firstClientID + client)
         let started = ContinuousClock.now
         let (result, computeTime) = await pool.run { (network: inout Network) in
             let start = ContinuousClock.now
             let result = Result {
                 try training.run(
-                    on: network, model: model, data: data, indices: indices, clientID: UInt64(client),
+                    on: network, model: model, data: data, indices: indices, clientID: clientID,
                     feedback: previousFeedback, seed: seed)
             }
             return (result, ContinuousClock.now - start)
@@ -215,10 +245,15 @@ public actor SimulatedFleet {
         if let updated = outcome.feedback { feedback[client] = updated }
         // Counted before the (suspending) publish so concurrent clients cannot overshoot the bound.
         updatesPublished += 1
-        try await transport.publish(
-            outcome.message, exchange: PipelineTopology.updatesExchange, routingKey: PipelineTopology.updatesRoutingKey,
-            properties: PipelineMessage.properties(for: outcome.header), mandatory: true)
-        ledger.recordPublished(bytes: outcome.message.count)
+        do {
+            try await transport.publish(
+                outcome.message, exchange: PipelineTopology.updatesExchange, routingKey: PipelineTopology.updatesRoutingKey,
+                properties: PipelineMessage.properties(for: outcome.header), mandatory: true)
+        } catch {
+            if RoleSupervisor.isConnectionLoss(error) { outbox.append((outcome.message, outcome.header)) }
+            throw error
+        }
+        published(outcome.message.count, outcome.header)
         return true
     }
 }

@@ -59,13 +59,7 @@ public struct Simulation: Sendable {
     public func run(
         connect: @Sendable () async throws -> any Transport, progress: @escaping @Sendable (Progress) -> Void = { _ in }
     ) async throws -> SimulationResult {
-        let (train, test) = try loadData()
-        let partition: Partition
-        do {
-            partition = try Partition(scheme: config.partition, labels: train.labels, clientCount: config.clients, seed: config.seed)
-        } catch { throw SimulationError.partition(error) }
-        var rng = SeededGenerator(seed: config.seed ^ 0x5EED)
-        let slowdown = config.slowdown.factors(clients: config.clients, using: &rng)
+        let (train, test) = try config.loadData()
 
         BLASThreads.set(1)
         let spec = config.model
@@ -80,8 +74,7 @@ public struct Simulation: Sendable {
         let connections = try await RoleConnections.open(workers: config.workers, connect: connect)
         do {
             let result = try await run(
-                on: connections, train: train, test: test, partition: partition, slowdown: slowdown,
-                trainingPool: trainingPool, evaluationPool: evaluationPool, progress: progress)
+                on: connections, train: train, test: test, trainingPool: trainingPool, evaluationPool: evaluationPool, progress: progress)
             await connections.closeAll()
             return result
         } catch {
@@ -91,8 +84,7 @@ public struct Simulation: Sendable {
     }
 
     private func run(
-        on connections: RoleConnections, train: Dataset, test: Dataset, partition: Partition, slowdown: [Double],
-        trainingPool: ComputePool<Network>, evaluationPool: ComputePool<Network>,
+        on connections: RoleConnections, train: Dataset, test: Dataset, trainingPool: ComputePool<Network>, evaluationPool: ComputePool<Network>,
         progress: @escaping @Sendable (Progress) -> Void
     ) async throws -> SimulationResult {
         let spec = config.model
@@ -113,15 +105,20 @@ public struct Simulation: Sendable {
         let workers = connections.workers.map { transport in
             AggregatorWorker(
                 transport: transport, spec: spec,
-                settings: WorkerSettings(flushUpdates: flushUpdates, flushInterval: config.flushInterval, staleness: policy),
-                ledger: ledger)
+                settings: WorkerSettings(flushUpdates: flushUpdates, flushInterval: config.flushInterval, staleness: policy))
         }
-        let coordinator = Coordinator(
+        let coordinator = try Coordinator(
             transport: connections.coordinator, spec: spec, initialParameters: Network(spec: spec, seed: seed).parameters,
-            strategy: AggregationStrategy(config.strategy), optimizer: ServerOptimizer(config.serverOptimizer), ledger: ledger)
+            strategy: AggregationStrategy(config.strategy), optimizer: ServerOptimizer(config.serverOptimizer))
+        // The coordinator keeps the books of what became of each update; the fleet counts what it published.
+        @Sendable func books() async -> AggregationAccounting {
+            var books = await coordinator.accounting
+            books.merge(ledger.snapshot)
+            return books
+        }
         let goal = config.targetAccuracy
         let evaluator = Evaluator(
-            transport: connections.evaluator, spec: spec, test: test, pool: evaluationPool, minimumInterval: config.evaluationInterval,
+            spec: spec, test: test, pool: evaluationPool, minimumInterval: config.evaluationInterval,
             started: started
         ) { record, model in
             target.observe(record, updatesApplied: model.updatesApplied, goal: goal)
@@ -129,21 +126,10 @@ public struct Simulation: Sendable {
                 version: record.version, accuracy: record.accuracy, updatesPerSecond: 0, meanStaleness: 0,
                 elapsed: record.seconds, applied: model.updatesApplied, evaluated: true))
         }
-        let clientsPerRound: Int? = if case .fedAvg(let m) = config.strategy { m } else { nil }
-        let training = LocalTraining(
-            epochs: config.localEpochs, batchSize: config.batchSize,
-            optimizer: try SGD(learningRate: config.learningRate, momentum: config.momentum), codec: config.codec)
-        let fleet = SimulatedFleet(
-            transport: connections.fleet, spec: spec, data: train, partition: partition.clients, training: training,
-            pool: trainingPool,
-            settings: FleetSettings(
-                concurrency: config.concurrency, slowdown: slowdown, dropout: config.dropout,
-                clientsPerRound: clientsPerRound, seed: config.seed &+ 17, deviceTime: config.deviceTime,
-                maxUpdates: config.maxUpdates),
-            ledger: ledger)
+        let fleet = try config.makeFleet(transport: connections.fleet, train: train, pool: trainingPool, ledger: ledger)
 
         // Subscribe everyone to the model fanout before version 0 goes out.
-        let evaluatorModels = try await evaluator.subscribe()
+        let evaluatorModels = try await PipelineTopology.subscribeToModels(on: connections.evaluator)
         let fleetModels = try await fleet.subscribe()
         var throughput: [(x: Double, y: Double)] = []
 
@@ -160,7 +146,7 @@ public struct Simulation: Sendable {
             while true {
                 try await Task.sleep(for: .milliseconds(250))
                 let elapsed = (ContinuousClock.now - started).seconds
-                let accounting = ledger.snapshot
+                let accounting = await books()
                 let rate = Double(accounting.applied - lastApplied) / max(1e-9, elapsed - lastTime)
                 throughput.append((elapsed, rate))
                 (lastApplied, lastTime) = (accounting.applied, elapsed)
@@ -175,7 +161,7 @@ public struct Simulation: Sendable {
             // Stop the clients, then let every published update settle.
             fleetTask.cancel()
             _ = await fleetTask.result
-            for _ in 0..<400 where ledger.snapshot.inFlight > 0 {
+            for _ in 0..<400 where await books().inFlight > 0 {
                 try await Task.sleep(for: .milliseconds(25))
                 for worker in workers { try await worker.drain() }
                 try await coordinator.drain()
@@ -186,7 +172,7 @@ public struct Simulation: Sendable {
         let finalModel = await coordinator.model
         try await evaluator.evaluate(finalModel)
         let history = await evaluator.history
-        let accounting = ledger.snapshot
+        let accounting = await books()
         guard accounting.inFlight == 0 else {
             throw SimulationError.accountingMismatch(published: accounting.published, settled: accounting.settled)
         }
@@ -229,14 +215,6 @@ public struct Simulation: Sendable {
         func closeAll() async {
             for connection in [setup, coordinator, evaluator, fleet] + workers { await connection.close() }
         }
-    }
-
-    private func loadData() throws -> (train: Dataset, test: Dataset) {
-        let data: (train: Dataset, test: Dataset)
-        do { data = try MNIST.load(directory: config.dataDirectory) } catch { throw SimulationError.data(error) }
-        let train = config.trainSubset.map { data.train.subset(Array(0..<min($0, data.train.count))) } ?? data.train
-        let test = config.testSubset.map { data.test.subset(Array(0..<min($0, data.test.count))) } ?? data.test
-        return (train, test)
     }
 }
 

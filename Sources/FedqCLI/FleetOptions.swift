@@ -1,0 +1,81 @@
+import ArgumentParser
+import Learning
+import Pipeline
+
+/// How simulated clients are made and behave: the same flags on `fedq simulate`
+/// and `fedq fleet`, so a fleet run over RabbitMQ repeats a simulation's clients.
+struct FleetOptions: ParsableArguments {
+    @Option(help: "Number of simulated clients (each gets one data partition).")
+    var clients = 100
+    @Option(help: "Clients training at the same time (FedBuff's concurrency).")
+    var concurrency = 10
+    @Option(help: "Data split: iid, shards[:K], dirichlet:ALPHA or quantity:ALPHA.")
+    var partition = "iid"
+    @Option(help: "Local epochs per client update.")
+    var localEpochs = 1
+    @Option(help: "Local mini-batch size.")
+    var batch = 10
+    @Option(help: "Client SGD learning rate.")
+    var lr: Float = 0.1
+    @Option(help: "Client SGD momentum.")
+    var momentum: Float = 0
+    @Option(help: "Client speeds: none, lognormal:SIGMA or stragglers:FRACTIONxFACTOR.")
+    var slowdown = "none"
+    @Option(help: "Probability that a client vanishes mid-training.")
+    var dropout = 0.0
+    @Option(help: "Simulated device time of one local training in ms, before the slowdown (0: this machine's compute time).")
+    var deviceMs = 0
+    @Option(help: "Stop after this many client updates were published.")
+    var maxUpdates: Int?
+    @Option(help: "Threads that train clients.")
+    var threads = 2
+
+    func validate() throws {
+        var config = SimulationConfig()
+        try apply(to: &config)
+    }
+
+    /// Writes these options into `config`.
+    /// - Throws: `ValidationError` naming the flag of a bad value.
+    func apply(to config: inout SimulationConfig) throws {
+        func check(_ condition: Bool, _ message: String) throws {
+            if !condition { throw ValidationError(message) }
+        }
+        try check(clients > 0, "--clients must be positive")
+        try check(concurrency > 0, "--concurrency must be positive")
+        try check(localEpochs > 0, "--local-epochs must be positive")
+        try check(batch > 0, "--batch must be positive")
+        try check(threads > 0, "--threads must be positive")
+        try check((0..<1).contains(dropout), "--dropout must be in [0, 1)")
+        try check(deviceMs >= 0, "--device-ms must be >= 0")
+        try check(maxUpdates.map { $0 > 0 } ?? true, "--max-updates must be positive")
+        do { _ = try SGD(learningRate: lr, momentum: momentum) } catch { throw ValidationError("--lr: \(error)") }
+        config.clients = clients
+        config.concurrency = concurrency
+        do { config.partition = try PartitionScheme(parsing: partition) } catch { throw ValidationError("--partition: \(error)") }
+        do { config.slowdown = try SlowdownSpec(parsing: slowdown) } catch { throw ValidationError("--slowdown: \(error)") }
+        config.localEpochs = localEpochs
+        config.batchSize = batch
+        config.learningRate = lr
+        config.momentum = momentum
+        config.dropout = dropout
+        config.deviceTime = .milliseconds(deviceMs)
+        config.maxUpdates = maxUpdates
+        config.trainingThreads = threads
+    }
+}
+
+extension SharedOptions {
+    /// Writes these options into `config`.
+    func apply(to config: inout SimulationConfig) throws {
+        config.model = try modelSpec()
+        config.strategy = try strategyKind()
+        config.staleness = try stalenessFunction()
+        config.maxStaleness = maxStaleness
+        config.weighBySamples = weighBySamples
+        config.serverOptimizer = try serverOptimizer()
+        config.codec = try codecSpec()
+        config.seed = seed
+        config.dataDirectory = data
+    }
+}

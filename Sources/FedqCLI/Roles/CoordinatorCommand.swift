@@ -1,0 +1,132 @@
+import Aggregation
+import ArgumentParser
+import Foundation
+import Learning
+import Pipeline
+
+/// `fedq coordinator`: the one owner of the global model, as a service.
+struct CoordinatorCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "coordinator",
+        abstract: "Merge the workers' partials into the global model and publish its versions.",
+        discussion: """
+            Start exactly one (the partials queue has a single active consumer: a second \
+            one waits as a standby). Each version is checkpointed to --checkpoint before it \
+            is published; a restarted coordinator resumes from there, and no update is \
+            counted twice. DIR/updates.csv logs what became of every update.
+            """
+    )
+
+    @OptionGroup var shared: SharedOptions
+    @Option(help: "Directory for the checkpoint and the update log (updates.csv).")
+    var checkpoint = "runs/coordinator"
+    @Option(help: "Keep summary.json here (default: the checkpoint directory).")
+    var out: String?
+    @Option(help: "How many settled update ids are remembered to recognise redeliveries.")
+    var settledWindow = 1 << 16
+
+    func validate() throws {
+        guard settledWindow > 0 else { throw ValidationError("--settled-window must be positive") }
+        _ = try shared.roleBroker(name: "fedq coordinator")
+    }
+
+    func run() async throws {
+        let spec = try shared.modelSpec()
+        let kind = try shared.strategyKind()
+        let rule = try shared.serverOptimizer()
+        let store = try CoordinatorStore(directory: checkpoint)
+        let initial = Network(spec: spec, seed: shared.seed).parameters
+        let supervisor = try RoleRuntime.supervisor(role: "coordinator", shared: shared)
+        let summaryPath = (out ?? checkpoint) + "/summary.json"
+        try FileManager.default.createDirectory(atPath: out ?? checkpoint, withIntermediateDirectories: true)
+        let current = Shared<Coordinator?>(nil)
+        let started = ContinuousClock.now
+        let reconnects = Shared(0)
+        let settledWindow = self.settledWindow
+
+        @Sendable func writeSummary(final: Bool) async throws {
+            guard let coordinator = current.current else { return }
+            let summary = CoordinatorSummary(
+                model: await coordinator.model, accounting: await coordinator.accounting,
+                seconds: (ContinuousClock.now - started).seconds, reconnects: reconnects.current, final: final)
+            try writeJSON(summary, to: summaryPath)
+        }
+
+        try await RoleRuntime.runUntilSignalled {
+            let summaries = Task {
+                while !Task.isCancelled {
+                    try await Task.sleep(for: .seconds(1))
+                    try await writeSummary(final: false)
+                }
+            }
+            defer { summaries.cancel() }
+            try await supervisor.run { transport, reconnected in
+                reconnects.current = reconnected
+                try await PipelineTopology.declare(on: transport)
+                // A new session starts from the last checkpoint: what was not committed comes back from the broker.
+                let coordinator = try Coordinator(
+                    transport: transport, spec: spec, initialParameters: initial, strategy: AggregationStrategy(kind),
+                    optimizer: ServerOptimizer(rule), store: store, settledWindow: settledWindow
+                ) { model in
+                    if model.version % 10 == 0 { RoleRuntime.log("coordinator: version \(model.version), \(model.updatesApplied) updates applied") }
+                }
+                current.current = coordinator
+                let model = await coordinator.model
+                RoleRuntime.log("coordinator: serving version \(model.version) (\(model.updatesApplied) updates applied) from \(store.directory)")
+                try await coordinator.announce()
+                try await coordinator.run()
+            }
+            try await writeSummary(final: true)
+        }
+        RoleRuntime.log("coordinator: stopped; summary in \(summaryPath)")
+    }
+}
+
+/// `summary.json` of a coordinator: the accounting fields of `simulate`'s summary.
+/// `updates_published` is null: only the clients know what they published (`fedq fleet`
+/// reports it), and a deployment compares the two.
+struct CoordinatorSummary: Encodable {
+    var modelVersions: UInt64
+    var updatesApplied: Int
+    var updatesDroppedStale: Int
+    var updatesRejected: Int
+    var rejectedByReason: [String: Int]
+    var meanStaleness: Double
+    var stalenessHistogram: [Int]
+    var seconds: Double
+    var reconnects: Int
+    var final: Bool
+
+    init(model: GlobalModel, accounting: AggregationAccounting, seconds: Double, reconnects: Int, final: Bool) {
+        modelVersions = model.version
+        updatesApplied = accounting.applied
+        updatesDroppedStale = accounting.droppedStale
+        updatesRejected = accounting.rejectedTotal
+        rejectedByReason = Dictionary(uniqueKeysWithValues: accounting.rejected.map { ($0.key.rawValue, $0.value) })
+        meanStaleness = accounting.meanStaleness
+        stalenessHistogram = accounting.stalenessHistogram
+        self.seconds = seconds
+        self.reconnects = reconnects
+        self.final = final
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case modelVersions, updatesApplied, updatesDroppedStale, updatesRejected, rejectedByReason, meanStaleness
+        case stalenessHistogram, seconds, reconnects, final, updatesPublished
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(modelVersions, forKey: .modelVersions)
+        try container.encode(updatesApplied, forKey: .updatesApplied)
+        try container.encode(updatesDroppedStale, forKey: .updatesDroppedStale)
+        try container.encode(updatesRejected, forKey: .updatesRejected)
+        try container.encode(rejectedByReason, forKey: .rejectedByReason)
+        try container.encode(meanStaleness, forKey: .meanStaleness)
+        try container.encode(stalenessHistogram, forKey: .stalenessHistogram)
+        try container.encode(seconds, forKey: .seconds)
+        try container.encode(reconnects, forKey: .reconnects)
+        try container.encode(final, forKey: .final)
+        try container.encodeNil(forKey: .updatesPublished)
+    }
+}

@@ -1,0 +1,91 @@
+import ArgumentParser
+import Foundation
+import Learning
+import Pipeline
+
+/// `fedq eval`: evaluates each model version it sees on the MNIST test set.
+struct EvalCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "eval",
+        abstract: "Evaluate published model versions on the test set; keep DIR/history.csv.",
+        discussion: """
+            history.csv has simulate's header (version,seconds,accuracy,loss,macro_f1), one row \
+            per evaluated version; seconds count from this process's start. With \
+            --stop-at-target the evaluator exits 0 once --target-accuracy is reached (scripts \
+            wait on it to end a run).
+            """
+    )
+
+    @OptionGroup var shared: SharedOptions
+    @Option(help: "Write history.csv here.")
+    var out = "runs/eval"
+    @Option(help: "Report (and with --stop-at-target, stop at) this test accuracy.")
+    var targetAccuracy = 0.97
+    @Flag(help: "Exit once the target accuracy is reached.")
+    var stopAtTarget = false
+    @Option(help: "Minimum milliseconds between two evaluations.")
+    var evalIntervalMs = 200
+    @Option(help: "Evaluate on the first N test images only (default: all 10,000).")
+    var testSamples: Int?
+
+    func validate() throws {
+        guard (0...1).contains(targetAccuracy) else { throw ValidationError("--target-accuracy must be in [0, 1]") }
+        guard evalIntervalMs >= 0 else { throw ValidationError("--eval-interval-ms must be >= 0") }
+        guard testSamples.map({ $0 > 0 }) ?? true else { throw ValidationError("--test-samples must be positive") }
+        _ = try shared.roleBroker(name: "fedq eval")
+    }
+
+    func run() async throws {
+        var config = SimulationConfig()
+        try shared.apply(to: &config)
+        config.testSubset = testSamples
+        let (_, test) = try config.loadData()
+        let spec = config.model
+        let seed = config.seed
+        BLASThreads.set(1)
+        let pool = ComputePool<Network>(threads: 1, name: "fedq-eval") { _ in Network(spec: spec, seed: seed) }
+        defer { pool.shutdown() }
+        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        let historyPath = out + "/history.csv"
+        let (target, stopAtTarget) = (targetAccuracy, self.stopAtTarget)
+        let reached = Shared(false)
+        let supervisor = try RoleRuntime.supervisor(role: "eval", shared: shared)
+        let evaluator = Evaluator(
+            spec: spec, test: test, pool: pool, minimumInterval: .milliseconds(evalIntervalMs), started: .now
+        ) { record, model in
+            RoleRuntime.log(String(
+                format: "eval: version %llu  accuracy %.2f%%  loss %.4f  macro-F1 %.4f  (%d updates applied)",
+                record.version, record.accuracy * 100, record.loss, record.macroF1, model.updatesApplied))
+            if record.accuracy >= target && !reached.current {
+                reached.current = true
+                RoleRuntime.log(String(format: "eval: reached %.2f%% at version %llu", target * 100, record.version))
+            }
+        }
+        try await RoleRuntime.runUntilSignalled {
+            try await supervisor.run { transport, _ in
+                let models = try await PipelineTopology.subscribeToModels(on: transport, requestCurrent: true)
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    group.addTask { try await evaluator.run(models) }
+                    group.addTask {
+                        // Rewrites history.csv as versions are evaluated; ends the run at the target if asked.
+                        var written = 0
+                        while true {
+                            try await Task.sleep(for: .milliseconds(250))
+                            let history = await evaluator.history
+                            if history.count != written {
+                                try HistoryCSV.render(history).write(toFile: historyPath, atomically: true, encoding: .utf8)
+                                written = history.count
+                            }
+                            if stopAtTarget && reached.current { return }
+                        }
+                    }
+                    defer { group.cancelAll() }
+                    try await group.next()
+                }
+            }
+        }
+        let history = await evaluator.history
+        try HistoryCSV.render(history).write(toFile: historyPath, atomically: true, encoding: .utf8)
+        RoleRuntime.log("eval: stopped after \(history.count) evaluations; \(historyPath)")
+    }
+}

@@ -1,0 +1,148 @@
+import ArgumentParser
+import Foundation
+import Learning
+import Pipeline
+import Wire
+
+/// `fedq fleet`: N simulated clients in one process, over one broker connection.
+struct FleetCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "fleet",
+        abstract: "Run N simulated clients on real MNIST partitions against the broker.",
+        discussion: """
+            Clients take the newest model version, train, and publish their updates. \
+            DIR/published.csv lists every update id the broker confirmed, so a run can be \
+            checked against the coordinator's updates.csv; DIR/summary.json has the counts.
+            """
+    )
+
+    @OptionGroup var shared: SharedOptions
+    @OptionGroup(title: "Clients") var fleet: FleetOptions
+    @Option(help: "Write published.csv and summary.json here.")
+    var out = "runs/fleet"
+
+    func validate() throws {
+        _ = try shared.roleBroker(name: "fedq fleet")
+    }
+
+    func run() async throws {
+        var config = SimulationConfig()
+        try fleet.apply(to: &config)
+        try shared.apply(to: &config)
+        try await ClientRunner(role: "fleet", config: config, shared: shared, out: out, onlyClient: nil).run()
+    }
+}
+
+/// `fedq client`: one client of a partition, as a process of its own.
+struct ClientCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "client",
+        abstract: "Run one client: partition index I of --clients N (or --clients 1 on its own --data).",
+        discussion: """
+            The partition is computed exactly as `fedq fleet` and `fedq simulate` do for the \
+            same --seed, so client I here trains on what client I trains on there.
+            """
+    )
+
+    @OptionGroup var shared: SharedOptions
+    @OptionGroup(title: "Clients") var fleet: FleetOptions
+    @Option(help: "This client's index in the partition (0 ..< --clients).")
+    var clientIndex: Int
+    @Option(help: "Write published.csv and summary.json here.")
+    var out = "runs/client"
+
+    func validate() throws {
+        guard (0..<fleet.clients).contains(clientIndex) else {
+            throw ValidationError("--client-index must be in 0..<\(fleet.clients) (--clients)")
+        }
+        _ = try shared.roleBroker(name: "fedq client")
+    }
+
+    func run() async throws {
+        var config = SimulationConfig()
+        try fleet.apply(to: &config)
+        try shared.apply(to: &config)
+        try await ClientRunner(role: "client \(clientIndex)", config: config, shared: shared, out: out, onlyClient: clientIndex).run()
+    }
+}
+
+/// What a fleet and a single client share: load the data, make the clients, keep them
+/// publishing across reconnects, and log what was published.
+struct ClientRunner {
+    let role: String
+    let config: SimulationConfig
+    let shared: SharedOptions
+    let out: String
+    let onlyClient: Int?
+
+    struct Summary: Encodable {
+        var clients: Int
+        var updatesPublished: Int
+        var bytesPublished: Int
+        var clientsDropped: Int
+        var reconnects: Int
+        var seconds: Double
+    }
+
+    func run() async throws {
+        let (train, _) = try config.loadData()
+        BLASThreads.set(1)
+        let spec = config.model
+        let seed = config.seed
+        let pool = ComputePool<Network>(threads: config.trainingThreads, name: "fedq-train") { Network(spec: spec, seed: seed &+ UInt64($0)) }
+        defer { pool.shutdown() }
+        let ledger = PipelineLedger()
+        let log = try LineLog(path: out + "/published.csv", header: "update_id,client_id,base_version")
+        let supervisor = try RoleRuntime.supervisor(role: role, shared: shared)
+        let fleet = Shared<SimulatedFleet?>(nil)
+        let reconnects = Shared(0)
+        let started = ContinuousClock.now
+        let (config, onlyClient, role) = (self.config, self.onlyClient, self.role)
+        let summaryPath = out + "/summary.json"
+        @Sendable func writeSummary() async throws {
+            let dropped = await fleet.current?.clientsDropped ?? 0
+            try writeJSON(
+                Summary(
+                    clients: onlyClient == nil ? config.clients : 1, updatesPublished: ledger.snapshot.published,
+                    bytesPublished: ledger.bytesPublished, clientsDropped: dropped, reconnects: reconnects.current,
+                    seconds: (ContinuousClock.now - started).seconds),
+                to: summaryPath)
+        }
+        try await RoleRuntime.runUntilSignalled {
+            try await supervisor.run { transport, reconnected in
+                reconnects.current = reconnected
+                try await PipelineTopology.declare(on: transport)
+                let clients: SimulatedFleet
+                if let existing = fleet.current {
+                    try await existing.attach(transport)
+                    clients = existing
+                } else {
+                    clients = try config.makeFleet(transport: transport, train: train, pool: pool, ledger: ledger, onlyClient: onlyClient) {
+                        log.append("\($0.updateID),\($0.clientID),\($0.modelVersion)")
+                    }
+                    fleet.current = clients
+                }
+                let models = try await clients.subscribe(requestCurrent: true)
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    group.addTask { try await clients.run(models) }
+                    group.addTask {
+                        // Progress, and the end of a bounded run.
+                        var last = -1
+                        while true {
+                            try await Task.sleep(for: .seconds(1))
+                            let published = ledger.snapshot.published
+                            if published / 100 != last / 100 { RoleRuntime.log("\(role): \(published) updates published") }
+                            last = published
+                            try await writeSummary()
+                            if let bound = config.maxUpdates, published >= bound { return }
+                        }
+                    }
+                    defer { group.cancelAll() }
+                    try await group.next()
+                }
+            }
+            try await writeSummary()
+        }
+        RoleRuntime.log("\(role): stopped after \(ledger.snapshot.published) updates; \(summaryPath)")
+    }
+}

@@ -1,0 +1,61 @@
+import ArgumentParser
+import Pipeline
+import Wire
+
+/// `fedq worker`: one aggregator worker; start as many as the load needs.
+struct WorkerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "worker",
+        abstract: "Aggregate client updates into partials for the coordinator (competing consumer; run many).",
+        discussion: """
+            Refused updates (undecodable, another model, NaN/Inf, over --max-norm) are parked \
+            in the fedq.dead queue with an x-fedq-reason header; updates staler than \
+            --max-staleness are dropped. Both are counted by the coordinator.
+            """
+    )
+
+    @OptionGroup var shared: SharedOptions
+    @Option(help: "Flush a partial after this many updates (default: half the strategy's buffer).")
+    var flushUpdates: Int?
+    @Option(help: "…or once its oldest update waited this many milliseconds.")
+    var flushMs = 20
+    @Option(help: "Unacknowledged updates the broker may hand this worker at once.")
+    var prefetch = 64
+    @Option(help: "Refuse updates whose L2 norm exceeds this.")
+    var maxNorm: Float?
+    @Option(help: "Refuse messages larger than this many bytes (default: twice the model in fp32).")
+    var maxMessageBytes: Int?
+
+    func validate() throws {
+        guard flushUpdates.map({ $0 > 0 }) ?? true else { throw ValidationError("--flush-updates must be positive") }
+        guard flushMs > 0 else { throw ValidationError("--flush-ms must be positive") }
+        guard prefetch > 0 else { throw ValidationError("--prefetch must be positive") }
+        guard maxNorm.map({ $0 > 0 && $0.isFinite }) ?? true else { throw ValidationError("--max-norm must be a positive number") }
+        guard maxMessageBytes.map({ $0 > 0 }) ?? true else { throw ValidationError("--max-message-bytes must be positive") }
+        _ = try shared.roleBroker(name: "fedq worker")
+    }
+
+    func run() async throws {
+        let spec = try shared.modelSpec()
+        let flush: Int =
+            switch try shared.strategyKind() {
+            case .fedAsync: 1
+            case .fedBuff(let k), .fedAvg(let k): flushUpdates ?? max(1, k / 2)
+            }
+        var limits = DecodeLimits.default
+        // No honest update is larger than the uncompressed model; twice that leaves room.
+        limits.maxMessageBytes = maxMessageBytes ?? (8 * spec.parameterCount + (64 << 10))
+        let settings = WorkerSettings(
+            flushUpdates: flush, flushInterval: .milliseconds(flushMs), prefetch: prefetch,
+            staleness: try shared.stalenessPolicy(), limits: limits, maxNorm: maxNorm)
+        let supervisor = try RoleRuntime.supervisor(role: "worker", shared: shared)
+        try await RoleRuntime.runUntilSignalled {
+            try await supervisor.run { transport, _ in
+                try await PipelineTopology.declare(on: transport)
+                // A fresh worker per connection: what the old one held was never acknowledged.
+                try await AggregatorWorker(transport: transport, spec: spec, settings: settings).run()
+            }
+        }
+        RoleRuntime.log("worker: stopped")
+    }
+}
