@@ -59,11 +59,13 @@ let package = Package(
         ),
         .executableTarget(name: "fedq", dependencies: ["FedqCLI"]),
 
-        .testTarget(name: "AMQPTests", dependencies: ["AMQP"]),
+        // Test helpers every test target shares: the test broker node, child processes.
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "AMQPTests", dependencies: ["AMQP", "TestSupport"]),
         .testTarget(name: "WireTests", dependencies: ["Wire"]),
         .testTarget(name: "LearningTests", dependencies: ["Learning"]),
         .testTarget(name: "AggregationTests", dependencies: ["Aggregation"]),
-        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "AMQP"]),
+        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "AMQP", "Wire", "TestSupport"]),
         .testTarget(
             name: "FedqCLITests",
             dependencies: [

@@ -2,8 +2,8 @@
 # Runs every test of FedQueue against a private RabbitMQ node on 127.0.0.1.
 #   scripts/test.sh [extra swift test arguments, e.g. --filter AMQPTests]
 # Installs missing system packages, starts the broker (a failing start fails
-# the run: broker tests never skip), runs `swift test`, and always stops the
-# broker again.
+# the run: broker tests never skip), builds `fedq`, runs `swift test`, and
+# always stops the broker again.
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
@@ -18,4 +18,7 @@ export FEDQ_TEST_BROKER="$url"
 export FEDQ_BROKER_SCRIPT="$repo/scripts/broker.sh"
 echo "test.sh: broker at $FEDQ_TEST_BROKER"
 
+# The distributed-pipeline tests start `fedq` role processes: build the binary beside
+# the test bundle first (same flags, so the two builds share their objects).
+swift build -c release -Xswiftc -enable-testing --product fedq
 swift test -c release -Xswiftc -enable-testing "$@"

@@ -1,5 +1,6 @@
 import AMQP
 import Foundation
+import TestSupport
 import Testing
 
 @Suite("Against the real broker", .serialized, .exclusiveBroker, .timeLimit(.minutes(3)))

@@ -1,6 +1,7 @@
 import AMQP
 import Foundation
 import Synchronization
+import TestSupport
 import Testing
 
 /// Part of the serialized broker suite: it stops and starts the broker, so

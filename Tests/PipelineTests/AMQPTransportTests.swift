@@ -1,5 +1,6 @@
 import AMQP
 import Foundation
+import TestSupport
 import Testing
 @testable import Pipeline
 
@@ -192,15 +193,25 @@ struct AMQPTransportTests {
     }
 
     @Test func wrongPasswordAndUnreachableBrokerAreTypedErrors() async throws {
-        var configuration = try TestBroker.configuration()
-        configuration.password = "wrong-\(UUID().uuidString)"
-        await #expect { try await AMQPTransport(configuration: configuration) } throws: {
-            if case .accessRefused(let why) = $0 as? TransportError { why.contains("Login was refused") } else { false }
-        }
-        configuration = try TestBroker.configuration()
-        configuration.port = 1
-        await #expect { try await AMQPTransport(configuration: configuration) } throws: {
-            if case .connectionFailed = $0 as? TransportError { true } else { false }
+        let good = try TestBroker.configuration()
+        var wrongPassword = good
+        wrongPassword.password = "wrong-\(UUID().uuidString)"
+        var unreachable = good
+        unreachable.port = 1
+        let refused = await Self.connectionError(wrongPassword)
+        let failed = await Self.connectionError(unreachable)
+        #expect(refused?.description.contains("Login was refused") == true, "\(String(describing: refused))")
+        #expect(refused.map { if case .accessRefused = $0 { true } else { false } } == true)
+        #expect(failed.map { if case .connectionFailed = $0 { true } else { false } } == true, "\(String(describing: failed))")
+    }
+
+    /// The error connecting with `configuration` throws, or nil if it connected.
+    static func connectionError(_ configuration: AMQPConfiguration) async -> TransportError? {
+        do {
+            await (try await AMQPTransport(configuration: configuration)).close()
+            return nil
+        } catch {
+            return error
         }
     }
 

@@ -11,17 +11,12 @@ import Wire
 struct RoleTests {
     let spec = ModelSpec.mlp
 
-    func update(_ value: Float, base: ModelVersion = 0, codec: String = "fp32", spec: ModelSpec = .mlp) throws -> ([UInt8], MessageHeader) {
-        let header = MessageHeader(
-            kind: .clientUpdate, specHash: spec.hash, modelVersion: base, sampleCount: 600, localSteps: 60,
-            parameterCount: spec.parameterCount, codec: try CodecSpec(parsing: codec))
-        return (try Envelope.encode([Float](repeating: value, count: spec.parameterCount), header: header), header)
+    func update(_ value: Float, base: ModelVersion = 0, spec: ModelSpec = .mlp) throws -> (body: [UInt8], header: MessageHeader) {
+        try TestUpdates.update(value, base: base, spec: spec)
     }
 
-    func publish(_ message: ([UInt8], MessageHeader), on transport: some Transport) async throws {
-        try await transport.publish(
-            message.0, exchange: PipelineTopology.updatesExchange, routingKey: PipelineTopology.updatesRoutingKey,
-            properties: PipelineMessage.properties(for: message.1), mandatory: true)
+    func publish(_ message: (body: [UInt8], header: MessageHeader), on transport: some Transport) async throws {
+        try await TestUpdates.publish(message, on: transport)
     }
 
     @Test func fedBuffAppliesTheMeanOfItsBufferAndPublishesAVersion() async throws {
@@ -62,15 +57,8 @@ struct RoleTests {
         let (worker, coordinator, running) = try startRoles(on: broker, staleness: StalenessPolicy())
         defer { running.cancel() }
 
-        let garbage: [UInt8] = (0..<500).map { UInt8(truncatingIfNeeded: $0 &* 7919) }
-        try await setup.publish(garbage, exchange: PipelineTopology.updatesExchange, routingKey: PipelineTopology.updatesRoutingKey)
-        // A well-formed envelope carrying a NaN (encoders refuse NaN, so patch one in and reseal the CRC).
-        var nan = try update(0.1)
-        let at = Envelope.headerByteCount + 4 * 7
-        withUnsafeBytes(of: Float.nan.bitPattern.littleEndian) { nan.0.replaceSubrange(at..<(at + 4), with: $0) }
-        let crc = CRC32C.checksum(Array(nan.0.dropLast(4)))
-        withUnsafeBytes(of: crc.littleEndian) { nan.0.replaceSubrange((nan.0.count - 4)..., with: $0) }
-        try await publish(nan, on: setup)
+        try await TestUpdates.publishGarbage(on: setup)
+        try await publish(try TestUpdates.nanUpdate(), on: setup)
         try await publish(try update(0.1, spec: .cnn), on: setup)
         try await publish(try update(0.1), on: setup)
 

@@ -1,6 +1,7 @@
 import Aggregation
 import Foundation
 import Learning
+import TestSupport
 import Testing
 import Wire
 @testable import Pipeline

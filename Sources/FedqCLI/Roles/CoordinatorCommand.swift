@@ -24,9 +24,12 @@ struct CoordinatorCommand: AsyncParsableCommand {
     var out: String?
     @Option(help: "How many settled update ids are remembered to recognise redeliveries.")
     var settledWindow = 1 << 16
+    @Option(help: "Apply a FedBuff/FedAvg buffer that has not filled within this many milliseconds (0: wait for it to fill).")
+    var maxBufferWaitMs = 5000
 
     func validate() throws {
         guard settledWindow > 0 else { throw ValidationError("--settled-window must be positive") }
+        guard maxBufferWaitMs >= 0 else { throw ValidationError("--max-buffer-wait-ms must be >= 0") }
         _ = try shared.roleBroker(name: "fedq coordinator")
     }
 
@@ -43,6 +46,7 @@ struct CoordinatorCommand: AsyncParsableCommand {
         let started = ContinuousClock.now
         let reconnects = Shared(0)
         let settledWindow = self.settledWindow
+        let maxBufferWait: Duration? = maxBufferWaitMs > 0 ? .milliseconds(maxBufferWaitMs) : nil
 
         @Sendable func writeSummary(final: Bool) async throws {
             guard let coordinator = current.current else { return }
@@ -66,7 +70,8 @@ struct CoordinatorCommand: AsyncParsableCommand {
                 // A new session starts from the last checkpoint: what was not committed comes back from the broker.
                 let coordinator = try Coordinator(
                     transport: transport, spec: spec, initialParameters: initial, strategy: AggregationStrategy(kind),
-                    optimizer: ServerOptimizer(rule), store: store, settledWindow: settledWindow
+                    optimizer: ServerOptimizer(rule), store: store, settledWindow: settledWindow,
+                    maxBufferWait: maxBufferWait
                 ) { model in
                     if model.version % 10 == 0 { RoleRuntime.log("coordinator: version \(model.version), \(model.updatesApplied) updates applied") }
                 }

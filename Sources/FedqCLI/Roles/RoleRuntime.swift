@@ -62,7 +62,7 @@ final class LineLog: Sendable {
         let url = URL(fileURLWithPath: path)
         try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
         if !FileManager.default.fileExists(atPath: path) {
-            try Data(header.utf8).write(to: url)
+            try Data((header + "\n").utf8).write(to: url)
         }
         let handle = try FileHandle(forWritingTo: url)
         handle.seekToEndOfFile()

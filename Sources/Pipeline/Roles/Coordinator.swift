@@ -25,6 +25,11 @@ public actor Coordinator {
     private var pendingIDs: Set<UpdateID> = []
     /// Deliveries of the buffered partials: acknowledged once they are applied.
     private var held: [Delivery] = []
+    /// When the oldest buffered partial arrived.
+    private var pendingSince: ContinuousClock.Instant?
+    /// Apply a buffer that has not filled within this long (nil: wait for K). Clients
+    /// that stop or slow down would otherwise strand the last updates of a run.
+    private let maxBufferWait: Duration?
     /// Called with each new version once it is published (progress, tests).
     private let onVersion: @Sendable (GlobalModel) -> Void
 
@@ -36,13 +41,14 @@ public actor Coordinator {
     public init(
         transport: any Transport, spec: ModelSpec, initialParameters: [Float], strategy: AggregationStrategy,
         optimizer: ServerOptimizer, store: CoordinatorStore? = nil, settledWindow: Int = 1 << 16,
-        onVersion: @escaping @Sendable (GlobalModel) -> Void = { _ in }
+        maxBufferWait: Duration? = nil, onVersion: @escaping @Sendable (GlobalModel) -> Void = { _ in }
     ) throws(CheckpointError) {
         self.transport = transport
         self.spec = spec
         self.strategy = strategy
         self.store = store
         self.onVersion = onVersion
+        self.maxBufferWait = maxBufferWait
         let name = strategy.kind.description
         state =
             try store?.load(spec: spec, strategy: name)
@@ -65,6 +71,14 @@ public actor Coordinator {
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { for try await delivery in partials { try await self.handle(delivery) } }
             group.addTask { for try await request in requests { try await self.answer(request) } }
+            if let wait = maxBufferWait {
+                group.addTask {
+                    while true {
+                        try await Task.sleep(for: min(wait / 4, .milliseconds(250)))
+                        try await self.applyIfWaitedTooLong(wait)
+                    }
+                }
+            }
             defer { group.cancelAll() }
             try await group.next()
         }
@@ -73,6 +87,11 @@ public actor Coordinator {
     /// Applies whatever the strategy still buffers (the end of a run), even short of its K.
     public func drain() async throws {
         if strategy.pendingCount > 0 { try await applyPending() }
+    }
+
+    private func applyIfWaitedTooLong(_ wait: Duration) async throws {
+        guard let pendingSince, ContinuousClock.now - pendingSince >= wait else { return }
+        try await applyPending()
     }
 
     /// Sends the current model straight to the requester's queue (its `reply_to`).
@@ -132,6 +151,7 @@ public actor Coordinator {
         }
         switch strategy.receive(partial, currentVersion: state.model.version) {
         case .buffered:
+            if held.isEmpty { pendingSince = .now }
             held.append(delivery)
             pendingIDs.formUnion(partial.updateIDs)
             if !records.isEmpty { try await commit(records, acknowledging: []) }
@@ -170,6 +190,7 @@ public actor Coordinator {
             records.append(SettlementRecord(id: entry.id, disposition: .applied, version: state.model.version + 1))
         }
         pendingIDs = []
+        pendingSince = nil
         state.model.version += 1
         state.model.updatesApplied += applied.count
         let acknowledged = held
