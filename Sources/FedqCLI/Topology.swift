@@ -36,10 +36,18 @@ struct Topology: AsyncParsableCommand {
             abstract: "Declare every exchange, queue and binding (idempotent).")
 
         @OptionGroup var options: Options
+        @Flag(help: "Also empty every queue of the definitions: a fresh run (demos, load tests) must not count what an earlier one left.")
+        var purge = false
 
         func run() async throws {
             let (connection, topology) = try await options.load()
             try await connection.declare(topology)
+            if purge {
+                let channel = try await connection.openChannel()
+                var purged = 0
+                for queue in topology.queues { purged += try await channel.purgeQueue(queue.name) }
+                print("purged \(purged) messages")
+            }
             await connection.close()
             print("applied \(topology.exchanges.count) exchanges, \(topology.queues.count) queues, \(topology.bindings.count) bindings from \(options.definitions)")
         }

@@ -74,7 +74,7 @@ final class Deployment: Sendable {
     func settled(_ coordinator: String = "coordinator") -> [(id: String, disposition: String, reason: String, version: Int)] {
         read(coordinator + "/updates.csv").split(separator: "\n").dropFirst().compactMap { line in
             let fields = line.split(separator: ",", omittingEmptySubsequences: false)
-            guard fields.count == 4, let version = Int(fields[3]) else { return nil }
+            guard fields.count == 5, let version = Int(fields[3]) else { return nil }
             return (String(fields[0]), String(fields[1]), String(fields[2]), version)
         }
     }

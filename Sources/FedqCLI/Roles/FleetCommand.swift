@@ -75,15 +75,6 @@ struct ClientRunner {
     let out: String
     let onlyClient: Int?
 
-    struct Summary: Encodable {
-        var clients: Int
-        var updatesPublished: Int
-        var bytesPublished: Int
-        var clientsDropped: Int
-        var reconnects: Int
-        var seconds: Double
-    }
-
     func run() async throws {
         let (train, _) = try config.loadData()
         BLASThreads.set(1)
@@ -102,7 +93,7 @@ struct ClientRunner {
         @Sendable func writeSummary() async throws {
             let dropped = await fleet.current?.clientsDropped ?? 0
             try writeJSON(
-                Summary(
+                FleetSummary(
                     clients: onlyClient == nil ? config.clients : 1, updatesPublished: ledger.snapshot.published,
                     bytesPublished: ledger.bytesPublished, clientsDropped: dropped, reconnects: reconnects.current,
                     seconds: (ContinuousClock.now - started).seconds),

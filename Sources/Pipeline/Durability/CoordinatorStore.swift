@@ -34,16 +34,29 @@ public struct SettlementRecord: Sendable, Equatable {
     public var reason: String
     /// The version the update went into (applied), or the version current when it was settled.
     public var version: ModelVersion
+    /// When it was settled (Unix seconds): throughput over time is read off the log.
+    public var time: Double
 
-    public init(id: UpdateID, disposition: Disposition, reason: String = "", version: ModelVersion) {
+    public init(id: UpdateID, disposition: Disposition, reason: String = "", version: ModelVersion, time: Double = Date().timeIntervalSince1970) {
         self.id = id
         self.disposition = disposition
         self.reason = reason
         self.version = version
+        self.time = time
     }
 
-    static let header = "update_id,disposition,reason,version\n"
-    var line: String { "\(id),\(disposition.rawValue),\(reason),\(version)\n" }
+    public static let header = "update_id,disposition,reason,version,time\n"
+    var line: String { "\(id),\(disposition.rawValue),\(reason),\(version),\(String(format: "%.3f", time))\n" }
+
+    /// Parses a line of `updates.csv`; nil for the header or a malformed line.
+    public init?(line: Substring) {
+        let fields = line.split(separator: ",", omittingEmptySubsequences: false)
+        guard fields.count == 5, let id = Wire.UpdateID(hex: String(fields[0])).map({ UpdateID($0) }),
+            let disposition = Disposition(rawValue: String(fields[1])), let version = UInt64(fields[3]),
+            let time = Double(fields[4])
+        else { return nil }
+        self.init(id: id, disposition: disposition, reason: String(fields[2]), version: version, time: time)
+    }
 }
 
 /// The coordinator's directory: `checkpoint.fedq`, replaced atomically for each

@@ -1,0 +1,47 @@
+import ArgumentParser
+import Foundation
+import Pipeline
+
+/// `fedq report DIR`: the report `simulate` writes, for a run of separate processes.
+struct Report: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Render report.html and summary.json for a deployment's outputs (DIR/coordinator, DIR/fleet, DIR/eval).",
+        discussion: """
+            Exits 1 when the books do not balance: updates the fleet published that the \
+            coordinator did not account as applied, dropped stale or rejected.
+            """
+    )
+
+    @Argument(help: "The directory holding coordinator/, fleet/ and eval/.")
+    var directory: String
+    @Option(help: "The accuracy 'seconds/updates to target' refer to.")
+    var targetAccuracy = 0.97
+    @Option(help: "Wait up to this many seconds for the coordinator to account for every published update.")
+    var waitSettled = 0.0
+
+    func run() async throws {
+        var result = try DeploymentRun.load(directory: directory, targetAccuracy: targetAccuracy)
+        let deadline = ContinuousClock.now + .seconds(waitSettled)
+        while result.summary.updatesPublished != settled(result.summary), ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(500))
+            result = try DeploymentRun.load(directory: directory, targetAccuracy: targetAccuracy)
+        }
+        let report = try result.write(to: directory)
+        let summary = result.summary
+        print(String(
+            format: "%@ %.2f%%%@: %d versions, %d updates applied of %d published (%d stale, %d rejected), mean staleness %.2f",
+            summary.reachedTarget ? "reached" : "did not reach", summary.targetAccuracy * 100,
+            summary.secondsToTarget.map { String(format: " in %.2f s", $0) } ?? "", Int(summary.modelVersions),
+            summary.updatesApplied, summary.updatesPublished, summary.updatesDroppedStale, summary.updatesRejected,
+            summary.meanStaleness))
+        print("report: \(report)")
+        guard summary.updatesPublished == settled(summary) else {
+            print("accounting mismatch: \(summary.updatesPublished) published, \(settled(summary)) settled")
+            throw ExitCode(1)
+        }
+    }
+
+    private func settled(_ summary: RunSummary) -> Int {
+        summary.updatesApplied + summary.updatesDroppedStale + summary.updatesRejected
+    }
+}
