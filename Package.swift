@@ -10,6 +10,9 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/adam-fowler/compress-nio", from: "1.5.0"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         // Tests only: parses docker/compose.yml to check its fedq command lines.
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
@@ -48,13 +51,24 @@ let package = Package(
         // Aggregation: staleness, strategies, server optimizers. Pure math, no I/O.
         .target(name: "Aggregation"),
         // Roles over a Transport: client, worker, coordinator, evaluator; embedded broker.
-        .target(name: "Pipeline", dependencies: ["AMQP", "Wire", "Learning", "Aggregation"]),
+        .target(
+            name: "Pipeline",
+            dependencies: ["AMQP", "Wire", "Learning", "Aggregation", .product(name: "CoreMetrics", package: "swift-metrics")]
+        ),
+        // Metrics: swift-metrics on a Prometheus registry, served on /metrics.
+        .target(
+            name: "Telemetry",
+            dependencies: [
+                .product(name: "CoreMetrics", package: "swift-metrics"), .product(name: "Prometheus", package: "swift-prometheus"),
+            ]
+        ),
         // The command line: parse options, build the role, run it.
         .target(
             name: "FedqCLI",
             dependencies: [
-                "AMQP", "Wire", "Learning", "Aggregation", "Pipeline",
+                "AMQP", "Wire", "Learning", "Aggregation", "Pipeline", "Telemetry",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
             ]
         ),
         .executableTarget(name: "fedq", dependencies: ["FedqCLI"]),

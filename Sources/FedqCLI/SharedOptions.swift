@@ -1,8 +1,10 @@
 import AMQP
 import Aggregation
+import Foundation
 import ArgumentParser
 import Learning
 import Pipeline
+import Telemetry
 import Wire
 
 /// The options every part of a deployment must agree on, with the same flags on
@@ -38,16 +40,21 @@ struct SharedOptions: ParsableArguments {
     var data = "data/mnist"
     @Option(help: "Roles: keep trying to (re)connect to the broker for this many seconds before giving up.")
     var reconnectFor = 300.0
+    @Option(help: "Serve Prometheus metrics on this port (GET /metrics); 0 picks a free one.")
+    var metricsPort: Int?
+    @Option(help: "Address the metrics port listens on (0.0.0.0 in a container).")
+    var metricsAddress = "127.0.0.1"
 
     /// The flags `EnvironmentDefaults` fills from `FEDQ_*` variables.
     static let environmentFlags = [
         "broker", "model", "codec", "strategy", "buffer", "staleness", "max-staleness", "weigh-by-samples",
-        "server-opt", "seed", "data", "reconnect-for",
+        "server-opt", "seed", "data", "reconnect-for", "metrics-port", "metrics-address",
     ]
 
     static let defaultRoleBroker = "amqp://guest:guest@127.0.0.1:5672/%2F"
 
     func validate() throws {
+        guard metricsPort.map({ (0...65_535).contains($0) }) ?? true else { throw ValidationError("--metrics-port must be in 0...65535") }
         guard reconnectFor >= 0 else { throw ValidationError("--reconnect-for must be >= 0") }
         guard buffer > 0 else { throw ValidationError("--buffer must be positive") }
         guard maxStaleness.map({ $0 >= 0 }) ?? true else { throw ValidationError("--max-staleness must be >= 0") }
@@ -72,6 +79,14 @@ struct SharedOptions: ParsableArguments {
     func stalenessPolicy() throws -> StalenessPolicy {
         AggregationStrategy(try strategyKind()).stalenessPolicy(
             StalenessPolicy(function: try stalenessFunction(), maxStaleness: maxStaleness, weighsBySamples: weighBySamples))
+    }
+
+    /// Starts serving metrics when `--metrics-port` was given (and says where).
+    func startMetrics(role: String) throws -> MetricsServer? {
+        guard let metricsPort else { return nil }
+        let server = try Telemetry.serve(port: metricsPort, address: metricsAddress)
+        FileHandle.standardError.write(Data("\(role): metrics on http://\(metricsAddress):\(server.port)/metrics\n".utf8))
+        return server
     }
 
     /// The broker for a role command (nil `--broker` means the local default).

@@ -59,6 +59,8 @@ struct Simulate: AsyncParsableCommand {
     }
 
     func run() async throws {
+        let metrics = try shared.startMetrics(role: "simulate")
+        defer { metrics?.close() }
         let config = try makeConfig()
         let line = ProgressBox()
         let result: SimulationResult

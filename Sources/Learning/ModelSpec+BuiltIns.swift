@@ -25,9 +25,24 @@ extension ModelSpec {
     /// The built-in architectures by name, for the command line.
     public static let builtIns: [String: ModelSpec] = ["mlp": .mlp, "cnn": .cnn]
 
+    /// A model of exactly `parameters` parameters (one dense layer of P − 1 inputs and one
+    /// output) for load tests, where only an update's size matters, never its training.
+    public static func synthetic(parameters: Int) throws(ModelError) -> ModelSpec {
+        guard parameters >= 2 else { throw .invalidArchitecture("a synthetic model needs at least 2 parameters, got \(parameters)") }
+        return try ModelSpec(
+            name: "synthetic", inputSize: parameters - 1, classCount: 1, layers: [.dense(inputs: parameters - 1, outputs: 1)])
+    }
+
+    /// A built-in architecture, or `synthetic:P` (see `synthetic(parameters:)`).
     /// - Throws: `ModelError.unknownArchitecture` for a name that is not built in.
     public static func named(_ name: String) throws(ModelError) -> ModelSpec {
-        guard let spec = builtIns[name] else { throw .unknownArchitecture(name, known: builtIns.keys.sorted()) }
+        if name.hasPrefix("synthetic:") {
+            guard let count = Int(name.dropFirst("synthetic:".count)) else {
+                throw .invalidArchitecture("synthetic:P needs a parameter count, got '\(name)'")
+            }
+            return try synthetic(parameters: count)
+        }
+        guard let spec = builtIns[name] else { throw .unknownArchitecture(name, known: builtIns.keys.sorted() + ["synthetic:P"]) }
         return spec
     }
 }

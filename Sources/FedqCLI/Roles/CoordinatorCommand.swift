@@ -34,6 +34,8 @@ struct CoordinatorCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        let metrics = try shared.startMetrics(role: "coordinator")
+        defer { metrics?.close() }
         let spec = try shared.modelSpec()
         let kind = try shared.strategyKind()
         let rule = try shared.serverOptimizer()

@@ -36,6 +36,8 @@ struct EvalCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        let metrics = try shared.startMetrics(role: "eval")
+        defer { metrics?.close() }
         var config = SimulationConfig()
         try shared.apply(to: &config)
         config.testSubset = testSamples

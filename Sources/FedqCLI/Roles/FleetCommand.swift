@@ -76,6 +76,8 @@ struct ClientRunner {
     let onlyClient: Int?
 
     func run() async throws {
+        let metrics = try shared.startMetrics(role: role)
+        defer { metrics?.close() }
         let (train, _) = try config.loadData()
         BLASThreads.set(1)
         let spec = config.model

@@ -36,6 +36,8 @@ struct WorkerCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        let metrics = try shared.startMetrics(role: "worker")
+        defer { metrics?.close() }
         let spec = try shared.modelSpec()
         let flush: Int =
             switch try shared.strategyKind() {

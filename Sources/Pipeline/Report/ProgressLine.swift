@@ -33,6 +33,14 @@ public struct ProgressLine: Sendable {
         drawn = false
     }
 
+    /// A bar such as `[#########···········]  45%` for the live line.
+    public static func bar(_ fraction: Double, width: Int = 20) -> String {
+        let clamped = min(1, max(0, fraction.isFinite ? fraction : 0))
+        let filled = Int((clamped * Double(width)).rounded(.down))
+        return "[" + String(repeating: "#", count: filled) + String(repeating: "·", count: width - filled) + "]"
+            + String(format: " %3.0f%%", clamped * 100)
+    }
+
     /// Leaves the cursor on a fresh line.
     public mutating func finish() {
         if drawn { print("") }

@@ -82,6 +82,7 @@ public actor AggregatorWorker {
             group.addTask {
                 for try await delivery in updates { try await self.handle(delivery) }
             }
+            group.addTask { try await PipelineMetrics.watch(PipelineTopology.updatesQueue, on: self.transport) }
             defer { group.cancelAll() }
             try await group.next()
         }
@@ -97,6 +98,7 @@ public actor AggregatorWorker {
     }
 
     func handle(_ delivery: Delivery) async throws {
+        PipelineMetrics.updatesReceived.increment()
         let envelope: Envelope
         do throws(WireError) {
             envelope = try Envelope(bytes: delivery.body, limits: settings.limits, expecting: PipelineMessage.expectation(spec))
@@ -189,6 +191,7 @@ public actor AggregatorWorker {
             body, exchange: PipelineTopology.partialsExchange, routingKey: PipelineTopology.partialsRoutingKey,
             properties: PipelineMessage.properties(for: header), mandatory: true)
         partialsPublished += 1
+        PipelineMetrics.partialsFlushed.increment()
     }
 
     /// Parks a refused message in `fedq.dead` with the reason as a header (confirmed

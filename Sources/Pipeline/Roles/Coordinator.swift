@@ -71,6 +71,7 @@ public actor Coordinator {
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { for try await delivery in partials { try await self.handle(delivery) } }
             group.addTask { for try await request in requests { try await self.answer(request) } }
+            group.addTask { try await PipelineMetrics.watch(PipelineTopology.partialsQueue, on: self.transport) }
             if let wait = maxBufferWait {
                 group.addTask {
                     while true {
@@ -122,15 +123,18 @@ public actor Coordinator {
             try await delivery.ack()
             return
         }
+        PipelineMetrics.partialsReceived.increment()
         var records: [SettlementRecord] = []
         for entry in settled where !state.settledIDs.contains(UpdateID(entry.updateID)) {
             let id = UpdateID(entry.updateID)
             state.settledIDs.insert(id)
             if let reason = entry.reason.rejectionReason {
                 state.accounting.recordRejected(reason)
+                PipelineMetrics.rejected(reason).increment()
                 records.append(SettlementRecord(id: id, disposition: .rejected, reason: reason.rawValue, version: state.model.version))
             } else {
                 state.accounting.recordDroppedStale()
+                PipelineMetrics.updatesDroppedStale.increment()
                 records.append(SettlementRecord(id: id, disposition: .stale, version: state.model.version))
             }
         }
@@ -167,6 +171,7 @@ public actor Coordinator {
 
     private func reject(_ ids: [UpdateID], reason: RejectionReason, records: [SettlementRecord], delivery: Delivery) async throws {
         var records = records
+        PipelineMetrics.rejected(reason).increment(by: ids.count)
         for id in ids {
             state.settledIDs.insert(id)
             state.accounting.recordRejected(reason)
@@ -180,12 +185,16 @@ public actor Coordinator {
         // break exclusivity, and moving (unlike copying) keeps the buffer unshared.
         var parameters = state.model.parameters
         state.model.parameters = []
+        let began = ContinuousClock.now
         let outcome = Result { try strategy.apply(to: &parameters, optimizer: &state.optimizer) }
+        PipelineMetrics.aggregationDuration.recordSeconds((ContinuousClock.now - began).seconds)
         state.model.parameters = parameters
         guard let applied = try outcome.get() else { return }
         state.accounting.recordApplied(applied, at: state.model.version)
         var records = records
+        PipelineMetrics.updatesApplied.increment(by: applied.count)
         for entry in applied.entries {
+            PipelineMetrics.staleness.record(staleness(current: state.model.version, base: entry.baseVersion))
             state.settledIDs.insert(entry.id)
             records.append(SettlementRecord(id: entry.id, disposition: .applied, version: state.model.version + 1))
         }
@@ -196,6 +205,7 @@ public actor Coordinator {
         let acknowledged = held
         held = []
         try store?.commit(state, spec: spec, records: records)
+        PipelineMetrics.modelVersion.record(state.model.version)
         try await announce()
         for delivery in acknowledged { try await delivery.ack() }
     }

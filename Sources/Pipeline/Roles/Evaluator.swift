@@ -60,6 +60,7 @@ public actor Evaluator {
             accuracy: evaluation.accuracy, loss: evaluation.loss, macroF1: evaluation.macroF1)
         if let last = history.last, last.version == record.version { return last }
         history.append(record)
+        PipelineMetrics.evaluatedAccuracy.record(record.accuracy)
         onRecord(record, model)
         return record
     }

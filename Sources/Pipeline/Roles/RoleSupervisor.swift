@@ -51,6 +51,7 @@ public struct RoleSupervisor: Sendable {
             }
             if connectedBefore {
                 reconnects += 1
+                PipelineMetrics.reconnects(role).increment()
                 log("\(role): reconnected")
             }
             connectedBefore = true

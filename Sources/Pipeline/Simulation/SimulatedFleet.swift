@@ -108,6 +108,7 @@ public actor SimulatedFleet {
 
     private func published(_ bytes: Int, _ header: MessageHeader) {
         ledger.recordPublished(bytes: bytes)
+        PipelineMetrics.updatesPublished.increment()
         onPublished(header)
     }
 

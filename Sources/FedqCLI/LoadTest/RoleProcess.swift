@@ -1,0 +1,63 @@
+import Foundation
+
+/// A `fedq` role started by the load test as a process of its own, so each role's
+/// CPU is measured apart (from `/proc/PID/stat`) as it would be in a deployment.
+final class RoleProcess: Sendable {
+    let name: String
+    private let process: Process
+
+    /// Starts this same `fedq` binary with `arguments`, its output appended to `log`.
+    init(name: String, arguments: [String], log: String) throws {
+        self.name = name
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
+        process.arguments = arguments
+        FileManager.default.createFile(atPath: log, contents: nil)
+        let output = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+        self.process = process
+    }
+
+    var pid: Int32 { process.processIdentifier }
+
+    /// User + system CPU seconds so far.
+    var cpuSeconds: Double { ProcessCPU.seconds(pid: pid) ?? 0 }
+
+    /// SIGTERM, then up to `timeout` for a clean exit; SIGKILL after that.
+    func stop(timeout: Duration = .seconds(15)) async {
+        guard process.isRunning else { return }
+        process.terminate()
+        let deadline = ContinuousClock.now + timeout
+        while process.isRunning, ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(50)) }
+        if process.isRunning { kill(pid, SIGKILL) }
+    }
+}
+
+/// CPU time of processes, read from procfs (Linux).
+enum ProcessCPU {
+    static let ticksPerSecond = Double(sysconf(Int32(_SC_CLK_TCK)))
+
+    /// utime + stime of `pid` in seconds, nil when it is gone.
+    static func seconds(pid: Int32) -> Double? {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+            let close = stat.lastIndex(of: ")")
+        else { return nil }
+        // Fields after the command name: state is field 3, utime 14, stime 15.
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else { return nil }
+        return (user + system) / ticksPerSecond
+    }
+
+    /// The pids whose command name is `name` (e.g. RabbitMQ's `beam.smp`).
+    static func pids(named name: String) -> [Int32] {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return entries.compactMap(Int32.init).filter { pid in
+            (try? String(contentsOfFile: "/proc/\(pid)/comm", encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) == name
+        }
+    }
+
+    /// This process's own CPU seconds.
+    static var own: Double { seconds(pid: getpid()) ?? 0 }
+}
