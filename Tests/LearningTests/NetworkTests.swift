@@ -23,7 +23,7 @@ struct NetworkTests {
         #expect(throws: ModelError.self) {
             try ModelSpec(name: "bad", inputSize: 10, classCount: 2, layers: [.dense(inputs: 9, outputs: 2)])
         }
-        #expect(throws: ModelError.unknownArchitecture("resnet", known: ["cnn", "mlp"])) { try ModelSpec.named("resnet") }
+        #expect(throws: ModelError.unknownArchitecture("resnet", known: ["cnn", "mlp", "synthetic:P"])) { try ModelSpec.named("resnet") }
     }
 
     @Test func sameSeedGivesSameParametersAndTraining() throws {
@@ -94,5 +94,15 @@ struct NetworkTests {
         let network = Network(spec: .mlp, seed: 1)
         let data = Fixtures.randomDataset(count: 3, features: 5, classes: 2, seed: 1)
         #expect(throws: ModelError.featureCountMismatch(model: 784, dataset: 5)) { try network.evaluate(on: data) }
+    }
+}
+
+@Suite struct SyntheticModelTests {
+    @Test func syntheticModelsHaveExactlyTheParametersAsked() throws {
+        #expect(try ModelSpec.named("synthetic:199210").parameterCount == 199_210)
+        #expect(try ModelSpec.synthetic(parameters: 2).parameterCount == 2)
+        #expect(throws: ModelError.self) { try ModelSpec.synthetic(parameters: 1) }
+        #expect(throws: ModelError.self) { try ModelSpec.named("synthetic:lots") }
+        #expect(try ModelSpec.named("synthetic:1000").hash != ModelSpec.named("synthetic:1001").hash)
     }
 }

@@ -127,3 +127,17 @@ import Testing
         #expect(properties.headers[MessageProperties.HeaderName.modelVersion] == "42")
     }
 }
+
+@Suite struct RestampTests {
+    @Test func restampedMessageDecodesUnderItsNewIDWithTheSamePayload() throws {
+        let values = Fixture.update(count: 1000, seed: 5)
+        let original = Fixture.message(codec: "int8", values: values)
+        let id = UpdateID.random()
+        let restamped = try Envelope.restamped(original, updateID: id)
+        let before = try Envelope(bytes: original)
+        let after = try Envelope(bytes: restamped)
+        #expect(after.header.updateID == id && before.header.updateID != id)
+        #expect(after.decode() == before.decode())
+        #expect(Fixture.error { () throws(WireError) in _ = try Envelope.restamped([1, 2, 3], updateID: id) } != nil)
+    }
+}

@@ -116,7 +116,7 @@ struct LoadTestRun {
         for index in 1...workers {
             roles.append(try RoleProcess(
                 name: "worker \(index)",
-                arguments: ["worker"] + shared + ["--flush-updates", "\(flushUpdates)", "--prefetch", "\(2 * flushUpdates)", "--flush-ms", "50"],
+                arguments: ["worker"] + shared + ["--flush-updates", "\(flushUpdates)", "--prefetch", "\(4 * flushUpdates)", "--flush-ms", "50"],
                 log: out + "/worker-\(index).log"))
         }
         return roles

@@ -53,22 +53,25 @@ public actor AggregatorWorker {
     /// The newest global version this worker has heard of: staleness is measured against it.
     private var knownVersion: ModelVersion = 0
     public private(set) var partialsPublished = 0
+    private let flushes: AsyncStream<Outgoing>
+    private let flushQueue: AsyncStream<Outgoing>.Continuation
 
     public init(transport: any Transport, spec: ModelSpec, settings: WorkerSettings) {
         self.transport = transport
         self.spec = spec
         self.settings = settings
         partial = PartialAggregate(dimension: spec.parameterCount)
+        (flushes, flushQueue) = AsyncStream.makeStream(of: Outgoing.self)
     }
 
     /// Consumes updates (and listens for new model versions) until cancelled;
     /// then flushes what it holds.
     public func run() async throws {
         let updates = try await transport.consume(queue: PipelineTopology.updatesQueue, prefetch: settings.prefetch)
-        let models = try await PipelineTopology.subscribeToModels(on: transport)
+        let versions = try await PipelineTopology.subscribeToVersions(on: transport)
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
-                for try await delivery in models {
+                for try await delivery in versions {
                     if let version = PipelineMessage.announcedVersion(delivery) { await self.heard(version) }
                     try await delivery.ack()
                 }
@@ -83,6 +86,7 @@ public actor AggregatorWorker {
                 for try await delivery in updates { try await self.handle(delivery) }
             }
             group.addTask { try await PipelineMetrics.watch(PipelineTopology.updatesQueue, on: self.transport) }
+            group.addTask { for await outgoing in self.flushes { try await self.send(outgoing) } }
             defer { group.cancelAll() }
             try await group.next()
         }
@@ -124,7 +128,7 @@ public actor AggregatorWorker {
             settle(delivery, id: header.updateID, baseVersion: header.modelVersion, code: .stale)
         case .accept(_, let weight, let mass):
             // Redelivered: flush what is open so this one travels alone (see the type's doc).
-            if delivery.redelivered { try await flush() }
+            if delivery.redelivered { enqueueFlush() }
             do {
                 try partial.add(id: UpdateID(header.updateID), baseVersion: header.modelVersion, weight: weight, mass: mass) {
                     sum, weight in try envelope.accumulate(into: sum, weight: weight)
@@ -138,7 +142,7 @@ public actor AggregatorWorker {
             }
             held.append(delivery)
             if oldest == nil { oldest = .now }
-            if delivery.redelivered || partial.count >= settings.flushUpdates { try await flush() }
+            if delivery.redelivered || partial.count >= settings.flushUpdates { enqueueFlush() }
         }
     }
 
@@ -153,16 +157,41 @@ public actor AggregatorWorker {
         try await flush()
     }
 
+    /// What one flush sends: the partial, the settled entries, and the deliveries they
+    /// acknowledge once the broker confirmed both.
+    private struct Outgoing: Sendable {
+        var partial: PartialAggregate
+        var settled: [PartialAggregateSummary.Settled]
+        var deliveries: [Delivery]
+    }
+
+    /// Takes the open partial out (nil when nothing is held), so the actor can take more
+    /// updates while it is published.
+    private func takeOutgoing() -> Outgoing? {
+        guard !held.isEmpty else { return nil }
+        defer {
+            partial = PartialAggregate(dimension: spec.parameterCount)
+            settled = []
+            held = []
+            oldest = nil
+        }
+        return Outgoing(partial: partial, settled: settled, deliveries: held)
+    }
+
+    /// Hands the open partial to the flusher task without waiting for its confirm: the
+    /// consumer goes on decoding the next updates (within its prefetch) meanwhile.
+    private func enqueueFlush() {
+        if let outgoing = takeOutgoing() { flushQueue.yield(outgoing) }
+    }
+
     private func flush() async throws {
-        guard !held.isEmpty else { return }
-        // Take the state out first: the actor may take more updates while the publishes await.
-        let outgoing = partial
-        let outgoingSettled = settled
-        let deliveries = held
-        partial = PartialAggregate(dimension: spec.parameterCount)
-        settled = []
-        held = []
-        oldest = nil
+        if let outgoing = takeOutgoing() { try await send(outgoing) }
+    }
+
+    private func send(_ flush: Outgoing) async throws {
+        let outgoing = flush.partial
+        let outgoingSettled = flush.settled
+        let deliveries = flush.deliveries
         if !outgoing.isEmpty {
             try await publish(PartialAggregateSummary(
                 weightTotal: outgoing.weightTotal, massTotal: outgoing.massTotal,

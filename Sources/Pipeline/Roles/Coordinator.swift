@@ -61,6 +61,7 @@ public actor Coordinator {
     public func announce() async throws {
         let (body, properties) = try PipelineMessage.encodeModel(state.model, spec: spec)
         try await transport.publish(body, exchange: PipelineTopology.modelsExchange, routingKey: "", properties: properties, mandatory: false)
+        try await transport.publish([], exchange: PipelineTopology.versionsExchange, routingKey: "", properties: properties, mandatory: false)
         onVersion(state.model)
     }
 

@@ -12,6 +12,9 @@ public enum PipelineTopology {
     public static let partialsQueue = "fedq.partials"
     public static let partialsRoutingKey = "fedq.partials"
     public static let modelsExchange = "fedq.models"
+    /// Version announcements without the model (headers only): workers need the newest
+    /// version number to weigh staleness, not 800 KB of parameters per version each.
+    public static let versionsExchange = "fedq.versions"
     public static let deadExchange = "fedq.dead"
     public static let deadQueue = "fedq.dead"
     /// Late joiners ask the coordinator for the current model here (request/reply: the
@@ -23,6 +26,7 @@ public enum PipelineTopology {
         try await transport.declareExchange(ExchangeDeclaration(name: updatesExchange, kind: .direct))
         try await transport.declareExchange(ExchangeDeclaration(name: partialsExchange, kind: .direct))
         try await transport.declareExchange(ExchangeDeclaration(name: modelsExchange, kind: .fanout))
+        try await transport.declareExchange(ExchangeDeclaration(name: versionsExchange, kind: .fanout))
         try await transport.declareExchange(ExchangeDeclaration(name: deadExchange, kind: .fanout))
         var updates = QueueArguments()
         updates.queueType = .quorum
@@ -62,18 +66,29 @@ public enum PipelineTopology {
     public static func subscribeToModels(
         on transport: some Transport, requestCurrent: Bool = false
     ) async throws(TransportError) -> Consumer {
+        let (queue, consumer) = try await newestOnly(from: modelsExchange, on: transport)
+        if requestCurrent {
+            var properties = MessageProperties()
+            properties.replyTo = queue
+            try await transport.publish([], exchange: "", routingKey: modelRequestsQueue, properties: properties, mandatory: true)
+        }
+        return consumer
+    }
+
+    /// The same one-slot subscription to the version announcements (`versionsExchange`).
+    public static func subscribeToVersions(on transport: some Transport) async throws(TransportError) -> Consumer {
+        try await newestOnly(from: versionsExchange, on: transport).consumer
+    }
+
+    private static func newestOnly(
+        from exchange: String, on transport: some Transport
+    ) async throws(TransportError) -> (queue: String, consumer: Consumer) {
         var arguments = QueueArguments()
         arguments.maxLength = 1
         arguments.overflow = .dropHead
         let queue = try await transport.declareQueue(
             QueueDeclaration(name: "", durable: false, exclusive: true, autoDelete: true, arguments: arguments))
-        try await transport.bindQueue(queue.name, exchange: modelsExchange, routingKey: "")
-        let consumer = try await transport.consume(queue: queue.name, prefetch: 1, exclusive: true)
-        if requestCurrent {
-            var properties = MessageProperties()
-            properties.replyTo = queue.name
-            try await transport.publish([], exchange: "", routingKey: modelRequestsQueue, properties: properties, mandatory: true)
-        }
-        return consumer
+        try await transport.bindQueue(queue.name, exchange: exchange, routingKey: "")
+        return (queue.name, try await transport.consume(queue: queue.name, prefetch: 1, exclusive: true))
     }
 }

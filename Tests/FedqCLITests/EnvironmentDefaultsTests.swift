@@ -1,0 +1,26 @@
+import ArgumentParser
+import Testing
+@testable import FedqCLI
+
+@Suite struct EnvironmentDefaultsTests {
+    @Test func variablesFillOnlyTheSharedFlagsTheCommandLineLeavesOut() throws {
+        let environment = ["FEDQ_BROKER": "amqp://u:p@h:1/v", "FEDQ_MAX_STALENESS": "8", "FEDQ_CODEC": "fp16", "FEDQ_WEIGH_BY_SAMPLES": "true", "FEDQ_OTHER": "x"]
+        let arguments = EnvironmentDefaults.arguments(["worker", "--codec", "int8"], environment: environment)
+        let worker = try #require(try Fedq.parseAsRoot(arguments) as? WorkerCommand)
+        #expect(worker.shared.broker == "amqp://u:p@h:1/v")
+        #expect(worker.shared.maxStaleness == 8)
+        #expect(worker.shared.codec == "int8", "the command line wins")
+        #expect(worker.shared.weighBySamples)
+    }
+
+    @Test func otherCommandsAndPositionalArgumentsAreLeftAlone() {
+        let environment = ["FEDQ_BROKER": "amqp://h/"]
+        #expect(EnvironmentDefaults.arguments(["inspect", "x.msg"], environment: environment) == ["inspect", "x.msg"])
+        #expect(EnvironmentDefaults.arguments(["eval", "--", "--x"], environment: environment) == ["eval", "--broker", "amqp://h/", "--", "--x"])
+    }
+
+    @Test func badValuesFromTheEnvironmentAreTheSameTypedErrors() {
+        let arguments = EnvironmentDefaults.arguments(["coordinator"], environment: ["FEDQ_STRATEGY": "fedsomething"])
+        #expect(throws: (any Error).self) { _ = try Fedq.parseAsRoot(arguments) }
+    }
+}
