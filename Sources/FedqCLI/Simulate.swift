@@ -62,7 +62,7 @@ struct Simulate: AsyncParsableCommand {
         let metrics = try shared.startMetrics(role: "simulate")
         defer { metrics?.close() }
         let config = try makeConfig()
-        let line = ProgressBox()
+        let line = ProgressBox(target: config.targetAccuracy)
         let result: SimulationResult
         let simulation = Simulation(config: config)
         let roles = "\(config.clients) clients, \(config.strategy), codec \(config.codec), \(config.workers) workers"
@@ -93,11 +93,15 @@ struct Simulate: AsyncParsableCommand {
 /// The live progress line, shared by the callbacks of the roles.
 final class ProgressBox: Sendable {
     private let line = Mutex(ProgressLine())
+    /// The bar fills as the accuracy approaches it.
+    private let target: Double
+
+    init(target: Double) { self.target = target }
 
     func show(_ progress: Simulation.Progress) {
         let accuracy = progress.accuracy.map { String(format: "%.2f%%", $0 * 100) } ?? "–"
-        let text = String(
-            format: "v%llu  acc %@  %.0f upd/s  staleness %.2f  %d applied  %.1fs",
+        let text = ProgressLine.bar((progress.accuracy ?? 0) / max(target, 1e-9)) + String(
+            format: "  v%llu  acc %@  %.0f upd/s  staleness %.2f  %d applied  %.1fs",
             progress.version, accuracy, progress.updatesPerSecond, progress.meanStaleness, progress.applied, progress.elapsed)
         line.withLock {
             if progress.evaluated {

@@ -92,6 +92,8 @@ struct ClientRunner {
         let started = ContinuousClock.now
         let (config, onlyClient, role) = (self.config, self.onlyClient, self.role)
         let summaryPath = out + "/summary.json"
+        // A live line on a terminal only: logs get the stderr lines.
+        let line = Shared(ProgressLine())
         @Sendable func writeSummary() async throws {
             let dropped = await fleet.current?.clientsDropped ?? 0
             try writeJSON(
@@ -125,6 +127,8 @@ struct ClientRunner {
                             try await Task.sleep(for: .seconds(1))
                             let published = ledger.snapshot.published
                             if published / 100 != last / 100 { RoleRuntime.log("\(role): \(published) updates published") }
+                            let bar = config.maxUpdates.map { ProgressLine.bar(Double(published) / Double($0)) + "  " } ?? ""
+                            line.current.update(bar + "\(published) updates published  \(reconnects.current) reconnects")
                             last = published
                             try await writeSummary()
                             if let bound = config.maxUpdates, published >= bound { return }
@@ -136,6 +140,7 @@ struct ClientRunner {
             }
             try await writeSummary()
         }
+        line.current.finish()
         RoleRuntime.log("\(role): stopped after \(ledger.snapshot.published) updates; \(summaryPath)")
     }
 }
