@@ -95,6 +95,11 @@ struct RoleTests {
         let accounting = try await settled(3, by: coordinator)
         #expect(accounting.droppedStale == 1)
         #expect(accounting.applied == 2)
+        // Parked for an operator too, with the reason.
+        let dead = try await setup.consume(queue: PipelineTopology.deadQueue, prefetch: 1)
+        var iterator = dead.makeAsyncIterator()
+        let parked = try #require(try await iterator.next())
+        #expect(parked.properties.headers[Wire.MessageProperties.HeaderName.rejectReason]?.stringValue == "stale: 7 versions behind (max 2)")
     }
 
     /// A worker and a FedAsync coordinator (every partial applied at once) on their own connections.

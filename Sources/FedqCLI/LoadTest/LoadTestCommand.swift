@@ -106,6 +106,9 @@ struct LoadTestCommand: AsyncParsableCommand {
         if let raw = result.rawUpdatesPerSecond, let ratio = result.ratioToRaw {
             lines.append(String(format: "raw broker ceiling %.0f updates/s: pipeline at %.1f%% of it", raw, ratio * 100))
         }
+        if let rawCPU = result.rawCpu {
+            lines.append("CPU of the raw run (cores): " + rawCPU.map { String(format: "%@ %.2f", $0.role, $0.cores) }.joined(separator: ", "))
+        }
         lines.append("CPU (cores over the run): " + result.cpu.map { String(format: "%@ %.2f", $0.role, $0.cores) }.joined(separator: ", "))
         return lines
     }

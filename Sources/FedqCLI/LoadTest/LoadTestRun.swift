@@ -49,6 +49,8 @@ struct LoadTestResult: Codable {
     var rawUpdatesPerSecond: Double?
     var rawMbPerSecond: Double?
     var ratioToRaw: Double?
+    /// CPU during the raw run: the publishers and consumers (this process) and the broker.
+    var rawCpu: [RoleCPU]?
 }
 
 /// One load test: the coordinator and W workers as processes of their own, P
@@ -242,6 +244,8 @@ struct LoadTestRun {
         var connections: [AMQPTransport] = []
         for _ in 0..<(publishers + workers) { connections.append(try await AMQPTransport(configuration: broker)) }
         let body = [UInt8](repeating: 0xA5, count: bytes)
+        let brokerPIDs = ProcessCPU.pids(named: "beam.smp")
+        let cpuBefore = [ProcessCPU.own, brokerPIDs.compactMap(ProcessCPU.seconds).reduce(0, +)]
         let claims = PublishLog()
         let received = PublishLog()
         let start = ContinuousClock.now
@@ -273,6 +277,10 @@ struct LoadTestRun {
             try await group.waitForAll()
         }
         let elapsed = (ContinuousClock.now - start).seconds
+        let cpuAfter = [ProcessCPU.own, brokerPIDs.compactMap(ProcessCPU.seconds).reduce(0, +)]
+        result.rawCpu = zip(["publishers and consumers (this process)", "broker (beam.smp)"], zip(cpuBefore, cpuAfter)).map {
+            LoadTestResult.RoleCPU(role: $0, cpuSeconds: $1.1 - $1.0, cores: ($1.1 - $1.0) / elapsed)
+        }
         for connection in connections { await connection.close() }
         try await setup.deleteQueue(queue)
         await setup.close()

@@ -37,7 +37,7 @@ public struct WorkerSettings: Sendable {
 /// Updates are acknowledged only after the broker confirmed the partial that
 /// carries them, so a worker that dies loses nothing: its unacknowledged
 /// updates go back to the queue for another worker. Updates it does not add
-/// (too stale, or refused and parked in `fedq.dead`) travel as settled entries
+/// (refused: too stale, undecodable, another model's, …; parked in `fedq.dead`) travel as settled entries
 /// of a partial too, because only the coordinator persists the run's books.
 /// A redelivered update may already be in a partial the coordinator applied,
 /// so it goes alone in a partial of its own, which the coordinator can then
@@ -124,8 +124,10 @@ public actor AggregatorWorker {
         // An update trained on a version proves that version exists, even before its fanout arrives.
         knownVersion = max(knownVersion, header.modelVersion)
         switch settings.staleness.verdict(base: header.modelVersion, current: knownVersion, samples: Int(header.sampleCount)) {
-        case .dropStale:
-            settle(delivery, id: header.updateID, baseVersion: header.modelVersion, code: .stale)
+        case .dropStale(let tau):
+            try await refuse(
+                delivery, code: .stale, detail: "stale: \(tau) versions behind (max \(settings.staleness.maxStaleness ?? 0))",
+                baseVersion: header.modelVersion)
         case .accept(_, let weight, let mass):
             // Redelivered: flush what is open so this one travels alone (see the type's doc).
             if delivery.redelivered { enqueueFlush() }
