@@ -19,20 +19,34 @@ trap 'scripts/broker.sh stop "$port" >/dev/null 2>&1 || true' EXIT
 broker="$(scripts/broker.sh start "$port")"
 
 field() { grep -o "\"$2\" : [0-9.e+-]*" "$1" | head -1 | awk '{print $3}'; }
-cpu() { grep -B2 "\"role\" : \"$2" "$1" | grep -o '"cores" : [0-9.e+-]*' | awk '{s += $3} END {printf "%.2f", s}'; }
+# cpu FILE ARRAY ROLE: the cores ROLE used, summed over its entries in the JSON array ARRAY
+# ("cpu" for the pipeline run, "raw_cpu" for the raw one).
+cpu() {
+    awk -v array="\"$2\"" -v role="\"role\" : \"$3" '
+        index($0, array " : [") { inside = 1 }
+        inside && /"cores"/ { cores = $3 }
+        inside && index($0, role) { sum += cores }
+        inside && /^  \]/ { inside = 0 }
+        END { printf "%.2f", sum }' "$1"
+}
 
-echo "| payload | codec | W | updates/s | MB/s | raw updates/s | pipeline / raw | p50 ms | p99 ms | CPU coordinator | CPU workers | CPU broker |"
-echo "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+row() {
+    local json="$1" codec="$2" workers="$3"
+    printf "| %s | %s | %d | %.0f | %.1f | %.0f | %.1f%% | %.1f | %.1f | %s | %s | %s | %s |\n" \
+        "$(field "$json" message_bytes)" "$codec" "$workers" "$(field "$json" updates_per_second)" \
+        "$(field "$json" mb_per_second)" "$(field "$json" raw_updates_per_second)" \
+        "$(awk -v r="$(field "$json" ratio_to_raw)" 'BEGIN {print r * 100}')" "$(field "$json" p50)" "$(field "$json" p99)" \
+        "$(cpu "$json" cpu coordinator)" "$(cpu "$json" cpu worker)" "$(cpu "$json" cpu broker)" "$(cpu "$json" raw_cpu broker)"
+}
+
+echo "| payload | codec | W | updates/s | MB/s | raw updates/s | pipeline / raw | p50 ms | p99 ms | CPU coordinator | CPU workers | CPU broker | CPU broker, raw run |"
+echo "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 for codec in "topk:0.125+int8" int8 fp32; do
     for workers in 1 2 4; do
         json="$out/${codec//[:+]/_}-w$workers.json"
         "$fedq" loadtest --broker "$broker" --codec "$codec" --workers "$workers" --updates "$updates" --raw \
             --json "$json" --out "$out/run" > "$out/last.log" 2>&1 || { cat "$out/last.log"; exit 1; }
-        printf "| %s | %s | %d | %.0f | %.1f | %.0f | %.1f%% | %.1f | %.1f | %s | %s | %s |\n" \
-            "$(field "$json" message_bytes)" "$codec" "$workers" "$(field "$json" updates_per_second)" \
-            "$(field "$json" mb_per_second)" "$(field "$json" raw_updates_per_second)" \
-            "$(awk -v r="$(field "$json" ratio_to_raw)" 'BEGIN {print r * 100}')" "$(field "$json" p50)" "$(field "$json" p99)" \
-            "$(cpu "$json" coordinator)" "$(cpu "$json" worker)" "$(cpu "$json" broker)"
+        row "$json" "$codec" "$workers"
     done
 done
 

@@ -3,8 +3,8 @@
 # mlp, 100 clients, concurrency 10, E=1, B=10, int8 updates (the defaults),
 # embedded broker. Prints one row per run and writes each run's outputs under
 # runs/bench/.
-#   scripts/bench-simulate.sh [iid] [shards] [stragglers] [codecs] [cnn]
-# With no argument it runs all but cnn (the CNN run takes many minutes).
+#   scripts/bench-simulate.sh [iid] [shards] [stragglers] [codecs] [codecs-long] [cnn]
+# With no argument it runs all but codecs-long and cnn (those take minutes).
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
@@ -53,8 +53,15 @@ for scenario in "${scenarios[@]}"; do
         for codec in fp32 int8 topk:0.01+int8; do
             run "codec-${codec//[:+]/_}" --codec "$codec" --target-accuracy 1 --max-updates 600 --max-seconds 300
         done ;;
+    codecs-long)
+        # The same comparison once the runs have converged: 2,000 and 4,000 updates.
+        for updates in 2000 4000; do
+            for codec in fp32 int8 topk:0.01+int8; do
+                run "codec-${codec//[:+]/_}-$updates" --codec "$codec" --target-accuracy 1 --max-updates "$updates" --max-seconds 600
+            done
+        done ;;
     cnn)
         run cnn --model cnn --target-accuracy 0.99 --max-seconds 3600 ;;
-    *) echo "unknown scenario '$scenario' (iid, shards, stragglers, codecs, cnn)" >&2; exit 2 ;;
+    *) echo "unknown scenario '$scenario' (iid, shards, stragglers, codecs, codecs-long, cnn)" >&2; exit 2 ;;
     esac
 done
