@@ -112,4 +112,19 @@ import Yams
         let arguments = EnvironmentDefaults.arguments(["worker", "--no-such-flag"], environment: Self.environment(worker))
         #expect(throws: (any Error).self) { _ = try Fedq.parseAsRoot(arguments) }
     }
+
+    /// SwiftPM refuses a manifest whose target folders are missing, even to build one
+    /// product: the image's build context and stage must hold every folder Package.swift names.
+    @Test func imageBuildContextHoldsEveryTargetFolder() throws {
+        let allowed = try Self.text(".dockerignore").split(separator: "\n").filter { $0.hasPrefix("!") }.map { $0.dropFirst() }
+        let dockerfile = try Self.text("docker/Dockerfile")
+        for folder in ["Sources", "Tests"] {
+            #expect(allowed.contains("\(folder)/"), ".dockerignore leaves out \(folder)/")
+            #expect(dockerfile.contains("COPY \(folder) ./\(folder)"), "the build stage does not copy \(folder)/")
+        }
+        let manifest = try Self.text("Package.swift")
+        #expect(!manifest.contains("path: \"") || manifest.components(separatedBy: "path: \"").dropFirst().allSatisfy {
+            $0.hasPrefix("Sources/") || $0.hasPrefix("Tests/")
+        }, "a target lives outside Sources/ and Tests/")
+    }
 }
