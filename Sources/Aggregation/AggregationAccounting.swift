@@ -1,7 +1,8 @@
 /// The pipeline's ledger of updates, for the run summary and the invariant
-/// published = applied + dropped stale + rejected (+ in flight). Each role records what
-/// it sees (clients publish, workers drop stale ones, the coordinator applies or
-/// rejects); ledgers merge by adding, so they can be combined from several processes.
+/// published = applied + dropped stale + rejected (+ in flight). Clients count what they
+/// published; the coordinator counts what it applied and, from the settled entries
+/// workers send it, what was dropped stale or rejected. Ledgers merge by adding, so the
+/// two halves combine, whichever processes kept them.
 public struct AggregationAccounting: Sendable, Equatable, Codable {
     /// Staleness values at or above this share the histogram's last bucket.
     public static let histogramBuckets = 64
