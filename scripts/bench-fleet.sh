@@ -7,28 +7,22 @@ set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
 source scripts/lib/packages.sh
+source scripts/lib/fedq.sh
 fedq_install_missing_packages
-swift build -c release --product fedq >/dev/null
-fedq="$repo/.build/release/fedq"
+fedq_build_release
 clients="${1:-1000}"
 updates="${2:-3000}"
 port="${FEDQ_BENCH_BROKER_PORT:-5697}"
 out="runs/bench-fleet-$clients"
 rm -rf "$out"; mkdir -p "$out"
-pids=()
-cleanup() {
-    for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-    for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-    scripts/broker.sh stop "$port" >/dev/null 2>&1 || true
-}
-trap cleanup EXIT
+trap 'fedq_stop_roles_and_broker "$port"' EXIT
 export FEDQ_BROKER="$(scripts/broker.sh start "$port")"
 "$fedq" topology apply --purge --broker "$FEDQ_BROKER" >/dev/null
-"$fedq" coordinator --checkpoint "$out/coordinator" > "$out/coordinator.log" 2>&1 & pids+=("$!")
-"$fedq" worker > "$out/worker-1.log" 2>&1 & pids+=("$!")
-"$fedq" worker > "$out/worker-2.log" 2>&1 & pids+=("$!")
-"$fedq" fleet --clients "$clients" --max-updates "$updates" --out "$out/fleet" > "$out/fleet.log" 2>&1 &
-fleet=$!
+fedq_start_role "$out/coordinator.log" coordinator --checkpoint "$out/coordinator"
+fedq_start_role "$out/worker-1.log" worker
+fedq_start_role "$out/worker-2.log" worker
+fedq_start_role "$out/fleet.log" fleet --clients "$clients" --max-updates "$updates" --out "$out/fleet"
+fleet="${fedq_role_pids[-1]}"
 peak_connections=0
 while kill -0 "$fleet" 2>/dev/null; do
     connections=$(ss -tnpH state established "( dport = :$port )" 2>/dev/null | grep -c "pid=$fleet," || true)

@@ -8,9 +8,9 @@ set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
 source scripts/lib/packages.sh
+source scripts/lib/fedq.sh
 fedq_install_missing_packages
-swift build -c release --product fedq >/dev/null
-fedq="$repo/.build/release/fedq"
+fedq_build_release
 updates="${1:-3000}"
 port="${FEDQ_BENCH_BROKER_PORT:-5696}"
 out="runs/bench-loadtest"

@@ -8,8 +8,8 @@
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
-swift build -c release --product fedq >/dev/null
-fedq=.build/release/fedq
+source scripts/lib/fedq.sh
+fedq_build_release
 root=runs/bench
 mkdir -p "$root"
 

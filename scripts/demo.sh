@@ -14,10 +14,9 @@ repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
 
 source scripts/lib/packages.sh
+source scripts/lib/fedq.sh
 fedq_install_missing_packages
-
-swift build -c release --product fedq
-fedq="$repo/.build/release/fedq"
+fedq_build_release
 out="runs/demo-$(date +%Y%m%d-%H%M%S)"
 
 if [[ "${1:-}" != "--rabbitmq" ]]; then
@@ -30,30 +29,20 @@ fi
 shift
 
 port="${FEDQ_DEMO_BROKER_PORT:-5698}"
-pids=()
-cleanup() {
-    for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-    for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-    scripts/broker.sh stop "$port" >/dev/null 2>&1 || true
-}
-trap cleanup EXIT
+trap 'fedq_stop_roles_and_broker "$port"' EXIT
 export FEDQ_BROKER="$(scripts/broker.sh start "$port")"
 mkdir -p "$out"
 echo "demo: RabbitMQ at $FEDQ_BROKER; role logs in $out/*.log"
 
 # A fresh run: what an earlier demo left in the queues is not this run's.
 "$fedq" topology apply --purge --broker "$FEDQ_BROKER" > "$out/topology.log" 2>&1
-start() {
-    local name="$1"; shift
-    "$fedq" "$@" > "$out/$name.log" 2>&1 &
-    pids+=("$!")
-}
-start coordinator coordinator --checkpoint "$out/coordinator"
-start worker-1 worker
-start worker-2 worker
-start fleet fleet --clients 100 --out "$out/fleet" "$@"
+fedq_start_role "$out/coordinator.log" coordinator --checkpoint "$out/coordinator"
+fedq_start_role "$out/worker-1.log" worker
+fedq_start_role "$out/worker-2.log" worker
+fedq_start_role "$out/fleet.log" fleet --clients 100 --out "$out/fleet" "$@"
+fleet="${fedq_role_pids[-1]}"
 "$fedq" eval --out "$out/eval" --target-accuracy 0.97 --stop-at-target 2>&1 | tee "$out/eval.log" | grep --line-buffered "reached\|version [0-9]*0 "
 # The fleet stops; the coordinator then settles what is still in flight (its buffer
 # is applied after --max-buffer-wait-ms) and the report checks the books.
-kill -TERM "${pids[3]}"; wait "${pids[3]}" || true
+kill -TERM "$fleet"; wait "$fleet" || true
 "$fedq" report "$out" --target-accuracy 0.97 --wait-settled 30

@@ -93,14 +93,7 @@ struct DistributedPipelineTests {
         try await TestUpdates.publish(try TestUpdates.update(0.01, specHash: 0xBAD), on: client)
         try await TestUpdates.publish(try TestUpdates.update(0.01), on: client)
 
-        let dead = try await client.consume(queue: PipelineTopology.deadQueue, prefetch: 10)
-        var reasons: [String] = []
-        for try await delivery in dead {
-            reasons.append(delivery.properties.headers[Wire.MessageProperties.HeaderName.rejectReason]?.stringValue ?? "none")
-            try await delivery.ack()
-            if reasons.count == 3 { break }
-        }
-        await dead.cancel()
+        let reasons = try await TestUpdates.deadLetterReasons(3, on: client)
         await client.close()
         #expect(Set(reasons) == ["bad-magic", "non-finite:values", "spec-hash-mismatch"])
         try await deployment.waitUntil("four updates settled", timeout: .seconds(30)) { deployment.settled().count == 4 }

@@ -62,13 +62,7 @@ struct RoleTests {
         try await publish(try update(0.1, spec: .cnn), on: setup)
         try await publish(try update(0.1), on: setup)
 
-        let dead = try await setup.consume(queue: PipelineTopology.deadQueue, prefetch: 10)
-        var reasons: [String] = []
-        for try await delivery in dead {
-            reasons.append(delivery.properties.headers[Wire.MessageProperties.HeaderName.rejectReason]?.stringValue ?? "none")
-            try await delivery.ack()
-            if reasons.count == 3 { break }
-        }
+        let reasons = try await TestUpdates.deadLetterReasons(3, on: setup)
         #expect(reasons.count == 3)
         #expect(reasons.contains("bad-magic"))
         #expect(reasons.contains("non-finite:values"))
@@ -96,10 +90,7 @@ struct RoleTests {
         #expect(accounting.droppedStale == 1)
         #expect(accounting.applied == 2)
         // Parked for an operator too, with the reason.
-        let dead = try await setup.consume(queue: PipelineTopology.deadQueue, prefetch: 1)
-        var iterator = dead.makeAsyncIterator()
-        let parked = try #require(try await iterator.next())
-        #expect(parked.properties.headers[Wire.MessageProperties.HeaderName.rejectReason]?.stringValue == "stale: 7 versions behind (max 2)")
+        #expect(try await TestUpdates.deadLetterReasons(1, on: setup) == ["stale: 7 versions behind (max 2)"])
     }
 
     /// A worker and a FedAsync coordinator (every partial applied at once) on their own connections.

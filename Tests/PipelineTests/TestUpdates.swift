@@ -36,6 +36,20 @@ enum TestUpdates {
             properties: PipelineMessage.properties(for: message.header), mandatory: true)
     }
 
+    /// The `x-fedq-reason` headers of the first `count` messages parked in `fedq.dead`
+    /// (waiting for them), each acknowledged.
+    static func deadLetterReasons(_ count: Int, on transport: some Transport) async throws -> [String] {
+        let dead = try await transport.consume(queue: PipelineTopology.deadQueue, prefetch: 10)
+        var reasons: [String] = []
+        for try await delivery in dead {
+            reasons.append(delivery.properties.headers[Wire.MessageProperties.HeaderName.rejectReason]?.stringValue ?? "none")
+            try await delivery.ack()
+            if reasons.count == count { break }
+        }
+        await dead.cancel()
+        return reasons
+    }
+
     static func publishGarbage(on transport: some Transport) async throws {
         try await transport.publish(garbage, exchange: PipelineTopology.updatesExchange, routingKey: PipelineTopology.updatesRoutingKey)
     }

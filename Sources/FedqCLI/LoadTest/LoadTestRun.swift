@@ -227,7 +227,9 @@ struct LoadTestRun {
                 p50: milliseconds(histogram.valueAtPercentile(50)), p90: milliseconds(histogram.valueAtPercentile(90)),
                 p99: milliseconds(histogram.valueAtPercentile(99)), max: milliseconds(histogram.max), mean: histogram.mean / 1000),
             latencyHistogram: Self.buckets(histogram),
-            throughput: Self.throughput(records.map(\.time), from: started, wall: wall), queueDepth: depth, cpu: cpu)
+            throughput: RateSeries.perSecond(records.map(\.time), from: started, to: started + wall, bucket: max(0.05, wall / 40))
+                .map { [$0.x, $0.y] },
+            queueDepth: depth, cpu: cpu)
     }
 
     /// Adds the broker's ceiling for the same bytes: the same publishers (connections and
@@ -258,7 +260,7 @@ struct LoadTestRun {
                 group.addTask {
                     for try await delivery in deliveries {
                         try await delivery.ack()
-                        received.tick()
+                        _ = received.claim(upTo: nil)
                         if received.claimed >= messages { return }
                     }
                 }
@@ -293,14 +295,6 @@ struct LoadTestRun {
     static func settledCount(_ path: String) -> Int {
         guard let data = FileManager.default.contents(atPath: path) else { return 0 }
         return max(0, data.reduce(0) { $0 + ($1 == UInt8(ascii: "\n") ? 1 : 0) } - 1)
-    }
-
-    /// Aggregated updates per second in about 40 buckets over the run.
-    static func throughput(_ times: [Double], from start: Double, wall: Double) -> [[Double]] {
-        let width = max(0.05, wall / 40)
-        var counts = [Int](repeating: 0, count: Int(wall / width) + 1)
-        for time in times where time >= start { counts[min(counts.count - 1, Int((time - start) / width))] += 1 }
-        return counts.enumerated().map { [Double($0.offset) * width, Double($0.element) / width] }
     }
 
     /// Latency histogram in doubling millisecond buckets.
@@ -346,9 +340,6 @@ private final class PublishLog: Sendable {
     }
 
     func record(_ id: String, at time: Double) { state.withLock { $0.times[id] = time } }
-
-    /// Counts one more (the raw run's consumers, which keep no ids).
-    func tick() { state.withLock { $0.claimed += 1 } }
 
     var count: Int { state.withLock { $0.times.count } }
     var times: [String: Double] { state.withLock { $0.times } }

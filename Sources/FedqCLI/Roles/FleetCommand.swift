@@ -26,10 +26,7 @@ struct FleetCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        var config = SimulationConfig()
-        try fleet.apply(to: &config)
-        try shared.apply(to: &config)
-        try await ClientRunner(role: "fleet", config: config, shared: shared, out: out, onlyClient: nil).run()
+        try await ClientRunner(role: "fleet", shared: shared, fleet: fleet, out: out, onlyClient: nil).run()
     }
 }
 
@@ -59,10 +56,7 @@ struct ClientCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        var config = SimulationConfig()
-        try fleet.apply(to: &config)
-        try shared.apply(to: &config)
-        try await ClientRunner(role: "client \(clientIndex)", config: config, shared: shared, out: out, onlyClient: clientIndex).run()
+        try await ClientRunner(role: "client \(clientIndex)", shared: shared, fleet: fleet, out: out, onlyClient: clientIndex).run()
     }
 }
 
@@ -74,6 +68,17 @@ struct ClientRunner {
     let shared: SharedOptions
     let out: String
     let onlyClient: Int?
+
+    init(role: String, shared: SharedOptions, fleet: FleetOptions, out: String, onlyClient: Int?) throws {
+        var config = SimulationConfig()
+        try fleet.apply(to: &config)
+        try shared.apply(to: &config)
+        self.role = role
+        self.config = config
+        self.shared = shared
+        self.out = out
+        self.onlyClient = onlyClient
+    }
 
     func run() async throws {
         let metrics = try shared.startMetrics(role: role)

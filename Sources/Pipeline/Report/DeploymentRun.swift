@@ -112,10 +112,8 @@ public enum DeploymentRun {
     /// Applied updates per second, in one-second buckets from the first settlement.
     static func throughput(_ records: [SettlementRecord]) -> [(x: Double, y: Double)] {
         let applied = records.filter { $0.disposition == .applied }.map(\.time)
-        guard let start = applied.min() else { return [] }
-        var buckets = [Int](repeating: 0, count: Int((applied.max()! - start).rounded(.down)) + 1)
-        for time in applied { buckets[Int((time - start).rounded(.down))] += 1 }
-        return buckets.enumerated().map { (Double($0.offset), Double($0.element)) }
+        guard let start = applied.min(), let end = applied.max() else { return [] }
+        return RateSeries.perSecond(applied, from: start, to: end, bucket: 1)
     }
 
     private static func read(_ path: String) throws -> String {

@@ -126,18 +126,9 @@ public actor Coordinator {
         }
         PipelineMetrics.partialsReceived.increment()
         var records: [SettlementRecord] = []
+        // Checked entry by entry: the same poison message twice in one list counts once.
         for entry in settled where !state.settledIDs.contains(UpdateID(entry.updateID)) {
-            let id = UpdateID(entry.updateID)
-            state.settledIDs.insert(id)
-            if let reason = entry.reason.rejectionReason {
-                state.accounting.recordRejected(reason)
-                PipelineMetrics.rejected(reason).increment()
-                records.append(SettlementRecord(id: id, disposition: .rejected, reason: reason.rawValue, version: state.model.version))
-            } else {
-                state.accounting.recordDroppedStale()
-                PipelineMetrics.updatesDroppedStale.increment()
-                records.append(SettlementRecord(id: id, disposition: .stale, version: state.model.version))
-            }
+            records.append(settleUnapplied(UpdateID(entry.updateID), rejectedFor: entry.reason.rejectionReason))
         }
         if partial.isEmpty {
             try await commit(records, acknowledging: [delivery])
@@ -171,14 +162,21 @@ public actor Coordinator {
     }
 
     private func reject(_ ids: [UpdateID], reason: RejectionReason, records: [SettlementRecord], delivery: Delivery) async throws {
-        var records = records
-        PipelineMetrics.rejected(reason).increment(by: ids.count)
-        for id in ids {
-            state.settledIDs.insert(id)
-            state.accounting.recordRejected(reason)
-            records.append(SettlementRecord(id: id, disposition: .rejected, reason: reason.rawValue, version: state.model.version))
+        try await commit(records + ids.map { settleUnapplied($0, rejectedFor: reason) }, acknowledging: [delivery])
+    }
+
+    /// Books an update that will never be applied: rejected for `reason`, or dropped
+    /// stale when there is none; returns its line for `updates.csv`.
+    private func settleUnapplied(_ id: UpdateID, rejectedFor reason: RejectionReason?) -> SettlementRecord {
+        state.settledIDs.insert(id)
+        guard let reason else {
+            state.accounting.recordDroppedStale()
+            PipelineMetrics.updatesDroppedStale.increment()
+            return SettlementRecord(id: id, disposition: .stale, version: state.model.version)
         }
-        try await commit(records, acknowledging: [delivery])
+        state.accounting.recordRejected(reason)
+        PipelineMetrics.rejected(reason).increment()
+        return SettlementRecord(id: id, disposition: .rejected, reason: reason.rawValue, version: state.model.version)
     }
 
     private func applyPending(_ records: [SettlementRecord] = []) async throws {

@@ -1,0 +1,28 @@
+# Sourced by the scripts that build and run `fedq` (demo, benchmarks): a release
+# build, and roles started as background processes on a private broker, stopped
+# again with the broker however the script ends.
+
+# fedq_build_release: builds the `fedq` product in release and sets $fedq to it.
+fedq_build_release() {
+    swift build -c release --product fedq >&2
+    fedq="$repo/.build/release/fedq"
+}
+
+fedq_role_pids=()
+
+# fedq_start_role LOG ARGUMENTS...: runs `$fedq ARGUMENTS...` in the background,
+# its output in LOG; its pid is the last of $fedq_role_pids.
+fedq_start_role() {
+    local log="$1"; shift
+    "$fedq" "$@" > "$log" 2>&1 &
+    fedq_role_pids+=("$!")
+}
+
+# fedq_stop_roles_and_broker PORT: SIGTERM to every role started, wait for them,
+# then stop the private broker on PORT (meant for `trap … EXIT`).
+fedq_stop_roles_and_broker() {
+    local pid
+    for pid in "${fedq_role_pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+    for pid in "${fedq_role_pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+    scripts/broker.sh stop "$1" >/dev/null 2>&1 || true
+}
