@@ -1,6 +1,17 @@
 // swift-tools-version: 6.2
 import PackageDescription
 
+/// AVX2 + FMA for the vector kernels (training's sparse kernels, decode-and-accumulate) and
+/// SSE4.2 for the CRC32C instruction, on x86-64, where servers have had all three since 2013;
+/// other architectures get their native SIMD without flags.
+let x86VectorFlags: [SwiftSetting] = {
+    #if arch(x86_64)
+    return [.unsafeFlags(["-Xcc", "-mavx2", "-Xcc", "-mfma", "-Xcc", "-msse4.2"])]
+    #else
+    return []
+    #endif
+}()
+
 let package = Package(
     name: "FedQueue",
     platforms: [.macOS(.v15)],
@@ -32,21 +43,15 @@ let package = Package(
         // Transport: the only module that calls amqp_*.
         .target(name: "AMQP", dependencies: ["CRabbitMQ"]),
         // Wire format: envelopes and codecs, bytes in, typed values out.
-        .target(name: "Wire", dependencies: [.product(name: "CompressNIO", package: "compress-nio")]),
+        .target(
+            name: "Wire", dependencies: [.product(name: "CompressNIO", package: "compress-nio")],
+            swiftSettings: x86VectorFlags
+        ),
         // Learning: tensors, layers, training, datasets, partitions, metrics. The only user of CBLAS.
         .target(
             name: "Learning",
             dependencies: ["CBLAS", .product(name: "CompressNIO", package: "compress-nio")],
-            // AVX2 + FMA for the hand-written sparse kernels (SIMD8 lanes and
-            // fused multiply-add) on x86-64, where servers have had both since
-            // 2013; other architectures get their native SIMD without flags.
-            swiftSettings: {
-                #if arch(x86_64)
-                return [.unsafeFlags(["-Xcc", "-mavx2", "-Xcc", "-mfma"])]
-                #else
-                return []
-                #endif
-            }()
+            swiftSettings: x86VectorFlags
         ),
         // Aggregation: staleness, strategies, server optimizers. Pure math, no I/O.
         .target(name: "Aggregation"),
@@ -69,7 +74,9 @@ let package = Package(
                 "AMQP", "Wire", "Learning", "Aggregation", "Pipeline", "Telemetry",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
-            ]
+            ],
+            // The codec benchmark's axpy reference is compiled like the kernels it is compared with.
+            swiftSettings: x86VectorFlags
         ),
         .executableTarget(name: "fedq", dependencies: ["FedqCLI"]),
 

@@ -52,14 +52,33 @@ import Testing
         #expect(CRC32C.checksum([UInt8](repeating: 0, count: 32)) == 0x8A91_36AA)
     }
 
-    @Test(arguments: [1, 7, 8, 9, 1535, 1536, 1537, 4096, 10_007])
+    /// Lengths around one and two rounds of three streams, for both methods' segment sizes
+    /// (512 bytes for the tables, 2,048 for the x86-64 instruction).
+    static let lengths = [1, 7, 8, 9, 1535, 1536, 1537, 4096, 6143, 6144, 6145, 12_288, 12_295, 200_862]
+
+    @Test(arguments: lengths)
     func matchesReferenceAcrossStreamBoundaries(length: Int) {
-        var generator = SplitMix64(seed: UInt64(length))
-        let bytes = (0..<length).map { _ in UInt8(truncatingIfNeeded: generator.next()) }
+        let bytes = Self.randomBytes(length)
         #expect(CRC32C.checksum(bytes) == Self.reference(bytes))
         let split = length / 3
         let first = bytes.withUnsafeBytes { CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[0..<split])) }
         let whole = bytes.withUnsafeBytes { CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[split...]), continuing: first) }
         #expect(whole == Self.reference(bytes))
+    }
+
+    /// The portable table method is what non-x86 machines run; it must agree on x86 too.
+    @Test(arguments: lengths)
+    func tableMethodMatchesReference(length: Int) {
+        let bytes = Self.randomBytes(length)
+        let split = length / 2
+        let first = bytes.withUnsafeBytes { CRC32C.tableChecksum(UnsafeRawBufferPointer(rebasing: $0[0..<split])) }
+        let whole = bytes.withUnsafeBytes { CRC32C.tableChecksum(UnsafeRawBufferPointer(rebasing: $0[split...]), continuing: first) }
+        #expect(whole == Self.reference(bytes))
+        #expect(bytes.withUnsafeBytes { CRC32C.tableChecksum($0) } == Self.reference(bytes))
+    }
+
+    private static func randomBytes(_ length: Int) -> [UInt8] {
+        var generator = SplitMix64(seed: UInt64(length))
+        return (0..<length).map { _ in UInt8(truncatingIfNeeded: generator.next()) }
     }
 }
