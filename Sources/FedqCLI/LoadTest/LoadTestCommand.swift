@@ -41,8 +41,13 @@ struct LoadTestCommand: AsyncParsableCommand {
     var seconds: Double?
     @Option(help: "FedBuff buffer K: updates per model version.")
     var buffer = 100
+    // A partial is a dense fp32 sum (800 KB for the mlp), so its share of the broker's bytes is
+    // 4·params / (updates per partial × update bytes): 6% for 64 int8 updates. The 100 ms
+    // bound keeps latency at half the peak well under 2 × the coordinator's 200 ms wait.
     @Option(help: "Updates per worker partial.")
-    var flushUpdates = 32
+    var flushUpdates = 64
+    @Option(help: "Longest a worker holds a partial before publishing it, in milliseconds.")
+    var flushMs = 100
     @Flag(help: "Also measure the broker's ceiling for the same payload (plain publish/consume).")
     var raw = false
     @Option(help: "Write every figure here as JSON.")
@@ -59,7 +64,9 @@ struct LoadTestCommand: AsyncParsableCommand {
         guard rate.map({ $0 > 0 }) ?? true else { throw ValidationError("--rate must be positive") }
         guard updates.map({ $0 > 0 }) ?? true else { throw ValidationError("--updates must be positive") }
         guard seconds.map({ $0 > 0 }) ?? true else { throw ValidationError("--seconds must be positive") }
-        guard buffer > 0, flushUpdates > 0 else { throw ValidationError("--buffer and --flush-updates must be positive") }
+        guard buffer > 0, flushUpdates > 0, flushMs > 0 else {
+            throw ValidationError("--buffer, --flush-updates and --flush-ms must be positive")
+        }
         _ = try brokerURL()
     }
 
@@ -80,7 +87,7 @@ struct LoadTestCommand: AsyncParsableCommand {
         let run = LoadTestRun(
             broker: configuration, brokerURL: url, parameters: params, codec: try CodecSpec(parsing: codec),
             publishers: publishers, inFlight: inFlight, rate: rate, workers: workers, updates: total, seconds: seconds, buffer: buffer,
-            flushUpdates: flushUpdates, raw: raw, out: out
+            flushUpdates: flushUpdates, flushMs: flushMs, raw: raw, out: out
         ) { published, aggregated, elapsed in
             let fraction = total.map { Double(aggregated) / Double($0) } ?? duration.map { elapsed / $0 } ?? 0
             let text = ProgressLine.bar(fraction) + String(format: "  %d published  %d aggregated  %.1fs", published, aggregated, elapsed)

@@ -32,6 +32,7 @@ struct LoadTestResult: Codable {
     var workers: Int
     var buffer: Int
     var flushUpdates: Int
+    var flushMs: Int
     var targetRate: Double?
     var updatesPublished: Int
     var updatesAggregated: Int
@@ -70,6 +71,7 @@ struct LoadTestRun {
     var seconds: Double?
     var buffer: Int
     var flushUpdates: Int
+    var flushMs: Int
     var raw: Bool
     var out: String
     var progress: @Sendable (_ published: Int, _ aggregated: Int, _ elapsed: Double) -> Void
@@ -118,7 +120,7 @@ struct LoadTestRun {
         for index in 1...workers {
             roles.append(try RoleProcess(
                 name: "worker \(index)",
-                arguments: ["worker"] + shared + ["--flush-updates", "\(flushUpdates)", "--prefetch", "\(4 * flushUpdates)", "--flush-ms", "50"],
+                arguments: ["worker"] + shared + ["--flush-updates", "\(flushUpdates)", "--prefetch", "\(4 * flushUpdates)", "--flush-ms", "\(flushMs)"],
                 log: out + "/worker-\(index).log"))
         }
         return roles
@@ -138,7 +140,8 @@ struct LoadTestRun {
     private func measure(
         spec: ModelSpec, template: [UInt8], header: MessageHeader, setup: AMQPTransport, roles: [RoleProcess]) async throws -> LoadTestResult {
         let brokerPIDs = ProcessCPU.pids(named: "beam.smp")
-        let cpuBefore = roles.map(\.cpuSeconds) + [ProcessCPU.own, brokerPIDs.compactMap(ProcessCPU.seconds).reduce(0, +)]
+        let cpuBefore = roles.map(\.cpuSeconds)
+            + [ProcessCPU.own, brokerPIDs.compactMap(ProcessCPU.seconds).reduce(0, +), ProcessCPU.machineBusy]
         let published = PublishLog()
         var connections: [AMQPTransport] = []
         for _ in 0..<publishers { connections.append(try await AMQPTransport(configuration: broker)) }
@@ -211,8 +214,9 @@ struct LoadTestRun {
             lastSettled = max(lastSettled, record.time)
         }
         let wall = max(1e-6, lastSettled - started)
-        let cpuAfter = roles.map(\.cpuSeconds) + [ProcessCPU.own, brokerPIDs.compactMap(ProcessCPU.seconds).reduce(0, +)]
-        let names = roles.map(\.name) + ["publishers (this process)", "broker (beam.smp)"]
+        let cpuAfter = roles.map(\.cpuSeconds)
+            + [ProcessCPU.own, brokerPIDs.compactMap(ProcessCPU.seconds).reduce(0, +), ProcessCPU.machineBusy]
+        let names = roles.map(\.name) + ["publishers (this process)", "broker (beam.smp)", Self.machineRole]
         let cpu = zip(names, zip(cpuBefore, cpuAfter)).map { name, pair in
             LoadTestResult.RoleCPU(role: name, cpuSeconds: pair.1 - pair.0, cores: (pair.1 - pair.0) / wall)
         }
@@ -220,7 +224,7 @@ struct LoadTestRun {
         let aggregated = records.filter { sentTimes["\($0.id)"] != nil }.count
         return LoadTestResult(
             parameters: spec.parameterCount, codec: codec.description, messageBytes: template.count, publishers: publishers,
-            workers: workers, buffer: buffer, flushUpdates: flushUpdates, targetRate: rate, updatesPublished: sentTimes.count,
+            workers: workers, buffer: buffer, flushUpdates: flushUpdates, flushMs: flushMs, targetRate: rate, updatesPublished: sentTimes.count,
             updatesAggregated: aggregated, seconds: wall, updatesPerSecond: Double(aggregated) / wall,
             mbPerSecond: Double(aggregated) * Double(template.count) / 1e6 / wall,
             latencyMs: .init(
@@ -247,7 +251,7 @@ struct LoadTestRun {
         for _ in 0..<(publishers + workers) { connections.append(try await AMQPTransport(configuration: broker)) }
         let body = [UInt8](repeating: 0xA5, count: bytes)
         let brokerPIDs = ProcessCPU.pids(named: "beam.smp")
-        let cpuBefore = [ProcessCPU.own, brokerPIDs.compactMap(ProcessCPU.seconds).reduce(0, +)]
+        let cpuBefore = [ProcessCPU.own, brokerPIDs.compactMap(ProcessCPU.seconds).reduce(0, +), ProcessCPU.machineBusy]
         let claims = PublishLog()
         let received = PublishLog()
         let start = ContinuousClock.now
@@ -279,8 +283,9 @@ struct LoadTestRun {
             try await group.waitForAll()
         }
         let elapsed = (ContinuousClock.now - start).seconds
-        let cpuAfter = [ProcessCPU.own, brokerPIDs.compactMap(ProcessCPU.seconds).reduce(0, +)]
-        result.rawCpu = zip(["publishers and consumers (this process)", "broker (beam.smp)"], zip(cpuBefore, cpuAfter)).map {
+        let cpuAfter = [ProcessCPU.own, brokerPIDs.compactMap(ProcessCPU.seconds).reduce(0, +), ProcessCPU.machineBusy]
+        let names = ["publishers and consumers (this process)", "broker (beam.smp)", Self.machineRole]
+        result.rawCpu = zip(names, zip(cpuBefore, cpuAfter)).map {
             LoadTestResult.RoleCPU(role: $0, cpuSeconds: $1.1 - $1.0, cores: ($1.1 - $1.0) / elapsed)
         }
         for connection in connections { await connection.close() }
@@ -291,6 +296,9 @@ struct LoadTestRun {
         result.ratioToRaw = result.updatesPerSecond / (Double(messages) / elapsed)
         return result
     }
+
+    /// The CPU entry for the whole machine (`ProcessCPU.machineBusy`).
+    static let machineRole = "machine (all cores busy)"
 
     static func settledCount(_ path: String) -> Int {
         guard let data = FileManager.default.contents(atPath: path) else { return 0 }

@@ -62,4 +62,17 @@ enum ProcessCPU {
 
     /// This process's own CPU seconds.
     static var own: Double { seconds(pid: getpid()) ?? 0 }
+
+    /// CPU seconds the whole machine has been busy (every core, process and the kernel's
+    /// interrupt work, plus time the hypervisor stole), from /proc/stat. On a machine the roles
+    /// share with the broker, this shows whether the cores, not any one role, were the limit.
+    static var machineBusy: Double {
+        guard let stat = try? String(contentsOfFile: "/proc/stat", encoding: .utf8),
+            let line = stat.split(separator: "\n").first, line.hasPrefix("cpu ")
+        else { return 0 }
+        // user nice system idle iowait irq softirq steal (guest time is already inside user).
+        let ticks = line.split(separator: " ").dropFirst().prefix(8).compactMap { Double($0) }
+        guard ticks.count == 8 else { return 0 }
+        return (ticks.reduce(0, +) - ticks[3] - ticks[4]) / ticksPerSecond
+    }
 }
