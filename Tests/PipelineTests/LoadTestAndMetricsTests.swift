@@ -29,14 +29,16 @@ struct LoadTestAndMetricsTests {
         let raw = try #require(result["raw_updates_per_second"] as? Double)
         #expect(perSecond > 0 && raw > 0)
         #expect(abs((result["ratio_to_raw"] as? Double ?? 0) - perSecond / raw) < 1e-9)
-        // The machine's busy cores hold every process's, the broker's among them (ticks of 10 ms).
+        // The machine's busy cores hold every process's, the broker's among them. /proc counts
+        // in 10 ms ticks, floored per field and per core, which over a window of well under a
+        // second can move a figure by a few hundredths of a core either way.
         for key in ["cpu", "raw_cpu"] {
             let cpu = try #require(result[key] as? [[String: Any]])
             let cores = { (prefix: String) in cpu.first { ($0["role"] as? String)?.hasPrefix(prefix) == true }?["cores"] as? Double }
             let machine = try #require(cores("machine"), "\(key): \(cpu)")
             let broker = try #require(cores("broker"), "\(key): \(cpu)")
-            #expect(broker > 0 && machine >= broker - 0.05, "\(key): machine \(machine), broker \(broker)")
-            #expect(machine <= Double(ProcessInfo.processInfo.activeProcessorCount) + 0.05)
+            #expect(broker > 0 && machine >= broker - 0.1, "\(key): machine \(machine), broker \(broker)")
+            #expect(machine <= Double(ProcessInfo.processInfo.activeProcessorCount) + 0.2, "\(key): machine \(machine)")
         }
         // The coordinator's own books agree: 400 applied, nothing else.
         let settled = deployment.read("out/coordinator/updates.csv").split(separator: "\n").dropFirst()

@@ -21,7 +21,7 @@ struct LoadTestResult: Codable {
         var role: String
         /// CPU seconds during the run.
         var cpuSeconds: Double
-        /// Share of one core over the run's wall time (1 = a whole core).
+        /// Share of one core over the measured window (1 = a whole core).
         var cores: Double
     }
 
@@ -139,9 +139,7 @@ struct LoadTestRun {
 
     private func measure(
         spec: ModelSpec, template: [UInt8], header: MessageHeader, setup: AMQPTransport, roles: [RoleProcess]) async throws -> LoadTestResult {
-        let brokerPIDs = ProcessCPU.pids(named: "beam.smp")
-        let cpuBefore = roles.map(\.cpuSeconds)
-            + [ProcessCPU.own, brokerPIDs.compactMap(ProcessCPU.seconds).reduce(0, +), ProcessCPU.machineBusy]
+        let cpuWindow = Self.cpuWindow(roles: roles, ownRole: "publishers (this process)")
         let published = PublishLog()
         var connections: [AMQPTransport] = []
         for _ in 0..<publishers { connections.append(try await AMQPTransport(configuration: broker)) }
@@ -214,12 +212,7 @@ struct LoadTestRun {
             lastSettled = max(lastSettled, record.time)
         }
         let wall = max(1e-6, lastSettled - started)
-        let cpuAfter = roles.map(\.cpuSeconds)
-            + [ProcessCPU.own, brokerPIDs.compactMap(ProcessCPU.seconds).reduce(0, +), ProcessCPU.machineBusy]
-        let names = roles.map(\.name) + ["publishers (this process)", "broker (beam.smp)", Self.machineRole]
-        let cpu = zip(names, zip(cpuBefore, cpuAfter)).map { name, pair in
-            LoadTestResult.RoleCPU(role: name, cpuSeconds: pair.1 - pair.0, cores: (pair.1 - pair.0) / wall)
-        }
+        let cpu = cpuWindow.close()
         let milliseconds = { (micros: UInt64) in Double(micros) / 1000 }
         let aggregated = records.filter { sentTimes["\($0.id)"] != nil }.count
         return LoadTestResult(
@@ -250,8 +243,7 @@ struct LoadTestRun {
         var connections: [AMQPTransport] = []
         for _ in 0..<(publishers + workers) { connections.append(try await AMQPTransport(configuration: broker)) }
         let body = [UInt8](repeating: 0xA5, count: bytes)
-        let brokerPIDs = ProcessCPU.pids(named: "beam.smp")
-        let cpuBefore = [ProcessCPU.own, brokerPIDs.compactMap(ProcessCPU.seconds).reduce(0, +), ProcessCPU.machineBusy]
+        let cpuWindow = Self.cpuWindow(roles: [], ownRole: "publishers and consumers (this process)")
         let claims = PublishLog()
         let received = PublishLog()
         let start = ContinuousClock.now
@@ -283,11 +275,7 @@ struct LoadTestRun {
             try await group.waitForAll()
         }
         let elapsed = (ContinuousClock.now - start).seconds
-        let cpuAfter = [ProcessCPU.own, brokerPIDs.compactMap(ProcessCPU.seconds).reduce(0, +), ProcessCPU.machineBusy]
-        let names = ["publishers and consumers (this process)", "broker (beam.smp)", Self.machineRole]
-        result.rawCpu = zip(names, zip(cpuBefore, cpuAfter)).map {
-            LoadTestResult.RoleCPU(role: $0, cpuSeconds: $1.1 - $1.0, cores: ($1.1 - $1.0) / elapsed)
-        }
+        result.rawCpu = cpuWindow.close()
         for connection in connections { await connection.close() }
         try await setup.deleteQueue(queue)
         await setup.close()
@@ -297,8 +285,14 @@ struct LoadTestRun {
         return result
     }
 
-    /// The CPU entry for the whole machine (`ProcessCPU.machineBusy`).
-    static let machineRole = "machine (all cores busy)"
+    /// CPU of the role processes, this process, the broker (RabbitMQ's `beam.smp`) and the
+    /// whole machine, from now until the window is closed.
+    static func cpuWindow(roles: [RoleProcess], ownRole: String) -> CPUWindow {
+        let brokerPIDs = ProcessCPU.pids(named: "beam.smp")
+        return CPUWindow(names: roles.map(\.name) + [ownRole, "broker (beam.smp)", "machine (all cores busy)"]) {
+            roles.map(\.cpuSeconds) + [ProcessCPU.own, brokerPIDs.compactMap(ProcessCPU.seconds).reduce(0, +), ProcessCPU.machineBusy]
+        }
+    }
 
     static func settledCount(_ path: String) -> Int {
         guard let data = FileManager.default.contents(atPath: path) else { return 0 }

@@ -76,3 +76,29 @@ enum ProcessCPU {
         return (ticks.reduce(0, +) - ticks[3] - ticks[4]) / ticksPerSecond
     }
 }
+
+/// CPU of some processes and of the machine over one window, as cores: CPU seconds over the
+/// window's own duration, read at both ends, so that set-up and wind-down inside the window
+/// are not divided by a shorter span (which made the machine look busier than its cores).
+struct CPUWindow {
+    private let names: [String]
+    private let read: () -> [Double]
+    private let before: [Double]
+    private let opened = ContinuousClock.now
+
+    /// Starts the window; `read` returns CPU seconds, one per name, in order.
+    init(names: [String], read: @escaping () -> [Double]) {
+        self.names = names
+        self.read = read
+        before = read()
+    }
+
+    /// Closes the window.
+    func close() -> [LoadTestResult.RoleCPU] {
+        let after = read()
+        let seconds = max(1e-6, (ContinuousClock.now - opened).seconds)
+        return zip(names, zip(before, after)).map { name, pair in
+            LoadTestResult.RoleCPU(role: name, cpuSeconds: pair.1 - pair.0, cores: (pair.1 - pair.0) / seconds)
+        }
+    }
+}
