@@ -20,9 +20,9 @@ enum FedqMain {
     /// Every role allocates and frees message-sized buffers (50 KB to 7 MB: bodies, decoded
     /// envelopes, partial sums) thousands of times a second. With glibc's defaults many of those
     /// went to mmap or were trimmed back to the kernel, and every reuse page-faulted fresh zeroed
-    /// memory: 16% of a worker's CPU in a 200 KB load test. Serving them from the heap and
-    /// trimming only past 64 MB of free top cut CPU per update by 10-15% in every role
-    /// (BENCHMARKS.md, load tests).
+    /// memory: 16% of a worker's CPU in a 200 KB load test, 43,071 faults in 3 s in a worker and
+    /// the publishers. Serving them from the heap and trimming only past 64 MB of free top: 362
+    /// faults, and 5-7% less worker CPU per update (BENCHMARKS.md, load tests).
     /// `mallopt` is declared in <malloc.h>, which Swift's Glibc module does not include, so it
     /// is looked up by name (RTLD_DEFAULT is a null handle in glibc).
     private static func keepLargeBuffersInTheHeap() {
