@@ -10,7 +10,10 @@
 # roles' CPU is taken from the broker in the pipeline run but not in the raw run, and the
 # ratio measures the sharing, not the pipeline. The target cell is also run with the cores
 # shared, for comparison. FEDQ_BENCH_PIN=0 shares the cores throughout.
-#   scripts/bench-loadtest.sh [UPDATES per cell (default 3000)] [REPEATS of the target cell (default 5)]
+#   scripts/bench-loadtest.sh [SECONDS of publishing per cell (default 8)] [REPEATS of the target cell (default 5)]
+# A cell's throughput includes the wait for the model version holding its last updates
+# (up to 100 ms in a worker plus 200 ms at the coordinator), so cells must last seconds:
+# a 3,000-update cell of 50 KB updates lasted about 1 s and lost a quarter to that wait.
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
@@ -18,7 +21,7 @@ source scripts/lib/packages.sh
 source scripts/lib/fedq.sh
 fedq_install_missing_packages
 fedq_build_release
-updates="${1:-3000}"
+seconds="${1:-8}"
 repeats="${2:-5}"
 port="${FEDQ_BENCH_BROKER_PORT:-5696}"
 out="runs/bench-loadtest"
@@ -74,7 +77,7 @@ echo "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:
 for codec in "topk:0.125+int8" int8 fp32; do
     for workers in 1 2 4; do
         json="$out/${codec//[:+]/_}-w$workers.json"
-        run loadtest --broker "$broker" --codec "$codec" --workers "$workers" --updates "$updates" --raw \
+        run loadtest --broker "$broker" --codec "$codec" --workers "$workers" --seconds "$seconds" --raw \
             --json "$json" --out "$out/run" > "$out/last.log" 2>&1 || { cat "$out/last.log"; exit 1; }
         row "$json" "$codec" "$workers"
     done
