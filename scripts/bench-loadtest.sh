@@ -26,9 +26,9 @@ repeats="${2:-5}"
 port="${FEDQ_BENCH_BROKER_PORT:-5696}"
 out="runs/bench-loadtest"
 rm -rf "$out"; mkdir -p "$out"
-trap 'scripts/broker.sh stop "$port" >/dev/null 2>&1 || true' EXIT
+trap 'fedq_stop_roles_and_broker "$port"' EXIT
 broker="$(scripts/broker.sh start "$port")"
-broker_pid="$(cat ".broker/$port/rabbitmq.pid")"
+broker_pid="$(scripts/broker.sh pid "$port")"
 cores="$(nproc)"
 all_cpus="0-$((cores - 1))"
 

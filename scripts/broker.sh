@@ -8,6 +8,7 @@
 #   scripts/broker.sh start [PORT]   start (or reuse) the node, print its amqp:// URL
 #   scripts/broker.sh stop [PORT]    stop the node and the epmd it started
 #   scripts/broker.sh status [PORT]  exit 0 and print the URL when the node answers
+#   scripts/broker.sh pid [PORT]     print the node's (beam.smp) process id, e.g. for taskset
 set -euo pipefail
 
 command="${1:-status}"
@@ -115,5 +116,8 @@ stop) stop ;;
 status)
     if answers; then echo "$url"; else echo "not running: $RABBITMQ_NODENAME" >&2; exit 1; fi
     ;;
-*) echo "usage: scripts/broker.sh start|stop|status [PORT]" >&2; exit 2 ;;
+pid)
+    if [[ -f "$RABBITMQ_PID_FILE" ]]; then echo "$(cat "$RABBITMQ_PID_FILE")"; else echo "not running: $RABBITMQ_NODENAME" >&2; exit 1; fi
+    ;;
+*) echo "usage: scripts/broker.sh start|stop|status|pid [PORT]" >&2; exit 2 ;;
 esac

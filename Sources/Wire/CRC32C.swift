@@ -23,9 +23,9 @@ public enum CRC32C {
         #endif
     }
 
-    /// Checksum of a byte array.
-    public static func checksum(_ bytes: [UInt8]) -> UInt32 {
-        bytes.withUnsafeBytes { checksum($0) }
+    /// Checksum of an array or array slice (read in place) or any other byte sequence.
+    public static func checksum(_ bytes: some Sequence<UInt8>) -> UInt32 {
+        bytes.withContiguousStorageIfAvailable { checksum(UnsafeRawBufferPointer($0)) } ?? checksum(Array(bytes))
     }
 
     #if arch(x86_64)
@@ -34,36 +34,9 @@ public enum CRC32C {
     static let hardwareSegment = 2048
 
     static func hardwareChecksum(_ bytes: UnsafeRawBufferPointer, continuing crc: UInt32 = 0) -> UInt32 {
-        guard let base = bytes.baseAddress else { return crc }
-        let segment = hardwareSegment
-        let count = bytes.count
-        var state = UInt64(~crc)
-        var offset = 0
-        while count - offset >= 3 * segment {
-            var first = state
-            var second: UInt64 = 0
-            var third: UInt64 = 0
-            var step = 0
-            while step < segment {
-                first = _mm_crc32_u64(first, base.loadUnaligned(fromByteOffset: offset &+ step, as: UInt64.self))
-                second = _mm_crc32_u64(second, base.loadUnaligned(fromByteOffset: offset &+ segment &+ step, as: UInt64.self))
-                third = _mm_crc32_u64(third, base.loadUnaligned(fromByteOffset: offset &+ 2 &* segment &+ step, as: UInt64.self))
-                step &+= 8
-            }
-            state = UInt64(hardwareJoin.advance(UInt32(truncatingIfNeeded: first), UInt32(truncatingIfNeeded: second)))
-                ^ third
-            offset &+= 3 &* segment
-        }
-        while count - offset >= 8 {
-            state = _mm_crc32_u64(state, base.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
-            offset &+= 8
-        }
-        var state32 = UInt32(truncatingIfNeeded: state)
-        while offset < count {
-            state32 = _mm_crc32_u8(state32, base.load(fromByteOffset: offset, as: UInt8.self))
-            offset &+= 1
-        }
-        return ~state32
+        threeStreams(
+            bytes, continuing: crc, segment: hardwareSegment, join: hardwareJoin,
+            word: { UInt32(truncatingIfNeeded: _mm_crc32_u64(UInt64($0), $1)) }, byte: { _mm_crc32_u8($0, $1) })
     }
 
     private static let hardwareJoin = StreamJoin(segment: hardwareSegment)
@@ -75,41 +48,52 @@ public enum CRC32C {
     /// The portable method: slicing-by-8 (eight independent lookups per 8 bytes) over three
     /// streams.
     static func tableChecksum(_ bytes: UnsafeRawBufferPointer, continuing crc: UInt32 = 0) -> UInt32 {
-        guard let base = bytes.baseAddress else { return crc }
-        let segment = tableSegment
-        let join = tableJoin
-        return slicingTables.withUnsafeBufferPointer { tables in
+        slicingTables.withUnsafeBufferPointer { tables in
             let table = tables.baseAddress!
-            let count = bytes.count
-            var state = ~crc
-            var offset = 0
-            while count - offset >= 3 * segment {
-                var first = state
-                var second: UInt32 = 0
-                var third: UInt32 = 0
-                var step = 0
-                while step < segment {
-                    first = slice8(table, first, base.loadUnaligned(fromByteOffset: offset &+ step, as: UInt64.self))
-                    second = slice8(table, second, base.loadUnaligned(fromByteOffset: offset &+ segment &+ step, as: UInt64.self))
-                    third = slice8(table, third, base.loadUnaligned(fromByteOffset: offset &+ 2 &* segment &+ step, as: UInt64.self))
-                    step &+= 8
-                }
-                state = join.advance(first, second) ^ third
-                offset &+= 3 &* segment
-            }
-            while count - offset >= 8 {
-                state = slice8(table, state, base.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
-                offset &+= 8
-            }
-            while offset < count {
-                state = table[Int((state ^ UInt32(base.load(fromByteOffset: offset, as: UInt8.self))) & 0xFF)] ^ (state >> 8)
-                offset &+= 1
-            }
-            return ~state
+            return threeStreams(
+                bytes, continuing: crc, segment: tableSegment, join: tableJoin,
+                word: { slice8(table, $0, $1) }, byte: { table[Int(($0 ^ UInt32($1)) & 0xFF)] ^ ($0 >> 8) })
         }
     }
 
     private static let tableJoin = StreamJoin(segment: tableSegment)
+
+    /// The loop both methods share: rounds of three `segment`-byte streams checksummed side by
+    /// side and joined, then the tail 8 bytes and 1 byte at a time. `word` and `byte` advance
+    /// the (pre-inverted) register over a little-endian 64-bit word and over one byte.
+    @inline(__always)
+    private static func threeStreams(
+        _ bytes: UnsafeRawBufferPointer, continuing crc: UInt32, segment: Int, join: StreamJoin,
+        word: (UInt32, UInt64) -> UInt32, byte: (UInt32, UInt8) -> UInt32
+    ) -> UInt32 {
+        guard let base = bytes.baseAddress else { return crc }
+        let count = bytes.count
+        var state = ~crc
+        var offset = 0
+        while count - offset >= 3 * segment {
+            var first = state
+            var second: UInt32 = 0
+            var third: UInt32 = 0
+            var step = 0
+            while step < segment {
+                first = word(first, base.loadUnaligned(fromByteOffset: offset &+ step, as: UInt64.self))
+                second = word(second, base.loadUnaligned(fromByteOffset: offset &+ segment &+ step, as: UInt64.self))
+                third = word(third, base.loadUnaligned(fromByteOffset: offset &+ 2 &* segment &+ step, as: UInt64.self))
+                step &+= 8
+            }
+            state = join.advance(first, second) ^ third
+            offset &+= 3 &* segment
+        }
+        while count - offset >= 8 {
+            state = word(state, base.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
+            offset &+= 8
+        }
+        while offset < count {
+            state = byte(state, base.load(fromByteOffset: offset, as: UInt8.self))
+            offset &+= 1
+        }
+        return ~state
+    }
 
     /// Advances the register over 8 message bytes.
     @inline(__always)

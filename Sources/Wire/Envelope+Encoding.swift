@@ -218,7 +218,7 @@ extension Envelope {
         }
         var copy = message
         copy.replaceSubrange(40..<56, with: updateID.bytes)
-        let crc = CRC32C.checksum(Array(copy[..<(copy.count - 4)]))
+        let crc = CRC32C.checksum(copy[..<(copy.count - 4)])
         for index in 0..<4 { copy[copy.count - 4 + index] = UInt8(truncatingIfNeeded: crc >> (8 * index)) }
         return copy
     }

@@ -112,7 +112,7 @@ public final class CoordinatorStore: Sendable {
         func corrupt(_ reason: String) -> CheckpointError { .corrupt(path: checkpointPath, reason: reason) }
         guard bytes.count >= 20, Array(bytes[0..<8]) == Self.magic else { throw corrupt("not a FedQueue checkpoint") }
         let stored = bytes[(bytes.count - 4)...].enumerated().reduce(UInt32(0)) { $0 | UInt32($1.element) << (8 * $1.offset) }
-        guard CRC32C.checksum(Array(bytes[..<(bytes.count - 4)])) == stored else { throw corrupt("checksum mismatch") }
+        guard CRC32C.checksum(bytes[..<(bytes.count - 4)]) == stored else { throw corrupt("checksum mismatch") }
         var reader = ByteReader(bytes: bytes, offset: 8)
         guard reader.u32() == Self.formatVersion else { throw corrupt("unknown format version") }
         let metaLength = Int(reader.u32())
