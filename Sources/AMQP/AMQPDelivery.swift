@@ -34,8 +34,8 @@ struct AMQPAcknowledger: Sendable {
 
 /// A message received by a consumer or `basic.get`.
 public struct AMQPDelivery: Sendable {
-    /// The body; librabbitmq's receive buffer, adopted without a copy.
-    public let body: Data
+    /// The body, copied once out of librabbitmq's frame buffers.
+    public let body: [UInt8]
     public let properties: AMQPProperties
     public let exchange: String
     public let routingKey: String

@@ -17,12 +17,13 @@ public final class AMQPPublisher: Sendable {
         }
     }
 
-    /// Publishes `body` and waits for the broker's confirm.
+    /// Publishes `body` and waits for the broker's confirm. `body` is any contiguous bytes
+    /// (`Data`, `[UInt8]`): librabbitmq reads it where it is, so no conversion copies it.
     /// - Parameter mandatory: fail with `.noRoute` (312) if no queue receives it.
     /// - Throws: `AMQPError`: `.nacked`, `.noRoute` for a returned mandatory
     ///   message, `.notFound` for a missing exchange, or a connection loss (the
     ///   message may or may not have arrived: publish it again).
-    public func publish(_ body: Data, exchange: String, routingKey: String, properties: AMQPProperties = AMQPProperties(),
+    public func publish(_ body: some ContiguousBytes & Sendable, exchange: String, routingKey: String, properties: AMQPProperties = AMQPProperties(),
                         mandatory: Bool = false) async throws {
         let message = OutgoingMessage(body: body, exchange: exchange, routingKey: routingKey, properties: properties,
                                       mandatory: mandatory)

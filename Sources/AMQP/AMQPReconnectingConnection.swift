@@ -40,7 +40,7 @@ public actor AMQPReconnectingConnection {
     /// Publishes with confirms, publishing again on a new connection when the
     /// connection is lost before the confirm: at-least-once, so a confirmed
     /// message is never lost (a redelivered duplicate is possible).
-    public func publish(_ body: Data, exchange: String, routingKey: String, properties: AMQPProperties = AMQPProperties(),
+    public func publish(_ body: some ContiguousBytes & Sendable, exchange: String, routingKey: String, properties: AMQPProperties = AMQPProperties(),
                         mandatory: Bool = false) async throws {
         while true {
             let publisher = try await currentPublisher()

@@ -2,7 +2,7 @@ import Foundation
 
 /// A message waiting to be sent (window full) or to be confirmed.
 struct OutgoingMessage: Sendable {
-    let body: Data
+    let body: any ContiguousBytes & Sendable
     let exchange: String
     let routingKey: String
     let properties: AMQPProperties
@@ -39,6 +39,8 @@ final class ChannelRecord {
     var waiting: [(OutgoingMessage, PublishCompletion)] = []
     var waitingHead = 0
     var consumers: [String: DeliverySink] = [:]
+    /// The message whose content frames are arriving now.
+    var incoming: IncomingContent?
 
     init(handle: ChannelHandle) {
         self.handle = handle
@@ -57,5 +59,6 @@ final class ChannelRecord {
         waitingHead = 0
         for sink in consumers.values { sink.finish(throwing: error) }
         consumers = [:]
+        incoming = nil
     }
 }

@@ -55,13 +55,17 @@ extension ConnectionSession {
         let getOk = reply.reply.decoded.assumingMemoryBound(to: amqp_basic_get_ok_t.self).pointee
         let exchange = String(amqpBytes: getOk.exchange)
         let routingKey = String(amqpBytes: getOk.routing_key)
-        guard let (body, properties) = readContent(record, operation: operation) else {
-            try ensureOpen(operation)
-            return nil
+        var got: AMQPDelivery?
+        record.incoming = IncomingContent { [thread] body, properties in
+            got = AMQPDelivery(body: body, properties: properties, exchange: exchange, routingKey: routingKey,
+                               redelivered: getOk.redelivered != 0, deliveryTag: getOk.delivery_tag,
+                               messageCount: Int(getOk.message_count),
+                               acknowledger: autoAck ? nil : AMQPAcknowledger(thread: thread, channel: handle))
         }
-        return AMQPDelivery(body: body, properties: properties, exchange: exchange, routingKey: routingKey,
-                            redelivered: getOk.redelivered != 0, deliveryTag: getOk.delivery_tag,
-                            messageCount: Int(getOk.message_count),
-                            acknowledger: autoAck ? nil : AMQPAcknowledger(thread: thread, channel: handle))
+        guard awaitContent(of: record), let got else {
+            try ensureOpen(operation)
+            throw AMQPError(.channelClosed, "the channel closed before the message arrived", operation: operation)
+        }
+        return got
     }
 }

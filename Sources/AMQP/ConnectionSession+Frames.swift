@@ -26,7 +26,11 @@ extension ConnectionSession {
         return handled
     }
 
-    private func handle(_ frame: amqp_frame_t) {
+    func handle(_ frame: amqp_frame_t) {
+        if frame.frame_type == UInt8(AMQP_FRAME_HEADER) || frame.frame_type == UInt8(AMQP_FRAME_BODY) {
+            if let record = channels[frame.channel] { handleContent(frame, on: record) }
+            return
+        }
         guard frame.frame_type == UInt8(AMQP_FRAME_METHOD) else { return }
         let method = frame.payload.method
         let number = frame.channel
@@ -51,22 +55,25 @@ extension ConnectionSession {
             let routingKey = String(amqpBytes: returned.routing_key)
             let error = AMQPError(AMQPError.Code(Int32(returned.reply_code)), String(amqpBytes: returned.reply_text),
                                   operation: "mandatory publish to '\(exchange)' with key '\(routingKey)' returned")
-            guard let (_, properties) = readContent(record, operation: "read returned message") else { return }
-            markReturned(record, exchange: exchange, routingKey: routingKey, messageId: properties.messageId, error: error)
+            record.incoming = IncomingContent { [unowned self] _, properties in
+                markReturned(record, exchange: exchange, routingKey: routingKey, messageId: properties.messageId, error: error)
+            }
         case Method.basicDeliver:
             let deliver = method.decoded.assumingMemoryBound(to: amqp_basic_deliver_t.self).pointee
             let consumerTag = String(amqpBytes: deliver.consumer_tag)
             let exchange = String(amqpBytes: deliver.exchange)
             let routingKey = String(amqpBytes: deliver.routing_key)
-            guard let (body, properties) = readContent(record, operation: "read delivery") else { return }
-            guard let sink = record.consumers[consumerTag] else {
-                // The consumer went away while this was in flight: give the message back.
-                _ = amqp_basic_reject(state, number, deliver.delivery_tag, 1)
-                return
+            let (redelivered, deliveryTag) = (deliver.redelivered != 0, deliver.delivery_tag)
+            record.incoming = IncomingContent { [unowned self] body, properties in
+                guard let sink = record.consumers[consumerTag] else {
+                    // The consumer went away while this was in flight: give the message back.
+                    _ = amqp_basic_reject(state, number, deliveryTag, 1)
+                    return
+                }
+                sink.yield(AMQPDelivery(body: body, properties: properties, exchange: exchange, routingKey: routingKey,
+                                        redelivered: redelivered, deliveryTag: deliveryTag, messageCount: nil,
+                                        acknowledger: AMQPAcknowledger(thread: thread, channel: record.handle)))
             }
-            sink.yield(AMQPDelivery(body: body, properties: properties, exchange: exchange, routingKey: routingKey,
-                                    redelivered: deliver.redelivered != 0, deliveryTag: deliver.delivery_tag,
-                                    messageCount: nil, acknowledger: AMQPAcknowledger(thread: thread, channel: record.handle)))
         case Method.basicCancel:
             let cancel = method.decoded.assumingMemoryBound(to: amqp_basic_cancel_t.self).pointee
             let consumerTag = String(amqpBytes: cancel.consumer_tag)
@@ -81,20 +88,5 @@ extension ConnectionSession {
         default:
             break
         }
-    }
-
-    /// Reads the header and body frames that follow a deliver / get-ok / return.
-    /// The body buffer librabbitmq mallocs becomes the `Data` without a copy.
-    func readContent(_ record: ChannelRecord, operation: @autoclosure () -> String) -> (Data, AMQPProperties)? {
-        var message = amqp_message_t()
-        let reply = amqp_read_message(state, record.handle.number, &message, 0)
-        if let (error, _) = AMQPError.reply(reply, operation: operation()) {
-            fail(error)
-            return nil
-        }
-        let properties = AMQPProperties(message.properties)
-        empty_amqp_pool(&message.pool)
-        guard message.body.len > 0, let bytes = message.body.bytes else { return (Data(), properties) }
-        return (Data(bytesNoCopy: bytes, count: message.body.len, deallocator: .free), properties)
     }
 }

@@ -116,6 +116,54 @@ struct AMQPTransportTests {
         await transport.close()
     }
 
+    /// One multiple ack settles a consumer's batch on RabbitMQ as on the embedded broker:
+    /// the deliveries up to it, not the ones after it, nor another consumer's.
+    @Test func ackMultipleSettlesTheConsumersEarlierDeliveries() async throws {
+        let transport = try await TestBroker.connect()
+        #expect(try await Self.ackMultiple(on: transport, queues: (try await Self.privateQueue(transport), try await Self.privateQueue(transport))) == [[3, 4], [9]])
+        await transport.close()
+        let broker = EmbeddedBroker()
+        let embedded = broker.connect()
+        #expect(try await Self.ackMultiple(on: embedded, queues: (try await Self.privateQueue(embedded), try await Self.privateQueue(embedded))) == [[3, 4], [9]])
+        await broker.close()
+    }
+
+    /// Consumes [0]…[4] from one queue and [9] from another (delivered between them), acks
+    /// the third of the first with `multiple`, cancels both, and returns what each queue
+    /// gives back (nil once a queue does not settle at the count expected: 2 and 1).
+    static func ackMultiple(on transport: some Transport, queues: (String, String)) async throws -> [[UInt8]]? {
+        let first = try await transport.consume(queue: queues.0, prefetch: 10)
+        let second = try await transport.consume(queue: queues.1, prefetch: 10)
+        var firstDeliveries = first.makeAsyncIterator()
+        var secondDeliveries = second.makeAsyncIterator()
+        var batch: [Delivery] = []
+        for value: UInt8 in 0..<5 {
+            try await transport.publish([value], exchange: "", routingKey: queues.0)
+            batch.append(try await nextDelivery(&firstDeliveries))
+            if value == 1 {
+                try await transport.publish([9], exchange: "", routingKey: queues.1)
+                _ = try await nextDelivery(&secondDeliveries)
+            }
+        }
+        try await batch[2].ack(multiple: true)
+        await first.cancel()
+        await second.cancel()
+        var left: [[UInt8]] = []
+        for (queue, count) in [(queues.0, 2), (queues.1, 1)] {
+            guard try await eventually({ try await transport.queueStatus(queue).messageCount == count }) else { return nil }
+            var again = try await transport.consume(queue: queue, prefetch: 10).makeAsyncIterator()
+            var bodies: [UInt8] = []
+            for _ in 0..<count {
+                let delivery = try await nextDelivery(&again)
+                #expect(delivery.redelivered)
+                bodies += delivery.body
+                try await delivery.ack()
+            }
+            left.append(bodies)
+        }
+        return left
+    }
+
     @Test func cancellingAConsumerRequeuesWhatItHeld() async throws {
         let transport = try await TestBroker.connect()
         let queue = try await Self.privateQueue(transport)

@@ -64,8 +64,8 @@ public actor AggregatorWorker {
         (flushes, flushQueue) = AsyncStream.makeStream(of: Outgoing.self)
     }
 
-    /// Consumes updates (and listens for new model versions) until cancelled;
-    /// then flushes what it holds.
+    /// Consumes updates (and listens for new model versions) until cancelled. What it
+    /// holds unconfirmed then goes back to the queue with its consumer, for another worker.
     public func run() async throws {
         let updates = try await transport.consume(queue: PipelineTopology.updatesQueue, prefetch: settings.prefetch)
         let versions = try await PipelineTopology.subscribeToVersions(on: transport)
@@ -79,7 +79,7 @@ public actor AggregatorWorker {
             group.addTask {
                 while !Task.isCancelled {
                     try await Task.sleep(for: self.settings.flushInterval / 2)
-                    try await self.flushIfDue()
+                    await self.flushIfDue()
                 }
             }
             group.addTask {
@@ -92,9 +92,10 @@ public actor AggregatorWorker {
         }
     }
 
-    /// Publishes whatever is held now (the end of a run).
-    public func drain() async throws {
-        try await flush()
+    /// Hands whatever is held now to `run`'s flusher (the end of a simulation); it is
+    /// published after the partials before it.
+    public func drain() {
+        enqueueFlush()
     }
 
     private func heard(_ version: ModelVersion) {
@@ -154,9 +155,9 @@ public actor AggregatorWorker {
         if oldest == nil { oldest = .now }
     }
 
-    private func flushIfDue() async throws {
+    private func flushIfDue() {
         guard let oldest, ContinuousClock.now - oldest >= settings.flushInterval else { return }
-        try await flush()
+        enqueueFlush()
     }
 
     /// What one flush sends: the partial, the settled entries, and the deliveries they
@@ -181,13 +182,12 @@ public actor AggregatorWorker {
     }
 
     /// Hands the open partial to the flusher task without waiting for its confirm: the
-    /// consumer goes on decoding the next updates (within its prefetch) meanwhile.
+    /// consumer goes on decoding the next updates (within its prefetch) meanwhile. Every
+    /// flush while running goes through that one task, so partials are confirmed in the
+    /// order their updates were delivered, which is what lets `send` ack them with one
+    /// `multiple` ack.
     private func enqueueFlush() {
         if let outgoing = takeOutgoing() { flushQueue.yield(outgoing) }
-    }
-
-    private func flush() async throws {
-        if let outgoing = takeOutgoing() { try await send(outgoing) }
     }
 
     private func send(_ flush: Outgoing) async throws {
@@ -208,7 +208,8 @@ public actor AggregatorWorker {
                 PartialAggregateSummary(weightTotal: 0, massTotal: 0, entries: [], settled: outgoingSettled),
                 sum: [Float](repeating: 0, count: spec.parameterCount), codec: Self.settledCodec)
         }
-        for delivery in deliveries { try await delivery.ack() }
+        // Every earlier delivery is in this flush or an earlier one, confirmed before it.
+        try await deliveries.last?.ack(multiple: true)
     }
 
     private static let settledCodec = try! CodecSpec(parsing: "fp32+deflate")

@@ -163,7 +163,7 @@ public struct Simulation: Sendable {
             _ = await fleetTask.result
             for _ in 0..<400 where await books().inFlight > 0 {
                 try await Task.sleep(for: .milliseconds(25))
-                for worker in workers { try await worker.drain() }
+                for worker in workers { await worker.drain() }
                 try await coordinator.drain()
             }
             roles.cancelAll()

@@ -26,7 +26,7 @@ struct AMQPDeliveries: AsyncSequence, Sendable {
                 throw transport.transportError(error)
             }
             return Delivery(
-                body: [UInt8](delivery.body), properties: MessageProperties(delivery.properties),
+                body: delivery.body, properties: MessageProperties(delivery.properties),
                 exchange: delivery.exchange, routingKey: delivery.routingKey, redelivered: delivery.redelivered,
                 deliveryTag: delivery.deliveryTag,
                 acknowledger: AMQPSettlement(delivery: delivery, transport: transport, termination: termination))
@@ -54,13 +54,13 @@ final class AMQPSettlement: DeliveryAcknowledger {
         self.termination = termination
     }
 
-    func settle(deliveryTag: UInt64, _ outcome: DeliveryOutcome) async throws(TransportError) {
+    func settle(deliveryTag: UInt64, _ outcome: DeliveryOutcome, multiple: Bool) async throws(TransportError) {
         guard !termination.isSet, !settled.exchange(true, ordering: .acquiringAndReleasing) else {
             throw .unknownDeliveryTag(deliveryTag)
         }
         do {
             switch outcome {
-            case .ack: try await delivery.ack()
+            case .ack: try await delivery.ack(multiple: multiple)
             case .nack(let requeue): try await delivery.nack(requeue: requeue)
             case .reject(let requeue): try await delivery.reject(requeue: requeue)
             }

@@ -66,14 +66,13 @@ public final class AMQPTransport: Transport {
     public func publish(
         _ body: [UInt8], exchange: String, routingKey: String, properties: MessageProperties, mandatory: Bool
     ) async throws(TransportError) {
-        let data = Data(body)
         let amqpProperties = AMQPProperties(properties)
         var retried = false
         while true {
             let publisher = try await currentPublisher()
             do {
                 try await publisher.publish(
-                    data, exchange: exchange, routingKey: routingKey, properties: amqpProperties, mandatory: mandatory)
+                    body, exchange: exchange, routingKey: routingKey, properties: amqpProperties, mandatory: mandatory)
                 return
             } catch let error as AMQPError where error.code == .noRoute {
                 throw .unroutable(exchange: exchange, routingKey: routingKey)

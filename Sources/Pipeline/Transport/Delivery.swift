@@ -30,20 +30,26 @@ public struct Delivery: Sendable {
     }
 
     /// Done with it: the broker forgets it.
+    ///
+    /// With `multiple`, also every earlier delivery of the same consumer that is still
+    /// unsettled (AMQP's `basic.ack` with `multiple`): one frame, and one operation of the
+    /// broker's queue, for a whole batch instead of one each. Only for a consumer that
+    /// settles in delivery order: an earlier delivery settled again afterwards is an
+    /// unknown tag (RabbitMQ closes the channel for it).
     /// - Throws: `.unknownDeliveryTag` if it was already settled or its consumer is gone.
-    public func ack() async throws(TransportError) {
-        try await acknowledger.settle(deliveryTag: deliveryTag, .ack)
+    public func ack(multiple: Bool = false) async throws(TransportError) {
+        try await acknowledger.settle(deliveryTag: deliveryTag, .ack, multiple: multiple)
     }
 
     /// Not processed: back to the queue (`requeue`) for another consumer, or to the
     /// queue's dead-letter exchange (dropped when it has none).
     public func nack(requeue: Bool) async throws(TransportError) {
-        try await acknowledger.settle(deliveryTag: deliveryTag, .nack(requeue: requeue))
+        try await acknowledger.settle(deliveryTag: deliveryTag, .nack(requeue: requeue), multiple: false)
     }
 
     /// As `nack`; AMQP's single-message form, what a poison message gets.
     public func reject(requeue: Bool) async throws(TransportError) {
-        try await acknowledger.settle(deliveryTag: deliveryTag, .reject(requeue: requeue))
+        try await acknowledger.settle(deliveryTag: deliveryTag, .reject(requeue: requeue), multiple: false)
     }
 }
 
@@ -64,5 +70,6 @@ public enum DeliveryOutcome: Sendable, Equatable {
 
 /// Settles deliveries on behalf of a transport (its channel, for RabbitMQ).
 public protocol DeliveryAcknowledger: Sendable {
-    func settle(deliveryTag: UInt64, _ outcome: DeliveryOutcome) async throws(TransportError)
+    /// `multiple`: also the consumer's earlier unsettled deliveries (see ``Delivery/ack(multiple:)``).
+    func settle(deliveryTag: UInt64, _ outcome: DeliveryOutcome, multiple: Bool) async throws(TransportError)
 }

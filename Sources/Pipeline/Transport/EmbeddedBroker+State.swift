@@ -118,6 +118,14 @@ struct BrokerState {
         }
     }
 
+    /// `tag` alone, or with `multiple` also its consumer's earlier unsettled deliveries
+    /// (each consumer has a channel of its own, as the AMQP transport gives it), oldest first.
+    func tags(settledBy tag: UInt64, multiple: Bool) throws(TransportError) -> [UInt64] {
+        guard let consumer = unsettled[tag]?.consumer else { throw .unknownDeliveryTag(tag) }
+        guard multiple else { return [tag] }
+        return unsettled.compactMap { $0.key <= tag && $0.value.consumer == consumer ? $0.key : nil }.sorted()
+    }
+
     /// Acks, requeues or dead-letters one delivery.
     mutating func settle(
         _ tag: UInt64, _ outcome: DeliveryOutcome, acknowledger: any DeliveryAcknowledger

@@ -75,10 +75,12 @@ public final class EmbeddedBroker: Transport, DeliveryAcknowledger {
         try consume(queue: queue, prefetch: prefetch, exclusive: exclusive, by: Self.ownConnection)
     }
 
-    public func settle(deliveryTag: UInt64, _ outcome: DeliveryOutcome) async throws(TransportError) {
+    public func settle(deliveryTag: UInt64, _ outcome: DeliveryOutcome, multiple: Bool) async throws(TransportError) {
         try state.withLock { state throws(TransportError) in
             guard !state.isClosed else { throw .closed }
-            try state.settle(deliveryTag, outcome, acknowledger: self)
+            for tag in try state.tags(settledBy: deliveryTag, multiple: multiple) {
+                try state.settle(tag, outcome, acknowledger: self)
+            }
         }
     }
 
