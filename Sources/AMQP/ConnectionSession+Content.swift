@@ -23,7 +23,8 @@ extension ConnectionSession {
     /// once its body is whole. A content frame that no method announced, or a body longer
     /// than its header said, is the broker breaking the protocol: the connection fails.
     func handleContent(_ frame: amqp_frame_t, on record: ChannelRecord) {
-        guard var content = record.incoming else {
+        // Taken out, not copied: a second reference to `body` would make every append copy it whole.
+        guard var content = record.incoming.take() else {
             return fail(unexpected("content frame with no message announced", channel: frame.channel))
         }
         if frame.frame_type == UInt8(AMQP_FRAME_HEADER) {
@@ -48,7 +49,6 @@ extension ConnectionSession {
             record.incoming = content
             return
         }
-        record.incoming = nil
         content.complete(content.body, content.properties)
     }
 

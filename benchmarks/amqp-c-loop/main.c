@@ -88,7 +88,10 @@ static void publish(amqp_connection_state_t conn, const char *queue, size_t size
     props.delivery_mode = 2;
     props.content_type = amqp_cstring_bytes("application/octet-stream");
     amqp_bytes_t payload = {size, body};
-    long published = 0, confirmed = 0;
+    long published = 0, confirmed = 0, lowest = 1;
+    /* Confirms may come out of order, a single ack after a multiple one that covers it:
+     * count each tag once (counting +1 per single ack once left this loop waiting forever). */
+    char *acked = calloc((size_t)count + 2, 1);
     while (confirmed < count) {
         while (published < count && published - confirmed < window) {
             die_on_status(amqp_basic_publish(conn, 1, amqp_empty_bytes, amqp_cstring_bytes(queue), 0, 0, &props, payload),
@@ -101,12 +104,17 @@ static void publish(amqp_connection_state_t conn, const char *queue, size_t size
         if (frame.frame_type != AMQP_FRAME_METHOD) continue;
         if (frame.payload.method.id == AMQP_BASIC_ACK_METHOD) {
             amqp_basic_ack_t *ack = frame.payload.method.decoded;
-            confirmed = ack->multiple ? (long)ack->delivery_tag : confirmed + 1;
+            long tag = (long)ack->delivery_tag;
+            for (long t = ack->multiple ? lowest : tag; t <= tag && t <= count; t++) {
+                if (!acked[t]) { acked[t] = 1; confirmed++; }
+            }
+            while (lowest <= count && acked[lowest]) lowest++;
         } else {
             fprintf(stderr, "unexpected method 0x%08x (nack?)\n", frame.payload.method.id);
             exit(1);
         }
     }
+    free(acked);
     free(body);
 }
 

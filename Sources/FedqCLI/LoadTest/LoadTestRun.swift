@@ -294,9 +294,13 @@ struct LoadTestRun {
         }
     }
 
+    /// Lines of the coordinator's `updates.csv` after its header. Read four times a second
+    /// while publishing, so the count runs over the raw bytes (iterating `Data` byte by byte
+    /// was 7% of the publishers' CPU).
     static func settledCount(_ path: String) -> Int {
         guard let data = FileManager.default.contents(atPath: path) else { return 0 }
-        return max(0, data.reduce(0) { $0 + ($1 == UInt8(ascii: "\n") ? 1 : 0) } - 1)
+        let lines = data.withUnsafeBytes { $0.reduce(0) { $0 + ($1 == UInt8(ascii: "\n") ? 1 : 0) } }
+        return max(0, lines - 1)
     }
 
     /// Latency histogram in doubling millisecond buckets.
