@@ -56,7 +56,7 @@ extension ConnectionSession {
         let exchange = String(amqpBytes: getOk.exchange)
         let routingKey = String(amqpBytes: getOk.routing_key)
         var got: AMQPDelivery?
-        record.incoming = IncomingContent { [thread] body, properties in
+        expectContent(on: record) { [thread] body, properties in
             got = AMQPDelivery(body: body, properties: properties, exchange: exchange, routingKey: routingKey,
                                redelivered: getOk.redelivered != 0, deliveryTag: getOk.delivery_tag,
                                messageCount: Int(getOk.message_count),

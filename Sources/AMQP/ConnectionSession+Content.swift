@@ -19,6 +19,18 @@ struct IncomingContent {
 }
 
 extension ConnectionSession {
+    /// Expects a message's content on `record` next; `complete` gets it whole. A method
+    /// announcing content while another message's content is still arriving breaks the
+    /// protocol (content frames of one channel never interleave): the connection fails.
+    func expectContent(
+        on record: ChannelRecord, complete: @escaping (_ body: [UInt8], _ properties: AMQPProperties) -> Void
+    ) {
+        guard record.incoming == nil else {
+            return fail(unexpected("a message announced before the last one's content was whole", channel: record.handle.number))
+        }
+        record.incoming = IncomingContent(complete: complete)
+    }
+
     /// Takes a header or body frame into its channel's message; completes the message
     /// once its body is whole. A content frame that no method announced, or a body longer
     /// than its header said, is the broker breaking the protocol: the connection fails.

@@ -55,7 +55,7 @@ extension ConnectionSession {
             let routingKey = String(amqpBytes: returned.routing_key)
             let error = AMQPError(AMQPError.Code(Int32(returned.reply_code)), String(amqpBytes: returned.reply_text),
                                   operation: "mandatory publish to '\(exchange)' with key '\(routingKey)' returned")
-            record.incoming = IncomingContent { [unowned self] _, properties in
+            expectContent(on: record) { [unowned self] _, properties in
                 markReturned(record, exchange: exchange, routingKey: routingKey, messageId: properties.messageId, error: error)
             }
         case Method.basicDeliver:
@@ -64,7 +64,7 @@ extension ConnectionSession {
             let exchange = String(amqpBytes: deliver.exchange)
             let routingKey = String(amqpBytes: deliver.routing_key)
             let (redelivered, deliveryTag) = (deliver.redelivered != 0, deliver.delivery_tag)
-            record.incoming = IncomingContent { [unowned self] body, properties in
+            expectContent(on: record) { [unowned self] body, properties in
                 guard let sink = record.consumers[consumerTag] else {
                     // The consumer went away while this was in flight: give the message back.
                     _ = amqp_basic_reject(state, number, deliveryTag, 1)
