@@ -67,18 +67,7 @@ extension ConnectionSession {
     /// Reads frames, handling every one, until the content announced on `record` is whole
     /// (for `basic.get`, whose answer is synchronous). False if the connection failed first.
     func awaitContent(of record: ChannelRecord) -> Bool {
-        while record.incoming != nil && isOpen {
-            var frame = amqp_frame_t()
-            var timeout = timeval(tv_sec: 1, tv_usec: 0)
-            let status = amqp_simple_wait_frame_noblock(state, &frame, &timeout)
-            if status == AMQP_STATUS_TIMEOUT.rawValue { continue }
-            if let error = AMQPError.status(status, operation: "read message on channel \(record.handle.number)") {
-                fail(error)
-                break
-            }
-            handle(frame)
-            amqp_maybe_release_buffers(state)
-        }
+        while record.incoming != nil && isOpen { _ = handleNextFrame(waiting: timeval(tv_sec: 1, tv_usec: 0)) }
         return isOpen
     }
 

@@ -10,20 +10,24 @@ extension ConnectionSession {
     /// - Returns: how many frames were handled.
     func pumpFrames(limit: Int) -> Int {
         var handled = 0
-        while handled < limit && isOpen {
-            var frame = amqp_frame_t()
-            var timeout = timeval(tv_sec: 0, tv_usec: 1)
-            let status = amqp_simple_wait_frame_noblock(state, &frame, &timeout)
-            if status == AMQP_STATUS_TIMEOUT.rawValue { break }
-            if let error = AMQPError.status(status, operation: "read from \(configuration.redactedURL)") {
-                fail(error)
-                break
-            }
-            handle(frame)
-            amqp_maybe_release_buffers(state)
-            handled += 1
-        }
+        while handled < limit && isOpen && handleNextFrame(waiting: timeval(tv_sec: 0, tv_usec: 1)) { handled += 1 }
         return handled
+    }
+
+    /// Reads one frame, waiting at most `timeout` for it, and handles it.
+    /// - Returns: false when none came in time or the connection failed.
+    func handleNextFrame(waiting timeout: timeval) -> Bool {
+        var frame = amqp_frame_t()
+        var timeout = timeout
+        let status = amqp_simple_wait_frame_noblock(state, &frame, &timeout)
+        if status == AMQP_STATUS_TIMEOUT.rawValue { return false }
+        if let error = AMQPError.status(status, operation: "read from \(configuration.redactedURL)") {
+            fail(error)
+            return false
+        }
+        handle(frame)
+        amqp_maybe_release_buffers(state)
+        return true
     }
 
     func handle(_ frame: amqp_frame_t) {
