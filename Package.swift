@@ -24,6 +24,8 @@ let package = Package(
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         // Tests only: parses docker/compose.yml to check its fedq command lines.
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
@@ -40,25 +42,46 @@ let package = Package(
             providers: [.apt(["libopenblas-dev"])]
         ),
 
-        // Transport: the only module that calls amqp_*.
-        .target(name: "AMQP", dependencies: ["CRabbitMQ"]),
+        // The vocabulary every layer shares: update ids, model versions and staleness,
+        // rejection reasons, the global model, message properties, seeded generators, byte reading.
+        .target(name: "FedCore"),
         // Wire format: envelopes and codecs, bytes in, typed values out.
         .target(
-            name: "Wire", dependencies: [.product(name: "CompressNIO", package: "compress-nio")],
+            name: "Wire", dependencies: ["FedCore", .product(name: "CompressNIO", package: "compress-nio")],
             swiftSettings: x86VectorFlags
         ),
         // Learning: tensors, layers, training, datasets, partitions, metrics. The only user of CBLAS.
         .target(
             name: "Learning",
-            dependencies: ["CBLAS", .product(name: "CompressNIO", package: "compress-nio")],
+            dependencies: ["FedCore", "CBLAS", .product(name: "CompressNIO", package: "compress-nio")],
             swiftSettings: x86VectorFlags
         ),
         // Aggregation: staleness, strategies, server optimizers. Pure math, no I/O.
-        .target(name: "Aggregation"),
-        // Roles over a Transport: client, worker, coordinator, evaluator; embedded broker.
+        .target(name: "Aggregation", dependencies: ["FedCore"]),
+
+        // The transport seam: what roles need from a broker, and the in-process embedded broker.
+        .target(name: "Messaging", dependencies: ["FedCore"]),
+        // librabbitmq in Swift: the only module that calls amqp_*.
+        .target(name: "AMQP", dependencies: ["CRabbitMQ"]),
+        // The RabbitMQ adapter of the seam, and the factory turning a broker URL into a transport.
+        .target(name: "RabbitMQTransport", dependencies: ["AMQP", "Messaging", "FedCore"]),
+
+        // The roles over any transport: client, worker, coordinator, evaluator.
         .target(
-            name: "Pipeline",
-            dependencies: ["AMQP", "Wire", "Learning", "Aggregation", .product(name: "CoreMetrics", package: "swift-metrics")]
+            name: "Roles",
+            dependencies: [
+                "FedCore", "Messaging", "Wire", "Learning", "Aggregation",
+                .product(name: "CoreMetrics", package: "swift-metrics"), .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        // Run reports: summary.json, history, self-contained HTML with SVG charts.
+        .target(name: "Report", dependencies: ["FedCore", "Aggregation", "Roles"]),
+        // A whole federation in one process (clients, workers, coordinator, evaluator) on one transport.
+        .target(
+            name: "Simulation",
+            dependencies: ["FedCore", "Messaging", "Wire", "Learning", "Aggregation", "Roles", "Report",
+                .product(name: "Logging", package: "swift-log")]
         ),
         // Metrics: swift-metrics on a Prometheus registry, served on /metrics.
         .target(
@@ -67,30 +90,60 @@ let package = Package(
                 .product(name: "CoreMetrics", package: "swift-metrics"), .product(name: "Prometheus", package: "swift-prometheus"),
             ]
         ),
-        // The command line: parse options, build the role, run it.
+        // What every command shares: broker and metrics options, logging, signals and services.
         .target(
-            name: "FedqCLI",
+            name: "CLISupport",
             dependencies: [
-                "AMQP", "Wire", "Learning", "Aggregation", "Pipeline", "Telemetry",
+                "Messaging", "RabbitMQTransport", "Roles", "Telemetry",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        // Benchmarks and the load test: `fedq bench …`, `fedq loadtest`.
+        .target(
+            name: "FedqBench",
+            dependencies: [
+                "FedCore", "Wire", "Learning", "Aggregation", "Messaging", "RabbitMQTransport", "Roles", "Report", "CLISupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],
             // The codec benchmark's axpy reference is compiled like the kernels it is compared with.
             swiftSettings: x86VectorFlags
         ),
-        .executableTarget(name: "fedq", dependencies: ["FedqCLI"]),
+        // The command line: parse options, build the role, run it.
+        .target(
+            name: "FedqCLI",
+            dependencies: [
+                "FedCore", "Wire", "Learning", "Aggregation", "Messaging", "RabbitMQTransport", "Roles", "Report",
+                "Simulation", "Telemetry", "CLISupport", "FedqBench",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .executableTarget(name: "fedq", dependencies: ["FedqCLI", "CLISupport"]),
 
         // Test helpers every test target shares: the test broker node, child processes.
-        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["Messaging", "RabbitMQTransport"], path: "Tests/TestSupport"),
         .testTarget(name: "AMQPTests", dependencies: ["AMQP", "TestSupport"]),
         .testTarget(name: "WireTests", dependencies: ["Wire"]),
         .testTarget(name: "LearningTests", dependencies: ["Learning"]),
         .testTarget(name: "AggregationTests", dependencies: ["Aggregation"]),
-        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "AMQP", "Wire", "TestSupport"]),
+        .testTarget(name: "FedCoreTests", dependencies: ["FedCore"]),
+        .testTarget(name: "MessagingTests", dependencies: ["FedCore", "Messaging", "RabbitMQTransport", "TestSupport"]),
+        .testTarget(
+            name: "RolesTests",
+            dependencies: [
+                "FedCore", "Messaging", "RabbitMQTransport", "Roles", "Report", "Simulation", "Wire", "Learning",
+                "Aggregation", "AMQP", "TestSupport", .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .testTarget(
             name: "FedqCLITests",
             dependencies: [
-                "FedqCLI", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "FedqCLI", "FedqBench", "CLISupport", "RabbitMQTransport", "Messaging",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Yams", package: "Yams"),
             ]
         ),

@@ -7,7 +7,19 @@ extension AMQPConfiguration {
         "cacertfile", "certfile", "keyfile", "verify",
     ]
 
-    /// - Throws: `AMQPError` with code `.invalidURL` naming the offending part.
+    /// `url` with the password of its user-info part replaced by `***`: error messages
+    /// quote the URL, and a password must never reach a terminal or a log.
+    public static func redacting(_ url: String) -> String {
+        guard let scheme = url.range(of: "://") else { return url }
+        let afterScheme = url[scheme.upperBound...]
+        let authorityEnd = afterScheme.firstIndex(where: { "/?#".contains($0) }) ?? afterScheme.endIndex
+        let authority = afterScheme[..<authorityEnd]
+        guard let at = authority.lastIndex(of: "@"), let colon = authority[..<at].firstIndex(of: ":") else { return url }
+        return String(url[..<authority.index(after: colon)]) + "***" + String(url[at...])
+    }
+
+    /// - Throws: `AMQPError` with code `.invalidURL` naming the offending part (the URL it
+    ///   quotes has its password replaced by `***`).
     public init(url: String) throws(AMQPError) {
         self.init()
         func invalid(_ why: String) -> AMQPError { AMQPError(.invalidURL, why, operation: "parse URL") }
@@ -21,7 +33,7 @@ extension AMQPConfiguration {
             port = 5671
             tls = TLS()
         } else {
-            throw invalid("scheme must be amqp:// or amqps:// in '\(url)'")
+            throw invalid("scheme must be amqp:// or amqps:// in '\(Self.redacting(url))'")
         }
 
         var query: Substring = ""
@@ -51,7 +63,7 @@ extension AMQPConfiguration {
             host = String(rest[rest.index(after: rest.startIndex)..<close])
             rest = rest[rest.index(after: close)...]
             if !rest.isEmpty {
-                guard rest.hasPrefix(":") else { throw invalid("unexpected '\(rest)' after host in '\(url)'") }
+                guard rest.hasPrefix(":") else { throw invalid("unexpected '\(rest)' after host in '\(Self.redacting(url))'") }
                 port = try Self.port(rest.dropFirst(), url: url)
             }
         } else if let colon = rest.lastIndex(of: ":") {
@@ -63,7 +75,7 @@ extension AMQPConfiguration {
         if host.isEmpty { host = "localhost" }
 
         if let path {
-            guard !path.contains("/") else { throw invalid("vhost must be one path segment (encode '/' as %2F) in '\(url)'") }
+            guard !path.contains("/") else { throw invalid("vhost must be one path segment (encode '/' as %2F) in '\(Self.redacting(url))'") }
             virtualHost = path.isEmpty ? "/" : try Self.percentDecoded(path, url: url)
         }
 
@@ -78,13 +90,13 @@ extension AMQPConfiguration {
     private mutating func apply(key: String, value: String, url: String) throws(AMQPError) {
         func number(_ range: ClosedRange<Double>) throws(AMQPError) -> Double {
             guard let number = Double(value), range.contains(number) else {
-                throw AMQPError(.invalidURL, "\(key)=\(value) must be a number in \(range) in '\(url)'", operation: "parse URL")
+                throw AMQPError(.invalidURL, "\(key)=\(value) must be a number in \(range) in '\(Self.redacting(url))'", operation: "parse URL")
             }
             return number
         }
         func requireTLS() throws(AMQPError) {
             guard tls != nil else {
-                throw AMQPError(.invalidURL, "\(key) needs an amqps:// URL in '\(url)'", operation: "parse URL")
+                throw AMQPError(.invalidURL, "\(key) needs an amqps:// URL in '\(Self.redacting(url))'", operation: "parse URL")
             }
         }
         switch key {
@@ -103,17 +115,17 @@ extension AMQPConfiguration {
             case "verify_peer": tls?.verifyPeer = true
             case "verify_none": tls?.verifyPeer = false
             default:
-                throw AMQPError(.invalidURL, "verify must be verify_peer or verify_none in '\(url)'", operation: "parse URL")
+                throw AMQPError(.invalidURL, "verify must be verify_peer or verify_none in '\(Self.redacting(url))'", operation: "parse URL")
             }
         default:
-            throw AMQPError(.invalidURL, "unknown query parameter '\(key)' in '\(url)' (known: \(Self.urlQueryKeys.sorted().joined(separator: ", ")))",
+            throw AMQPError(.invalidURL, "unknown query parameter '\(key)' in '\(Self.redacting(url))' (known: \(Self.urlQueryKeys.sorted().joined(separator: ", ")))",
                             operation: "parse URL")
         }
     }
 
     private static func port(_ text: Substring, url: String) throws(AMQPError) -> Int {
         guard let port = Int(text), (1...65_535).contains(port) else {
-            throw AMQPError(.invalidURL, "port '\(text)' is not in 1…65535 in '\(url)'", operation: "parse URL")
+            throw AMQPError(.invalidURL, "port '\(text)' is not in 1…65535 in '\(Self.redacting(url))'", operation: "parse URL")
         }
         return port
     }
@@ -128,7 +140,7 @@ extension AMQPConfiguration {
                 continue
             }
             guard let high = iterator.next().flatMap(hexValue), let low = iterator.next().flatMap(hexValue) else {
-                throw AMQPError(.invalidURL, "bad percent escape in '\(url)'", operation: "parse URL")
+                throw AMQPError(.invalidURL, "bad percent escape in '\(Self.redacting(url))'", operation: "parse URL")
             }
             bytes.append(high << 4 | low)
         }

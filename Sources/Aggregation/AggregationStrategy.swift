@@ -20,6 +20,33 @@ public struct AggregationStrategy: Sendable, Equatable, Codable {
         /// workers use `stalenessPolicy`'s max-staleness 0.
         case fedAvg(clientsPerRound: Int)
 
+        /// How many updates make an aggregate ready.
+        public var updatesNeeded: Int {
+            switch self {
+            case .fedAsync: 1
+            case .fedBuff(let k): k
+            case .fedAvg(let m): m
+            }
+        }
+
+        /// Synchronous FedAvg's M: the clients a round samples (nil for the asynchronous
+        /// strategies, where every client trains whenever it is ready).
+        public var clientsPerRound: Int? {
+            if case .fedAvg(let m) = self { m } else { nil }
+        }
+
+        /// How many updates a worker folds into one partial before publishing it, when
+        /// `workers` share the load (`requested` overrides it for the buffered strategies).
+        /// FedAsync applies every update on its own, so a partial holds one; FedBuff and
+        /// FedAvg need K (or M) per aggregate, so each of the workers sends its share of
+        /// K: fewer partials per version, and no worker sits on updates another buffer needs.
+        public func workerFlushSize(workers: Int, requested: Int? = nil) -> Int {
+            switch self {
+            case .fedAsync: 1
+            case .fedBuff(let k), .fedAvg(let k): max(1, requested ?? k / max(1, workers))
+            }
+        }
+
         public var description: String {
             switch self {
             case .fedAsync(let alpha): "fedasync:\(Double(alpha).formatted)"
@@ -42,13 +69,7 @@ public struct AggregationStrategy: Sendable, Equatable, Codable {
     public var pendingCount: Int { pending?.count ?? 0 }
 
     /// How many updates make an aggregate ready.
-    public var updatesNeeded: Int {
-        switch kind {
-        case .fedAsync: 1
-        case .fedBuff(let k): k
-        case .fedAvg(let m): m
-        }
-    }
+    public var updatesNeeded: Int { kind.updatesNeeded }
 
     /// The policy workers must weigh updates with for this strategy: FedAvg counts only
     /// updates on the current version, unweighted by staleness; the asynchronous

@@ -1,6 +1,11 @@
 import ArgumentParser
+import CLISupport
 import Learning
-import Pipeline
+import Messaging
+import RabbitMQTransport
+import Report
+import Roles
+import Simulation
 
 /// How simulated clients are made and behave: the same flags on `fedq simulate`
 /// and `fedq fleet`, so a fleet run over RabbitMQ repeats a simulation's clients.

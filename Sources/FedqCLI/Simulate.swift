@@ -1,9 +1,13 @@
-import AMQP
 import Aggregation
 import ArgumentParser
+import CLISupport
 import Foundation
 import Learning
-import Pipeline
+import Messaging
+import RabbitMQTransport
+import Report
+import Roles
+import Simulation
 import Synchronization
 import Wire
 
@@ -43,7 +47,7 @@ struct Simulate: AsyncParsableCommand {
         guard workers > 0 else { throw ValidationError("--workers must be positive") }
         guard (0...1).contains(targetAccuracy) else { throw ValidationError("--target-accuracy must be in [0, 1]") }
         guard maxSeconds > 0 else { throw ValidationError("--max-seconds must be positive") }
-        _ = try brokerConfiguration()
+        _ = try connector()
         try fleet.apply(to: &config)
         try shared.apply(to: &config)
         config.workers = workers
@@ -53,9 +57,9 @@ struct Simulate: AsyncParsableCommand {
         return config
     }
 
-    /// Nil for the embedded broker (the default).
-    func brokerConfiguration() throws -> AMQPConfiguration? {
-        try shared.brokerConfiguration(name: "fedq simulate", default: "embedded")
+    /// The embedded broker unless `--broker` names RabbitMQ.
+    func connector() throws -> TransportConnector {
+        try shared.connector(name: "fedq simulate", default: "embedded")
     }
 
     func run() async throws {
@@ -63,20 +67,13 @@ struct Simulate: AsyncParsableCommand {
         defer { metrics?.close() }
         let config = try makeConfig()
         let line = ProgressBox(target: config.targetAccuracy)
-        let result: SimulationResult
+        let result: RunResult
         let simulation = Simulation(config: config)
         let roles = "\(config.clients) clients, \(config.strategy), codec \(config.codec), \(config.workers) workers"
-        if let configuration = try brokerConfiguration() {
-            print("simulating \(roles) on RabbitMQ at \(configuration.redactedURL)")
-            result = try await simulation.run(connect: { try await AMQPTransport(configuration: configuration) }) {
-                line.show($0)
-            }
-        } else {
-            print("simulating \(roles) on the embedded broker")
-            let broker = EmbeddedBroker()
-            result = try await simulation.run(connect: { broker.connect() }) { line.show($0) }
-            await broker.close()
-        }
+        let connector = try connector()
+        print("simulating \(roles) on \(connector.isEmbedded ? "" : "RabbitMQ at ")\(connector)")
+        result = try await simulation.run(connect: connector.connect) { line.show($0) }
+        await connector.close()
         line.finish()
         let report = try result.write(to: out)
         let summary = result.summary

@@ -1,6 +1,11 @@
-import AMQP
 import ArgumentParser
+import CLISupport
 import Foundation
+import Messaging
+import RabbitMQTransport
+import Report
+import Roles
+import Simulation
 
 /// `fedq topology apply|check`: declare or verify `topology/definitions.json` on a broker.
 struct Topology: AsyncParsableCommand {
@@ -19,15 +24,14 @@ struct Topology: AsyncParsableCommand {
 
         func validate() throws {
             guard !broker.isEmpty else { throw ValidationError("--broker is required (or set FEDQ_BROKER)") }
-            do { _ = try AMQPConfiguration(url: broker) } catch { throw ValidationError("--broker: \(error)") }
+            do { try TransportFactory.validate(broker) } catch { throw ValidationError("--broker: \(error)") }
             guard FileManager.default.fileExists(atPath: definitions) else {
                 throw ValidationError("--definitions: no file at \(definitions)")
             }
         }
 
-        func load() async throws -> (AMQPConnection, AMQPTopology) {
-            let topology = try AMQPTopology(definitionsAt: definitions)
-            return (try await AMQPConnection(url: broker, connectionName: "fedq topology"), topology)
+        func load() throws -> TopologyDefinitions {
+            try TopologyDefinitions(path: definitions)
         }
     }
 
@@ -40,16 +44,10 @@ struct Topology: AsyncParsableCommand {
         var purge = false
 
         func run() async throws {
-            let (connection, topology) = try await options.load()
-            try await connection.declare(topology)
-            if purge {
-                let channel = try await connection.openChannel()
-                var purged = 0
-                for queue in topology.queues { purged += try await channel.purgeQueue(queue.name) }
-                print("purged \(purged) messages")
-            }
-            await connection.close()
-            print("applied \(topology.exchanges.count) exchanges, \(topology.queues.count) queues, \(topology.bindings.count) bindings from \(options.definitions)")
+            let topology = try options.load()
+            let purged = try await topology.apply(brokerURL: options.broker, purge: purge)
+            if purge { print("purged \(purged) messages") }
+            print("applied \(topology.exchangeCount) exchanges, \(topology.queueCount) queues, \(topology.bindingCount) bindings from \(options.definitions)")
         }
     }
 
@@ -60,14 +58,13 @@ struct Topology: AsyncParsableCommand {
         @OptionGroup var options: Options
 
         func run() async throws {
-            let (connection, topology) = try await options.load()
-            let problems = try await connection.check(topology)
-            await connection.close()
+            let topology = try options.load()
+            let problems = try await topology.check(brokerURL: options.broker)
             guard problems.isEmpty else {
                 for problem in problems { print("MISMATCH \(problem)") }
                 throw ExitCode(1)
             }
-            print("ok: \(topology.exchanges.count) exchanges and \(topology.queues.count) queues match \(options.definitions)")
+            print("ok: \(topology.exchangeCount) exchanges and \(topology.queueCount) queues match \(options.definitions)")
         }
     }
 }

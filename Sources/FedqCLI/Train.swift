@@ -1,7 +1,12 @@
 import ArgumentParser
+import CLISupport
 import Foundation
 import Learning
-import Pipeline
+import Messaging
+import RabbitMQTransport
+import Report
+import Roles
+import Simulation
 
 /// `fedq train`: centralised training on MNIST, the baseline that federated
 /// runs are compared against.

@@ -128,7 +128,7 @@ extension Envelope {
         }
         let header = MessageHeader(
             kind: kind, specHash: reader.read(at: 24), modelVersion: reader.read(at: 32),
-            updateID: UpdateID(uncheckedBytes: Array(bytes[40..<56])), clientID: reader.read(at: 56),
+            updateID: reader.updateID(at: 40), clientID: reader.read(at: 56),
             sampleCount: reader.read(at: 64), localSteps: reader.read(at: 72), parameterCount: parameterCount,
             codec: codec)
         let sectionLength = Int(reader.read(at: 76) as UInt32)
@@ -251,7 +251,7 @@ extension Envelope {
             let offset = partialFixedByteCount + entry * partialEntryByteCount
             entries.append(
                 .init(
-                    updateID: UpdateID(uncheckedBytes: Array(section[offset..<(offset + 16)])),
+                    updateID: reader.updateID(at: offset),
                     baseVersion: reader.read(at: offset + 16)))
         }
         var settled: [PartialAggregateSummary.Settled] = []
@@ -259,11 +259,11 @@ extension Envelope {
         for entry in 0..<settledCount {
             let offset = settledStart + entry * settledEntryByteCount
             let code: UInt8 = reader.read(at: offset + 24)
-            guard let reason = SettlementCode(rawValue: code) else { throw .unknownSettlementCode(entry: entry, code: code) }
+            guard let reason = RejectionReason(rawValue: code) else { throw .unknownSettlementCode(entry: entry, code: code) }
             guard reader.read(at: offset + 24) as UInt64 >> 8 == 0 else { throw .reservedNotZero(field: .section) }
             settled.append(
                 .init(
-                    updateID: UpdateID(uncheckedBytes: Array(section[offset..<(offset + 16)])),
+                    updateID: reader.updateID(at: offset),
                     baseVersion: reader.read(at: offset + 16), reason: reason))
         }
         return PartialAggregateSummary(weightTotal: weightTotal, massTotal: massTotal, entries: entries, settled: settled)

@@ -19,8 +19,8 @@ public struct PartialAggregateSummary: Hashable, Sendable {
     public struct Settled: Hashable, Sendable {
         public var updateID: UpdateID
         public var baseVersion: UInt64
-        public var reason: SettlementCode
-        public init(updateID: UpdateID, baseVersion: UInt64, reason: SettlementCode) {
+        public var reason: RejectionReason
+        public init(updateID: UpdateID, baseVersion: UInt64, reason: RejectionReason) {
             self.updateID = updateID
             self.baseVersion = baseVersion
             self.reason = reason
@@ -45,22 +45,4 @@ public struct PartialAggregateSummary: Hashable, Sendable {
         self.entries = entries
         self.settled = settled
     }
-}
-
-/// Why a worker settled an update without adding it to a partial (one byte on the wire).
-public enum SettlementCode: UInt8, Sendable, CaseIterable {
-    /// Staler than the configured maximum.
-    case stale = 1
-    /// Bytes that are not a valid update.
-    case malformed = 2
-    /// Another model's update (spec hash or parameter count).
-    case wrongModel = 3
-    /// NaN or infinity in the update.
-    case nonFinite = 4
-    /// Over the configured norm bound.
-    case outOfBounds = 5
-    /// The same update id again (a client published twice).
-    case duplicate = 6
-    /// Synchronous FedAvg: trained on another round's model.
-    case wrongRound = 7
 }

@@ -54,7 +54,7 @@ public enum WireError: Error, Equatable, Sendable, CustomStringConvertible {
     case accumulatorSizeMismatch(expected: Int, actual: Int)
     /// Encoding refused a value at `index` (NaN, infinity, or beyond the fp16 range).
     case unencodableValue(index: Int, value: Float)
-    /// A partial's settled entry (0-based) whose reason byte is not a known ``SettlementCode``.
+    /// A partial's settled entry (0-based) whose reason byte is not a known ``RejectionReason``.
     case unknownSettlementCode(entry: Int, code: UInt8)
     /// Encoding got a vector, partial-aggregate list or metadata that disagrees with the header.
     case inconsistentInput(field: WireField, reason: String)

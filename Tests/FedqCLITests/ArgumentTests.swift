@@ -1,6 +1,8 @@
 import ArgumentParser
 import Testing
 
+@testable import CLISupport
+@testable import FedqBench
 @testable import FedqCLI
 
 /// The real `fedq` parser: what a user typing a wrong command line sees.
@@ -59,8 +61,9 @@ import Testing
         #expect(transport.messages == 5)
         let simulate = try #require(
             try Fedq.parseAsRoot(["simulate", "--broker", "amqps://fedq:secret@broker.example:5671/fl"]) as? Simulate)
-        let broker = try #require(try simulate.brokerConfiguration())
-        #expect(broker.host == "broker.example" && broker.virtualHost == "fl" && broker.tls != nil)
-        #expect(try #require(try Fedq.parseAsRoot(["simulate"]) as? Simulate).brokerConfiguration() == nil)
+        let broker = try simulate.connector()
+        // The description is what logs and progress lines show: the password never.
+        #expect(broker.description == "amqps://fedq@broker.example:5671/fl" && !broker.isEmbedded)
+        #expect(try #require(try Fedq.parseAsRoot(["simulate"]) as? Simulate).connector().isEmbedded)
     }
 }

@@ -3,6 +3,8 @@ import Learning
 import Testing
 import Wire
 
+@testable import CLISupport
+@testable import FedqBench
 @testable import FedqCLI
 
 /// The benchmark commands run end to end on small inputs; their outputs are checked, never their timings.

@@ -3,6 +3,8 @@ import Foundation
 import Testing
 import Yams
 
+@testable import CLISupport
+@testable import FedqBench
 @testable import FedqCLI
 
 /// docker/compose.yml runs each role as `fedq COMMAND` plus flags taken from its environment. No

@@ -1,5 +1,7 @@
 import ArgumentParser
 import Testing
+@testable import CLISupport
+@testable import FedqBench
 @testable import FedqCLI
 
 @Suite struct EnvironmentDefaultsTests {

@@ -3,6 +3,8 @@ import Foundation
 import Testing
 import Wire
 
+@testable import CLISupport
+@testable import FedqBench
 @testable import FedqCLI
 
 /// `fedq inspect` on message files as a dead-letter dump would hold them.

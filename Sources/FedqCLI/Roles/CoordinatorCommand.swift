@@ -1,8 +1,14 @@
 import Aggregation
 import ArgumentParser
+import CLISupport
 import Foundation
 import Learning
-import Pipeline
+import Logging
+import Messaging
+import RabbitMQTransport
+import Report
+import Roles
+import Simulation
 
 /// `fedq coordinator`: the one owner of the global model, as a service.
 struct CoordinatorCommand: AsyncParsableCommand {
@@ -30,10 +36,11 @@ struct CoordinatorCommand: AsyncParsableCommand {
     func validate() throws {
         guard settledWindow > 0 else { throw ValidationError("--settled-window must be positive") }
         guard maxBufferWaitMs >= 0 else { throw ValidationError("--max-buffer-wait-ms must be >= 0") }
-        _ = try shared.roleBroker(name: "fedq coordinator")
+        _ = try shared.roleConnector(name: "fedq coordinator")
     }
 
     func run() async throws {
+        let logger = shared.logger(role: "coordinator")
         let metrics = try shared.startMetrics(role: "coordinator")
         defer { metrics?.close() }
         let spec = try shared.modelSpec()
@@ -41,7 +48,7 @@ struct CoordinatorCommand: AsyncParsableCommand {
         let rule = try shared.serverOptimizer()
         let store = try CoordinatorStore(directory: checkpoint)
         let initial = Network(spec: spec, seed: shared.seed).parameters
-        let supervisor = try RoleRuntime.supervisor(role: "coordinator", shared: shared)
+        let supervisor = try shared.supervisor(role: "coordinator", logger: logger)
         let summaryPath = (out ?? checkpoint) + "/summary.json"
         try FileManager.default.createDirectory(atPath: out ?? checkpoint, withIntermediateDirectories: true)
         let current = Shared<Coordinator?>(nil)
@@ -58,7 +65,7 @@ struct CoordinatorCommand: AsyncParsableCommand {
             try writeJSON(summary, to: summaryPath)
         }
 
-        try await RoleRuntime.runUntilSignalled {
+        try await RoleRuntime.runUntilSignalled(logger: logger) {
             let summaries = Task {
                 while !Task.isCancelled {
                     try await Task.sleep(for: .seconds(1))
@@ -75,16 +82,16 @@ struct CoordinatorCommand: AsyncParsableCommand {
                     optimizer: ServerOptimizer(rule), store: store, settledWindow: settledWindow,
                     maxBufferWait: maxBufferWait
                 ) { model in
-                    if model.version % 10 == 0 { RoleRuntime.log("coordinator: version \(model.version), \(model.updatesApplied) updates applied") }
+                    if model.version % 10 == 0 { logger.info("version \(model.version), \(model.updatesApplied) updates applied") }
                 }
                 current.current = coordinator
                 let model = await coordinator.model
-                RoleRuntime.log("coordinator: serving version \(model.version) (\(model.updatesApplied) updates applied) from \(store.directory)")
+                logger.info("serving version \(model.version) (\(model.updatesApplied) updates applied) from \(store.directory)")
                 try await coordinator.announce()
                 try await coordinator.run()
             }
             try await writeSummary(final: true)
         }
-        RoleRuntime.log("coordinator: stopped; summary in \(summaryPath)")
+        logger.info("stopped; summary in \(summaryPath)")
     }
 }

@@ -1,7 +1,13 @@
 import ArgumentParser
+import CLISupport
 import Foundation
 import Learning
-import Pipeline
+import Logging
+import Messaging
+import RabbitMQTransport
+import Report
+import Roles
+import Simulation
 
 /// `fedq eval`: evaluates each model version it sees on the MNIST test set.
 struct EvalCommand: AsyncParsableCommand {
@@ -32,10 +38,11 @@ struct EvalCommand: AsyncParsableCommand {
         guard (0...1).contains(targetAccuracy) else { throw ValidationError("--target-accuracy must be in [0, 1]") }
         guard evalIntervalMs >= 0 else { throw ValidationError("--eval-interval-ms must be >= 0") }
         guard testSamples.map({ $0 > 0 }) ?? true else { throw ValidationError("--test-samples must be positive") }
-        _ = try shared.roleBroker(name: "fedq eval")
+        _ = try shared.roleConnector(name: "fedq eval")
     }
 
     func run() async throws {
+        let logger = shared.logger(role: "eval")
         let metrics = try shared.startMetrics(role: "eval")
         defer { metrics?.close() }
         var config = SimulationConfig()
@@ -51,19 +58,20 @@ struct EvalCommand: AsyncParsableCommand {
         let historyPath = out + "/history.csv"
         let (target, stopAtTarget) = (targetAccuracy, self.stopAtTarget)
         let reached = Shared(false)
-        let supervisor = try RoleRuntime.supervisor(role: "eval", shared: shared)
+        let supervisor = try shared.supervisor(role: "eval", logger: logger)
         let evaluator = Evaluator(
             spec: spec, test: test, pool: pool, minimumInterval: .milliseconds(evalIntervalMs), started: .now
         ) { record, model in
-            RoleRuntime.log(String(
-                format: "eval: version %llu  accuracy %.2f%%  loss %.4f  macro-F1 %.4f  (%d updates applied)",
-                record.version, record.accuracy * 100, record.loss, record.macroF1, model.updatesApplied))
+            let line = String(
+                format: "version %llu  accuracy %.2f%%  loss %.4f  macro-F1 %.4f  (%d updates applied)",
+                record.version, record.accuracy * 100, record.loss, record.macroF1, model.updatesApplied)
+            logger.info("\(line)", metadata: ["version": "\(record.version)"])
             if record.accuracy >= target && !reached.current {
                 reached.current = true
-                RoleRuntime.log(String(format: "eval: reached %.2f%% at version %llu", target * 100, record.version))
+                logger.notice("\(String(format: "reached %.2f%% at version %llu", target * 100, record.version))")
             }
         }
-        try await RoleRuntime.runUntilSignalled {
+        try await RoleRuntime.runUntilSignalled(logger: logger) {
             try await supervisor.run { transport, _ in
                 let models = try await PipelineTopology.subscribeToModels(on: transport, requestCurrent: true)
                 try await withThrowingTaskGroup(of: Void.self) { group in
@@ -88,6 +96,6 @@ struct EvalCommand: AsyncParsableCommand {
         }
         let history = await evaluator.history
         try HistoryCSV.render(history).write(toFile: historyPath, atomically: true, encoding: .utf8)
-        RoleRuntime.log("eval: stopped after \(history.count) evaluations; \(historyPath)")
+        logger.info("stopped after \(history.count) evaluations; \(historyPath)")
     }
 }

@@ -1,7 +1,13 @@
 import ArgumentParser
+import CLISupport
 import Foundation
 import Learning
-import Pipeline
+import Logging
+import Messaging
+import RabbitMQTransport
+import Report
+import Roles
+import Simulation
 import Wire
 
 /// `fedq fleet`: N simulated clients in one process, over one broker connection.
@@ -22,7 +28,7 @@ struct FleetCommand: AsyncParsableCommand {
     var out = "runs/fleet"
 
     func validate() throws {
-        _ = try shared.roleBroker(name: "fedq fleet")
+        _ = try shared.roleConnector(name: "fedq fleet")
     }
 
     func run() async throws {
@@ -52,7 +58,7 @@ struct ClientCommand: AsyncParsableCommand {
         guard (0..<fleet.clients).contains(clientIndex) else {
             throw ValidationError("--client-index must be in 0..<\(fleet.clients) (--clients)")
         }
-        _ = try shared.roleBroker(name: "fedq client")
+        _ = try shared.roleConnector(name: "fedq client")
     }
 
     func run() async throws {
@@ -81,6 +87,7 @@ struct ClientRunner {
     }
 
     func run() async throws {
+        let logger = shared.logger(role: role)
         let metrics = try shared.startMetrics(role: role)
         defer { metrics?.close() }
         let (train, _) = try config.loadData()
@@ -91,7 +98,7 @@ struct ClientRunner {
         defer { pool.shutdown() }
         let ledger = PipelineLedger()
         let log = try LineLog(path: out + "/published.csv", header: "update_id,client_id,base_version")
-        let supervisor = try RoleRuntime.supervisor(role: role, shared: shared)
+        let supervisor = try shared.supervisor(role: role, logger: logger)
         let fleet = Shared<SimulatedFleet?>(nil)
         let reconnects = Shared(0)
         let started = ContinuousClock.now
@@ -108,7 +115,7 @@ struct ClientRunner {
                     seconds: (ContinuousClock.now - started).seconds),
                 to: summaryPath)
         }
-        try await RoleRuntime.runUntilSignalled {
+        try await RoleRuntime.runUntilSignalled(logger: logger) {
             try await supervisor.run { transport, reconnected in
                 reconnects.current = reconnected
                 try await PipelineTopology.declare(on: transport)
@@ -131,7 +138,7 @@ struct ClientRunner {
                         while true {
                             try await Task.sleep(for: .seconds(1))
                             let published = ledger.snapshot.published
-                            if published / 100 != last / 100 { RoleRuntime.log("\(role): \(published) updates published") }
+                            if published / 100 != last / 100 { logger.info("\(published) updates published") }
                             let bar = config.maxUpdates.map { ProgressLine.bar(Double(published) / Double($0)) + "  " } ?? ""
                             line.current.update(bar + "\(published) updates published  \(reconnects.current) reconnects")
                             last = published
@@ -146,6 +153,6 @@ struct ClientRunner {
             try await writeSummary()
         }
         line.current.finish()
-        RoleRuntime.log("\(role): stopped after \(ledger.snapshot.published) updates; \(summaryPath)")
+        logger.info("stopped after \(ledger.snapshot.published) updates; \(summaryPath)")
     }
 }

@@ -1,5 +1,10 @@
 import ArgumentParser
-import Pipeline
+import CLISupport
+import Messaging
+import RabbitMQTransport
+import Report
+import Roles
+import Simulation
 import Wire
 
 /// `fedq worker`: one aggregator worker; start as many as the load needs.
@@ -32,32 +37,30 @@ struct WorkerCommand: AsyncParsableCommand {
         guard prefetch > 0 else { throw ValidationError("--prefetch must be positive") }
         guard maxNorm.map({ $0 > 0 && $0.isFinite }) ?? true else { throw ValidationError("--max-norm must be a positive number") }
         guard maxMessageBytes.map({ $0 > 0 }) ?? true else { throw ValidationError("--max-message-bytes must be positive") }
-        _ = try shared.roleBroker(name: "fedq worker")
+        _ = try shared.roleConnector(name: "fedq worker")
     }
 
     func run() async throws {
+        let logger = shared.logger(role: "worker")
         let metrics = try shared.startMetrics(role: "worker")
         defer { metrics?.close() }
         let spec = try shared.modelSpec()
-        let flush: Int =
-            switch try shared.strategyKind() {
-            case .fedAsync: 1
-            case .fedBuff(let k), .fedAvg(let k): flushUpdates ?? max(1, k / 2)
-            }
+        // Without --flush-updates, assume the usual pair of workers shares each buffer.
+        let flush = try shared.strategyKind().workerFlushSize(workers: 2, requested: flushUpdates)
         var limits = DecodeLimits.default
         // No honest update is larger than the uncompressed model; twice that leaves room.
         limits.maxMessageBytes = maxMessageBytes ?? (8 * spec.parameterCount + (64 << 10))
         let settings = WorkerSettings(
             flushUpdates: flush, flushInterval: .milliseconds(flushMs), prefetch: prefetch,
             staleness: try shared.stalenessPolicy(), limits: limits, maxNorm: maxNorm)
-        let supervisor = try RoleRuntime.supervisor(role: "worker", shared: shared)
-        try await RoleRuntime.runUntilSignalled {
+        let supervisor = try shared.supervisor(role: "worker", logger: logger)
+        try await RoleRuntime.runUntilSignalled(logger: logger) {
             try await supervisor.run { transport, _ in
                 try await PipelineTopology.declare(on: transport)
                 // A fresh worker per connection: what the old one held was never acknowledged.
                 try await AggregatorWorker(transport: transport, spec: spec, settings: settings).run()
             }
         }
-        RoleRuntime.log("worker: stopped")
+        logger.info("stopped")
     }
 }

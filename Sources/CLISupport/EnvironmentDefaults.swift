@@ -1,0 +1,34 @@
+import Messaging
+import RabbitMQTransport
+import Roles
+
+/// Fills the shared options from `FEDQ_<FLAG>` environment variables (`FEDQ_BROKER`,
+/// `FEDQ_MAX_STALENESS`, …) for the commands that take them, the way containers are
+/// configured; a flag on the command line wins over the environment.
+public enum EnvironmentDefaults {
+    /// Commands whose options include `SharedOptions`.
+    public static let commands: Set<String> = ["simulate", "coordinator", "worker", "fleet", "client", "eval"]
+
+    /// `arguments` (without the program name) with a flag appended for each variable set
+    /// whose flag is not already given. A boolean flag is set by `1`, `true` or `yes`.
+    public static func arguments(_ arguments: [String], environment: [String: String]) -> [String] {
+        guard let command = arguments.first, commands.contains(command) else { return arguments }
+        // Flags after a `--` terminator are positional arguments, not options.
+        let end = arguments.firstIndex(of: "--") ?? arguments.count
+        let given = arguments[..<end]
+        var added: [String] = []
+        for flag in SharedOptions.environmentFlags {
+            let variable = "FEDQ_" + flag.uppercased().replacingOccurrences(of: "-", with: "_")
+            guard let value = environment[variable], !value.isEmpty else { continue }
+            guard !given.contains(where: { $0 == "--\(flag)" || $0.hasPrefix("--\(flag)=") }) else { continue }
+            if flag == "weigh-by-samples" {
+                if ["1", "true", "yes"].contains(value.lowercased()) { added.append("--\(flag)") }
+            } else {
+                added += ["--\(flag)", value]
+            }
+        }
+        var result = arguments
+        result.insert(contentsOf: added, at: end)
+        return result
+    }
+}

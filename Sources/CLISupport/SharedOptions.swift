@@ -1,0 +1,137 @@
+import Aggregation
+import ArgumentParser
+import Foundation
+import Learning
+import Logging
+import Messaging
+import RabbitMQTransport
+import Roles
+import Telemetry
+import Wire
+
+/// The options every part of a deployment must agree on, with the same flags on
+/// `fedq simulate` and on each role command, and each also read from the
+/// environment (`FEDQ_BROKER`, `FEDQ_MODEL`, …; see `EnvironmentDefaults`), so one
+/// environment file configures every container of a fleet. A role ignores the
+/// ones it has no use for (a worker never encodes, so `--codec` is moot there).
+public struct SharedOptions: ParsableArguments {
+    @Option(help: """
+        RabbitMQ URL, amqp[s]://user:pass@host:port/vhost. Roles default to \
+        amqp://guest:guest@127.0.0.1:5672/%2F; simulate to 'embedded' (in-process).
+        """)
+    public var broker: String?
+    @Option(help: "Architecture: mlp or cnn.")
+    public var model = "mlp"
+    @Option(help: "Update codec chain, e.g. fp32, fp16, int8, topk:0.01+int8, int8+deflate.")
+    public var codec = "int8"
+    @Option(help: "fedbuff[:K], fedasync[:ALPHA] or fedavg[:M] (synchronous rounds of M clients).")
+    public var strategy = "fedbuff"
+    @Option(help: "Updates FedBuff buffers (or FedAvg clients per round) when the strategy names none.")
+    public var buffer = 10
+    @Option(help: "Staleness weight: const, poly:A, hinge:A,B or exp:A.")
+    public var staleness = "poly:0.5"
+    @Option(help: "Drop updates more than this many versions stale.")
+    public var maxStaleness: Int?
+    @Flag(help: "Also weigh each update by its client's sample count.")
+    public var weighBySamples = false
+    @Option(help: "Server optimizer: sgd:LR, momentum:LR,BETA or adam:LR,B1,B2,EPS.")
+    public var serverOpt = "sgd:1.0"
+    @Option(help: "Seed for data split, initialisation and client order.")
+    public var seed: UInt64 = 1
+    @Option(help: "Directory with the four MNIST gzip IDX files.")
+    public var data = "data/mnist"
+    @Option(help: "Roles: keep trying to (re)connect to the broker for this many seconds before giving up.")
+    public var reconnectFor = 300.0
+    @Option(help: "Serve Prometheus metrics on this port (GET /metrics); 0 picks a free one.")
+    public var metricsPort: Int?
+    @Option(help: "Address the metrics port listens on (0.0.0.0 in a container).")
+    public var metricsAddress = "127.0.0.1"
+    @Option(help: "Log level: trace, debug, info, notice, warning, error or critical (logs go to stderr).")
+    public var logLevel = "info"
+
+    public init() {}
+
+    /// The flags `EnvironmentDefaults` fills from `FEDQ_*` variables.
+    public static let environmentFlags = [
+        "broker", "model", "codec", "strategy", "buffer", "staleness", "max-staleness", "weigh-by-samples",
+        "server-opt", "seed", "data", "reconnect-for", "metrics-port", "metrics-address", "log-level",
+    ]
+
+    public static let defaultRoleBroker = "amqp://guest:guest@127.0.0.1:5672/%2F"
+
+    public func validate() throws {
+        guard metricsPort.map({ (0...65_535).contains($0) }) ?? true else { throw ValidationError("--metrics-port must be in 0...65535") }
+        guard reconnectFor >= 0 else { throw ValidationError("--reconnect-for must be >= 0") }
+        guard Logger.Level(rawValue: logLevel) != nil else {
+            throw ValidationError("--log-level: one of trace, debug, info, notice, warning, error, critical")
+        }
+        guard buffer > 0 else { throw ValidationError("--buffer must be positive") }
+        guard maxStaleness.map({ $0 >= 0 }) ?? true else { throw ValidationError("--max-staleness must be >= 0") }
+        _ = try modelSpec()
+        _ = try codecSpec()
+        _ = try strategyKind()
+        _ = try stalenessFunction()
+        _ = try serverOptimizer()
+    }
+
+    public func modelSpec() throws -> ModelSpec { try parse("model") { try ModelSpec.named(model) } }
+    public func codecSpec() throws -> CodecSpec { try parse("codec") { try CodecSpec(parsing: codec) } }
+    public func stalenessFunction() throws -> StalenessFunction { try parse("staleness") { try StalenessFunction(parsing: staleness) } }
+    public func serverOptimizer() throws -> ServerOptimizer.Rule { try parse("server-opt") { try ServerOptimizer.Rule(parsing: serverOpt) } }
+
+    public func strategyKind() throws -> AggregationStrategy.Kind {
+        let named = strategy.contains(":") ? strategy : "\(strategy):\(strategy == "fedasync" ? "0.6" : String(buffer))"
+        return try parse("strategy") { try AggregationStrategy.Kind(parsing: named) }
+    }
+
+    /// The staleness policy workers apply (synchronous FedAvg forces its own).
+    public func stalenessPolicy() throws -> StalenessPolicy {
+        AggregationStrategy(try strategyKind()).stalenessPolicy(
+            StalenessPolicy(function: try stalenessFunction(), maxStaleness: maxStaleness, weighsBySamples: weighBySamples))
+    }
+
+    /// Starts serving metrics when `--metrics-port` was given (and says where).
+    /// The logger of `role`, once logging is set up at `--log-level`.
+    public func logger(role: String) -> Logger {
+        RoleRuntime.bootstrapLogging(level: logLevel)
+        return RoleRuntime.logger(role: role)
+    }
+
+    /// A supervisor keeping `role` connected to the broker `--broker` names.
+    public func supervisor(role: String, logger: Logger) throws -> RoleSupervisor {
+        RoleRuntime.supervisor(
+            role: role, connector: try roleConnector(name: "fedq \(role)"), patience: .seconds(reconnectFor), logger: logger)
+    }
+
+    public func startMetrics(role: String) throws -> MetricsServer? {
+        guard let metricsPort else { return nil }
+        let server = try Telemetry.serve(port: metricsPort, address: metricsAddress)
+        logger(role: role).info("metrics on http://\(metricsAddress):\(server.port)/metrics")
+        return server
+    }
+
+    /// The broker of a role command: RabbitMQ (nil `--broker` means the local default).
+    /// - Throws: `ValidationError` for `embedded` (other processes cannot reach it) or a bad URL.
+    public func roleConnector(name: String) throws -> TransportConnector {
+        let connector = try connector(name: name, default: Self.defaultRoleBroker)
+        guard !connector.isEmbedded else {
+            throw ValidationError("--broker: a role needs RabbitMQ, an amqp:// or amqps:// URL")
+        }
+        return connector
+    }
+
+    /// The broker `--broker` names: `embedded` or a RabbitMQ URL (`fallback` when not given).
+    /// - Throws: `ValidationError` for a URL the adapter cannot parse (the message never
+    ///   shows the password).
+    public func connector(name: String, default fallback: String) throws -> TransportConnector {
+        do {
+            return try TransportFactory.connector(for: broker ?? fallback, connectionName: name)
+        } catch {
+            throw ValidationError("--broker: \(error)")
+        }
+    }
+
+    private func parse<T>(_ flag: String, _ body: () throws -> T) throws -> T {
+        do { return try body() } catch { throw ValidationError("--\(flag): \(error)") }
+    }
+}

@@ -1,0 +1,86 @@
+import ArgumentParser
+import CLISupport
+import Foundation
+import Messaging
+import RabbitMQTransport
+import Roles
+
+/// `fedq bench amqp`: the wrapper's publish-with-confirms + consume-with-acks
+/// throughput through one durable queue, beside a plain C loop over
+/// librabbitmq (`benchmarks/amqp-c-loop/main.c`) doing the same in the same run.
+struct BenchAMQP: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "amqp",
+        abstract: "Publish-with-confirms + consume-with-acks throughput: Swift wrapper vs a plain C loop.")
+
+    @Option(help: "Broker URL, e.g. amqp://guest:guest@127.0.0.1:5699/%2F (env FEDQ_BROKER).")
+    var broker: String = ProcessInfo.processInfo.environment["FEDQ_BROKER"] ?? ""
+
+    @Option(help: "Comma-separated message body sizes in bytes.")
+    var sizes: String = "50000,200000,800000"
+
+    @Option(help: "Messages per size and run.")
+    var messages: Int = 2000
+
+    @Option(help: "Most unconfirmed publishes in flight (both implementations).")
+    var window: Int = 64
+
+    @Option(help: "Consumer prefetch (both implementations).")
+    var prefetch: UInt16 = 64
+
+    @Option(help: "Runs per implementation and size; the best run counts (the machine is shared and noisy).")
+    var rounds: Int = 2
+
+    @Option(help: "C source of the baseline loop, compiled with cc -O2 -lrabbitmq.")
+    var cLoopSource: String = BenchAMQP.defaultCLoopSource
+
+    @Option(help: "Also write the figures as JSON to this path.")
+    var json: String?
+
+    static var defaultCLoopSource: String {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("benchmarks/amqp-c-loop/main.c").path
+    }
+
+    var parsedSizes: [Int] { sizes.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) } }
+
+    func validate() throws {
+        guard !broker.isEmpty else { throw ValidationError("--broker is required (or set FEDQ_BROKER)") }
+        do { try TransportFactory.validate(broker) } catch { throw ValidationError("--broker: \(error)") }
+        guard !parsedSizes.isEmpty, parsedSizes.allSatisfy({ $0 > 0 }),
+              parsedSizes.count == sizes.split(separator: ",").count
+        else { throw ValidationError("--sizes must be positive integers separated by commas") }
+        guard messages > 0, window > 0, prefetch > 0, rounds > 0 else {
+            throw ValidationError("--messages, --window, --prefetch and --rounds must be positive")
+        }
+        guard FileManager.default.fileExists(atPath: cLoopSource) else {
+            throw ValidationError("--c-loop-source: no file at \(cLoopSource)")
+        }
+    }
+
+    func run() async throws {
+        let cLoop = try await AMQPThroughputRun.compileCLoop(source: cLoopSource)
+        let queue = "fedq.bench.amqp"
+        print("fedq bench amqp: \(messages) messages per run, window \(window), prefetch \(prefetch), best of \(rounds)")
+        print("size_bytes  wrapper_msgs/s  wrapper_MB/s  c_msgs/s  c_MB/s  ratio")
+        var results: [AMQPThroughputRun.Comparison] = []
+        for size in parsedSizes {
+            let run = try AMQPThroughputRun(brokerURL: broker, queue: queue, size: size, messages: messages,
+                                        window: window, prefetch: prefetch)
+            var wrapperBest = 0.0
+            var cBest = 0.0
+            for _ in 0..<rounds {
+                cBest = max(cBest, try await run.measureCLoop(executable: cLoop))
+                wrapperBest = max(wrapperBest, try await run.measureWrapper())
+            }
+            let comparison = AMQPThroughputRun.Comparison(size: size, wrapperSeconds: Double(messages) / wrapperBest,
+                                                          cSeconds: Double(messages) / cBest, messages: messages)
+            results.append(comparison)
+            print(comparison.line)
+        }
+        if let json {
+            try writeJSON(results, to: json)
+            print("wrote \(json)")
+        }
+    }
+}

@@ -1,0 +1,355 @@
+import CLISupport
+import Foundation
+import Histogram
+import Learning
+import Messaging
+import RabbitMQTransport
+import Report
+import Roles
+import Synchronization
+import Wire
+
+/// Everything `fedq loadtest` measured, as printed and written to `--json` and
+/// `DIR/loadtest.json` (which `fedq report DIR` renders).
+struct LoadTestResult: Codable {
+    struct Latency: Codable {
+        var p50: Double
+        var p90: Double
+        var p99: Double
+        var max: Double
+        var mean: Double
+    }
+
+    struct RoleCPU: Codable {
+        var role: String
+        /// CPU seconds during the run.
+        var cpuSeconds: Double
+        /// Share of one core over the measured window (1 = a whole core).
+        var cores: Double
+    }
+
+    var parameters: Int
+    var codec: String
+    var messageBytes: Int
+    var publishers: Int
+    var workers: Int
+    var buffer: Int
+    var flushUpdates: Int
+    var flushMs: Int
+    var targetRate: Double?
+    var updatesPublished: Int
+    var updatesAggregated: Int
+    var seconds: Double
+    var updatesPerSecond: Double
+    var mbPerSecond: Double
+    var latencyMs: Latency
+    /// Latency histogram: (upper bound in ms, count) per bucket.
+    var latencyHistogram: [[Double]]
+    /// (seconds since the first publish, updates aggregated in that bucket per second).
+    var throughput: [[Double]]
+    /// (seconds since the first publish, ready messages in `fedq.updates`).
+    var queueDepth: [[Double]]
+    var cpu: [RoleCPU]
+    var rawUpdatesPerSecond: Double?
+    var rawMbPerSecond: Double?
+    var ratioToRaw: Double?
+    /// CPU during the raw run: the publishers and consumers (this process) and the broker.
+    var rawCpu: [RoleCPU]?
+}
+
+/// One load test: the coordinator and W workers as processes of their own, P
+/// publishers in this process sending one encoded update re-stamped with fresh ids,
+/// and the coordinator's `updates.csv` telling when each update was aggregated.
+struct LoadTestRun {
+    var broker: TransportConnector
+    var brokerURL: String
+    var parameters: Int
+    var codec: CodecSpec
+    var publishers: Int
+    /// Publishes each publisher keeps awaiting their confirms at once.
+    var inFlight: Int
+    var rate: Double?
+    var workers: Int
+    var updates: Int?
+    var seconds: Double?
+    var buffer: Int
+    var flushUpdates: Int
+    var flushMs: Int
+    var raw: Bool
+    var out: String
+    var progress: @Sendable (_ published: Int, _ aggregated: Int, _ elapsed: Double) -> Void
+
+    func run() async throws -> LoadTestResult {
+        let spec = try ModelSpec.synthetic(parameters: parameters)
+        let (template, header) = try Self.template(spec: spec, codec: codec)
+        try? FileManager.default.removeItem(atPath: out + "/coordinator")
+        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+
+        let setup = try await broker.connect()
+        try await PipelineTopology.declare(on: setup)
+        try await PipelineTopology.purge(on: setup)
+        let roles = try startRoles()
+        do {
+            try await waitForConsumers(setup)
+            let result = try await measure(spec: spec, template: template, header: header, setup: setup, roles: roles)
+            for role in roles { await role.stop() }
+            await setup.close()
+            return try await withRaw(result, bytes: template.count)
+        } catch {
+            for role in roles { await role.stop() }
+            await setup.close()
+            throw error
+        }
+    }
+
+    /// One client update of the run's size: small values, as real deltas are.
+    static func template(spec: ModelSpec, codec: CodecSpec) throws -> ([UInt8], MessageHeader) {
+        var generator = SeededGenerator(seed: 7)
+        let values = (0..<spec.parameterCount).map { _ in Float.random(in: -1e-2...1e-2, using: &generator) }
+        let header = MessageHeader(
+            kind: .clientUpdate, specHash: spec.hash, modelVersion: 0, sampleCount: 600, localSteps: 60,
+            parameterCount: spec.parameterCount, codec: codec)
+        return (try Envelope.encode(values, header: header), header)
+    }
+
+    private func startRoles() throws -> [RoleProcess] {
+        let shared = ["--broker", brokerURL, "--model", "synthetic:\(parameters)", "--strategy", "fedbuff:\(buffer)"]
+        var roles = [
+            try RoleProcess(
+                name: "coordinator",
+                arguments: ["coordinator"] + shared + ["--checkpoint", out + "/coordinator", "--max-buffer-wait-ms", "200"],
+                log: out + "/coordinator.log")
+        ]
+        for index in 1...workers {
+            roles.append(try RoleProcess(
+                name: "worker \(index)",
+                arguments: ["worker"] + shared + ["--flush-updates", "\(flushUpdates)", "--prefetch", "\(4 * flushUpdates)", "--flush-ms", "\(flushMs)"],
+                log: out + "/worker-\(index).log"))
+        }
+        return roles
+    }
+
+    private func waitForConsumers(_ setup: any Transport) async throws {
+        let deadline = ContinuousClock.now + .seconds(30)
+        while ContinuousClock.now < deadline {
+            let updates = try await setup.queueStatus(PipelineTopology.updatesQueue).consumerCount
+            let partials = try await setup.queueStatus(PipelineTopology.partialsQueue).consumerCount
+            if updates == workers && partials >= 1 { return }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        throw LoadTestError.rolesDidNotStart(out)
+    }
+
+    private func measure(
+        spec: ModelSpec, template: [UInt8], header: MessageHeader, setup: any Transport, roles: [RoleProcess]) async throws -> LoadTestResult {
+        let cpuWindow = Self.cpuWindow(roles: roles, ownRole: "publishers (this process)")
+        let published = PublishLog()
+        var connections: [any Transport] = []
+        for _ in 0..<publishers { connections.append(try await broker.connect()) }
+        let started = Date().timeIntervalSince1970
+        let clock = ContinuousClock.now
+        let deadline = seconds.map { clock + .seconds($0) }
+        let total = updates
+        let perLaneRate = rate.map { $0 / Double(publishers * inFlight) }
+        var depth: [[Double]] = []
+        let logPath = out + "/coordinator/updates.csv"
+
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for (connection, lane) in connections.flatMap({ connection in (0..<inFlight).map { (connection, $0) } }) {
+                group.addTask {
+                    var sent = 0
+                    while true {
+                        if let deadline, ContinuousClock.now >= deadline { return }
+                        guard published.claim(upTo: total) else { return }
+                        if let perLaneRate {
+                            let due = clock + .seconds((Double(sent) + Double(lane) / Double(inFlight)) / perLaneRate)
+                            if due > .now { try await Task.sleep(until: due) }
+                        }
+                        let id = UpdateID.random()
+                        let body = try Envelope.restamped(template, updateID: id)
+                        var stamped = header
+                        stamped.updateID = id
+                        published.record(id.hex, at: Date().timeIntervalSince1970)
+                        try await connection.publish(
+                            body, exchange: PipelineTopology.updatesExchange, routingKey: PipelineTopology.updatesRoutingKey,
+                            properties: PipelineMessage.properties(for: stamped), mandatory: true)
+                        sent += 1
+                    }
+                }
+            }
+            // Queue depth and progress while publishing.
+            let sampler = Task {
+                var samples: [[Double]] = []
+                while !Task.isCancelled {
+                    let ready = (try? await setup.queueStatus(PipelineTopology.updatesQueue).messageCount) ?? 0
+                    let elapsed = Date().timeIntervalSince1970 - started
+                    samples.append([elapsed, Double(ready)])
+                    progress(published.count, Self.settledCount(logPath), elapsed)
+                    try? await Task.sleep(for: .milliseconds(250))
+                }
+                return samples
+            }
+            try await group.waitForAll()
+            // Everything published must be aggregated: that is the run's accounting.
+            let sent = published.count
+            let settleBy = ContinuousClock.now + .seconds(60)
+            while Self.settledCount(logPath) < sent {
+                guard ContinuousClock.now < settleBy else {
+                    sampler.cancel()
+                    throw LoadTestError.notAggregated(published: sent, aggregated: Self.settledCount(logPath), log: logPath)
+                }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            sampler.cancel()
+            depth = await sampler.value
+        }
+        for connection in connections { await connection.close() }
+
+        let records = try String(contentsOfFile: logPath, encoding: .utf8).split(separator: "\n").compactMap(SettlementRecord.init(line:))
+        let sentTimes = published.times
+        var histogram = Histogram<UInt64>(highestTrackableValue: 3_600_000_000, numberOfSignificantValueDigits: .three)
+        var lastSettled = started
+        for record in records {
+            guard let sentAt = sentTimes["\(record.id)"] else { continue }
+            _ = histogram.record(UInt64(max(0, record.time - sentAt) * 1_000_000))
+            lastSettled = max(lastSettled, record.time)
+        }
+        let wall = max(1e-6, lastSettled - started)
+        let cpu = cpuWindow.close()
+        let milliseconds = { (micros: UInt64) in Double(micros) / 1000 }
+        let aggregated = records.filter { sentTimes["\($0.id)"] != nil }.count
+        return LoadTestResult(
+            parameters: spec.parameterCount, codec: codec.description, messageBytes: template.count, publishers: publishers,
+            workers: workers, buffer: buffer, flushUpdates: flushUpdates, flushMs: flushMs, targetRate: rate, updatesPublished: sentTimes.count,
+            updatesAggregated: aggregated, seconds: wall, updatesPerSecond: Double(aggregated) / wall,
+            mbPerSecond: Double(aggregated) * Double(template.count) / 1e6 / wall,
+            latencyMs: .init(
+                p50: milliseconds(histogram.valueAtPercentile(50)), p90: milliseconds(histogram.valueAtPercentile(90)),
+                p99: milliseconds(histogram.valueAtPercentile(99)), max: milliseconds(histogram.max), mean: histogram.mean / 1000),
+            latencyHistogram: Self.buckets(histogram),
+            throughput: RateSeries.perSecond(records.map(\.time), from: started, to: started + wall, bucket: max(0.05, wall / 40))
+                .map { [$0.x, $0.y] },
+            queueDepth: depth, cpu: cpu)
+    }
+
+    /// Adds the broker's ceiling for the same bytes: the same publishers (connections and
+    /// publishes in flight) and as many consumers as workers, through one quorum queue as
+    /// the updates go, with confirms and acks but no decoding and no aggregation.
+    private func withRaw(_ result: LoadTestResult, bytes: Int) async throws -> LoadTestResult {
+        guard raw else { return result }
+        var result = result
+        let messages = max(1000, min(result.updatesPublished, 20_000))
+        let queue = "fedq.loadtest.raw"
+        let setup = try await broker.connect()
+        try await setup.declareQueue(QueueDeclaration(name: queue, arguments: QueueArguments(queueType: .quorum)))
+        try await setup.purgeQueue(queue)
+        var connections: [any Transport] = []
+        for _ in 0..<(publishers + workers) { connections.append(try await broker.connect()) }
+        let body = [UInt8](repeating: 0xA5, count: bytes)
+        let cpuWindow = Self.cpuWindow(roles: [], ownRole: "publishers and consumers (this process)")
+        let claims = PublishLog()
+        let received = PublishLog()
+        let start = ContinuousClock.now
+        var consumers: [Consumer] = []
+        for connection in connections[publishers...] {
+            consumers.append(try await connection.consume(queue: queue, prefetch: 2 * flushUpdates))
+        }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for deliveries in consumers {
+                group.addTask {
+                    for try await delivery in deliveries {
+                        try await delivery.ack()
+                        _ = received.claim(upTo: nil)
+                        if received.claimed >= messages { return }
+                    }
+                }
+            }
+            for publisher in connections[..<publishers] {
+                for _ in 0..<inFlight {
+                    group.addTask {
+                        while claims.claim(upTo: messages) {
+                            try await publisher.publish(body, exchange: "", routingKey: queue, properties: MessageProperties(), mandatory: true)
+                        }
+                    }
+                }
+            }
+            while received.claimed < messages { try await Task.sleep(for: .milliseconds(5)) }
+            for consumer in consumers { await consumer.cancel() }
+            try await group.waitForAll()
+        }
+        let elapsed = (ContinuousClock.now - start).seconds
+        result.rawCpu = cpuWindow.close()
+        for connection in connections { await connection.close() }
+        try await setup.deleteQueue(queue)
+        await setup.close()
+        result.rawUpdatesPerSecond = Double(messages) / elapsed
+        result.rawMbPerSecond = Double(messages * bytes) / 1e6 / elapsed
+        result.ratioToRaw = result.updatesPerSecond / (Double(messages) / elapsed)
+        return result
+    }
+
+    /// CPU of the role processes, this process, the broker (RabbitMQ's `beam.smp`) and the
+    /// whole machine, from now until the window is closed.
+    static func cpuWindow(roles: [RoleProcess], ownRole: String) -> CPUWindow {
+        let brokerPIDs = ProcessCPU.pids(named: "beam.smp")
+        return CPUWindow(names: roles.map(\.name) + [ownRole, "broker (beam.smp)", "machine (all cores busy)"]) {
+            roles.map(\.cpuSeconds) + [ProcessCPU.own, brokerPIDs.compactMap(ProcessCPU.seconds).reduce(0, +), ProcessCPU.machineBusy]
+        }
+    }
+
+    /// Lines of the coordinator's `updates.csv` after its header. Read four times a second
+    /// while publishing, so the count runs over the raw bytes (iterating `Data` byte by byte
+    /// was 7% of the publishers' CPU).
+    static func settledCount(_ path: String) -> Int {
+        guard let data = FileManager.default.contents(atPath: path) else { return 0 }
+        let lines = data.withUnsafeBytes { $0.reduce(0) { $0 + ($1 == UInt8(ascii: "\n") ? 1 : 0) } }
+        return max(0, lines - 1)
+    }
+
+    /// Latency histogram in doubling millisecond buckets.
+    static func buckets(_ histogram: Histogram<UInt64>) -> [[Double]] {
+        var result: [[Double]] = []
+        var lower: UInt64 = 0
+        var upper: UInt64 = 1000
+        while lower <= histogram.max {
+            result.append([Double(upper) / 1000, Double(histogram.count(within: lower...(upper - 1)))])
+            lower = upper
+            upper *= 2
+        }
+        return result
+    }
+}
+
+enum LoadTestError: Error, CustomStringConvertible {
+    case rolesDidNotStart(String)
+    case notAggregated(published: Int, aggregated: Int, log: String)
+
+    var description: String {
+        switch self {
+        case .rolesDidNotStart(let out): "the coordinator and workers did not start consuming within 30 s: see \(out)/*.log"
+        case .notAggregated(let published, let aggregated, let log):
+            "only \(aggregated) of \(published) published updates were aggregated within 60 s (\(log))"
+        }
+    }
+}
+
+/// Publish ids and times shared by the publisher tasks.
+private final class PublishLog: Sendable {
+    private let state = Mutex<(claimed: Int, times: [String: Double])>((0, [:]))
+
+    var claimed: Int { state.withLock { $0.claimed } }
+
+    /// Takes the next update to publish; false once `total` are taken.
+    func claim(upTo total: Int?) -> Bool {
+        state.withLock {
+            if let total, $0.claimed >= total { return false }
+            $0.claimed += 1
+            return true
+        }
+    }
+
+    func record(_ id: String, at time: Double) { state.withLock { $0.times[id] = time } }
+
+    var count: Int { state.withLock { $0.times.count } }
+    var times: [String: Double] { state.withLock { $0.times } }
+}

@@ -1,9 +1,0 @@
-import ArgumentParser
-
-/// `fedq bench …`: the benchmarks that back the figures in BENCHMARKS.md.
-struct Bench: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        abstract: "Measure throughput of the transport, codecs and training.",
-        subcommands: [BenchAMQP.self, BenchCodecs.self, BenchTrain.self, BenchTransport.self]
-    )
-}

@@ -1,0 +1,55 @@
+import FedCore
+
+/// Why a transport operation failed, with AMQP's reply code where there is one so a
+/// RabbitMQ implementation maps the broker's errors onto the same cases.
+public enum TransportError: Error, Equatable, CustomStringConvertible {
+    /// 404 NOT_FOUND: a missing exchange or queue.
+    case notFound(String)
+    /// 406 PRECONDITION_FAILED: e.g. redeclaring with other arguments.
+    case preconditionFailed(String)
+    /// 403 ACCESS_REFUSED: e.g. a second consumer on an exclusively consumed queue.
+    case accessRefused(String)
+    /// 405 RESOURCE_LOCKED: another connection's exclusive queue.
+    case resourceLocked(String)
+    /// 312 NO_ROUTE: a mandatory message no queue took.
+    case unroutable(exchange: String, routingKey: String)
+    /// The broker nacked the publish (a full `reject-publish` queue).
+    case publishRejected(queue: String)
+    /// Settling a delivery that was already settled or whose consumer is gone.
+    case unknownDeliveryTag(UInt64)
+    /// A feature this transport does not implement.
+    case notSupported(String)
+    /// The transport was closed.
+    case closed
+    /// The connection failed (socket error, missed heartbeats, forced close).
+    case connectionLost(String)
+    /// No connection could be opened (unreachable broker, TLS or handshake failure).
+    case connectionFailed(String)
+    /// Any other broker error, with its AMQP reply code and text.
+    case broker(replyCode: UInt16, replyText: String)
+
+    /// A failure a new connection can cure: the session should reconnect, not give up.
+    public var isConnectionLoss: Bool {
+        switch self {
+        case .connectionLost, .connectionFailed, .closed: true
+        default: false
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .notFound(let what): "NOT_FOUND (404): \(what)"
+        case .preconditionFailed(let what): "PRECONDITION_FAILED (406): \(what)"
+        case .accessRefused(let what): "ACCESS_REFUSED (403): \(what)"
+        case .resourceLocked(let what): "RESOURCE_LOCKED (405): \(what)"
+        case .unroutable(let exchange, let key): "NO_ROUTE (312): no queue for '\(key)' on exchange '\(exchange)'"
+        case .publishRejected(let queue): "publish nacked: queue '\(queue)' is full (reject-publish)"
+        case .unknownDeliveryTag(let tag): "PRECONDITION_FAILED (406): unknown delivery tag \(tag)"
+        case .notSupported(let what): "not supported: \(what)"
+        case .closed: "the transport is closed"
+        case .connectionLost(let why): "connection lost: \(why)"
+        case .connectionFailed(let why): "cannot connect: \(why)"
+        case .broker(let code, let text): "broker error \(code): \(text)"
+        }
+    }
+}

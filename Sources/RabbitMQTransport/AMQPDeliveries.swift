@@ -1,0 +1,73 @@
+import AMQP
+import FedCore
+import Messaging
+import Synchronization
+
+/// A RabbitMQ consumer's deliveries as the pipeline's `Delivery` values, ending the way
+/// an embedded consumer ends.
+struct AMQPDeliveries: AsyncSequence, Sendable {
+    let consumer: AMQPConsumer
+    let transport: AMQPTransport
+    let termination: Consumer.Termination
+
+    struct AsyncIterator: AsyncIteratorProtocol {
+        var base: AMQPConsumer.AsyncIterator
+        let transport: AMQPTransport
+        let termination: Consumer.Termination
+
+        mutating func next() async throws -> Delivery? {
+            let delivery: AMQPDelivery
+            do {
+                guard let next = try await base.next() else { return nil }
+                delivery = next
+            } catch let error as AMQPError where error.code == .notFound {
+                // The broker cancels the consumers of a deleted queue: the sequence just ends.
+                return nil
+            } catch {
+                if transport.isClosed { return nil }
+                throw transport.transportError(error)
+            }
+            return Delivery(
+                body: delivery.body, properties: MessageProperties(delivery.properties),
+                exchange: delivery.exchange, routingKey: delivery.routingKey, redelivered: delivery.redelivered,
+                deliveryTag: delivery.deliveryTag,
+                acknowledger: AMQPSettlement(delivery: delivery, transport: transport, termination: termination))
+        }
+    }
+
+    func makeAsyncIterator() -> AsyncIterator {
+        AsyncIterator(base: consumer.makeAsyncIterator(), transport: transport, termination: termination)
+    }
+}
+
+/// Settles one RabbitMQ delivery. A second settle of the same tag would make RabbitMQ
+/// close the consumer's channel (406), taking the consumer down with it, so it is refused
+/// here as the embedded broker refuses it; so is a settle after the consumer was
+/// cancelled, whose channel closing already returned the message to the queue.
+final class AMQPSettlement: DeliveryAcknowledger {
+    private let delivery: AMQPDelivery
+    private let transport: AMQPTransport
+    private let termination: Consumer.Termination
+    private let settled = Atomic(false)
+
+    init(delivery: AMQPDelivery, transport: AMQPTransport, termination: Consumer.Termination) {
+        self.delivery = delivery
+        self.transport = transport
+        self.termination = termination
+    }
+
+    func settle(deliveryTag: UInt64, _ outcome: DeliveryOutcome, multiple: Bool) async throws(TransportError) {
+        guard !termination.isSet, !settled.exchange(true, ordering: .acquiringAndReleasing) else {
+            throw .unknownDeliveryTag(deliveryTag)
+        }
+        do {
+            switch outcome {
+            case .ack: try await delivery.ack(multiple: multiple)
+            case .nack(let requeue): try await delivery.nack(requeue: requeue)
+            case .reject(let requeue): try await delivery.reject(requeue: requeue)
+            }
+        } catch {
+            throw transport.transportError(error)
+        }
+    }
+}

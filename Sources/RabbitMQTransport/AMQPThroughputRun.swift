@@ -1,0 +1,147 @@
+import AMQP
+import FedCore
+import Foundation
+import Messaging
+
+/// One size of `fedq bench amqp`: runs the AMQP wrapper or librabbitmq's plain C loop
+/// through the same durable queue and returns messages per second. It lives beside the
+/// adapter because it measures the adapter's own overhead over the C library.
+public struct AMQPThroughputRun: Sendable {
+    let configuration: AMQPConfiguration
+    let queue: String
+    let size: Int
+    let messages: Int
+    let window: Int
+    let prefetch: UInt16
+
+    /// - Throws: `TransportFactory.AddressError` for an unusable URL.
+    public init(brokerURL: String, queue: String, size: Int, messages: Int, window: Int, prefetch: UInt16) throws {
+        configuration = try TransportFactory.configuration(for: brokerURL, connectionName: "fedq bench amqp")
+        self.queue = queue
+        self.size = size
+        self.messages = messages
+        self.window = window
+        self.prefetch = prefetch
+    }
+
+    /// Figures for one size, as printed and written to JSON.
+    public struct Comparison: Codable, Sendable {
+        let messageBytes: Int
+        let messages: Int
+        let wrapperMessagesPerSecond: Double
+        let wrapperMBPerSecond: Double
+        let cMessagesPerSecond: Double
+        let cMBPerSecond: Double
+        let ratio: Double
+
+        public init(size: Int, wrapperSeconds: Double, cSeconds: Double, messages: Int) {
+            messageBytes = size
+            self.messages = messages
+            wrapperMessagesPerSecond = Double(messages) / wrapperSeconds
+            cMessagesPerSecond = Double(messages) / cSeconds
+            wrapperMBPerSecond = wrapperMessagesPerSecond * Double(size) / 1e6
+            cMBPerSecond = cMessagesPerSecond * Double(size) / 1e6
+            ratio = wrapperMessagesPerSecond / cMessagesPerSecond
+        }
+
+        public var line: String {
+            String(format: "%10d  %14.0f  %12.1f  %8.0f  %6.1f  %5.1f%%", messageBytes, wrapperMessagesPerSecond,
+                   wrapperMBPerSecond, cMessagesPerSecond, cMBPerSecond, ratio * 100)
+        }
+    }
+
+    /// Publishes with a confirm window on one connection while consuming and
+    /// acking on another, like the C loop (which forks for its consumer).
+    public func measureWrapper() async throws -> Double {
+        let connection = try await AMQPConnection(configuration: configuration)
+        let consumerConnection = try await AMQPConnection(configuration: configuration)
+        let setup = try await connection.openChannel()
+        try await setup.declare(AMQPQueue(name: queue, durable: true))
+        try await setup.purgeQueue(queue)
+        let publisher = try await connection.makePublisher(window: window)
+        let consumer = try await consumerConnection.openChannel().consume(queue: queue, prefetch: prefetch)
+        let body = Data((0..<size).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ 7) })
+        let properties = AMQPProperties(contentType: "application/octet-stream", deliveryMode: .persistent)
+        let (queue, messages, window, size) = (queue, messages, window, size)
+
+        let start = ContinuousClock.now
+        async let consumed: Int = {
+            var count = 0
+            for try await delivery in consumer {
+                guard delivery.body.count == size else { throw BenchError.shortBody(delivery.body.count) }
+                try await delivery.ack()
+                count += 1
+                if count == messages { break }
+            }
+            return count
+        }()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for index in 0..<messages {
+                if index >= window { try await group.next() }
+                group.addTask { try await publisher.publish(body, exchange: "", routingKey: queue, properties: properties) }
+            }
+            try await group.waitForAll()
+        }
+        let count = try await consumed
+        let elapsed = ContinuousClock.now - start
+        guard count == messages else { throw BenchError.incomplete(count) }
+        await connection.close()
+        await consumerConnection.close()
+        return Double(messages) / elapsed.seconds
+    }
+
+    public func measureCLoop(executable: String) async throws -> Double {
+        let connection = try await AMQPConnection(configuration: configuration)
+        let setup = try await connection.openChannel()
+        try await setup.declare(AMQPQueue(name: queue, durable: true))
+        try await setup.purgeQueue(queue)
+        await connection.close()
+        let output = try await Self.runProcess(executable, [
+            configuration.host, String(configuration.port), configuration.user, configuration.password,
+            configuration.virtualHost, queue, String(size), String(messages), String(window), String(prefetch),
+        ])
+        guard let field = output.split(separator: " ").first(where: { $0.hasPrefix("seconds=") }),
+              let seconds = Double(field.dropFirst("seconds=".count).trimmingCharacters(in: .whitespacesAndNewlines))
+        else { throw BenchError.cLoopOutput(output) }
+        return Double(messages) / seconds
+    }
+
+    /// Compiles the C baseline into a temporary directory.
+    public static func compileCLoop(source: String) async throws -> String {
+        let output = FileManager.default.temporaryDirectory.appendingPathComponent("fedq-amqp-c-loop-\(getpid())").path
+        _ = try await runProcess("/usr/bin/env", ["cc", "-O2", "-o", output, source, "-lrabbitmq"])
+        return output
+    }
+
+    /// Runs a process without blocking the cooperative pool; returns stdout.
+    static func runProcess(_ executable: String, _ arguments: [String]) async throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        let stdout = Pipe()
+        process.standardOutput = stdout
+        let status: Int32 = try await withCheckedThrowingContinuation { continuation in
+            process.terminationHandler = { continuation.resume(returning: $0.terminationStatus) }
+            do { try process.run() } catch { continuation.resume(throwing: error) }
+        }
+        let output = String(decoding: stdout.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        guard status == 0 else { throw BenchError.processFailed("\(executable) \(arguments.joined(separator: " "))", status) }
+        return output
+    }
+
+    enum BenchError: Error, CustomStringConvertible {
+        case shortBody(Int)
+        case incomplete(Int)
+        case cLoopOutput(String)
+        case processFailed(String, Int32)
+
+        var description: String {
+            switch self {
+            case .shortBody(let count): "a delivery had \(count) bytes, not the size published"
+            case .incomplete(let count): "only \(count) messages came back"
+            case .cLoopOutput(let output): "the C loop printed no seconds= figure: \(output)"
+            case .processFailed(let command, let status): "\(command) exited with status \(status)"
+            }
+        }
+    }
+}

@@ -1,0 +1,56 @@
+import FedCore
+import Roles
+import Foundation
+import Messaging
+import Report
+import Roles
+
+extension RunResult {
+    /// The one-page report: accuracy against wall time and against version,
+    /// the staleness histogram, throughput over time, and the settings.
+    public func htmlReport(title: String = "FedQueue simulation") -> String {
+        var report = HTMLReport(title: title)
+        let percent = { (value: Double) in String(format: "%.2f%%", value * 100) }
+        report.summary = [
+            ("reached target", summary.reachedTarget ? "yes (\(percent(summary.targetAccuracy)))" : "no (\(percent(summary.targetAccuracy)))"),
+            ("seconds to target", summary.secondsToTarget.map { String(format: "%.2f s", $0) } ?? "–"),
+            ("updates to target", summary.updatesToTarget.map(String.init) ?? "–"),
+            ("final accuracy", percent(summary.finalAccuracy)), ("best accuracy", percent(summary.bestAccuracy)),
+            ("model versions", "\(summary.modelVersions)"), ("updates published", "\(summary.updatesPublished)"),
+            ("updates applied", "\(summary.updatesApplied)"), ("dropped stale", "\(summary.updatesDroppedStale)"),
+            ("rejected", "\(summary.updatesRejected)"), ("clients dropped out", "\(summary.clientsDropped)"),
+            ("bytes published", "\(summary.bytesPublished)"), ("mean staleness", String(format: "%.2f", summary.meanStaleness)),
+            ("wall time", String(format: "%.2f s", summary.seconds)),
+        ]
+        let accuracy = (0...1.0)
+        report.charts = [
+            SVGChart.line(
+                title: "Test accuracy vs wall time", xLabel: "seconds", yLabel: "accuracy",
+                series: [ChartSeries(name: "accuracy", points: history.map { ($0.seconds, $0.accuracy) })], yRange: accuracy),
+            SVGChart.line(
+                title: "Test accuracy vs model version", xLabel: "version", yLabel: "accuracy",
+                series: [ChartSeries(name: "accuracy", points: history.map { (Double($0.version), $0.accuracy) })], yRange: accuracy),
+            SVGChart.bars(
+                title: "Staleness of applied updates", xLabel: "staleness τ (versions)", yLabel: "updates",
+                bars: stalenessHistogram.enumerated().map { ChartBar(label: "\($0.offset)", value: Double($0.element)) }),
+            SVGChart.line(
+                title: "Updates applied per second", xLabel: "seconds", yLabel: "updates/s",
+                series: [ChartSeries(name: "updates/s", points: throughput)]),
+        ]
+        report.settings = settings
+        return report.render()
+    }
+
+    /// Writes `summary.json`, `history.csv` and `report.html` into `directory`.
+    /// - Returns: the report's path.
+    @discardableResult
+    public func write(to directory: String) throws -> String {
+        let folder = URL(fileURLWithPath: directory, isDirectory: true)
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        try summary.jsonData().write(to: folder.appendingPathComponent("summary.json"), options: .atomic)
+        try Data(HistoryCSV.render(history).utf8).write(to: folder.appendingPathComponent("history.csv"), options: .atomic)
+        let report = folder.appendingPathComponent("report.html")
+        try Data(htmlReport().utf8).write(to: report, options: .atomic)
+        return report.path
+    }
+}

@@ -1,0 +1,23 @@
+import Roles
+
+/// What a finished run hands back (a simulation, or a deployment read back from its
+/// role directories): the figures, the evaluated history and the series the report plots.
+public struct RunResult: Sendable {
+    public init(
+        summary: RunSummary, history: [EvaluationRecord], throughput: [(x: Double, y: Double)], stalenessHistogram: [Int],
+        settings: [(String, String)]
+    ) {
+        self.summary = summary
+        self.history = history
+        self.throughput = throughput
+        self.stalenessHistogram = stalenessHistogram
+        self.settings = settings
+    }
+
+    public var summary: RunSummary
+    public var history: [EvaluationRecord]
+    /// (seconds, updates applied per second) sampled while running.
+    public var throughput: [(x: Double, y: Double)]
+    public var stalenessHistogram: [Int]
+    public var settings: [(String, String)]
+}

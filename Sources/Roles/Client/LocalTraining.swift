@@ -1,0 +1,54 @@
+import Aggregation
+import FedCore
+import Learning
+import Messaging
+import Wire
+
+/// What one client does with a global model: train on its own samples and
+/// encode the resulting delta as an update message.
+public struct LocalTraining: Sendable {
+    public var epochs: Int
+    public var batchSize: Int
+    public var optimizer: SGD
+    public var codec: CodecSpec
+
+    public init(epochs: Int, batchSize: Int, optimizer: SGD, codec: CodecSpec) {
+        self.epochs = epochs
+        self.batchSize = batchSize
+        self.optimizer = optimizer
+        self.codec = codec
+    }
+
+    /// The update message and what it took.
+    public struct Outcome: Sendable {
+        public var message: [UInt8]
+        public var header: MessageHeader
+        public var steps: Int
+        /// The client's error-feedback residual after this update (top-k only).
+        public var feedback: ErrorFeedback?
+    }
+
+    /// Runs on a compute thread with that thread's `network` workspace.
+    /// - Parameter feedback: the client's residual from its previous update, for top-k codecs.
+    public func run(
+        on network: Network, model: GlobalModel, data: Dataset, indices: [Int], clientID: UInt64,
+        feedback: ErrorFeedback?, seed: UInt64
+    ) throws -> Outcome {
+        try network.load(parameters: model.parameters)
+        var generator = SeededGenerator(seed: seed)
+        let summary = try network.train(
+            on: data, indices: indices, epochs: epochs, batchSize: batchSize, optimizer: optimizer, generator: &generator)
+        let delta = try network.update(from: model.parameters).delta
+        let header = MessageHeader(
+            kind: .clientUpdate, specHash: network.spec.hash, modelVersion: model.version,
+            updateID: .random(using: &generator), clientID: clientID, sampleCount: UInt64(summary.samples / epochs),
+            localSteps: UInt32(summary.steps), parameterCount: delta.count, codec: codec)
+        if var feedback {
+            let message = try feedback.encode(delta, header: header, using: &generator)
+            return Outcome(message: message, header: header, steps: summary.steps, feedback: feedback)
+        }
+        return Outcome(
+            message: try Envelope.encode(delta, header: header, using: &generator), header: header, steps: summary.steps,
+            feedback: nil)
+    }
+}

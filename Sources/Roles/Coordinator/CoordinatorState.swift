@@ -1,0 +1,29 @@
+import Aggregation
+import FedCore
+import Messaging
+
+/// Everything the coordinator must get back after a crash to go on as if it
+/// had not happened: the model and its version, the optimizer's moments, the
+/// run's books and the ids already settled (so a redelivered partial is not
+/// counted again). What the strategy buffers is not in it: those partials are
+/// not acknowledged yet, so the broker hands them out again.
+public struct CoordinatorState: Sendable {
+    public var model: GlobalModel
+    public var optimizer: ServerOptimizer
+    public var accounting: AggregationAccounting
+    public var settledIDs: RecentIDs
+    /// `strategy.description` when the state was written; a restart with another
+    /// strategy is refused rather than silently mixing two runs.
+    public var strategy: String
+
+    public init(
+        model: GlobalModel, optimizer: ServerOptimizer, accounting: AggregationAccounting = AggregationAccounting(),
+        settledIDs: RecentIDs, strategy: String
+    ) {
+        self.model = model
+        self.optimizer = optimizer
+        self.accounting = accounting
+        self.settledIDs = settledIDs
+        self.strategy = strategy
+    }
+}

@@ -1,0 +1,240 @@
+import Aggregation
+import FedCore
+import Foundation
+import Learning
+import Messaging
+import Wire
+
+/// Why the coordinator's directory could not be read or written.
+public enum CheckpointError: Error, Equatable, CustomStringConvertible {
+    case io(path: String, reason: String)
+    case corrupt(path: String, reason: String)
+    /// The checkpoint is another model's (spec hash or parameter count).
+    case wrongModel(path: String)
+    /// The checkpoint was written by a run with another strategy.
+    case wrongStrategy(path: String, stored: String, configured: String)
+
+    public var description: String {
+        switch self {
+        case .io(let path, let reason): "\(path): \(reason)"
+        case .corrupt(let path, let reason): "\(path): corrupt checkpoint: \(reason)"
+        case .wrongModel(let path): "\(path): the checkpoint is for another model"
+        case .wrongStrategy(let path, let stored, let configured):
+            "\(path): the checkpoint's run used strategy \(stored), this one \(configured): use another --checkpoint directory"
+        }
+    }
+}
+
+/// One line of `updates.csv`: what became of an update, and in which model version.
+public struct SettlementRecord: Sendable, Equatable {
+    public enum Disposition: String, Sendable {
+        case applied, stale, rejected
+    }
+    public var id: UpdateID
+    public var disposition: Disposition
+    /// The rejection reason (nil for applied and stale: the disposition says it all).
+    public var reason: RejectionReason?
+    /// The version the update went into (applied), or the version current when it was settled.
+    public var version: ModelVersion
+    /// When it was settled (Unix seconds): throughput over time is read off the log.
+    public var time: Double
+
+    public init(id: UpdateID, disposition: Disposition, reason: RejectionReason? = nil, version: ModelVersion, time: Double = Date().timeIntervalSince1970) {
+        self.id = id
+        self.disposition = disposition
+        self.reason = reason
+        self.version = version
+        self.time = time
+    }
+
+    public static let header = "update_id,disposition,reason,version,time\n"
+    var line: String { "\(id),\(disposition.rawValue),\(reason?.name ?? ""),\(version),\(String(format: "%.3f", time))\n" }
+
+    /// Parses a line of `updates.csv`; nil for the header or a malformed line.
+    public init?(line: Substring) {
+        let fields = line.split(separator: ",", omittingEmptySubsequences: false)
+        guard fields.count == 5, let id = UpdateID(hex: String(fields[0])),
+            let disposition = Disposition(rawValue: String(fields[1])), let version = UInt64(fields[3]),
+            let time = Double(fields[4])
+        else { return nil }
+        let reason = RejectionReason(name: fields[2])
+        guard fields[2].isEmpty || reason != nil else { return nil }
+        self.init(id: id, disposition: disposition, reason: reason, version: version, time: time)
+    }
+}
+
+/// The coordinator's directory: `checkpoint.fedq`, replaced atomically for each
+/// committed state, and `updates.csv`, the append-only log of every update's fate.
+///
+/// The order of a commit makes a crash at any point harmless: log lines are appended
+/// and synced, then the checkpoint (which records the log's length) is written to a
+/// temporary file, synced and renamed over the old one. A restart loads the checkpoint
+/// and cuts the log back to the length it records, dropping lines of a commit that
+/// never completed; their partials were not acknowledged and come back.
+public final class CoordinatorStore: Sendable {
+    public let directory: String
+    public var checkpointPath: String { directory + "/checkpoint.fedq" }
+    public var logPath: String { directory + "/updates.csv" }
+
+    static let magic = Array("FEDQCKPT".utf8)
+    static let formatVersion: UInt32 = 1
+
+    public init(directory: String) throws(CheckpointError) {
+        self.directory = directory
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        } catch { throw .io(path: directory, reason: "\(error.localizedDescription)") }
+    }
+
+    private struct Meta: Codable {
+        var version: UInt64
+        var updatesApplied: Int
+        var specHash: UInt64
+        var parameterCount: Int
+        var strategy: String
+        var optimizer: ServerOptimizer.Rule
+        var optimizerSteps: Int
+        var firstMomentCount: Int
+        var secondMomentCount: Int
+        var settledCapacity: Int
+        var settledCount: Int
+        var accounting: AggregationAccounting
+        var logLength: UInt64
+    }
+
+    /// The last committed state, or nil for a new directory. Cuts `updates.csv` back to
+    /// the length the checkpoint records.
+    public func load(spec: ModelSpec, strategy: String) throws(CheckpointError) -> CoordinatorState? {
+        guard FileManager.default.fileExists(atPath: checkpointPath) else {
+            try truncateLog(to: 0)
+            return nil
+        }
+        guard let data = FileManager.default.contents(atPath: checkpointPath) else {
+            throw .io(path: checkpointPath, reason: "cannot read")
+        }
+        let bytes = [UInt8](data)
+        func corrupt(_ reason: String) -> CheckpointError { .corrupt(path: checkpointPath, reason: reason) }
+        guard bytes.count >= 20, Array(bytes[0..<8]) == Self.magic else { throw corrupt("not a FedQueue checkpoint") }
+        let stored = bytes[(bytes.count - 4)...].enumerated().reduce(UInt32(0)) { $0 | UInt32($1.element) << (8 * $1.offset) }
+        guard CRC32C.checksum(bytes[..<(bytes.count - 4)]) == stored else { throw corrupt("checksum mismatch") }
+        typealias Restored = (Meta, [Float], [Float], [Float], RecentIDs)
+        // `withUnsafeBytes` rethrows untyped errors: the reading returns a typed Result instead.
+        let restored = bytes.withUnsafeBytes { buffer in Result { () throws(CheckpointError) -> Restored in
+            var reader = ByteReader(buffer, offset: 8)
+            guard reader.read(UInt32.self) == Self.formatVersion else { throw corrupt("unknown format version") }
+            guard let metaLength = reader.read(UInt32.self), let metaBytes = reader.read(count: Int(metaLength)),
+                let meta = try? JSONDecoder().decode(Meta.self, from: Data(metaBytes))
+            else { throw corrupt("unreadable metadata") }
+            guard meta.specHash == spec.hash, meta.parameterCount == spec.parameterCount else {
+                throw .wrongModel(path: checkpointPath)
+            }
+            guard meta.strategy == strategy else {
+                throw .wrongStrategy(path: checkpointPath, stored: meta.strategy, configured: strategy)
+            }
+            guard let parameters = reader.readFloats(count: meta.parameterCount),
+                let first = reader.readFloats(count: meta.firstMomentCount),
+                let second = reader.readFloats(count: meta.secondMomentCount), meta.settledCount <= meta.settledCapacity,
+                meta.settledCapacity > 0
+            else { throw corrupt("truncated") }
+            var settled = RecentIDs(capacity: meta.settledCapacity)
+            for _ in 0..<meta.settledCount {
+                guard reader.remaining >= 16 else { throw corrupt("truncated id window") }
+                settled.insert(reader.updateID(at: reader.offset))
+                _ = reader.read(count: 16)
+            }
+            guard reader.offset == buffer.count - 4 else { throw corrupt("trailing bytes") }
+            return (meta, parameters, first, second, settled)
+        } }
+        let (meta, parameters, first, second, settled) = try restored.get()
+        let optimizer: ServerOptimizer
+        do {
+            optimizer = try ServerOptimizer(meta.optimizer, firstMoment: first, secondMoment: second, steps: meta.optimizerSteps)
+        } catch { throw corrupt("\(error)") }
+        try truncateLog(to: meta.logLength)
+        return CoordinatorState(
+            model: GlobalModel(version: meta.version, parameters: parameters, updatesApplied: meta.updatesApplied),
+            optimizer: optimizer, accounting: meta.accounting, settledIDs: settled, strategy: meta.strategy)
+    }
+
+    /// Appends `records` to the log, then replaces the checkpoint with `state`; both synced.
+    public func commit(_ state: CoordinatorState, spec: ModelSpec, records: [SettlementRecord]) throws(CheckpointError) {
+        let logLength = try append(records)
+        let ids = state.settledIDs.oldestFirst
+        let meta = Meta(
+            version: state.model.version, updatesApplied: state.model.updatesApplied, specHash: spec.hash,
+            parameterCount: state.model.parameters.count, strategy: state.strategy, optimizer: state.optimizer.rule,
+            optimizerSteps: state.optimizer.steps, firstMomentCount: state.optimizer.firstMoment.count,
+            secondMomentCount: state.optimizer.secondMoment.count, settledCapacity: state.settledIDs.capacity,
+            settledCount: ids.count, accounting: state.accounting, logLength: logLength)
+        let metaBytes: [UInt8]
+        do { metaBytes = [UInt8](try JSONEncoder().encode(meta)) } catch {
+            throw .io(path: checkpointPath, reason: "cannot encode: \(error)")
+        }
+        var bytes = Self.magic
+        bytes.reserveCapacity(64 + metaBytes.count + 4 * (meta.parameterCount + meta.firstMomentCount * 2) + 16 * ids.count)
+        bytes.appendLittleEndian(Self.formatVersion)
+        bytes.appendLittleEndian(UInt32(metaBytes.count))
+        bytes += metaBytes
+        for vector in [state.model.parameters, state.optimizer.firstMoment, state.optimizer.secondMoment] {
+            vector.withUnsafeBytes { bytes += $0 }
+        }
+        for id in ids { bytes += id.bytes }
+        bytes.appendLittleEndian(CRC32C.checksum(bytes))
+        let temporary = checkpointPath + ".tmp"
+        try write(bytes, to: temporary)
+        guard rename(temporary, checkpointPath) == 0 else {
+            throw .io(path: checkpointPath, reason: String(cString: strerror(errno)))
+        }
+        syncDirectory()
+    }
+
+    /// The log's new length after appending and syncing.
+    private func append(_ records: [SettlementRecord]) throws(CheckpointError) -> UInt64 {
+        let fd = open(logPath, O_WRONLY | O_CREAT | O_APPEND, 0o644)
+        guard fd >= 0 else { throw .io(path: logPath, reason: String(cString: strerror(errno))) }
+        defer { close(fd) }
+        var text = lseek(fd, 0, SEEK_END) == 0 ? SettlementRecord.header : ""
+        for record in records { text += record.line }
+        let bytes = Array(text.utf8)
+        guard writeAll(fd, bytes), fsync(fd) == 0 else { throw .io(path: logPath, reason: String(cString: strerror(errno))) }
+        return UInt64(lseek(fd, 0, SEEK_END))
+    }
+
+    private func truncateLog(to length: UInt64) throws(CheckpointError) {
+        guard FileManager.default.fileExists(atPath: logPath) else { return }
+        guard truncate(logPath, off_t(length)) == 0 else { throw .io(path: logPath, reason: String(cString: strerror(errno))) }
+    }
+
+    private func write(_ bytes: [UInt8], to path: String) throws(CheckpointError) {
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        guard fd >= 0 else { throw .io(path: path, reason: String(cString: strerror(errno))) }
+        defer { close(fd) }
+        guard writeAll(fd, bytes), fsync(fd) == 0 else { throw .io(path: path, reason: String(cString: strerror(errno))) }
+    }
+
+    private func writeAll(_ fd: Int32, _ bytes: [UInt8]) -> Bool {
+        bytes.withUnsafeBytes { buffer in
+            var written = 0
+            while written < buffer.count {
+                let result = Foundation.write(fd, buffer.baseAddress! + written, buffer.count - written)
+                if result < 0 { if errno == EINTR { continue } else { return false } }
+                written += result
+            }
+            return true
+        }
+    }
+
+    /// Makes the rename itself durable.
+    private func syncDirectory() {
+        let fd = open(directory, O_RDONLY)
+        guard fd >= 0 else { return }
+        fsync(fd)
+        close(fd)
+    }
+}
+
+extension [UInt8] {
+    fileprivate mutating func appendLittleEndian(_ value: UInt32) {
+        for index in 0..<4 { append(UInt8(truncatingIfNeeded: value >> (8 * index))) }
+    }
+}

@@ -1,0 +1,69 @@
+import Aggregation
+import FedCore
+import Foundation
+import Learning
+import Messaging
+
+/// Evaluates published model versions on a held-out test set.
+///
+/// It reads from a one-slot queue on the model fanout, so when evaluating
+/// takes longer than versions take to appear it simply evaluates the newest
+/// one next; `minimumInterval` bounds how much CPU it takes from training.
+public actor Evaluator {
+    private let spec: ModelSpec
+    private let test: Dataset
+    private let pool: ComputePool<Network>
+    private let minimumInterval: Duration
+    private let started: ContinuousClock.Instant
+    private let onRecord: @Sendable (EvaluationRecord, GlobalModel) -> Void
+    public private(set) var history: [EvaluationRecord] = []
+
+    public init(
+        spec: ModelSpec, test: Dataset, pool: ComputePool<Network>,
+        minimumInterval: Duration, started: ContinuousClock.Instant,
+        onRecord: @escaping @Sendable (EvaluationRecord, GlobalModel) -> Void
+    ) {
+        self.spec = spec
+        self.test = test
+        self.pool = pool
+        self.minimumInterval = minimumInterval
+        self.started = started
+        self.onRecord = onRecord
+    }
+
+    /// Evaluates versions from `models` (a `PipelineTopology.subscribeToModels` queue) until cancelled.
+    public func run(_ models: Consumer) async throws {
+        for try await delivery in models {
+            let begin = ContinuousClock.now
+            let model = try PipelineMessage.decodeModel(delivery, spec: spec)
+            if history.last.map({ $0.version < model.version }) ?? true {
+                try await evaluate(model)
+            }
+            // Ack after the pause: the slot then holds the newest version, not one from before it.
+            let rest = minimumInterval - (ContinuousClock.now - begin)
+            if rest > .zero { try await Task.sleep(for: rest) }
+            try await delivery.ack()
+        }
+    }
+
+    /// Evaluates `model` now and records it (also used for the final model of a run).
+    @discardableResult
+    public func evaluate(_ model: GlobalModel) async throws -> EvaluationRecord {
+        let test = self.test
+        let parameters = model.parameters
+        let evaluation = try await pool.run { (network: inout Network) -> Result<Evaluation, ModelError> in
+            Result { () throws(ModelError) in
+                try network.load(parameters: parameters)
+                return try network.evaluate(on: test)
+            }
+        }.get()
+        let record = EvaluationRecord(
+            version: model.version, seconds: (ContinuousClock.now - started).seconds,
+            accuracy: evaluation.accuracy, loss: evaluation.loss, macroF1: evaluation.macroF1)
+        if let last = history.last, last.version == record.version { return last }
+        history.append(record)
+        PipelineMetrics.evaluatedAccuracy.record(record.accuracy)
+        onRecord(record, model)
+        return record
+    }
+}

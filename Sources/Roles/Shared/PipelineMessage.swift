@@ -1,0 +1,44 @@
+import Aggregation
+import FedCore
+import Foundation
+import Learning
+import Messaging
+import Wire
+
+/// Turns role-level values into envelopes plus broker properties and back,
+/// so no role formats bytes or headers by hand.
+public enum PipelineMessage {
+    /// Broker properties mirroring an envelope's header (message id = update id).
+    public static func properties(for header: MessageHeader, extra: [String: HeaderValue] = [:]) -> MessageProperties {
+        var properties = MessageProperties(header: header)
+        properties.timestamp = Date()
+        properties.headers.merge(extra) { _, new in new }
+        return properties
+    }
+
+    public static func encodeModel(_ model: GlobalModel, spec: ModelSpec) throws(WireError) -> ([UInt8], MessageProperties) {
+        let header = MessageHeader(
+            kind: .modelVersion, specHash: spec.hash, modelVersion: model.version,
+            parameterCount: spec.parameterCount, codec: .fp32)
+        let body = try Envelope.encode(model.parameters, header: header)
+        return (body, properties(for: header, extra: [MessageProperties.HeaderName.updatesApplied: .int(Int64(model.updatesApplied))]))
+    }
+
+    public static func decodeModel(_ delivery: Delivery, spec: ModelSpec) throws(WireError) -> GlobalModel {
+        let envelope = try Envelope(bytes: delivery.body, expecting: expectation(spec))
+        guard envelope.header.kind == .modelVersion else {
+            throw .inconsistentInput(field: .kind, reason: "expected a model version, got \(envelope.header.kind)")
+        }
+        let applied = delivery.properties.headers[MessageProperties.HeaderName.updatesApplied]?.intValue ?? 0
+        return GlobalModel(version: envelope.header.modelVersion, parameters: envelope.decode(), updatesApplied: Int(applied))
+    }
+
+    /// The version a model message announces, read from its headers without decoding the body.
+    public static func announcedVersion(_ delivery: Delivery) -> ModelVersion? {
+        delivery.properties.headers[MessageProperties.HeaderName.modelVersion]?.stringValue.flatMap { UInt64($0) }
+    }
+
+    public static func expectation(_ spec: ModelSpec) -> ModelExpectation {
+        ModelExpectation(specHash: spec.hash, parameterCount: spec.parameterCount)
+    }
+}

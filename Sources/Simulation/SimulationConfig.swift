@@ -1,0 +1,66 @@
+import Aggregation
+import FedCore
+import Learning
+import Messaging
+import Report
+import Roles
+import Wire
+
+/// Everything a `fedq simulate` run is made of, already parsed and checked.
+public struct SimulationConfig: Sendable {
+    public var model: ModelSpec = .mlp
+    public var dataDirectory = "data/mnist"
+    public var clients = 100
+    public var concurrency = 10
+    public var partition: PartitionScheme = .iid
+    public var localEpochs = 1
+    public var batchSize = 10
+    public var learningRate: Float = 0.1
+    public var momentum: Float = 0
+    public var strategy: AggregationStrategy.Kind = .fedBuff(bufferSize: 10)
+    public var staleness: StalenessFunction = .polynomial(a: 0.5)
+    public var maxStaleness: Int?
+    public var weighBySamples = false
+    public var serverOptimizer: ServerOptimizer.Rule = .sgd(learningRate: 1)
+    public var codec: CodecSpec = .fp32
+    public var workers = 2
+    public var slowdown: SlowdownSpec = .none
+    public var dropout = 0.0
+    /// The shortest local training of a simulated device (see `FleetSettings.deviceTime`).
+    public var deviceTime: Duration = .zero
+    public var targetAccuracy = 0.97
+    public var maxSeconds = 120.0
+    /// Stop after this many client updates were published (nil: no bound), for runs
+    /// compared "at equal updates".
+    public var maxUpdates: Int?
+    public var seed: UInt64 = 1
+    /// Threads that train clients (the rest of the machine moves messages and evaluates).
+    public var trainingThreads = 2
+    /// Evaluate at most this often, so evaluation does not starve training.
+    public var evaluationInterval: Duration = .milliseconds(200)
+    /// Evaluate on the first N test images only (nil: all 10,000), for quick tests.
+    public var testSubset: Int?
+    /// Use the first N training images only (nil: all 60,000), for quick tests.
+    public var trainSubset: Int?
+    public var flushInterval: Duration = .milliseconds(20)
+
+    public init() {}
+
+    /// The settings as shown in the report and the summary.
+    public var settings: [(String, String)] {
+        [
+            ("model", "\(model.name) (\(model.parameterCount) parameters)"), ("clients", "\(clients)"),
+            ("concurrency", "\(concurrency)"), ("partition", partition.description),
+            ("local epochs", "\(localEpochs)"), ("batch", "\(batchSize)"), ("learning rate", "\(learningRate)"),
+            ("momentum", "\(momentum)"), ("strategy", strategy.description), ("staleness", "\(staleness)"),
+            ("max staleness", maxStaleness.map(String.init) ?? "none"), ("weigh by samples", "\(weighBySamples)"),
+            ("server optimizer", serverOptimizer.description), ("codec", codec.description),
+            ("workers", "\(workers)"), ("slowdown", slowdown.description), ("dropout", "\(dropout)"),
+            ("device time", deviceTime == .zero ? "this machine's" : "\(deviceTime)"),
+            ("target accuracy", "\(targetAccuracy)"), ("max seconds", "\(maxSeconds)"),
+            ("max updates", maxUpdates.map(String.init) ?? "none"), ("seed", "\(seed)"),
+            ("training threads", "\(trainingThreads)"),
+            ("test samples", testSubset.map(String.init) ?? "all"), ("train samples", trainSubset.map(String.init) ?? "all"),
+        ]
+    }
+}

@@ -1,0 +1,141 @@
+@testable import Roles
+import Messaging
+import Report
+import Simulation
+import Aggregation
+import Foundation
+import Learning
+import Testing
+import Wire
+
+/// The coordinator's durable state: the checkpoint file, the update log, the window
+/// of settled ids, and what a restarted coordinator does with redelivered partials.
+@Suite struct CoordinatorDurabilityTests {
+    let spec = try! ModelSpec.synthetic(parameters: 64)
+
+    func scratch() throws -> String {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("fedq-store-\(UUID().uuidString.prefix(8))").path
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        return path
+    }
+
+    func state(version: ModelVersion, ids: [UpdateID]) throws -> CoordinatorState {
+        var optimizer = ServerOptimizer(.adam(learningRate: 0.01, beta1: 0.9, beta2: 0.99, epsilon: 1e-8))
+        var model = [Float](repeating: 0.5, count: spec.parameterCount)
+        try optimizer.step(&model, delta: (0..<spec.parameterCount).map { Float($0) * 1e-3 })
+        var accounting = AggregationAccounting()
+        for _ in ids { accounting.recordApplied(staleness: 1) }
+        accounting.recordRejected(.malformed)
+        var window = RecentIDs(capacity: 8)
+        for id in ids { window.insert(id) }
+        return CoordinatorState(
+            model: GlobalModel(version: version, parameters: model, updatesApplied: ids.count), optimizer: optimizer,
+            accounting: accounting, settledIDs: window, strategy: "fedbuff:10")
+    }
+
+    @Test func checkpointRoundTripsEveryField() throws {
+        let store = try CoordinatorStore(directory: try scratch())
+        let ids = (0..<5).map { _ in UpdateID.random() }
+        let saved = try state(version: 7, ids: ids)
+        try store.commit(saved, spec: spec, records: ids.map { SettlementRecord(id: $0, disposition: .applied, version: 7) })
+        let loaded = try #require(try store.load(spec: spec, strategy: "fedbuff:10"))
+        #expect(loaded.model.version == 7 && loaded.model.updatesApplied == 5)
+        #expect(loaded.model.parameters == saved.model.parameters)
+        #expect(loaded.optimizer == saved.optimizer)
+        #expect(loaded.accounting == saved.accounting)
+        #expect(loaded.settledIDs == saved.settledIDs)
+        let log = try String(contentsOfFile: store.logPath, encoding: .utf8).split(separator: "\n")
+        #expect(log.first.map(String.init) == SettlementRecord.header.trimmingCharacters(in: .newlines))
+        #expect(log.dropFirst().compactMap(SettlementRecord.init(line:)).map(\.id) == ids)
+    }
+
+    @Test func restartCutsTheLogBackToTheCheckpoint() throws {
+        let store = try CoordinatorStore(directory: try scratch())
+        let first = (0..<3).map { _ in UpdateID.random() }
+        try store.commit(try state(version: 1, ids: first), spec: spec, records: first.map { .init(id: $0, disposition: .applied, version: 1) })
+        // A crash after the log lines of the next commit were written but before its checkpoint.
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: store.logPath))
+        handle.seekToEndOfFile()
+        handle.write(Data("\(UpdateID.random()),applied,,2,0.0\n".utf8))
+        try handle.close()
+        _ = try #require(try store.load(spec: spec, strategy: "fedbuff:10"))
+        let lines = try String(contentsOfFile: store.logPath, encoding: .utf8).split(separator: "\n").dropFirst()
+        #expect(lines.compactMap(SettlementRecord.init(line:)).map(\.id) == first)
+    }
+
+    @Test func aBadCheckpointIsATypedErrorNeverAFreshStart() throws {
+        let directory = try scratch()
+        let store = try CoordinatorStore(directory: directory)
+        let ids = [UpdateID.random()]
+        try store.commit(try state(version: 3, ids: ids), spec: spec, records: [])
+        #expect(throws: CheckpointError.wrongStrategy(path: store.checkpointPath, stored: "fedbuff:10", configured: "fedasync:0.6")) {
+            _ = try store.load(spec: spec, strategy: "fedasync:0.6")
+        }
+        #expect(throws: CheckpointError.wrongModel(path: store.checkpointPath)) {
+            _ = try store.load(spec: try ModelSpec.synthetic(parameters: 65), strategy: "fedbuff:10")
+        }
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: store.checkpointPath))
+        bytes[bytes.count / 2] ^= 0xFF
+        try bytes.write(to: URL(fileURLWithPath: store.checkpointPath))
+        #expect(throws: CheckpointError.corrupt(path: store.checkpointPath, reason: "checksum mismatch")) {
+            _ = try store.load(spec: spec, strategy: "fedbuff:10")
+        }
+    }
+
+    @Test func recentIDsEvictTheOldestFirst() {
+        var window = RecentIDs(capacity: 3)
+        let ids = (0..<5).map { _ in UpdateID.random() }
+        for id in ids { window.insert(id) }
+        window.insert(ids[4])
+        #expect(window.count == 3)
+        #expect(!window.contains(ids[0]) && !window.contains(ids[1]))
+        #expect(window.oldestFirst == Array(ids[2...]))
+    }
+
+    /// A partial as a worker publishes it: the sum of `values`, one entry per id.
+    func partial(_ ids: [UpdateID], value: Float = 0.1) throws -> [UInt8] {
+        let header = MessageHeader(kind: .partialAggregate, specHash: spec.hash, modelVersion: 0, parameterCount: spec.parameterCount, codec: .fp32)
+        let summary = PartialAggregateSummary(
+            weightTotal: Double(ids.count), massTotal: Double(ids.count),
+            entries: ids.map { .init(updateID: $0, baseVersion: 0) })
+        return try Envelope.encode([Float](repeating: value * Float(ids.count), count: spec.parameterCount), header: header, partial: summary)
+    }
+
+    @Test func aRestartedCoordinatorSkipsRedeliveriesAndNeverCountsTwice() async throws {
+        let broker = EmbeddedBroker()
+        let setup = broker.connect()
+        try await PipelineTopology.declare(on: setup)
+        let directory = try scratch()
+        func coordinator() throws -> Coordinator {
+            try Coordinator(
+                transport: broker.connect(), spec: spec, initialParameters: [Float](repeating: 0, count: spec.parameterCount),
+                strategy: AggregationStrategy(.fedAsync(mixing: 1)), optimizer: ServerOptimizer(.sgd(learningRate: 1)),
+                store: try CoordinatorStore(directory: directory))
+        }
+        let (a, b, c) = (UpdateID.random(), UpdateID.random(), UpdateID.random())
+        let first = try coordinator()
+        var running = Task { try await first.run() }
+        try await setup.publish(try partial([a, b]), exchange: PipelineTopology.partialsExchange, routingKey: PipelineTopology.partialsRoutingKey)
+        for _ in 0..<200 where await first.model.version < 1 { try await Task.sleep(for: .milliseconds(10)) }
+        running.cancel()
+        _ = await running.result
+
+        // As after a crash: the same partial comes again, then one that mixes a settled id
+        // with a new one, then a new one.
+        let second = try coordinator()
+        #expect(await second.model.version == 1)
+        running = Task { try await second.run() }
+        defer { running.cancel() }
+        for body in [try partial([a, b]), try partial([b, c]), try partial([UpdateID.random()])] {
+            try await setup.publish(body, exchange: PipelineTopology.partialsExchange, routingKey: PipelineTopology.partialsRoutingKey)
+        }
+        for _ in 0..<300 where await second.accounting.settled < 4 { try await Task.sleep(for: .milliseconds(10)) }
+        let books = await second.accounting
+        #expect(books.applied == 3, "a and b once, then the new one")
+        #expect(books.rejected[.duplicate] == 1, "c, inside a partial that also held b")
+        #expect(await second.model.version == 2)
+        let log = try String(contentsOfFile: directory + "/updates.csv", encoding: .utf8).split(separator: "\n").compactMap(SettlementRecord.init(line:))
+        #expect(log.count == 4 && Set(log.map(\.id)).count == 4)
+        #expect(try await setup.queueStatus(PipelineTopology.deadQueue).messageCount == 1, "the mixed partial is parked for an operator")
+    }
+}

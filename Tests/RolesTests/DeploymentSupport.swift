@@ -1,0 +1,117 @@
+import Roles
+import Messaging
+import Report
+import Simulation
+import Foundation
+import TestSupport
+import Synchronization
+import Testing
+
+/// A deployment of `fedq` role processes against the test broker, in a scratch
+/// directory: each role's output, checkpoint and logs land there, so a failing
+/// test names the files to read.
+final class Deployment: Sendable {
+    let directory: String
+    let broker: String
+    private let processes = SharedList()
+
+    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().path
+
+    /// The `fedq` binary built beside the test bundle.
+    static func binary() throws -> String {
+        let path = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("fedq").path
+        try #require(FileManager.default.isExecutableFile(atPath: path), "no fedq binary at \(path): build it first (scripts/test.sh does)")
+        return path
+    }
+
+    /// A fresh directory, with the pipeline's queues declared and emptied.
+    init(_ name: String) async throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("fedq-\(name)-\(UUID().uuidString.prefix(6))").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        broker = try TestBrokerNode.url()
+        let setup = try await TestBroker.connect()
+        try await PipelineTopology.declare(on: setup)
+        try await PipelineTopology.purge(on: setup)
+        await setup.close()
+    }
+
+    /// Starts `fedq ARGUMENTS` with the test broker and data in its environment.
+    @discardableResult
+    func start(_ name: String, _ arguments: [String]) throws -> ChildProcess {
+        let process = try ChildProcess(
+            [try Self.binary()] + arguments,
+            environment: ["FEDQ_BROKER": broker, "FEDQ_DATA": Self.repository + "/data/mnist", "FEDQ_RECONNECT_FOR": "60"],
+            outputPath: directory + "/\(name).log")
+        processes.append(name, process)
+        return process
+    }
+
+    func process(named name: String) -> ChildProcess? { processes.named(name) }
+
+    /// A test that failed half-way leaves no process behind to steal the next test's messages.
+    deinit {
+        for process in processes.all { process.signal(SIGKILL) }
+    }
+
+    /// SIGTERM to everything still running, then SIGKILL to what did not stop within 20 s.
+    func stopAll() async {
+        for process in processes.all { process.signal(SIGTERM) }
+        for process in processes.all where await process.wait(timeout: .seconds(20)) == nil {
+            process.signal(SIGKILL)
+            _ = await process.wait(timeout: .seconds(5))
+        }
+    }
+
+    func read(_ path: String) -> String {
+        (try? String(contentsOfFile: directory + "/" + path, encoding: .utf8)) ?? ""
+    }
+
+    /// Update ids the fleet's broker confirmed (`fleet/published.csv`).
+    func published(_ fleet: String = "fleet") -> [String] {
+        read(fleet + "/published.csv").split(separator: "\n").dropFirst().map { String($0.prefix(32)) }
+    }
+
+    /// The coordinator's log of what became of each update.
+    func settled(_ coordinator: String = "coordinator") -> [(id: String, disposition: String, reason: String, version: Int)] {
+        read(coordinator + "/updates.csv").split(separator: "\n").dropFirst().compactMap { line in
+            let fields = line.split(separator: ",", omittingEmptySubsequences: false)
+            guard fields.count == 5, let version = Int(fields[3]) else { return nil }
+            return (String(fields[0]), String(fields[1]), String(fields[2]), version)
+        }
+    }
+
+    /// Waits until `condition` holds (polling), or fails after `timeout`.
+    func waitUntil(_ what: String, timeout: Duration, _ condition: () -> Bool) async throws {
+        let deadline = ContinuousClock.now + timeout
+        while !condition() {
+            try #require(ContinuousClock.now < deadline, "timed out waiting until \(what); logs in \(directory)")
+            try await Task.sleep(for: .milliseconds(200))
+        }
+    }
+
+    /// Waits until every published id is settled, then checks each is settled exactly once.
+    func expectEveryPublishedUpdateSettledOnce(timeout: Duration = .seconds(90)) async throws {
+        try await waitUntil("every published update is settled", timeout: timeout) {
+            Set(self.published()).isSubset(of: Set(self.settled().map(\.id)))
+        }
+        let published = self.published()
+        let settled = self.settled()
+        #expect(Set(published).count == published.count, "the fleet logged an id twice")
+        var counts: [String: Int] = [:]
+        for record in settled { counts[record.id, default: 0] += 1 }
+        let twice = counts.filter { $0.value > 1 }
+        #expect(twice.isEmpty, "settled more than once: \(twice.keys.sorted().prefix(5))")
+        #expect(Set(settled.map(\.id)) == Set(published), "settled ids differ from published ones")
+        // Applied versions only grow along the log.
+        let versions = settled.filter { $0.disposition == "applied" }.map(\.version)
+        #expect(versions == versions.sorted(), "applied versions go backwards in updates.csv")
+    }
+}
+
+private final class SharedList: Sendable {
+    private let processes = Mutex<[(name: String, process: ChildProcess)]>([])
+    func append(_ name: String, _ process: ChildProcess) { processes.withLock { $0.append((name, process)) } }
+    var all: [ChildProcess] { processes.withLock { $0.map(\.process) } }
+    func named(_ name: String) -> ChildProcess? { processes.withLock { $0.first { $0.name == name }?.process } }
+}

@@ -1,0 +1,127 @@
+import Roles
+import Messaging
+import Report
+import Simulation
+import Foundation
+import TestSupport
+import Testing
+import Wire
+
+/// The pipeline as separate `fedq` processes on the real broker: the deployment users
+/// run, with the crashes it must survive. Every published update id must end up in the
+/// coordinator's `updates.csv` exactly once, whatever was killed or restarted.
+@Suite(.exclusiveBroker, .serialized, .timeLimit(.minutes(5)))
+struct DistributedPipelineTests {
+    /// Starts a coordinator and two workers (FedBuff K=10, the defaults).
+    func startServers(_ deployment: Deployment) throws {
+        try deployment.start("coordinator", ["coordinator", "--checkpoint", deployment.directory + "/coordinator"])
+        try deployment.start("worker-1", ["worker"])
+        try deployment.start("worker-2", ["worker"])
+    }
+
+    func applied(_ deployment: Deployment) -> Int {
+        deployment.settled().filter { $0.disposition == "applied" }.count
+    }
+
+    @Test func coordinatorTwoWorkersAndATwentyClientFleetReachNinetyPercent() async throws {
+        let deployment = try await Deployment("e2e")
+        try startServers(deployment)
+        let evaluator = try deployment.start(
+            "eval", ["eval", "--out", deployment.directory + "/eval", "--target-accuracy", "0.9", "--stop-at-target"])
+        let fleet = try deployment.start("fleet", ["fleet", "--clients", "20", "--out", deployment.directory + "/fleet"])
+        let status = await evaluator.wait(timeout: .seconds(180))
+        #expect(status == 0, "eval did not reach 90%: \(evaluator.output.suffix(500))")
+        fleet.signal(SIGTERM)
+        #expect(await fleet.wait(timeout: .seconds(20)) == 0, "the fleet did not stop cleanly on SIGTERM")
+        try await deployment.expectEveryPublishedUpdateSettledOnce()
+        await deployment.stopAll()
+
+        let history = try HistoryCSV.parse(deployment.read("eval/history.csv"))
+        #expect((history.map(\.accuracy).max() ?? 0) >= 0.9)
+        let summary = try JSONSerialization.jsonObject(with: Data(deployment.read("coordinator/summary.json").utf8)) as? [String: Any]
+        let counts = ["updates_applied", "updates_dropped_stale", "updates_rejected"].map { summary?[$0] as? Int ?? -1 }
+        #expect(counts.reduce(0, +) == deployment.published().count, "summary \(counts) vs \(deployment.published().count) published")
+        #expect(summary?["final"] as? Bool == true)
+    }
+
+    @Test func killingAWorkerAndTheCoordinatorLosesAndDoublesNothing() async throws {
+        let deployment = try await Deployment("kill9")
+        try startServers(deployment)
+        let fleet = try deployment.start(
+            "fleet", ["fleet", "--clients", "20", "--max-updates", "400", "--out", deployment.directory + "/fleet"])
+        try await deployment.waitUntil("60 updates applied", timeout: .seconds(120)) { applied(deployment) >= 60 }
+        let worker = try deployment.start("worker-3", ["worker"])
+        try await Task.sleep(for: .milliseconds(300))
+        worker.signal(SIGKILL)
+        try await deployment.waitUntil("150 updates applied", timeout: .seconds(120)) { applied(deployment) >= 150 }
+        let versionBefore = deployment.settled().map(\.version).max() ?? 0
+        try #require(deployment.process(named: "coordinator")).signal(SIGKILL)
+        try await Task.sleep(for: .milliseconds(500))
+        let restarted = try deployment.start("coordinator-restarted", ["coordinator", "--checkpoint", deployment.directory + "/coordinator"])
+        #expect(await fleet.wait(timeout: .seconds(180)) == 0, "the fleet did not finish its 400 updates")
+        try await deployment.expectEveryPublishedUpdateSettledOnce()
+        #expect(deployment.published().count == 400)
+        await deployment.stopAll()
+        // The restarted coordinator resumed from its checkpoint, not from version 0.
+        let resumed = restarted.output.firstMatch(of: /serving version (\d+)/).flatMap { Int($0.1) }
+        #expect((resumed ?? 0) >= 1 && (resumed ?? .max) <= versionBefore + 1, "resumed at \(String(describing: resumed)), was at \(versionBefore)")
+    }
+
+    @Test func everyRoleReconnectsAfterTheBrokerRestarts() async throws {
+        let deployment = try await Deployment("restart")
+        try startServers(deployment)
+        try deployment.start("eval", ["eval", "--out", deployment.directory + "/eval", "--test-samples", "500"])
+        // Devices of 400 ms keep the fleet publishing for longer than the broker is down.
+        let fleet = try deployment.start(
+            "fleet", ["fleet", "--clients", "20", "--max-updates", "600", "--device-ms", "400", "--out", deployment.directory + "/fleet"])
+        try await deployment.waitUntil("60 updates applied", timeout: .seconds(120)) { applied(deployment) >= 60 }
+        try await TestBrokerNode.runScript("stop")
+        try await TestBrokerNode.runScript("start")
+        #expect(await fleet.wait(timeout: .seconds(240)) == 0, "the fleet did not finish after the restart: \(fleet.output.suffix(400))")
+        try await deployment.expectEveryPublishedUpdateSettledOnce()
+        #expect(deployment.published().count == 600)
+        await deployment.stopAll()
+        for role in ["coordinator", "worker-1", "worker-2", "fleet", "eval"] {
+            #expect(deployment.read("\(role).log").contains("reconnected"), "\(role) never reconnected")
+        }
+    }
+
+    @Test func poisonMessagesEndInTheDeadLetterQueueWithTheirReason() async throws {
+        let deployment = try await Deployment("poison")
+        try startServers(deployment)
+        let client = try await TestBroker.connect()
+        try await TestUpdates.publishGarbage(on: client)
+        try await TestUpdates.publish(try TestUpdates.nanUpdate(), on: client)
+        // Another model's update of the same size (a larger one would trip the size bound first).
+        try await TestUpdates.publish(try TestUpdates.update(0.01, specHash: 0xBAD), on: client)
+        try await TestUpdates.publish(try TestUpdates.update(0.01), on: client)
+
+        let reasons = try await TestUpdates.deadLetterReasons(3, on: client)
+        await client.close()
+        #expect(Set(reasons) == ["bad-magic", "non-finite:values", "spec-hash-mismatch"])
+        try await deployment.waitUntil("four updates settled", timeout: .seconds(30)) { deployment.settled().count == 4 }
+        let reasonsLogged = Dictionary(grouping: deployment.settled(), by: \.disposition).mapValues { $0.map(\.reason).sorted() }
+        #expect(reasonsLogged["rejected"] == ["malformed", "non-finite", "wrong-model"])
+        #expect(reasonsLogged["applied"]?.count == 1, "the valid update went on")
+        await deployment.stopAll()
+    }
+
+    @Test func aLateJoinerGetsTheCurrentVersionWithinASecond() async throws {
+        let deployment = try await Deployment("late")
+        try startServers(deployment)
+        let client = try await TestBroker.connect()
+        for _ in 0..<10 { try await TestUpdates.publish(try TestUpdates.update(0.01), on: client) }
+        try await deployment.waitUntil("version 1", timeout: .seconds(30)) { applied(deployment) == 10 }
+        // Joins now: the fanout sent version 1 before this queue existed.
+        let asked = ContinuousClock.now
+        let models = try await PipelineTopology.subscribeToModels(on: client, requestCurrent: true)
+        var iterator = models.makeAsyncIterator()
+        let delivery = try #require(try await iterator.next())
+        let waited = ContinuousClock.now - asked
+        #expect(PipelineMessage.announcedVersion(delivery) == 1)
+        #expect(waited < .seconds(1), "waited \(waited)")
+        await models.cancel()
+        await client.close()
+        await deployment.stopAll()
+    }
+}

@@ -1,0 +1,104 @@
+import Roles
+import Messaging
+import Report
+import Simulation
+import Foundation
+import TestSupport
+import Testing
+
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+/// `fedq loadtest` and the roles' `/metrics` against the real broker, as processes.
+@Suite(.exclusiveBroker, .serialized, .timeLimit(.minutes(5)))
+struct LoadTestAndMetricsTests {
+    @Test func loadTestAggregatesEveryUpdateItPublished() async throws {
+        let deployment = try await Deployment("loadtest")
+        let json = deployment.directory + "/result.json"
+        let run = try deployment.start("loadtest", [
+            "loadtest", "--updates", "400", "--workers", "2", "--publishers", "2", "--buffer", "20", "--flush-updates", "10",
+            "--raw", "--json", json, "--out", deployment.directory + "/out",
+        ])
+        #expect(await run.wait(timeout: .seconds(240)) == 0, "loadtest failed: \(run.output.suffix(600))")
+        let result = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: json))) as? [String: Any])
+        #expect(result["updates_published"] as? Int == 400)
+        #expect(result["updates_aggregated"] as? Int == 400)
+        #expect((result["message_bytes"] as? Int ?? 0) > 199_210)
+        let latency = try #require(result["latency_ms"] as? [String: Double])
+        let (p50, p90, p99, max) = (latency["p50"] ?? -1, latency["p90"] ?? -1, latency["p99"] ?? -1, latency["max"] ?? -1)
+        #expect(0 < p50 && p50 <= p90 && p90 <= p99 && p99 <= max, "\(latency)")
+        let perSecond = try #require(result["updates_per_second"] as? Double)
+        let raw = try #require(result["raw_updates_per_second"] as? Double)
+        #expect(perSecond > 0 && raw > 0)
+        #expect(abs((result["ratio_to_raw"] as? Double ?? 0) - perSecond / raw) < 1e-9)
+        // The machine's busy cores hold every process's, the broker's among them. /proc counts
+        // in 10 ms ticks, floored per field and per core, which over a window of well under a
+        // second can move a figure by a few hundredths of a core either way.
+        for key in ["cpu", "raw_cpu"] {
+            let cpu = try #require(result[key] as? [[String: Any]])
+            let cores = { (prefix: String) in cpu.first { ($0["role"] as? String)?.hasPrefix(prefix) == true }?["cores"] as? Double }
+            let machine = try #require(cores("machine"), "\(key): \(cpu)")
+            let broker = try #require(cores("broker"), "\(key): \(cpu)")
+            #expect(broker > 0 && machine >= broker - 0.1, "\(key): machine \(machine), broker \(broker)")
+            #expect(machine <= Double(ProcessInfo.processInfo.activeProcessorCount) + 0.2, "\(key): machine \(machine)")
+        }
+        // The coordinator's own books agree: 400 applied, nothing else.
+        let settled = deployment.read("out/coordinator/updates.csv").split(separator: "\n").dropFirst()
+        #expect(settled.count == 400 && settled.allSatisfy { $0.contains(",applied,") })
+        await deployment.stopAll()
+    }
+
+    @Test func metricsEndpointsServePrometheusTextMatchingTheSummary() async throws {
+        let deployment = try await Deployment("metrics")
+        let coordinator = try deployment.start(
+            "coordinator", ["coordinator", "--checkpoint", deployment.directory + "/coordinator", "--metrics-port", "0", "--strategy", "fedasync"])
+        let worker = try deployment.start("worker", ["worker", "--metrics-port", "0"])
+        let client = try await TestBroker.connect()
+        try await TestUpdates.publishGarbage(on: client)
+        try await TestUpdates.publish(try TestUpdates.nanUpdate(), on: client)
+        for value in [0.01, 0.02, 0.03] as [Float] { try await TestUpdates.publish(try TestUpdates.update(value), on: client) }
+        await client.close()
+        try await deployment.waitUntil("five updates settled", timeout: .seconds(30)) { deployment.settled().count == 5 }
+        // Past one summary refresh (every second).
+        try await Task.sleep(for: .milliseconds(1500))
+
+        let coordinatorMetrics = try await Self.scrape(try Self.metricsPort(coordinator))
+        let workerMetrics = try await Self.scrape(try Self.metricsPort(worker))
+        let summary = try #require(
+            try JSONSerialization.jsonObject(with: Data(deployment.read("coordinator/summary.json").utf8)) as? [String: Any])
+        let reasons = try #require(summary["rejected_by_reason"] as? [String: Int])
+        #expect(coordinatorMetrics["fedq_updates_applied_total"] == Double(summary["updates_applied"] as? Int ?? -1))
+        #expect(coordinatorMetrics["fedq_updates_applied_total"] == 3)
+        #expect(coordinatorMetrics["fedq_updates_rejected_total{reason=\"malformed\"}"] == Double(reasons["malformed"] ?? -1))
+        #expect(coordinatorMetrics["fedq_updates_rejected_total{reason=\"non-finite\"}"] == Double(reasons["non-finite"] ?? -1))
+        #expect(coordinatorMetrics["fedq_model_version"] == Double(summary["model_versions"] as? Int ?? -1))
+        #expect(coordinatorMetrics["fedq_update_staleness_count"] == 3)
+        #expect(workerMetrics["fedq_updates_received_total"] == 5)
+        #expect((workerMetrics["fedq_partials_flushed_total"] ?? 0) >= 2)
+        await deployment.stopAll()
+    }
+
+    /// The port a role printed for `--metrics-port 0`.
+    static func metricsPort(_ process: ChildProcess) throws -> Int {
+        let match = try #require(process.output.firstMatch(of: /metrics on http:\/\/[0-9.]+:(\d+)\/metrics/), "no metrics line in \(process.output)")
+        return try #require(Int(match.1))
+    }
+
+    /// Fetches `/metrics` and checks it is Prometheus text: `# HELP`/`# TYPE` comments
+    /// and `name{labels} value` samples, every value a number.
+    static func scrape(_ port: Int) async throws -> [String: Double] {
+        let (data, response) = try await URLSession.shared.data(from: URL(string: "http://127.0.0.1:\(port)/metrics")!)
+        #expect((response as? HTTPURLResponse)?.statusCode == 200)
+        #expect((response as? HTTPURLResponse)?.value(forHTTPHeaderField: "Content-Type")?.hasPrefix("text/plain; version=0.0.4") == true)
+        var samples: [String: Double] = [:]
+        for line in String(decoding: data, as: UTF8.self).split(separator: "\n") {
+            if line.hasPrefix("# TYPE ") || line.hasPrefix("# HELP ") { continue }
+            let parts = line.split(separator: " ")
+            #expect(parts.count == 2 && line.wholeMatch(of: /[a-zA-Z_:][a-zA-Z0-9_:]*(\{.*\})? \S+/) != nil, "not Prometheus text: \(line)")
+            let value = try #require(Double(parts.last!), "not a number: \(line)")
+            samples[String(parts.first!)] = value
+        }
+        return samples
+    }
+}

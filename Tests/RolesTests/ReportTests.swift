@@ -1,0 +1,115 @@
+@testable import Roles
+import Messaging
+@testable import Report
+import Simulation
+import Foundation
+import Testing
+
+@Suite struct HistoryCSVTests {
+    @Test func roundTripsRecords() throws {
+        let records = [
+            EvaluationRecord(version: 1, seconds: 0.5, accuracy: 0.5, loss: 1.25, macroF1: 0.45),
+            EvaluationRecord(version: 12, seconds: 3.125, accuracy: 0.97125, loss: 0.1, macroF1: 0.97),
+        ]
+        let text = HistoryCSV.render(records)
+        #expect(text.hasPrefix("version,seconds,accuracy,loss,macro_f1\n1,0.500,0.500000,1.250000,0.450000\n"))
+        #expect(try HistoryCSV.parse(text) == records)
+    }
+
+    @Test func namesTheBadLine() {
+        let text = "version,seconds,accuracy,loss,macro_f1\n1,0.5,0.5,1,0.4\n2,x,0.5,1,0.4\n"
+        #expect(throws: HistoryCSVError.badRow(line: 3, text: "2,x,0.5,1,0.4")) { try HistoryCSV.parse(text) }
+        #expect(throws: HistoryCSVError.badHeader(found: "a,b")) { try HistoryCSV.parse("a,b\n") }
+    }
+}
+
+@Suite struct SVGChartTests {
+    @Test func lineChartDrawsEveryPointInsideThePlot() throws {
+        let svg = SVGChart.line(
+            title: "Accuracy <test>", xLabel: "s", yLabel: "acc",
+            series: [ChartSeries(name: "a", points: [(0, 0.1), (5, 0.9), (10, 0.97)])])
+        #expect(svg.hasPrefix("<svg") && svg.hasSuffix("</svg>"))
+        #expect(svg.contains("Accuracy &lt;test&gt;"))
+        let points = try #require(svg.firstRange(of: "points=\"").map { svg[$0.upperBound...].prefix { $0 != "\"" } })
+        let pairs = points.split(separator: " ").map { $0.split(separator: ",").compactMap { Double($0) } }
+        #expect(pairs.count == 3)
+        for pair in pairs {
+            #expect((SVGChart.margin.left...(SVGChart.width - SVGChart.margin.right)).contains(pair[0]))
+            #expect((SVGChart.margin.top...SVGChart.baseline).contains(pair[1]))
+        }
+        // The first point sits on the left axis, the last one on the right end.
+        #expect(pairs[0][0] == SVGChart.margin.left)
+        #expect(pairs[2][0] == SVGChart.width - SVGChart.margin.right)
+    }
+
+    @Test func barChartHasOneBarPerBin() {
+        let svg = SVGChart.bars(title: "Staleness", xLabel: "τ", yLabel: "updates",
+                                bars: (0..<7).map { ChartBar(label: "\($0)", value: Double($0 * $0)) })
+        #expect(svg.components(separatedBy: "<rect").count - 1 == 7)
+    }
+
+    @Test func emptyDataSaysSo() {
+        #expect(SVGChart.line(title: "T", xLabel: "x", yLabel: "y", series: []).contains("no data"))
+    }
+
+    @Test(arguments: [(0.7, 1.0), (1.3, 2.0), (3.0, 5.0), (7.0, 10.0), (0.023, 0.05)])
+    func niceSteps(raw: Double, nice: Double) {
+        #expect(abs(SVGChart.Axis.niceStep(raw) - nice) < 1e-12)
+    }
+
+    @Test func reportIsOnePageWithEverySection() {
+        var report = HTMLReport(title: "Run")
+        report.summary = [("final accuracy", "97.1%")]
+        report.settings = [("clients", "100")]
+        report.charts = [SVGChart.bars(title: "h", xLabel: "x", yLabel: "y", bars: [ChartBar(label: "0", value: 1)])]
+        let html = report.render()
+        #expect(html.hasPrefix("<!DOCTYPE html>"))
+        for needle in ["<h2>Summary</h2>", "97.1%", "<h2>Plots</h2>", "<svg", "<h2>Settings</h2>", "clients"] {
+            #expect(html.contains(needle))
+        }
+        #expect(!html.contains("<script"))
+    }
+}
+
+@Suite struct SlowdownSpecTests {
+    @Test(arguments: [
+        ("none", SlowdownSpec.none),
+        ("lognormal:1.0", .lognormal(sigma: 1)),
+        ("stragglers:0.1x10", .stragglers(fraction: 0.1, factor: 10)),
+    ])
+    func parses(spec: String, expected: SlowdownSpec) throws {
+        #expect(try SlowdownSpec(parsing: spec) == expected)
+    }
+
+    @Test(arguments: ["", "fast", "lognormal", "lognormal:-1", "stragglers:0.1", "stragglers:2x10", "stragglers:0.1x0.5"])
+    func refuses(spec: String) {
+        #expect(throws: SlowdownSpecError.self) { try SlowdownSpec(parsing: spec) }
+    }
+
+    @Test func stragglersAreExactlyTheFraction() {
+        var rng = SystemRandomNumberGenerator()
+        let factors = SlowdownSpec.stragglers(fraction: 0.1, factor: 10).factors(clients: 100, using: &rng)
+        #expect(factors.filter { $0 == 10 }.count == 10)
+        #expect(factors.filter { $0 == 1 }.count == 90)
+    }
+
+    @Test func lognormalFactorsAreAtLeastOneAndSpread() {
+        var rng = SystemRandomNumberGenerator()
+        let factors = SlowdownSpec.lognormal(sigma: 1).factors(clients: 2000, using: &rng)
+        #expect(factors.allSatisfy { $0 >= 1 })
+        // Half the draws have z > 0; their median factor is e^{0.674} ≈ 1.96.
+        let slow = factors.filter { $0 > 1 }.sorted()
+        #expect((900...1100).contains(slow.count))
+        #expect((1.7...2.3).contains(slow[slow.count / 2]))
+    }
+}
+
+@Suite struct RunSummaryTests {
+    @Test func targetNeverReachedIsNullNotMissing() throws {
+        let summary = RunSummary(reachedTarget: false, targetAccuracy: 1, finalAccuracy: 0.97, updatesPublished: 600)
+        let json = try #require(String(data: summary.jsonData(), encoding: .utf8))
+        #expect(json.contains("\"seconds_to_target\" : null"))
+        #expect(json.contains("\"updates_to_target\" : null"))
+        #expect(try JSONDecoder().decode(RunSummary.self, from: summary.jsonData()) == summary)
+    }
+}
