@@ -43,8 +43,13 @@ public enum RoleRuntime {
     /// SIGTERM or SIGINT asks for a graceful shutdown: then `body`'s task is cancelled and
     /// awaited, so outputs are final (and the exit status 0) when the process exits. A
     /// second signal while winding down is left to the group (it logs and carries on).
-    public static func runUntilSignalled(logger: Logger, _ body: @escaping @Sendable () async throws -> Void) async throws {
-        let service = RoleService(body: body)
+    /// - Parameter onGracefulShutdown: when given, a signal calls it instead of cancelling
+    ///   `body`, for work that winds down by itself and still has results to write
+    ///   (`fedq simulate`).
+    public static func runUntilSignalled(
+        logger: Logger, onGracefulShutdown: (@Sendable () -> Void)? = nil, _ body: @escaping @Sendable () async throws -> Void
+    ) async throws {
+        let service = RoleService(body: body, onGracefulShutdown: onGracefulShutdown)
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(
                 services: [.init(service: service, successTerminationBehavior: .gracefullyShutdownGroup, serviceName: "fedq")],
@@ -54,12 +59,18 @@ public enum RoleRuntime {
     }
 }
 
-/// A command's work as a service: cancelled when the group shuts down gracefully.
+/// A command's work as a service: cancelled when the group shuts down gracefully, or
+/// told so by `onGracefulShutdown` when it has one.
 struct RoleService: Service {
     let body: @Sendable () async throws -> Void
+    let onGracefulShutdown: (@Sendable () -> Void)?
 
     func run() async throws {
-        try await cancelWhenGracefulShutdown { try await body() }
+        if let onGracefulShutdown {
+            try await withGracefulShutdownHandler(operation: body, onGracefulShutdown: onGracefulShutdown)
+        } else {
+            try await cancelWhenGracefulShutdown { try await body() }
+        }
     }
 }
 

@@ -63,18 +63,29 @@ struct Simulate: AsyncParsableCommand {
     }
 
     func run() async throws {
+        let logger = shared.logger(role: "simulate")
+        // Outputs are checked before the run, not found unwritable after it.
+        try OutputDirectory.prepare(out, flag: "out")
         let metrics = try shared.startMetrics(role: "simulate")
         defer { metrics?.close() }
         let config = try makeConfig()
         let line = ProgressBox(target: config.targetAccuracy)
-        let result: RunResult
         let simulation = Simulation(config: config)
         let roles = "\(config.clients) clients, \(config.strategy), codec \(config.codec), \(config.workers) workers"
         let connector = try connector()
         print("simulating \(roles) on \(connector.isEmbedded ? "" : "RabbitMQ at ")\(connector)")
-        result = try await simulation.run(connect: connector.connect) { line.show($0) }
+        // Ctrl-C or SIGTERM stops the run early; it still settles, evaluates and writes its outputs.
+        let stop = StopRequest()
+        let outcome = Shared<RunResult?>(nil)
+        try await RoleRuntime.runUntilSignalled(logger: logger, onGracefulShutdown: {
+            logger.notice("stopping: settling what was published, then writing the outputs")
+            stop.request()
+        }) {
+            outcome.current = try await simulation.run(connect: connector.connect, stop: stop) { line.show($0) }
+        }
         await connector.close()
         line.finish()
+        guard let result = outcome.current else { throw CleanExit.message("the simulation stopped before it started") }
         let report = try result.write(to: out)
         let summary = result.summary
         print(String(
@@ -83,6 +94,7 @@ struct Simulate: AsyncParsableCommand {
             summary.secondsToTarget ?? summary.seconds, Int(summary.modelVersions), summary.updatesApplied,
             summary.updatesPublished, summary.updatesDroppedStale, summary.updatesRejected, summary.meanStaleness))
         print(String(format: "final accuracy %.2f%%, best %.2f%%", summary.finalAccuracy * 100, summary.bestAccuracy * 100))
+        if summary.interrupted { print("interrupted after \(String(format: "%.1f", summary.seconds)) s") }
         print("report: \(report)")
     }
 }

@@ -20,13 +20,16 @@ public struct RunSummary: Codable, Sendable, Equatable {
     public var bytesPublished: Int
     public var meanStaleness: Double
     public var seconds: Double
+    /// The run was stopped early (Ctrl-C, SIGTERM): its figures cover what happened until then.
+    public var interrupted: Bool
 
     public init(
         reachedTarget: Bool = false, targetAccuracy: Double = 0, secondsToTarget: Double? = nil,
         updatesToTarget: Int? = nil, finalAccuracy: Double = 0, bestAccuracy: Double = 0,
         modelVersions: UInt64 = 0, updatesPublished: Int = 0, updatesApplied: Int = 0,
         updatesDroppedStale: Int = 0, updatesRejected: Int = 0, rejectedByReason: [String: Int] = [:],
-        clientsDropped: Int = 0, bytesPublished: Int = 0, meanStaleness: Double = 0, seconds: Double = 0
+        clientsDropped: Int = 0, bytesPublished: Int = 0, meanStaleness: Double = 0, seconds: Double = 0,
+        interrupted: Bool = false
     ) {
         self.reachedTarget = reachedTarget
         self.targetAccuracy = targetAccuracy
@@ -44,6 +47,7 @@ public struct RunSummary: Codable, Sendable, Equatable {
         self.bytesPublished = bytesPublished
         self.meanStaleness = meanStaleness
         self.seconds = seconds
+        self.interrupted = interrupted
     }
 
     enum CodingKeys: String, CodingKey {
@@ -63,6 +67,7 @@ public struct RunSummary: Codable, Sendable, Equatable {
         case bytesPublished = "bytes_published"
         case meanStaleness = "mean_staleness"
         case seconds
+        case interrupted
     }
 
     /// Every key is always written: a target never reached is `null`, not a missing key,
@@ -85,6 +90,7 @@ public struct RunSummary: Codable, Sendable, Equatable {
         try container.encode(bytesPublished, forKey: .bytesPublished)
         try container.encode(meanStaleness, forKey: .meanStaleness)
         try container.encode(seconds, forKey: .seconds)
+        try container.encode(interrupted, forKey: .interrupted)
     }
 
     /// Pretty, key-sorted JSON, so summaries diff cleanly between runs.

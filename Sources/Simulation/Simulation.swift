@@ -50,8 +50,12 @@ public struct Simulation: Sendable {
     /// connection of its own from `connect` (all closed again at the end, however it ends).
     /// On a broker that outlives the run the pipeline's queues are purged first: this run
     /// owns them, and whatever an earlier one left there would be counted in this one.
+    /// - Parameter stop: asked to stop early (Ctrl-C), the run stops its clients, settles
+    ///   what they published, evaluates the last model and returns a result marked
+    ///   `interrupted`, so its outputs can still be written.
     public func run(
-        connect: @Sendable () async throws -> any Transport, progress: @escaping @Sendable (Progress) -> Void = { _ in }
+        connect: @Sendable () async throws -> any Transport, stop: StopRequest = StopRequest(),
+        progress: @escaping @Sendable (Progress) -> Void = { _ in }
     ) async throws -> RunResult {
         let (train, test) = try config.loadData()
 
@@ -68,7 +72,8 @@ public struct Simulation: Sendable {
         let connections = try await RoleConnections.open(workers: config.workers, connect: connect)
         do {
             let result = try await run(
-                on: connections, train: train, test: test, trainingPool: trainingPool, evaluationPool: evaluationPool, progress: progress)
+                on: connections, train: train, test: test, trainingPool: trainingPool, evaluationPool: evaluationPool, stop: stop,
+                progress: progress)
             await connections.closeAll()
             return result
         } catch {
@@ -79,7 +84,7 @@ public struct Simulation: Sendable {
 
     private func run(
         on connections: RoleConnections, train: Dataset, test: Dataset, trainingPool: ComputePool<Network>, evaluationPool: ComputePool<Network>,
-        progress: @escaping @Sendable (Progress) -> Void
+        stop: StopRequest, progress: @escaping @Sendable (Progress) -> Void
     ) async throws -> RunResult {
         let spec = config.model
         let seed = config.seed
@@ -133,7 +138,7 @@ public struct Simulation: Sendable {
             // Watch the run: progress, throughput samples, and the stop condition.
             var lastApplied = 0
             var lastTime = 0.0
-            while true {
+            while !stop.isRequested {
                 try await Task.sleep(for: .milliseconds(250))
                 let elapsed = (ContinuousClock.now - started).seconds
                 let accounting = await books()
@@ -174,7 +179,8 @@ public struct Simulation: Sendable {
             updatesDroppedStale: accounting.droppedStale, updatesRejected: accounting.rejectedTotal,
             rejectedByReason: Dictionary(uniqueKeysWithValues: accounting.rejected.map { ($0.key.name, $0.value) }),
             clientsDropped: await fleet.clientsDropped, bytesPublished: ledger.bytesPublished,
-            meanStaleness: accounting.meanStaleness, seconds: (ContinuousClock.now - started).seconds)
+            meanStaleness: accounting.meanStaleness, seconds: (ContinuousClock.now - started).seconds,
+            interrupted: stop.isRequested)
         return RunResult(
             summary: summary, history: history, throughput: throughput,
             stalenessHistogram: accounting.stalenessHistogram, settings: config.settings)
@@ -206,6 +212,18 @@ public struct Simulation: Sendable {
             for connection in [setup, coordinator, evaluator, fleet] + workers { await connection.close() }
         }
     }
+}
+
+/// Asks a running simulation to stop early (Ctrl-C, SIGTERM): it winds down as at its
+/// end, so every published update is still accounted for and the outputs are written.
+public final class StopRequest: Sendable {
+    private let requested = Atomic(false)
+
+    public init() {}
+
+    public func request() { requested.store(true, ordering: .releasing) }
+
+    public var isRequested: Bool { requested.load(ordering: .acquiring) }
 }
 
 /// Notes when the target accuracy is first reached (the evaluator calls it
