@@ -67,8 +67,12 @@ final class ConnectionSession {
             guard socket != nil else { throw AMQPError(.tcpError, "amqp_tcp_socket_new failed", operation: operation) }
         }
         var connectTimeout = timeval(seconds: configuration.connectTimeout)
-        if let error = AMQPError.status(amqp_socket_open_noblock(socket, configuration.host, Int32(configuration.port),
-                                                                 &connectTimeout), operation: operation) {
+        let opened = amqp_socket_open_noblock(socket, configuration.host, Int32(configuration.port), &connectTimeout)
+        if var error = AMQPError.status(opened, operation: operation) {
+            if error.code == .socketError || error.code == .hostnameResolutionFailed || error.code == .timeout {
+                error.text = SocketDiagnosis.reason(
+                    host: configuration.host, port: configuration.port, timeout: configuration.connectTimeout)
+            }
             throw error
         }
         var handshakeTimeout = connectTimeout

@@ -1,3 +1,4 @@
+import Foundation
 import Messaging
 import RabbitMQTransport
 import Roles
@@ -30,5 +31,15 @@ public enum EnvironmentDefaults {
         var result = arguments
         result.insert(contentsOf: added, at: end)
         return result
+    }
+}
+
+extension EnvironmentDefaults {
+    /// `--broker` if given, else `FEDQ_BROKER`, else nil. Read when the command runs, never
+    /// as an option's default: a default is printed by `--help`, and the URL may hold a password.
+    public static func broker(_ option: String?) -> String? {
+        if let option, !option.isEmpty { return option }
+        if let variable = ProcessInfo.processInfo.environment["FEDQ_BROKER"], !variable.isEmpty { return variable }
+        return nil
     }
 }

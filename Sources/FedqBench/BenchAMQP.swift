@@ -13,8 +13,11 @@ struct BenchAMQP: AsyncParsableCommand {
         commandName: "amqp",
         abstract: "Publish-with-confirms + consume-with-acks throughput: Swift wrapper vs a plain C loop.")
 
-    @Option(help: "Broker URL, e.g. amqp://guest:guest@127.0.0.1:5699/%2F (env FEDQ_BROKER).")
-    var broker: String = ProcessInfo.processInfo.environment["FEDQ_BROKER"] ?? ""
+    @Option(help: "Broker URL, amqp[s]://USER:PASSWORD@HOST:PORT/VHOST (env FEDQ_BROKER).")
+    var broker: String?
+
+    /// `--broker`, else `FEDQ_BROKER` (validated before `run`).
+    var brokerURL: String? { EnvironmentDefaults.broker(broker) }
 
     @Option(help: "Comma-separated message body sizes in bytes.")
     var sizes: String = "50000,200000,800000"
@@ -45,7 +48,7 @@ struct BenchAMQP: AsyncParsableCommand {
     var parsedSizes: [Int] { sizes.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) } }
 
     func validate() throws {
-        guard !broker.isEmpty else { throw ValidationError("--broker is required (or set FEDQ_BROKER)") }
+        guard let broker = brokerURL else { throw ValidationError("--broker is required (or set FEDQ_BROKER)") }
         do { try TransportFactory.validate(broker) } catch { throw ValidationError("--broker: \(error)") }
         guard !parsedSizes.isEmpty, parsedSizes.allSatisfy({ $0 > 0 }),
               parsedSizes.count == sizes.split(separator: ",").count
@@ -65,7 +68,7 @@ struct BenchAMQP: AsyncParsableCommand {
         print("size_bytes  wrapper_msgs/s  wrapper_MB/s  c_msgs/s  c_MB/s  ratio")
         var results: [AMQPThroughputRun.Comparison] = []
         for size in parsedSizes {
-            let run = try AMQPThroughputRun(brokerURL: broker, queue: queue, size: size, messages: messages,
+            let run = try AMQPThroughputRun(brokerURL: brokerURL!, queue: queue, size: size, messages: messages,
                                         window: window, prefetch: prefetch)
             var wrapperBest = 0.0
             var cBest = 0.0

@@ -16,14 +16,17 @@ struct Topology: AsyncParsableCommand {
 
     /// Options shared by both subcommands.
     struct Options: ParsableArguments {
-        @Option(help: "Broker URL, e.g. amqp://guest:guest@127.0.0.1:5699/%2F (env FEDQ_BROKER).")
-        var broker: String = ProcessInfo.processInfo.environment["FEDQ_BROKER"] ?? ""
+        @Option(help: "Broker URL, amqp[s]://USER:PASSWORD@HOST:PORT/VHOST (env FEDQ_BROKER).")
+        var broker: String?
+
+        /// `--broker`, else `FEDQ_BROKER` (validated before `run`).
+        var brokerURL: String? { EnvironmentDefaults.broker(broker) }
 
         @Option(help: "RabbitMQ definitions file holding the topology.")
         var definitions: String = "topology/definitions.json"
 
         func validate() throws {
-            guard !broker.isEmpty else { throw ValidationError("--broker is required (or set FEDQ_BROKER)") }
+            guard let broker = brokerURL else { throw ValidationError("--broker is required (or set FEDQ_BROKER)") }
             do { try TransportFactory.validate(broker) } catch { throw ValidationError("--broker: \(error)") }
             guard FileManager.default.fileExists(atPath: definitions) else {
                 throw ValidationError("--definitions: no file at \(definitions)")
@@ -45,7 +48,7 @@ struct Topology: AsyncParsableCommand {
 
         func run() async throws {
             let topology = try options.load()
-            let purged = try await topology.apply(brokerURL: options.broker, purge: purge)
+            let purged = try await topology.apply(brokerURL: options.brokerURL!, purge: purge)
             if purge { print("purged \(purged) messages") }
             print("applied \(topology.exchangeCount) exchanges, \(topology.queueCount) queues, \(topology.bindingCount) bindings from \(options.definitions)")
         }
@@ -59,7 +62,7 @@ struct Topology: AsyncParsableCommand {
 
         func run() async throws {
             let topology = try options.load()
-            let problems = try await topology.check(brokerURL: options.broker)
+            let problems = try await topology.check(brokerURL: options.brokerURL!)
             guard problems.isEmpty else {
                 for problem in problems { print("MISMATCH \(problem)") }
                 throw ExitCode(1)

@@ -22,13 +22,15 @@ public final class AMQPTransport: Transport {
     private let closed = Atomic(false)
 
     /// Connects and logs in.
-    /// - Throws: `.accessRefused` when the broker refused the login (user, password, or
-    ///   permissions on the vhost), `.connectionFailed` when it could not be reached or
+    /// - Throws: `.accessRefused` when the broker refused the login (user, password, a
+    ///   missing vhost or no permission on it), `.connectionFailed` when it could not be reached or
     ///   the handshake failed (within the configuration's connect timeout).
     public init(configuration: AMQPConfiguration) async throws(TransportError) {
         do {
             connection = try await AMQPConnection(configuration: configuration)
-        } catch let error as AMQPError where error.code == .accessRefused {
+        } catch let error as AMQPError where error.code == .accessRefused || error.code == .notAllowed {
+            // 403 (user or password) and 530 (a missing vhost, or no permission on it):
+            // waiting will not fix either, so they are refusals, not connection failures.
             throw .accessRefused("\(error.operation): \(error.text)")
         } catch {
             throw .connectionFailed("\(error)")

@@ -76,7 +76,7 @@ public struct LoadTestCommand: AsyncParsableCommand {
     }
 
     private func brokerURL() throws -> (String, TransportConnector) {
-        let url = broker ?? ProcessInfo.processInfo.environment["FEDQ_BROKER"] ?? SharedOptions.defaultRoleBroker
+        let url = EnvironmentDefaults.broker(broker) ?? SharedOptions.defaultRoleBroker
         guard url != "embedded" else { throw ValidationError("--broker: the load test needs RabbitMQ, an amqp:// or amqps:// URL") }
         do {
             return (url, try TransportFactory.connector(for: url, connectionName: "fedq loadtest"))

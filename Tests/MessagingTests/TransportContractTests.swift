@@ -5,10 +5,11 @@ import TestSupport
 import Testing
 @testable import Messaging
 
-/// `AMQPTransport` against the real broker of `scripts/test.sh`: what the roles rely on
-/// must hold on RabbitMQ as it does on the embedded broker.
+/// The transport contract the roles rely on: every test body runs on the embedded broker
+/// and on the RabbitMQ node of `scripts/test.sh` (through `AMQPTransport`), so the test
+/// double and the real broker cannot drift apart.
 @Suite(.serialized, .exclusiveBroker, .timeLimit(.minutes(3)))
-struct AMQPTransportTests {
+struct TransportContractTests {
     static let headers: [String: HeaderValue] = [
         "x-fedq-model-version": 42, "codec": "int8", "stale": false, "norm": 1.5, "blob": .bytes([0, 1, 255]),
         "sent": .timestamp(Date(timeIntervalSince1970: 1_764_000_000)),
@@ -22,8 +23,11 @@ struct AMQPTransportTests {
         ).name
     }
 
-    @Test func roundTripKeepsBodyPropertiesAndHeaders() async throws {
-        let transport = try await TestBroker.connect()
+    @Test(arguments: TestTransport.allCases)
+    func roundTripKeepsBodyPropertiesAndHeaders(on broker: TestTransport) async throws {
+        let connector = try broker.connector()
+        defer { Task { await connector.close() } }
+        let transport = try await connector.connect()
         let queue = try await Self.privateQueue(transport)
         let body = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ 7) }
         let sent = MessageProperties(
@@ -45,35 +49,32 @@ struct AMQPTransportTests {
         await transport.close()
     }
 
-    /// The same dead-lettering on RabbitMQ and on the embedded broker: nack without
-    /// requeue, and the copy in the dead-letter queue carries the same `x-death` record
-    /// (RabbitMQ's own table, mapped) and the headers it had.
-    @Test func nackWithoutRequeueDeadLettersAsOnTheEmbeddedBroker() async throws {
+    /// Dead-lettering: nack without requeue, and the copy in the dead-letter queue carries
+    /// RabbitMQ's `x-death` record (the embedded broker writes the same table) and the
+    /// headers it had.
+    @Test(arguments: TestTransport.allCases)
+    func nackWithoutRequeueDeadLetters(on broker: TestTransport) async throws {
+        let connector = try broker.connector()
+        defer { Task { await connector.close() } }
         let names = (work: TestBroker.uniqueName("work"), dead: TestBroker.uniqueName("dead"))
-        let transport = try await TestBroker.connect()
-        let onRabbitMQ = try await Self.deadLetter(on: transport, names: names)
+        let transport = try await connector.connect()
+        let dead = try await Self.deadLetter(on: transport, names: names)
         await transport.close()
-        let broker = EmbeddedBroker()
-        let embedded = try await Self.deadLetter(on: broker.connect(), names: names)
-        await broker.close()
 
-        #expect(onRabbitMQ.body == [9, 9])
-        #expect(onRabbitMQ.properties.headers["x-fedq-reject-reason"] == "malformed")
-        #expect(onRabbitMQ.properties.deaths == [MessageProperties.Death(reason: "rejected", queue: names.work, count: 1)])
-        #expect(onRabbitMQ.properties.deaths == embedded.properties.deaths)
-        #expect(onRabbitMQ.properties.headers["x-first-death-reason"] == "rejected")
-        #expect(onRabbitMQ.properties.headers["x-first-death-queue"] == .string(names.work))
-        // Entry for entry, but for the time (RabbitMQ keeps whole seconds).
-        func withoutTime(_ properties: MessageProperties) -> [[String: HeaderValue]] {
-            properties.headers["x-death"]?.arrayValue?.compactMap { $0.tableValue?.filter { $0.key != "time" } } ?? []
-        }
-        #expect(withoutTime(onRabbitMQ.properties) == withoutTime(embedded.properties))
-        if case .timestamp = onRabbitMQ.properties.headers["x-death"]?.arrayValue?.first?.tableValue?["time"] {
+        #expect(dead.body == [9, 9])
+        #expect(dead.properties.headers["x-fedq-reject-reason"] == "malformed")
+        #expect(dead.properties.deaths == [MessageProperties.Death(reason: "rejected", queue: names.work, count: 1)])
+        #expect(dead.properties.headers["x-first-death-reason"] == "rejected")
+        #expect(dead.properties.headers["x-first-death-queue"] == .string(names.work))
+        // RabbitMQ's x-death table, entry for entry (but for the time: RabbitMQ keeps whole seconds).
+        let entry = try #require(dead.properties.headers["x-death"]?.arrayValue?.first?.tableValue)
+        #expect(entry["count"] == 1 && entry["reason"] == "rejected" && entry["queue"] == .string(names.work))
+        #expect(entry["exchange"] == "" && entry["routing-keys"] == .array([.string(names.work)]))
+        if case .timestamp = entry["time"] {
         } else {
-            Issue.record("x-death has no time: \(onRabbitMQ.properties.headers)")
+            Issue.record("x-death has no time: \(dead.properties.headers)")
         }
     }
-
     /// Declares a work queue dead-lettering into a fanout, nacks a message off it and
     /// returns what arrived in the dead-letter queue.
     static func deadLetter(on transport: some Transport, names: (work: String, dead: String)) async throws -> Delivery {
@@ -93,8 +94,11 @@ struct AMQPTransportTests {
         return delivery
     }
 
-    @Test func settlementsReachTheBroker() async throws {
-        let transport = try await TestBroker.connect()
+    @Test(arguments: TestTransport.allCases)
+    func settlementsReachTheBroker(on broker: TestTransport) async throws {
+        let connector = try broker.connector()
+        defer { Task { await connector.close() } }
+        let transport = try await connector.connect()
         let queue = try await Self.privateQueue(transport)
         for id in ["a", "b", "c"] {
             try await transport.publish([1], exchange: "", routingKey: queue, properties: MessageProperties(messageID: id))
@@ -119,8 +123,11 @@ struct AMQPTransportTests {
 
     /// One multiple ack settles a consumer's batch on RabbitMQ as on the embedded broker:
     /// the deliveries up to it, not the ones after it, nor another consumer's.
-    @Test func ackMultipleSettlesTheConsumersEarlierDeliveries() async throws {
-        let transport = try await TestBroker.connect()
+    @Test(arguments: TestTransport.allCases)
+    func ackMultipleSettlesTheConsumersEarlierDeliveries(on broker: TestTransport) async throws {
+        let connector = try broker.connector()
+        defer { Task { await connector.close() } }
+        let transport = try await connector.connect()
         #expect(try await Self.ackMultiple(on: transport, queues: (try await Self.privateQueue(transport), try await Self.privateQueue(transport))) == [[3, 4], [9]])
         await transport.close()
         let broker = EmbeddedBroker()
@@ -165,8 +172,11 @@ struct AMQPTransportTests {
         return left
     }
 
-    @Test func cancellingAConsumerRequeuesWhatItHeld() async throws {
-        let transport = try await TestBroker.connect()
+    @Test(arguments: TestTransport.allCases)
+    func cancellingAConsumerRequeuesWhatItHeld(on broker: TestTransport) async throws {
+        let connector = try broker.connector()
+        defer { Task { await connector.close() } }
+        let transport = try await connector.connect()
         let queue = try await Self.privateQueue(transport)
         try await transport.publish([7], exchange: "", routingKey: queue)
         let first = try await transport.consume(queue: queue, prefetch: 1)
@@ -182,8 +192,11 @@ struct AMQPTransportTests {
         await transport.close()
     }
 
-    @Test func brokerErrorsBecomeTheirTransportErrors() async throws {
-        let transport = try await TestBroker.connect()
+    @Test(arguments: TestTransport.allCases)
+    func brokerErrorsBecomeTheirTransportErrors(on broker: TestTransport) async throws {
+        let connector = try broker.connector()
+        defer { Task { await connector.close() } }
+        let transport = try await connector.connect()
         let missing = TestBroker.uniqueName("missing")
         await #expect { try await transport.queueStatus(missing) } throws: { Self.isNotFound($0) }
         await #expect { try await transport.deleteQueue(missing) } throws: { Self.isNotFound($0) }
@@ -213,7 +226,7 @@ struct AMQPTransportTests {
             if case .accessRefused = $0 as? TransportError { true } else { false }
         }
         await exclusive.cancel()
-        let other = try await TestBroker.connect()
+        let other = try await connector.connect()
         await #expect { try await other.queueStatus(queue) } throws: {
             if case .resourceLocked = $0 as? TransportError { true } else { false }
         }
@@ -225,8 +238,11 @@ struct AMQPTransportTests {
         if case .notFound = error as? TransportError { true } else { false }
     }
 
-    @Test func closingEndsConsumersAndLaterCallsFail() async throws {
-        let transport = try await TestBroker.connect()
+    @Test(arguments: TestTransport.allCases)
+    func closingEndsConsumersAndLaterCallsFail(on broker: TestTransport) async throws {
+        let connector = try broker.connector()
+        defer { Task { await connector.close() } }
+        let transport = try await connector.connect()
         let queue = try await Self.privateQueue(transport)
         let consumer = try await transport.consume(queue: queue, prefetch: 1)
         let draining = Task {
