@@ -55,12 +55,20 @@ final class Deployment: Sendable {
     }
 
     /// SIGTERM to everything still running, then SIGKILL to what did not stop within 20 s.
-    func stopAll() async {
+    /// - Returns: each process's exit status after the SIGTERM (nil: it had to be killed).
+    @discardableResult
+    func stopAll() async -> [String: Int32?] {
         for process in processes.all { process.signal(SIGTERM) }
-        for process in processes.all where await process.wait(timeout: .seconds(20)) == nil {
-            process.signal(SIGKILL)
-            _ = await process.wait(timeout: .seconds(5))
+        var statuses: [String: Int32?] = [:]
+        for (name, process) in processes.named {
+            let status = await process.wait(timeout: .seconds(20))
+            statuses[name] = status
+            if status == nil {
+                process.signal(SIGKILL)
+                _ = await process.wait(timeout: .seconds(5))
+            }
         }
+        return statuses
     }
 
     func read(_ path: String) -> String {
@@ -113,5 +121,6 @@ private final class SharedList: Sendable {
     private let processes = Mutex<[(name: String, process: ChildProcess)]>([])
     func append(_ name: String, _ process: ChildProcess) { processes.withLock { $0.append((name, process)) } }
     var all: [ChildProcess] { processes.withLock { $0.map(\.process) } }
+    var named: [(name: String, process: ChildProcess)] { processes.withLock { $0 } }
     func named(_ name: String) -> ChildProcess? { processes.withLock { $0.first { $0.name == name }?.process } }
 }

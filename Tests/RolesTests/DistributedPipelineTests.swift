@@ -34,7 +34,11 @@ struct DistributedPipelineTests {
         fleet.signal(SIGTERM)
         #expect(await fleet.wait(timeout: .seconds(20)) == 0, "the fleet did not stop cleanly on SIGTERM")
         try await deployment.expectEveryPublishedUpdateSettledOnce()
-        await deployment.stopAll()
+        // Every role stops gracefully on SIGTERM (eval and fleet had already exited 0): exit 0.
+        let statuses = await deployment.stopAll()
+        for (name, status) in statuses {
+            #expect(status == 0, "\(name) exited with \(String(describing: status)) on SIGTERM")
+        }
 
         let history = try HistoryCSV.parse(deployment.read("eval/history.csv"))
         #expect((history.map(\.accuracy).max() ?? 0) >= 0.9)
