@@ -1,7 +1,4 @@
 import Foundation
-import Messaging
-import RabbitMQTransport
-import Roles
 
 /// Fills the shared options from `FEDQ_<FLAG>` environment variables (`FEDQ_BROKER`,
 /// `FEDQ_MAX_STALENESS`, …) for the commands that take them, the way containers are

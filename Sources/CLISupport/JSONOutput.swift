@@ -1,7 +1,4 @@
 import Foundation
-import Messaging
-import RabbitMQTransport
-import Roles
 
 /// Writes what a command's `--json` option asks for: pretty, key-sorted and snake_case,
 /// the same for every command, so scripts read all of them alike.

@@ -3,7 +3,6 @@ import CLISupport
 import Foundation
 import Messaging
 import RabbitMQTransport
-import Roles
 
 /// `fedq bench amqp`: the wrapper's publish-with-confirms + consume-with-acks
 /// throughput through one durable queue, beside a plain C loop over

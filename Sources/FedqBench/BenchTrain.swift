@@ -2,9 +2,6 @@ import ArgumentParser
 import CLISupport
 import Foundation
 import Learning
-import Messaging
-import RabbitMQTransport
-import Roles
 
 /// `fedq bench train`: training throughput of the learning engine per batch
 /// size, the figure compared with PyTorch in BENCHMARKS.md.

@@ -2,8 +2,6 @@ import ArgumentParser
 import CLISupport
 import Foundation
 import Messaging
-import RabbitMQTransport
-import Roles
 
 /// `fedq bench transport`: messages per second through the embedded broker, moved the way the
 /// pipeline moves updates (publishers awaiting each confirm, competing consumers acking each

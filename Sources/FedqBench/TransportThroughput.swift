@@ -1,8 +1,5 @@
-import CLISupport
 import Foundation
 import Messaging
-import RabbitMQTransport
-import Roles
 import Synchronization
 
 /// Measures how fast a transport moves messages the way the pipeline does: publishers

@@ -1,11 +1,5 @@
 import ArgumentParser
-import CLISupport
 import FedqBench
-import Messaging
-import RabbitMQTransport
-import Report
-import Roles
-import Simulation
 
 /// The `fedq` root command: one subcommand per role or job.
 public struct Fedq: AsyncParsableCommand {

@@ -1,11 +1,5 @@
 import ArgumentParser
-import CLISupport
 import Foundation
-import Messaging
-import RabbitMQTransport
-import Report
-import Roles
-import Simulation
 import Wire
 
 /// `fedq inspect FILE|-`: explains one message, typically one dumped from the dead-letter queue.

@@ -1,12 +1,7 @@
 import ArgumentParser
-import CLISupport
 import FedqBench
 import Foundation
-import Messaging
-import RabbitMQTransport
 import Report
-import Roles
-import Simulation
 
 /// `fedq report DIR`: the report `simulate` writes, for a run of separate processes.
 struct Report: AsyncParsableCommand {

@@ -4,9 +4,7 @@ import CLISupport
 import Foundation
 import Learning
 import Messaging
-import RabbitMQTransport
 import Report
-import Roles
 import Simulation
 import Synchronization
 import Wire

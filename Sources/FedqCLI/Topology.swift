@@ -1,11 +1,7 @@
 import ArgumentParser
 import CLISupport
 import Foundation
-import Messaging
 import RabbitMQTransport
-import Report
-import Roles
-import Simulation
 
 /// `fedq topology apply|check`: declare or verify `topology/definitions.json` on a broker.
 struct Topology: AsyncParsableCommand {

@@ -2,11 +2,6 @@ import ArgumentParser
 import CLISupport
 import Foundation
 import Learning
-import Messaging
-import RabbitMQTransport
-import Report
-import Roles
-import Simulation
 
 /// `fedq train`: centralised training on MNIST, the baseline that federated
 /// runs are compared against.

@@ -1,7 +1,6 @@
 import AMQP
 import FedCore
 import Foundation
-import Messaging
 
 /// One size of `fedq bench amqp`: runs the AMQP wrapper or librabbitmq's plain C loop
 /// through the same durable queue and returns messages per second. It lives beside the

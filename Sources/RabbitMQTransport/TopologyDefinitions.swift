@@ -1,6 +1,5 @@
 import AMQP
 import FedCore
-import Messaging
 
 /// `topology/definitions.json` (RabbitMQ's definitions format) applied to or checked
 /// against a broker, for `fedq topology`: the exchanges, queues and bindings every role

@@ -1,7 +1,6 @@
 import FedCore
 import Roles
 import Foundation
-import Messaging
 import Report
 import Roles
 

@@ -4,7 +4,6 @@ import Foundation
 import Messaging
 import RabbitMQTransport
 import Report
-import Roles
 import Synchronization
 import Wire
 

@@ -1,9 +1,7 @@
-import CLISupport
 import Foundation
 import Histogram
 import Learning
 import Messaging
-import RabbitMQTransport
 import Report
 import Roles
 import Synchronization

@@ -1,8 +1,4 @@
-import CLISupport
 import Foundation
-import Messaging
-import RabbitMQTransport
-import Roles
 
 /// A `fedq` role started by the load test as a process of its own, so each role's
 /// CPU is measured apart (from `/proc/PID/stat`) as it would be in a deployment.

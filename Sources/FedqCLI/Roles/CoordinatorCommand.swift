@@ -4,11 +4,8 @@ import CLISupport
 import Foundation
 import Learning
 import Logging
-import Messaging
-import RabbitMQTransport
 import Report
 import Roles
-import Simulation
 
 /// `fedq coordinator`: the one owner of the global model, as a service.
 struct CoordinatorCommand: AsyncParsableCommand {

@@ -3,9 +3,6 @@ import CLISupport
 import Foundation
 import Learning
 import Logging
-import Messaging
-import RabbitMQTransport
-import Report
 import Roles
 import Simulation
 

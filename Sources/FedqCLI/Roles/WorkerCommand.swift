@@ -1,10 +1,6 @@
 import ArgumentParser
 import CLISupport
-import Messaging
-import RabbitMQTransport
-import Report
 import Roles
-import Simulation
 import Wire
 
 /// `fedq worker`: one aggregator worker; start as many as the load needs.

@@ -1,6 +1,5 @@
 import FedCore
 import Foundation
-import Messaging
 
 /// One evaluated model version: a row of `history.csv`.
 public struct EvaluationRecord: Sendable, Equatable {

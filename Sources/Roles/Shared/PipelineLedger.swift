@@ -1,6 +1,5 @@
 import Aggregation
 import FedCore
-import Messaging
 import Synchronization
 
 /// What the clients of this process published, counted as the broker confirms
