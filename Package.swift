@@ -142,7 +142,7 @@ let package = Package(
         .testTarget(
             name: "FedqCLITests",
             dependencies: [
-                "FedqCLI", "FedqBench", "CLISupport", "RabbitMQTransport", "Messaging",
+                "FedqCLI", "FedqBench", "CLISupport", "RabbitMQTransport", "Messaging", "AMQP",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Yams", package: "Yams"),
             ]

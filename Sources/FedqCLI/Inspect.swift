@@ -1,4 +1,5 @@
 import ArgumentParser
+import CLISupport
 import Foundation
 import Wire
 
@@ -28,7 +29,7 @@ struct Inspect: ParsableCommand {
 
     /// - Throws: the `WireError` that makes the message invalid, after printing what can be shown.
     func run() throws {
-        let data = file == "-" ? FileHandle.standardInput.readDataToEndOfFile() : try Data(contentsOf: URL(fileURLWithPath: file))
+        let data = file == "-" ? FileHandle.standardInput.readDataToEndOfFile() : try CommandError.read(file)
         let bytes = [UInt8](data)
         var expectation: ModelExpectation?
         if let specHash, let parameters, let hash = UInt64(specHash.replacingOccurrences(of: "0x", with: ""), radix: 16) {
@@ -46,8 +47,9 @@ struct Inspect: ParsableCommand {
                 }
             default: break
             }
-            // The token the pipeline puts in the dead-letter reason header, to match them up.
-            FileHandle.standardError.write(Data("reason: \(error.reasonCode)\n".utf8))
+            // What the pipeline puts in the dead-letter headers, to match them up.
+            print("\(MessageProperties.HeaderName.rejectReason): \(error.rejectionReason.name)")
+            print("\(MessageProperties.HeaderName.rejectDetail): \(error.reasonCode)")
             throw error
         }
     }

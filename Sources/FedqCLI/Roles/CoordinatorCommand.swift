@@ -38,6 +38,8 @@ struct CoordinatorCommand: AsyncParsableCommand {
 
     func run() async throws {
         let logger = shared.logger(role: "coordinator")
+        try OutputDirectory.prepare(checkpoint, flag: "checkpoint")
+        if let out { try OutputDirectory.prepare(out, flag: "out") }
         let metrics = try shared.startMetrics(role: "coordinator")
         defer { metrics?.close() }
         let spec = try shared.modelSpec()
@@ -47,7 +49,6 @@ struct CoordinatorCommand: AsyncParsableCommand {
         let initial = Network(spec: spec, seed: shared.seed).parameters
         let supervisor = try shared.supervisor(role: "coordinator", logger: logger)
         let summaryPath = (out ?? checkpoint) + "/summary.json"
-        try FileManager.default.createDirectory(atPath: out ?? checkpoint, withIntermediateDirectories: true)
         let current = Shared<Coordinator?>(nil)
         let started = ContinuousClock.now
         let reconnects = Shared(0)
@@ -79,7 +80,9 @@ struct CoordinatorCommand: AsyncParsableCommand {
                     optimizer: ServerOptimizer(rule), store: store, settledWindow: settledWindow,
                     maxBufferWait: maxBufferWait
                 ) { model in
-                    if model.version % 10 == 0 { logger.info("version \(model.version), \(model.updatesApplied) updates applied") }
+                    if model.version % 10 == 0 {
+                        logger.info("\(model.updatesApplied) updates applied", metadata: ["version": "\(model.version)"])
+                    }
                 }
                 current.current = coordinator
                 let model = await coordinator.model

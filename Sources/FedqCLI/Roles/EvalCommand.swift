@@ -40,6 +40,7 @@ struct EvalCommand: AsyncParsableCommand {
 
     func run() async throws {
         let logger = shared.logger(role: "eval")
+        try OutputDirectory.prepare(out, flag: "out")
         let metrics = try shared.startMetrics(role: "eval")
         defer { metrics?.close() }
         var config = SimulationConfig()
@@ -51,7 +52,6 @@ struct EvalCommand: AsyncParsableCommand {
         BLASThreads.set(1)
         let pool = ComputePool<Network>(threads: 1, name: "fedq-eval") { _ in Network(spec: spec, seed: seed) }
         defer { pool.shutdown() }
-        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         let historyPath = out + "/history.csv"
         let (target, stopAtTarget) = (targetAccuracy, self.stopAtTarget)
         let reached = Shared(false)
