@@ -121,7 +121,14 @@ public struct AggregationStrategy: Sendable, Equatable, Codable {
         let delta: [Float] =
             switch kind {
             case .fedAsync(let alpha): aggregate.meanDelta.scaled(by: alpha * Float(aggregate.count))
-            case .fedBuff, .fedAvg: aggregate.meanDelta
+            case .fedBuff, .fedAvg:
+                // A buffer applied short (its wait ran out, or the run is draining) takes
+                // the step its n of K updates earn: Σ/K, as if the missing ones were zero,
+                // not a full step from the noisier mean of a few (which made a run's last
+                // version worse than the one before it). Each update moves the model as
+                // much as it would in a full buffer.
+                aggregate.count >= updatesNeeded
+                    ? aggregate.meanDelta : aggregate.meanDelta.scaled(by: Float(aggregate.count) / Float(updatesNeeded))
             }
         try optimizer.step(&model, delta: delta)
         pending = nil

@@ -33,6 +33,28 @@ struct AggregationStrategyTests {
         #expect(try strategy.apply(to: &model, optimizer: &optimizer) == nil)
     }
 
+    /// A buffer applied before it filled (its wait ran out, or the run drains) steps by
+    /// what its n of K updates earn, Σ/K, not by their full mean.
+    @Test func aShortFedBuffBufferTakesAStepInProportionToItsFill() throws {
+        var strategy = AggregationStrategy(.fedBuff(bufferSize: 4))
+        _ = strategy.receive(try Self.partial([2, 0], base: 5, current: 5), currentVersion: 5)
+        #expect(strategy.receive(try Self.partial([0, 2], base: 5, current: 5), currentVersion: 5) == .buffered(updates: 2, needed: 4))
+        var model: [Float] = [1, 1]
+        var optimizer = ServerOptimizer(.sgd(learningRate: 1))
+        let applied = try strategy.apply(to: &model, optimizer: &optimizer)
+        // mean [1, 1] × 2/4
+        #expect(model == [1.5, 1.5])
+        #expect(applied?.count == 2)
+
+        // A full buffer is unchanged: the mean of its K.
+        var full = AggregationStrategy(.fedBuff(bufferSize: 2))
+        _ = full.receive(try Self.partial([2, 0], base: 5, current: 5), currentVersion: 5)
+        _ = full.receive(try Self.partial([0, 2], base: 5, current: 5), currentVersion: 5)
+        var fullModel: [Float] = [1, 1]
+        _ = try full.apply(to: &fullModel, optimizer: &optimizer)
+        #expect(fullModel == [2, 2])
+    }
+
     @Test func fedBuffWithSampleWeighting() throws {
         let policy = StalenessPolicy(function: .polynomial(a: 0.5), weighsBySamples: true)
         var strategy = AggregationStrategy(.fedBuff(bufferSize: 3))
