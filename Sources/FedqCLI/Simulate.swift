@@ -17,6 +17,11 @@ struct Simulate: AsyncParsableCommand {
         discussion: """
             The defaults reach 97% MNIST test accuracy: 100 IID clients, 10 training at once, \
             FedBuff with K=10 and polynomial staleness weights, int8 updates.
+
+            Exit status: 0 when the run completed, whether or not it reached the target \
+            (the last lines and summary.json's reached_target say which); 1 when it could \
+            not run or its books did not balance. Ctrl-C stops it early and still writes \
+            the outputs, marked "interrupted": true.
             """
     )
 
