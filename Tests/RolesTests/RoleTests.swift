@@ -1,16 +1,15 @@
-@testable import Roles
-import Messaging
-import Report
-import Simulation
 import Aggregation
 import Foundation
 import Learning
+import Messaging
+@testable import Roles
+import TestSupport
 import Testing
 import Wire
 
-/// The aggregator worker and coordinator against the embedded broker, with
-/// hand-made updates so every figure is known in advance.
-@Suite(.timeLimit(.minutes(1)))
+/// The aggregator worker and coordinator with hand-made updates, so every figure is
+/// known in advance; each test body runs on the embedded broker and on RabbitMQ.
+@Suite(.serialized, .exclusiveBroker, .timeLimit(.minutes(2)))
 struct RoleTests {
     let spec = ModelSpec.mlp
 
@@ -22,25 +21,12 @@ struct RoleTests {
         try await TestUpdates.publish(message, on: transport)
     }
 
-    @Test func fedBuffAppliesTheMeanOfItsBufferAndPublishesAVersion() async throws {
-        let broker = EmbeddedBroker()
-        let setup = broker.connect()
-        try await PipelineTopology.declare(on: setup)
-        let worker = AggregatorWorker(
-            transport: broker.connect(), spec: spec,
-            settings: WorkerSettings(flushUpdates: 2, staleness: StalenessPolicy()))
-        let coordinator = try Coordinator(
-            transport: broker.connect(), spec: spec, initialParameters: [Float](repeating: 1, count: spec.parameterCount),
-            strategy: AggregationStrategy(.fedBuff(bufferSize: 4)), optimizer: ServerOptimizer(.sgd(learningRate: 1)))
+    @Test(arguments: TestTransport.allCases)
+    func fedBuffAppliesTheMeanOfItsBufferAndPublishesAVersion(on broker: TestTransport) async throws {
+        let roles = try await RunningRoles(on: broker, strategy: .fedBuff(bufferSize: 4), flushUpdates: 2, initialValue: 1)
+        let (setup, worker, coordinator) = (roles.setup, roles.worker, roles.coordinator)
         let models = try await PipelineTopology.subscribeToModels(on: setup)
-        let roles = Task {
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask { try await worker.run() }
-                group.addTask { try await coordinator.run() }
-                try await group.next()
-            }
-        }
-        defer { roles.cancel() }
+        try await roles.start()
         for value in [0.5, 1.0, 1.5, 2.0] as [Float] { try await publish(try update(value), on: setup) }
         var iterator = models.makeAsyncIterator()
         let delivery = try #require(try await iterator.next())
@@ -51,25 +37,25 @@ struct RoleTests {
         #expect(model.parameters.allSatisfy { abs($0 - 2.25) < 1e-5 })
         #expect(await coordinator.accounting.applied == 4)
         #expect(await worker.partialsPublished == 2)
+        await roles.stop()
     }
 
-    @Test func poisonMessagesEndInTheDeadLetterQueueWithTheirReason() async throws {
-        let broker = EmbeddedBroker()
-        let setup = broker.connect()
-        try await PipelineTopology.declare(on: setup)
-        let (worker, coordinator, running) = try startRoles(on: broker, staleness: StalenessPolicy())
-        defer { running.cancel() }
+    @Test(arguments: TestTransport.allCases)
+    func poisonMessagesEndInTheDeadLetterQueueWithTheirReason(on broker: TestTransport) async throws {
+        let roles = try await RunningRoles(on: broker, staleness: StalenessPolicy())
+        let (setup, worker, coordinator) = (roles.setup, roles.worker, roles.coordinator)
+        try await roles.start()
 
         try await TestUpdates.publishGarbage(on: setup)
         try await publish(try TestUpdates.nanUpdate(), on: setup)
         try await publish(try update(0.1, spec: .cnn), on: setup)
         try await publish(try update(0.1), on: setup)
 
+        // One name per reason (as in updates.csv and summary.json), the failed check beside it.
         let reasons = try await TestUpdates.deadLetterReasons(3, on: setup)
-        #expect(reasons.count == 3)
-        #expect(reasons.contains("bad-magic"))
-        #expect(reasons.contains("non-finite:values"))
-        #expect(reasons.contains("spec-hash-mismatch"))
+        #expect(Set(reasons.map(\.description)) == [
+            "malformed (bad-magic)", "non-finite (non-finite:values)", "wrong-model (spec-hash-mismatch)",
+        ])
         // The refused ones reached the coordinator's books as settled entries, the valid one as an update.
         let accounting = try await settled(4, by: coordinator)
         #expect(accounting.applied == 1)
@@ -77,14 +63,14 @@ struct RoleTests {
         #expect(accounting.rejected[.malformed] == 1)
         #expect(accounting.rejected[.nonFinite] == 1)
         #expect(accounting.rejected[.wrongModel] == 1)
+        await roles.stop()
     }
 
-    @Test func staleUpdatesBeyondTheBoundAreDroppedAndCounted() async throws {
-        let broker = EmbeddedBroker()
-        let setup = broker.connect()
-        try await PipelineTopology.declare(on: setup)
-        let (_, coordinator, running) = try startRoles(on: broker, staleness: StalenessPolicy(maxStaleness: 2))
-        defer { running.cancel() }
+    @Test(arguments: TestTransport.allCases)
+    func staleUpdatesBeyondTheBoundAreDroppedAndCounted(on broker: TestTransport) async throws {
+        let roles = try await RunningRoles(on: broker, staleness: StalenessPolicy(maxStaleness: 2))
+        let (setup, coordinator) = (roles.setup, roles.coordinator)
+        try await roles.start()
         // The worker learns that version 10 exists from an update trained on it.
         try await publish(try update(0.1, base: 10), on: setup)
         try await publish(try update(0.1, base: 9), on: setup)
@@ -93,26 +79,65 @@ struct RoleTests {
         #expect(accounting.droppedStale == 1)
         #expect(accounting.applied == 2)
         // Parked for an operator too, with the reason.
-        #expect(try await TestUpdates.deadLetterReasons(1, on: setup) == ["stale: 7 versions behind (max 2)"])
+        #expect(try await TestUpdates.deadLetterReasons(1, on: setup).map(\.description) == ["stale (stale: 7 versions behind (max 2))"])
+        await roles.stop()
     }
 
-    /// A worker and a FedAsync coordinator (every partial applied at once) on their own connections.
-    func startRoles(
-        on broker: EmbeddedBroker, staleness: StalenessPolicy
-    ) throws -> (AggregatorWorker, Coordinator, Task<Void, any Error>) {
-        let worker = AggregatorWorker(
-            transport: broker.connect(), spec: spec, settings: WorkerSettings(flushUpdates: 1, staleness: staleness))
-        let coordinator = try Coordinator(
-            transport: broker.connect(), spec: spec, initialParameters: [Float](repeating: 0, count: spec.parameterCount),
-            strategy: AggregationStrategy(.fedAsync(mixing: 0.5)), optimizer: ServerOptimizer(.sgd(learningRate: 1)))
-        let running = Task {
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask { try await worker.run() }
-                group.addTask { try await coordinator.run() }
-                try await group.next()
+    /// A worker and a coordinator on connections of their own, over the pipeline's
+    /// topology emptied of what an earlier test left (RabbitMQ's queues outlive a test).
+    final class RunningRoles {
+        let connector: TransportConnector
+        let setup: any Transport
+        let worker: AggregatorWorker
+        let coordinator: Coordinator
+        private let connections: [any Transport]
+        private var running: Task<Void, any Error>?
+
+        /// FedAsync (every partial applied at once) unless `strategy` says otherwise.
+        init(
+            on broker: TestTransport, strategy: AggregationStrategy.Kind = .fedAsync(mixing: 0.5),
+            staleness: StalenessPolicy = StalenessPolicy(), flushUpdates: Int = 1, initialValue: Float = 0
+        ) async throws {
+            let spec = ModelSpec.mlp
+            connector = try broker.connector(name: "fedq-role-tests")
+            setup = try await connector.connect()
+            try await PipelineTopology.declare(on: setup)
+            try await PipelineTopology.purge(on: setup)
+            let (workerConnection, coordinatorConnection) = (try await connector.connect(), try await connector.connect())
+            connections = [setup, workerConnection, coordinatorConnection]
+            worker = AggregatorWorker(
+                transport: workerConnection, spec: spec, settings: WorkerSettings(flushUpdates: flushUpdates, staleness: staleness))
+            coordinator = try Coordinator(
+                transport: coordinatorConnection, spec: spec,
+                initialParameters: [Float](repeating: initialValue, count: spec.parameterCount),
+                strategy: AggregationStrategy(strategy), optimizer: ServerOptimizer(.sgd(learningRate: 1)))
+        }
+
+        func start() async throws {
+            let (worker, coordinator) = (self.worker, self.coordinator)
+            running = Task {
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    group.addTask { try await worker.run() }
+                    group.addTask { try await coordinator.run() }
+                    try await group.next()
+                }
+            }
+            // Consuming before the test publishes: on RabbitMQ the consumers take a moment.
+            for _ in 0..<500 {
+                let updates = try await setup.queueStatus(PipelineTopology.updatesQueue)
+                let partials = try await setup.queueStatus(PipelineTopology.partialsQueue)
+                if updates.consumerCount >= 1 && partials.consumerCount >= 1 { return }
+                try await Task.sleep(for: .milliseconds(10))
             }
         }
-        return (worker, coordinator, running)
+
+        /// Stops the roles and closes every connection, so the next test finds no consumer.
+        func stop() async {
+            running?.cancel()
+            _ = await running?.result
+            for connection in connections { await connection.close() }
+            await connector.close()
+        }
     }
 
     /// The coordinator's books once `count` updates are settled (or after 5 s).

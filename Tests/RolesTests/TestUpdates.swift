@@ -1,7 +1,5 @@
 import Roles
 import Messaging
-import Report
-import Simulation
 import Aggregation
 import Foundation
 import Learning
@@ -39,18 +37,28 @@ enum TestUpdates {
             properties: PipelineMessage.properties(for: message.header), mandatory: true)
     }
 
-    /// The `x-fedq-reason` headers of the first `count` messages parked in `fedq.dead`
-    /// (waiting for them), each acknowledged.
-    static func deadLetterReasons(_ count: Int, on transport: some Transport) async throws -> [String] {
+    /// The `x-fedq-reason` and `x-fedq-detail` headers of the first `count` messages
+    /// parked in `fedq.dead` (waiting for them), each acknowledged.
+    static func deadLetterReasons(_ count: Int, on transport: some Transport) async throws -> [DeadLetter] {
         let dead = try await transport.consume(queue: PipelineTopology.deadQueue, prefetch: 10)
-        var reasons: [String] = []
+        var reasons: [DeadLetter] = []
         for try await delivery in dead {
-            reasons.append(delivery.properties.headers[MessageProperties.HeaderName.rejectReason]?.stringValue ?? "none")
+            let headers = delivery.properties.headers
+            reasons.append(DeadLetter(
+                reason: headers[MessageProperties.HeaderName.rejectReason]?.stringValue ?? "none",
+                detail: headers[MessageProperties.HeaderName.rejectDetail]?.stringValue ?? "none"))
             try await delivery.ack()
             if reasons.count == count { break }
         }
         await dead.cancel()
         return reasons
+    }
+
+    /// What `fedq.dead` says of a parked message: the reason's one name, and which check.
+    struct DeadLetter: Equatable, CustomStringConvertible {
+        var reason: String
+        var detail: String
+        var description: String { "\(reason) (\(detail))" }
     }
 
     static func publishGarbage(on transport: some Transport) async throws {
