@@ -10,18 +10,11 @@ public struct SeededGenerator: RandomNumberGenerator, Sendable {
     /// Expands `seed` with SplitMix64, as the xoshiro authors recommend, so
     /// that nearby seeds (0, 1, 2, ...) give unrelated streams.
     public init(seed: UInt64) {
-        var state = seed
-        func splitMix() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-        s0 = splitMix()
-        s1 = splitMix()
-        s2 = splitMix()
-        s3 = splitMix()
+        var expander = SplitMix64(seed: seed)
+        s0 = expander.next()
+        s1 = expander.next()
+        s2 = expander.next()
+        s3 = expander.next()
     }
 
     public mutating func next() -> UInt64 {
