@@ -121,11 +121,11 @@ public struct Simulation: Sendable {
                 version: record.version, accuracy: record.accuracy, updatesPerSecond: 0, meanStaleness: 0,
                 elapsed: record.seconds, applied: model.updatesApplied, evaluated: true))
         }
-        let fleet = try config.makeFleet(transport: connections.fleet, train: train, pool: trainingPool, ledger: ledger)
+        let fleet = config.simulate(try config.makeRunner(transport: connections.fleet, train: train, pool: trainingPool, ledger: ledger))
 
         // Subscribe everyone to the model fanout before version 0 goes out.
         let evaluatorModels = try await PipelineTopology.subscribeToModels(on: connections.evaluator)
-        let fleetModels = try await fleet.subscribe()
+        let fleetModels = try await PipelineTopology.subscribeToModels(on: connections.fleet)
         var throughput: [(x: Double, y: Double)] = []
 
         try await withThrowingTaskGroup(of: Void.self) { roles in

@@ -17,37 +17,47 @@ extension SimulationConfig {
         return (train, test)
     }
 
-    /// The configured clients: their data split, speeds and training recipe, the same
-    /// for a given seed in `fedq simulate`, `fedq fleet` and `fedq client` (which passes
-    /// `onlyClient`, its index in the split, and runs that one client alone).
-    /// - Throws: `SimulationError.partition`, or `SGDError` for a bad learning rate.
-    public func makeFleet(
-        transport: any Transport, train: Dataset, pool: ComputePool<Network>, ledger: PipelineLedger,
-        onlyClient: Int? = nil, onPublished: @escaping @Sendable (MessageHeader) -> Void = { _ in }
-    ) throws -> SimulatedFleet {
-        let partition: Partition
-        do {
-            partition = try Partition(scheme: self.partition, labels: train.labels, clientCount: clients, seed: seed)
-        } catch { throw SimulationError.partition(error) }
-        var rng = SeededGenerator(seed: seed ^ 0x5EED)
-        let factors = slowdown.factors(clients: clients, using: &rng)
-        let clientsPerRound = strategy.clientsPerRound
-        var settings = FleetSettings(
-            concurrency: concurrency, slowdown: factors, dropout: dropout, clientsPerRound: clientsPerRound,
-            seed: seed &+ 17, deviceTime: deviceTime, maxUpdates: maxUpdates)
-        var clients = partition.clients
-        if let only = onlyClient {
-            clients = [clients[only]]
-            settings.slowdown = [factors[only]]
-            settings.concurrency = 1
-            settings.clientsPerRound = clientsPerRound.map { _ in 1 }
-            settings.firstClientID = only
-        }
+    /// The configured clients' split and training recipe, the same for a given seed in
+    /// `fedq simulate`, `fedq fleet` and `fedq client`.
+    /// - Throws: `ModelError` for a bad learning rate or momentum.
+    public func clientSettings() throws -> ClientSettings {
         let training = LocalTraining(
             epochs: localEpochs, batchSize: batchSize, optimizer: try SGD(learningRate: learningRate, momentum: momentum),
             codec: codec)
-        return SimulatedFleet(
-            transport: transport, spec: model, data: train, partition: clients, training: training, pool: pool,
-            settings: settings, ledger: ledger, onPublished: onPublished)
+        return ClientSettings(
+            spec: model, clients: clients, partition: partition, training: training, concurrency: concurrency,
+            maxUpdates: maxUpdates, seed: seed)
+    }
+
+    /// Whether the clients need the simulation layer at all: slower devices, dropouts or
+    /// FedAvg rounds. Without any, `fedq fleet` and `fedq client` run the real clients alone.
+    public var simulatesDevices: Bool {
+        slowdown != .none || dropout > 0 || deviceTime > .zero || strategy.clientsPerRound != nil
+    }
+
+    /// The configured clients publishing on `transport` (`ClientSettings.makeRunner`): all
+    /// of the split, or only the one at index `onlyClient` (`fedq client`).
+    /// - Throws: `SimulationError.partition`, or `ModelError` for a bad learning rate.
+    public func makeRunner(
+        transport: any Transport, train: Dataset, pool: ComputePool<Network>, ledger: PipelineLedger,
+        onlyClient: Int? = nil, onPublished: @escaping @Sendable (MessageHeader) -> Void = { _ in }
+    ) throws -> FleetRunner {
+        let settings = try clientSettings()
+        do throws(PartitionError) {
+            return try settings.makeRunner(
+                train: train, pool: pool, transport: transport, ledger: ledger, only: onlyClient, onPublished: onPublished)
+        } catch { throw SimulationError.partition(error) }
+    }
+
+    /// The simulated devices around `runner`'s clients: their speeds, dropouts and, for
+    /// FedAvg, rounds (of one client when the runner has only one).
+    public func simulate(_ runner: FleetRunner) -> SimulatedFleet {
+        var rng = SeededGenerator(seed: seed ^ 0x5EED)
+        // Not the runner's picking seed (`seed &+ 17`): two equal streams would tie a
+        // client's dropout to the draw that picked it.
+        let settings = FleetSettings(
+            slowdown: slowdown.factors(clients: clients, using: &rng), dropout: dropout,
+            clientsPerRound: strategy.clientsPerRound, seed: seed &+ 18, deviceTime: deviceTime)
+        return SimulatedFleet(runner: runner, settings: settings)
     }
 }

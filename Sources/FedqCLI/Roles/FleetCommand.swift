@@ -10,11 +10,11 @@ import Roles
 import Simulation
 import Wire
 
-/// `fedq fleet`: N simulated clients in one process, over one broker connection.
+/// `fedq fleet`: N clients in one process, over one broker connection.
 struct FleetCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "fleet",
-        abstract: "Run N simulated clients on real MNIST partitions against the broker.",
+        abstract: "Run N clients, training on real MNIST partitions, against the broker.",
         discussion: """
             Clients take the newest model version, train, and publish their updates. \
             DIR/published.csv lists every update id the broker confirmed, so a run can be \
@@ -67,7 +67,10 @@ struct ClientCommand: AsyncParsableCommand {
 }
 
 /// What a fleet and a single client share: load the data, make the clients, keep them
-/// publishing across reconnects, and log what was published.
+/// publishing across reconnects, and log what was published. The clients are the
+/// `Roles` ones (`Client`, run by a `FleetRunner`); the simulation layer goes around them
+/// only when the options ask for simulated devices (`--slowdown`, `--dropout`,
+/// `--device-ms`) or FedAvg rounds.
 struct ClientRunner {
     let role: String
     let config: SimulationConfig
@@ -99,10 +102,10 @@ struct ClientRunner {
         let ledger = PipelineLedger()
         let log = try LineLog(path: out + "/published.csv", header: "update_id,client_id,base_version")
         let supervisor = try shared.supervisor(role: role, logger: logger)
-        let fleet = Shared<SimulatedFleet?>(nil)
+        let fleet = Shared<ClientGroup?>(nil)
         let reconnects = Shared(0)
         let started = ContinuousClock.now
-        let (config, onlyClient, role) = (self.config, self.onlyClient, self.role)
+        let (config, onlyClient) = (self.config, self.onlyClient)
         let summaryPath = out + "/summary.json"
         // A live line on a terminal only: logs get the stderr lines.
         let line = Shared(ProgressLine())
@@ -119,17 +122,18 @@ struct ClientRunner {
             try await supervisor.run { transport, reconnected in
                 reconnects.current = reconnected
                 try await PipelineTopology.declare(on: transport)
-                let clients: SimulatedFleet
+                let clients: ClientGroup
                 if let existing = fleet.current {
-                    try await existing.attach(transport)
+                    try await existing.runner.publisher.attach(transport)
                     clients = existing
                 } else {
-                    clients = try config.makeFleet(transport: transport, train: train, pool: pool, ledger: ledger, onlyClient: onlyClient) {
+                    let runner = try config.makeRunner(transport: transport, train: train, pool: pool, ledger: ledger, onlyClient: onlyClient) {
                         log.append("\($0.updateID),\($0.clientID),\($0.modelVersion)")
                     }
+                    clients = config.simulatesDevices ? .simulated(config.simulate(runner)) : .real(runner)
                     fleet.current = clients
                 }
-                let models = try await clients.subscribe(requestCurrent: true)
+                let models = try await PipelineTopology.subscribeToModels(on: transport, requestCurrent: true)
                 try await withThrowingTaskGroup(of: Void.self) { group in
                     group.addTask { try await clients.run(models) }
                     group.addTask {
@@ -154,5 +158,34 @@ struct ClientRunner {
         }
         line.current.finish()
         logger.info("stopped after \(ledger.snapshot.published) updates; \(summaryPath)")
+    }
+}
+
+/// The clients of a fleet or client process: real ones, or real ones on simulated devices.
+enum ClientGroup: Sendable {
+    case real(FleetRunner)
+    case simulated(SimulatedFleet)
+
+    var runner: FleetRunner {
+        switch self {
+        case .real(let runner): runner
+        case .simulated(let fleet): fleet.runner
+        }
+    }
+
+    var clientsDropped: Int {
+        get async {
+            switch self {
+            case .real: 0
+            case .simulated(let fleet): await fleet.clientsDropped
+            }
+        }
+    }
+
+    func run(_ models: Consumer) async throws {
+        switch self {
+        case .real(let runner): try await runner.run(models)
+        case .simulated(let fleet): try await fleet.run(models)
+        }
     }
 }

@@ -1,4 +1,3 @@
-import Aggregation
 import FedCore
 import Learning
 import Messaging
@@ -26,14 +25,21 @@ public struct LocalTraining: Sendable {
         public var steps: Int
         /// The client's error-feedback residual after this update (top-k only).
         public var feedback: ErrorFeedback?
+        /// What training and encoding took on this machine, not counting the wait for a
+        /// compute thread: the simulator stretches it into a slower device's time.
+        public var computeTime: Duration
     }
 
     /// Runs on a compute thread with that thread's `network` workspace.
-    /// - Parameter feedback: the client's residual from its previous update, for top-k codecs.
+    /// - Parameters:
+    ///   - updateID: the update's identity, chosen by the caller and not drawn from `seed`:
+    ///     ids must be unique across processes and runs, while training stays repeatable.
+    ///   - feedback: the client's residual from its previous update, for top-k codecs.
     public func run(
-        on network: Network, model: GlobalModel, data: Dataset, indices: [Int], clientID: UInt64,
+        on network: Network, model: GlobalModel, data: Dataset, indices: [Int], clientID: UInt64, updateID: UpdateID,
         feedback: ErrorFeedback?, seed: UInt64
     ) throws -> Outcome {
+        let started = ContinuousClock.now
         try network.load(parameters: model.parameters)
         var generator = SeededGenerator(seed: seed)
         let summary = try network.train(
@@ -41,14 +47,16 @@ public struct LocalTraining: Sendable {
         let delta = try network.update(from: model.parameters).delta
         let header = MessageHeader(
             kind: .clientUpdate, specHash: network.spec.hash, modelVersion: model.version,
-            updateID: .random(using: &generator), clientID: clientID, sampleCount: UInt64(summary.samples / epochs),
+            updateID: updateID, clientID: clientID, sampleCount: UInt64(summary.samples / epochs),
             localSteps: UInt32(summary.steps), parameterCount: delta.count, codec: codec)
         if var feedback {
             let message = try feedback.encode(delta, header: header, using: &generator)
-            return Outcome(message: message, header: header, steps: summary.steps, feedback: feedback)
+            return Outcome(
+                message: message, header: header, steps: summary.steps, feedback: feedback,
+                computeTime: ContinuousClock.now - started)
         }
+        let message = try Envelope.encode(delta, header: header, using: &generator)
         return Outcome(
-            message: try Envelope.encode(delta, header: header, using: &generator), header: header, steps: summary.steps,
-            feedback: nil)
+            message: message, header: header, steps: summary.steps, feedback: nil, computeTime: ContinuousClock.now - started)
     }
 }

@@ -1,0 +1,85 @@
+import FedCore
+import Learning
+import Messaging
+
+/// Many clients in one process over one connection, as `fedq fleet` runs them (and
+/// `fedq client`, with one): at most `concurrency` train at once, and a finished client
+/// frees its slot at once for an idle one, each taking the newest model (FedBuff's
+/// asynchronous clients).
+///
+/// It owns what the clients share: the compute threads they train on and the publisher
+/// their updates leave through. The simulator reuses both, and the turn-taking, with
+/// device times and dropouts of its own (`run(on:turn:)`).
+public actor FleetRunner {
+    public nonisolated let clients: [Client]
+    public nonisolated let spec: ModelSpec
+    public nonisolated let pool: ComputePool<Network>
+    public nonisolated let publisher: UpdatePublisher
+    /// Never more than there are clients: two slots must not train one client at once.
+    public nonisolated let concurrency: Int
+    /// Picks the next idle client (seeded, so a run picks the same order).
+    private var generator: SeededGenerator
+    private var busy: Set<Int> = []
+
+    public init(
+        clients: [Client], spec: ModelSpec, pool: ComputePool<Network>, publisher: UpdatePublisher, concurrency: Int,
+        seed: UInt64
+    ) {
+        precondition(!clients.isEmpty, "a fleet needs at least one client")
+        self.clients = clients
+        self.spec = spec
+        self.pool = pool
+        self.publisher = publisher
+        self.concurrency = min(max(1, concurrency), clients.count)
+        generator = SeededGenerator(seed: seed)
+    }
+
+    /// Receives models and lets the clients train and publish until cancelled, until the
+    /// subscription ends, or until the publisher's bound on updates was reached.
+    public func run(_ models: Consumer) async throws {
+        let (pool, publisher) = (self.pool, self.publisher)
+        try await ModelFeed.serve(models, spec: spec) { feed in
+            try await self.run(on: feed) { client, model in
+                _ = try await client.participate(in: model, pool: pool, publisher: publisher)
+            }
+        }
+    }
+
+    /// Runs `turn` for one idle client after another on the feed's newest model, in
+    /// `concurrency` slots, until cancelled or until the publisher's bound was reached
+    /// (a turn in progress finishes first, so what it published is confirmed on return).
+    public func run(on feed: ModelFeed, turn: @escaping @Sendable (Client, GlobalModel) async throws -> Void) async throws {
+        let publisher = self.publisher
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<concurrency {
+                group.addTask {
+                    while !Task.isCancelled, await !publisher.isFull {
+                        let index = await self.pickIdleClient()
+                        do {
+                            let model = try await feed.model(after: nil)
+                            try await turn(self.clients[index], model)
+                        } catch {
+                            await self.release(index)
+                            throw error
+                        }
+                        await self.release(index)
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+    }
+
+    private func pickIdleClient() -> Int {
+        var client = Int.random(in: 0..<clients.count, using: &generator)
+        while busy.contains(client) && busy.count < clients.count {
+            client = Int.random(in: 0..<clients.count, using: &generator)
+        }
+        busy.insert(client)
+        return client
+    }
+
+    private func release(_ client: Int) {
+        busy.remove(client)
+    }
+}

@@ -1,0 +1,67 @@
+import FedCore
+import Learning
+import Messaging
+
+/// The newest global model from the model fanout, for clients that wait for one.
+///
+/// Clients ask for "the newest model" (asynchronous training) or "a model newer than the
+/// one I trained on" (synchronous rounds); the feed answers at once or parks them until
+/// a newer version arrives. One feed lives as long as one model subscription.
+public actor ModelFeed {
+    private let spec: ModelSpec
+    private var latest: GlobalModel?
+    private var waiting: [(after: ModelVersion?, continuation: CheckedContinuation<GlobalModel, any Error>)] = []
+    /// Set when the subscription ends (the clients are stopping): no newer version can
+    /// arrive, so a client waiting for one would wait forever and keep its run from returning.
+    private var ended = false
+
+    private init(spec: ModelSpec) {
+        self.spec = spec
+    }
+
+    /// Runs `body` with a feed filled from `models`, until either ends: the subscription
+    /// ending (or failing) stops `body`, and `body` returning stops the subscription.
+    public static func serve(
+        _ models: Consumer, spec: ModelSpec, _ body: @escaping @Sendable (ModelFeed) async throws -> Void
+    ) async throws {
+        let feed = ModelFeed(spec: spec)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await feed.consume(models) }
+            group.addTask { try await body(feed) }
+            defer { group.cancelAll() }
+            try await group.next()
+        }
+    }
+
+    /// The newest model, once one newer than `version` exists (any model for nil).
+    /// - Throws: `CancellationError` once the subscription ended without one.
+    public func model(after version: ModelVersion?) async throws -> GlobalModel {
+        if let latest, version.map({ $0 < latest.version }) ?? true { return latest }
+        guard !ended else { throw CancellationError() }
+        return try await withCheckedThrowingContinuation { waiting.append((version, $0)) }
+    }
+
+    private func consume(_ models: Consumer) async throws {
+        defer { end() }
+        for try await delivery in models {
+            received(try PipelineMessage.decodeModel(delivery, spec: spec))
+            try await delivery.ack()
+        }
+    }
+
+    private func received(_ model: GlobalModel) {
+        guard latest.map({ $0.version < model.version }) ?? true else { return }
+        latest = model
+        let isReady: (ModelVersion?) -> Bool = { $0.map { $0 < model.version } ?? true }
+        let ready = waiting.filter { isReady($0.after) }
+        waiting.removeAll { isReady($0.after) }
+        for waiter in ready { waiter.continuation.resume(returning: model) }
+    }
+
+    private func end() {
+        ended = true
+        let stranded = waiting
+        waiting = []
+        for waiter in stranded { waiter.continuation.resume(throwing: CancellationError()) }
+    }
+}

@@ -1,0 +1,74 @@
+import FedCore
+import Messaging
+import Wire
+
+/// Where clients' updates leave the process: one connection shared by every client of a
+/// fleet, replaced after a reconnect. It publishes with a confirm, counts what the broker
+/// took (the ledger, the metric, the `onPublished` log line), holds a bound on how many
+/// updates go out in all, and keeps the updates whose confirm never came for the next
+/// connection.
+public actor UpdatePublisher {
+    private var transport: any Transport
+    private let ledger: PipelineLedger
+    private let maxUpdates: Int?
+    private let onPublished: @Sendable (MessageHeader) -> Void
+    /// Updates accepted for publishing, confirmed or not: the count the bound applies to.
+    public private(set) var accepted = 0
+    /// Updates whose publish failed with the connection: the broker may or may not have
+    /// them, so they go out again (same id) on the next connection before anything
+    /// else; a copy that arrives twice is settled once by the coordinator.
+    private var outbox: [(body: [UInt8], header: MessageHeader)] = []
+
+    /// - Parameters:
+    ///   - maxUpdates: publish no more than this many updates in all (nil: no bound), so
+    ///     runs compared "at equal updates" really are and `fedq client --max-updates 1`
+    ///     sends exactly one.
+    ///   - onPublished: called once per confirmed update (published.csv).
+    public init(
+        transport: any Transport, ledger: PipelineLedger, maxUpdates: Int? = nil,
+        onPublished: @escaping @Sendable (MessageHeader) -> Void = { _ in }
+    ) {
+        self.transport = transport
+        self.ledger = ledger
+        self.maxUpdates = maxUpdates
+        self.onPublished = onPublished
+    }
+
+    /// Whether the bound on updates has been reached.
+    public var isFull: Bool { maxUpdates.map { accepted >= $0 } ?? false }
+
+    /// Publishes one update to the updates exchange and returns once the broker confirmed it.
+    /// - Returns: false, sending nothing, once the bound on updates was reached.
+    /// - Throws: the transport's error; after a connection loss the update waits for `attach`.
+    public func publish(_ update: LocalTraining.Outcome) async throws -> Bool {
+        guard !isFull else { return false }
+        // Counted before the (suspending) publish so concurrent clients cannot overshoot the bound.
+        accepted += 1
+        do {
+            try await send(update.message, update.header)
+        } catch {
+            if RoleSupervisor.isConnectionLoss(error) { outbox.append((update.message, update.header)) }
+            throw error
+        }
+        return true
+    }
+
+    /// Continues on a new connection (after the old one was lost): republishes the
+    /// updates whose confirms never came, oldest first.
+    public func attach(_ transport: any Transport) async throws {
+        self.transport = transport
+        while let pending = outbox.first {
+            try await send(pending.body, pending.header)
+            outbox.removeFirst()
+        }
+    }
+
+    private func send(_ body: [UInt8], _ header: MessageHeader) async throws {
+        try await transport.publish(
+            body, exchange: PipelineTopology.updatesExchange, routingKey: PipelineTopology.updatesRoutingKey,
+            properties: PipelineMessage.properties(for: header), mandatory: true)
+        ledger.recordPublished(bytes: body.count)
+        PipelineMetrics.updatesPublished.increment()
+        onPublished(header)
+    }
+}
