@@ -9,30 +9,33 @@ import Simulation
 
 /// How simulated clients are made and behave: the same flags on `fedq simulate`
 /// and `fedq fleet`, so a fleet run over RabbitMQ repeats a simulation's clients.
+///
+/// Numeric options parse a leading minus as their value (`--clients -5`), so the error
+/// names the option and the real problem instead of a missing value.
 struct FleetOptions: ParsableArguments {
-    @Option(help: "Number of simulated clients (each gets one data partition).")
+    @Option(parsing: .unconditional, help: "Number of simulated clients (each gets one data partition).")
     var clients = 100
-    @Option(help: "Clients training at the same time (FedBuff's concurrency).")
+    @Option(parsing: .unconditional, help: "Clients training at the same time (FedBuff's concurrency).")
     var concurrency = 10
     @Option(help: "Data split: iid, shards[:K], dirichlet:ALPHA or quantity:ALPHA.")
     var partition = "iid"
-    @Option(help: "Local epochs per client update.")
+    @Option(parsing: .unconditional, help: "Local epochs per client update.")
     var localEpochs = 1
-    @Option(help: "Local mini-batch size.")
+    @Option(parsing: .unconditional, help: "Local mini-batch size.")
     var batch = 10
-    @Option(help: "Client SGD learning rate.")
+    @Option(parsing: .unconditional, help: "Client SGD learning rate.")
     var lr: Float = 0.1
-    @Option(help: "Client SGD momentum.")
+    @Option(parsing: .unconditional, help: "Client SGD momentum.")
     var momentum: Float = 0
     @Option(help: "Client speeds: none, lognormal:SIGMA or stragglers:FRACTIONxFACTOR.")
     var slowdown = "none"
-    @Option(help: "Probability that a client vanishes mid-training.")
+    @Option(parsing: .unconditional, help: "Probability that a client vanishes mid-training.")
     var dropout = 0.0
-    @Option(help: "Simulated device time of one local training in ms, before the slowdown (0: this machine's compute time).")
+    @Option(parsing: .unconditional, help: "Simulated device time of one local training in ms, before the slowdown (0: this machine's compute time).")
     var deviceMs = 0
-    @Option(help: "Stop after this many client updates were published.")
+    @Option(parsing: .unconditional, help: "Stop after this many client updates were published.")
     var maxUpdates: Int?
-    @Option(help: "Threads that train clients.")
+    @Option(parsing: .unconditional, help: "Threads that train clients.")
     var threads = 2
 
     func validate() throws {
@@ -54,7 +57,8 @@ struct FleetOptions: ParsableArguments {
         try check((0..<1).contains(dropout), "--dropout must be in [0, 1)")
         try check(deviceMs >= 0, "--device-ms must be >= 0")
         try check(maxUpdates.map { $0 > 0 } ?? true, "--max-updates must be positive")
-        do { _ = try SGD(learningRate: lr, momentum: momentum) } catch { throw ValidationError("--lr: \(error)") }
+        try check(lr.isFinite && lr > 0, "--lr must be a positive number, got \(lr)")
+        try check((0..<1).contains(momentum), "--momentum must be in [0, 1), got \(momentum)")
         config.clients = clients
         config.concurrency = concurrency
         do { config.partition = try PartitionScheme(parsing: partition) } catch { throw ValidationError("--partition: \(error)") }

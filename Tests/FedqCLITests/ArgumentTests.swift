@@ -45,6 +45,10 @@ import Testing
         (["inspect", "a.msg", "--parameters", "10"], "--spec-hash and --parameters go together"),
         (["simulate", "--broker", "rabbitmq"], "--broker: 'embedded' or an amqp:// or amqps:// URL"),
         (["simulate", "--broker", "amqp://guest:guest@127.0.0.1:notaport/"], "--broker"),
+        (["simulate", "--clients", "-5"], "--clients must be positive"),
+        (["simulate", "--momentum=1.5"], "--momentum must be in [0, 1), got 1.5"),
+        (["fleet", "--lr", "-1"], "--lr must be a positive number, got -1.0"),
+        (["simulate", "--log-level", "loud"], "--log-level: one of trace"),
     ])
     func badValueIsRefusedByValidation(arguments: [String], message: String) throws {
         let error = try #require(refusal(arguments))
