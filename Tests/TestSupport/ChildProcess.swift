@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -13,6 +14,8 @@ public final class ChildProcess: Sendable {
     public let arguments: [String]
     /// Where its stdout and stderr go.
     public let outputPath: String
+    /// The exit status once reaped: a second `wait` returns it again (waitpid cannot).
+    private let exitStatus = Mutex<Int32?>(nil)
 
     /// Starts `arguments[0]` (an absolute path) with `environment` added to this process's.
     public init(_ arguments: [String], environment: [String: String] = [:], outputPath: String) throws {
@@ -34,7 +37,9 @@ public final class ChildProcess: Sendable {
         self.outputPath = outputPath
     }
 
+    /// Sends `signal`, unless the process was already reaped (its pid may be reused).
     public func signal(_ signal: Int32) {
+        guard exitStatus.withLock({ $0 }) == nil else { return }
         kill(pid, signal)
     }
 
@@ -42,9 +47,14 @@ public final class ChildProcess: Sendable {
     public func wait(timeout: Duration) async -> Int32? {
         let deadline = ContinuousClock.now + timeout
         while true {
+            if let known = exitStatus.withLock({ $0 }) { return known }
             var status: Int32 = 0
             let reaped = waitpid(pid, &status, WNOHANG)
-            if reaped == pid { return (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f) }
+            if reaped == pid {
+                let code = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+                exitStatus.withLock { $0 = code }
+                return code
+            }
             if reaped < 0 && errno != EINTR { return -1 }
             if ContinuousClock.now >= deadline { return nil }
             try? await Task.sleep(for: .milliseconds(50))
