@@ -16,7 +16,8 @@ port="${FEDQ_BENCH_BROKER_PORT:-5697}"
 out="runs/bench-fleet-$clients"
 rm -rf "$out"; mkdir -p "$out"
 trap 'fedq_stop_roles_and_broker "$port"' EXIT
-export FEDQ_BROKER="$(scripts/broker.sh start "$port")"
+FEDQ_BROKER="$(scripts/broker.sh start "$port")"
+export FEDQ_BROKER
 "$fedq" topology apply --purge --broker "$FEDQ_BROKER" >/dev/null
 fedq_start_role "$out/coordinator.log" coordinator --checkpoint "$out/coordinator"
 fedq_start_role "$out/worker-1.log" worker

@@ -117,7 +117,7 @@ status)
     if answers; then echo "$url"; else echo "not running: $RABBITMQ_NODENAME" >&2; exit 1; fi
     ;;
 pid)
-    if [[ -f "$RABBITMQ_PID_FILE" ]]; then echo "$(cat "$RABBITMQ_PID_FILE")"; else echo "not running: $RABBITMQ_NODENAME" >&2; exit 1; fi
+    if [[ -f "$RABBITMQ_PID_FILE" ]]; then cat "$RABBITMQ_PID_FILE"; else echo "not running: $RABBITMQ_NODENAME" >&2; exit 1; fi
     ;;
 *) echo "usage: scripts/broker.sh start|stop|status|pid [PORT]" >&2; exit 2 ;;
 esac

@@ -30,7 +30,8 @@ shift
 
 port="${FEDQ_DEMO_BROKER_PORT:-5698}"
 trap 'fedq_stop_roles_and_broker "$port"' EXIT
-export FEDQ_BROKER="$(scripts/broker.sh start "$port")"
+FEDQ_BROKER="$(scripts/broker.sh start "$port")"
+export FEDQ_BROKER
 mkdir -p "$out"
 echo "demo: RabbitMQ at $FEDQ_BROKER; role logs in $out/*.log"
 

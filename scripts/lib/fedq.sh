@@ -1,10 +1,12 @@
+# shellcheck shell=bash disable=SC2154  # $repo is set by the sourcing script
 # Sourced by the scripts that build and run `fedq` (demo, benchmarks): a release
 # build, and roles started as background processes on a private broker, stopped
 # again with the broker however the script ends.
 
 # fedq_build_release: builds the `fedq` product in release and sets $fedq to it.
 fedq_build_release() {
-    swift build -c release --product fedq >&2
+    # The flags of scripts/test.sh, so the demo, the benchmarks and the tests share one build.
+    swift build -c release -Xswiftc -enable-testing --product fedq >&2
     fedq="$repo/.build/release/fedq"
 }
 

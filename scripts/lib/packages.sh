@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by scripts/demo.sh and scripts/test.sh: installs the Debian packages FedQueue
 # builds and runs against when any is missing. The packaged RabbitMQ service is kept from
 # starting (policy-rc.d): FedQueue always runs a private node of its own (scripts/broker.sh).
