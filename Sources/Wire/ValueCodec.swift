@@ -69,6 +69,7 @@ public enum ValueCodecRegistry {
         FP32Codec.self,
         FP16Codec.self,
         Int8Codec.self,
+        Int4Codec.self,
     ]
 
     private static let byWireID: [UInt8: any ValueCodec.Type] = {
