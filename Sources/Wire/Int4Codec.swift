@@ -117,24 +117,27 @@ public struct Int4Codec: ValueCodec {
         }
     }
 
+    /// Two passes per block, each a loop LLVM vectorises: unpack the nibbles into sign-extended
+    /// bytes in a block-sized scratch buffer (L1-resident), then int8's contiguous axpy over them.
+    /// (Writing the two floats of each byte straight to the accumulator ran at a third of this.)
     public func accumulate(_ payload: UnsafeRawPointer, count: Int, into output: UnsafeMutablePointer<Float>, weight: Float) {
         let blocks = blockCount(count: count)
         let packed = (payload + 4 * blocks).assumingMemoryBound(to: UInt8.self)
+        let codes = UnsafeMutablePointer<Int8>.allocate(capacity: blockSize)
+        defer { codes.deallocate() }
         for block in 0..<blocks {
             let scale = weight * Float(bitPattern: payload.loadUnaligned(fromByteOffset: 4 * block, as: UInt32.self))
             let start = block * blockSize
-            let end = min(start + blockSize, count)
+            let length = min(blockSize, count - start)
             let source = packed + start / 2
-            let target = output + start
-            for pair in 0..<((end - start) / 2) {
+            // Sign-extend each nibble with an arithmetic shift; an odd last value reads only its low nibble.
+            for pair in 0..<((length &+ 1) / 2) {
                 let byte = source[pair]
-                // Sign-extend each nibble with an arithmetic shift.
-                target[2 &* pair] += scale * Float(Int8(bitPattern: byte &<< 4) &>> 4)
-                target[2 &* pair &+ 1] += scale * Float(Int8(bitPattern: byte) &>> 4)
+                codes[2 &* pair] = Int8(bitPattern: byte &<< 4) &>> 4
+                codes[2 &* pair &+ 1] = Int8(bitPattern: byte) &>> 4
             }
-            if (end - start) % 2 == 1 {
-                target[end - start - 1] += scale * Float(Int8(bitPattern: source[(end - start) / 2] &<< 4) &>> 4)
-            }
+            let target = output + start
+            for index in 0..<length { target[index] += scale * Float(codes[index]) }
         }
     }
 }
