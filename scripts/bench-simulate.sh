@@ -50,7 +50,7 @@ for scenario in "${scenarios[@]}"; do
             "$(seconds_of stragglers-fedbuff)" "$(seconds_of stragglers-fedavg)" ;;
     codecs)
         # Equal budgets: 600 published updates each, no early stop.
-        for codec in fp32 int8 topk:0.01+int8; do
+        for codec in fp32 int8 int4 topk:0.01+int8; do
             run "codec-${codec//[:+]/_}" --codec "$codec" --target-accuracy 1 --max-updates 600 --max-seconds 300
         done ;;
     codecs-long)

@@ -15,10 +15,17 @@ struct BenchCodecs: ParsableCommand {
         abstract: "Measure size, encode speed and decode-and-accumulate speed of each codec chain."
     )
 
-    static let defaultCodecs = [
-        "fp32", "fp16", "int8", "fp32+deflate", "fp16+deflate", "int8+deflate", "topk:0.01", "topk:0.01+fp16",
-        "topk:0.01+int8", "topk:0.01+int8+deflate",
-    ]
+    /// Every registered value codec alone, with deflate, and after top-k 1% (the quantisers also
+    /// with deflate after top-k), in canonical spelling: a newly registered codec is measured
+    /// without touching this file.
+    static let defaultCodecs: [String] = {
+        let values = ValueCodecRegistry.standardSpellings
+        let quantisers = ValueCodecRegistry.codecs.filter { $0.standard.isStochastic }.map { $0.standard.description }
+        let chains =
+            values + values.map { "\($0)+deflate" } + values.map { "topk:0.01+\($0)" }
+            + quantisers.map { "topk:0.01+\($0)+deflate" }
+        return chains.map { (try? CodecSpec(parsing: $0))?.description ?? $0 }
+    }()
 
     @Option(help: "Model whose update is encoded: mlp (199,210 parameters) or cnn (1,663,370).")
     var model = "mlp"
@@ -32,7 +39,7 @@ struct BenchCodecs: ParsableCommand {
     @Option(help: "Also write one message per codec to DIR/CODEC.msg (readable by `fedq inspect`).")
     var samples: String?
 
-    @Option(parsing: .upToNextOption, help: "Codec chains to measure (default: a representative set).")
+    @Option(parsing: .upToNextOption, help: "Codec chains to measure (default: every registered value codec alone, with deflate and after topk:0.01).")
     var codecs: [String] = defaultCodecs
 
     @Option(help: "Timed batches per figure; the median batch is reported.")

@@ -23,30 +23,17 @@ extension CodecSpec {
                     throw .invalidParameter(stage: name, value: parameter)
                 }
                 result.topkFraction = fraction
-            case "fp32", "fp16", "int8":
-                stageRank = 2
-                if sawValues { throw .duplicateStage(name) }
-                sawValues = true
-                switch name {
-                case "fp32", "fp16":
-                    if parameter != nil { throw .unexpectedParameter(stage: name) }
-                    result.values = name == "fp32" ? .fp32 : .fp16
-                default:
-                    var blockSize = Self.defaultInt8BlockSize
-                    if let parameter {
-                        guard let parsed = Int(parameter), Self.int8BlockSizes.contains(parsed) else {
-                            throw .invalidParameter(stage: name, value: parameter)
-                        }
-                        blockSize = parsed
-                    }
-                    result.values = .int8(blockSize: blockSize)
-                }
             case "deflate":
                 stageRank = 3
                 if parameter != nil { throw .unexpectedParameter(stage: name) }
                 result.deflate = true
             default:
-                throw .unknownStage(stage)
+                // Any registered value codec: the codec parses its own parameter.
+                guard let codec = ValueCodecRegistry.codec(named: name) else { throw .unknownStage(stage) }
+                stageRank = 2
+                if sawValues { throw .duplicateStage(name) }
+                sawValues = true
+                result.values = try codec.init(parameter: parameter)
             }
             if stageRank == rank { throw .duplicateStage(name) }
             if stageRank < rank { throw .stageOutOfOrder(name) }

@@ -11,14 +11,18 @@ public enum CodecSpecError: Error, Equatable, Sendable, CustomStringConvertible 
     public var description: String {
         switch self {
         case .empty: "empty codec spec"
-        case .unknownStage(let stage): "unknown codec stage '\(stage)' (expected fp32, fp16, int8[:BLOCK], topk:FRACTION, deflate)"
+        case .unknownStage(let stage): "unknown codec stage '\(stage)' (expected topk:FRACTION, \(ValueCodecRegistry.syntaxSummary), deflate)"
         case .missingParameter(let stage): "codec stage '\(stage)' needs a parameter, e.g. topk:0.01"
         case .unexpectedParameter(let stage): "codec stage '\(stage)' takes no parameter"
         case .invalidParameter(let stage, let value):
-            "invalid parameter '\(value)' for \(stage) (topk: 0 < FRACTION <= 1; int8 block: 256, 512 or 1024)"
+            "invalid parameter '\(value)' for \(stage) (expected \(Self.syntax(of: stage)))"
         case .duplicateStage(let stage): "codec stage '\(stage)' appears twice"
         case .stageOutOfOrder(let stage):
-            "codec stage '\(stage)' is out of order (order: topk, then fp32|fp16|int8, then deflate)"
+            "codec stage '\(stage)' is out of order (order: topk, then \(ValueCodecRegistry.nameSummary), then deflate)"
         }
+    }
+
+    private static func syntax(of stage: String) -> String {
+        stage == "topk" ? "topk:FRACTION with 0 < FRACTION <= 1" : ValueCodecRegistry.codec(named: stage)?.syntax ?? stage
     }
 }

@@ -25,18 +25,37 @@ extension Envelope {
         }
     }
 
+    /// One call into the message's codec (dispatched once per message, not per value).
     private func accumulateKernel(_ bytes: UnsafeRawBufferPointer, into target: UnsafeMutableBufferPointer<Float>, weight: Float) {
         guard let base = bytes.baseAddress, let output = target.baseAddress else { return }
         if let sparse {
             SparseKernels.accumulate(base, layout: sparse, codec: header.codec.values, into: output, weight: weight)
             return
         }
-        let source = base + encodedOffset
-        let count = header.parameterCount
-        switch header.codec.values {
-        case .fp32: DenseKernels.accumulateFloat(source, count: count, into: output, weight: weight)
-        case .fp16: DenseKernels.accumulateHalf(source, count: count, into: output, weight: weight)
-        case .int8(let blockSize): DenseKernels.accumulateInt8(source, count: count, blockSize: blockSize, into: output, weight: weight)
+        header.codec.values.accumulate(base + encodedOffset, count: header.parameterCount, into: output, weight: weight)
+    }
+}
+
+/// acc[idx] += w·value for top-k payloads, for any value codec: the codec decodes the k kept
+/// values into a scratch vector (its own dense kernel), then they are scattered. k is ~1% of n,
+/// so the scratch vector and the scalar scatter loop cost little.
+enum SparseKernels {
+    static func accumulate(
+        _ base: UnsafeRawPointer, layout: Envelope.SparseLayout, codec: some ValueCodec,
+        into output: UnsafeMutablePointer<Float>, weight: Float
+    ) {
+        let values = UnsafeMutablePointer<Float>.allocate(capacity: max(layout.count, 1))
+        defer { values.deallocate() }
+        values.initialize(repeating: 0, count: layout.count)
+        codec.accumulate(base + layout.valuesOffset, count: layout.count, into: values, weight: 1)
+        var cursor = layout.indexOffset
+        let end = layout.indexOffset + layout.indexByteCount
+        var index = 0
+        for position in 0..<layout.count {
+            // Indices were validated in `Envelope.init`, so every varint is known to be well-formed.
+            let gap = Int(Varint.read(base, offset: &cursor, end: end) ?? 0)
+            index = position == 0 ? gap : index + gap
+            output[index] += weight * values[position]
         }
     }
 }

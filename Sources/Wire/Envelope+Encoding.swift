@@ -28,13 +28,13 @@ extension Envelope {
     ) throws(WireError) -> [UInt8] {
         try checkConsistency(values, header: header, partial: partial)
         try checkEncodable(values, codec: header.codec.values)
-        // Only int8 rounds stochastically; other codecs leave the caller's generator untouched.
+        // Only stochastic codecs (int8) draw from it; others leave the caller's generator untouched.
         var random = VectorRandom(seed: header.codec.isStochastic ? generator.next() : 0)
         var message = headerBytes(header)
         if header.codec.topkFraction == nil && !header.codec.deflate {
             // Dense payloads have a known size: one allocation for the whole message.
             message.reserveCapacity(
-                headerByteCount + partialSectionLength(partial) + valueByteCount(header.codec.values, count: values.count)
+                headerByteCount + partialSectionLength(partial) + header.codec.values.encodedByteCount(count: values.count)
                     + trailerByteCount)
         }
         if let partial { appendSection(partial, to: &message) }
@@ -62,9 +62,7 @@ extension Envelope {
         _ values: UnsafeBufferPointer<Float>, header: MessageHeader, partial: PartialAggregateSummary?
     ) throws(WireError) {
         // Codec parameters first: the size computations below divide by the block size.
-        if case .int8(let blockSize) = header.codec.values, !CodecSpec.int8BlockSizes.contains(blockSize) {
-            throw .invalidCodecParameter(field: .int8BlockSize, value: "\(blockSize)")
-        }
+        try header.codec.values.validateParameters()
         if let fraction = header.codec.topkFraction, !(fraction > 0 && fraction <= 1) {
             throw .invalidCodecParameter(field: .topkFraction, value: "\(fraction)")
         }
@@ -89,14 +87,12 @@ extension Envelope {
         }
     }
 
-    private static func checkEncodable(_ values: UnsafeBufferPointer<Float>, codec: CodecSpec.ValueCodec) throws(WireError) {
+    private static func checkEncodable(_ values: UnsafeBufferPointer<Float>, codec: some ValueCodec) throws(WireError) {
         guard let base = values.baseAddress else { return }
         if let index = FiniteScan.firstNonFiniteFloat(UnsafeRawPointer(base), count: values.count) {
             throw .unencodableValue(index: index, value: values[index])
         }
-        if codec == .fp16, let index = values.firstIndex(where: { abs($0) > 65504 }) {
-            throw .unencodableValue(index: index, value: values[index])
-        }
+        try codec.checkEncodable(values)
     }
 
     private static func headerBytes(_ header: MessageHeader) -> [UInt8] {
@@ -109,13 +105,8 @@ extension Envelope {
             bytes[8] = 1
             put(fraction.bitPattern, at: 16, in: &bytes)
         }
-        switch codec.values {
-        case .fp32: bytes[9] = 1
-        case .fp16: bytes[9] = 2
-        case .int8(let blockSize):
-            bytes[9] = 3
-            put(UInt16(blockSize), at: 12, in: &bytes)
-        }
+        bytes[9] = type(of: codec.values).wireID
+        put(codec.values.wireParameter, at: 12, in: &bytes)
         bytes[10] = codec.deflate ? 1 : 0
         put(UInt32(header.parameterCount), at: 20, in: &bytes)
         put(header.specHash, at: 24, in: &bytes)
@@ -179,24 +170,13 @@ extension Envelope {
     }
 
     private static func appendValues(
-        _ values: UnsafeBufferPointer<Float>, codec: CodecSpec.ValueCodec, to bytes: inout [UInt8], random: inout VectorRandom
+        _ values: UnsafeBufferPointer<Float>, codec: some ValueCodec, to bytes: inout [UInt8], random: inout VectorRandom
     ) {
         let start = bytes.count
-        let length = valueByteCount(codec, count: values.count)
+        let length = codec.encodedByteCount(count: values.count)
         bytes.append(contentsOf: repeatElement(0, count: length))
         bytes.withUnsafeMutableBytes { whole in
-            let output = UnsafeMutableRawBufferPointer(rebasing: whole[start..<(start + length)])
-            guard let target = output.baseAddress, let source = values.baseAddress else { return }
-            switch codec {
-            case .fp32:
-                target.copyMemory(from: source, byteCount: length)
-            case .fp16:
-                for index in 0..<values.count {
-                    target.storeBytes(of: Float16Bits.toHalf(source[index]).littleEndian, toByteOffset: 2 &* index, as: UInt16.self)
-                }
-            case .int8(let blockSize):
-                Int8Quantizer.encode(values, blockSize: blockSize, into: output, random: &random)
-            }
+            codec.encode(values, into: UnsafeMutableRawBufferPointer(rebasing: whole[start..<(start + length)]), random: &random)
         }
     }
 

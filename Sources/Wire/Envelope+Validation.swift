@@ -6,9 +6,9 @@ extension Envelope {
         let n = header.parameterCount
         let codec = header.codec
         guard codec.topkFraction != nil else {
-            let expected = valueByteCount(codec.values, count: n)
+            let expected = codec.values.encodedByteCount(count: n)
             guard length == expected else { throw .lengthMismatch(field: .encodedLength, declared: length, actual: expected) }
-            if rejectNonFinite { try validateValues(bytes, offset: offset, count: n, codec: codec.values) }
+            if rejectNonFinite, let base = bytes.baseAddress { try codec.values.validate(base + offset, count: n) }
             return nil
         }
         guard length >= 8 else { throw .truncated(field: .topkCount, needed: 8, available: length) }
@@ -20,13 +20,13 @@ extension Envelope {
             throw .lengthMismatch(field: .topkIndexBytes, declared: indexByteCount, actual: length - 8)
         }
         let valuesOffset = offset + 8 + indexByteCount
-        let expectedValues = valueByteCount(codec.values, count: k)
+        let expectedValues = codec.values.encodedByteCount(count: k)
         guard length - 8 - indexByteCount == expectedValues else {
             throw .lengthMismatch(field: .values, declared: length - 8 - indexByteCount, actual: expectedValues)
         }
         let layout = SparseLayout(count: k, indexOffset: offset + 8, indexByteCount: indexByteCount, valuesOffset: valuesOffset)
         try validateIndices(bytes, layout: layout, parameterCount: n)
-        if rejectNonFinite { try validateValues(bytes, offset: valuesOffset, count: k, codec: codec.values) }
+        if rejectNonFinite, let base = bytes.baseAddress { try codec.values.validate(base + valuesOffset, count: k) }
         return layout
     }
 
@@ -44,29 +44,6 @@ extension Envelope {
         }
         guard cursor == end else {
             throw .lengthMismatch(field: .topkIndexBytes, declared: layout.indexByteCount, actual: cursor - layout.indexOffset)
-        }
-    }
-
-    private static func validateValues(
-        _ bytes: UnsafeRawBufferPointer, offset: Int, count: Int, codec: CodecSpec.ValueCodec
-    ) throws(WireError) {
-        guard let base = bytes.baseAddress else { return }
-        switch codec {
-        case .fp32:
-            if let index = FiniteScan.firstNonFiniteFloat(base + offset, count: count) {
-                throw .nonFinite(field: .values, index: index)
-            }
-        case .fp16:
-            if let index = FiniteScan.firstNonFiniteHalf(base + offset, count: count) {
-                throw .nonFinite(field: .values, index: index)
-            }
-        case .int8(let blockSize):
-            let reader = ByteReader(bytes)
-            for block in 0..<Int8Quantizer.blockCount(count: count, blockSize: blockSize) {
-                let scale = Float(bitPattern: reader.read(at: offset + 4 * block))
-                // Written so that NaN fails too: every comparison with NaN is false.
-                guard scale.sign == .plus, scale <= Int8Quantizer.maxScale else { throw .invalidScale(block: block) }
-            }
         }
     }
 }

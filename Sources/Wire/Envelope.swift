@@ -178,18 +178,10 @@ extension Envelope {
         default: throw .unknownCodec(field: .sparsifier, id: sparsifier)
         }
         let valueCodec: UInt8 = reader.read(at: 9)
-        let blockSize = Int(reader.read(at: 12) as UInt16)
-        switch valueCodec {
-        case 1, 2:
-            guard blockSize == 0 else { throw .reservedNotZero(field: .int8BlockSize) }
-            codec.values = valueCodec == 1 ? .fp32 : .fp16
-        case 3:
-            guard CodecSpec.int8BlockSizes.contains(blockSize) else {
-                throw .invalidCodecParameter(field: .int8BlockSize, value: "\(blockSize)")
-            }
-            codec.values = .int8(blockSize: blockSize)
-        default: throw .unknownCodec(field: .valueCodec, id: valueCodec)
+        guard let values = ValueCodecRegistry.codec(wireID: valueCodec) else {
+            throw .unknownCodec(field: .valueCodec, id: valueCodec)
         }
+        codec.values = try values.init(wireParameter: reader.read(at: 12))
         let compression: UInt8 = reader.read(at: 10)
         switch compression {
         case 0: codec.deflate = false
@@ -208,16 +200,8 @@ extension Envelope {
     /// The most codec output a valid message with this codec can have, so a forged
     /// `encodedLength` cannot make the inflater allocate more.
     static func maxEncodedLength(codec: CodecSpec, parameterCount n: Int) -> Int {
-        let dense = valueByteCount(codec.values, count: n)
+        let dense = codec.values.encodedByteCount(count: n)
         return codec.topkFraction == nil ? dense : 8 + 5 * n + dense
-    }
-
-    static func valueByteCount(_ values: CodecSpec.ValueCodec, count: Int) -> Int {
-        switch values {
-        case .fp32: 4 * count
-        case .fp16: 2 * count
-        case .int8(let blockSize): Int8Quantizer.encodedByteCount(count: count, blockSize: blockSize)
-        }
     }
 
     private static func parseSection(

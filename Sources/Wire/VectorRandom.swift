@@ -1,11 +1,13 @@
 /// xoshiro128+ running in 16 independent SIMD lanes: 16 uniform floats per step with no scalar
 /// work, so stochastic rounding costs a few instructions per value instead of a
 /// `RandomNumberGenerator` call each (which would cap int8 encoding far below 1 GB/s).
-struct VectorRandom {
+/// Public for ``ValueCodec`` implementations: the envelope seeds one per message from the
+/// caller's generator and hands it to stochastic codecs.
+public struct VectorRandom {
     private var s0, s1, s2, s3: SIMD16<UInt32>
 
     /// Seeds the 64 state words from `seed` with splitmix64, as the xoshiro authors recommend.
-    init(seed: UInt64) {
+    public init(seed: UInt64) {
         var generator = SplitMix64(seed: seed)
         var words = [SIMD16<UInt32>](repeating: .zero, count: 4)
         for vector in 0..<4 {
@@ -20,7 +22,7 @@ struct VectorRandom {
 
     /// 16 floats uniform on [0, 1) with 23 random bits each.
     @inline(__always)
-    mutating func nextUnitFloats() -> SIMD16<Float> {
+    public mutating func nextUnitFloats() -> SIMD16<Float> {
         let result = s0 &+ s3
         let t = s1 &<< 9
         s2 ^= s0

@@ -2,7 +2,9 @@
 /// reason knows exactly which bytes were wrong.
 public enum WireField: String, Sendable, CaseIterable {
     case magic, formatVersion, kind, flags, sparsifier, valueCodec, compression, reserved
-    case int8BlockSize, topkFraction, parameterCount, sectionLength, encodedLength, payloadLength
+    /// Header bytes 12–13. `int8BlockSize` names them for int8 (and for codecs without a
+    /// parameter, which must leave them zero), as it always has; other codecs use `codecParameter`.
+    case int8BlockSize, codecParameter, topkFraction, parameterCount, sectionLength, encodedLength, payloadLength
     case section, payload, weightTotal, massTotal, updateCount, topkCount, topkIndexBytes, values
 }
 
@@ -39,7 +41,7 @@ public enum WireError: Error, Equatable, Sendable, CustomStringConvertible {
     case parameterCountMismatch(expected: Int, found: Int)
     /// A NaN or infinity at element `index` of `field`.
     case nonFinite(field: WireField, index: Int)
-    /// An int8 block scale that is negative, NaN, infinite or so large that decoded values overflow.
+    /// A block scale (int8, int4) that is negative, NaN, infinite or so large that decoded values overflow.
     case invalidScale(block: Int)
     /// A top-k index at `position` (0-based among the k entries) that is not below the parameter count.
     case topkIndexOutOfRange(position: Int, index: UInt64, parameterCount: Int)
@@ -111,7 +113,7 @@ public enum WireError: Error, Equatable, Sendable, CustomStringConvertible {
         case .parameterCountMismatch(let expected, let found):
             "parameterCount \(found) does not match the model's \(expected)"
         case .nonFinite(let field, let index): "\(field.rawValue)[\(index)] is NaN or infinite"
-        case .invalidScale(let block): "int8Scale of block \(block) is negative, non-finite or too large"
+        case .invalidScale(let block): "scale of block \(block) is negative, non-finite or too large"
         case .topkIndexOutOfRange(let position, let index, let count):
             "topkIndices[\(position)] = \(index) is out of range for \(count) parameters"
         case .topkIndexDuplicate(let position, let index): "topkIndices[\(position)] repeats index \(index)"

@@ -30,6 +30,8 @@ import Wire
 
         let files = try FileManager.default.contentsOfDirectory(atPath: directory.path).sorted()
         #expect(files == BenchCodecs.defaultCodecs.map { "\($0).msg" }.sorted())
+        // The default list comes from the codec registry.
+        #expect(BenchCodecs.defaultCodecs.contains("int4") && BenchCodecs.defaultCodecs.contains("topk:0.01+int4"))
         let expectation = ModelExpectation(specHash: ModelSpec.mlp.hash, parameterCount: ModelSpec.mlp.parameterCount)
         var norms: [String: Double] = [:]
         for codec in BenchCodecs.defaultCodecs {

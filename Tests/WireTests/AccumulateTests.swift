@@ -42,12 +42,13 @@ import Testing
         let poisonOffset: Int
         let spec = try CodecSpec(parsing: codec)
         switch spec.values {
-        case .fp32: poisonOffset = bad.count - 8
-        case .fp16: poisonOffset = bad.count - 6
-        case .int8:
+        case is FP32Codec: poisonOffset = bad.count - 8
+        case is FP16Codec: poisonOffset = bad.count - 6
+        case is Int8Codec:
             // Layout ends with: scales, codes, CRC. Poison the last scale.
             let sent = spec.topkCount(parameterCount: count)
             poisonOffset = bad.count - 4 - sent - 4
+        default: fatalError("no poison offset for \(spec)")
         }
         if codec == "fp16" { Fixture.put(UInt16(0x7E00), at: poisonOffset, in: &bad) } else {
             Fixture.put(Float.nan.bitPattern, at: poisonOffset, in: &bad)

@@ -10,12 +10,14 @@ import Testing
     /// Largest |decoded − sent| a codec may introduce for the values it sends.
     static func tolerance(_ codec: CodecSpec, sent: [Float], blockOf index: Int) -> Float {
         switch codec.values {
-        case .fp32: return 0
-        case .fp16: return abs(sent[index]) * 0x1p-11 + 0x1p-24
-        case .int8(let blockSize):
+        case is FP32Codec: return 0
+        case is FP16Codec: return abs(sent[index]) * 0x1p-11 + 0x1p-24
+        case let int8 as Int8Codec:
+            let blockSize = int8.blockSize
             let block = index / blockSize
             let slice = sent[(block * blockSize)..<min(sent.count, (block + 1) * blockSize)]
             return slice.map(abs).max()! / 127 * 1.0001
+        default: fatalError("no tolerance for \(codec)")
         }
     }
 

@@ -1,0 +1,44 @@
+/// IEEE 754 binary32, lossless: `count` little-endian f32 (wire id 1).
+public struct FP32Codec: ValueCodec {
+    public static let wireID: UInt8 = 1
+    public static let name = "fp32"
+    public static let syntax = "fp32"
+    public static let standard = FP32Codec()
+
+    public init() {}
+
+    public var wireParameter: UInt16 { 0 }
+
+    public init(wireParameter: UInt16) throws(WireError) {
+        guard wireParameter == 0 else { throw .reservedNotZero(field: .int8BlockSize) }
+    }
+
+    public init(parameter: String?) throws(CodecSpecError) {
+        if parameter != nil { throw .unexpectedParameter(stage: Self.name) }
+    }
+
+    public var description: String { Self.name }
+
+    public func encodedByteCount(count: Int) -> Int { 4 * count }
+
+    public func encode(_ values: UnsafeBufferPointer<Float>, into output: UnsafeMutableRawBufferPointer, random: inout VectorRandom) {
+        guard let source = values.baseAddress, let target = output.baseAddress else { return }
+        target.copyMemory(from: source, byteCount: 4 * values.count)
+    }
+
+    public func validate(_ payload: UnsafeRawPointer, count: Int) throws(WireError) {
+        if let index = FiniteScan.firstNonFiniteFloat(payload, count: count) { throw .nonFinite(field: .values, index: index) }
+    }
+
+    /// A plain loop with unaligned loads, which LLVM vectorises.
+    public func accumulate(_ payload: UnsafeRawPointer, count: Int, into output: UnsafeMutablePointer<Float>, weight: Float) {
+        for index in 0..<count {
+            output[index] += weight * payload.loadUnaligned(fromByteOffset: 4 &* index, as: Float.self)
+        }
+    }
+}
+
+extension ValueCodec where Self == FP32Codec {
+    /// IEEE 754 binary32 (lossless).
+    public static var fp32: FP32Codec { FP32Codec() }
+}
