@@ -30,6 +30,11 @@ public struct Envelope: Sendable {
     public let partial: PartialAggregateSummary?
     /// Size of the whole message on the wire.
     public let messageByteCount: Int
+    /// The message's CRC32C (its trailer, verified on decode): a fingerprint of its
+    /// bytes, which tells a republished copy of a message from another message.
+    public var checksum: UInt32 {
+        storage.withUnsafeBytes { ByteReader($0).read(at: storage.count - Self.trailerByteCount) }
+    }
     /// Size of the codec output before deflate.
     public let encodedByteCount: Int
 

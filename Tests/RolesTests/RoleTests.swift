@@ -36,6 +36,9 @@ struct RoleTests {
         #expect(model.updatesApplied == 4)
         #expect(model.parameters.allSatisfy { abs($0 - 2.25) < 1e-5 })
         #expect(await coordinator.accounting.applied == 4)
+        // The worker counts a partial once its publish returns with the confirm, which can
+        // come after the coordinator already applied it: wait for the count to settle.
+        for _ in 0..<200 where await worker.partialsPublished < 2 { try await Task.sleep(for: .milliseconds(10)) }
         #expect(await worker.partialsPublished == 2)
         await roles.stop()
     }

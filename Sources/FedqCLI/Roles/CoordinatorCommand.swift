@@ -78,7 +78,7 @@ struct CoordinatorCommand: AsyncParsableCommand {
                 let coordinator = try Coordinator(
                     transport: transport, spec: spec, initialParameters: initial, strategy: AggregationStrategy(kind),
                     optimizer: ServerOptimizer(rule), store: store, settledWindow: settledWindow,
-                    maxBufferWait: maxBufferWait
+                    maxBufferWait: maxBufferWait, logger: logger
                 ) { model in
                     if model.version % 10 == 0 {
                         logger.info("\(model.updatesApplied) updates applied", metadata: ["version": "\(model.version)"])

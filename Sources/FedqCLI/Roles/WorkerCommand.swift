@@ -54,7 +54,7 @@ struct WorkerCommand: AsyncParsableCommand {
             try await supervisor.run { transport, _ in
                 try await PipelineTopology.declare(on: transport)
                 // A fresh worker per connection: what the old one held was never acknowledged.
-                try await AggregatorWorker(transport: transport, spec: spec, settings: settings).run()
+                try await AggregatorWorker(transport: transport, spec: spec, settings: settings, logger: logger).run()
             }
         }
         logger.info("stopped")

@@ -2,6 +2,7 @@ import Aggregation
 import FedCore
 import Foundation
 import Learning
+import Logging
 import Messaging
 import Wire
 
@@ -16,55 +17,56 @@ import Wire
 /// the restored state already counts: a partial whose updates were all settled
 /// is skipped; one that mixes settled and new updates (two workers raced over
 /// one redelivered update) cannot be split, so it is dead-lettered and its new
-/// updates are counted as rejected duplicates, never twice.
+/// updates are counted as rejected duplicates, never twice. Those decisions are
+/// `CoordinatorStateMachine`'s; this actor only does the I/O they call for.
 public actor Coordinator {
     private let transport: any Transport
     private let spec: ModelSpec
     private let store: CoordinatorStore?
-    private var strategy: AggregationStrategy
-    private var state: CoordinatorState
-    /// Ids inside partials the strategy buffers (not settled until applied).
-    private var pendingIDs: Set<UpdateID> = []
+    /// Every decision: what to book, hold, dead-letter and apply.
+    private var machine: CoordinatorStateMachine
     /// Deliveries of the buffered partials: acknowledged once they are applied.
     private var held: [Delivery] = []
-    /// When the oldest buffered partial arrived.
-    private var pendingSince: ContinuousClock.Instant?
     /// Apply a buffer that has not filled within this long (nil: wait for K). Clients
     /// that stop or slow down would otherwise strand the last updates of a run.
     private let maxBufferWait: Duration?
     /// Called with each new version once it is published (progress, tests).
     private let onVersion: @Sendable (GlobalModel) -> Void
+    private let logger: Logger
 
-    public var model: GlobalModel { state.model }
-    public var accounting: AggregationAccounting { state.accounting }
+    public var model: GlobalModel { machine.state.model }
+    public var accounting: AggregationAccounting { machine.state.accounting }
 
     /// A coordinator with `store` resumes from its last checkpoint, if there is one.
     /// - Throws: `CheckpointError` for an unreadable checkpoint or another run's.
     public init(
         transport: any Transport, spec: ModelSpec, initialParameters: [Float], strategy: AggregationStrategy,
         optimizer: ServerOptimizer, store: CoordinatorStore? = nil, settledWindow: Int = 1 << 16,
-        maxBufferWait: Duration? = nil, onVersion: @escaping @Sendable (GlobalModel) -> Void = { _ in }
+        maxBufferWait: Duration? = nil, logger: Logger = Logger(label: "fedq", factory: { _ in SwiftLogNoOpLogHandler() }),
+        onVersion: @escaping @Sendable (GlobalModel) -> Void = { _ in }
     ) throws(CheckpointError) {
+        self.logger = logger
         self.transport = transport
         self.spec = spec
-        self.strategy = strategy
         self.store = store
         self.onVersion = onVersion
         self.maxBufferWait = maxBufferWait
         let name = strategy.kind.description
-        state =
+        let state =
             try store?.load(spec: spec, strategy: name)
             ?? CoordinatorState(
                 model: GlobalModel(version: 0, parameters: initialParameters, updatesApplied: 0), optimizer: optimizer,
                 settledIDs: RecentIDs(capacity: settledWindow), strategy: name)
+        machine = CoordinatorStateMachine(state: state, strategy: strategy)
     }
 
     /// Publishes the current version, so that subscribers have a model to start from.
     public func announce() async throws {
-        let (body, properties) = try PipelineMessage.encodeModel(state.model, spec: spec)
+        let model = machine.state.model
+        let (body, properties) = try PipelineMessage.encodeModel(model, spec: spec)
         try await transport.publish(body, exchange: PipelineTopology.modelsExchange, routingKey: "", properties: properties, mandatory: false)
         try await transport.publish([], exchange: PipelineTopology.versionsExchange, routingKey: "", properties: properties, mandatory: false)
-        onVersion(state.model)
+        onVersion(model)
     }
 
     /// Consumes partials, and answers late joiners' model requests, until cancelled.
@@ -90,139 +92,85 @@ public actor Coordinator {
 
     /// Applies whatever the strategy still buffers (the end of a run), even short of its K.
     public func drain() async throws {
-        if strategy.pendingCount > 0 { try await applyPending() }
+        if machine.bufferedUpdates > 0 { try await applyBuffer() }
     }
 
     private func applyIfWaitedTooLong(_ wait: Duration) async throws {
-        guard let pendingSince, ContinuousClock.now - pendingSince >= wait else { return }
-        try await applyPending()
+        if machine.bufferOverdue(after: wait) { try await applyBuffer() }
     }
 
     /// Sends the current model straight to the requester's queue (its `reply_to`).
     private func answer(_ request: Delivery) async throws {
         if let queue = request.properties.replyTo, !queue.isEmpty {
-            let (body, properties) = try PipelineMessage.encodeModel(state.model, spec: spec)
+            let (body, properties) = try PipelineMessage.encodeModel(machine.state.model, spec: spec)
             // Not mandatory: a requester gone meanwhile needs no answer.
             try await transport.publish(body, exchange: "", routingKey: queue, properties: properties, mandatory: false)
         }
         try await request.ack()
     }
 
+    /// Carries out what the state machine decides about one partial.
     func handle(_ delivery: Delivery) async throws {
-        let partial: PartialAggregate
-        let settled: [PartialAggregateSummary.Settled]
-        do {
-            let envelope = try Envelope(bytes: delivery.body, expecting: PipelineMessage.expectation(spec))
-            guard envelope.header.kind == .partialAggregate, let summary = envelope.partial else {
-                throw WireError.inconsistentInput(field: .kind, reason: "expected a partial aggregate, got \(envelope.header.kind)")
-            }
-            settled = summary.settled
-            partial = try PartialAggregate(
-                weightedSum: envelope.decode(), weightTotal: summary.weightTotal, massTotal: summary.massTotal,
-                entries: summary.entries.map { .init(id: $0.updateID, baseVersion: $0.baseVersion) })
-        } catch {
-            // A partial that fails to decode holds updates we cannot name: park it for an operator.
-            try await deadLetter(delivery, reason: .malformed, detail: "partial: \(error)")
+        let input = CoordinatorStateMachine.decode(delivery.body, spec: spec)
+        if case .partial = input { PipelineMetrics.partialsReceived.increment() }
+        switch machine.receive(input) {
+        case .acknowledge(let records):
+            try commit(records)
             try await delivery.ack()
-            return
-        }
-        PipelineMetrics.partialsReceived.increment()
-        var records: [SettlementRecord] = []
-        // Checked entry by entry: the same poison message twice in one list counts once.
-        for entry in settled where !state.settledIDs.contains(entry.updateID) {
-            records.append(settleUnapplied(entry.updateID, reason: entry.reason))
-        }
-        if partial.isEmpty {
-            try await commit(records, acknowledging: [delivery])
-            return
-        }
-        let fresh = partial.updateIDs.filter { !state.settledIDs.contains($0) && !pendingIDs.contains($0) }
-        if fresh.isEmpty {
-            // A redelivery of what is already counted (or buffered from the first copy).
-            try await commit(records, acknowledging: [delivery])
-            return
-        }
-        if fresh.count < partial.count {
-            try await deadLetter(delivery, reason: .duplicate, detail: "\(partial.count - fresh.count) of \(partial.count) updates already counted")
-            try await reject(fresh, reason: .duplicate, records: records, delivery: delivery)
-            return
-        }
-        switch strategy.receive(partial, currentVersion: state.model.version) {
-        case .buffered:
-            if held.isEmpty { pendingSince = .now }
+        case .hold(let records):
             held.append(delivery)
-            pendingIDs.formUnion(partial.updateIDs)
-            if !records.isEmpty { try await commit(records, acknowledging: []) }
-        case .ready:
+            try commit(records)
+        case .deadLetter(let reason, let detail, let records):
+            logger.warning("partial parked in \(PipelineTopology.deadQueue)", metadata: [
+                "reason": "\(reason.name)", "detail": "\(detail)", "updates": "\(records.count)",
+                "version": "\(machine.state.model.version)",
+            ])
+            try await deadLetter(delivery, reason: reason, detail: detail)
+            try commit(records)
+            try await delivery.ack()
+        case .apply(let records):
             held.append(delivery)
-            pendingIDs.formUnion(partial.updateIDs)
-            try await applyPending(records)
-        case .rejected(let reason):
-            try await deadLetter(delivery, reason: reason, detail: "refused by the strategy")
-            try await reject(partial.updateIDs, reason: reason, records: records, delivery: delivery)
+            try await applyBuffer(booking: records)
         }
     }
 
-    private func reject(_ ids: [UpdateID], reason: RejectionReason, records: [SettlementRecord], delivery: Delivery) async throws {
-        try await commit(records + ids.map { settleUnapplied($0, reason: reason) }, acknowledging: [delivery])
-    }
-
-    /// Books an update that will never be applied: dropped stale, or rejected for
-    /// `reason`; returns its line for `updates.csv`.
-    private func settleUnapplied(_ id: UpdateID, reason: RejectionReason) -> SettlementRecord {
-        state.settledIDs.insert(id)
-        guard reason.isRejection else {
-            state.accounting.recordDroppedStale()
-            PipelineMetrics.updatesDroppedStale.increment()
-            return SettlementRecord(id: id, disposition: .stale, version: state.model.version)
-        }
-        state.accounting.recordRejected(reason)
-        PipelineMetrics.rejected(reason).increment()
-        return SettlementRecord(id: id, disposition: .rejected, reason: reason, version: state.model.version)
-    }
-
-    private func applyPending(_ records: [SettlementRecord] = []) async throws {
-        // The parameters move out and back: two inout accesses to `state` at once would
-        // break exclusivity, and moving (unlike copying) keeps the buffer unshared.
-        var parameters = state.model.parameters
-        state.model.parameters = []
+    /// Applies the buffer, persists the new state with its records, publishes the
+    /// version, and only then acknowledges the partials it applied.
+    private func applyBuffer(booking records: [SettlementRecord] = []) async throws {
         let began = ContinuousClock.now
-        let outcome = Result { try strategy.apply(to: &parameters, optimizer: &state.optimizer) }
+        let applied = try machine.applyBuffer(booking: records)
         PipelineMetrics.aggregationDuration.recordSeconds((ContinuousClock.now - began).seconds)
-        state.model.parameters = parameters
-        guard let applied = try outcome.get() else { return }
-        state.accounting.recordApplied(applied, at: state.model.version)
-        var records = records
-        PipelineMetrics.updatesApplied.increment(by: applied.count)
-        for entry in applied.entries {
-            PipelineMetrics.staleness.record(staleness(current: state.model.version, base: entry.baseVersion))
-            state.settledIDs.insert(entry.id)
-            records.append(SettlementRecord(id: entry.id, disposition: .applied, version: state.model.version + 1))
-        }
-        pendingIDs = []
-        pendingSince = nil
-        state.model.version += 1
-        state.model.updatesApplied += applied.count
+        guard let applied else { return }
         let acknowledged = held
         held = []
-        try store?.commit(state, spec: spec, records: records)
-        PipelineMetrics.modelVersion.record(state.model.version)
+        try commit(applied.records)
+        logger.debug("version applied", metadata: [
+            "version": "\(applied.model.version)", "updates": "\(applied.staleness.count)",
+            "updates_applied": "\(applied.model.updatesApplied)",
+        ])
+        for tau in applied.staleness { PipelineMetrics.staleness.record(tau) }
+        PipelineMetrics.modelVersion.record(applied.model.version)
         try await announce()
         for delivery in acknowledged { try await delivery.ack() }
     }
 
-    /// Persists the settled records with the state, then acknowledges what they settled.
-    private func commit(_ records: [SettlementRecord], acknowledging deliveries: [Delivery]) async throws {
-        if !records.isEmpty { try store?.commit(state, spec: spec, records: records) }
-        for delivery in deliveries { try await delivery.ack() }
+    /// Persists the settled records with the state, and counts them.
+    private func commit(_ records: [SettlementRecord]) throws {
+        guard !records.isEmpty else { return }
+        try store?.commit(machine.state, spec: spec, records: records)
+        PipelineMetrics.count(records)
+        for record in records where record.disposition != .applied {
+            logger.debug("update settled unapplied", metadata: [
+                "update": "\(record.id)", "disposition": "\(record.disposition.rawValue)",
+                "reason": "\(record.reason?.name ?? "")", "version": "\(record.version)",
+            ])
+        }
     }
 
     /// Parks a partial in `fedq.dead` with the reason as a header (confirmed).
     private func deadLetter(_ delivery: Delivery, reason: RejectionReason, detail: String) async throws {
-        var properties = delivery.properties
-        properties.headers[MessageProperties.HeaderName.rejectReason] = .string(reason.name)
-        properties.headers[MessageProperties.HeaderName.rejectDetail] = .string(detail)
         try await transport.publish(
-            delivery.body, exchange: PipelineTopology.deadExchange, routingKey: "", properties: properties, mandatory: false)
+            delivery.body, exchange: PipelineTopology.deadExchange, routingKey: "",
+            properties: PipelineMessage.deadLettered(delivery.properties, reason: reason, detail: detail), mandatory: false)
     }
 }

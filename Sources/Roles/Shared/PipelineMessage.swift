@@ -38,6 +38,15 @@ public enum PipelineMessage {
         delivery.properties.headers[MessageProperties.HeaderName.modelVersion]?.stringValue.flatMap { UInt64($0) }
     }
 
+    /// A refused message's properties on its way to `fedq.dead`: its own, plus the
+    /// reason (its one spelling, `RejectionReason.name`) and a detail for an operator.
+    public static func deadLettered(_ properties: MessageProperties, reason: RejectionReason, detail: String) -> MessageProperties {
+        var properties = properties
+        properties.headers[MessageProperties.HeaderName.rejectReason] = .string(reason.name)
+        properties.headers[MessageProperties.HeaderName.rejectDetail] = .string(detail)
+        return properties
+    }
+
     public static func expectation(_ spec: ModelSpec) -> ModelExpectation {
         ModelExpectation(specHash: spec.hash, parameterCount: spec.parameterCount)
     }

@@ -8,9 +8,9 @@ enum Settlement {
     /// The id a refused message is accounted under: its own update id when the AMQP
     /// message id carries one, else a digest of its bytes, so the same poison message
     /// redelivered after a crash is still counted once (docs/wire-format.md).
-    static func updateID(of delivery: Delivery) -> UpdateID {
-        if let messageID = delivery.properties.messageID, let id = UpdateID(hex: messageID) { return id }
-        return fnv1a128(delivery.body)
+    static func updateID(messageID: String?, body: [UInt8]) -> UpdateID {
+        if let messageID, let id = UpdateID(hex: messageID) { return id }
+        return fnv1a128(body)
     }
 
     /// 128-bit FNV-1a: a stable name for bytes that carry none.

@@ -1,0 +1,163 @@
+import Aggregation
+import FedCore
+import Foundation
+import Learning
+import Wire
+
+/// The coordinator's decisions, with no I/O: a partial (or a clock tick, or the end
+/// of a run) goes in, an action comes out, and `Coordinator` (the actor around it)
+/// only persists, publishes and acknowledges as the action says. Every rule of the
+/// effectively-once accounting lives here, where a test can drive it without a
+/// broker (swift-kafka-client's `KafkaProducer` and its state machine are the model).
+///
+/// The rules, for one partial:
+/// - undecodable: parked in `fedq.dead` as `malformed` (its updates cannot be named);
+/// - settled entries (updates a worker refused) are booked once each, by id;
+/// - a partial whose updates are all settled or buffered is a redelivery: acknowledged;
+/// - one mixing counted and new updates (two workers raced over one redelivered update)
+///   cannot be split: parked as `duplicate`, its new updates booked as duplicates;
+/// - otherwise the strategy buffers it, says the aggregate is ready, or refuses it.
+public struct CoordinatorStateMachine: Sendable {
+    /// What to do with one partial's delivery. Every case persists `records` first
+    /// (when there are any): the books never lag what was acknowledged.
+    public enum Action: Sendable, Equatable {
+        /// Acknowledge the partial.
+        case acknowledge(records: [SettlementRecord])
+        /// Keep the partial unacknowledged: the strategy buffers it until it is applied.
+        case hold(records: [SettlementRecord])
+        /// Park the partial in `fedq.dead` with this reason, then acknowledge it.
+        case deadLetter(reason: RejectionReason, detail: String, records: [SettlementRecord])
+        /// Hold the partial and apply the buffer now (`applyBuffer(booking:)`), which
+        /// also settles `records`.
+        case apply(records: [SettlementRecord])
+    }
+
+    /// A partial as it came off the queue: decoded, or why not.
+    public enum Input: Sendable {
+        case partial(PartialAggregate, settled: [PartialAggregateSummary.Settled])
+        case undecodable(detail: String)
+    }
+
+    /// A new version: the model to publish and what it settled.
+    public struct Applied: Sendable {
+        public var model: GlobalModel
+        public var records: [SettlementRecord]
+        /// The staleness of each applied update, for the histogram.
+        public var staleness: [Int]
+    }
+
+    public private(set) var state: CoordinatorState
+    private var strategy: AggregationStrategy
+    /// Ids inside partials the strategy buffers (not settled until applied).
+    private var pendingIDs: Set<UpdateID> = []
+    /// When the oldest buffered partial arrived.
+    private(set) var pendingSince: ContinuousClock.Instant?
+
+    public init(state: CoordinatorState, strategy: AggregationStrategy) {
+        self.state = state
+        self.strategy = strategy
+    }
+
+    /// Updates the strategy buffers, not yet applied.
+    public var bufferedUpdates: Int { strategy.pendingCount }
+
+    /// Decodes a partial's bytes; pure, so that a malformed partial is an input like any other.
+    public static func decode(_ body: [UInt8], spec: ModelSpec) -> Input {
+        do {
+            let envelope = try Envelope(bytes: body, expecting: PipelineMessage.expectation(spec))
+            guard envelope.header.kind == .partialAggregate, let summary = envelope.partial else {
+                return .undecodable(detail: "partial: expected a partial aggregate, got \(envelope.header.kind)")
+            }
+            let partial = try PartialAggregate(
+                weightedSum: envelope.decode(), weightTotal: summary.weightTotal, massTotal: summary.massTotal,
+                entries: summary.entries.map { .init(id: $0.updateID, baseVersion: $0.baseVersion) })
+            return .partial(partial, settled: summary.settled)
+        } catch {
+            return .undecodable(detail: "partial: \(error)")
+        }
+    }
+
+    /// Decides what becomes of one partial (see the type's rules).
+    public mutating func receive(_ input: Input, now: ContinuousClock.Instant = .now) -> Action {
+        guard case .partial(let partial, let settled) = input else {
+            if case .undecodable(let detail) = input { return .deadLetter(reason: .malformed, detail: detail, records: []) }
+            return .acknowledge(records: [])
+        }
+        var records: [SettlementRecord] = []
+        // Checked entry by entry: the same poison message twice in one list counts once.
+        for entry in settled where !state.settledIDs.contains(entry.updateID) {
+            records.append(settleUnapplied(entry.updateID, reason: entry.reason))
+        }
+        if partial.isEmpty { return .acknowledge(records: records) }
+        let fresh = partial.updateIDs.filter { !state.settledIDs.contains($0) && !pendingIDs.contains($0) }
+        if fresh.isEmpty {
+            // A redelivery of what is already counted (or buffered from the first copy).
+            return .acknowledge(records: records)
+        }
+        if fresh.count < partial.count {
+            records += fresh.map { settleUnapplied($0, reason: .duplicate) }
+            return .deadLetter(
+                reason: .duplicate, detail: "\(partial.count - fresh.count) of \(partial.count) updates already counted",
+                records: records)
+        }
+        switch strategy.receive(partial, currentVersion: state.model.version) {
+        case .buffered:
+            if pendingIDs.isEmpty { pendingSince = now }
+            pendingIDs.formUnion(partial.updateIDs)
+            return .hold(records: records)
+        case .ready:
+            pendingIDs.formUnion(partial.updateIDs)
+            return .apply(records: records)
+        case .rejected(let reason):
+            records += partial.updateIDs.map { settleUnapplied($0, reason: reason) }
+            return .deadLetter(reason: reason, detail: "refused by the strategy", records: records)
+        }
+    }
+
+    /// Whether a buffer has waited `wait` or longer without filling: apply it short
+    /// then, or clients that stop or slow down strand the last updates of a run.
+    public func bufferOverdue(after wait: Duration, now: ContinuousClock.Instant = .now) -> Bool {
+        guard let pendingSince else { return false }
+        return now - pendingSince >= wait
+    }
+
+    /// Applies what the strategy buffers (full, overdue or drained) through the server
+    /// optimiser and bumps the version; nil when nothing was buffered.
+    /// - Parameter booking: records decided with the partial that filled the buffer.
+    /// - Throws: `ServerOptimizerError` when the aggregate does not fit the model.
+    public mutating func applyBuffer(booking records: [SettlementRecord] = []) throws -> Applied? {
+        // The parameters move out and back: two inout accesses to `state` at once would
+        // break exclusivity, and moving (unlike copying) keeps the buffer unshared.
+        var parameters = state.model.parameters
+        state.model.parameters = []
+        let outcome = Result { try strategy.apply(to: &parameters, optimizer: &state.optimizer) }
+        state.model.parameters = parameters
+        guard let applied = try outcome.get() else { return nil }
+        state.accounting.recordApplied(applied, at: state.model.version)
+        var records = records
+        var stalenesses: [Int] = []
+        stalenesses.reserveCapacity(applied.count)
+        for entry in applied.entries {
+            stalenesses.append(staleness(current: state.model.version, base: entry.baseVersion))
+            state.settledIDs.insert(entry.id)
+            records.append(SettlementRecord(id: entry.id, disposition: .applied, version: state.model.version + 1))
+        }
+        pendingIDs = []
+        pendingSince = nil
+        state.model.version += 1
+        state.model.updatesApplied += applied.count
+        return Applied(model: state.model, records: records, staleness: stalenesses)
+    }
+
+    /// Books an update that will never be applied: dropped stale, or rejected for
+    /// `reason`; returns its line for `updates.csv`.
+    private mutating func settleUnapplied(_ id: UpdateID, reason: RejectionReason) -> SettlementRecord {
+        state.settledIDs.insert(id)
+        guard reason.isRejection else {
+            state.accounting.recordDroppedStale()
+            return SettlementRecord(id: id, disposition: .stale, version: state.model.version)
+        }
+        state.accounting.recordRejected(reason)
+        return SettlementRecord(id: id, disposition: .rejected, reason: reason, version: state.model.version)
+    }
+}

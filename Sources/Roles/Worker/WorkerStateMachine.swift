@@ -1,0 +1,180 @@
+import Aggregation
+import FedCore
+import Foundation
+import Learning
+import Wire
+
+/// An aggregator worker's decisions, with no I/O: an update's bytes go in, a
+/// decision comes out, and `AggregatorWorker` (the actor around it) only parks
+/// refused messages, publishes batches and acknowledges as it is told. A test can
+/// drive every rule without a broker.
+///
+/// Deliveries are not in here (they are the broker's handles): the machine counts
+/// how many it holds, and each `Batch` says how many of the oldest held deliveries
+/// it settles, in order.
+public struct WorkerStateMachine: Sendable {
+    /// What becomes of one update.
+    public enum Decision: Sendable, Equatable {
+        /// Park it in `fedq.dead` for `reason`, then call `settleRefused(_:)` with it:
+        /// the coordinator books it once, under `id`.
+        case refuse(Refusal)
+        /// Added to the open partial; publish `batches` (zero, one or two, oldest first).
+        case added(batches: [Batch])
+    }
+
+    /// A refused update, as the coordinator will book it.
+    public struct Refusal: Sendable, Equatable {
+        public var reason: RejectionReason
+        public var detail: String
+        /// The id it is booked under (see `Settlement.updateID`).
+        public var id: UpdateID
+        public var baseVersion: ModelVersion
+    }
+
+    /// One flush: the partial of added updates, the settled (refused) entries, and how
+    /// many of the oldest held deliveries they settle once the broker confirmed both.
+    public struct Batch: Sendable, Equatable {
+        public var partial: PartialAggregate
+        public var settled: [PartialAggregateSummary.Settled]
+        public var deliveries: Int
+        /// The added updates' message checksums, should the batch be reopened.
+        var checksums: [UpdateID: UInt32] = [:]
+    }
+
+    public let spec: ModelSpec
+    public let settings: WorkerSettings
+    public private(set) var partial: PartialAggregate
+    /// The ids in the open partial, with their message's checksum.
+    private var ids: [UpdateID: UInt32] = [:]
+    private var settled: [PartialAggregateSummary.Settled] = []
+    /// Deliveries behind the open partial and settled entries, not yet in a batch.
+    public private(set) var heldDeliveries = 0
+    private var oldest: ContinuousClock.Instant?
+    /// The newest global version this worker has heard of: staleness is measured against it.
+    public private(set) var knownVersion: ModelVersion = 0
+
+    public init(spec: ModelSpec, settings: WorkerSettings) {
+        self.spec = spec
+        self.settings = settings
+        partial = PartialAggregate(dimension: spec.parameterCount)
+    }
+
+    /// A version heard on the fanout (or proven by an update trained on it).
+    public mutating func heard(_ version: ModelVersion) {
+        knownVersion = max(knownVersion, version)
+    }
+
+    /// Judges one update and, when it is accepted, decodes it straight into the open partial.
+    /// - Parameters:
+    ///   - messageID: the AMQP message id (the update id, when the client set it).
+    ///   - redelivered: the broker handed it out before: it may already be in a partial
+    ///     the coordinator applied, so it travels alone in a partial of its own, which the
+    ///     coordinator can recognise whole and skip.
+    public mutating func receive(
+        _ body: [UInt8], messageID: String?, redelivered: Bool, now: ContinuousClock.Instant = .now
+    ) -> Decision {
+        let envelope: Envelope
+        do throws(WireError) {
+            envelope = try Envelope(bytes: body, limits: settings.limits, expecting: PipelineMessage.expectation(spec))
+            guard envelope.header.kind == .clientUpdate else {
+                throw WireError.inconsistentInput(field: .kind, reason: "expected a client update, got \(envelope.header.kind)")
+            }
+        } catch {
+            return refusal(error.rejectionReason, error.reasonCode, body: body, messageID: messageID, baseVersion: 0)
+        }
+        let header = envelope.header
+        if let maxNorm = settings.maxNorm {
+            let norm = envelope.decode().reduce(Float(0)) { $0 + $1 * $1 }.squareRoot()
+            guard norm <= maxNorm else {
+                return refusal(.outOfBounds, "l2-norm \(norm) > \(maxNorm)", body: body, messageID: messageID, baseVersion: header.modelVersion)
+            }
+        }
+        if let first = ids[header.updateID] {
+            // The same bytes again: a client republished what it saw no confirm for. The
+            // first copy counts and this one settles with it (effectively once).
+            if first == envelope.checksum {
+                hold(now: now)
+                return .added(batches: [])
+            }
+            // Another message under an id already taken: booked as a duplicate under its
+            // own bytes' digest, never merged away.
+            return .refuse(Refusal(
+                reason: .duplicate, detail: "update \(header.updateID) is already in this partial",
+                id: Settlement.fnv1a128(body), baseVersion: header.modelVersion))
+        }
+        // An update trained on a version proves that version exists, even before its fanout arrives.
+        heard(header.modelVersion)
+        // A claimed sample count beyond Int (2^63 and up) is clamped, never trapped on.
+        switch settings.staleness.verdict(base: header.modelVersion, current: knownVersion, samples: Int(clamping: header.sampleCount)) {
+        case .dropStale(let tau):
+            return refusal(
+                .stale, "stale: \(tau) versions behind (max \(settings.staleness.maxStaleness ?? 0))", body: body,
+                messageID: messageID, baseVersion: header.modelVersion)
+        case .accept(_, let weight, let mass):
+            var batches: [Batch] = []
+            // Redelivered: flush what is open so this one travels alone (see `receive`'s doc).
+            let before = redelivered ? takeBatch() : nil
+            do {
+                try partial.add(id: header.updateID, baseVersion: header.modelVersion, weight: weight, mass: mass) {
+                    sum, weight in try envelope.accumulate(into: sum, weight: weight)
+                }
+            } catch {
+                // Accumulation validates before it writes, so the sum is untouched; what
+                // was open stays open.
+                if let before { reopen(before, now: now) }
+                return refusal(.malformed, "accumulate: \(error)", body: body, messageID: messageID, baseVersion: header.modelVersion)
+            }
+            if let before { batches.append(before) }
+            ids[header.updateID] = envelope.checksum
+            hold(now: now)
+            if redelivered || partial.count >= settings.flushUpdates, let batch = takeBatch() { batches.append(batch) }
+            return .added(batches: batches)
+        }
+    }
+
+    /// Books a refused update once its message is parked in `fedq.dead`.
+    public mutating func settleRefused(_ refusal: Refusal, now: ContinuousClock.Instant = .now) {
+        settled.append(.init(updateID: refusal.id, baseVersion: refusal.baseVersion, reason: refusal.reason))
+        hold(now: now)
+    }
+
+    /// The open batch when its oldest update has waited a flush interval, else nil.
+    public mutating func batchIfDue(now: ContinuousClock.Instant = .now) -> Batch? {
+        guard let oldest, now - oldest >= settings.flushInterval else { return nil }
+        return takeBatch()
+    }
+
+    /// Takes the open partial and settled entries out (nil when nothing is held), so
+    /// the worker takes more updates while the batch is published.
+    public mutating func takeBatch() -> Batch? {
+        guard heldDeliveries > 0 else { return nil }
+        defer {
+            partial = PartialAggregate(dimension: spec.parameterCount)
+            ids = [:]
+            settled = []
+            heldDeliveries = 0
+            oldest = nil
+        }
+        return Batch(partial: partial, settled: settled, deliveries: heldDeliveries, checksums: ids)
+    }
+
+    private mutating func reopen(_ batch: Batch, now: ContinuousClock.Instant) {
+        partial = batch.partial
+        ids = batch.checksums
+        settled = batch.settled
+        heldDeliveries = batch.deliveries
+        oldest = now
+    }
+
+    private mutating func hold(now: ContinuousClock.Instant) {
+        heldDeliveries += 1
+        if oldest == nil { oldest = now }
+    }
+
+    private func refusal(
+        _ reason: RejectionReason, _ detail: String, body: [UInt8], messageID: String?, baseVersion: ModelVersion
+    ) -> Decision {
+        .refuse(Refusal(
+            reason: reason, detail: detail, id: Settlement.updateID(messageID: messageID, body: body), baseVersion: baseVersion))
+    }
+}

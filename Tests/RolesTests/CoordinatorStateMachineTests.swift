@@ -1,0 +1,169 @@
+@testable import Roles
+import Aggregation
+import Foundation
+import Learning
+import Testing
+import Wire
+
+/// The coordinator's rules, driven without a broker: partials in, actions out.
+@Suite struct CoordinatorStateMachineTests {
+    let spec = try! ModelSpec.synthetic(parameters: 8)
+
+    func machine(_ strategy: AggregationStrategy.Kind, window: Int = 64) -> CoordinatorStateMachine {
+        let state = CoordinatorState(
+            model: GlobalModel(version: 0, parameters: [Float](repeating: 0, count: spec.parameterCount), updatesApplied: 0),
+            optimizer: ServerOptimizer(.sgd(learningRate: 1)), settledIDs: RecentIDs(capacity: window),
+            strategy: strategy.description)
+        return CoordinatorStateMachine(state: state, strategy: AggregationStrategy(strategy))
+    }
+
+    /// A partial of one update per value, each delta constant at that value, weight 1.
+    func partial(_ values: [Float], ids: [UpdateID]? = nil, base: ModelVersion = 0) throws -> CoordinatorStateMachine.Input {
+        var aggregate = PartialAggregate(dimension: spec.parameterCount)
+        for (index, value) in values.enumerated() {
+            try aggregate.add(
+                id: ids?[index] ?? .random(), baseVersion: base, weight: 1,
+                delta: [Float](repeating: value, count: spec.parameterCount))
+        }
+        return .partial(aggregate, settled: [])
+    }
+
+    func records(_ action: CoordinatorStateMachine.Action) -> [SettlementRecord] {
+        switch action {
+        case .acknowledge(let records), .hold(let records), .apply(let records): records
+        case .deadLetter(_, _, let records): records
+        }
+    }
+
+    @Test func fedBuffHoldsUntilKThenAppliesTheMean() throws {
+        var machine = machine(.fedBuff(bufferSize: 3))
+        #expect(machine.receive(try partial([1])) == .hold(records: []))
+        #expect(machine.receive(try partial([2])) == .hold(records: []))
+        #expect(machine.bufferedUpdates == 2)
+        #expect(machine.receive(try partial([6])) == .apply(records: []))
+        let applying = try machine.applyBuffer()
+        let applied = try #require(applying)
+        #expect(applied.model.version == 1 && applied.model.updatesApplied == 3)
+        // SGD with learning rate 1 takes the mean delta: (1 + 2 + 6) / 3.
+        #expect(applied.model.parameters == [Float](repeating: 3, count: spec.parameterCount))
+        #expect(applied.records.map(\.disposition) == [.applied, .applied, .applied])
+        #expect(applied.records.allSatisfy { $0.version == 1 })
+        #expect(applied.staleness == [0, 0, 0])
+        #expect(machine.state.accounting.applied == 3)
+        let again = try machine.applyBuffer()
+        #expect(again == nil)
+    }
+
+    @Test func aShortBufferTakesTheStepItsFillEarns() throws {
+        var machine = machine(.fedBuff(bufferSize: 4))
+        #expect(machine.receive(try partial([8])) == .hold(records: []))
+        let applying = try machine.applyBuffer()
+        let applied = try #require(applying)
+        // One update of four: Σ/K = 8/4, not the full mean 8.
+        #expect(applied.model.parameters == [Float](repeating: 2, count: spec.parameterCount))
+    }
+
+    @Test func aRedeliveredPartialIsAcknowledgedWithoutBooking() throws {
+        var machine = machine(.fedAsync(mixing: 1))
+        let ids = [UpdateID.random()]
+        #expect(machine.receive(try partial([1], ids: ids)) == .apply(records: []))
+        _ = try machine.applyBuffer()
+        // The broker hands the same partial out again after a crash before its ack.
+        #expect(machine.receive(try partial([1], ids: ids)) == .acknowledge(records: []))
+        #expect(machine.state.model.version == 1 && machine.state.accounting.applied == 1)
+    }
+
+    @Test func aRedeliveryOfABufferedPartialIsNotBufferedTwice() throws {
+        var machine = machine(.fedBuff(bufferSize: 3))
+        let ids = [UpdateID.random()]
+        #expect(machine.receive(try partial([1], ids: ids)) == .hold(records: []))
+        #expect(machine.receive(try partial([1], ids: ids)) == .acknowledge(records: []))
+        #expect(machine.bufferedUpdates == 1)
+    }
+
+    @Test func aPartialMixingCountedAndNewUpdatesIsParkedAndItsNewOnesBookedAsDuplicates() throws {
+        var machine = machine(.fedAsync(mixing: 1))
+        let counted = UpdateID.random()
+        let new = UpdateID.random()
+        _ = machine.receive(try partial([1], ids: [counted]))
+        _ = try machine.applyBuffer()
+        let action = machine.receive(try partial([1, 2], ids: [counted, new]))
+        guard case .deadLetter(let reason, _, let records) = action else {
+            Issue.record("expected a dead letter, got \(action)")
+            return
+        }
+        #expect(reason == .duplicate)
+        #expect(records.map(\.id) == [new] && records.map(\.reason) == [.duplicate])
+        #expect(machine.state.accounting.rejected[.duplicate] == 1)
+        #expect(machine.state.model.version == 1)
+    }
+
+    @Test func settledEntriesAreBookedOnceEach() throws {
+        var machine = machine(.fedBuff(bufferSize: 2))
+        let poison = PartialAggregateSummary.Settled(updateID: .random(), baseVersion: 0, reason: .malformed)
+        let stale = PartialAggregateSummary.Settled(updateID: .random(), baseVersion: 0, reason: .stale)
+        let input = CoordinatorStateMachine.Input.partial(PartialAggregate(dimension: spec.parameterCount), settled: [poison, poison, stale])
+        let action = machine.receive(input)
+        let first = records(action)
+        #expect(first.map(\.disposition) == [.rejected, .stale])
+        #expect(first.map(\.reason) == [.malformed, nil])
+        // A redelivery of the same settled entries books nothing more.
+        #expect(machine.receive(input) == .acknowledge(records: []))
+        #expect(machine.state.accounting.rejected[.malformed] == 1)
+        #expect(machine.state.accounting.droppedStale == 1)
+    }
+
+    @Test func undecodableBytesAreParkedAsMalformed() {
+        var machine = machine(.fedAsync(mixing: 1))
+        let input = CoordinatorStateMachine.decode(TestUpdates.garbage, spec: spec)
+        guard case .deadLetter(let reason, let detail, let records) = machine.receive(input) else {
+            Issue.record("expected a dead letter")
+            return
+        }
+        #expect(reason == .malformed && records.isEmpty)
+        #expect(detail.hasPrefix("partial: "))
+    }
+
+    @Test func aClientUpdateOnThePartialsQueueIsNotAPartial() throws {
+        let update = try TestUpdates.update(0.5, spec: spec)
+        guard case .undecodable(let detail) = CoordinatorStateMachine.decode(update.body, spec: spec) else {
+            Issue.record("a client update decoded as a partial")
+            return
+        }
+        #expect(detail.contains("expected a partial aggregate"))
+    }
+
+    @Test func fedAvgRefusesAPartialFromAnotherRound() throws {
+        var machine = machine(.fedAvg(clientsPerRound: 2))
+        let action = machine.receive(try partial([1], base: 3))
+        guard case .deadLetter(let reason, _, let records) = action else {
+            Issue.record("expected a dead letter, got \(action)")
+            return
+        }
+        #expect(reason == .wrongRound)
+        #expect(records.map(\.reason) == [.wrongRound])
+        #expect(machine.bufferedUpdates == 0)
+    }
+
+    @Test func aBufferIsOverdueOnlyAfterItsWait() throws {
+        var machine = machine(.fedBuff(bufferSize: 5))
+        let start = ContinuousClock.now
+        #expect(!machine.bufferOverdue(after: .seconds(1), now: start + .seconds(5)))
+        _ = machine.receive(try partial([1]), now: start)
+        #expect(!machine.bufferOverdue(after: .seconds(1), now: start + .milliseconds(999)))
+        #expect(machine.bufferOverdue(after: .seconds(1), now: start + .seconds(1)))
+        _ = try machine.applyBuffer()
+        #expect(!machine.bufferOverdue(after: .seconds(1), now: start + .seconds(5)))
+    }
+
+    @Test func theSettledWindowForgetsOnlyItsOldest() throws {
+        var machine = machine(.fedAsync(mixing: 1), window: 2)
+        let ids = (0..<3).map { _ in UpdateID.random() }
+        for id in ids {
+            _ = machine.receive(try partial([1], ids: [id]))
+            _ = try machine.applyBuffer()
+        }
+        #expect(machine.receive(try partial([1], ids: [ids[2]])) == .acknowledge(records: []))
+        #expect(!machine.state.settledIDs.contains(ids[0]))
+    }
+}
