@@ -48,6 +48,32 @@ struct DistributedPipelineTests {
         #expect(summary?["final"] as? Bool == true)
     }
 
+    /// Issue 20: two `fedq client` processes of one seed (client 0 and client 1) once
+    /// published the same update id, and the coordinator booked one update for both.
+    @Test func twoClientProcessesOfOneSeedBalanceTheBooks() async throws {
+        let deployment = try await Deployment("two-clients")
+        try startServers(deployment)
+        var clients: [ChildProcess] = []
+        for index in 0..<2 {
+            clients.append(try deployment.start("client-\(index)", [
+                "client", "--clients", "100", "--client-index", "\(index)", "--max-updates", "1",
+                "--out", deployment.directory + "/client-\(index)",
+            ]))
+        }
+        for client in clients {
+            #expect(await client.wait(timeout: .seconds(120)) == 0, "a client did not finish: \(client.output.suffix(400))")
+        }
+        let published = deployment.published("client-0") + deployment.published("client-1")
+        #expect(published.count == 2 && Set(published).count == 2, "published ids \(published)")
+        // The coordinator's K=10 buffer is applied short after --max-buffer-wait-ms.
+        try await deployment.waitUntil("both updates settled", timeout: .seconds(60)) { deployment.settled().count >= 2 }
+        let settled = deployment.settled()
+        #expect(settled.count == 2)
+        #expect(Set(settled.map(\.id)) == Set(published))
+        #expect(settled.allSatisfy { $0.disposition == "applied" })
+        await deployment.stopAll()
+    }
+
     @Test func killingAWorkerAndTheCoordinatorLosesAndDoublesNothing() async throws {
         let deployment = try await Deployment("kill9")
         try startServers(deployment)
