@@ -16,7 +16,9 @@ import Wire
 /// ones it has no use for (a worker never encodes, so `--codec` is moot there).
 public struct SharedOptions: ParsableArguments {
     @Option(help: """
-        RabbitMQ URL, amqp[s]://user:pass@host:port/vhost. Roles default to \
+        RabbitMQ URL, amqp[s]://user:pass@host:port/vhost, or a cluster's node URLs \
+        separated by commas (each connection goes to one node, in a shuffled order, and \
+        to the next when its node is lost). Roles default to \
         amqp://guest:guest@127.0.0.1:5672/%2F; simulate to 'embedded' (in-process).
         """)
     public var broker: String?

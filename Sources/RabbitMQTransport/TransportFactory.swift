@@ -1,5 +1,6 @@
 import AMQP
 import FedCore
+import Foundation
 import Messaging
 
 /// The one place a broker URL becomes a transport: `embedded` is the in-process broker,
@@ -11,20 +12,39 @@ public enum TransportFactory {
         public let description: String
     }
 
-    /// A connector for `url` ("embedded", or an amqp:// or amqps:// URL).
+    /// A connector for `url`: "embedded", an amqp:// or amqps:// URL, or the URLs of a
+    /// cluster's nodes separated by commas (each connection goes to one of them, see
+    /// `TransportConnector.failover`).
     /// - Parameter connectionName: shown in RabbitMQ's management UI (`fedq worker`…).
     /// - Throws: `AddressError` for a URL the AMQP module cannot parse.
     public static func connector(for url: String, connectionName: String) throws(AddressError) -> TransportConnector {
         if url == "embedded" { return .embedded() }
-        let configuration = try configuration(for: url, connectionName: connectionName)
-        return TransportConnector(description: configuration.redactedURL) { () throws(TransportError) in
-            try await AMQPTransport(configuration: configuration)
+        var nodes: [TransportConnector] = []
+        for node in try nodeURLs(url) {
+            let configuration = try configuration(for: node, connectionName: connectionName)
+            nodes.append(TransportConnector(description: configuration.redactedURL) { () throws(TransportError) in
+                try await AMQPTransport(configuration: configuration)
+            })
         }
+        return .failover(nodes)
     }
 
-    /// Checks that `url` is a usable RabbitMQ address (for up-front option validation).
+    /// Checks that `url` is a usable RabbitMQ address, or list of them (for up-front
+    /// option validation).
     public static func validate(_ url: String) throws(AddressError) {
-        _ = try configuration(for: url, connectionName: "fedq")
+        for node in try nodeURLs(url) { _ = try configuration(for: node, connectionName: "fedq") }
+    }
+
+    /// The node URLs of a comma-separated list (one for a single node).
+    static func nodeURLs(_ url: String) throws(AddressError) -> [String] {
+        let nodes = url.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+        guard !nodes.contains(where: \.isEmpty) else {
+            throw AddressError(description: "an empty address in a comma-separated list of broker URLs")
+        }
+        guard !nodes.contains("embedded") || nodes.count == 1 else {
+            throw AddressError(description: "'embedded' cannot be one node of a list")
+        }
+        return nodes
     }
 
     static func configuration(for url: String, connectionName: String) throws(AddressError) -> AMQPConfiguration {
