@@ -11,6 +11,8 @@
 #   scripts/cluster.sh restart NODE     start node NODE again (it rejoins the cluster)
 #   scripts/cluster.sh pid NODE         print node NODE's process id
 #   scripts/cluster.sh url NODE         print node NODE's amqp:// URL
+#   scripts/cluster.sh leader QUEUE     print the number of the node leading quorum queue QUEUE
+#   scripts/cluster.sh node-of NAME     print the number of the node a client connection named NAME is on
 # FEDQ_CLUSTER_BASE_PORT (default 5710) selects the ports; the node count is kept in
 # the state directory, so kill/restart/stop need not repeat it.
 set -euo pipefail
@@ -103,6 +105,38 @@ restart() {
     echo "$node_url"
 }
 
+# leader QUEUE: asks any running node which node leads QUEUE; prints its number.
+leader() {
+    local node name
+    for node in $(seq 1 "$(node_count)"); do
+        select_node "$node"
+        rabbit_node_answers || continue
+        name=$(rabbit_ctl list_queues name leader 2>/dev/null | awk -v q="$1" '$1 == q { print $2 }') || true
+        [[ -n "$name" ]] || { echo "cluster.sh: no queue '$1'" >&2; exit 1; }
+        name=${name#fedq-}
+        echo $((${name%@*} - base_port + 1))
+        return 0
+    done
+    echo "cluster.sh: no node answers" >&2
+    exit 1
+}
+
+# node_of NAME: the node of the first connection whose client named it NAME.
+node_of() {
+    local node port
+    for node in $(seq 1 "$(node_count)"); do
+        select_node "$node"
+        rabbit_node_answers || continue
+        port=$(rabbit_ctl list_connections port client_properties 2>/dev/null |
+            grep -F "{\"connection_name\",\"$1\"}" | head -n 1 | cut -f 1) || true
+        [[ -n "$port" ]] || { echo "cluster.sh: no connection named '$1'" >&2; exit 1; }
+        echo $((port - base_port + 1))
+        return 0
+    done
+    echo "cluster.sh: no node answers" >&2
+    exit 1
+}
+
 case "$command" in
 start) start "${argument:-3}" ;;
 stop) stop ;;
@@ -114,5 +148,7 @@ kill) select_node "${argument:?cluster.sh: kill needs a NODE}"; rabbit_node_kill
 restart) restart "${argument:?cluster.sh: restart needs a NODE}" ;;
 pid) select_node "${argument:?cluster.sh: pid needs a NODE}"; cat "$RABBITMQ_PID_FILE" ;;
 url) select_node "${argument:?cluster.sh: url needs a NODE}"; echo "$node_url" ;;
-*) echo "usage: scripts/cluster.sh start [N]|stop|status|kill NODE|restart NODE|pid NODE|url NODE" >&2; exit 2 ;;
+leader) leader "${argument:?cluster.sh: leader needs a QUEUE}" ;;
+node-of) node_of "${argument:?cluster.sh: node-of needs a connection NAME}" ;;
+*) echo "usage: scripts/cluster.sh start [N]|stop|status|kill NODE|restart NODE|pid NODE|url NODE|leader QUEUE|node-of NAME" >&2; exit 2 ;;
 esac

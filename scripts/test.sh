@@ -12,11 +12,16 @@ source scripts/lib/packages.sh
 fedq_install_missing_packages
 
 port="${FEDQ_BROKER_PORT:-5699}"
-trap 'scripts/broker.sh stop "$port" >/dev/null 2>&1 || true' EXIT
+trap 'scripts/broker.sh stop "$port" >/dev/null 2>&1 || true; scripts/cluster.sh stop >/dev/null 2>&1 || true' EXIT
 url="$(scripts/broker.sh start "$port")"
 export FEDQ_TEST_BROKER="$url"
 export FEDQ_BROKER_SCRIPT="$repo/scripts/broker.sh"
 echo "test.sh: broker at $FEDQ_TEST_BROKER"
+# A 3-node cluster (ports 5710-5712 unless FEDQ_CLUSTER_BASE_PORT) for the cluster tests.
+FEDQ_TEST_CLUSTER="$(scripts/cluster.sh start 3)"
+export FEDQ_TEST_CLUSTER
+export FEDQ_CLUSTER_SCRIPT="$repo/scripts/cluster.sh"
+echo "test.sh: cluster at $FEDQ_TEST_CLUSTER"
 
 # The distributed-pipeline tests start `fedq` role processes: build the binary beside
 # the test bundle first (same flags, so the two builds share their objects).

@@ -1,5 +1,6 @@
 import Roles
 import Messaging
+import RabbitMQTransport
 import Report
 import Simulation
 import Foundation
@@ -25,12 +26,13 @@ final class Deployment: Sendable {
         return path
     }
 
-    /// A fresh directory, with the pipeline's queues declared and emptied.
-    init(_ name: String) async throws {
+    /// A fresh directory, with the pipeline's queues declared and emptied on `broker`
+    /// (default: the test node; or a cluster's comma-separated node URLs).
+    init(_ name: String, broker: String? = nil) async throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("fedq-\(name)-\(UUID().uuidString.prefix(6))").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        broker = try TestBrokerNode.url()
-        let setup = try await TestBroker.connect()
+        self.broker = try broker ?? TestBrokerNode.url()
+        let setup = try await TransportFactory.connector(for: self.broker, connectionName: "fedq test setup").connect()
         try await PipelineTopology.declare(on: setup)
         try await PipelineTopology.purge(on: setup)
         await setup.close()

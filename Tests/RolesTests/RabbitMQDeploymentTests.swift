@@ -42,7 +42,7 @@ struct RabbitMQDeploymentTests {
         let definitions = try AMQPTopology(definitionsAt: packageRoot + "/topology/definitions.json")
         let connection = try await AMQPConnection(configuration: Self.configuration())
         let transport = try await TestBroker.connect()
-        for queue in [PipelineTopology.updatesQueue, PipelineTopology.partialsQueue, PipelineTopology.deadQueue] {
+        for queue in [PipelineTopology.updatesQueue, PipelineTopology.partialsQueue, PipelineTopology.deadQueue, PipelineTopology.modelRequestsQueue] {
             try await connection.openChannel().deleteQueue(queue)
         }
         try await PipelineTopology.declare(on: transport)

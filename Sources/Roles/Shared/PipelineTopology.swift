@@ -35,16 +35,19 @@ public enum PipelineTopology {
         updates.queueType = .quorum
         updates.deadLetterExchange = deadExchange
         try await transport.declareQueue(QueueDeclaration(name: updatesQueue, arguments: updates))
+        // Every shared queue is a quorum queue: on a cluster it is replicated over the
+        // nodes (RabbitMQ's default initial group size: all of them, up to 5 with
+        // policies), so the loss of a minority of nodes loses no queue and no message.
         var partials = QueueArguments()
-        partials.queueType = .classic
+        partials.queueType = .quorum
         partials.singleActiveConsumer = true
         partials.deadLetterExchange = deadExchange
         try await transport.declareQueue(QueueDeclaration(name: partialsQueue, arguments: partials))
         var dead = QueueArguments()
-        dead.queueType = .classic
+        dead.queueType = .quorum
         try await transport.declareQueue(QueueDeclaration(name: deadQueue, arguments: dead))
         var requests = QueueArguments()
-        requests.queueType = .classic
+        requests.queueType = .quorum
         try await transport.declareQueue(QueueDeclaration(name: modelRequestsQueue, arguments: requests))
         try await transport.bindQueue(updatesQueue, exchange: updatesExchange, routingKey: updatesRoutingKey)
         try await transport.bindQueue(partialsQueue, exchange: partialsExchange, routingKey: partialsRoutingKey)
