@@ -21,6 +21,8 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/adam-fowler/compress-nio", from: "1.5.0"),
+        // The /metrics HTTP server (NIOHTTP1 on NIOPosix); already in the graph through compress-nio.
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
@@ -83,11 +85,14 @@ let package = Package(
             dependencies: ["FedCore", "Messaging", "Wire", "Learning", "Aggregation", "Roles", "Report",
                 .product(name: "Logging", package: "swift-log")]
         ),
-        // Metrics: swift-metrics on a Prometheus registry, served on /metrics.
+        // Metrics: swift-metrics on a Prometheus registry with help texts, process metrics,
+        // served on /metrics by a swift-nio HTTP/1.1 server.
         .target(
             name: "Telemetry",
             dependencies: [
                 .product(name: "CoreMetrics", package: "swift-metrics"), .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
         // What every command shares: broker and metrics options, logging, signals and services.
@@ -131,6 +136,13 @@ let package = Package(
         .testTarget(name: "LearningTests", dependencies: ["Learning"]),
         .testTarget(name: "AggregationTests", dependencies: ["Aggregation"]),
         .testTarget(name: "FedCoreTests", dependencies: ["FedCore"]),
+        .testTarget(
+            name: "TelemetryTests",
+            dependencies: [
+                "Telemetry", .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
         .testTarget(name: "MessagingTests", dependencies: ["FedCore", "Messaging", "RabbitMQTransport", "TestSupport"]),
         .testTarget(
             name: "RolesTests",
@@ -142,7 +154,7 @@ let package = Package(
         .testTarget(
             name: "FedqCLITests",
             dependencies: [
-                "FedqCLI", "FedqBench", "CLISupport", "RabbitMQTransport", "Messaging", "AMQP",
+                "FedqCLI", "FedqBench", "CLISupport", "RabbitMQTransport", "Messaging", "AMQP", "Roles", "Telemetry", "TestSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Yams", package: "Yams"),
             ]

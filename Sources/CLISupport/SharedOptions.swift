@@ -46,7 +46,7 @@ public struct SharedOptions: ParsableArguments {
     public var reconnectFor = 300.0
     @Option(help: "Serve Prometheus metrics on this port (GET /metrics); 0 picks a free one.")
     public var metricsPort: Int?
-    @Option(help: "Address the metrics port listens on (0.0.0.0 in a container).")
+    @Option(help: "Host name or address the metrics port listens on: localhost, ::1, or 0.0.0.0 or :: for every interface (in a container).")
     public var metricsAddress = "127.0.0.1"
     @Option(help: "Log level: trace, debug, info, notice, warning, error or critical (logs go to stderr).")
     public var logLevel = "info"
@@ -92,7 +92,6 @@ public struct SharedOptions: ParsableArguments {
             StalenessPolicy(function: try stalenessFunction(), maxStaleness: maxStaleness, weighsBySamples: weighBySamples))
     }
 
-    /// Starts serving metrics when `--metrics-port` was given (and says where).
     /// The logger of `role`, once logging is set up at `--log-level`.
     public func logger(role: String) -> Logger {
         RoleRuntime.bootstrapLogging(level: logLevel)
@@ -105,11 +104,21 @@ public struct SharedOptions: ParsableArguments {
             role: role, connector: try roleConnector(name: "fedq \(role)"), patience: .seconds(reconnectFor), logger: logger)
     }
 
-    public func startMetrics(role: String) throws -> MetricsServer? {
+    /// Starts serving metrics when `--metrics-port` was given, and says where: every
+    /// `PipelineMetric` with its help text, this role's counters from zero, the process metrics.
+    /// - Throws: `MetricsServerError` when `--metrics-address` does not resolve or cannot be bound.
+    public func startMetrics(role: String) async throws -> MetricsServer? {
         guard let metricsPort else { return nil }
-        let server = try Telemetry.serve(port: metricsPort, address: metricsAddress)
-        logger(role: role).info("metrics on http://\(metricsAddress):\(server.port)/metrics")
+        let server = try await Self.serveMetrics(role: role, host: metricsAddress, port: metricsPort)
+        logger(role: role).info("metrics on \(server.url)")
         return server
+    }
+
+    /// What `startMetrics` does, given the address.
+    static func serveMetrics(role: String, host: String, port: Int) async throws(MetricsServerError) -> MetricsServer {
+        let registry = Telemetry.bootstrap(help: PipelineMetric.helpTexts, valueBuckets: PipelineMetric.valueBuckets)
+        PipelineMetrics.register(role: role)
+        return try await Telemetry.serve(registry, host: host, port: port)
     }
 
     /// The broker of a role command: RabbitMQ (nil `--broker` means the local default).

@@ -69,7 +69,7 @@ struct Simulate: AsyncParsableCommand {
         let logger = shared.logger(role: "simulate")
         // Outputs are checked before the run, not found unwritable after it.
         try OutputDirectory.prepare(out, flag: "out")
-        let metrics = try shared.startMetrics(role: "simulate")
+        let metrics = try await shared.startMetrics(role: "simulate")
         defer { metrics?.close() }
         let config = try makeConfig()
         let line = ProgressBox(target: config.targetAccuracy)

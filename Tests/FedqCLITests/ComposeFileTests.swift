@@ -1,5 +1,8 @@
 import ArgumentParser
 import Foundation
+import Roles
+import Telemetry
+import TestSupport
 import Testing
 import Yams
 
@@ -128,5 +131,124 @@ import Yams
         #expect(!manifest.contains("path: \"") || manifest.components(separatedBy: "path: \"").dropFirst().allSatisfy {
             $0.hasPrefix("Sources/") || $0.hasPrefix("Tests/")
         }, "a target lives outside Sources/ and Tests/")
+    }
+
+    // MARK: Prometheus and Grafana
+
+    static func yaml(_ path: String) throws -> [String: Any] {
+        try #require(try Yams.load(yaml: text(path)) as? [String: Any], "\(path) is not a mapping")
+    }
+
+    /// The `host:port` targets of each job of docker/prometheus.yml: its static targets and the
+    /// names it resolves through DNS.
+    static func scrapeTargets() throws -> [String: [(host: String, port: Int)]] {
+        let jobs = try #require(try yaml("docker/prometheus.yml")["scrape_configs"] as? [[String: Any]])
+        var targets: [String: [(host: String, port: Int)]] = [:]
+        for job in jobs {
+            let name = try #require(job["job_name"] as? String)
+            for lookup in job["dns_sd_configs"] as? [[String: Any]] ?? [] {
+                let port = try #require(lookup["port"] as? Int, "\(name): a DNS lookup without a port")
+                for host in lookup["names"] as? [String] ?? [] { targets[name, default: []].append((host, port)) }
+            }
+            for group in job["static_configs"] as? [[String: Any]] ?? [] {
+                for target in group["targets"] as? [String] ?? [] {
+                    let parts = target.split(separator: ":")
+                    targets[name, default: []].append((String(parts[0]), Int(parts.last ?? "") ?? 0))
+                }
+            }
+        }
+        return targets
+    }
+
+    /// Prometheus scrapes every role service (by its name, so each replica of a scaled one) on
+    /// the port its environment gives `--metrics-port`, and nothing compose does not run.
+    @Test func prometheusScrapesEveryRole() throws {
+        let targets = try Self.scrapeTargets().values.flatMap { $0 }
+        for (name, service) in try Self.roles() {
+            let port = try #require(Int(Self.environment(service)["FEDQ_METRICS_PORT"] ?? ""), "\(name) serves no metrics")
+            #expect(targets.contains { $0.host == name && $0.port == port }, "prometheus.yml does not scrape \(name) on :\(port)")
+        }
+        let services = try Self.services()
+        for target in targets { #expect(services[target.host] != nil, "prometheus.yml scrapes \(target.host), which compose does not run") }
+    }
+
+    @Test func prometheusConfigPassesPromtool() async throws {
+        let result = try await Promtool.run(["check", "config", Self.root.appendingPathComponent("docker/prometheus.yml").path])
+        #expect(result.status == 0, "promtool check config: \(result.output)")
+    }
+
+    /// Both publish on loopback only (like the broker), run a pinned release, and find their
+    /// files where compose mounts them.
+    @Test func monitoringIsLocalPinnedAndProvisioned() throws {
+        let services = try Self.services()
+        for name in ["prometheus", "grafana"] {
+            let service = try #require(services[name], "compose.yml has no \(name)")
+            let image = try #require(service["image"] as? String)
+            let tag = image.split(separator: ":").dropFirst().first ?? ""
+            #expect(!tag.isEmpty && tag != "latest", "\(name): \(image) is not pinned")
+            let ports = try #require(service["ports"] as? [String])
+            for port in ports { #expect(port.hasPrefix("127.0.0.1:"), "\(name): \(port) is published on every interface") }
+        }
+        let mounts = { (name: String) throws -> [String: String] in
+            let volumes = try #require(services[name]?["volumes"] as? [String])
+            return Dictionary(uniqueKeysWithValues: volumes.map { $0.split(separator: ":").map(String.init) }.map { ($0[0], $0[1]) })
+        }
+        #expect(try mounts("prometheus")["./prometheus.yml"] == "/etc/prometheus/prometheus.yml")
+        let grafana = try mounts("grafana")
+        #expect(grafana["./grafana/provisioning"] == "/etc/grafana/provisioning")
+        let provider = try #require((try Self.yaml("docker/grafana/provisioning/dashboards/fedqueue.yml")["providers"] as? [[String: Any]])?.first)
+        #expect(grafana["./grafana/dashboards"] == (provider["options"] as? [String: Any])?["path"] as? String)
+    }
+
+    /// The dashboard's queries, with the data source each panel names.
+    static func dashboardQueries() throws -> [(panel: String, expr: String, datasource: String?)] {
+        let dashboard = try #require(
+            try JSONSerialization.jsonObject(with: Data(text("docker/grafana/dashboards/fedqueue.json").utf8)) as? [String: Any])
+        let panels = try #require(dashboard["panels"] as? [[String: Any]], "the dashboard has no panels")
+        return panels.flatMap { panel in
+            (panel["targets"] as? [[String: Any]] ?? []).compactMap { target in
+                (target["expr"] as? String).map {
+                    (panel["title"] as? String ?? "?", $0, ((target["datasource"] ?? panel["datasource"]) as? [String: Any])?["uid"] as? String)
+                }
+            }
+        }
+    }
+
+    /// Every query names a metric a FedQueue process serves (a `PipelineMetric`, or a
+    /// `process_*` one; `_bucket`, `_sum` and `_count` of histograms only), on the provisioned
+    /// data source; and the series an operator watches are all there.
+    @Test func dashboardQueriesNameMetricsFedQueueServes() throws {
+        let queries = try Self.dashboardQueries()
+        #expect(!queries.isEmpty)
+        let histograms = Set(PipelineMetric.allCases.filter { $0.kind != .counter && $0.kind != .gauge }.map(\.name))
+        let known = Set(PipelineMetric.allCases.map(\.name) + ProcessMetrics.definitions.map(\.name))
+        let source = try #require((try Self.yaml("docker/grafana/provisioning/datasources/prometheus.yml")["datasources"] as? [[String: Any]])?.first)
+        var used: Set<String> = []
+        for (panel, expr, datasource) in queries {
+            #expect(datasource == source["uid"] as? String, "\(panel): data source \(datasource ?? "none")")
+            let names = expr.matches(of: /\b(?:fedq|process)_[a-z0-9_]+/).map { String($0.output) }
+            #expect(!names.isEmpty, "\(panel): \(expr) names no FedQueue metric")
+            for name in names {
+                let base = name.replacing(/_(bucket|sum|count)$/, with: "")
+                let metric = known.contains(name) ? name : base
+                #expect(known.contains(metric), "\(panel): \(name) is no metric FedQueue serves")
+                #expect(metric == name || histograms.contains(base), "\(panel): \(name) of a metric that is no histogram")
+                used.insert(metric)
+            }
+        }
+        let watched: [PipelineMetric] = [.updatesApplied, .queueReady, .staleness, .updatesRejected, .evaluatedAccuracy, .modelVersion]
+        for metric in watched { #expect(used.contains(metric.name), "the dashboard does not show \(metric.name)") }
+    }
+
+    /// promtool parses each query (as a recording rule), Grafana's interval variables set to a value.
+    @Test func dashboardQueriesParseAsPromQL() async throws {
+        var rules = "groups:\n  - name: dashboard\n    rules:\n"
+        for (index, query) in try Self.dashboardQueries().enumerated() {
+            let expr = query.expr.replacingOccurrences(of: "$__rate_interval", with: "1m").replacingOccurrences(of: "$__range", with: "1h")
+            rules += "      - record: dashboard_query_\(index)\n        expr: '\(expr.replacingOccurrences(of: "'", with: "''"))'\n"
+        }
+        let file = try Promtool.temporaryFile("dashboard-rules.yml", rules)
+        let result = try await Promtool.run(["check", "rules", file])
+        #expect(result.status == 0, "promtool check rules: \(result.output)\n\(rules)")
     }
 }

@@ -79,26 +79,52 @@ struct LoadTestAndMetricsTests {
         await deployment.stopAll()
     }
 
+    /// The other role commands, and `simulate`, serve metrics that `promtool check metrics`
+    /// accepts too (`scrape` runs it; the coordinator's and the worker's are checked above).
+    /// With no coordinator, the clients and the evaluator wait for a model: no update flows.
+    @Test func everyRoleServesMetricsPromtoolAccepts() async throws {
+        let deployment = try await Deployment("metrics-roles")
+        let directory = deployment.directory
+        let roles: [(name: String, arguments: [String])] = [
+            ("fleet", ["fleet", "--clients", "2", "--out", directory + "/fleet"]),
+            ("client", ["client", "--clients", "2", "--client-index", "1", "--out", directory + "/client"]),
+            ("eval", ["eval", "--test-samples", "100", "--out", directory + "/eval"]),
+            ("simulate", ["simulate", "--broker", "embedded", "--clients", "4", "--max-seconds", "120", "--out", directory + "/simulate"]),
+        ]
+        let processes = try roles.map { try deployment.start($0.name, $0.arguments + ["--metrics-port", "0"]) }
+        for (role, process) in zip(roles, processes) {
+            try await deployment.waitUntil("\(role.name) serves metrics", timeout: .seconds(60)) {
+                process.output.contains("metrics on http://")
+            }
+            _ = try await Self.scrape(try Self.metricsPort(process))
+        }
+        await deployment.stopAll()
+    }
+
     /// The port a role printed for `--metrics-port 0`.
     static func metricsPort(_ process: ChildProcess) throws -> Int {
-        let match = try #require(process.output.firstMatch(of: /metrics on http:\/\/[0-9.]+:(\d+)\/metrics/), "no metrics line in \(process.output)")
+        let match = try #require(process.output.firstMatch(of: /metrics on http:\/\/\S+:(\d+)\/metrics/), "no metrics line in \(process.output)")
         return try #require(Int(match.1))
     }
 
-    /// Fetches `/metrics` and checks it is Prometheus text: `# HELP`/`# TYPE` comments
-    /// and `name{labels} value` samples, every value a number.
+    /// Fetches `/metrics` and checks it is Prometheus text that `promtool check metrics`
+    /// accepts (every metric with its HELP and TYPE): `name{labels} value` samples, every value
+    /// a number, with the process metrics among them.
     static func scrape(_ port: Int) async throws -> [String: Double] {
         let (data, response) = try await URLSession.shared.data(from: URL(string: "http://127.0.0.1:\(port)/metrics")!)
         #expect((response as? HTTPURLResponse)?.statusCode == 200)
         #expect((response as? HTTPURLResponse)?.value(forHTTPHeaderField: "Content-Type")?.hasPrefix("text/plain; version=0.0.4") == true)
+        let check = try await Promtool.checkMetrics(String(decoding: data, as: UTF8.self))
+        #expect(check.status == 0, "promtool check metrics on :\(port): \(check.output)")
         var samples: [String: Double] = [:]
         for line in String(decoding: data, as: UTF8.self).split(separator: "\n") {
             if line.hasPrefix("# TYPE ") || line.hasPrefix("# HELP ") { continue }
-            let parts = line.split(separator: " ")
-            #expect(parts.count == 2 && line.wholeMatch(of: /[a-zA-Z_:][a-zA-Z0-9_:]*(\{.*\})? \S+/) != nil, "not Prometheus text: \(line)")
-            let value = try #require(Double(parts.last!), "not a number: \(line)")
-            samples[String(parts.first!)] = value
+            // A label value may hold spaces (`role="client 1"`): the value follows the last one.
+            let match = try #require(line.wholeMatch(of: /([a-zA-Z_:][a-zA-Z0-9_:]*(?:\{.*\})?) (\S+)/), "not Prometheus text: \(line)")
+            let value = try #require(Double(match.2), "not a number: \(line)")
+            samples[String(match.1)] = value
         }
+        #expect(samples["process_start_time_seconds"] != nil && samples["process_resident_memory_bytes"] != nil)
         return samples
     }
 }

@@ -2,8 +2,10 @@
 # Sourced by scripts/demo.sh and scripts/test.sh: installs the Debian packages FedQueue
 # builds and runs against when any is missing. The packaged RabbitMQ service is kept from
 # starting (policy-rc.d): FedQueue always runs a private node of its own (scripts/broker.sh).
+# `prometheus` is there for its promtool, with which the tests check /metrics, the compose
+# scrape config and the dashboard's queries; its service is kept from starting the same way.
 fedq_install_missing_packages() {
-    local packages=(librabbitmq-dev libopenblas-dev rabbitmq-server zlib1g-dev)
+    local packages=(librabbitmq-dev libopenblas-dev rabbitmq-server zlib1g-dev prometheus)
     local missing=() package
     for package in "${packages[@]}"; do
         dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

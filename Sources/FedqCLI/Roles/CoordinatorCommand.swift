@@ -40,7 +40,7 @@ struct CoordinatorCommand: AsyncParsableCommand {
         let logger = shared.logger(role: "coordinator")
         try OutputDirectory.prepare(checkpoint, flag: "checkpoint")
         if let out { try OutputDirectory.prepare(out, flag: "out") }
-        let metrics = try shared.startMetrics(role: "coordinator")
+        let metrics = try await shared.startMetrics(role: "coordinator")
         defer { metrics?.close() }
         let spec = try shared.modelSpec()
         let kind = try shared.strategyKind()

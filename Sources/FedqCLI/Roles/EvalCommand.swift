@@ -41,7 +41,7 @@ struct EvalCommand: AsyncParsableCommand {
     func run() async throws {
         let logger = shared.logger(role: "eval")
         try OutputDirectory.prepare(out, flag: "out")
-        let metrics = try shared.startMetrics(role: "eval")
+        let metrics = try await shared.startMetrics(role: "eval")
         defer { metrics?.close() }
         var config = SimulationConfig()
         try shared.apply(to: &config)

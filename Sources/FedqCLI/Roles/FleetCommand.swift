@@ -91,7 +91,7 @@ struct ClientRunner {
 
     func run() async throws {
         let logger = shared.logger(role: role)
-        let metrics = try shared.startMetrics(role: role)
+        let metrics = try await shared.startMetrics(role: role)
         defer { metrics?.close() }
         let (train, _) = try config.loadData()
         BLASThreads.set(1)

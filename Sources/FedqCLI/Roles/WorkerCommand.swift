@@ -38,7 +38,7 @@ struct WorkerCommand: AsyncParsableCommand {
 
     func run() async throws {
         let logger = shared.logger(role: "worker")
-        let metrics = try shared.startMetrics(role: "worker")
+        let metrics = try await shared.startMetrics(role: "worker")
         defer { metrics?.close() }
         let spec = try shared.modelSpec()
         // Without --flush-updates, assume the usual pair of workers shares each buffer.

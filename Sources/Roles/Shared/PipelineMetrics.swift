@@ -3,36 +3,139 @@ import CoreMetrics
 import FedCore
 import Messaging
 
-/// The metrics every role reports through swift-metrics (Prometheus names). They
-/// are made on first use, after a command bootstrapped the metrics system, and
-/// cost nothing when it never was (tests, `simulate` without `--metrics-port`).
-/// Counters count this process's work: they restart at zero with the process, as
-/// Prometheus expects; `summary.json` has the run's totals.
+/// Every metric a FedQueue process reports: the one catalogue of names, with the type and the
+/// help text `/metrics` serves for each (`Telemetry` registers them with it, and the Grafana
+/// dashboard's test checks its queries against these names). Adding a metric is adding a case
+/// here; the compiler then asks for its kind and its help.
+public enum PipelineMetric: String, CaseIterable, Sendable {
+    case updatesReceived = "fedq_updates_received_total"
+    case updatesApplied = "fedq_updates_applied_total"
+    case updatesDroppedStale = "fedq_updates_dropped_stale_total"
+    case updatesRejected = "fedq_updates_rejected_total"
+    case updatesPublished = "fedq_updates_published_total"
+    case partialsFlushed = "fedq_partials_flushed_total"
+    case partialsReceived = "fedq_partials_received_total"
+    case staleness = "fedq_update_staleness"
+    case modelVersion = "fedq_model_version"
+    case aggregationDuration = "fedq_aggregation_duration_seconds"
+    case evaluatedAccuracy = "fedq_evaluated_accuracy"
+    case reconnects = "fedq_reconnects_total"
+    case queueReady = "fedq_queue_ready_messages"
+
+    /// What swift-metrics type makes it, and so its Prometheus type.
+    public enum Kind: Sendable, Equatable {
+        /// `Counter`: a Prometheus counter.
+        case counter
+        /// `Gauge`: a Prometheus gauge.
+        case gauge
+        /// `Recorder` (aggregating): a Prometheus histogram with these buckets.
+        case histogram(buckets: [Double])
+        /// `Timer`: a Prometheus histogram in seconds.
+        case timer
+    }
+
+    /// The Prometheus name.
+    public var name: String { rawValue }
+
+    public var kind: Kind {
+        switch self {
+        case .updatesReceived, .updatesApplied, .updatesDroppedStale, .updatesRejected, .updatesPublished, .partialsFlushed,
+            .partialsReceived, .reconnects:
+            .counter
+        case .modelVersion, .evaluatedAccuracy, .queueReady: .gauge
+        // Staleness is counted in versions: buckets that separate fresh from stale.
+        case .staleness: .histogram(buckets: [0, 1, 2, 3, 5, 8, 13, 21, 34, 55])
+        case .aggregationDuration: .timer
+        }
+    }
+
+    /// The label its series are split by, if any.
+    public var label: String? {
+        switch self {
+        case .updatesRejected: "reason"
+        case .reconnects: "role"
+        case .queueReady: "queue"
+        default: nil
+        }
+    }
+
+    /// The `# HELP` line: what is counted, by which role. Counters count this process's work
+    /// since it started.
+    public var help: String {
+        switch self {
+        case .updatesReceived: "Client updates this worker took from fedq.updates, valid or not."
+        case .updatesApplied: "Updates the coordinator applied to the global model."
+        case .updatesDroppedStale: "Updates the coordinator settled as dropped: staler than the strategy allows."
+        case .updatesRejected: "Updates the coordinator settled as rejected, by reason (the names of updates.csv)."
+        case .updatesPublished: "Client updates this process published and the broker confirmed."
+        case .partialsFlushed: "Partial aggregates this worker published to fedq.partials."
+        case .partialsReceived: "Partial aggregates the coordinator took from fedq.partials."
+        case .staleness: "Staleness of each applied update: model versions between its base and the version it was applied to."
+        case .modelVersion: "The global model's version: how many aggregates the coordinator has applied."
+        case .aggregationDuration: "Seconds the coordinator took to apply one aggregate to the model (strategy and server optimizer)."
+        case .evaluatedAccuracy: "Test accuracy (0 to 1) of the last model version the evaluator scored."
+        case .reconnects: "Times this role reconnected to the broker after losing its connection."
+        case .queueReady: "Messages ready in a queue, sampled every second: how far its consumers lag behind."
+        }
+    }
+
+    /// Each metric's help text by name, for `Telemetry.bootstrap(help:)`.
+    public static let helpTexts = Dictionary(uniqueKeysWithValues: allCases.map { ($0.name, $0.help) })
+
+    /// The histograms' buckets by name, for `Telemetry.bootstrap(valueBuckets:)`.
+    public static let valueBuckets = Dictionary(uniqueKeysWithValues: allCases.compactMap { metric in
+        if case .histogram(let buckets) = metric.kind { (metric.name, buckets) } else { nil }
+    })
+}
+
+/// The metrics every role reports through swift-metrics, under the names of `PipelineMetric`.
+/// They are made on first use, after a command bootstrapped the metrics system, and cost
+/// nothing when it never was (tests, `simulate` without `--metrics-port`). Counters count this
+/// process's work: they restart at zero with the process, as Prometheus expects;
+/// `summary.json` has the run's totals.
 public enum PipelineMetrics {
-    public static let updatesReceived = Counter(label: "fedq_updates_received_total")
-    public static let updatesApplied = Counter(label: "fedq_updates_applied_total")
-    public static let updatesDroppedStale = Counter(label: "fedq_updates_dropped_stale_total")
-    public static let updatesPublished = Counter(label: "fedq_updates_published_total")
-    public static let partialsFlushed = Counter(label: "fedq_partials_flushed_total")
-    public static let partialsReceived = Counter(label: "fedq_partials_received_total")
+    public static let updatesReceived = Counter(label: PipelineMetric.updatesReceived.name)
+    public static let updatesApplied = Counter(label: PipelineMetric.updatesApplied.name)
+    public static let updatesDroppedStale = Counter(label: PipelineMetric.updatesDroppedStale.name)
+    public static let updatesPublished = Counter(label: PipelineMetric.updatesPublished.name)
+    public static let partialsFlushed = Counter(label: PipelineMetric.partialsFlushed.name)
+    public static let partialsReceived = Counter(label: PipelineMetric.partialsReceived.name)
     /// Staleness τ of each applied update, in versions.
-    public static let staleness = Recorder(label: "fedq_update_staleness")
-    public static let modelVersion = Gauge(label: "fedq_model_version")
+    public static let staleness = Recorder(label: PipelineMetric.staleness.name)
+    public static let modelVersion = Gauge(label: PipelineMetric.modelVersion.name)
     /// Time to apply one aggregate to the model (strategy, optimizer).
-    public static let aggregationDuration = Timer(label: "fedq_aggregation_duration_seconds", preferredDisplayUnit: .seconds)
-    public static let evaluatedAccuracy = Gauge(label: "fedq_evaluated_accuracy")
+    public static let aggregationDuration = Timer(
+        label: PipelineMetric.aggregationDuration.name, preferredDisplayUnit: .seconds)
+    public static let evaluatedAccuracy = Gauge(label: PipelineMetric.evaluatedAccuracy.name)
 
     public static func rejected(_ reason: RejectionReason) -> Counter {
-        Counter(label: "fedq_updates_rejected_total", dimensions: [("reason", reason.name)])
+        Counter(label: PipelineMetric.updatesRejected.name, dimensions: [("reason", reason.name)])
     }
 
     public static func reconnects(_ role: String) -> Counter {
-        Counter(label: "fedq_reconnects_total", dimensions: [("role", role)])
+        Counter(label: PipelineMetric.reconnects.name, dimensions: [("role", role)])
     }
 
     /// Ready messages in `queue`: how far consumers lag behind.
     public static func queueReady(_ queue: String) -> Gauge {
-        Gauge(label: "fedq_queue_ready_messages", dimensions: [("queue", queue)])
+        Gauge(label: PipelineMetric.queueReady.name, dimensions: [("queue", queue)])
+    }
+
+    /// Makes this process's counters and histograms now, at zero, so the first scrape has them
+    /// and a dashboard's `rate()` sees the first increment: every unlabelled one, a rejection
+    /// counter per reason and `role`'s reconnect counter. Gauges are left to their first value:
+    /// one at zero would claim a version or an accuracy the process never had.
+    public static func register(role: String) {
+        for metric in PipelineMetric.allCases where metric.label == nil {
+            switch metric.kind {
+            case .counter: _ = Counter(label: metric.name)
+            case .histogram: _ = Recorder(label: metric.name)
+            case .timer: _ = Timer(label: metric.name)
+            case .gauge: break
+            }
+        }
+        for reason in RejectionReason.allCases where reason.isRejection { _ = rejected(reason) }
+        _ = reconnects(role)
     }
 
     /// Samples `queue`'s depth every second until cancelled.
