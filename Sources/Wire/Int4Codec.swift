@@ -12,11 +12,10 @@
 ///
 /// For the 199,210-parameter mlp the default block of 128 gives 105,925-byte messages, 7.52×
 /// smaller than fp32 (a block of 64 would spend 12% of the message on scales and stay at 7.1×).
-public struct Int4Codec: ValueCodec {
+public struct Int4Codec: BlockScaledCodec {
     public static let wireID: UInt8 = 4
     public static let name = "int4"
     public static let syntax = "int4[:64|128|256|512|1024]"
-    public static let standard = Int4Codec(blockSize: defaultBlockSize)
 
     /// Block sizes `int4` accepts (header bytes 12–13).
     public static let blockSizes: Set<Int> = [64, 128, 256, 512, 1024]
@@ -25,42 +24,13 @@ public struct Int4Codec: ValueCodec {
     /// Largest scale the decoder accepts: any larger and 8·scale could overflow to infinity.
     static let maxScale = Float.greatestFiniteMagnitude / 8
 
-    /// Values per fp32 scale; ``validateParameters()`` refuses sizes outside ``blockSizes``.
     public var blockSize: Int
 
     public init(blockSize: Int) { self.blockSize = blockSize }
 
-    public var wireParameter: UInt16 { UInt16(truncatingIfNeeded: blockSize) }
-
-    public init(wireParameter: UInt16) throws(WireError) {
-        self.init(blockSize: Int(wireParameter))
-        try validateParameters()
-    }
-
-    public init(parameter: String?) throws(CodecSpecError) {
-        guard let parameter else {
-            self = .standard
-            return
-        }
-        guard let parsed = Int(parameter), Self.blockSizes.contains(parsed) else {
-            throw .invalidParameter(stage: Self.name, value: parameter)
-        }
-        self.init(blockSize: parsed)
-    }
-
-    public func validateParameters() throws(WireError) {
-        guard Self.blockSizes.contains(blockSize) else {
-            throw .invalidCodecParameter(field: .codecParameter, value: "\(blockSize)")
-        }
-    }
-
-    public var description: String { blockSize == Self.defaultBlockSize ? Self.name : "\(Self.name):\(blockSize)" }
-
-    public var isStochastic: Bool { true }
+    public static let blockSizeField = WireField.codecParameter
 
     public func encodedByteCount(count: Int) -> Int { 4 * blockCount(count: count) + (count + 1) / 2 }
-
-    func blockCount(count: Int) -> Int { (count + blockSize - 1) / blockSize }
 
     public func encode(_ values: UnsafeBufferPointer<Float>, into output: UnsafeMutableRawBufferPointer, random: inout VectorRandom) {
         let count = values.count

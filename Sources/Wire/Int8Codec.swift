@@ -9,11 +9,10 @@
 /// The loops are plain scalar code over raw pointers on purpose: LLVM vectorises them, while
 /// Swift's generic SIMD masks (`clamped`, `replacing(with:where:)`) compile to scalar code on
 /// this target and were 20× slower.
-public struct Int8Codec: ValueCodec {
+public struct Int8Codec: BlockScaledCodec {
     public static let wireID: UInt8 = 3
     public static let name = "int8"
     public static let syntax = "int8[:256|512|1024]"
-    public static let standard = Int8Codec(blockSize: defaultBlockSize)
 
     /// Block sizes `int8` accepts: a scale per 256-1024 values keeps the scale overhead under
     /// 1.6% while a single outlier only coarsens its own block.
@@ -23,43 +22,13 @@ public struct Int8Codec: ValueCodec {
     /// Largest scale the decoder accepts: any larger and 127·scale could overflow to infinity.
     static let maxScale = Float.greatestFiniteMagnitude / 128
 
-    /// Values per fp32 scale. Not checked here (tests build invalid codecs on purpose);
-    /// ``validateParameters()`` refuses sizes outside ``blockSizes`` before anything is encoded.
     public var blockSize: Int
 
     public init(blockSize: Int) { self.blockSize = blockSize }
 
-    public var wireParameter: UInt16 { UInt16(truncatingIfNeeded: blockSize) }
-
-    public init(wireParameter: UInt16) throws(WireError) {
-        self.init(blockSize: Int(wireParameter))
-        try validateParameters()
-    }
-
-    public init(parameter: String?) throws(CodecSpecError) {
-        guard let parameter else {
-            self = .standard
-            return
-        }
-        guard let parsed = Int(parameter), Self.blockSizes.contains(parsed) else {
-            throw .invalidParameter(stage: Self.name, value: parameter)
-        }
-        self.init(blockSize: parsed)
-    }
-
-    public func validateParameters() throws(WireError) {
-        guard Self.blockSizes.contains(blockSize) else {
-            throw .invalidCodecParameter(field: .int8BlockSize, value: "\(blockSize)")
-        }
-    }
-
-    public var description: String { blockSize == Self.defaultBlockSize ? Self.name : "\(Self.name):\(blockSize)" }
-
-    public var isStochastic: Bool { true }
+    public static let blockSizeField = WireField.int8BlockSize
 
     public func encodedByteCount(count: Int) -> Int { 4 * blockCount(count: count) + count }
-
-    func blockCount(count: Int) -> Int { (count + blockSize - 1) / blockSize }
 
     /// Quantises finite `values` into `output` (which has exactly ``encodedByteCount(count:)`` bytes).
     public func encode(_ values: UnsafeBufferPointer<Float>, into output: UnsafeMutableRawBufferPointer, random: inout VectorRandom) {
