@@ -2,27 +2,14 @@
 ///
 /// Conversions go through ``Float16Bits`` (branch-free bit tricks LLVM vectorises; baseline
 /// x86-64 has no F16C). Finite values beyond ±65504 are refused at encoding.
-public struct FP16Codec: ValueCodec {
+public struct FP16Codec: ParameterlessCodec {
     public static let wireID: UInt8 = 2
     public static let name = "fp16"
     public static let syntax = "fp16"
-    public static let standard = FP16Codec()
     /// Largest magnitude a half represents.
     static let maxMagnitude: Float = 65504
 
     public init() {}
-
-    public var wireParameter: UInt16 { 0 }
-
-    public init(wireParameter: UInt16) throws(WireError) {
-        guard wireParameter == 0 else { throw .reservedNotZero(field: .int8BlockSize) }
-    }
-
-    public init(parameter: String?) throws(CodecSpecError) {
-        if parameter != nil { throw .unexpectedParameter(stage: Self.name) }
-    }
-
-    public var description: String { Self.name }
 
     public func encodedByteCount(count: Int) -> Int { 2 * count }
 

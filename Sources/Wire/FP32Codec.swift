@@ -1,23 +1,10 @@
 /// IEEE 754 binary32, lossless: `count` little-endian f32 (wire id 1).
-public struct FP32Codec: ValueCodec {
+public struct FP32Codec: ParameterlessCodec {
     public static let wireID: UInt8 = 1
     public static let name = "fp32"
     public static let syntax = "fp32"
-    public static let standard = FP32Codec()
 
     public init() {}
-
-    public var wireParameter: UInt16 { 0 }
-
-    public init(wireParameter: UInt16) throws(WireError) {
-        guard wireParameter == 0 else { throw .reservedNotZero(field: .int8BlockSize) }
-    }
-
-    public init(parameter: String?) throws(CodecSpecError) {
-        if parameter != nil { throw .unexpectedParameter(stage: Self.name) }
-    }
-
-    public var description: String { Self.name }
 
     public func encodedByteCount(count: Int) -> Int { 4 * count }
 
