@@ -58,6 +58,8 @@ let package = Package(
             dependencies: ["FedCore", "CBLAS", .product(name: "CompressNIO", package: "compress-nio")],
             swiftSettings: x86VectorFlags
         ),
+        // Privacy: differential privacy settings, Gaussian noise and the RDP accountant. Pure math.
+        .target(name: "Privacy", dependencies: ["FedCore"]),
         // Aggregation: staleness, strategies, server optimizers. Pure math, no I/O.
         .target(name: "Aggregation", dependencies: ["FedCore"]),
 
@@ -136,6 +138,7 @@ let package = Package(
         .testTarget(name: "LearningTests", dependencies: ["Learning"]),
         .testTarget(name: "AggregationTests", dependencies: ["Aggregation"]),
         .testTarget(name: "FedCoreTests", dependencies: ["FedCore"]),
+        .testTarget(name: "PrivacyTests", dependencies: ["Privacy", "FedCore"]),
         .testTarget(
             name: "TelemetryTests",
             dependencies: [

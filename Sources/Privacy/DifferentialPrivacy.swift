@@ -1,0 +1,71 @@
+/// User-level central differential privacy, DP-FedAvg / DP-FedBuff style (McMahan et al.
+/// 2018; Huba et al. 2022): every client update is clipped to L2 norm `clipNorm` before it
+/// enters a partial sum (by the workers: the coordinator never sees an unclipped update),
+/// and the coordinator adds Gaussian noise of standard deviation `noiseMultiplier ×
+/// clipNorm` to each buffered sum before it is applied. One client changes a sum by at
+/// most `clipNorm` (staleness weights are at most 1), so the noise hides any one client's
+/// participation in an aggregate; `RDPAccountant` adds up what the applied aggregates spent.
+public struct DifferentialPrivacy: Sendable, Codable, Equatable {
+    /// C: the L2 norm every update is clipped to.
+    public var clipNorm: Double
+    /// σ: noise standard deviation in units of C.
+    public var noiseMultiplier: Double
+    /// δ of the reported (ε, δ).
+    public var delta: Double
+    /// Refuse to apply an aggregate that would take ε beyond this (nil: report only).
+    public var targetEpsilon: Double?
+    /// Clients in the federation: the sampling rate of an aggregate of n updates is n / population.
+    public var population: Int
+
+    /// - Throws: `DifferentialPrivacyError` naming the option at fault.
+    public init(
+        clipNorm: Double, noiseMultiplier: Double, delta: Double? = nil, targetEpsilon: Double? = nil, population: Int
+    ) throws(DifferentialPrivacyError) {
+        guard clipNorm > 0, clipNorm.isFinite else { throw .invalid(option: "--dp-clip", "must be a positive number, got \(clipNorm)") }
+        guard noiseMultiplier >= 0, noiseMultiplier.isFinite else {
+            throw .invalid(option: "--dp-noise-multiplier", "must be zero or more, got \(noiseMultiplier)")
+        }
+        guard population > 0 else { throw .invalid(option: "--dp-population", "must be positive, got \(population)") }
+        let delta = delta ?? Self.defaultDelta(population: population)
+        guard delta > 0, delta < 1 else { throw .invalid(option: "--dp-delta", "must be in (0, 1), got \(delta)") }
+        if let targetEpsilon, !(targetEpsilon > 0 && targetEpsilon.isFinite) {
+            throw .invalid(option: "--dp-target-epsilon", "must be a positive number, got \(targetEpsilon)")
+        }
+        self.clipNorm = clipNorm
+        self.noiseMultiplier = noiseMultiplier
+        self.delta = delta
+        self.targetEpsilon = targetEpsilon
+        self.population = population
+    }
+
+    /// δ when none is given: 1/n^1.1, below the 1/n at which releasing one member's data
+    /// outright would satisfy (0, δ)-DP, and never above 1e-5.
+    public static func defaultDelta(population: Int) -> Double {
+        min(1e-5, 1 / pow(Double(max(1, population)), 1.1))
+    }
+
+    /// The sampling rate of an aggregate of `updates` updates, capped at 1.
+    public func samplingRate(updates: Int) -> Double {
+        min(1, Double(updates) / Double(population))
+    }
+
+    /// The standard deviation of the noise added to a sum: σ·C.
+    public var noiseStandardDeviation: Double { noiseMultiplier * clipNorm }
+}
+
+/// Why a differential-privacy setting is refused; the message names the option.
+public enum DifferentialPrivacyError: Error, Equatable, CustomStringConvertible {
+    case invalid(option: String, String)
+
+    public var description: String {
+        switch self {
+        case .invalid(let option, let problem): "\(option) \(problem)"
+        }
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
