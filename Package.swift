@@ -74,17 +74,17 @@ let package = Package(
         .target(
             name: "Roles",
             dependencies: [
-                "FedCore", "Messaging", "Wire", "Learning", "Aggregation",
+                "FedCore", "Messaging", "Wire", "Learning", "Aggregation", "Privacy",
                 .product(name: "CoreMetrics", package: "swift-metrics"), .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         // Run reports: summary.json, history, self-contained HTML with SVG charts.
-        .target(name: "Report", dependencies: ["FedCore", "Aggregation", "Roles"]),
+        .target(name: "Report", dependencies: ["FedCore", "Aggregation", "Privacy", "Roles"]),
         // A whole federation in one process (clients, workers, coordinator, evaluator) on one transport.
         .target(
             name: "Simulation",
-            dependencies: ["FedCore", "Messaging", "Wire", "Learning", "Aggregation", "Roles", "Report",
+            dependencies: ["FedCore", "Messaging", "Wire", "Learning", "Aggregation", "Privacy", "Roles", "Report",
                 .product(name: "Logging", package: "swift-log")]
         ),
         // Metrics: swift-metrics on a Prometheus registry with help texts, process metrics,
@@ -101,7 +101,7 @@ let package = Package(
         .target(
             name: "CLISupport",
             dependencies: [
-                "Messaging", "RabbitMQTransport", "Roles", "Telemetry",
+                "Messaging", "RabbitMQTransport", "Roles", "Telemetry", "Privacy",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

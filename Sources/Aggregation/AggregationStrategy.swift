@@ -114,10 +114,17 @@ public struct AggregationStrategy: Sendable, Equatable, Codable {
     /// - Returns: what was applied, for accounting and acking; `nil` if nothing was pending.
     /// - Throws: `ServerOptimizerError` if the model's size differs from the aggregate's;
     ///   the buffer is kept then.
+    /// - Parameter perturbing: called with the buffered sum Σ wᵢ·Δᵢ before the mean is
+    ///   taken (differential privacy adds its noise there).
     public mutating func apply(
-        to model: inout [Float], optimizer: inout ServerOptimizer
+        to model: inout [Float], optimizer: inout ServerOptimizer, perturbing: ((inout [Float]) -> Void)? = nil
     ) throws(ServerOptimizerError) -> AppliedAggregate? {
-        guard let aggregate = pending else { return nil }
+        guard var aggregate = pending else { return nil }
+        if let perturbing {
+            pending = nil  // not shared while it is changed: no copy of the sum
+            aggregate.perturbSum(perturbing)
+            pending = aggregate
+        }
         let delta: [Float] =
             switch kind {
             case .fedAsync(let alpha): aggregate.meanDelta.scaled(by: alpha * Float(aggregate.count))
@@ -133,6 +140,15 @@ public struct AggregationStrategy: Sendable, Equatable, Codable {
         try optimizer.step(&model, delta: delta)
         pending = nil
         return AppliedAggregate(entries: aggregate.entries, weightTotal: aggregate.weightTotal)
+    }
+}
+
+extension AggregationStrategy {
+    /// Empties the buffer without applying it; returns the updates it held (refused
+    /// aggregates, e.g. once a privacy budget is spent).
+    public mutating func discardPending() -> [PartialAggregate.Entry] {
+        defer { pending = nil }
+        return pending?.entries ?? []
     }
 }
 

@@ -24,4 +24,26 @@ extension Array where Element == Float {
             initialized = count
         }
     }
+
+    /// ‖self‖₂, accumulated in Double so a 1.7M-parameter model loses no precision.
+    public func l2Norm() -> Double {
+        withUnsafeBufferPointer { values in
+            var sum = 0.0
+            for value in values { sum += Double(value) * Double(value) }
+            return sum.squareRoot()
+        }
+    }
+
+    /// Scales the vector down to L2 norm `bound` when it is longer (direction kept; a
+    /// shorter vector is untouched). Returns the norm before clipping.
+    @discardableResult
+    public mutating func clip(toNorm bound: Double) -> Double {
+        let norm = l2Norm()
+        guard norm > bound, norm.isFinite else { return norm }
+        let scale = Float(bound / norm)
+        withUnsafeMutableBufferPointer { values in
+            for index in 0..<values.count { values[index] *= scale }
+        }
+        return norm
+    }
 }

@@ -101,6 +101,12 @@ public struct PartialAggregate: Sendable, Equatable, Codable {
         record(Entry(id: id, baseVersion: baseVersion), weight: weight, mass: mass)
     }
 
+    /// Lets `body` change the sum in place (differential privacy's noise); the totals and
+    /// the entries stay as they are.
+    public mutating func perturbSum(_ body: (inout [Float]) -> Void) {
+        body(&weightedSum)
+    }
+
     /// Merges another worker's aggregate into this one.
     /// - Throws: `.dimensionMismatch` for another model's aggregate, or
     ///   `.duplicateUpdate` if an update is in both (merging would count it twice);

@@ -50,6 +50,8 @@ public struct SharedOptions: ParsableArguments {
     public var metricsAddress = "127.0.0.1"
     @Option(help: "Log level: trace, debug, info, notice, warning, error or critical (logs go to stderr).")
     public var logLevel = "info"
+    @OptionGroup(title: "Differential privacy")
+    public var privacy: PrivacyOptions
 
     public init() {}
 
@@ -57,7 +59,7 @@ public struct SharedOptions: ParsableArguments {
     public static let environmentFlags = [
         "broker", "model", "codec", "strategy", "buffer", "staleness", "max-staleness", "weigh-by-samples",
         "server-opt", "seed", "data", "reconnect-for", "metrics-port", "metrics-address", "log-level",
-    ]
+    ] + PrivacyOptions.environmentFlags
 
     public static let defaultRoleBroker = "amqp://guest:guest@127.0.0.1:5672/%2F"
 
@@ -69,6 +71,11 @@ public struct SharedOptions: ParsableArguments {
         }
         guard buffer > 0 else { throw ValidationError("--buffer must be positive") }
         guard maxStaleness.map({ $0 >= 0 }) ?? true else { throw ValidationError("--max-staleness must be >= 0") }
+        if privacy.isEnabled, weighBySamples {
+            // A client's claimed sample count would scale its clipped update past C: the
+            // noise would no longer hide one client, and the reported ε would be false.
+            throw ValidationError("--weigh-by-samples cannot be used with --dp-clip: it would let one client's weight exceed the clip bound the privacy guarantee rests on")
+        }
         _ = try modelSpec()
         _ = try codecSpec()
         _ = try strategyKind()

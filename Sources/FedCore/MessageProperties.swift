@@ -18,6 +18,8 @@ public struct MessageProperties: Sendable, Hashable {
         public static let rejectDetail = "x-fedq-detail"
         /// On a model version: how many client updates it contains.
         public static let updatesApplied = "x-fedq-updates-applied"
+        /// On a model version of a differentially private run: the ε spent so far (decimal).
+        public static let privacyEpsilon = "x-fedq-dp-epsilon"
     }
 
     /// The update's or model version's id: consumers deduplicate on it.

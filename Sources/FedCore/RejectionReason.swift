@@ -21,6 +21,8 @@ public enum RejectionReason: UInt8, Sendable, CaseIterable, CustomStringConverti
     case duplicate = 6
     /// Synchronous FedAvg: trained on another round's model.
     case wrongRound = 7
+    /// Differential privacy: applying the aggregate would spend more than `--dp-target-epsilon`.
+    case privacyBudget = 8
 
     /// The reason's one spelling, kebab-case like RabbitMQ's own reasons.
     public var name: String {
@@ -32,6 +34,7 @@ public enum RejectionReason: UInt8, Sendable, CaseIterable, CustomStringConverti
         case .outOfBounds: "out-of-bounds"
         case .duplicate: "duplicate"
         case .wrongRound: "wrong-round"
+        case .privacyBudget: "privacy-budget"
         }
     }
 

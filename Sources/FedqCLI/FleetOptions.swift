@@ -86,5 +86,7 @@ extension SharedOptions {
         config.codec = try codecSpec()
         config.seed = seed
         config.dataDirectory = data
+        // Simulated clients are the population unless --dp-population says otherwise.
+        config.privacy = try privacy.settings(population: config.clients)
     }
 }

@@ -97,6 +97,12 @@ struct Simulate: AsyncParsableCommand {
             summary.secondsToTarget ?? summary.seconds, Int(summary.modelVersions), summary.updatesApplied,
             summary.updatesPublished, summary.updatesDroppedStale, summary.updatesRejected, summary.meanStaleness))
         print(String(format: "final accuracy %.2f%%, best %.2f%%", summary.finalAccuracy * 100, summary.bestAccuracy * 100))
+        if let privacy = summary.privacy {
+            print(String(
+                format: "differential privacy: ε %.3f at δ %g over %d aggregates (clip %g, noise multiplier %g, mean sampling rate %.4f)%@",
+                privacy.epsilon, privacy.delta, privacy.steps, privacy.clip, privacy.noiseMultiplier, privacy.samplingRate,
+                summary.rejectedByReason["privacy-budget"].map { "; stopped at the target ε: \($0) updates refused" } ?? ""))
+        }
         if summary.interrupted { print("interrupted after \(String(format: "%.1f", summary.seconds)) s") }
         print("report: \(report)")
     }
@@ -112,12 +118,15 @@ final class ProgressBox: Sendable {
 
     func show(_ progress: Simulation.Progress) {
         let accuracy = progress.accuracy.map { String(format: "%.2f%%", $0 * 100) } ?? "–"
+        // A private run shows what it has spent beside what it has learnt.
+        let epsilon = progress.privacyEpsilon.map { String(format: "  ε %.2f", $0) } ?? ""
         let text = ProgressLine.bar((progress.accuracy ?? 0) / max(target, 1e-9)) + String(
             format: "  v%llu  acc %@  %.0f upd/s  staleness %.2f  %d applied  %.1fs",
             progress.version, accuracy, progress.updatesPerSecond, progress.meanStaleness, progress.applied, progress.elapsed)
+            + epsilon
         line.withLock {
             if progress.evaluated {
-                $0.milestone(String(format: "v%llu  acc %@  %d applied  %.1fs", progress.version, accuracy, progress.applied, progress.elapsed))
+                $0.milestone(String(format: "v%llu  acc %@  %d applied  %.1fs", progress.version, accuracy, progress.applied, progress.elapsed) + epsilon)
             } else {
                 $0.update(text)
             }

@@ -25,9 +25,8 @@ public struct RDPAccountant: Sendable, Codable, Equatable {
     /// Records `count` steps of sampling rate `q` with noise multiplier `sigma`.
     public mutating func record(samplingRate q: Double, noiseMultiplier sigma: Double, steps count: Int = 1) {
         precondition((0...1).contains(q) && sigma >= 0 && count >= 0, "q in [0, 1], sigma >= 0, steps >= 0")
-        for (index, alpha) in orders.enumerated() {
-            rdp[index] += Double(count) * SampledGaussianRDP.rdp(q: q, sigma: sigma, order: alpha)
-        }
+        let curve = SampledGaussianRDP.curve(q: q, sigma: sigma, orders: orders)
+        for index in rdp.indices { rdp[index] += Double(count) * curve[index] }
         steps += count
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// Rényi DP of the Poisson-subsampled Gaussian mechanism (Mironov 2017; Mironov, Talwar,
 /// Zhang 2019, "Rényi Differential Privacy of the Sampled Gaussian Mechanism",
@@ -10,6 +11,28 @@ enum SampledGaussianRDP {
     /// Terms a fractional order may take before it is given up (its RDP is then +∞, which
     /// leaves it out of the ε minimisation), as in `dp_accounting`.
     static let maxFractionalTerms = 1000
+
+    /// The RDP curve (one value per order) of one step. A run asks for the same few
+    /// (q, σ) pairs over and over (q = K/population for every full buffer), and a
+    /// fractional order can take a thousand terms: curves are remembered (at most 256).
+    static func curve(q: Double, sigma: Double, orders: [Double]) -> [Double] {
+        let key = CurveKey(q: q, sigma: sigma, orders: orders)
+        if let known = curves.withLock({ $0[key] }) { return known }
+        let computed = orders.map { rdp(q: q, sigma: sigma, order: $0) }
+        curves.withLock {
+            if $0.count >= 256 { $0.removeAll() }
+            $0[key] = computed
+        }
+        return computed
+    }
+
+    private struct CurveKey: Hashable {
+        var q: Double
+        var sigma: Double
+        var orders: [Double]
+    }
+
+    private static let curves = Mutex<[CurveKey: [Double]]>([:])
 
     /// RDP at order `alpha` of one step: sampling rate `q`, noise multiplier `sigma`.
     static func rdp(q: Double, sigma: Double, order alpha: Double) -> Double {

@@ -19,8 +19,20 @@ public struct CoordinatorSummary: Codable, Sendable {
     /// Written at a clean shutdown (false while running, or after a crash).
     public var final: Bool
     public var updatesPublished: Int?
+    /// Differential privacy's spend (nil: the run is not private). Written as `dp_*` keys;
+    /// not read back (`fedq report` takes ε per version from the evaluator's history).
+    public var privacy: PrivacySummary? = nil
 
-    public init(model: GlobalModel, accounting: AggregationAccounting, seconds: Double, reconnects: Int, final: Bool) {
+    enum CodingKeys: String, CodingKey {
+        case modelVersions, updatesApplied, updatesDroppedStale, updatesRejected, rejectedByReason, meanStaleness,
+            stalenessHistogram, seconds, reconnects, final, updatesPublished
+    }
+
+    public init(
+        model: GlobalModel, accounting: AggregationAccounting, seconds: Double, reconnects: Int, final: Bool,
+        privacy: PrivacySummary? = nil
+    ) {
+        self.privacy = privacy
         modelVersions = model.version
         updatesApplied = accounting.applied
         updatesDroppedStale = accounting.droppedStale
@@ -47,6 +59,7 @@ public struct CoordinatorSummary: Codable, Sendable {
         try container.encode(seconds, forKey: .seconds)
         try container.encode(reconnects, forKey: .reconnects)
         try container.encode(final, forKey: .final)
+        try PrivacySummary.encode(privacy, to: encoder)
         // Null rather than absent: the field is known to be unknown here.
         try container.encode(updatesPublished, forKey: .updatesPublished)
     }

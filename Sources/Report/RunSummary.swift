@@ -22,6 +22,8 @@ public struct RunSummary: Codable, Sendable, Equatable {
     public var seconds: Double
     /// The run was stopped early (Ctrl-C, SIGTERM): its figures cover what happened until then.
     public var interrupted: Bool
+    /// Differential privacy's spend (nil: the run was not private).
+    public var privacy: PrivacySummary?
 
     public init(
         reachedTarget: Bool = false, targetAccuracy: Double = 0, secondsToTarget: Double? = nil,
@@ -29,8 +31,9 @@ public struct RunSummary: Codable, Sendable, Equatable {
         modelVersions: UInt64 = 0, updatesPublished: Int = 0, updatesApplied: Int = 0,
         updatesDroppedStale: Int = 0, updatesRejected: Int = 0, rejectedByReason: [String: Int] = [:],
         clientsDropped: Int = 0, bytesPublished: Int = 0, meanStaleness: Double = 0, seconds: Double = 0,
-        interrupted: Bool = false
+        interrupted: Bool = false, privacy: PrivacySummary? = nil
     ) {
+        self.privacy = privacy
         self.reachedTarget = reachedTarget
         self.targetAccuracy = targetAccuracy
         self.secondsToTarget = secondsToTarget
@@ -91,6 +94,29 @@ public struct RunSummary: Codable, Sendable, Equatable {
         try container.encode(meanStaleness, forKey: .meanStaleness)
         try container.encode(seconds, forKey: .seconds)
         try container.encode(interrupted, forKey: .interrupted)
+        try PrivacySummary.encode(privacy, to: encoder)
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        reachedTarget = try container.decode(Bool.self, forKey: .reachedTarget)
+        targetAccuracy = try container.decode(Double.self, forKey: .targetAccuracy)
+        secondsToTarget = try container.decodeIfPresent(Double.self, forKey: .secondsToTarget)
+        updatesToTarget = try container.decodeIfPresent(Int.self, forKey: .updatesToTarget)
+        finalAccuracy = try container.decode(Double.self, forKey: .finalAccuracy)
+        bestAccuracy = try container.decode(Double.self, forKey: .bestAccuracy)
+        modelVersions = try container.decode(UInt64.self, forKey: .modelVersions)
+        updatesPublished = try container.decode(Int.self, forKey: .updatesPublished)
+        updatesApplied = try container.decode(Int.self, forKey: .updatesApplied)
+        updatesDroppedStale = try container.decode(Int.self, forKey: .updatesDroppedStale)
+        updatesRejected = try container.decode(Int.self, forKey: .updatesRejected)
+        rejectedByReason = try container.decode([String: Int].self, forKey: .rejectedByReason)
+        clientsDropped = try container.decode(Int.self, forKey: .clientsDropped)
+        bytesPublished = try container.decode(Int.self, forKey: .bytesPublished)
+        meanStaleness = try container.decode(Double.self, forKey: .meanStaleness)
+        seconds = try container.decode(Double.self, forKey: .seconds)
+        interrupted = try container.decodeIfPresent(Bool.self, forKey: .interrupted) ?? false
+        privacy = try PrivacySummary.decode(from: decoder)
     }
 
     /// Pretty, key-sorted JSON, so summaries diff cleanly between runs.

@@ -2,6 +2,7 @@ import Aggregation
 import FedCore
 import Foundation
 import Learning
+import Privacy
 import Messaging
 import Report
 import Roles
@@ -44,6 +45,8 @@ public struct Simulation: Sendable {
         public var elapsed: Double
         public var applied: Int
         public var evaluated: Bool
+        /// Differential privacy: ε spent so far (nil: DP off).
+        public var privacyEpsilon: Double? = nil
     }
 
     /// Runs until the target accuracy, the time limit or the update limit, each role on a
@@ -100,11 +103,14 @@ public struct Simulation: Sendable {
         let workers = connections.workers.map { transport in
             AggregatorWorker(
                 transport: transport, spec: spec,
-                settings: WorkerSettings(flushUpdates: flushUpdates, flushInterval: config.flushInterval, staleness: policy))
+                settings: WorkerSettings(
+                    flushUpdates: flushUpdates, flushInterval: config.flushInterval, staleness: policy,
+                    clipNorm: config.privacy?.clipNorm))
         }
         let coordinator = try Coordinator(
             transport: connections.coordinator, spec: spec, initialParameters: Network(spec: spec, seed: seed).parameters,
-            strategy: AggregationStrategy(config.strategy), optimizer: ServerOptimizer(config.serverOptimizer))
+            strategy: AggregationStrategy(config.strategy), optimizer: ServerOptimizer(config.serverOptimizer),
+            privacy: config.privacy)
         // The coordinator keeps the books of what became of each update; the fleet counts what it published.
         @Sendable func books() async -> AggregationAccounting {
             var books = await coordinator.accounting
@@ -119,7 +125,7 @@ public struct Simulation: Sendable {
             target.observe(record, updatesApplied: model.updatesApplied, goal: goal)
             progress(Progress(
                 version: record.version, accuracy: record.accuracy, updatesPerSecond: 0, meanStaleness: 0,
-                elapsed: record.seconds, applied: model.updatesApplied, evaluated: true))
+                elapsed: record.seconds, applied: model.updatesApplied, evaluated: true, privacyEpsilon: model.privacyEpsilon))
         }
         let fleet = config.simulate(try config.makeRunner(transport: connections.fleet, train: train, pool: trainingPool, ledger: ledger))
 
@@ -148,9 +154,12 @@ public struct Simulation: Sendable {
                 let version = await coordinator.model.version
                 progress(Progress(
                     version: version, accuracy: target.latestAccuracy, updatesPerSecond: rate,
-                    meanStaleness: accounting.meanStaleness, elapsed: elapsed, applied: accounting.applied, evaluated: false))
+                    meanStaleness: accounting.meanStaleness, elapsed: elapsed, applied: accounting.applied, evaluated: false,
+                    privacyEpsilon: await coordinator.privacyEpsilon))
                 if target.reached || elapsed >= config.maxSeconds { break }
                 if let maxUpdates = config.maxUpdates, accounting.published >= maxUpdates { break }
+                // The privacy budget is spent: no further aggregate may be released.
+                if accounting.rejected[.privacyBudget, default: 0] > 0 { break }
             }
 
             // Stop the clients, then let every published update settle.
@@ -180,7 +189,7 @@ public struct Simulation: Sendable {
             rejectedByReason: Dictionary(uniqueKeysWithValues: accounting.rejected.map { ($0.key.name, $0.value) }),
             clientsDropped: await fleet.clientsDropped, bytesPublished: ledger.bytesPublished,
             meanStaleness: accounting.meanStaleness, seconds: (ContinuousClock.now - started).seconds,
-            interrupted: stop.isRequested)
+            interrupted: stop.isRequested, privacy: await PrivacySummary.of(coordinator, settings: config.privacy))
         return RunResult(
             summary: summary, history: history, throughput: throughput,
             stalenessHistogram: accounting.stalenessHistogram, settings: config.settings)

@@ -1,6 +1,7 @@
 import Aggregation
 import FedCore
 import Learning
+import Privacy
 import Messaging
 import Report
 import Roles
@@ -43,6 +44,8 @@ public struct SimulationConfig: Sendable {
     /// Use the first N training images only (nil: all 60,000), for quick tests.
     public var trainSubset: Int?
     public var flushInterval: Duration = .milliseconds(20)
+    /// Differential privacy (nil: off): workers clip, the coordinator adds noise and accounts.
+    public var privacy: DifferentialPrivacy?
 
     public init() {}
 
@@ -61,6 +64,10 @@ public struct SimulationConfig: Sendable {
             ("max updates", maxUpdates.map(String.init) ?? "none"), ("seed", "\(seed)"),
             ("training threads", "\(trainingThreads)"),
             ("test samples", testSubset.map(String.init) ?? "all"), ("train samples", trainSubset.map(String.init) ?? "all"),
+            ("differential privacy", privacy.map {
+                "clip \($0.clipNorm), noise multiplier \($0.noiseMultiplier), δ \($0.delta), population \($0.population)"
+                    + ($0.targetEpsilon.map { ", target ε \($0)" } ?? "")
+            } ?? "off"),
         ]
     }
 }

@@ -54,12 +54,15 @@ struct CoordinatorCommand: AsyncParsableCommand {
         let reconnects = Shared(0)
         let settledWindow = self.settledWindow
         let maxBufferWait: Duration? = maxBufferWaitMs > 0 ? .milliseconds(maxBufferWaitMs) : nil
+        // The coordinator cannot count the fleet: with --dp-clip it needs --dp-population.
+        let privacy = try shared.privacy.settings(population: nil)
 
         @Sendable func writeSummary(final: Bool) async throws {
             guard let coordinator = current.current else { return }
             let summary = CoordinatorSummary(
                 model: await coordinator.model, accounting: await coordinator.accounting,
-                seconds: (ContinuousClock.now - started).seconds, reconnects: reconnects.current, final: final)
+                seconds: (ContinuousClock.now - started).seconds, reconnects: reconnects.current, final: final,
+                privacy: await PrivacySummary.of(coordinator, settings: privacy))
             try writeJSON(summary, to: summaryPath)
         }
 
@@ -78,7 +81,7 @@ struct CoordinatorCommand: AsyncParsableCommand {
                 let coordinator = try Coordinator(
                     transport: transport, spec: spec, initialParameters: initial, strategy: AggregationStrategy(kind),
                     optimizer: ServerOptimizer(rule), store: store, settledWindow: settledWindow,
-                    maxBufferWait: maxBufferWait, logger: logger
+                    maxBufferWait: maxBufferWait, privacy: privacy, logger: logger
                 ) { model in
                     if model.version % 10 == 0 {
                         logger.info("\(model.updatesApplied) updates applied", metadata: ["version": "\(model.version)"])

@@ -48,7 +48,7 @@ struct WorkerCommand: AsyncParsableCommand {
         limits.maxMessageBytes = maxMessageBytes ?? (8 * spec.parameterCount + (64 << 10))
         let settings = WorkerSettings(
             flushUpdates: flush, flushInterval: .milliseconds(flushMs), prefetch: prefetch,
-            staleness: try shared.stalenessPolicy(), limits: limits, maxNorm: maxNorm)
+            staleness: try shared.stalenessPolicy(), limits: limits, maxNorm: maxNorm, clipNorm: shared.privacy.dpClip)
         let supervisor = try shared.supervisor(role: "worker", logger: logger)
         try await RoleRuntime.runUntilSignalled(logger: logger) {
             try await supervisor.run { transport, _ in

@@ -4,6 +4,7 @@ import Foundation
 import Learning
 import Logging
 import Messaging
+import Privacy
 import Wire
 
 /// The one owner of the global model: merges the workers' partials, lets
@@ -36,13 +37,18 @@ public actor Coordinator {
 
     public var model: GlobalModel { machine.state.model }
     public var accounting: AggregationAccounting { machine.state.accounting }
+    /// ε spent so far (nil without differential privacy).
+    public var privacyEpsilon: Double? { machine.privacyEpsilon }
+    /// Aggregates the accountant has recorded.
+    public var privacySteps: Int? { machine.state.privacy?.steps }
 
     /// A coordinator with `store` resumes from its last checkpoint, if there is one.
     /// - Throws: `CheckpointError` for an unreadable checkpoint or another run's.
     public init(
         transport: any Transport, spec: ModelSpec, initialParameters: [Float], strategy: AggregationStrategy,
         optimizer: ServerOptimizer, store: CoordinatorStore? = nil, settledWindow: Int = 1 << 16,
-        maxBufferWait: Duration? = nil, logger: Logger = Logger(label: "fedq", factory: { _ in SwiftLogNoOpLogHandler() }),
+        maxBufferWait: Duration? = nil, privacy: DifferentialPrivacy? = nil,
+        logger: Logger = Logger(label: "fedq", factory: { _ in SwiftLogNoOpLogHandler() }),
         onVersion: @escaping @Sendable (GlobalModel) -> Void = { _ in }
     ) throws(CheckpointError) {
         self.logger = logger
@@ -57,7 +63,7 @@ public actor Coordinator {
             ?? CoordinatorState(
                 model: GlobalModel(version: 0, parameters: initialParameters, updatesApplied: 0), optimizer: optimizer,
                 settledIDs: RecentIDs(capacity: settledWindow), strategy: name)
-        machine = CoordinatorStateMachine(state: state, strategy: strategy)
+        machine = CoordinatorStateMachine(state: state, strategy: strategy, privacy: privacy)
     }
 
     /// Publishes the current version, so that subscribers have a model to start from.
@@ -144,6 +150,15 @@ public actor Coordinator {
         let acknowledged = held
         held = []
         try commit(applied.records)
+        guard applied.released else {
+            logger.notice("aggregate refused: it would spend more than the privacy budget", metadata: [
+                "updates": "\(applied.records.count)", "epsilon": "\(machine.privacyEpsilon ?? 0)",
+                "version": "\(applied.model.version)",
+            ])
+            for delivery in acknowledged { try await delivery.ack() }
+            return
+        }
+        if let epsilon = machine.privacyEpsilon { PipelineMetrics.dpEpsilon.record(epsilon) }
         logger.debug("version applied", metadata: [
             "version": "\(applied.model.version)", "updates": "\(applied.staleness.count)",
             "updates_applied": "\(applied.model.updatesApplied)",

@@ -1,6 +1,7 @@
 import Aggregation
 import FedCore
 import Messaging
+import Privacy
 
 /// Everything the coordinator must get back after a crash to go on as if it
 /// had not happened: the model and its version, the optimizer's moments, the
@@ -15,11 +16,15 @@ public struct CoordinatorState: Sendable {
     /// `strategy.description` when the state was written; a restart with another
     /// strategy is refused rather than silently mixing two runs.
     public var strategy: String
+    /// Differential privacy's spent budget (nil: the run is not private): checkpointed, so
+    /// a restart does not reset it.
+    public var privacy: RDPAccountant?
 
     public init(
         model: GlobalModel, optimizer: ServerOptimizer, accounting: AggregationAccounting = AggregationAccounting(),
-        settledIDs: RecentIDs, strategy: String
+        settledIDs: RecentIDs, strategy: String, privacy: RDPAccountant? = nil
     ) {
+        self.privacy = privacy
         self.model = model
         self.optimizer = optimizer
         self.accounting = accounting

@@ -2,6 +2,7 @@ import Aggregation
 import FedCore
 import Foundation
 import Learning
+import Privacy
 import Wire
 
 /// The coordinator's decisions, with no I/O: a partial (or a clock tick, or the end
@@ -38,12 +39,15 @@ public struct CoordinatorStateMachine: Sendable {
         case undecodable(detail: String)
     }
 
-    /// A new version: the model to publish and what it settled.
+    /// What became of a buffer: a new version to publish and what it settled, or (the
+    /// privacy budget spent) its updates refused and no version.
     public struct Applied: Sendable {
         public var model: GlobalModel
         public var records: [SettlementRecord]
         /// The staleness of each applied update, for the histogram.
         public var staleness: [Int]
+        /// False when the buffer was refused rather than applied: nothing to publish.
+        public var released: Bool = true
     }
 
     public private(set) var state: CoordinatorState
@@ -53,9 +57,21 @@ public struct CoordinatorStateMachine: Sendable {
     /// When the oldest buffered partial arrived.
     private(set) var pendingSince: ContinuousClock.Instant?
 
-    public init(state: CoordinatorState, strategy: AggregationStrategy) {
+    /// Differential privacy's settings (nil: none); the spent budget is `state.privacy`.
+    public let privacy: DifferentialPrivacy?
+
+    public init(state: CoordinatorState, strategy: AggregationStrategy, privacy: DifferentialPrivacy? = nil) {
         self.state = state
         self.strategy = strategy
+        self.privacy = privacy
+        if privacy != nil, self.state.privacy == nil { self.state.privacy = RDPAccountant() }
+        self.state.model.privacyEpsilon = privacyEpsilon
+    }
+
+    /// ε spent so far at the configured δ (nil without differential privacy).
+    public var privacyEpsilon: Double? {
+        guard let privacy, let accountant = state.privacy else { return nil }
+        return accountant.epsilon(delta: privacy.delta).epsilon
     }
 
     /// Updates the strategy buffers, not yet applied.
@@ -126,13 +142,33 @@ public struct CoordinatorStateMachine: Sendable {
     /// - Parameter booking: records decided with the partial that filled the buffer.
     /// - Throws: `ServerOptimizerError` when the aggregate does not fit the model.
     public mutating func applyBuffer(booking records: [SettlementRecord] = []) throws -> Applied? {
+        let buffered = strategy.pendingCount
+        guard buffered > 0 else { return nil }
+        var ledger = privacy.map { PrivacyLedger(settings: $0, accountant: state.privacy ?? RDPAccountant()) }
+        if let ledger, !ledger.permits(updates: buffered) {
+            // Releasing this aggregate would spend more than the target ε: it is refused
+            // whole, and its updates are booked as such (never applied, never lost).
+            let refused = strategy.discardPending()
+            pendingIDs = []
+            pendingSince = nil
+            return Applied(
+                model: state.model, records: records + refused.map { settleUnapplied($0.id, reason: .privacyBudget) },
+                staleness: [], released: false)
+        }
         // The parameters move out and back: two inout accesses to `state` at once would
         // break exclusivity, and moving (unlike copying) keeps the buffer unshared.
         var parameters = state.model.parameters
         state.model.parameters = []
-        let outcome = Result { try strategy.apply(to: &parameters, optimizer: &state.optimizer) }
+        let outcome = Result {
+            try strategy.apply(to: &parameters, optimizer: &state.optimizer, perturbing: ledger.map { ledger in { ledger.perturb(&$0) } })
+        }
         state.model.parameters = parameters
         guard let applied = try outcome.get() else { return nil }
+        if ledger != nil {
+            ledger?.record(updates: applied.count)
+            state.privacy = ledger?.accountant
+            state.model.privacyEpsilon = privacyEpsilon
+        }
         state.accounting.recordApplied(applied, at: state.model.version)
         var records = records
         var stalenesses: [Int] = []

@@ -3,6 +3,7 @@ import FedCore
 import Foundation
 import Learning
 import Messaging
+import Privacy
 import Wire
 
 /// Why the coordinator's directory could not be read or written.
@@ -100,6 +101,8 @@ public final class CoordinatorStore: Sendable {
         var settledCount: Int
         var accounting: AggregationAccounting
         var logLength: UInt64
+        /// Absent in checkpoints of runs without differential privacy.
+        var privacy: RDPAccountant?
     }
 
     /// The last committed state, or nil for a new directory. Cuts `updates.csv` back to
@@ -153,7 +156,8 @@ public final class CoordinatorStore: Sendable {
         try truncateLog(to: meta.logLength)
         return CoordinatorState(
             model: GlobalModel(version: meta.version, parameters: parameters, updatesApplied: meta.updatesApplied),
-            optimizer: optimizer, accounting: meta.accounting, settledIDs: settled, strategy: meta.strategy)
+            optimizer: optimizer, accounting: meta.accounting, settledIDs: settled, strategy: meta.strategy,
+            privacy: meta.privacy)
     }
 
     /// Appends `records` to the log, then replaces the checkpoint with `state`; both synced.
@@ -165,7 +169,7 @@ public final class CoordinatorStore: Sendable {
             parameterCount: state.model.parameters.count, strategy: state.strategy, optimizer: state.optimizer.rule,
             optimizerSteps: state.optimizer.steps, firstMomentCount: state.optimizer.firstMoment.count,
             secondMomentCount: state.optimizer.secondMoment.count, settledCapacity: state.settledIDs.capacity,
-            settledCount: ids.count, accounting: state.accounting, logLength: logLength)
+            settledCount: ids.count, accounting: state.accounting, logLength: logLength, privacy: state.privacy)
         let metaBytes: [UInt8]
         do { metaBytes = [UInt8](try JSONEncoder().encode(meta)) } catch {
             throw .io(path: checkpointPath, reason: "cannot encode: \(error)")

@@ -59,7 +59,7 @@ public actor Evaluator {
         }.get()
         let record = EvaluationRecord(
             version: model.version, seconds: (ContinuousClock.now - started).seconds,
-            accuracy: evaluation.accuracy, loss: evaluation.loss, macroF1: evaluation.macroF1)
+            accuracy: evaluation.accuracy, loss: evaluation.loss, macroF1: evaluation.macroF1, dpEpsilon: model.privacyEpsilon)
         if let last = history.last, last.version == record.version { return last }
         history.append(record)
         PipelineMetrics.evaluatedAccuracy.record(record.accuracy)

@@ -21,7 +21,9 @@ public enum PipelineMessage {
             kind: .modelVersion, specHash: spec.hash, modelVersion: model.version,
             parameterCount: spec.parameterCount, codec: .fp32)
         let body = try Envelope.encode(model.parameters, header: header)
-        return (body, properties(for: header, extra: [MessageProperties.HeaderName.updatesApplied: .int(Int64(model.updatesApplied))]))
+        var extra: [String: HeaderValue] = [MessageProperties.HeaderName.updatesApplied: .int(Int64(model.updatesApplied))]
+        if let epsilon = model.privacyEpsilon { extra[MessageProperties.HeaderName.privacyEpsilon] = .string("\(epsilon)") }
+        return (body, properties(for: header, extra: extra))
     }
 
     public static func decodeModel(_ delivery: Delivery, spec: ModelSpec) throws(WireError) -> GlobalModel {
@@ -30,7 +32,10 @@ public enum PipelineMessage {
             throw .inconsistentInput(field: .kind, reason: "expected a model version, got \(envelope.header.kind)")
         }
         let applied = delivery.properties.headers[MessageProperties.HeaderName.updatesApplied]?.intValue ?? 0
-        return GlobalModel(version: envelope.header.modelVersion, parameters: envelope.decode(), updatesApplied: Int(applied))
+        let epsilon = delivery.properties.headers[MessageProperties.HeaderName.privacyEpsilon]?.stringValue.flatMap(Double.init)
+        return GlobalModel(
+            version: envelope.header.modelVersion, parameters: envelope.decode(), updatesApplied: Int(applied),
+            privacyEpsilon: epsilon.flatMap { $0.isFinite && $0 >= 0 ? $0 : nil })
     }
 
     /// The version a model message announces, read from its headers without decoding the body.

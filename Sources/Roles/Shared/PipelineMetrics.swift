@@ -21,6 +21,7 @@ public enum PipelineMetric: String, CaseIterable, Sendable {
     case evaluatedAccuracy = "fedq_evaluated_accuracy"
     case reconnects = "fedq_reconnects_total"
     case queueReady = "fedq_queue_ready_messages"
+    case dpEpsilon = "fedq_dp_epsilon"
 
     /// What swift-metrics type makes it, and so its Prometheus type.
     public enum Kind: Sendable, Equatable {
@@ -42,7 +43,7 @@ public enum PipelineMetric: String, CaseIterable, Sendable {
         case .updatesReceived, .updatesApplied, .updatesDroppedStale, .updatesRejected, .updatesPublished, .partialsFlushed,
             .partialsReceived, .reconnects:
             .counter
-        case .modelVersion, .evaluatedAccuracy, .queueReady: .gauge
+        case .modelVersion, .evaluatedAccuracy, .queueReady, .dpEpsilon: .gauge
         // Staleness is counted in versions: buckets that separate fresh from stale.
         case .staleness: .histogram(buckets: [0, 1, 2, 3, 5, 8, 13, 21, 34, 55])
         case .aggregationDuration: .timer
@@ -76,6 +77,7 @@ public enum PipelineMetric: String, CaseIterable, Sendable {
         case .evaluatedAccuracy: "Test accuracy (0 to 1) of the last model version the evaluator scored."
         case .reconnects: "Times this role reconnected to the broker after losing its connection."
         case .queueReady: "Messages ready in a queue, sampled every second: how far its consumers lag behind."
+        case .dpEpsilon: "Differential privacy: the epsilon the coordinator's applied aggregates have spent, at the run's delta."
         }
     }
 
@@ -107,6 +109,7 @@ public enum PipelineMetrics {
     public static let aggregationDuration = Timer(
         label: PipelineMetric.aggregationDuration.name, preferredDisplayUnit: .seconds)
     public static let evaluatedAccuracy = Gauge(label: PipelineMetric.evaluatedAccuracy.name)
+    public static let dpEpsilon = Gauge(label: PipelineMetric.dpEpsilon.name)
 
     public static func rejected(_ reason: RejectionReason) -> Counter {
         Counter(label: PipelineMetric.updatesRejected.name, dimensions: [("reason", reason.name)])

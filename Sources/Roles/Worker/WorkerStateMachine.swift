@@ -83,9 +83,12 @@ public struct WorkerStateMachine: Sendable {
             return refusal(error.rejectionReason, error.reasonCode, body: body, messageID: messageID, baseVersion: 0)
         }
         let header = envelope.header
-        if let maxNorm = settings.maxNorm {
-            let norm = envelope.decode().reduce(Float(0)) { $0 + $1 * $1 }.squareRoot()
-            guard norm <= maxNorm else {
+        // Decoded once when a norm is needed (a bound or DP's clip); otherwise the update is
+        // decoded straight into the partial's sum.
+        var delta: [Float]? = settings.maxNorm != nil || settings.clipNorm != nil ? envelope.decode() : nil
+        if let maxNorm = settings.maxNorm, let values = delta {
+            let norm = values.l2Norm()
+            guard norm <= Double(maxNorm) else {
                 return refusal(.outOfBounds, "l2-norm \(norm) > \(maxNorm)", body: body, messageID: messageID, baseVersion: header.modelVersion)
             }
         }
@@ -115,8 +118,14 @@ public struct WorkerStateMachine: Sendable {
             // Redelivered: flush what is open so this one travels alone (see `receive`'s doc).
             let before = redelivered ? takeBatch() : nil
             do {
-                try partial.add(id: header.updateID, baseVersion: header.modelVersion, weight: weight, mass: mass) {
-                    sum, weight in try envelope.accumulate(into: sum, weight: weight)
+                if var values = delta {
+                    if let clip = settings.clipNorm { values.clip(toNorm: clip) }
+                    delta = nil
+                    try partial.add(id: header.updateID, baseVersion: header.modelVersion, weight: weight, mass: mass, delta: values)
+                } else {
+                    try partial.add(id: header.updateID, baseVersion: header.modelVersion, weight: weight, mass: mass) {
+                        sum, weight in try envelope.accumulate(into: sum, weight: weight)
+                    }
                 }
             } catch {
                 // Accumulation validates before it writes, so the sum is untouched; what

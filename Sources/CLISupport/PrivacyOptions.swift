@@ -1,0 +1,54 @@
+import ArgumentParser
+import Privacy
+
+/// Differential privacy's options, shared by every role: the workers need the clip, the
+/// coordinator all of them, `simulate` both. `--dp-clip` turns DP on.
+public struct PrivacyOptions: ParsableArguments {
+    @Option(help: "Differential privacy: clip every client update to this L2 norm (at the workers). Turns DP on; needs --dp-noise-multiplier.")
+    public var dpClip: Double?
+    @Option(help: "DP: the coordinator adds Gaussian noise of standard deviation this × --dp-clip to each aggregate's sum.")
+    public var dpNoiseMultiplier: Double?
+    @Option(help: "DP: the δ of the reported (ε, δ) (default: the smaller of 1e-5 and 1/population^1.1).")
+    public var dpDelta: Double?
+    @Option(help: "DP: refuse aggregates that would take ε beyond this (simulate stops there); without it ε is only reported.")
+    public var dpTargetEpsilon: Double?
+    @Option(help: "DP: clients in the federation, for each aggregate's sampling rate (updates / population). simulate: --clients.")
+    public var dpPopulation: Int?
+
+    public init() {}
+
+    /// The flags `EnvironmentDefaults` fills from `FEDQ_DP_*` variables.
+    public static let environmentFlags = ["dp-clip", "dp-noise-multiplier", "dp-delta", "dp-target-epsilon", "dp-population"]
+
+    public var isEnabled: Bool { dpClip != nil }
+
+    public func validate() throws {
+        guard isEnabled else {
+            let given = [("--dp-noise-multiplier", dpNoiseMultiplier != nil), ("--dp-delta", dpDelta != nil),
+                         ("--dp-target-epsilon", dpTargetEpsilon != nil)].filter(\.1).map(\.0)
+            if let first = given.first { throw ValidationError("\(first) needs --dp-clip (which turns differential privacy on)") }
+            return
+        }
+        guard dpNoiseMultiplier != nil else {
+            throw ValidationError("--dp-clip needs --dp-noise-multiplier (0 clips without noise, which gives no privacy)")
+        }
+        _ = try settings(population: dpPopulation ?? 1)
+    }
+
+    /// The settings, for a federation of `population` clients unless `--dp-population`
+    /// says otherwise; nil when DP is off.
+    /// - Throws: `ValidationError` naming the option at fault.
+    public func settings(population: Int?) throws -> DifferentialPrivacy? {
+        guard let dpClip else { return nil }
+        guard let population = dpPopulation ?? population else {
+            throw ValidationError("--dp-population is needed with --dp-clip: the sampling rate of an aggregate is its updates / the population")
+        }
+        do {
+            return try DifferentialPrivacy(
+                clipNorm: dpClip, noiseMultiplier: dpNoiseMultiplier ?? 0, delta: dpDelta, targetEpsilon: dpTargetEpsilon,
+                population: population)
+        } catch {
+            throw ValidationError(error.description)
+        }
+    }
+}

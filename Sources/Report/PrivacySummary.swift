@@ -1,0 +1,78 @@
+import Privacy
+import Roles
+
+/// What a differentially private run spent, as `summary.json` states it: the keys
+/// `dp_epsilon`, `dp_delta`, `dp_noise_multiplier`, `dp_clip`, `dp_steps` and
+/// `dp_sampling_rate`, beside the summary's own (every one `null` when DP is off, so
+/// scripts index all summaries alike).
+public struct PrivacySummary: Sendable, Equatable {
+    /// ε spent at `delta`.
+    public var epsilon: Double
+    public var delta: Double
+    public var noiseMultiplier: Double
+    public var clip: Double
+    /// Aggregates the accountant recorded (each one step).
+    public var steps: Int
+    /// The mean sampling rate of those steps: updates applied / steps / population.
+    public var samplingRate: Double
+
+    public init(epsilon: Double, delta: Double, noiseMultiplier: Double, clip: Double, steps: Int, samplingRate: Double) {
+        self.epsilon = epsilon
+        self.delta = delta
+        self.noiseMultiplier = noiseMultiplier
+        self.clip = clip
+        self.steps = steps
+        self.samplingRate = samplingRate
+    }
+
+    public init(settings: DifferentialPrivacy, epsilon: Double, steps: Int, updatesApplied: Int) {
+        self.epsilon = epsilon
+        delta = settings.delta
+        noiseMultiplier = settings.noiseMultiplier
+        clip = settings.clipNorm
+        self.steps = steps
+        samplingRate = steps == 0 ? 0 : min(1, Double(updatesApplied) / Double(steps) / Double(settings.population))
+    }
+
+    /// What `coordinator` has spent so far (nil without differential privacy).
+    public static func of(_ coordinator: Coordinator, settings: DifferentialPrivacy?) async -> PrivacySummary? {
+        guard let settings, let epsilon = await coordinator.privacyEpsilon else { return nil }
+        return PrivacySummary(
+            settings: settings, epsilon: epsilon, steps: await coordinator.privacySteps ?? 0,
+            updatesApplied: await coordinator.accounting.applied)
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case epsilon = "dp_epsilon"
+        case delta = "dp_delta"
+        case noiseMultiplier = "dp_noise_multiplier"
+        case clip = "dp_clip"
+        case steps = "dp_steps"
+        case samplingRate = "dp_sampling_rate"
+    }
+
+    /// Writes the keys into the summary's own JSON object (nulls for nil).
+    static func encode(_ summary: PrivacySummary?, to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        // JSON has no infinity: with σ = 0 (clipping, no noise) ε is unbounded and written as null.
+        try container.encode(summary.flatMap { $0.epsilon.isFinite ? $0.epsilon : nil }, forKey: .epsilon)
+        try container.encode(summary?.delta, forKey: .delta)
+        try container.encode(summary?.noiseMultiplier, forKey: .noiseMultiplier)
+        try container.encode(summary?.clip, forKey: .clip)
+        try container.encode(summary?.steps, forKey: .steps)
+        try container.encode(summary?.samplingRate, forKey: .samplingRate)
+    }
+
+    /// Reads the keys from the summary's own JSON object: nil when DP was off (`dp_clip`
+    /// null or absent); a null `dp_epsilon` beside a clip reads as +∞.
+    static func decode(from decoder: any Decoder) throws -> PrivacySummary? {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        guard let clip = try container.decodeIfPresent(Double.self, forKey: .clip) else { return nil }
+        return PrivacySummary(
+            epsilon: try container.decodeIfPresent(Double.self, forKey: .epsilon) ?? .infinity,
+            delta: try container.decode(Double.self, forKey: .delta),
+            noiseMultiplier: try container.decode(Double.self, forKey: .noiseMultiplier), clip: clip,
+            steps: try container.decode(Int.self, forKey: .steps),
+            samplingRate: try container.decode(Double.self, forKey: .samplingRate))
+    }
+}

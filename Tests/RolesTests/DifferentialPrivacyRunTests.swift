@@ -1,0 +1,144 @@
+import Aggregation
+import Foundation
+import Learning
+import Privacy
+import Report
+@testable import Roles
+import Simulation
+import TestSupport
+import Testing
+import Wire
+
+/// Differential privacy through the pipeline: workers clip, the coordinator adds noise and
+/// accounts, the budget stops the run, and every place a user looks reports ε.
+@Suite(.serialized, .timeLimit(.minutes(3)))
+struct DifferentialPrivacyRunTests {
+    let spec = try! ModelSpec.synthetic(parameters: 8)
+
+    func coordinator(_ privacy: DifferentialPrivacy?, buffer: Int = 2) -> CoordinatorStateMachine {
+        let state = CoordinatorState(
+            model: GlobalModel(version: 0, parameters: [Float](repeating: 0, count: spec.parameterCount), updatesApplied: 0),
+            optimizer: ServerOptimizer(.sgd(learningRate: 1)), settledIDs: RecentIDs(capacity: 64), strategy: "fedbuff:\(buffer)")
+        return CoordinatorStateMachine(state: state, strategy: AggregationStrategy(.fedBuff(bufferSize: buffer)), privacy: privacy)
+    }
+
+    func partial(_ value: Float) throws -> CoordinatorStateMachine.Input {
+        var aggregate = PartialAggregate(dimension: spec.parameterCount)
+        try aggregate.add(id: .random(), baseVersion: 0, weight: 1, delta: [Float](repeating: value, count: spec.parameterCount))
+        return .partial(aggregate, settled: [])
+    }
+
+    @Test func withoutNoiseThePrivateStepIsThePlainMeanAndIsAccounted() throws {
+        var machine = coordinator(try DifferentialPrivacy(clipNorm: 1, noiseMultiplier: 0, population: 10))
+        _ = machine.receive(try partial(1))
+        _ = machine.receive(try partial(3))
+        let applying = try machine.applyBuffer()
+        let applied = try #require(applying)
+        #expect(applied.released)
+        #expect(applied.model.parameters == [Float](repeating: 2, count: spec.parameterCount))
+        #expect(machine.state.privacy?.steps == 1)
+        #expect(machine.privacyEpsilon == .infinity)
+    }
+
+    @Test func noiseOfSigmaTimesClipIsAddedToTheSum() throws {
+        // σ·C = 4 on the sum, so 2 per parameter after dividing by K = 2: the step is not the mean.
+        var machine = coordinator(try DifferentialPrivacy(clipNorm: 2, noiseMultiplier: 2, population: 10))
+        _ = machine.receive(try partial(1))
+        _ = machine.receive(try partial(3))
+        let applying = try machine.applyBuffer()
+        let applied = try #require(applying)
+        #expect(applied.model.parameters != [Float](repeating: 2, count: spec.parameterCount))
+        // q = 2/10, σ = 2, one step: what RDPAccountant says, and what the model carries.
+        var expected = RDPAccountant()
+        expected.record(samplingRate: 0.2, noiseMultiplier: 2)
+        #expect(machine.privacyEpsilon == expected.epsilon(delta: 1e-5).epsilon)
+        #expect(applied.model.privacyEpsilon == machine.privacyEpsilon)
+    }
+
+    @Test func anAggregateThatWouldOverspendIsRefusedAndBooked() throws {
+        // One step of q = 0.2, σ = 1 costs more than ε = 1 at δ = 1e-5.
+        var machine = coordinator(try DifferentialPrivacy(clipNorm: 1, noiseMultiplier: 1, targetEpsilon: 1, population: 10))
+        _ = machine.receive(try partial(1))
+        _ = machine.receive(try partial(3))
+        let applying = try machine.applyBuffer()
+        let refused = try #require(applying)
+        #expect(!refused.released)
+        #expect(refused.model.version == 0 && refused.model.parameters == [Float](repeating: 0, count: spec.parameterCount))
+        #expect(refused.records.map(\.reason) == [.privacyBudget, .privacyBudget])
+        #expect(machine.state.accounting.rejected[.privacyBudget] == 2)
+        #expect(machine.bufferedUpdates == 0 && machine.state.privacy?.steps == 0)
+    }
+
+    @Test func theSpentBudgetSurvivesARestart() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("fedq-dp-\(UUID().uuidString.prefix(6))").path
+        let store = try CoordinatorStore(directory: directory)
+        var machine = coordinator(try DifferentialPrivacy(clipNorm: 1, noiseMultiplier: 1, population: 10))
+        _ = machine.receive(try partial(1))
+        _ = machine.receive(try partial(3))
+        let applying = try machine.applyBuffer()
+        let applied = try #require(applying)
+        try store.commit(machine.state, spec: spec, records: applied.records)
+        let loaded = try #require(try store.load(spec: spec, strategy: "fedbuff:2"))
+        #expect(loaded.privacy == machine.state.privacy)
+        let restarted = CoordinatorStateMachine(
+            state: loaded, strategy: AggregationStrategy(.fedBuff(bufferSize: 2)),
+            privacy: try DifferentialPrivacy(clipNorm: 1, noiseMultiplier: 1, population: 10))
+        #expect(restarted.privacyEpsilon == machine.privacyEpsilon && restarted.privacyEpsilon ?? 0 > 0)
+    }
+
+    @Test func workersClipEveryUpdateToTheBound() throws {
+        var machine = WorkerStateMachine(spec: spec, settings: WorkerSettings(
+            flushUpdates: 1, staleness: StalenessPolicy(function: .constant), clipNorm: 1))
+        // Eight values of 3: norm 3·√8, clipped to 1 (each value 1/√8); a short one is untouched.
+        let long = try TestUpdates.update(3, spec: spec)
+        guard case .added(let batches) = machine.receive(long.body, messageID: nil, redelivered: false), let sum = batches.first?.partial.weightedSum else {
+            Issue.record("the update was not added")
+            return
+        }
+        #expect(abs(sum.l2Norm() - 1) < 1e-6)
+        #expect(sum.allSatisfy { abs($0 - Float(1 / 8.0.squareRoot())) < 1e-6 })
+        let short = try TestUpdates.update(0.1, spec: spec)
+        guard case .added(let more) = machine.receive(short.body, messageID: nil, redelivered: false), let small = more.first?.partial.weightedSum else {
+            Issue.record("the update was not added")
+            return
+        }
+        #expect(small == [Float](repeating: 0.1, count: spec.parameterCount))
+    }
+
+    @Test func aPrivateSimulationReportsEpsilonAndStopsAtItsBudget() async throws {
+        let config = SimulationTests.config {
+            $0.clients = 20
+            $0.maxSeconds = 60
+            $0.targetAccuracy = 1
+            $0.privacy = try! DifferentialPrivacy(clipNorm: 1, noiseMultiplier: 1, targetEpsilon: 8, population: 20)
+        }
+        let result = try await SimulationTests.run(config)
+        let privacy = try #require(result.summary.privacy)
+        #expect(privacy.epsilon <= 8 && privacy.epsilon > 0)
+        #expect(privacy.steps == Int(result.summary.modelVersions))
+        #expect(privacy.clip == 1 && privacy.noiseMultiplier == 1 && privacy.delta == 1e-5)
+        // The run stopped at its budget: the aggregates after it were refused and booked.
+        #expect(result.summary.rejectedByReason["privacy-budget", default: 0] > 0)
+        let summary = result.summary
+        #expect(summary.updatesApplied + summary.updatesDroppedStale + summary.updatesRejected == summary.updatesPublished)
+        // ε grows along the history, one value per evaluated version.
+        let epsilons = result.history.compactMap(\.dpEpsilon)
+        #expect(epsilons.count == result.history.count && epsilons == epsilons.sorted())
+        // summary.json spells the keys the issue names.
+        let json = try JSONSerialization.jsonObject(with: summary.jsonData()) as? [String: Any]
+        for key in ["dp_epsilon", "dp_delta", "dp_noise_multiplier", "dp_clip", "dp_steps", "dp_sampling_rate"] {
+            #expect(json?[key] is NSNumber, "\(key) missing")
+        }
+        let reread = try JSONDecoder().decode(RunSummary.self, from: summary.jsonData())
+        #expect(reread.privacy == summary.privacy)
+        let history = try HistoryCSV.parse(HistoryCSV.render(result.history))
+        #expect(history.map(\.dpEpsilon) == result.history.map { $0.dpEpsilon.map { (($0 * 1e6).rounded()) / 1e6 } })
+    }
+
+    @Test func aRunWithoutPrivacyWritesNullKeysAndTheOldHistory() throws {
+        let summary = RunSummary()
+        let json = try JSONSerialization.jsonObject(with: summary.jsonData()) as? [String: Any]
+        #expect(json?["dp_epsilon"] is NSNull && json?["dp_steps"] is NSNull)
+        #expect(HistoryCSV.render([EvaluationRecord(version: 1, seconds: 0, accuracy: 0.5, loss: 1, macroF1: 0.4)]).hasPrefix(HistoryCSV.header + "\n"))
+    }
+}
