@@ -2,17 +2,18 @@ import ArgumentParser
 import Privacy
 
 /// Differential privacy's options, shared by every role: the workers need the clip, the
-/// coordinator all of them, `simulate` both. `--dp-clip` turns DP on.
+/// coordinator all of them, `simulate` both. `--dp-clip` turns DP on. Values parse a
+/// leading minus as theirs (`--dp-clip -1`), so the error names the real problem.
 public struct PrivacyOptions: ParsableArguments {
-    @Option(help: "Differential privacy: clip every client update to this L2 norm (at the workers). Turns DP on; needs --dp-noise-multiplier.")
+    @Option(parsing: .unconditional, help: "Differential privacy: clip every client update to this L2 norm (at the workers). Turns DP on; needs --dp-noise-multiplier.")
     public var dpClip: Double?
-    @Option(help: "DP: the coordinator adds Gaussian noise of standard deviation this × --dp-clip to each aggregate's sum.")
+    @Option(parsing: .unconditional, help: "DP: the coordinator adds Gaussian noise of standard deviation this × --dp-clip to each aggregate's sum.")
     public var dpNoiseMultiplier: Double?
-    @Option(help: "DP: the δ of the reported (ε, δ) (default: the smaller of 1e-5 and 1/population^1.1).")
+    @Option(parsing: .unconditional, help: "DP: the δ of the reported (ε, δ) (default: the smaller of 1e-5 and 1/population^1.1).")
     public var dpDelta: Double?
-    @Option(help: "DP: refuse aggregates that would take ε beyond this (simulate stops there); without it ε is only reported.")
+    @Option(parsing: .unconditional, help: "DP: refuse aggregates that would take ε beyond this (simulate stops there); without it ε is only reported.")
     public var dpTargetEpsilon: Double?
-    @Option(help: "DP: clients in the federation, for each aggregate's sampling rate (updates / population). simulate: --clients.")
+    @Option(parsing: .unconditional, help: "DP: clients in the federation, for each aggregate's sampling rate (updates / population). simulate: --clients.")
     public var dpPopulation: Int?
 
     public init() {}

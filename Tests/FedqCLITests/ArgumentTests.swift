@@ -49,6 +49,12 @@ import Testing
         (["simulate", "--momentum=1.5"], "--momentum must be in [0, 1), got 1.5"),
         (["fleet", "--lr", "-1"], "--lr must be a positive number, got -1.0"),
         (["simulate", "--log-level", "loud"], "--log-level: one of trace"),
+        (["simulate", "--dp-clip", "1"], "--dp-clip needs --dp-noise-multiplier"),
+        (["simulate", "--dp-noise-multiplier", "1"], "--dp-noise-multiplier needs --dp-clip"),
+        (["simulate", "--dp-clip", "-1", "--dp-noise-multiplier", "1"], "--dp-clip must be a positive number, got -1.0"),
+        (["simulate", "--dp-clip", "1", "--dp-noise-multiplier", "1", "--dp-delta", "2"], "--dp-delta must be in (0, 1), got 2.0"),
+        (["simulate", "--dp-clip", "1", "--dp-noise-multiplier", "1", "--weigh-by-samples"], "--weigh-by-samples cannot be used with --dp-clip"),
+        (["coordinator", "--dp-clip", "1", "--dp-noise-multiplier", "1"], "--dp-population is needed with --dp-clip"),
     ])
     func badValueIsRefusedByValidation(arguments: [String], message: String) throws {
         let error = try #require(refusal(arguments))

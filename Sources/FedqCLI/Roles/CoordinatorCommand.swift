@@ -33,6 +33,7 @@ struct CoordinatorCommand: AsyncParsableCommand {
     func validate() throws {
         guard settledWindow > 0 else { throw ValidationError("--settled-window must be positive") }
         guard maxBufferWaitMs >= 0 else { throw ValidationError("--max-buffer-wait-ms must be >= 0") }
+        _ = try shared.privacy.settings(population: nil)
         _ = try shared.roleConnector(name: "fedq coordinator")
     }
 
