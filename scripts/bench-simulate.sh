@@ -3,8 +3,8 @@
 # mlp, 100 clients, concurrency 10, E=1, B=10, int8 updates (the defaults),
 # embedded broker. Prints one row per run and writes each run's outputs under
 # runs/bench/.
-#   scripts/bench-simulate.sh [iid] [shards] [stragglers] [codecs] [codecs-long] [cnn]
-# With no argument it runs all but codecs-long and cnn (those take minutes).
+#   scripts/bench-simulate.sh [iid] [shards] [stragglers] [codecs] [codecs-long] [cnn] [dp]
+# With no argument it runs all but codecs-long, cnn and dp (those take minutes).
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
@@ -26,7 +26,9 @@ print(f"{name:<22} reached={str(s['reached_target']):<5} seconds_to_target={fmt(
       f"updates_to_target={fmt(s['updates_to_target'], '5d')} final={s['final_accuracy']*100:6.2f}% "
       f"best={s['best_accuracy']*100:6.2f}% published={s['updates_published']} applied={s['updates_applied']} "
       f"stale={s['updates_dropped_stale']} rejected={s['updates_rejected']} versions={s['model_versions']} "
-      f"MB={s['bytes_published']/1e6:.1f} mean_staleness={s['mean_staleness']:.2f} seconds={s['seconds']:.1f}")
+      f"MB={s['bytes_published']/1e6:.1f} mean_staleness={s['mean_staleness']:.2f} seconds={s['seconds']:.1f}"
+      + ("" if s.get('dp_clip') is None else
+         f" dp_epsilon={fmt(s['dp_epsilon'], '.2f')} dp_delta={s['dp_delta']:g} dp_steps={s['dp_steps']} dp_sampling_rate={s['dp_sampling_rate']:.4f}"))
 PY
 }
 
@@ -52,6 +54,16 @@ for scenario in "${scenarios[@]}"; do
         # Equal budgets: 600 published updates each, no early stop.
         for codec in fp32 int8 int4 topk:0.01+int8; do
             run "codec-${codec//[:+]/_}" --codec "$codec" --target-accuracy 1 --max-updates 600 --max-seconds 300
+        done ;;
+    dp)
+        # The privacy-utility table: 1,000 clients (60 samples each), FedBuff K=100 (q = 0.1),
+        # clip 1, a budget of 20,000 updates (~200 aggregates), IID and Dirichlet(0.5).
+        for partition in iid dirichlet:0.5; do
+            common=(--clients 1000 --buffer 100 --partition "$partition" --target-accuracy 1 --max-updates 20000 --max-seconds 600)
+            run "dp-${partition//[:.]/_}-none" "${common[@]}"
+            for sigma in 0.5 0.8 1.0 1.5; do
+                run "dp-${partition//[:.]/_}-sigma$sigma" "${common[@]}" --dp-clip 1 --dp-noise-multiplier "$sigma"
+            done
         done ;;
     codecs-long)
         # The same comparison once the runs have converged: 2,000 and 4,000 updates.

@@ -21,6 +21,14 @@ extension RunResult {
             ("bytes published", "\(summary.bytesPublished)"), ("mean staleness", String(format: "%.2f", summary.meanStaleness)),
             ("wall time", String(format: "%.2f s", summary.seconds)),
         ]
+        if let privacy = summary.privacy {
+            report.summary.append((
+                "differential privacy",
+                String(
+                    format: "ε %@ at δ %g over %d aggregates (clip %g, noise multiplier %g, mean sampling rate %.4f)",
+                    privacy.epsilon.isFinite ? String(format: "%.3f", privacy.epsilon) : "∞ (no noise)", privacy.delta,
+                    privacy.steps, privacy.clip, privacy.noiseMultiplier, privacy.samplingRate)))
+        }
         let accuracy = (0...1.0)
         report.charts = [
             SVGChart.line(
@@ -29,6 +37,15 @@ extension RunResult {
             SVGChart.line(
                 title: "Test accuracy vs model version", xLabel: "version", yLabel: "accuracy",
                 series: [ChartSeries(name: "accuracy", points: history.map { (Double($0.version), $0.accuracy) })], yRange: accuracy),
+        ]
+        // A private run: what each version cost, beside what it scored.
+        let spent = history.compactMap { record in record.dpEpsilon.flatMap { $0.isFinite ? (Double(record.version), $0) : nil } }
+        if !spent.isEmpty {
+            report.charts.append(SVGChart.line(
+                title: "Privacy spent (ε at δ \(summary.privacy.map { String(format: "%g", $0.delta) } ?? "?")) vs model version",
+                xLabel: "version", yLabel: "ε", series: [ChartSeries(name: "ε", points: spent)]))
+        }
+        report.charts += [
             SVGChart.bars(
                 title: "Staleness of applied updates", xLabel: "staleness τ (versions)", yLabel: "updates",
                 bars: stalenessHistogram.enumerated().map { ChartBar(label: "\($0.offset)", value: Double($0.element)) }),

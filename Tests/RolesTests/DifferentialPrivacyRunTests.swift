@@ -97,6 +97,15 @@ struct DifferentialPrivacyRunTests {
         }
         #expect(abs(sum.l2Norm() - 1) < 1e-6)
         #expect(sum.allSatisfy { abs($0 - Float(1 / 8.0.squareRoot())) < 1e-6 })
+        // Issue 17: an update of norm 1e6 adds at most C to the partial.
+        let huge = try TestUpdates.update(1e6 / Float(8.0.squareRoot()), spec: spec)
+        guard case .added(let hugeBatches) = machine.receive(huge.body, messageID: nil, redelivered: false),
+            let bounded = hugeBatches.first?.partial.weightedSum
+        else {
+            Issue.record("the update was not added")
+            return
+        }
+        #expect(bounded.l2Norm() <= 1 + 1e-6)
         let short = try TestUpdates.update(0.1, spec: spec)
         guard case .added(let more) = machine.receive(short.body, messageID: nil, redelivered: false), let small = more.first?.partial.weightedSum else {
             Issue.record("the update was not added")
@@ -131,6 +140,7 @@ struct DifferentialPrivacyRunTests {
         }
         let reread = try JSONDecoder().decode(RunSummary.self, from: summary.jsonData())
         #expect(reread.privacy == summary.privacy)
+        #expect(result.htmlReport().contains("Privacy spent (ε at δ 1e-05) vs model version"))
         let history = try HistoryCSV.parse(HistoryCSV.render(result.history))
         #expect(history.map(\.dpEpsilon) == result.history.map { $0.dpEpsilon.map { (($0 * 1e6).rounded()) / 1e6 } })
     }

@@ -74,6 +74,41 @@ struct DistributedPipelineTests {
         await deployment.stopAll()
     }
 
+    /// Issue 17: the roles take the DP options, and a private coordinator killed mid-run
+    /// resumes from the budget its checkpoint holds instead of starting again at ε = 0.
+    @Test func aPrivateCoordinatorKeepsItsSpentBudgetAcrossARestart() async throws {
+        let deployment = try await Deployment("dp-restart")
+        let privacy = ["--dp-clip", "1", "--dp-noise-multiplier", "1", "--dp-population", "20"]
+        let coordinator = ["coordinator", "--checkpoint", deployment.directory + "/coordinator"] + privacy
+        try deployment.start("coordinator", coordinator)
+        try deployment.start("worker-1", ["worker"] + privacy)
+        try deployment.start("worker-2", ["worker"] + privacy)
+        let fleet = try deployment.start(
+            "fleet", ["fleet", "--clients", "20", "--max-updates", "300", "--out", deployment.directory + "/fleet"])
+        func summary() -> [String: Any] {
+            (try? JSONSerialization.jsonObject(with: Data(deployment.read("coordinator/summary.json").utf8))) as? [String: Any] ?? [:]
+        }
+        try await deployment.waitUntil("60 updates applied and summarised", timeout: .seconds(120)) {
+            (summary()["updates_applied"] as? Int ?? 0) >= 60
+        }
+        let before = summary()
+        let epsilonBefore = try #require(before["dp_epsilon"] as? Double)
+        let stepsBefore = try #require(before["dp_steps"] as? Int)
+        try #require(deployment.process(named: "coordinator")).signal(SIGKILL)
+        try await Task.sleep(for: .milliseconds(500))
+        try deployment.start("coordinator-restarted", coordinator)
+        #expect(await fleet.wait(timeout: .seconds(180)) == 0, "the fleet did not finish: \(fleet.output.suffix(400))")
+        try await deployment.expectEveryPublishedUpdateSettledOnce()
+        await deployment.stopAll()
+        let after = summary()
+        let steps = try #require(after["dp_steps"] as? Int)
+        // Every applied aggregate is accounted once: none forgotten by the restart.
+        #expect(steps == after["model_versions"] as? Int)
+        #expect(steps > stepsBefore)
+        #expect((after["dp_epsilon"] as? Double ?? 0) > epsilonBefore)
+        #expect(after["dp_clip"] as? Double == 1 && after["dp_noise_multiplier"] as? Double == 1)
+    }
+
     @Test func killingAWorkerAndTheCoordinatorLosesAndDoublesNothing() async throws {
         let deployment = try await Deployment("kill9")
         try startServers(deployment)
