@@ -46,6 +46,16 @@ extension BlockScaledCodec {
     /// Stochastic rounding: unbiased in expectation, which error feedback relies on.
     public var isStochastic: Bool { true }
 
+    /// The largest |x| of a block, via the bit patterns: for finite floats the unsigned
+    /// order of |x|'s bits is the order of |x|, and an integer max vectorises where a
+    /// Float max does not.
+    @inline(__always)
+    static func largestMagnitude(_ input: UnsafePointer<Float>, count: Int) -> Float {
+        var largest: UInt32 = 0
+        for index in 0..<count { largest = max(largest, input[index].bitPattern & 0x7FFF_FFFF) }
+        return Float(bitPattern: largest)
+    }
+
     /// Blocks (and so scales) for `count` values; the last block may be short.
     func blockCount(count: Int) -> Int { (count + blockSize - 1) / blockSize }
 }

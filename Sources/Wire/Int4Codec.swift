@@ -45,10 +45,7 @@ public struct Int4Codec: BlockScaledCodec {
             let start = block * blockSize
             let length = min(blockSize, count - start)
             let input = source + start
-            // Largest magnitude via the bit patterns (integer max vectorises, Float max does not).
-            var largest: UInt32 = 0
-            for index in 0..<length { largest = max(largest, input[index].bitPattern & 0x7FFF_FFFF) }
-            let blockMax = Float(bitPattern: largest)
+            let blockMax = Self.largestMagnitude(input, count: length)
             base.storeBytes(of: (blockMax / 7).bitPattern.littleEndian, toByteOffset: 4 * block, as: UInt32.self)
             // A block of subnormals encodes as zeros (7 / blockMax would overflow).
             let inverse: Float = blockMax >= .leastNormalMagnitude ? 7 / blockMax : 0

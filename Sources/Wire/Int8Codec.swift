@@ -42,11 +42,7 @@ public struct Int8Codec: BlockScaledCodec {
             let start = block * blockSize
             let length = min(blockSize, count - start)
             let input = source + start
-            // Largest magnitude via the bit patterns: for finite floats, unsigned order of
-            // |x|'s bits is the order of |x|, and integer max vectorises where Float max does not.
-            var largest: UInt32 = 0
-            for index in 0..<length { largest = max(largest, input[index].bitPattern & 0x7FFF_FFFF) }
-            let blockMax = Float(bitPattern: largest)
+            let blockMax = Self.largestMagnitude(input, count: length)
             let scale = blockMax / 127
             base.storeBytes(of: scale.bitPattern.littleEndian, toByteOffset: 4 * block, as: UInt32.self)
             let inverse: Float = blockMax > 0 ? 127 / blockMax : 0

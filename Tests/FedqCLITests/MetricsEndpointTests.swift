@@ -20,6 +20,7 @@ import FoundationNetworking
         PipelineMetrics.evaluatedAccuracy.record(0.97)
         PipelineMetrics.queueReady(PipelineTopology.updatesQueue).record(12)
         PipelineMetrics.staleness.record(2)
+        PipelineMetrics.dpEpsilon.record(1.5)
 
         let (data, response) = try await URLSession.shared.data(from: URL(string: "http://127.0.0.1:\(server.port)/metrics")!)
         await server.shutdown()
