@@ -116,12 +116,14 @@ public enum DeploymentRun {
             updatesRejected: coordinator.updatesRejected, rejectedByReason: coordinator.rejectedByReason,
             clientsDropped: fleet.clientsDropped, bytesPublished: fleet.bytesPublished,
             meanStaleness: coordinator.meanStaleness, seconds: coordinator.seconds)
-        return RunResult(
+        var result = RunResult(
             summary: summary, history: history, throughput: throughput(records), stalenessHistogram: coordinator.stalenessHistogram,
             settings: [
                 ("run", "separate processes over RabbitMQ"), ("directory", directory), ("clients", "\(fleet.clients)"),
                 ("coordinator reconnects", "\(coordinator.reconnects)"), ("fleet reconnects", "\(fleet.reconnects)"),
             ])
+        result.title = "FedQueue deployment: separate processes over RabbitMQ"
+        return result
     }
 
     /// Applied updates per second, in one-second buckets from the first settlement.

@@ -7,7 +7,7 @@ import Roles
 extension RunResult {
     /// The one-page report: accuracy against wall time and against version,
     /// the staleness histogram, throughput over time, and the settings.
-    public func htmlReport(title: String = "FedQueue simulation") -> String {
+    public func htmlReport() -> String {
         var report = HTMLReport(title: title)
         let percent = { (value: Double) in String(format: "%.2f%%", value * 100) }
         report.summary = [
@@ -18,7 +18,7 @@ extension RunResult {
             ("model versions", "\(summary.modelVersions)"), ("updates published", "\(summary.updatesPublished)"),
             ("updates applied", "\(summary.updatesApplied)"), ("dropped stale", "\(summary.updatesDroppedStale)"),
             ("rejected", "\(summary.updatesRejected)"), ("clients dropped out", "\(summary.clientsDropped)"),
-            ("bytes published", "\(summary.bytesPublished)"), ("mean staleness", String(format: "%.2f", summary.meanStaleness)),
+            ("bytes published", ByteCount.format(summary.bytesPublished)), ("mean staleness", String(format: "%.2f", summary.meanStaleness)),
             ("wall time", String(format: "%.2f s", summary.seconds)),
         ]
         if let privacy = summary.privacy {
@@ -29,14 +29,26 @@ extension RunResult {
                     privacy.epsilon.isFinite ? String(format: "%.3f", privacy.epsilon) : "∞ (no noise)", privacy.delta,
                     privacy.steps, privacy.clip, privacy.noiseMultiplier, privacy.samplingRate)))
         }
-        let accuracy = (0...1.0)
+        if let note = finalBelowBest { report.summary.append(("final below best", note)) }
+        // Accuracy zoomed to the data (from the first version well above chance, so the
+        // start does not flatten the rest) with the target drawn across.
+        let target = ChartReference(value: summary.targetAccuracy, label: "target \(percent(summary.targetAccuracy))")
+        let shown = history.drop { $0.accuracy < 0.5 }.isEmpty ? history[...] : history.drop { $0.accuracy < 0.5 }
         report.charts = [
             SVGChart.line(
                 title: "Test accuracy vs wall time", xLabel: "seconds", yLabel: "accuracy",
-                series: [ChartSeries(name: "accuracy", points: history.map { ($0.seconds, $0.accuracy) })], yRange: accuracy),
+                series: [ChartSeries(name: "accuracy", points: shown.map { ($0.seconds, $0.accuracy) })],
+                reference: summary.targetAccuracy < 1 ? target : nil, format: .percent),
             SVGChart.line(
                 title: "Test accuracy vs model version", xLabel: "version", yLabel: "accuracy",
-                series: [ChartSeries(name: "accuracy", points: history.map { (Double($0.version), $0.accuracy) })], yRange: accuracy),
+                series: [ChartSeries(name: "accuracy", points: shown.map { (Double($0.version), $0.accuracy) })],
+                reference: summary.targetAccuracy < 1 ? target : nil, format: .percent),
+            SVGChart.line(
+                title: "Test loss vs model version", xLabel: "version", yLabel: "cross-entropy",
+                series: [ChartSeries(name: "loss", points: history.map { (Double($0.version), $0.loss) })], fromZero: true),
+            SVGChart.line(
+                title: "Macro-F1 vs model version", xLabel: "version", yLabel: "macro-F1",
+                series: [ChartSeries(name: "macro-F1", points: shown.map { (Double($0.version), $0.macroF1) })], format: .percent),
         ]
         // A private run: what each version cost, beside what it scored.
         let spent = history.compactMap { record in record.dpEpsilon.flatMap { $0.isFinite ? (Double(record.version), $0) : nil } }
@@ -50,11 +62,27 @@ extension RunResult {
                 title: "Staleness of applied updates", xLabel: "staleness τ (versions)", yLabel: "updates",
                 bars: stalenessHistogram.enumerated().map { ChartBar(label: "\($0.offset)", value: Double($0.element)) }),
             SVGChart.line(
-                title: "Updates applied per second", xLabel: "seconds", yLabel: "updates/s",
-                series: [ChartSeries(name: "updates/s", points: throughput)]),
+                title: "Updates applied per second (rolling \(Self.rateWindowLabel) mean)", xLabel: "seconds", yLabel: "updates/s",
+                series: [ChartSeries(name: "updates/s", points: RateSeries.rolling(throughput, window: Self.rateWindow))], fromZero: true),
         ]
         report.settings = settings
         return report.render()
+    }
+
+    /// The window the updates/s chart averages over.
+    static let rateWindow = 2.0
+    static let rateWindowLabel = "2 s"
+
+    /// Why the last version scored below the best, when it did: an asynchronous run keeps
+    /// applying what its clients send until it stops, and one version can be worse than the
+    /// one before (more so with non-IID clients).
+    var finalBelowBest: String? {
+        guard let best = history.max(by: { $0.accuracy < $1.accuracy }), let last = history.last,
+            last.accuracy < best.accuracy
+        else { return nil }
+        return String(
+            format: "the final version (%llu) scored %.2f points below the best (%.2f%% at version %llu): the run kept applying the updates its clients had in flight until it stopped, and successive versions of an asynchronous run move up and down",
+            last.version, (best.accuracy - last.accuracy) * 100, best.accuracy * 100, best.version)
     }
 
     /// Writes `summary.json`, `history.csv` and `report.html` into `directory`.

@@ -20,4 +20,6 @@ public struct RunResult: Sendable {
     public var throughput: [(x: Double, y: Double)]
     public var stalenessHistogram: [Int]
     public var settings: [(String, String)]
+    /// The report's title: a simulation's, or a deployment's.
+    public var title = "FedQueue simulation"
 }

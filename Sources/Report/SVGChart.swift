@@ -23,6 +23,24 @@ public struct ChartBar: Sendable {
     }
 }
 
+/// A horizontal line across a chart at `value` (a target), labelled.
+public struct ChartReference: Sendable {
+    public var value: Double
+    public var label: String
+
+    public init(value: Double, label: String) {
+        self.value = value
+        self.label = label
+    }
+}
+
+/// How a value axis labels its ticks.
+public enum ChartValueFormat: Sendable {
+    case plain
+    /// Fractions shown as percent (0.97 → "97%"), as the summary shows accuracy.
+    case percent
+}
+
 /// Inline SVG charts, so a report is one self-contained file that opens
 /// anywhere (no JavaScript, no CDN, nothing to fetch).
 public enum SVGChart {
@@ -32,16 +50,27 @@ public enum SVGChart {
     static let palette = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b"]
 
     /// A line chart with linear axes and a legend when there is more than one series.
+    /// - Parameters:
+    ///   - yRange: fixed ends of the value axis; without it the axis zooms to the data (and
+    ///     the reference line), so 90-97% is not a few pixels at the top of 0-100%.
+    ///   - reference: a labelled horizontal line (the target accuracy), always in view.
+    ///   - fromZero: the value axis starts at 0 (rates, losses: their size matters, not only their shape).
     public static func line(
         title: String, xLabel: String, yLabel: String, series: [ChartSeries],
-        yRange: ClosedRange<Double>? = nil
+        yRange: ClosedRange<Double>? = nil, reference: ChartReference? = nil, format: ChartValueFormat = .plain,
+        fromZero: Bool = false
     ) -> String {
         let all = series.flatMap(\.points)
         guard !all.isEmpty else { return emptyChart(title: title) }
         let xAxis = Axis(covering: all.map(\.x), from: nil)
         let yAxis = yRange.map { Axis(lower: $0.lowerBound, upper: $0.upperBound) }
-            ?? Axis(covering: all.map(\.y), from: nil)
-        var svg = frame(title: title, xLabel: xLabel, yLabel: yLabel, x: xAxis, y: yAxis)
+            ?? Axis(covering: all.map(\.y) + (reference.map { [$0.value] } ?? []), from: fromZero ? 0 : nil)
+        var svg = frame(title: title, xLabel: xLabel, yLabel: yLabel, x: xAxis, y: yAxis, format: format)
+        if let reference, (yAxis.lower...yAxis.upper).contains(reference.value) {
+            let py = yAxis.pixelInverted(reference.value)
+            svg += "<line x1=\"\(fmt(margin.left))\" x2=\"\(fmt(width - margin.right))\" y1=\"\(fmt(py))\" y2=\"\(fmt(py))\" stroke=\"#2ca02c\" stroke-dasharray=\"6 4\"/>"
+            svg += "<text x=\"\(fmt(width - margin.right - 4))\" y=\"\(fmt(py - 4))\" font-size=\"11\" text-anchor=\"end\" fill=\"#2ca02c\">\(escape(reference.label))</text>"
+        }
         for (index, line) in series.enumerated() where !line.points.isEmpty {
             let colour = palette[index % palette.count]
             let path = line.points.map { "\(fmt(xAxis.pixel($0.x, along: plotWidth, offset: margin.left))),\(fmt(yAxis.pixelInverted($0.y)))" }
@@ -77,13 +106,13 @@ public enum SVGChart {
     static var plotHeight: Double { height - margin.top - margin.bottom }
     static var baseline: Double { height - margin.bottom }
 
-    static func frame(title: String, xLabel: String, yLabel: String, x: Axis?, y: Axis) -> String {
+    static func frame(title: String, xLabel: String, yLabel: String, x: Axis?, y: Axis, format: ChartValueFormat = .plain) -> String {
         var svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 \(fmt(width)) \(fmt(height))\" width=\"\(fmt(width))\" height=\"\(fmt(height))\" font-family=\"sans-serif\">"
         svg += "<text x=\"\(fmt(width / 2))\" y=\"20\" font-size=\"14\" font-weight=\"bold\" text-anchor=\"middle\">\(escape(title))</text>"
         for tick in y.ticks {
             let py = y.pixelInverted(tick)
             svg += "<line x1=\"\(fmt(margin.left))\" x2=\"\(fmt(width - margin.right))\" y1=\"\(fmt(py))\" y2=\"\(fmt(py))\" stroke=\"#ddd\"/>"
-            svg += "<text x=\"\(fmt(margin.left - 6))\" y=\"\(fmt(py + 4))\" font-size=\"11\" text-anchor=\"end\">\(tickLabel(tick))</text>"
+            svg += "<text x=\"\(fmt(margin.left - 6))\" y=\"\(fmt(py + 4))\" font-size=\"11\" text-anchor=\"end\">\(tickLabel(tick, format: format))</text>"
         }
         if let x {
             for tick in x.ticks {
@@ -157,7 +186,8 @@ public enum SVGChart {
 
     static func fmt(_ value: Double) -> String { String(format: "%.1f", value) }
 
-    static func tickLabel(_ value: Double) -> String {
+    static func tickLabel(_ value: Double, format: ChartValueFormat = .plain) -> String {
+        if format == .percent { return tickLabel(value * 100) + "%" }
         if value == value.rounded(), abs(value) < 1e7 { return String(Int(value)) }
         return String(format: abs(value) < 0.01 ? "%.2g" : "%.3g", value)
     }

@@ -69,6 +69,48 @@ import Testing
         }
         #expect(!html.contains("<script"))
     }
+
+    @Test func aRollingMeanSmoothsTheRate() {
+        let sawtooth: [(x: Double, y: Double)] = [(0, 0), (0.5, 80), (1, 0), (1.5, 80), (2, 0), (2.5, 80)]
+        let smooth = RateSeries.rolling(sawtooth, window: 1)
+        // Each point averages itself and those less than one unit before it.
+        #expect(smooth.map(\.y) == [0, 40, 40, 40, 40, 40])
+        #expect(smooth.map(\.x) == sawtooth.map(\.x))
+        #expect(RateSeries.rolling([], window: 2).isEmpty)
+    }
+
+    @Test(arguments: [(950, "950 B"), (12_345, "12.3 kB"), (478_200_000, "478.2 MB"), (4_017_200_000, "4.02 GB")])
+    func byteCountsReadAsPeopleWriteThem(bytes: Int, text: String) {
+        #expect(ByteCount.format(bytes) == text)
+    }
+
+    @Test func accuracyIsZoomedInPercentWithTheTargetDrawn() {
+        let chart = SVGChart.line(
+            title: "acc", xLabel: "v", yLabel: "a", series: [ChartSeries(name: "a", points: [(0, 0.91), (1, 0.95), (2, 0.962)])],
+            reference: ChartReference(value: 0.97, label: "target 97.00%"), format: .percent)
+        #expect(chart.contains("target 97.00%") && chart.contains("stroke-dasharray"))
+        // Ticks in percent, zoomed to 90-98%, not 0-100%.
+        #expect(chart.contains(">92%<") && chart.contains(">96%<"))
+        #expect(!chart.contains(">0%<") && !chart.contains(">50%<"))
+    }
+
+    func result(accuracies: [Double]) -> RunResult {
+        RunResult(
+            summary: RunSummary(targetAccuracy: 0.97, finalAccuracy: accuracies.last ?? 0, bestAccuracy: accuracies.max() ?? 0, bytesPublished: 120_500_000),
+            history: accuracies.enumerated().map {
+                EvaluationRecord(version: UInt64($0.offset), seconds: Double($0.offset), accuracy: $0.element, loss: 1 - $0.element, macroF1: $0.element - 0.01)
+            },
+            throughput: [(0, 10), (0.25, 70), (0.5, 0)], stalenessHistogram: [3, 1], settings: [("clients", "100")])
+    }
+
+    @Test func theReportPlotsLossAndF1AndExplainsAFinalBelowTheBest() {
+        let dipped = result(accuracies: [0.1, 0.93, 0.9701, 0.955]).htmlReport()
+        for needle in ["Test loss vs model version", "Macro-F1 vs model version", "rolling 2 s mean", "120.5 MB", "target 97.00%",
+                       "final below best", "1.51 points below the best (97.01% at version 2)"] {
+            #expect(dipped.contains(needle), "no \(needle)")
+        }
+        #expect(!result(accuracies: [0.1, 0.93, 0.96]).htmlReport().contains("final below best"))
+    }
 }
 
 @Suite struct SlowdownSpecTests {

@@ -110,7 +110,8 @@ struct SimulationTests {
         let summary = try JSONDecoder().decode(RunSummary.self, from: Data(contentsOf: URL(fileURLWithPath: folder + "/summary.json")))
         #expect(summary == result.summary)
         let html = try String(contentsOfFile: report, encoding: .utf8)
-        #expect(html.components(separatedBy: "<svg").count - 1 == 4)
+        // Accuracy vs time and vs version, loss, macro-F1, staleness, updates/s (no DP chart: not private).
+        #expect(html.components(separatedBy: "<svg").count - 1 == 6)
         #expect(html.contains("updates published"))
     }
 }
