@@ -77,7 +77,7 @@ echo "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:
 for codec in "topk:0.125+int8" int8 fp32; do
     for workers in 1 2 4; do
         json="$out/${codec//[:+]/_}-w$workers.json"
-        run loadtest --broker "$broker" --codec "$codec" --workers "$workers" --seconds "$seconds" --raw \
+        run loadtest --broker "$broker" --broker-pid "$broker_pid" --codec "$codec" --workers "$workers" --seconds "$seconds" --raw \
             --json "$json" --out "$out/run" > "$out/last.log" 2>&1 || { cat "$out/last.log"; exit 1; }
         row "$json" "$codec" "$workers"
     done
@@ -89,7 +89,7 @@ target() {
     local label="$1" ratios=()
     for ((i = 1; i <= repeats; i++)); do
         local json="$out/target-$label-$i.json"
-        run loadtest --broker "$broker" --codec int8 --workers 2 --updates 10000 --raw --json "$json" --out "$out/run" \
+        run loadtest --broker "$broker" --broker-pid "$broker_pid" --codec int8 --workers 2 --updates 10000 --raw --json "$json" --out "$out/run" \
             > "$out/last.log" 2>&1 || { cat "$out/last.log"; exit 1; }
         ratios+=("$(awk -v r="$(field "$json" ratio_to_raw)" 'BEGIN {printf "%.1f", r * 100}')")
         printf "%s run %d: %.0f updates/s, raw %.0f/s, pipeline / raw %s%%, machine busy %s cores (raw run %s)\n" "$label" "$i" \
@@ -111,7 +111,7 @@ fi
 # Latency at half the peak rate: 200 KB updates, 2 workers.
 peak=$(field "$out/int8-w2.json" updates_per_second)
 half=$(awk -v p="$peak" 'BEGIN {print p / 2}')
-run loadtest --broker "$broker" --codec int8 --workers 2 --rate "$half" --seconds 10 \
+run loadtest --broker "$broker" --broker-pid "$broker_pid" --codec int8 --workers 2 --rate "$half" --seconds 10 \
     --json "$out/int8-w2-half-rate.json" --out "$out/half-rate" > "$out/last.log" 2>&1
 printf "\nat half the peak (%.0f updates/s offered), int8, W=2: %.0f updates/s, latency p50 %.1f ms, p99 %.1f ms, max %.1f ms\n" \
     "$half" "$(field "$out/int8-w2-half-rate.json" updates_per_second)" "$(field "$out/int8-w2-half-rate.json" p50)" \

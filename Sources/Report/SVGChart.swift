@@ -91,11 +91,21 @@ public enum SVGChart {
         var svg = frame(title: title, xLabel: xLabel, yLabel: yLabel, x: nil, y: yAxis)
         let slot = plotWidth / Double(bars.count)
         let labelEvery = max(1, bars.count / 16)
+        // Labels wider than their slot (about 6 px a character at 11 px) go on two lines,
+        // name over parenthesis, so "publishers (this process)" and "broker (pid 123)" do
+        // not run into each other.
+        let wrapped = bars.contains { Double($0.label.count) * 6.2 > slot * Double(labelEvery) }
         for (index, bar) in bars.enumerated() {
             let x = margin.left + Double(index) * slot
             let top = yAxis.pixelInverted(bar.value)
             svg += "<rect x=\"\(fmt(x + slot * 0.1))\" y=\"\(fmt(top))\" width=\"\(fmt(slot * 0.8))\" height=\"\(fmt(max(0, baseline - top)))\" fill=\"\(palette[0])\"><title>\(escape(bar.label)): \(fmt(bar.value))</title></rect>"
-            if index % labelEvery == 0 {
+            if index % labelEvery == 0, wrapped {
+                let parts = bar.label.split(separator: " (", maxSplits: 1).map(String.init)
+                let lines = parts.count == 2 ? [parts[0], "(" + parts[1]] : [bar.label]
+                svg += "<text font-size=\"11\" text-anchor=\"middle\">" + lines.enumerated().map { line in
+                    "<tspan x=\"\(fmt(x + slot / 2))\" y=\"\(fmt(baseline + 14 + 12 * Double(line.offset)))\">\(escape(line.element))</tspan>"
+                }.joined() + "</text>"
+            } else if index % labelEvery == 0 {
                 svg += "<text x=\"\(fmt(x + slot / 2))\" y=\"\(fmt(baseline + 16))\" font-size=\"11\" text-anchor=\"middle\">\(escape(bar.label))</text>"
             }
         }

@@ -103,6 +103,15 @@ import Testing
             throughput: [(0, 10), (0.25, 70), (0.5, 0)], stalenessHistogram: [3, 1], settings: [("clients", "100")])
     }
 
+    @Test func longBarLabelsGoOnTwoLines() {
+        let roles = ["coordinator", "worker-1", "worker-2", "publishers (this process)", "broker (pid 4242)"]
+        let chart = SVGChart.bars(title: "CPU", xLabel: "role", yLabel: "cores", bars: roles.map { ChartBar(label: $0, value: 0.5) })
+        #expect(chart.contains(">publishers</tspan>") && chart.contains(">(this process)</tspan>"))
+        #expect(chart.contains(">broker</tspan>") && chart.contains(">(pid 4242)</tspan>"))
+        let short = SVGChart.bars(title: "h", xLabel: "x", yLabel: "y", bars: [ChartBar(label: "0", value: 1)])
+        #expect(!short.contains("<tspan"))
+    }
+
     @Test func theReportPlotsLossAndF1AndExplainsAFinalBelowTheBest() {
         let dipped = result(accuracies: [0.1, 0.93, 0.9701, 0.955]).htmlReport()
         for needle in ["Test loss vs model version", "Macro-F1 vs model version", "rolling 2 s mean", "120.5 MB", "target 97.00%",

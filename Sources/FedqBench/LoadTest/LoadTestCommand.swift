@@ -52,6 +52,8 @@ public struct LoadTestCommand: AsyncParsableCommand {
     var flushMs = 100
     @Flag(help: "Also measure the broker's ceiling for the same payload (plain publish/consume).")
     var raw = false
+    @Option(help: "The broker's process id, whose CPU the report shows (scripts/broker.sh pid PORT); default: every beam.smp on this host.")
+    var brokerPid: Int32?
     @Option(help: "Write every figure here as JSON.")
     var json: String?
     @Option(help: "Role logs, the coordinator's updates.csv and loadtest.json (for `fedq report`).")
@@ -68,6 +70,7 @@ public struct LoadTestCommand: AsyncParsableCommand {
         guard rate.map({ $0 > 0 }) ?? true else { throw ValidationError("--rate must be positive") }
         guard updates.map({ $0 > 0 }) ?? true else { throw ValidationError("--updates must be positive") }
         guard seconds.map({ $0 > 0 }) ?? true else { throw ValidationError("--seconds must be positive") }
+        if let brokerPid, kill(brokerPid, 0) != 0 { throw ValidationError("--broker-pid: no process \(brokerPid) on this host") }
         guard buffer > 0, flushUpdates > 0, flushMs > 0 else {
             throw ValidationError("--buffer, --flush-updates and --flush-ms must be positive")
         }
@@ -87,7 +90,7 @@ public struct LoadTestCommand: AsyncParsableCommand {
         let total = updates ?? (seconds == nil ? 5000 : nil)
         let line = Mutex(ProgressLine())
         let duration = seconds
-        let run = LoadTestRun(
+        var run = LoadTestRun(
             broker: configuration, brokerURL: url, parameters: params, codec: try CodecSpec(parsing: codec),
             publishers: publishers, inFlight: inFlight, rate: rate, workers: workers, updates: total, seconds: seconds, buffer: buffer,
             flushUpdates: flushUpdates, flushMs: flushMs, raw: raw, out: out
@@ -96,6 +99,7 @@ public struct LoadTestCommand: AsyncParsableCommand {
             let text = ProgressLine.bar(fraction) + String(format: "  %d published  %d aggregated  %.1fs", published, aggregated, elapsed)
             line.withLock { $0.update(text) }
         }
+        run.brokerPID = brokerPid
         print("load test: \(workers) workers, \(publishers) publishers, \(params) parameters, codec \(codec), K=\(buffer)")
         let result = try await run.run()
         line.withLock { $0.finish() }

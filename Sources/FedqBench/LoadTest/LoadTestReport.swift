@@ -29,10 +29,14 @@ public enum LoadTestReport {
             SVGChart.line(
                 title: "Ready updates in fedq.updates", xLabel: "seconds", yLabel: "messages",
                 series: [ChartSeries(name: "queue depth", points: result.queueDepth.map { ($0[0], $0[1]) })]),
+            // The machine's total is every process's, not a role's: it is in the summary.
             SVGChart.bars(
                 title: "CPU per role over the run", xLabel: "role", yLabel: "cores",
-                bars: result.cpu.map { ChartBar(label: $0.role, value: $0.cores) }),
+                bars: result.cpu.filter { !$0.role.hasPrefix("machine") }.map { ChartBar(label: $0.role, value: $0.cores) }),
         ]
+        if let machine = result.cpu.first(where: { $0.role.hasPrefix("machine") }) {
+            report.summary.append(("machine busy (every process, all cores)", String(format: "%.2f cores", machine.cores)))
+        }
         report.settings = [
             ("parameters", "\(result.parameters)"), ("codec", result.codec), ("message bytes", "\(result.messageBytes)"),
             ("publishers", "\(result.publishers)"), ("workers", "\(result.workers)"), ("buffer K", "\(result.buffer)"),

@@ -75,6 +75,8 @@ struct LoadTestRun {
     var flushMs: Int
     var raw: Bool
     var out: String
+    /// The broker's own process, for its CPU (nil: every `beam.smp` on this host).
+    var brokerPID: Int32? = nil
     var progress: @Sendable (_ published: Int, _ aggregated: Int, _ elapsed: Double) -> Void
 
     func run() async throws -> LoadTestResult {
@@ -140,7 +142,7 @@ struct LoadTestRun {
 
     private func measure(
         spec: ModelSpec, template: [UInt8], header: MessageHeader, setup: any Transport, roles: [RoleProcess]) async throws -> LoadTestResult {
-        let cpuWindow = Self.cpuWindow(roles: roles, ownRole: "publishers (this process)")
+        let cpuWindow = Self.cpuWindow(roles: roles, ownRole: "publishers (this process)", brokerPID: brokerPID)
         let published = PublishLog()
         var connections: [any Transport] = []
         for _ in 0..<publishers { connections.append(try await broker.connect()) }
@@ -244,7 +246,7 @@ struct LoadTestRun {
         var connections: [any Transport] = []
         for _ in 0..<(publishers + workers) { connections.append(try await broker.connect()) }
         let body = [UInt8](repeating: 0xA5, count: bytes)
-        let cpuWindow = Self.cpuWindow(roles: [], ownRole: "publishers and consumers (this process)")
+        let cpuWindow = Self.cpuWindow(roles: [], ownRole: "publishers and consumers (this process)", brokerPID: brokerPID)
         let claims = PublishLog()
         let received = PublishLog()
         let start = ContinuousClock.now
@@ -288,9 +290,12 @@ struct LoadTestRun {
 
     /// CPU of the role processes, this process, the broker (RabbitMQ's `beam.smp`) and the
     /// whole machine, from now until the window is closed.
-    static func cpuWindow(roles: [RoleProcess], ownRole: String) -> CPUWindow {
-        let brokerPIDs = ProcessCPU.pids(named: "beam.smp")
-        return CPUWindow(names: roles.map(\.name) + [ownRole, "broker (beam.smp)", "machine (all cores busy)"]) {
+    /// The broker is its own pid when given (a host may run other RabbitMQ nodes, whose
+    /// CPU is not this broker's), else every `beam.smp` on the host, and says which.
+    static func cpuWindow(roles: [RoleProcess], ownRole: String, brokerPID: Int32?) -> CPUWindow {
+        let brokerPIDs = brokerPID.map { [$0] } ?? ProcessCPU.pids(named: "beam.smp")
+        let broker = brokerPID.map { "broker (pid \($0))" } ?? "broker (all beam.smp)"
+        return CPUWindow(names: roles.map(\.name) + [ownRole, broker, "machine (all cores busy)"]) {
             roles.map(\.cpuSeconds) + [ProcessCPU.own, brokerPIDs.compactMap(ProcessCPU.seconds).reduce(0, +), ProcessCPU.machineBusy]
         }
     }
