@@ -22,10 +22,14 @@ public struct CoordinatorSummary: Codable, Sendable {
     /// Differential privacy's spend (nil: the run is not private). Written as `dp_*` keys;
     /// not read back (`fedq report` takes ε per version from the evaluator's history).
     public var privacy: PrivacySummary? = nil
+    /// How the run aggregates, for the report's settings (absent in older summaries).
+    public var model: String? = nil
+    public var strategy: String? = nil
+    public var serverOptimizer: String? = nil
 
     enum CodingKeys: String, CodingKey {
         case modelVersions, updatesApplied, updatesDroppedStale, updatesRejected, rejectedByReason, meanStaleness,
-            stalenessHistogram, seconds, reconnects, final, updatesPublished
+            stalenessHistogram, seconds, reconnects, final, updatesPublished, model, strategy, serverOptimizer
     }
 
     public init(
@@ -59,6 +63,9 @@ public struct CoordinatorSummary: Codable, Sendable {
         try container.encode(seconds, forKey: .seconds)
         try container.encode(reconnects, forKey: .reconnects)
         try container.encode(final, forKey: .final)
+        try container.encodeIfPresent(model, forKey: .model)
+        try container.encodeIfPresent(strategy, forKey: .strategy)
+        try container.encodeIfPresent(serverOptimizer, forKey: .serverOptimizer)
         try PrivacySummary.encode(privacy, to: encoder)
         // Null rather than absent: the field is known to be unknown here.
         try container.encode(updatesPublished, forKey: .updatesPublished)
@@ -73,6 +80,8 @@ public struct FleetSummary: Codable, Sendable {
     public var clientsDropped: Int
     public var reconnects: Int
     public var seconds: Double
+    /// The update codec the clients published with (absent in older summaries).
+    public var codec: String? = nil
 
     public init(clients: Int, updatesPublished: Int, bytesPublished: Int, clientsDropped: Int, reconnects: Int, seconds: Double) {
         self.clients = clients
@@ -120,6 +129,8 @@ public enum DeploymentRun {
             summary: summary, history: history, throughput: throughput(records), stalenessHistogram: coordinator.stalenessHistogram,
             settings: [
                 ("run", "separate processes over RabbitMQ"), ("directory", directory), ("clients", "\(fleet.clients)"),
+                ("model", coordinator.model ?? "not recorded"), ("strategy", coordinator.strategy ?? "not recorded"),
+                ("server optimizer", coordinator.serverOptimizer ?? "not recorded"), ("codec", fleet.codec ?? "not recorded"),
                 ("coordinator reconnects", "\(coordinator.reconnects)"), ("fleet reconnects", "\(fleet.reconnects)"),
             ])
         result.title = "FedQueue deployment: separate processes over RabbitMQ"

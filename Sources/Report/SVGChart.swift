@@ -46,7 +46,7 @@ public enum ChartValueFormat: Sendable {
 public enum SVGChart {
     static let width = 640.0
     static let height = 320.0
-    static let margin = (left: 64.0, right: 16.0, top: 32.0, bottom: 48.0)
+    static let margin = (left: 64.0, right: 28.0, top: 32.0, bottom: 48.0)  // room for the last x tick's label
     static let palette = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b"]
 
     /// A line chart with linear axes and a legend when there is more than one series.

@@ -1,3 +1,4 @@
+import FedCore
 @testable import Roles
 import Messaging
 @testable import Report
@@ -101,6 +102,31 @@ import Testing
                 EvaluationRecord(version: UInt64($0.offset), seconds: Double($0.offset), accuracy: $0.element, loss: 1 - $0.element, macroF1: $0.element - 0.01)
             },
             throughput: [(0, 10), (0.25, 70), (0.5, 0)], stalenessHistogram: [3, 1], settings: [("clients", "100")])
+    }
+
+    @Test func aDeploymentReportIsTitledAsOneAndNamesHowTheRunAggregated() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("fedq-deploy-\(UUID().uuidString.prefix(6))").path
+        for folder in ["coordinator", "fleet", "eval"] {
+            try FileManager.default.createDirectory(atPath: directory + "/" + folder, withIntermediateDirectories: true)
+        }
+        try """
+            {"model_versions": 2, "updates_applied": 20, "updates_dropped_stale": 0, "updates_rejected": 0, "rejected_by_reason": {},
+             "mean_staleness": 0.5, "staleness_histogram": [10, 10], "seconds": 3.0, "reconnects": 0, "final": true,
+             "updates_published": null, "model": "mlp", "strategy": "fedbuff:10", "server_optimizer": "sgd:1"}
+            """.write(toFile: directory + "/coordinator/summary.json", atomically: true, encoding: .utf8)
+        try """
+            {"clients": 20, "updates_published": 20, "bytes_published": 4017200, "clients_dropped": 0, "reconnects": 0, "seconds": 3.0, "codec": "int8"}
+            """.write(toFile: directory + "/fleet/summary.json", atomically: true, encoding: .utf8)
+        try HistoryCSV.render([
+            EvaluationRecord(version: 1, seconds: 1, accuracy: 0.9, loss: 0.3, macroF1: 0.89),
+            EvaluationRecord(version: 2, seconds: 2, accuracy: 0.95, loss: 0.2, macroF1: 0.94),
+        ]).write(toFile: directory + "/eval/history.csv", atomically: true, encoding: .utf8)
+        try (SettlementRecord.header + (0..<20).map { "\(UpdateID.random()),applied,,\($0 < 10 ? 1 : 2),\(100.0 + Double($0) / 10)\n" }.joined())
+            .write(toFile: directory + "/coordinator/updates.csv", atomically: true, encoding: .utf8)
+        let run = try DeploymentRun.load(directory: directory, targetAccuracy: 0.97)
+        let html = run.htmlReport()
+        #expect(html.contains("<title>FedQueue deployment: separate processes over RabbitMQ</title>"))
+        for setting in ["mlp", "fedbuff:10", "sgd:1", "int8", "4.0 MB"] { #expect(html.contains(setting), "no \(setting)") }
     }
 
     @Test func longBarLabelsGoOnTwoLines() {

@@ -60,10 +60,11 @@ struct CoordinatorCommand: AsyncParsableCommand {
 
         @Sendable func writeSummary(final: Bool) async throws {
             guard let coordinator = current.current else { return }
-            let summary = CoordinatorSummary(
+            var summary = CoordinatorSummary(
                 model: await coordinator.model, accounting: await coordinator.accounting,
                 seconds: (ContinuousClock.now - started).seconds, reconnects: reconnects.current, final: final,
                 privacy: await PrivacySummary.of(coordinator, settings: privacy))
+            (summary.model, summary.strategy, summary.serverOptimizer) = (spec.name, kind.description, rule.description)
             try writeJSON(summary, to: summaryPath)
         }
 

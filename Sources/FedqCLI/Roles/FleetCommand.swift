@@ -111,12 +111,12 @@ struct ClientRunner {
         let line = Shared(ProgressLine())
         @Sendable func writeSummary() async throws {
             let dropped = await fleet.current?.clientsDropped ?? 0
-            try writeJSON(
-                FleetSummary(
-                    clients: onlyClient == nil ? config.clients : 1, updatesPublished: ledger.snapshot.published,
-                    bytesPublished: ledger.bytesPublished, clientsDropped: dropped, reconnects: reconnects.current,
-                    seconds: (ContinuousClock.now - started).seconds),
-                to: summaryPath)
+            var summary = FleetSummary(
+                clients: onlyClient == nil ? config.clients : 1, updatesPublished: ledger.snapshot.published,
+                bytesPublished: ledger.bytesPublished, clientsDropped: dropped, reconnects: reconnects.current,
+                seconds: (ContinuousClock.now - started).seconds)
+            summary.codec = config.codec.description
+            try writeJSON(summary, to: summaryPath)
         }
         try await RoleRuntime.runUntilSignalled(logger: logger) {
             try await supervisor.run { transport, reconnected in
