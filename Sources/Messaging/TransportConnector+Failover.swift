@@ -21,7 +21,8 @@ extension TransportConnector {
                     return transport
                 } catch {
                     guard error.isConnectionLoss else { throw error }
-                    lastError = .connectionFailed("\(nodes[node].description): \(error)")
+                    let why = if case .connectionFailed(let why) = error { why } else { "\(nodes[node].description): \(error)" }
+                    lastError = .connectionFailed("none of the \(nodes.count) nodes answered; the last: \(why)")
                 }
             }
             throw lastError
