@@ -45,7 +45,8 @@ extension RunResult {
                 reference: summary.targetAccuracy < 1 ? target : nil, format: .percent),
             SVGChart.line(
                 title: "Test loss vs model version", xLabel: "version", yLabel: "cross-entropy",
-                series: [ChartSeries(name: "loss", points: history.map { (Double($0.version), $0.loss) })], fromZero: true),
+                // From the same version as the accuracy charts: version 0's loss would flatten the rest.
+                series: [ChartSeries(name: "loss", points: shown.map { (Double($0.version), $0.loss) })]),
             SVGChart.line(
                 title: "Macro-F1 vs model version", xLabel: "version", yLabel: "macro-F1",
                 series: [ChartSeries(name: "macro-F1", points: shown.map { (Double($0.version), $0.macroF1) })], format: .percent),
