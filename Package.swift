@@ -28,6 +28,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        // Ed25519 signatures (client credentials, signed updates and model versions) and SHA-256.
+        .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
         // Tests only: parses docker/compose.yml to check its fedq command lines.
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
@@ -60,6 +62,9 @@ let package = Package(
         ),
         // Privacy: differential privacy settings, Gaussian noise and the RDP accountant. Pure math.
         .target(name: "Privacy", dependencies: ["FedCore"]),
+        // Trust: who may say what. Ed25519 keys, client credentials, message signatures, and
+        // the broker identities' password hashes. No I/O beyond reading key files.
+        .target(name: "Trust", dependencies: ["FedCore", .product(name: "Crypto", package: "swift-crypto")]),
         // Aggregation: staleness, strategies, server optimizers. Pure math, no I/O.
         .target(name: "Aggregation", dependencies: ["FedCore"]),
 
@@ -74,7 +79,7 @@ let package = Package(
         .target(
             name: "Roles",
             dependencies: [
-                "FedCore", "Messaging", "Wire", "Learning", "Aggregation", "Privacy",
+                "FedCore", "Messaging", "Wire", "Learning", "Aggregation", "Privacy", "Trust",
                 .product(name: "CoreMetrics", package: "swift-metrics"), .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
@@ -101,7 +106,7 @@ let package = Package(
         .target(
             name: "CLISupport",
             dependencies: [
-                "Messaging", "RabbitMQTransport", "Roles", "Telemetry", "Privacy",
+                "Messaging", "RabbitMQTransport", "Roles", "Telemetry", "Privacy", "Trust",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -139,6 +144,7 @@ let package = Package(
         .testTarget(name: "AggregationTests", dependencies: ["Aggregation"]),
         .testTarget(name: "FedCoreTests", dependencies: ["FedCore"]),
         .testTarget(name: "PrivacyTests", dependencies: ["Privacy", "FedCore"]),
+        .testTarget(name: "TrustTests", dependencies: ["Trust", "FedCore"]),
         .testTarget(
             name: "TelemetryTests",
             dependencies: [
