@@ -137,7 +137,7 @@ let package = Package(
         .executableTarget(name: "fedq", dependencies: ["FedqCLI", "CLISupport"]),
 
         // Test helpers every test target shares: the test broker node, child processes.
-        .target(name: "TestSupport", dependencies: ["Messaging", "RabbitMQTransport"], path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["Messaging", "RabbitMQTransport", "Trust"], path: "Tests/TestSupport"),
         .testTarget(name: "AMQPTests", dependencies: ["AMQP", "TestSupport"]),
         .testTarget(name: "WireTests", dependencies: ["Wire"]),
         .testTarget(name: "LearningTests", dependencies: ["Learning"]),

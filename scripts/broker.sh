@@ -9,6 +9,7 @@
 #   scripts/broker.sh stop [PORT]    stop the node and the epmd it started
 #   scripts/broker.sh status [PORT]  exit 0 and print the URL when the node answers
 #   scripts/broker.sh pid [PORT]     print the node's (beam.smp) process id, e.g. for taskset
+#   scripts/broker.sh import PORT FILE  import a definitions file (users, permissions, topology)
 set -euo pipefail
 
 command="${1:-status}"
@@ -40,8 +41,13 @@ stop) stop ;;
 status)
     if rabbit_node_answers; then echo "$node_url"; else echo "not running: $RABBITMQ_NODENAME" >&2; exit 1; fi
     ;;
+import)
+    # Imports a RabbitMQ definitions file (e.g. `fedq identities create`'s) into the node.
+    file="${3:?usage: scripts/broker.sh import PORT FILE}"
+    rabbit_ctl import_definitions "$file" >/dev/null
+    ;;
 pid)
     if [[ -f "$RABBITMQ_PID_FILE" ]]; then cat "$RABBITMQ_PID_FILE"; else echo "not running: $RABBITMQ_NODENAME" >&2; exit 1; fi
     ;;
-*) echo "usage: scripts/broker.sh start|stop|status|pid [PORT]" >&2; exit 2 ;;
+*) echo "usage: scripts/broker.sh start|stop|status|pid [PORT] | import PORT FILE" >&2; exit 2 ;;
 esac

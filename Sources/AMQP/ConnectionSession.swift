@@ -85,6 +85,11 @@ final class ConnectionSession {
             "connection_name": .string(configuration.connectionName),
             "product": "FedQueue",
             "platform": "Swift",
+            // librabbitmq's own capabilities lack consumer_cancel_notify, without which
+            // RabbitMQ drops a consumer of a deleted queue silently: the role would sit
+            // idle with no consumer. With it the broker sends basic.cancel, and the role
+            // subscribes again. (librabbitmq merges this table into its defaults.)
+            "capabilities": .table(["consumer_cancel_notify": .bool(true)]),
         ])
         let reply = fedq_login_plain(state, configuration.virtualHost, Int32(configuration.channelMax),
                                      Int32(configuration.frameMax), Int32(configuration.heartbeat), &clientProperties,

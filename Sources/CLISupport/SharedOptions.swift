@@ -16,12 +16,17 @@ import Wire
 /// ones it has no use for (a worker never encodes, so `--codec` is moot there).
 public struct SharedOptions: ParsableArguments {
     @Option(help: """
-        RabbitMQ URL, amqp[s]://user:pass@host:port/vhost, or a cluster's node URLs \
+        RabbitMQ URL, amqp[s]://user[:pass]@host:port/vhost, or a cluster's node URLs \
         separated by commas (each connection goes to one node, in a shuffled order, and \
-        to the next when its node is lost). Roles default to \
-        amqp://guest:guest@127.0.0.1:5672/%2F; simulate to 'embedded' (in-process).
+        to the next when its node is lost). Roles need one, naming the role's own \
+        identity (docs/security.md); simulate defaults to 'embedded' (in-process).
         """)
     public var broker: String?
+    @Option(help: """
+        File holding the broker password of --broker's user (one line), so the password \
+        appears in no command line or environment; it replaces any password in the URL.
+        """)
+    public var brokerPasswordFile: String?
     @Option(help: "Architecture: mlp or cnn.")
     public var model = "mlp"
     @Option(help: "Update codec chain, e.g. fp32, fp16, int8, topk:0.01+int8, int8+deflate.")
@@ -57,11 +62,10 @@ public struct SharedOptions: ParsableArguments {
 
     /// The flags `EnvironmentDefaults` fills from `FEDQ_*` variables.
     public static let environmentFlags = [
-        "broker", "model", "codec", "strategy", "buffer", "staleness", "max-staleness", "weigh-by-samples",
+        "broker", "broker-password-file", "model", "codec", "strategy", "buffer", "staleness", "max-staleness", "weigh-by-samples",
         "server-opt", "seed", "data", "reconnect-for", "metrics-port", "metrics-address", "log-level",
     ] + PrivacyOptions.environmentFlags
 
-    public static let defaultRoleBroker = "amqp://guest:guest@127.0.0.1:5672/%2F"
 
     public func validate() throws {
         guard metricsPort.map({ (0...65_535).contains($0) }) ?? true else { throw ValidationError("--metrics-port must be in 0...65535") }
@@ -128,10 +132,17 @@ public struct SharedOptions: ParsableArguments {
         return try await Telemetry.serve(registry, host: host, port: port)
     }
 
-    /// The broker of a role command: RabbitMQ (nil `--broker` means the local default).
-    /// - Throws: `ValidationError` for `embedded` (other processes cannot reach it) or a bad URL.
+    /// The broker of a role command: RabbitMQ, as the role's own identity. There is no
+    /// default: a default URL would have to carry a default user (guest), and no role runs
+    /// as guest.
+    /// - Throws: `ValidationError` without `--broker`, for `embedded` (other processes
+    ///   cannot reach it) or a bad URL.
     public func roleConnector(name: String) throws -> TransportConnector {
-        let connector = try connector(name: name, default: Self.defaultRoleBroker)
+        guard broker != nil else {
+            throw ValidationError(
+                "--broker (or FEDQ_BROKER) is required: the RabbitMQ URL with this role's identity, e.g. amqp://fedq-worker@broker:5672/%2F with --broker-password-file")
+        }
+        let connector = try connector(name: name, default: "")
         guard !connector.isEmbedded else {
             throw ValidationError("--broker: a role needs RabbitMQ, an amqp:// or amqps:// URL")
         }
@@ -142,11 +153,22 @@ public struct SharedOptions: ParsableArguments {
     /// - Throws: `ValidationError` for a URL the adapter cannot parse (the message never
     ///   shows the password).
     public func connector(name: String, default fallback: String) throws -> TransportConnector {
+        let password = try brokerPasswordFile.map { try Self.readSecret($0, flag: "broker-password-file") }
         do {
-            return try TransportFactory.connector(for: broker ?? fallback, connectionName: name)
+            return try TransportFactory.connector(for: broker ?? fallback, connectionName: name, password: password)
         } catch {
             throw ValidationError("--broker: \(error)")
         }
+    }
+
+    /// A secret file's first line; the error names the file, never its content.
+    public static func readSecret(_ path: String, flag: String) throws -> String {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+            throw ValidationError("--\(flag): cannot read \(path)")
+        }
+        let secret = text.split(separator: "\n", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? ""
+        guard !secret.isEmpty else { throw ValidationError("--\(flag): \(path) is empty") }
+        return secret
     }
 
     private func parse<T>(_ flag: String, _ body: () throws -> T) throws -> T {

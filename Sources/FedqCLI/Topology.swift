@@ -12,8 +12,15 @@ struct Topology: AsyncParsableCommand {
 
     /// Options shared by both subcommands.
     struct Options: ParsableArguments {
-        @Option(help: "Broker URL, amqp[s]://USER:PASSWORD@HOST:PORT/VHOST (env FEDQ_BROKER).")
+        @Option(help: "Broker URL, amqp[s]://USER[:PASSWORD]@HOST:PORT/VHOST (env FEDQ_BROKER), as an administrator (fedq-admin).")
         var broker: String?
+        @Option(help: "File holding the broker password (one line), instead of the URL's.")
+        var brokerPasswordFile: String?
+
+        /// The password from `--broker-password-file`, if given.
+        func password() throws -> String? {
+            try brokerPasswordFile.map { try SharedOptions.readSecret($0, flag: "broker-password-file") }
+        }
 
         /// `--broker`, else `FEDQ_BROKER` (validated before `run`).
         var brokerURL: String? { EnvironmentDefaults.broker(broker) }
@@ -44,7 +51,7 @@ struct Topology: AsyncParsableCommand {
 
         func run() async throws {
             let topology = try options.load()
-            let purged = try await topology.apply(brokerURL: options.brokerURL!, purge: purge)
+            let purged = try await topology.apply(brokerURL: options.brokerURL!, password: try options.password(), purge: purge)
             if purge { print("purged \(purged) messages") }
             print("applied \(topology.exchangeCount) exchanges, \(topology.queueCount) queues, \(topology.bindingCount) bindings from \(options.definitions)")
         }
@@ -58,7 +65,7 @@ struct Topology: AsyncParsableCommand {
 
         func run() async throws {
             let topology = try options.load()
-            let problems = try await topology.check(brokerURL: options.brokerURL!)
+            let problems = try await topology.check(brokerURL: options.brokerURL!, password: try options.password())
             guard problems.isEmpty else {
                 for problem in problems { print("MISMATCH \(problem)") }
                 throw ExitCode(1)

@@ -53,14 +53,16 @@ public struct Consumer: AsyncSequence, Sendable {
         let termination: Termination
 
         /// Once the consumer was ended on purpose, whatever the backing sequence does
-        /// next (a RabbitMQ channel closing under it throws) is the normal end.
+        /// next (a RabbitMQ channel closing under it throws) is the normal end; one the
+        /// broker ended (its queue deleted) throws the reason it was given.
         public mutating func next() async throws -> Delivery? {
-            guard !termination.isSet else { return nil }
+            if termination.isSet { return try termination.finish() }
             do {
-                guard let delivery = try await base.next(), !termination.isSet else { return nil }
+                guard let delivery = try await base.next() else { return nil }
+                if termination.isSet { return try termination.finish() }
                 return delivery
             } catch {
-                if termination.isSet { return nil }
+                if termination.isSet { return try termination.finish() }
                 throw error
             }
         }
@@ -70,11 +72,23 @@ public struct Consumer: AsyncSequence, Sendable {
     /// then have been returned to the queue, so handing them out would process them twice.
     public final class Termination: Sendable {
         private let flag = Atomic(false)
+        private let reason = Mutex<TransportError?>(nil)
 
         public init() {}
 
         public var isSet: Bool { flag.load(ordering: .acquiring) }
 
-        public func set() { flag.store(true, ordering: .releasing) }
+        /// Ends the consumer; with `reason` (the first one given counts), iteration throws
+        /// it instead of ending quietly.
+        public func set(because reason: TransportError? = nil) {
+            if let reason { self.reason.withLock { if $0 == nil { $0 = reason } } }
+            flag.store(true, ordering: .releasing)
+        }
+
+        /// How an ended consumer's iteration ends: nil (ended on purpose), or its reason thrown.
+        func finish() throws(TransportError) -> Delivery? {
+            if let reason = reason.withLock({ $0 }) { throw reason }
+            return nil
+        }
     }
 }

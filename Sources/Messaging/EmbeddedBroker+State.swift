@@ -180,7 +180,9 @@ struct BrokerState {
             exchange.bindings.removeAll { $0.queue == name }
         }
         unsettled = unsettled.filter { $0.value.queue !== queue }
-        queue.consumers.forEach { $0.termination.set() }
+        // As RabbitMQ's basic.cancel: consumers learn their queue is gone (and a role starts
+        // a new session) rather than seeing an ordinary end.
+        queue.consumers.forEach { $0.termination.set(because: .consumerCancelled(queue: name)) }
         let continuations = queue.consumers.map(\.continuation)
         queue.consumers.removeAll()
         return continuations

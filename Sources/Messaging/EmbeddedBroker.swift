@@ -51,6 +51,10 @@ public final class EmbeddedBroker: Transport, DeliveryAcknowledger {
         try queueStatus(name, by: Self.ownConnection)
     }
 
+    public func checkExchange(_ name: String) async throws(TransportError) {
+        try checkExchange(name, by: Self.ownConnection)
+    }
+
     public func bindQueue(_ queue: String, exchange: String, routingKey: String) async throws(TransportError) {
         try bindQueue(queue, exchange: exchange, routingKey: routingKey, by: Self.ownConnection)
     }
@@ -130,6 +134,13 @@ extension EmbeddedBroker {
             let created = QueueState(declaration, owner: declaration.exclusive ? connection : nil)
             state.queues[declaration.name] = created
             return created.status
+        }
+    }
+
+    func checkExchange(_ name: String, by connection: UInt64) throws(TransportError) {
+        try state.withLock { state throws(TransportError) in
+            try state.checkOpen(connection)
+            guard name.isEmpty || state.exchanges[name] != nil else { throw .notFound("no exchange '\(name)'") }
         }
     }
 

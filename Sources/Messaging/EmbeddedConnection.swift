@@ -22,6 +22,10 @@ public struct EmbeddedConnection: Transport {
         try broker.declareQueue(queue, by: id)
     }
 
+    public func checkExchange(_ name: String) async throws(TransportError) {
+        try broker.checkExchange(name, by: id)
+    }
+
     public func queueStatus(_ name: String) async throws(TransportError) -> QueueStatus {
         try broker.queueStatus(name, by: id)
     }

@@ -17,6 +17,11 @@ public protocol Transport: Sendable {
     @discardableResult
     func declareQueue(_ queue: QueueDeclaration) async throws(TransportError) -> QueueStatus
 
+    /// Checks that an exchange exists (AMQP passive declare), which needs no permission:
+    /// a least-privilege role checks the topology an administrator declared this way.
+    /// - Throws: `.notFound` if there is no such exchange.
+    func checkExchange(_ name: String) async throws(TransportError)
+
     /// The queue's ready-message and consumer counts (AMQP passive declare).
     /// - Throws: `.notFound` if there is no such queue.
     func queueStatus(_ name: String) async throws(TransportError) -> QueueStatus

@@ -19,6 +19,9 @@ public enum TransportError: Error, Equatable, CustomStringConvertible {
     case unknownDeliveryTag(UInt64)
     /// A feature this transport does not implement.
     case notSupported(String)
+    /// The broker cancelled a consumer (its queue was deleted, or its node failed over):
+    /// the queue may come back, and a new subscription is what picks it up again.
+    case consumerCancelled(queue: String)
     /// The transport was closed.
     case closed
     /// The connection failed (socket error, missed heartbeats, forced close).
@@ -36,6 +39,20 @@ public enum TransportError: Error, Equatable, CustomStringConvertible {
         }
     }
 
+    /// A failure a new session can cure, so a role restarts its session instead of exiting:
+    /// a lost connection, a consumer the broker cancelled, or a missing exchange or queue
+    /// (deleted by an operator; the new session declares it again, or waits for an
+    /// administrator to, when the role may not), or a mandatory message no queue took (its
+    /// queue was deleted: the broker returned it, so sending it again later is safe). A
+    /// refusal (403) or an inequivalent
+    /// declaration (406) is a configuration error no retry fixes.
+    public var isRecoverable: Bool {
+        switch self {
+        case .consumerCancelled, .notFound, .unroutable: true
+        default: isConnectionLoss
+        }
+    }
+
     public var description: String {
         switch self {
         case .notFound(let what): "NOT_FOUND (404): \(what)"
@@ -46,6 +63,7 @@ public enum TransportError: Error, Equatable, CustomStringConvertible {
         case .publishRejected(let queue): "publish nacked: queue '\(queue)' is full (reject-publish)"
         case .unknownDeliveryTag(let tag): "PRECONDITION_FAILED (406): unknown delivery tag \(tag)"
         case .notSupported(let what): "not supported: \(what)"
+        case .consumerCancelled(let queue): "the broker cancelled the consumer of '\(queue)' (queue deleted or moved)"
         case .closed: "the transport is closed"
         case .connectionLost(let why): "connection lost: \(why)"
         case .connectionFailed(let why): "cannot connect: \(why)"

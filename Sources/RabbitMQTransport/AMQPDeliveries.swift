@@ -9,11 +9,13 @@ struct AMQPDeliveries: AsyncSequence, Sendable {
     let consumer: AMQPConsumer
     let transport: AMQPTransport
     let termination: Consumer.Termination
+    let queue: String
 
     struct AsyncIterator: AsyncIteratorProtocol {
         var base: AMQPConsumer.AsyncIterator
         let transport: AMQPTransport
         let termination: Consumer.Termination
+        let queue: String
 
         mutating func next() async throws -> Delivery? {
             let delivery: AMQPDelivery
@@ -21,8 +23,11 @@ struct AMQPDeliveries: AsyncSequence, Sendable {
                 guard let next = try await base.next() else { return nil }
                 delivery = next
             } catch let error as AMQPError where error.code == .notFound {
-                // The broker cancels the consumers of a deleted queue: the sequence just ends.
-                return nil
+                // The broker cancels the consumers of a deleted queue (basic.cancel): an
+                // error, not an end, so the role starts a new session and subscribes again
+                // instead of sitting idle with no consumer.
+                if transport.isClosed { return nil }
+                throw TransportError.consumerCancelled(queue: queue)
             } catch {
                 if transport.isClosed { return nil }
                 throw transport.transportError(error)
@@ -36,7 +41,7 @@ struct AMQPDeliveries: AsyncSequence, Sendable {
     }
 
     func makeAsyncIterator() -> AsyncIterator {
-        AsyncIterator(base: consumer.makeAsyncIterator(), transport: transport, termination: termination)
+        AsyncIterator(base: consumer.makeAsyncIterator(), transport: transport, termination: termination, queue: queue)
     }
 }
 

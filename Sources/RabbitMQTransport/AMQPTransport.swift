@@ -46,6 +46,10 @@ public final class AMQPTransport: Transport {
         QueueStatus(try await onOwnChannel { try await $0.declare(AMQPQueue(queue)) })
     }
 
+    public func checkExchange(_ name: String) async throws(TransportError) {
+        try await onOwnChannel { try await $0.declare(AMQPExchange(name: name, type: .direct), passive: true) }
+    }
+
     public func queueStatus(_ name: String) async throws(TransportError) -> QueueStatus {
         QueueStatus(try await onOwnChannel { try await $0.declare(AMQPQueue(name: name), passive: true) })
     }
@@ -110,7 +114,7 @@ public final class AMQPTransport: Transport {
         let channel = consumer.channel
         return Consumer(
             tag: consumer.consumerTag, queue: queue,
-            deliveries: AMQPDeliveries(consumer: consumer, transport: self, termination: termination),
+            deliveries: AMQPDeliveries(consumer: consumer, transport: self, termination: termination, queue: queue),
             termination: termination
         ) {
             await channel.close()

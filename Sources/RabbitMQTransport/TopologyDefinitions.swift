@@ -20,9 +20,10 @@ public struct TopologyDefinitions: Sendable {
 
     /// Declares every exchange, queue and binding (idempotent); with `purge`, empties the
     /// queues too. Returns how many messages were purged.
-    public func apply(brokerURL: String, purge: Bool) async throws -> Int {
-        let connection = try await AMQPConnection(
-            configuration: TransportFactory.configuration(for: brokerURL, connectionName: "fedq topology"))
+    public func apply(brokerURL: String, password: String? = nil, purge: Bool) async throws -> Int {
+        var configuration = try TransportFactory.configuration(for: brokerURL, connectionName: "fedq topology")
+        if let password { configuration.password = password }
+        let connection = try await AMQPConnection(configuration: configuration)
         do {
             try await connection.declare(topology)
             var purged = 0
@@ -39,9 +40,10 @@ public struct TopologyDefinitions: Sendable {
     }
 
     /// What differs between the broker and the definitions (empty: all match).
-    public func check(brokerURL: String) async throws -> [String] {
-        let connection = try await AMQPConnection(
-            configuration: TransportFactory.configuration(for: brokerURL, connectionName: "fedq topology"))
+    public func check(brokerURL: String, password: String? = nil) async throws -> [String] {
+        var configuration = try TransportFactory.configuration(for: brokerURL, connectionName: "fedq topology")
+        if let password { configuration.password = password }
+        let connection = try await AMQPConnection(configuration: configuration)
         do {
             let problems = try await connection.check(topology)
             await connection.close()

@@ -15,13 +15,21 @@ public enum TransportFactory {
     /// A connector for `url`: "embedded", an amqp:// or amqps:// URL, or the URLs of a
     /// cluster's nodes separated by commas (each connection goes to one of them, see
     /// `TransportConnector.failover`).
-    /// - Parameter connectionName: shown in RabbitMQ's management UI (`fedq worker`…).
+    /// - Parameters:
+    ///   - connectionName: shown in RabbitMQ's management UI (`fedq worker`…).
+    ///   - password: the identity's password when it is kept out of the URL (read from a
+    ///     secret file, so it shows in no command line or environment); it replaces the
+    ///     URLs' own.
     /// - Throws: `AddressError` for a URL the AMQP module cannot parse.
-    public static func connector(for url: String, connectionName: String) throws(AddressError) -> TransportConnector {
+    public static func connector(
+        for url: String, connectionName: String, password: String? = nil
+    ) throws(AddressError) -> TransportConnector {
         if url == "embedded" { return .embedded() }
         var nodes: [TransportConnector] = []
         for node in try nodeURLs(url) {
-            let configuration = try configuration(for: node, connectionName: connectionName)
+            var node = try configuration(for: node, connectionName: connectionName)
+            if let password { node.password = password }
+            let configuration = node
             nodes.append(TransportConnector(description: configuration.redactedURL) { () throws(TransportError) in
                 try await AMQPTransport(configuration: configuration)
             })

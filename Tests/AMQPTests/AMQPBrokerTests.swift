@@ -103,13 +103,13 @@ struct AMQPBrokerTests {
         let topology = try AMQPTopology(definitionsAt: definitionsPath)
         try await connection.declare(topology)
         let channel = try await connection.openChannel()
-        try await channel.purgeQueue("fedq.updates")
-        try await channel.purgeQueue("fedq.dead")
+        try await channel.purgeQueue("fedq.q.updates")
+        try await channel.purgeQueue("fedq.q.dead")
         let publisher = try await connection.makePublisher()
         let id = UUID().uuidString
         try await publisher.publish(Data("poison".utf8), exchange: "fedq.updates", routingKey: "fedq.updates",
                                     properties: AMQPProperties(messageId: id, deliveryMode: .persistent), mandatory: true)
-        var iterator = try await channel.consume(queue: "fedq.updates", prefetch: 1).makeAsyncIterator()
+        var iterator = try await channel.consume(queue: "fedq.q.updates", prefetch: 1).makeAsyncIterator()
         let delivery = try #require(try await iterator.next())
         #expect(delivery.properties.messageId == id)
         try await delivery.nack(requeue: false)
@@ -117,7 +117,7 @@ struct AMQPBrokerTests {
         let reader = try await connection.openChannel()
         var dead: AMQPDelivery?
         for _ in 0..<100 where dead == nil {
-            dead = try await reader.get(queue: "fedq.dead", autoAck: true)
+            dead = try await reader.get(queue: "fedq.q.dead", autoAck: true)
             if dead == nil { try await Task.sleep(for: .milliseconds(50)) }
         }
         let deadLetter = try #require(dead)
@@ -181,10 +181,10 @@ struct AMQPBrokerTests {
         let topology = try AMQPTopology(definitionsAt: definitionsPath)
         let connection = try await TestBroker.connect()
         try await connection.declare(topology)
-        let before = try await connection.openChannel().declare(AMQPQueue(name: "fedq.dead"), passive: true)
+        let before = try await connection.openChannel().declare(AMQPQueue(name: "fedq.q.dead"), passive: true)
         try await connection.declare(topology)
         #expect(try await connection.check(topology) == [])
-        let after = try await connection.openChannel().declare(AMQPQueue(name: "fedq.dead"), passive: true)
+        let after = try await connection.openChannel().declare(AMQPQueue(name: "fedq.q.dead"), passive: true)
         #expect(before.messageCount == after.messageCount)
 
         var altered = topology

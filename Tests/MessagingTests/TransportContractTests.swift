@@ -192,6 +192,26 @@ struct TransportContractTests {
         await transport.close()
     }
 
+    /// RabbitMQ's basic.cancel when a consumed queue is deleted (by an operator, or anyone
+    /// with configure permission on it): the consumer fails with `.consumerCancelled`, an
+    /// error a role recovers from with a new session, instead of ending quietly and leaving
+    /// the role alive with no consumer.
+    @Test(arguments: TestTransport.allCases)
+    func deletingAConsumedQueueCancelsItsConsumerWithAnError(on broker: TestTransport) async throws {
+        let connector = try broker.connector()
+        defer { Task { await connector.close() } }
+        let transport = try await connector.connect()
+        let queue = TestBroker.uniqueName("deleted")
+        try await transport.declareQueue(QueueDeclaration(name: queue, durable: false))
+        var deliveries = try await transport.consume(queue: queue, prefetch: 1).makeAsyncIterator()
+        let admin = try await connector.connect()
+        try await admin.deleteQueue(queue)
+        await #expect(throws: TransportError.consumerCancelled(queue: queue)) { _ = try await deliveries.next() }
+        #expect(TransportError.consumerCancelled(queue: queue).isRecoverable)
+        await admin.close()
+        await transport.close()
+    }
+
     @Test(arguments: TestTransport.allCases)
     func brokerErrorsBecomeTheirTransportErrors(on broker: TestTransport) async throws {
         let connector = try broker.connector()
@@ -204,6 +224,8 @@ struct TransportContractTests {
         await #expect { try await transport.consume(queue: missing, prefetch: 1) } throws: { Self.isNotFound($0) }
         await #expect { try await transport.bindQueue(missing, exchange: missing, routingKey: "") } throws: { Self.isNotFound($0) }
         await #expect { try await transport.publish([1], exchange: missing, routingKey: "k") } throws: { Self.isNotFound($0) }
+        await #expect { try await transport.checkExchange(missing) } throws: { Self.isNotFound($0) }
+        try await transport.checkExchange("amq.fanout")
 
         let queue = try await Self.privateQueue(transport, QueueArguments(maxLength: 1, overflow: .rejectPublish))
         // The failed publish above closed the publishing channel; publishing goes on.

@@ -11,8 +11,8 @@ struct ClusterTests {
     enum Victim: String, CaseIterable, CustomTestStringConvertible {
         /// The node of the coordinator's connection: the coordinator must move.
         case coordinatorsNode = "the coordinator's node"
-        /// The leader of `fedq.updates`: the quorum queue must elect another.
-        case updatesLeader = "the leader of fedq.updates"
+        /// The leader of `fedq.q.updates`: the quorum queue must elect another.
+        case updatesLeader = "the leader of fedq.q.updates"
         var testDescription: String { rawValue }
     }
 
@@ -30,7 +30,7 @@ struct ClusterTests {
         let coordinatorsNode = try await TestCluster.runScript("node-of", "fedq coordinator")
         let node = switch victim {
         case .coordinatorsNode: coordinatorsNode
-        case .updatesLeader: try await TestCluster.runScript("leader", "fedq.updates")
+        case .updatesLeader: try await TestCluster.runScript("leader", PipelineTopology.updatesQueue)
         }
         try await TestCluster.runScript("kill", node)
         #expect(await fleet.wait(timeout: .seconds(180)) == 0, "the fleet did not finish its 400 updates: \(fleet.output.suffix(400))")

@@ -14,6 +14,9 @@ import Testing
 final class Deployment: Sendable {
     let directory: String
     let broker: String
+    /// Each role's own identity on the test node (`topology/identities.json`): roles run
+    /// with least privilege, as deployed; empty on a cluster, whose roles use `broker`.
+    let identities: [TestIdentities.User: String]
     private let processes = SharedList()
 
     static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
@@ -27,23 +30,34 @@ final class Deployment: Sendable {
     }
 
     /// A fresh directory, with the pipeline's queues declared and emptied on `broker`
-    /// (default: the test node; or a cluster's comma-separated node URLs).
+    /// (default: the test node, as `fedq-admin`, each role then as its own identity; or a
+    /// cluster's comma-separated node URLs).
     init(_ name: String, broker: String? = nil) async throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("fedq-\(name)-\(UUID().uuidString.prefix(6))").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        self.broker = try broker ?? TestBrokerNode.url()
+        if let broker {
+            self.broker = broker
+            identities = [:]
+        } else {
+            self.broker = try await TestIdentities.url(as: .admin)
+            var identities: [TestIdentities.User: String] = [:]
+            for user in TestIdentities.User.allCases { identities[user] = try await TestIdentities.url(as: user) }
+            self.identities = identities
+        }
         let setup = try await TransportFactory.connector(for: self.broker, connectionName: "fedq test setup").connect()
         try await PipelineTopology.declare(on: setup)
         try await PipelineTopology.purge(on: setup)
         await setup.close()
     }
 
-    /// Starts `fedq ARGUMENTS` with the test broker and data in its environment.
+    /// Starts `fedq ARGUMENTS` with the test broker and data in its environment; a role
+    /// connects as its own identity (`TestIdentities.User(command:)`), anything else as the admin.
     @discardableResult
     func start(_ name: String, _ arguments: [String]) throws -> ChildProcess {
+        let identity = arguments.first.flatMap(TestIdentities.User.init(command:)).flatMap { identities[$0] }
         let process = try ChildProcess(
             [try Self.binary()] + arguments,
-            environment: ["FEDQ_BROKER": broker, "FEDQ_DATA": Self.repository + "/data/mnist", "FEDQ_RECONNECT_FOR": "60"],
+            environment: ["FEDQ_BROKER": identity ?? broker, "FEDQ_DATA": Self.repository + "/data/mnist", "FEDQ_RECONNECT_FOR": "60"],
             outputPath: directory + "/\(name).log")
         processes.append(name, process)
         return process

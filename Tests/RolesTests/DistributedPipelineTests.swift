@@ -1,3 +1,5 @@
+import AMQP
+import RabbitMQTransport
 import Roles
 import Messaging
 import Report
@@ -46,6 +48,48 @@ struct DistributedPipelineTests {
         let counts = ["updates_applied", "updates_dropped_stale", "updates_rejected"].map { summary?[$0] as? Int ?? -1 }
         #expect(counts.reduce(0, +) == deployment.published().count, "summary \(counts) vs \(deployment.published().count) published")
         #expect(summary?["final"] as? Bool == true)
+    }
+
+    /// Issue 15: an operator (or anyone able to configure) deletes the updates queue and the
+    /// version exchange mid-run. The roles, each with least privilege, may not re-create
+    /// them: they log it, wait with backoff and never exit; the worker is not left idle
+    /// without a consumer, and once an administrator re-applies the topology, training
+    /// goes on.
+    @Test func rolesSurviveTheirQueueAndExchangeBeingDeleted() async throws {
+        let deployment = try await Deployment("deleted-topology")
+        try startServers(deployment)
+        let fleet = try deployment.start("fleet", ["fleet", "--clients", "20", "--out", deployment.directory + "/fleet"])
+        try await deployment.waitUntil("30 updates applied", timeout: .seconds(120)) { applied(deployment) >= 30 }
+
+        let admin = try await AMQPConnection(configuration: AMQPConfiguration(url: deployment.broker))
+        _ = try await admin.openChannel().deleteQueue(PipelineTopology.updatesQueue)
+        try await admin.openChannel().deleteExchange(PipelineTopology.versionsExchange)
+        try await Task.sleep(for: .seconds(3))
+        for name in ["coordinator", "worker-1", "worker-2", "fleet"] {
+            let process = try #require(deployment.process(named: name))
+            #expect(await process.wait(timeout: .milliseconds(10)) == nil, "\(name) exited: \(process.output.suffix(400))")
+        }
+        let before = applied(deployment)
+        let transport = try await TransportFactory.connector(for: deployment.broker, connectionName: "fedq test admin").connect()
+        try await PipelineTopology.declare(on: transport)
+        try await deployment.waitUntil("50 more updates applied", timeout: .seconds(120)) { applied(deployment) >= before + 50 }
+        // Both workers consume again (the broker cancelled them; they subscribed anew).
+        var consumers = 0
+        for _ in 0..<150 where consumers != 2 {
+            consumers = try await transport.queueStatus(PipelineTopology.updatesQueue).consumerCount
+            if consumers != 2 { try await Task.sleep(for: .milliseconds(200)) }
+        }
+        #expect(consumers == 2, "workers consuming the updates queue again")
+        await transport.close()
+        await admin.close()
+        fleet.signal(SIGTERM)
+        let statuses = await deployment.stopAll()
+        for (name, status) in statuses {
+            #expect(status == 0, "\(name) exited with \(String(describing: status)) on SIGTERM")
+        }
+        for name in ["worker-1", "worker-2"] {
+            #expect(deployment.read("\(name).log").contains("the broker cancelled the consumer of '\(PipelineTopology.updatesQueue)'"))
+        }
     }
 
     /// Issue 20: two `fedq client` processes of one seed (client 0 and client 1) once

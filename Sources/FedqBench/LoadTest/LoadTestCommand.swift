@@ -23,7 +23,7 @@ public struct LoadTestCommand: AsyncParsableCommand {
             """
     )
 
-    @Option(help: "Broker URL (default amqp://guest:guest@127.0.0.1:5672/%2F, or FEDQ_BROKER).")
+    @Option(help: "Broker URL (or FEDQ_BROKER): a broker, or a vhost, of its own, as an identity that may configure it (fedq-admin).")
     var broker: String?
     @Option(help: "Parameters per update (a synthetic model of exactly this size).")
     var params = 199_210
@@ -78,7 +78,9 @@ public struct LoadTestCommand: AsyncParsableCommand {
     }
 
     private func brokerURL() throws -> (String, TransportConnector) {
-        let url = EnvironmentDefaults.broker(broker) ?? SharedOptions.defaultRoleBroker
+        guard let url = EnvironmentDefaults.broker(broker) else {
+            throw ValidationError("--broker (or FEDQ_BROKER) is required: the RabbitMQ URL to load, e.g. amqp://fedq-admin@127.0.0.1:5672/%2F")
+        }
         guard url != "embedded" else { throw ValidationError("--broker: the load test needs RabbitMQ, an amqp:// or amqps:// URL") }
         do {
             return (url, try TransportFactory.connector(for: url, connectionName: "fedq loadtest"))

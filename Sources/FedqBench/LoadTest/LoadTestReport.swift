@@ -27,7 +27,7 @@ public enum LoadTestReport {
                 title: "Updates aggregated per second", xLabel: "seconds", yLabel: "updates/s",
                 series: [ChartSeries(name: "updates/s", points: result.throughput.map { ($0[0], $0[1]) })]),
             SVGChart.line(
-                title: "Ready updates in fedq.updates", xLabel: "seconds", yLabel: "messages",
+                title: "Ready updates in fedq.q.updates", xLabel: "seconds", yLabel: "messages",
                 series: [ChartSeries(name: "queue depth", points: result.queueDepth.map { ($0[0], $0[1]) })]),
             // The machine's total is every process's, not a role's: it is in the summary.
             SVGChart.bars(

@@ -45,7 +45,7 @@ struct LoadTestResult: Codable {
     var latencyHistogram: [[Double]]
     /// (seconds since the first publish, updates aggregated in that bucket per second).
     var throughput: [[Double]]
-    /// (seconds since the first publish, ready messages in `fedq.updates`).
+    /// (seconds since the first publish, ready messages in `fedq.q.updates`).
     var queueDepth: [[Double]]
     var cpu: [RoleCPU]
     var rawUpdatesPerSecond: Double?

@@ -78,7 +78,7 @@ struct CoordinatorCommand: AsyncParsableCommand {
             defer { summaries.cancel() }
             try await supervisor.run { transport, reconnected in
                 reconnects.current = reconnected
-                try await PipelineTopology.declare(on: transport)
+                try await PipelineTopology.ensure(on: transport)
                 // A new session starts from the last checkpoint: what was not committed comes back from the broker.
                 let coordinator = try Coordinator(
                     transport: transport, spec: spec, initialParameters: initial, strategy: AggregationStrategy(kind),

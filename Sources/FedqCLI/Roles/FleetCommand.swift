@@ -121,7 +121,7 @@ struct ClientRunner {
         try await RoleRuntime.runUntilSignalled(logger: logger) {
             try await supervisor.run { transport, reconnected in
                 reconnects.current = reconnected
-                try await PipelineTopology.declare(on: transport)
+                try await PipelineTopology.ensure(on: transport)
                 let clients: ClientGroup
                 if let existing = fleet.current {
                     try await existing.runner.publisher.attach(transport)

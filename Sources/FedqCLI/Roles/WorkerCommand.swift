@@ -10,7 +10,7 @@ struct WorkerCommand: AsyncParsableCommand {
         abstract: "Aggregate client updates into partials for the coordinator (competing consumer; run many).",
         discussion: """
             Refused updates (undecodable, another model, NaN/Inf, over --max-norm) are parked \
-            in the fedq.dead queue with an x-fedq-reason header; updates staler than \
+            in the fedq.q.dead queue with an x-fedq-reason header; updates staler than \
             --max-staleness are dropped. Both are counted by the coordinator.
             """
     )
@@ -52,7 +52,7 @@ struct WorkerCommand: AsyncParsableCommand {
         let supervisor = try shared.supervisor(role: "worker", logger: logger)
         try await RoleRuntime.runUntilSignalled(logger: logger) {
             try await supervisor.run { transport, _ in
-                try await PipelineTopology.declare(on: transport)
+                try await PipelineTopology.ensure(on: transport)
                 // A fresh worker per connection: what the old one held was never acknowledged.
                 try await AggregatorWorker(transport: transport, spec: spec, settings: settings, logger: logger).run()
             }

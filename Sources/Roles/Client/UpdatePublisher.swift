@@ -47,7 +47,7 @@ public actor UpdatePublisher {
         do {
             try await send(update.message, update.header)
         } catch {
-            if RoleSupervisor.isConnectionLoss(error) { outbox.append((update.message, update.header)) }
+            if RoleSupervisor.isRecoverable(error) { outbox.append((update.message, update.header)) }
             throw error
         }
         return true

@@ -64,13 +64,13 @@ public enum PipelineMetric: String, CaseIterable, Sendable {
     /// since it started.
     public var help: String {
         switch self {
-        case .updatesReceived: "Client updates this worker took from fedq.updates, valid or not."
+        case .updatesReceived: "Client updates this worker took from fedq.q.updates, valid or not."
         case .updatesApplied: "Updates the coordinator applied to the global model."
         case .updatesDroppedStale: "Updates the coordinator settled as dropped: staler than the strategy allows."
         case .updatesRejected: "Updates the coordinator settled as rejected, by reason (the names of updates.csv)."
         case .updatesPublished: "Client updates this process published and the broker confirmed."
-        case .partialsFlushed: "Partial aggregates this worker published to fedq.partials."
-        case .partialsReceived: "Partial aggregates the coordinator took from fedq.partials."
+        case .partialsFlushed: "Partial aggregates this worker published to the fedq.partials exchange."
+        case .partialsReceived: "Partial aggregates the coordinator took from fedq.q.partials."
         case .staleness: "Staleness of each applied update: model versions between its base and the version it was applied to."
         case .modelVersion: "The global model's version: how many aggregates the coordinator has applied."
         case .aggregationDuration: "Seconds the coordinator took to apply one aggregate to the model (strategy and server optimizer)."

@@ -8,50 +8,111 @@ import Messaging
 /// model versions out on a fanout, and refused messages to a dead-letter
 /// exchange.
 public enum PipelineTopology {
+    // Queues and exchanges never share a name. RabbitMQ's permissions are regular
+    // expressions over names, whatever the resource's type: had the updates queue been
+    // called `fedq.updates` like its exchange, a client's write permission on the exchange
+    // would also let it bind that queue to anything it may read (docs/security.md).
     public static let updatesExchange = "fedq.updates"
-    public static let updatesQueue = "fedq.updates"
+    public static let updatesQueue = "fedq.q.updates"
     public static let updatesRoutingKey = "fedq.updates"
     public static let partialsExchange = "fedq.partials"
-    public static let partialsQueue = "fedq.partials"
+    public static let partialsQueue = "fedq.q.partials"
     public static let partialsRoutingKey = "fedq.partials"
     public static let modelsExchange = "fedq.models"
     /// Version announcements without the model (headers only): workers need the newest
     /// version number to weigh staleness, not 800 KB of parameters per version each.
     public static let versionsExchange = "fedq.versions"
     public static let deadExchange = "fedq.dead"
-    public static let deadQueue = "fedq.dead"
+    public static let deadQueue = "fedq.q.dead"
     /// Late joiners ask the coordinator for the current model here (request/reply: the
-    /// answer goes to the requester's own model queue named in `reply_to`).
-    public static let modelRequestsQueue = "fedq.model-requests"
+    /// answer goes to the requester's own model queue named in `reply_to`). An exchange of
+    /// its own, not the default one: write permission on the default exchange would let a
+    /// client publish into any queue by name, `fedq.q.partials` included.
+    public static let modelRequestsExchange = "fedq.model-requests"
+    public static let modelRequestsQueue = "fedq.q.model-requests"
+    public static let modelRequestsRoutingKey = "fedq.model-requests"
 
-    /// Declares the shared part of the topology (idempotent: every role may call it).
-    public static func declare(on transport: some Transport) async throws(TransportError) {
-        try await transport.declareExchange(ExchangeDeclaration(name: updatesExchange, kind: .direct))
-        try await transport.declareExchange(ExchangeDeclaration(name: partialsExchange, kind: .direct))
-        try await transport.declareExchange(ExchangeDeclaration(name: modelsExchange, kind: .fanout))
-        try await transport.declareExchange(ExchangeDeclaration(name: versionsExchange, kind: .fanout))
-        try await transport.declareExchange(ExchangeDeclaration(name: deadExchange, kind: .fanout))
+    /// The shared exchanges, as `topology/definitions.json` declares them.
+    static let exchanges: [ExchangeDeclaration] = [
+        ExchangeDeclaration(name: updatesExchange, kind: .direct),
+        ExchangeDeclaration(name: partialsExchange, kind: .direct),
+        ExchangeDeclaration(name: modelsExchange, kind: .fanout),
+        ExchangeDeclaration(name: versionsExchange, kind: .fanout),
+        ExchangeDeclaration(name: deadExchange, kind: .fanout),
+        ExchangeDeclaration(name: modelRequestsExchange, kind: .direct),
+    ]
+
+    /// The shared queues with the binding that feeds each one.
+    ///
+    /// Every shared queue is a quorum queue: on a cluster it is replicated over the nodes
+    /// (RabbitMQ's default initial group size: all of them, up to 5 with policies), so the
+    /// loss of a minority of nodes loses no queue and no message.
+    static let queues: [(queue: QueueDeclaration, exchange: String, routingKey: String)] = {
         var updates = QueueArguments()
         updates.queueType = .quorum
         updates.deadLetterExchange = deadExchange
-        try await transport.declareQueue(QueueDeclaration(name: updatesQueue, arguments: updates))
-        // Every shared queue is a quorum queue: on a cluster it is replicated over the
-        // nodes (RabbitMQ's default initial group size: all of them, up to 5 with
-        // policies), so the loss of a minority of nodes loses no queue and no message.
         var partials = QueueArguments()
         partials.queueType = .quorum
         partials.singleActiveConsumer = true
         partials.deadLetterExchange = deadExchange
-        try await transport.declareQueue(QueueDeclaration(name: partialsQueue, arguments: partials))
-        var dead = QueueArguments()
-        dead.queueType = .quorum
-        try await transport.declareQueue(QueueDeclaration(name: deadQueue, arguments: dead))
-        var requests = QueueArguments()
-        requests.queueType = .quorum
-        try await transport.declareQueue(QueueDeclaration(name: modelRequestsQueue, arguments: requests))
-        try await transport.bindQueue(updatesQueue, exchange: updatesExchange, routingKey: updatesRoutingKey)
-        try await transport.bindQueue(partialsQueue, exchange: partialsExchange, routingKey: partialsRoutingKey)
-        try await transport.bindQueue(deadQueue, exchange: deadExchange, routingKey: "")
+        var quorum = QueueArguments()
+        quorum.queueType = .quorum
+        return [
+            (QueueDeclaration(name: updatesQueue, arguments: updates), updatesExchange, updatesRoutingKey),
+            (QueueDeclaration(name: partialsQueue, arguments: partials), partialsExchange, partialsRoutingKey),
+            (QueueDeclaration(name: deadQueue, arguments: quorum), deadExchange, ""),
+            (QueueDeclaration(name: modelRequestsQueue, arguments: quorum), modelRequestsExchange, modelRequestsRoutingKey),
+        ]
+    }()
+
+    /// Declares the shared part of the topology (idempotent), as an administrator (or the
+    /// embedded broker's in-process setup) does. Needs configure permission on everything.
+    public static func declare(on transport: some Transport) async throws(TransportError) {
+        for exchange in exchanges { try await transport.declareExchange(exchange) }
+        for (queue, exchange, key) in queues {
+            try await transport.declareQueue(queue)
+            try await transport.bindQueue(queue.name, exchange: exchange, routingKey: key)
+        }
+    }
+
+    /// What a role does at the start of every session: checks that each shared exchange
+    /// and queue exists (a passive declare, which needs no permission) and declares only
+    /// what is missing. A least-privilege identity may not declare anything; when
+    /// something is missing it gets a `.notFound` naming it, which the role's supervisor
+    /// retries (an administrator restores the topology with `fedq topology apply`) rather
+    /// than exiting. An identity that may configure (the embedded broker, a test node's
+    /// administrator) re-creates what an operator deleted and goes on.
+    public static func ensure(on transport: some Transport) async throws(TransportError) {
+        for exchange in exchanges {
+            do {
+                try await transport.checkExchange(exchange.name)
+            } catch .notFound {
+                try await createMissing("exchange '\(exchange.name)'") { () throws(TransportError) in
+                    try await transport.declareExchange(exchange)
+                }
+            }
+        }
+        for (queue, exchange, key) in queues {
+            do {
+                _ = try await transport.queueStatus(queue.name)
+            } catch .notFound {
+                try await createMissing("queue '\(queue.name)'") { () throws(TransportError) in
+                    try await transport.declareQueue(queue)
+                    try await transport.bindQueue(queue.name, exchange: exchange, routingKey: key)
+                }
+            }
+        }
+    }
+
+    private static func createMissing(
+        _ what: String, _ create: () async throws(TransportError) -> Void
+    ) async throws(TransportError) {
+        do {
+            try await create()
+        } catch .accessRefused {
+            throw .notFound(
+                "\(what) is missing and this identity may not declare it: an administrator restores it with `fedq topology apply`")
+        }
     }
 
     /// Empties the shared queues. RabbitMQ's durable queues keep what an earlier run left
@@ -76,7 +137,8 @@ public enum PipelineTopology {
         if requestCurrent {
             var properties = MessageProperties()
             properties.replyTo = queue
-            try await transport.publish([], exchange: "", routingKey: modelRequestsQueue, properties: properties, mandatory: true)
+            try await transport.publish(
+                [], exchange: modelRequestsExchange, routingKey: modelRequestsRoutingKey, properties: properties, mandatory: true)
         }
         return consumer
     }

@@ -56,8 +56,22 @@ public struct ReconnectPolicy: Sendable, Equatable {
         return connectedBefore
     }
 
-    /// The session on a working connection ended by losing it at `now`: patience counts from here.
-    public mutating func connectionLost(at now: ContinuousClock.Instant) {
+    /// A session that had connected failed with a recoverable error (a lost connection, a
+    /// cancelled consumer, a missing queue) after running since `started`: how long to wait
+    /// before the next one. A session that ran for `stableAfter` or more starts again at once
+    /// (what failed was a blip); one that fails straight away (its queue is still missing,
+    /// and this identity may not declare it) backs off like a failed connect, so a role
+    /// waiting for an administrator does not spin.
+    public mutating func sessionFailed(
+        started: ContinuousClock.Instant, at now: ContinuousClock.Instant, stableAfter: Duration = .seconds(10)
+    ) -> Duration {
         lastHealthy = now
+        guard now - started < stableAfter else {
+            delay = initialDelay
+            return .zero
+        }
+        let wait = delay
+        delay = min(delay * 2, maximumDelay)
+        return wait
     }
 }

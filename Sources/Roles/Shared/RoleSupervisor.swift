@@ -52,6 +52,7 @@ public struct RoleSupervisor: Sendable {
                 PipelineMetrics.reconnects(role).increment()
                 logger.notice("reconnected")
             }
+            let started = ContinuousClock.now
             do {
                 try await session(transport, policy.reconnects)
                 await transport.close()
@@ -59,10 +60,11 @@ public struct RoleSupervisor: Sendable {
             } catch where Task.isCancelled {
                 await transport.close()
                 return
-            } catch where Self.isConnectionLoss(error) {
+            } catch where Self.isRecoverable(error) {
                 await transport.close()
-                policy.connectionLost(at: .now)
-                logger.warning("\(error); reconnecting")
+                let wait = policy.sessionFailed(started: started, at: .now)
+                logger.warning("\(error); starting a new session\(wait > .zero ? " in \(wait)" : "")")
+                if wait > .zero { try? await Task.sleep(for: wait) }
             } catch {
                 await transport.close()
                 throw error
@@ -75,5 +77,12 @@ public struct RoleSupervisor: Sendable {
     public static func isConnectionLoss(_ error: any Error) -> Bool {
         guard let error = error as? TransportError else { return false }
         return error.isConnectionLoss
+    }
+
+    /// Errors a new session can cure (`TransportError.isRecoverable`): a lost connection,
+    /// a consumer the broker cancelled, a deleted exchange or queue.
+    public static func isRecoverable(_ error: any Error) -> Bool {
+        guard let error = error as? TransportError else { return false }
+        return error.isRecoverable
     }
 }
