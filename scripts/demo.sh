@@ -30,19 +30,30 @@ shift
 
 port="${FEDQ_DEMO_BROKER_PORT:-5698}"
 trap 'fedq_stop_roles_and_broker "$port"' EXIT
-FEDQ_BROKER="$(scripts/broker.sh start "$port")"
-export FEDQ_BROKER
+scripts/broker.sh start "$port" >/dev/null
 mkdir -p "$out"
-echo "demo: RabbitMQ at $FEDQ_BROKER; role logs in $out/*.log"
+# Every role runs as its own least-privilege identity (topology/identities.json,
+# docs/security.md), its password in a file of mode 600, never on a command line.
+ids="$out/identities"
+"$fedq" identities create --out "$ids" > "$out/identities.log"
+scripts/broker.sh import "$port" "$ids/definitions.json"
+broker="127.0.0.1:$port/%2F"
+# as USER COMMAND...: runs COMMAND with USER's broker identity.
+as() {
+    local user="$1"; shift
+    FEDQ_BROKER="amqp://$user@$broker" FEDQ_BROKER_PASSWORD_FILE="$ids/$user.password" "$@"
+}
+echo "demo: RabbitMQ at amqp://…@$broker, one identity per role ($ids); role logs in $out/*.log"
 
-# A fresh run: what an earlier demo left in the queues is not this run's.
-"$fedq" topology apply --purge --broker "$FEDQ_BROKER" > "$out/topology.log" 2>&1
-fedq_start_role "$out/coordinator.log" coordinator --checkpoint "$out/coordinator"
-fedq_start_role "$out/worker-1.log" worker
-fedq_start_role "$out/worker-2.log" worker
-fedq_start_role "$out/fleet.log" fleet --clients 100 --out "$out/fleet" "$@"
+# A fresh run: what an earlier demo left in the queues is not this run's. Only the
+# administrator may declare or purge the topology.
+as fedq-admin "$fedq" topology apply --purge > "$out/topology.log" 2>&1
+as fedq-coordinator fedq_start_role "$out/coordinator.log" coordinator --checkpoint "$out/coordinator"
+as fedq-worker fedq_start_role "$out/worker-1.log" worker
+as fedq-worker fedq_start_role "$out/worker-2.log" worker
+as fedq-client fedq_start_role "$out/fleet.log" fleet --clients 100 --out "$out/fleet" "$@"
 fleet="${fedq_role_pids[-1]}"
-"$fedq" eval --out "$out/eval" --target-accuracy 0.97 --stop-at-target 2>&1 | tee "$out/eval.log" | grep --line-buffered "reached\|version [0-9]*0 "
+as fedq-eval "$fedq" eval --out "$out/eval" --target-accuracy 0.97 --stop-at-target 2>&1 | tee "$out/eval.log" | grep --line-buffered "reached\|version [0-9]*0 "
 # The fleet stops; the coordinator then settles what is still in flight (its buffer
 # is applied after --max-buffer-wait-ms) and the report checks the books.
 kill -TERM "$fleet"; wait "$fleet" || true

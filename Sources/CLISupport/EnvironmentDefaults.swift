@@ -39,4 +39,12 @@ extension EnvironmentDefaults {
         if let variable = ProcessInfo.processInfo.environment["FEDQ_BROKER"], !variable.isEmpty { return variable }
         return nil
     }
+
+    /// `--broker-password-file` if given, else `FEDQ_BROKER_PASSWORD_FILE`, else nil (for the
+    /// commands outside `commands`, such as `fedq topology`).
+    public static func brokerPasswordFile(_ option: String?) -> String? {
+        if let option, !option.isEmpty { return option }
+        if let variable = ProcessInfo.processInfo.environment["FEDQ_BROKER_PASSWORD_FILE"], !variable.isEmpty { return variable }
+        return nil
+    }
 }

@@ -14,12 +14,12 @@ struct Topology: AsyncParsableCommand {
     struct Options: ParsableArguments {
         @Option(help: "Broker URL, amqp[s]://USER[:PASSWORD]@HOST:PORT/VHOST (env FEDQ_BROKER), as an administrator (fedq-admin).")
         var broker: String?
-        @Option(help: "File holding the broker password (one line), instead of the URL's.")
+        @Option(help: "File holding the broker password (one line), instead of the URL's (env FEDQ_BROKER_PASSWORD_FILE).")
         var brokerPasswordFile: String?
 
         /// The password from `--broker-password-file`, if given.
         func password() throws -> String? {
-            try brokerPasswordFile.map { try SharedOptions.readSecret($0, flag: "broker-password-file") }
+            try EnvironmentDefaults.brokerPasswordFile(brokerPasswordFile).map { try SharedOptions.readSecret($0, flag: "broker-password-file") }
         }
 
         /// `--broker`, else `FEDQ_BROKER` (validated before `run`).

@@ -225,7 +225,9 @@ struct TransportContractTests {
         await #expect { try await transport.bindQueue(missing, exchange: missing, routingKey: "") } throws: { Self.isNotFound($0) }
         await #expect { try await transport.publish([1], exchange: missing, routingKey: "k") } throws: { Self.isNotFound($0) }
         await #expect { try await transport.checkExchange(missing) } throws: { Self.isNotFound($0) }
-        try await transport.checkExchange("amq.fanout")
+        let exchange = TestBroker.uniqueName("exists")
+        try await transport.declareExchange(ExchangeDeclaration(name: exchange, kind: .fanout, durable: false, autoDelete: true))
+        try await transport.checkExchange(exchange)
 
         let queue = try await Self.privateQueue(transport, QueueArguments(maxLength: 1, overflow: .rejectPublish))
         // The failed publish above closed the publishing channel; publishing goes on.
