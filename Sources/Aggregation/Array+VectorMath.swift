@@ -25,6 +25,17 @@ extension Array where Element == Float {
         }
     }
 
+    /// Whether every element is finite (no NaN, no ±∞): a float's exponent bits are all
+    /// ones exactly then, so OR-ing `(bits & mask) + lsb` carries into the top bit only for
+    /// those; the loop has no branch and vectorises, so checking a model costs a memory pass.
+    public var isAllFinite: Bool {
+        withUnsafeBufferPointer { values in
+            var flags: UInt32 = 0
+            for value in values { flags |= (value.bitPattern & 0x7F80_0000) &+ 0x0080_0000 }
+            return flags & 0x8000_0000 == 0
+        }
+    }
+
     /// ‖self‖₂, accumulated in Double so a 1.7M-parameter model loses no precision.
     public func l2Norm() -> Double {
         withUnsafeBufferPointer { values in

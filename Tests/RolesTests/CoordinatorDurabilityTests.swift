@@ -63,6 +63,36 @@ import Wire
         #expect(lines.compactMap(SettlementRecord.init(line:)).map(\.id) == first)
     }
 
+    /// Issue 16: a coordinator once checkpointed a model of +Inf and every restart exited
+    /// again. A non-finite model is never written, and one found on disk (an older
+    /// release's) is refused with a line that says so, never resumed from.
+    @Test func aNonFiniteModelIsNeverCheckpointedNorResumedFrom() throws {
+        let store = try CoordinatorStore(directory: try scratch())
+        var broken = try state(version: 2, ids: [])
+        broken.model.parameters[5] = .infinity
+        #expect(throws: CheckpointError.nonFiniteModel(path: store.checkpointPath)) {
+            try store.commit(broken, spec: spec, records: [])
+        }
+        // One on disk: a sane checkpoint whose parameters are then overwritten with +Inf
+        // bit patterns (the checksum recomputed, as a buggy writer would have stored it).
+        var sane = try state(version: 2, ids: [])
+        sane.model.parameters = [Float](repeating: 0.5, count: spec.parameterCount)
+        try store.commit(sane, spec: spec, records: [])
+        var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: store.checkpointPath)))
+        let half: [UInt8] = [0x00, 0x00, 0x00, 0x3F], infinity: [UInt8] = [0x00, 0x00, 0x80, 0x7F]
+        let start = try #require((0..<(bytes.count - 4 * spec.parameterCount)).first { offset in
+            (0..<spec.parameterCount).allSatisfy { Array(bytes[(offset + 4 * $0)..<(offset + 4 * $0 + 4)]) == half }
+        })
+        for index in 0..<spec.parameterCount { bytes.replaceSubrange((start + 4 * index)..<(start + 4 * index + 4), with: infinity) }
+        let crc = CRC32C.checksum(bytes[..<(bytes.count - 4)])
+        bytes.replaceSubrange((bytes.count - 4)..., with: withUnsafeBytes(of: crc.littleEndian, Array.init))
+        try Data(bytes).write(to: URL(fileURLWithPath: store.checkpointPath))
+        #expect(throws: CheckpointError.nonFiniteModel(path: store.checkpointPath)) {
+            _ = try store.load(spec: spec, strategy: "fedbuff:10")
+        }
+        #expect(CheckpointError.nonFiniteModel(path: "c").description.contains("refusing to resume"))
+    }
+
     @Test func aBadCheckpointIsATypedErrorNeverAFreshStart() throws {
         let directory = try scratch()
         let store = try CoordinatorStore(directory: directory)

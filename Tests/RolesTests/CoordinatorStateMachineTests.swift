@@ -54,6 +54,26 @@ import Wire
         #expect(again == nil)
     }
 
+    /// Issue 16: four finite updates of 3e38 summed past Float's range, and the coordinator
+    /// published and checkpointed a model of +Inf. The aggregate is refused whole now: its
+    /// updates are booked `non-finite`, the model stays at the previous version, and the
+    /// next, sane aggregate applies as if nothing happened.
+    @Test func anAggregateThatOverflowsIsRefusedAndTheModelKept() throws {
+        var machine = machine(.fedBuff(bufferSize: 4))
+        for _ in 0..<3 { #expect(machine.receive(try partial([3e38])) == .hold(records: [])) }
+        #expect(machine.receive(try partial([3e38])) == .apply(records: []))
+        let refused = try #require(try machine.applyBuffer())
+        #expect(!refused.released)
+        #expect(refused.model.version == 0 && refused.model.parameters == [Float](repeating: 0, count: spec.parameterCount))
+        #expect(refused.records.count == 4 && refused.records.allSatisfy { $0.disposition == .rejected && $0.reason == .nonFinite })
+        #expect(machine.state.accounting.rejected == [.nonFinite: 4] && machine.state.accounting.applied == 0)
+        for value: Float in [1, 2, 3] { _ = machine.receive(try partial([value])) }
+        #expect(machine.receive(try partial([6])) == .apply(records: []))
+        let applied = try #require(try machine.applyBuffer())
+        #expect(applied.released && applied.model.version == 1)
+        #expect(applied.model.parameters == [Float](repeating: 3, count: spec.parameterCount))
+    }
+
     @Test func aShortBufferTakesTheStepItsFillEarns() throws {
         var machine = machine(.fedBuff(bufferSize: 4))
         #expect(machine.receive(try partial([8])) == .hold(records: []))

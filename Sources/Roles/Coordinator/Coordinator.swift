@@ -151,7 +151,9 @@ public actor Coordinator {
         held = []
         try commit(applied.records)
         guard applied.released else {
-            logger.notice("aggregate refused: it would spend more than the privacy budget", metadata: [
+            let reason = applied.records.last?.reason == .nonFinite
+                ? "its sum is not finite (NaN or overflow)" : "it would spend more than the privacy budget"
+            logger.notice("aggregate refused: \(reason)", metadata: [
                 "updates": "\(applied.records.count)", "epsilon": "\(machine.privacyEpsilon ?? 0)",
                 "version": "\(applied.model.version)",
             ])

@@ -155,6 +155,9 @@ public struct CoordinatorStateMachine: Sendable {
                 model: state.model, records: records + refused.map { settleUnapplied($0.id, reason: .privacyBudget) },
                 staleness: [], released: false)
         }
+        // What to go back to should the aggregate overflow (issue 16): a copy of the
+        // parameters (one memory pass per version) and of the optimizer's moments.
+        let previous = (parameters: state.model.parameters, optimizer: state.optimizer)
         // The parameters move out and back: two inout accesses to `state` at once would
         // break exclusivity, and moving (unlike copying) keeps the buffer unshared.
         var parameters = state.model.parameters
@@ -164,6 +167,19 @@ public struct CoordinatorStateMachine: Sendable {
         }
         state.model.parameters = parameters
         guard let applied = try outcome.get() else { return nil }
+        guard state.model.parameters.isAllFinite else {
+            // Finite updates can still sum past Float's range (four of 3e38 did). A model
+            // holding NaN or ∞ would be published, checkpointed and resumed from forever:
+            // the aggregate is refused whole, its updates booked `non-finite`, and the
+            // previous version stays the current one.
+            state.model.parameters = previous.parameters
+            state.optimizer = previous.optimizer
+            pendingIDs = []
+            pendingSince = nil
+            return Applied(
+                model: state.model, records: records + applied.entries.map { settleUnapplied($0.id, reason: .nonFinite) },
+                staleness: [], released: false)
+        }
         if ledger != nil {
             ledger?.record(updates: applied.count)
             state.privacy = ledger?.accountant

@@ -14,6 +14,9 @@ public enum CheckpointError: Error, Equatable, CustomStringConvertible {
     case wrongModel(path: String)
     /// The checkpoint was written by a run with another strategy.
     case wrongStrategy(path: String, stored: String, configured: String)
+    /// The model in (or on its way to) the checkpoint holds NaN or ∞: resuming from it
+    /// would publish a broken model forever, so it is never written and never loaded.
+    case nonFiniteModel(path: String)
 
     public var description: String {
         switch self {
@@ -22,6 +25,8 @@ public enum CheckpointError: Error, Equatable, CustomStringConvertible {
         case .wrongModel(let path): "\(path): the checkpoint is for another model"
         case .wrongStrategy(let path, let stored, let configured):
             "\(path): the checkpoint's run used strategy \(stored), this one \(configured): use another --checkpoint directory"
+        case .nonFiniteModel(let path):
+            "\(path): the checkpoint's model holds NaN or infinite values; refusing to resume from it (move it away to start afresh)"
         }
     }
 }
@@ -149,6 +154,7 @@ public final class CoordinatorStore: Sendable {
             return (meta, parameters, first, second, settled)
         } }
         let (meta, parameters, first, second, settled) = try restored.get()
+        guard parameters.isAllFinite else { throw .nonFiniteModel(path: checkpointPath) }
         let optimizer: ServerOptimizer
         do {
             optimizer = try ServerOptimizer(meta.optimizer, firstMoment: first, secondMoment: second, steps: meta.optimizerSteps)
@@ -162,6 +168,7 @@ public final class CoordinatorStore: Sendable {
 
     /// Appends `records` to the log, then replaces the checkpoint with `state`; both synced.
     public func commit(_ state: CoordinatorState, spec: ModelSpec, records: [SettlementRecord]) throws(CheckpointError) {
+        guard state.model.parameters.isAllFinite else { throw .nonFiniteModel(path: checkpointPath) }
         let logLength = try append(records)
         let ids = state.settledIDs.oldestFirst
         let meta = Meta(
