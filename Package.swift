@@ -64,7 +64,14 @@ let package = Package(
         .target(name: "Privacy", dependencies: ["FedCore"]),
         // Trust: who may say what. Ed25519 keys, client credentials, message signatures, and
         // the broker identities' password hashes. No I/O beyond reading key files.
-        .target(name: "Trust", dependencies: ["FedCore", .product(name: "Crypto", package: "swift-crypto")]),
+        // CryptoExtras: PKCS#8 and SPKI PEM for Ed25519 keys, so `openssl pkey` reads the key files.
+        .target(
+            name: "Trust",
+            dependencies: [
+                "FedCore", .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "CryptoExtras", package: "swift-crypto"),
+            ]
+        ),
         // Aggregation: staleness, strategies, server optimizers. Pure math, no I/O.
         .target(name: "Aggregation", dependencies: ["FedCore"]),
 
