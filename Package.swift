@@ -124,7 +124,7 @@ let package = Package(
             name: "FedqBench",
             dependencies: [
                 "FedCore", "Wire", "Learning", "Aggregation", "Messaging", "RabbitMQTransport", "Roles", "Report", "CLISupport",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "Trust", .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],
             // The codec benchmark's axpy reference is compiled like the kernels it is compared with.
@@ -135,7 +135,7 @@ let package = Package(
             name: "FedqCLI",
             dependencies: [
                 "FedCore", "Wire", "Learning", "Aggregation", "Messaging", "RabbitMQTransport", "Roles", "Report",
-                "Simulation", "Telemetry", "CLISupport", "FedqBench",
+                "Simulation", "Telemetry", "CLISupport", "FedqBench", "Trust",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

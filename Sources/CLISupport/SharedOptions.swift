@@ -52,6 +52,8 @@ public struct SharedOptions: ParsableArguments {
     public var logLevel = "info"
     @OptionGroup(title: "Differential privacy")
     public var privacy: PrivacyOptions
+    @OptionGroup(title: "Signing (docs/signing.md)")
+    public var trust: TrustOptions
 
     public init() {}
 
@@ -59,7 +61,7 @@ public struct SharedOptions: ParsableArguments {
     public static let environmentFlags = [
         "broker", "model", "codec", "strategy", "buffer", "staleness", "max-staleness", "weigh-by-samples",
         "server-opt", "seed", "data", "reconnect-for", "metrics-port", "metrics-address", "log-level",
-    ] + PrivacyOptions.environmentFlags
+    ] + PrivacyOptions.environmentFlags + TrustOptions.environmentFlags
 
     public static let defaultRoleBroker = "amqp://guest:guest@127.0.0.1:5672/%2F"
 

@@ -9,7 +9,7 @@ public struct Fedq: AsyncParsableCommand {
         version: "0.1.0",
         subcommands: [
             Simulate.self, CoordinatorCommand.self, WorkerCommand.self, FleetCommand.self, ClientCommand.self,
-            EvalCommand.self, LoadTestCommand.self, Report.self, Topology.self, Train.self, Inspect.self, Bench.self,
+            EvalCommand.self, LoadTestCommand.self, Report.self, Topology.self, Train.self, Inspect.self, Bench.self, Keys.self,
         ]
     )
 

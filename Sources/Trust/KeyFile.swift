@@ -40,11 +40,11 @@ public enum KeyFile {
 
     /// Writes a private key readable by its owner only (0600 from the moment it exists).
     public static func write(_ key: SigningKey, to path: String) throws(TrustError) {
-        try create(path, Array(key.pemRepresentation.utf8), mode: 0o600)
+        try create(path, pemFile(key.pemRepresentation), mode: 0o600)
     }
 
     public static func write(_ key: VerifyingKey, to path: String) throws(TrustError) {
-        try create(path, Array(key.pemRepresentation.utf8), mode: 0o644)
+        try create(path, pemFile(key.pemRepresentation), mode: 0o644)
     }
 
     public static func write(_ credential: ClientCredential, to path: String) throws(TrustError) {
@@ -56,6 +56,11 @@ public enum KeyFile {
         let (keyPath, credentialPath) = identityPaths(directory: directory, clientID: identity.credential.clientID)
         try write(identity.key, to: keyPath)
         try write(identity.credential, to: credentialPath)
+    }
+
+    /// PEM ending in a newline, as openssl writes it (swift-crypto's string has none).
+    private static func pemFile(_ pem: String) -> [UInt8] {
+        Array((pem.hasSuffix("\n") ? pem : pem + "\n").utf8)
     }
 
     private static func text(at path: String) throws(TrustError) -> String {
