@@ -164,7 +164,7 @@ let package = Package(
             name: "RolesTests",
             dependencies: [
                 "FedCore", "Messaging", "RabbitMQTransport", "Roles", "Report", "Simulation", "Wire", "Learning",
-                "Aggregation", "AMQP", "TestSupport", .product(name: "Logging", package: "swift-log"),
+                "Aggregation", "AMQP", "TestSupport", "Trust", .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(
