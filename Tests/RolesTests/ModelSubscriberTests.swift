@@ -17,6 +17,13 @@ struct ModelSubscriberTests {
     let spec = ModelSpec.mlp
     let coordinator = SigningKey()
 
+    /// A connection to a fresh embedded broker with the pipeline's topology.
+    static func pipeline() async throws -> any Transport {
+        let setup = EmbeddedBroker().connect()
+        try await PipelineTopology.declare(on: setup)
+        return setup
+    }
+
     func subscribe(_ transport: some Transport) async throws -> (queue: String, consumer: Consumer) {
         let queue = try await transport.declareQueue(QueueDeclaration(name: "", durable: false, exclusive: true, autoDelete: false))
         try await transport.bindQueue(queue.name, exchange: PipelineTopology.modelsExchange, routingKey: "")
@@ -36,9 +43,7 @@ struct ModelSubscriberTests {
     }
 
     @Test func theFeedDropsForgeriesAndTakesTheNextSignedVersion() async throws {
-        let broker = EmbeddedBroker()
-        let setup = broker.connect()
-        try await PipelineTopology.declare(on: setup)
+        let setup = try await Self.pipeline()
         let (queue, models) = try await subscribe(setup)
         try await publish(1, signedBy: coordinator, on: setup)
         try await publishForgeries(on: setup)
@@ -68,9 +73,7 @@ struct ModelSubscriberTests {
     }
 
     @Test func theEvaluatorDropsForgeriesAndGoesOn() async throws {
-        let broker = EmbeddedBroker()
-        let setup = broker.connect()
-        try await PipelineTopology.declare(on: setup)
+        let setup = try await Self.pipeline()
         let (queue, models) = try await subscribe(setup)
         let test = ClientTests.data.subset(Array(0..<100))
         let pool = ComputePool<Network>(threads: 1, name: "fedq-eval-tests") { _ in Network(spec: .mlp, seed: 1) }
@@ -94,9 +97,7 @@ struct ModelSubscriberTests {
     }
 
     @Test func withoutAKeyGarbageIsDroppedAndUnsignedModelsTaken() async throws {
-        let broker = EmbeddedBroker()
-        let setup = broker.connect()
-        try await PipelineTopology.declare(on: setup)
+        let setup = try await Self.pipeline()
         let (_, models) = try await subscribe(setup)
         try await setup.publish(TestUpdates.garbage, exchange: PipelineTopology.modelsExchange, routingKey: "")
         try await publish(7, signedBy: nil, on: setup)
