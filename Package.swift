@@ -64,7 +64,14 @@ let package = Package(
         .target(name: "Privacy", dependencies: ["FedCore"]),
         // Trust: who may say what. Ed25519 keys, client credentials, message signatures, and
         // the broker identities' password hashes. No I/O beyond reading key files.
-        .target(name: "Trust", dependencies: ["FedCore", .product(name: "Crypto", package: "swift-crypto")]),
+        // CryptoExtras: PKCS#8 and SPKI PEM for Ed25519 keys, so `openssl pkey` reads the key files.
+        .target(
+            name: "Trust",
+            dependencies: [
+                "FedCore", .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "CryptoExtras", package: "swift-crypto"),
+            ]
+        ),
         // Aggregation: staleness, strategies, server optimizers. Pure math, no I/O.
         .target(name: "Aggregation", dependencies: ["FedCore"]),
 
@@ -117,7 +124,7 @@ let package = Package(
             name: "FedqBench",
             dependencies: [
                 "FedCore", "Wire", "Learning", "Aggregation", "Messaging", "RabbitMQTransport", "Roles", "Report", "CLISupport",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "Trust", .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],
             // The codec benchmark's axpy reference is compiled like the kernels it is compared with.
@@ -128,7 +135,7 @@ let package = Package(
             name: "FedqCLI",
             dependencies: [
                 "FedCore", "Wire", "Learning", "Aggregation", "Messaging", "RabbitMQTransport", "Roles", "Report",
-                "Simulation", "Telemetry", "CLISupport", "FedqBench",
+                "Simulation", "Telemetry", "CLISupport", "FedqBench", "Trust",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -157,7 +164,7 @@ let package = Package(
             name: "RolesTests",
             dependencies: [
                 "FedCore", "Messaging", "RabbitMQTransport", "Roles", "Report", "Simulation", "Wire", "Learning",
-                "Aggregation", "AMQP", "TestSupport", .product(name: "Logging", package: "swift-log"),
+                "Aggregation", "AMQP", "TestSupport", "Trust", .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(

@@ -57,6 +57,8 @@ public struct SharedOptions: ParsableArguments {
     public var logLevel = "info"
     @OptionGroup(title: "Differential privacy")
     public var privacy: PrivacyOptions
+    @OptionGroup(title: "Signing (docs/signing.md)")
+    public var trust: TrustOptions
 
     public init() {}
 
@@ -64,7 +66,7 @@ public struct SharedOptions: ParsableArguments {
     public static let environmentFlags = [
         "broker", "broker-password-file", "model", "codec", "strategy", "buffer", "staleness", "max-staleness", "weigh-by-samples",
         "server-opt", "seed", "data", "reconnect-for", "metrics-port", "metrics-address", "log-level",
-    ] + PrivacyOptions.environmentFlags
+    ] + PrivacyOptions.environmentFlags + TrustOptions.environmentFlags
 
 
     public func validate() throws {

@@ -22,6 +22,7 @@ public indirect enum HeaderValue: Sendable, Hashable, ExpressibleByStringLiteral
 
     public var stringValue: String? { if case .string(let value) = self { value } else { nil } }
     public var intValue: Int64? { if case .int(let value) = self { value } else { nil } }
+    public var bytesValue: [UInt8]? { if case .bytes(let value) = self { value } else { nil } }
     public var arrayValue: [HeaderValue]? { if case .array(let value) = self { value } else { nil } }
     public var tableValue: [String: HeaderValue]? { if case .table(let value) = self { value } else { nil } }
 }

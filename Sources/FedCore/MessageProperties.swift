@@ -20,6 +20,11 @@ public struct MessageProperties: Sendable, Hashable {
         public static let updatesApplied = "x-fedq-updates-applied"
         /// On a model version of a differentially private run: the ε spent so far (decimal).
         public static let privacyEpsilon = "x-fedq-dp-epsilon"
+        /// On a client update: the issuer's credential for the client's key (117 bytes, docs/signing.md).
+        public static let credential = "x-fedq-credential"
+        /// On a client update, a model version or a version notice: the 64-byte Ed25519
+        /// signature (by the client's or the coordinator's key) of what docs/wire-format.md says.
+        public static let signature = "x-fedq-signature"
     }
 
     /// The update's or model version's id: consumers deduplicate on it.

@@ -23,6 +23,11 @@ public enum RejectionReason: UInt8, Sendable, CaseIterable, CustomStringConverti
     case wrongRound = 7
     /// Differential privacy: applying the aggregate would spend more than `--dp-target-epsilon`.
     case privacyBudget = 8
+    /// Not proven to come from an admitted client: no credential or signature, a credential
+    /// the issuer did not sign or that expired, a signature that does not verify, or an
+    /// envelope claiming another client than its credential (docs/signing.md). Booked under
+    /// the digest of its bytes, never under the id it claims.
+    case unauthenticated = 9
 
     /// The reason's one spelling, kebab-case like RabbitMQ's own reasons.
     public var name: String {
@@ -35,6 +40,7 @@ public enum RejectionReason: UInt8, Sendable, CaseIterable, CustomStringConverti
         case .duplicate: "duplicate"
         case .wrongRound: "wrong-round"
         case .privacyBudget: "privacy-budget"
+        case .unauthenticated: "unauthenticated"
         }
     }
 

@@ -9,7 +9,8 @@ public struct Fedq: AsyncParsableCommand {
         version: "0.1.0",
         subcommands: [
             Simulate.self, CoordinatorCommand.self, WorkerCommand.self, FleetCommand.self, ClientCommand.self,
-            EvalCommand.self, LoadTestCommand.self, Report.self, Topology.self, Identities.self, Train.self, Inspect.self, Bench.self,
+            EvalCommand.self, LoadTestCommand.self, Report.self, Topology.self, Identities.self, Keys.self, Train.self, Inspect.self,
+            Bench.self,
         ]
     )
 

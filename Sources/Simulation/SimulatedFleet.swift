@@ -50,7 +50,7 @@ public actor SimulatedFleet {
     /// Receives models and runs clients until cancelled, until the subscription ends, or
     /// until the publisher's bound on updates was reached.
     public func run(_ models: Consumer) async throws {
-        try await ModelFeed.serve(models, spec: runner.spec) { feed in
+        try await ModelFeed.serve(models, spec: runner.spec, verifier: runner.models) { feed in
             if let perRound = self.settings.clientsPerRound {
                 try await self.runRounds(on: feed, clientsPerRound: perRound)
             } else {

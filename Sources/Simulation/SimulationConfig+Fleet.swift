@@ -1,6 +1,7 @@
 import Aggregation
 import FedCore
 import Learning
+import Logging
 import Messaging
 import Report
 import Roles
@@ -40,12 +41,15 @@ extension SimulationConfig {
     /// - Throws: `SimulationError.partition`, or `ModelError` for a bad learning rate.
     public func makeRunner(
         transport: any Transport, train: Dataset, pool: ComputePool<Network>, ledger: PipelineLedger,
-        onlyClient: Int? = nil, onPublished: @escaping @Sendable (MessageHeader) -> Void = { _ in }
+        onlyClient: Int? = nil, trust: ClientTrust = .none,
+        logger: Logger = Logger(label: "fedq", factory: { _ in SwiftLogNoOpLogHandler() }),
+        onPublished: @escaping @Sendable (MessageHeader) -> Void = { _ in }
     ) throws -> FleetRunner {
         let settings = try clientSettings()
         do throws(PartitionError) {
             return try settings.makeRunner(
-                train: train, pool: pool, transport: transport, ledger: ledger, only: onlyClient, onPublished: onPublished)
+                train: train, pool: pool, transport: transport, ledger: ledger, only: onlyClient, trust: trust, logger: logger,
+                onPublished: onPublished)
         } catch { throw SimulationError.partition(error) }
     }
 

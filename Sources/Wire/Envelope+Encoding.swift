@@ -188,16 +188,17 @@ extension Envelope {
 }
 
 extension Envelope {
-    /// A copy of an encoded message under another update id (the checksum resealed):
+    /// A copy of an encoded message under another update id, and client id when given (the checksum resealed):
     /// load tests publish one encoded update many times as distinct updates, without
     /// paying the encoder for each.
     /// - Throws: ``WireError/truncated(field:needed:available:)`` for bytes shorter than a header.
-    public static func restamped(_ message: [UInt8], updateID: UpdateID) throws(WireError) -> [UInt8] {
+    public static func restamped(_ message: [UInt8], updateID: UpdateID, clientID: UInt64? = nil) throws(WireError) -> [UInt8] {
         guard message.count >= headerByteCount + 4 else {
             throw .truncated(field: .kind, needed: headerByteCount + 4, available: message.count)
         }
         var copy = message
         copy.replaceSubrange(40..<56, with: updateID.bytes)
+        if let clientID { for index in 0..<8 { copy[56 + index] = UInt8(truncatingIfNeeded: clientID >> (8 * index)) } }
         let crc = CRC32C.checksum(copy[..<(copy.count - 4)])
         for index in 0..<4 { copy[copy.count - 4 + index] = UInt8(truncatingIfNeeded: crc >> (8 * index)) }
         return copy

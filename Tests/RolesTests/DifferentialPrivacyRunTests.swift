@@ -91,7 +91,7 @@ struct DifferentialPrivacyRunTests {
             flushUpdates: 1, staleness: StalenessPolicy(function: .constant), clipNorm: 1))
         // Eight values of 3: norm 3·√8, clipped to 1 (each value 1/√8); a short one is untouched.
         let long = try TestUpdates.update(3, spec: spec)
-        guard case .added(let batches) = machine.receive(long.body, messageID: nil, redelivered: false), let sum = batches.first?.partial.weightedSum else {
+        guard case .added(let batches) = machine.receive(long.body, redelivered: false), let sum = batches.first?.partial.weightedSum else {
             Issue.record("the update was not added")
             return
         }
@@ -99,7 +99,7 @@ struct DifferentialPrivacyRunTests {
         #expect(sum.allSatisfy { abs($0 - Float(1 / 8.0.squareRoot())) < 1e-6 })
         // Issue 17: an update of norm 1e6 adds at most C to the partial.
         let huge = try TestUpdates.update(1e6 / Float(8.0.squareRoot()), spec: spec)
-        guard case .added(let hugeBatches) = machine.receive(huge.body, messageID: nil, redelivered: false),
+        guard case .added(let hugeBatches) = machine.receive(huge.body, redelivered: false),
             let bounded = hugeBatches.first?.partial.weightedSum
         else {
             Issue.record("the update was not added")
@@ -107,7 +107,7 @@ struct DifferentialPrivacyRunTests {
         }
         #expect(bounded.l2Norm() <= 1 + 1e-6)
         let short = try TestUpdates.update(0.1, spec: spec)
-        guard case .added(let more) = machine.receive(short.body, messageID: nil, redelivered: false), let small = more.first?.partial.weightedSum else {
+        guard case .added(let more) = machine.receive(short.body, redelivered: false), let small = more.first?.partial.weightedSum else {
             Issue.record("the update was not added")
             return
         }

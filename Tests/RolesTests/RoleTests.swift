@@ -62,6 +62,8 @@ struct RoleTests {
         // The refused ones reached the coordinator's books as settled entries, the valid one as an update.
         let accounting = try await settled(4, by: coordinator)
         #expect(accounting.applied == 1)
+        // Counted once the confirm is back, which may come after the coordinator settled them.
+        for _ in 0..<200 where await worker.partialsPublished < 2 { try await Task.sleep(for: .milliseconds(10)) }
         #expect(await worker.partialsPublished >= 2)
         #expect(accounting.rejected[.malformed] == 1)
         #expect(accounting.rejected[.nonFinite] == 1)

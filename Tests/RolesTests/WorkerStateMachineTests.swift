@@ -26,7 +26,7 @@ import Wire
     }
 
     func receive(_ machine: inout WorkerStateMachine, _ update: (body: [UInt8], id: UpdateID), redelivered: Bool = false) -> WorkerStateMachine.Decision {
-        machine.receive(update.body, messageID: update.id.description, redelivered: redelivered)
+        machine.receive(update.body, properties: MessageProperties(messageID: update.id.hex), redelivered: redelivered)
     }
 
     func refusal(_ decision: WorkerStateMachine.Decision) -> WorkerStateMachine.Refusal? {
@@ -52,7 +52,7 @@ import Wire
 
     @Test func garbageIsRefusedAsMalformedUnderItsDigest() throws {
         var machine = machine()
-        let decision = machine.receive(TestUpdates.garbage, messageID: nil, redelivered: false)
+        let decision = machine.receive(TestUpdates.garbage, redelivered: false)
         let refused = try #require(refusal(decision))
         #expect(refused.reason == .malformed)
         #expect(refused.id == Settlement.fnv1a128(TestUpdates.garbage))
@@ -143,7 +143,7 @@ import Wire
         let start = ContinuousClock.now
         let early = machine.batchIfDue(now: start)
         #expect(early == nil)
-        _ = machine.receive(try update(1).body, messageID: nil, redelivered: false, now: start)
+        _ = machine.receive(try update(1).body, redelivered: false, now: start)
         let notYet = machine.batchIfDue(now: start + .milliseconds(19))
         #expect(notYet == nil)
         let due = machine.batchIfDue(now: start + .milliseconds(20))

@@ -52,6 +52,8 @@ public struct LoadTestCommand: AsyncParsableCommand {
     var flushMs = 100
     @Flag(help: "Also measure the broker's ceiling for the same payload (plain publish/consume).")
     var raw = false
+    @Flag(help: "Sign every update (100 clients' credentials from a throwaway issuer) and have the workers verify them (--issuer-key).")
+    var sign = false
     @Option(help: "The broker's process id, whose CPU the report shows (scripts/broker.sh pid PORT); default: every beam.smp on this host.")
     var brokerPid: Int32?
     @Option(help: "Write every figure here as JSON.")
@@ -95,14 +97,14 @@ public struct LoadTestCommand: AsyncParsableCommand {
         var run = LoadTestRun(
             broker: configuration, brokerURL: url, parameters: params, codec: try CodecSpec(parsing: codec),
             publishers: publishers, inFlight: inFlight, rate: rate, workers: workers, updates: total, seconds: seconds, buffer: buffer,
-            flushUpdates: flushUpdates, flushMs: flushMs, raw: raw, out: out
+            flushUpdates: flushUpdates, flushMs: flushMs, raw: raw, sign: sign, out: out
         ) { published, aggregated, elapsed in
             let fraction = total.map { Double(aggregated) / Double($0) } ?? duration.map { elapsed / $0 } ?? 0
             let text = ProgressLine.bar(fraction) + String(format: "  %d published  %d aggregated  %.1fs", published, aggregated, elapsed)
             line.withLock { $0.update(text) }
         }
         run.brokerPID = brokerPid
-        print("load test: \(workers) workers, \(publishers) publishers, \(params) parameters, codec \(codec), K=\(buffer)")
+        print("load test: \(workers) workers, \(publishers) publishers, \(params) parameters, codec \(codec), K=\(buffer)\(sign ? ", signed updates" : "")")
         let result = try await run.run()
         line.withLock { $0.finish() }
         for text in Self.lines(result) { print(text) }

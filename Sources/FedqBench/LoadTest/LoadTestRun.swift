@@ -5,6 +5,7 @@ import Messaging
 import Report
 import Roles
 import Synchronization
+import Trust
 import Wire
 
 /// Everything `fedq loadtest` measured, as printed and written to `--json` and
@@ -35,6 +36,8 @@ struct LoadTestResult: Codable {
     var flushUpdates: Int
     var flushMs: Int
     var targetRate: Double?
+    /// Updates were signed and verified (`--sign`).
+    var signed: Bool?
     var updatesPublished: Int
     var updatesAggregated: Int
     var seconds: Double
@@ -74,6 +77,8 @@ struct LoadTestRun {
     var flushUpdates: Int
     var flushMs: Int
     var raw: Bool
+    /// Sign every update and have the workers verify them.
+    var sign: Bool = false
     var out: String
     /// The broker's own process, for its CPU (nil: every `beam.smp` on this host).
     var brokerPID: Int32? = nil
@@ -88,10 +93,12 @@ struct LoadTestRun {
         let setup = try await broker.connect()
         try await PipelineTopology.declare(on: setup)
         try await PipelineTopology.purge(on: setup)
+        let clients = try sign ? Self.signingClients(issuerKeyFile: out + "/issuer.pub") : []
         let roles = try startRoles()
         do {
             try await waitForConsumers(setup)
-            let result = try await measure(spec: spec, template: template, header: header, setup: setup, roles: roles)
+            let result = try await measure(
+                spec: spec, template: template, header: header, clients: clients, setup: setup, roles: roles)
             for role in roles { await role.stop() }
             await setup.close()
             return try await withRaw(result, bytes: template.count)
@@ -112,6 +119,17 @@ struct LoadTestRun {
         return (try Envelope.encode(values, header: header), header)
     }
 
+    /// Signing clients minted in memory from a throwaway issuer, whose public key the
+    /// workers get in `issuerKeyFile`: 100 of them, so the workers' credential cache
+    /// works as it would for a fleet.
+    static func signingClients(issuerKeyFile: String) throws -> [ClientIdentity] {
+        let issuer = SigningKey()
+        try? FileManager.default.removeItem(atPath: issuerKeyFile)
+        try KeyFile.write(issuer.publicKey, to: issuerKeyFile)
+        let notAfter = UInt64(Date().timeIntervalSince1970) + 86_400
+        return (0..<100).map { ClientIdentity.issue(clientID: $0, notAfter: notAfter, by: issuer) }
+    }
+
     private func startRoles() throws -> [RoleProcess] {
         let shared = ["--broker", brokerURL, "--model", "synthetic:\(parameters)", "--strategy", "fedbuff:\(buffer)"]
         var roles = [
@@ -123,7 +141,8 @@ struct LoadTestRun {
         for index in 1...workers {
             roles.append(try RoleProcess(
                 name: "worker \(index)",
-                arguments: ["worker"] + shared + ["--flush-updates", "\(flushUpdates)", "--prefetch", "\(4 * flushUpdates)", "--flush-ms", "\(flushMs)"],
+                arguments: ["worker"] + shared + ["--flush-updates", "\(flushUpdates)", "--prefetch", "\(4 * flushUpdates)", "--flush-ms", "\(flushMs)"]
+                    + (sign ? ["--issuer-key", out + "/issuer.pub"] : []),
                 log: out + "/worker-\(index).log"))
         }
         return roles
@@ -141,7 +160,8 @@ struct LoadTestRun {
     }
 
     private func measure(
-        spec: ModelSpec, template: [UInt8], header: MessageHeader, setup: any Transport, roles: [RoleProcess]) async throws -> LoadTestResult {
+        spec: ModelSpec, template: [UInt8], header: MessageHeader, clients: [ClientIdentity], setup: any Transport, roles: [RoleProcess]
+    ) async throws -> LoadTestResult {
         let cpuWindow = Self.cpuWindow(roles: roles, ownRole: "publishers (this process)", brokerPID: brokerPID)
         let published = PublishLog()
         var connections: [any Transport] = []
@@ -166,13 +186,18 @@ struct LoadTestRun {
                             if due > .now { try await Task.sleep(until: due) }
                         }
                         let id = UpdateID.random()
-                        let body = try Envelope.restamped(template, updateID: id)
                         var stamped = header
                         stamped.updateID = id
+                        // Signed: each update as one of the clients, its signature made here (in the timed loop).
+                        let client = clients.isEmpty ? nil : clients[Int(id.low % UInt64(clients.count))]
+                        if let client { stamped.clientID = client.credential.clientID }
+                        let body = try Envelope.restamped(template, updateID: id, clientID: client?.credential.clientID)
+                        var properties = PipelineMessage.properties(for: stamped)
+                        if let client { properties = PipelineMessage.signed(update: properties, body: body, by: client) }
                         published.record(id.hex, at: Date().timeIntervalSince1970)
                         try await connection.publish(
                             body, exchange: PipelineTopology.updatesExchange, routingKey: PipelineTopology.updatesRoutingKey,
-                            properties: PipelineMessage.properties(for: stamped), mandatory: true)
+                            properties: properties, mandatory: true)
                         sent += 1
                     }
                 }
@@ -220,7 +245,8 @@ struct LoadTestRun {
         let aggregated = records.filter { sentTimes["\($0.id)"] != nil }.count
         return LoadTestResult(
             parameters: spec.parameterCount, codec: codec.description, messageBytes: template.count, publishers: publishers,
-            workers: workers, buffer: buffer, flushUpdates: flushUpdates, flushMs: flushMs, targetRate: rate, updatesPublished: sentTimes.count,
+            workers: workers, buffer: buffer, flushUpdates: flushUpdates, flushMs: flushMs, targetRate: rate, signed: sign,
+            updatesPublished: sentTimes.count,
             updatesAggregated: aggregated, seconds: wall, updatesPerSecond: Double(aggregated) / wall,
             mbPerSecond: Double(aggregated) * Double(template.count) / 1e6 / wall,
             latencyMs: .init(

@@ -57,6 +57,8 @@ struct CoordinatorCommand: AsyncParsableCommand {
         let maxBufferWait: Duration? = maxBufferWaitMs > 0 ? .milliseconds(maxBufferWaitMs) : nil
         // The coordinator cannot count the fleet: with --dp-clip it needs --dp-population.
         let privacy = try shared.privacy.settings(population: nil)
+        let signingKey = try shared.trust.loadSigningKey()
+        shared.trust.warnIfUnauthenticated(role: "coordinator", logger: logger)
 
         @Sendable func writeSummary(final: Bool) async throws {
             guard let coordinator = current.current else { return }
@@ -83,7 +85,7 @@ struct CoordinatorCommand: AsyncParsableCommand {
                 let coordinator = try Coordinator(
                     transport: transport, spec: spec, initialParameters: initial, strategy: AggregationStrategy(kind),
                     optimizer: ServerOptimizer(rule), store: store, settledWindow: settledWindow,
-                    maxBufferWait: maxBufferWait, privacy: privacy, logger: logger
+                    maxBufferWait: maxBufferWait, privacy: privacy, signingKey: signingKey, logger: logger
                 ) { model in
                     if model.version % 10 == 0 {
                         logger.info("\(model.updatesApplied) updates applied", metadata: ["version": "\(model.version)"])

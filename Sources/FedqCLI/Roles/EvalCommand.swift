@@ -55,9 +55,12 @@ struct EvalCommand: AsyncParsableCommand {
         let historyPath = out + "/history.csv"
         let (target, stopAtTarget) = (targetAccuracy, self.stopAtTarget)
         let reached = Shared(false)
+        let coordinatorKey = try shared.trust.loadCoordinatorKey()
+        shared.trust.warnIfUnauthenticated(role: "eval", logger: logger)
         let supervisor = try shared.supervisor(role: "eval", logger: logger)
         let evaluator = Evaluator(
-            spec: spec, test: test, pool: pool, minimumInterval: .milliseconds(evalIntervalMs), started: .now
+            spec: spec, test: test, pool: pool, minimumInterval: .milliseconds(evalIntervalMs), started: .now,
+            verifier: ModelVerifier(coordinatorKey: coordinatorKey, logger: logger)
         ) { record, model in
             let line = String(
                 format: "version %llu  accuracy %.2f%%  loss %.4f  macro-F1 %.4f  (%d updates applied)",

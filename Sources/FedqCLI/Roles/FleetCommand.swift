@@ -100,6 +100,9 @@ struct ClientRunner {
         let pool = ComputePool<Network>(threads: config.trainingThreads, name: "fedq-train") { Network(spec: spec, seed: seed &+ UInt64($0)) }
         defer { pool.shutdown() }
         let ledger = PipelineLedger()
+        let clientIDs = onlyClient.map { [UInt64($0)] } ?? (0..<UInt64(config.clients)).map { $0 }
+        let trust = try shared.trust.clientTrust(clientIDs: clientIDs)
+        shared.trust.warnIfUnauthenticated(role: role, logger: logger)
         let log = try LineLog(path: out + "/published.csv", header: "update_id,client_id,base_version")
         let supervisor = try shared.supervisor(role: role, logger: logger)
         let fleet = Shared<ClientGroup?>(nil)
@@ -127,7 +130,9 @@ struct ClientRunner {
                     try await existing.runner.publisher.attach(transport)
                     clients = existing
                 } else {
-                    let runner = try config.makeRunner(transport: transport, train: train, pool: pool, ledger: ledger, onlyClient: onlyClient) {
+                    let runner = try config.makeRunner(
+                        transport: transport, train: train, pool: pool, ledger: ledger, onlyClient: onlyClient, trust: trust, logger: logger
+                    ) {
                         log.append("\($0.updateID),\($0.clientID),\($0.modelVersion)")
                     }
                     clients = config.simulatesDevices ? .simulated(config.simulate(runner)) : .real(runner)

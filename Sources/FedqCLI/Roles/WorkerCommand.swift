@@ -11,7 +11,9 @@ struct WorkerCommand: AsyncParsableCommand {
         discussion: """
             Refused updates (undecodable, another model, NaN/Inf, over --max-norm) are parked \
             in the fedq.q.dead queue with an x-fedq-reason header; updates staler than \
-            --max-staleness are dropped. Both are counted by the coordinator.
+            --max-staleness are dropped. Both are counted by the coordinator. With \
+            --issuer-key, updates not signed under a credential of that issuer are refused \
+            as unauthenticated (docs/signing.md).
             """
     )
 
@@ -48,7 +50,9 @@ struct WorkerCommand: AsyncParsableCommand {
         limits.maxMessageBytes = maxMessageBytes ?? (8 * spec.parameterCount + (64 << 10))
         let settings = WorkerSettings(
             flushUpdates: flush, flushInterval: .milliseconds(flushMs), prefetch: prefetch,
-            staleness: try shared.stalenessPolicy(), limits: limits, maxNorm: maxNorm, clipNorm: shared.privacy.dpClip)
+            staleness: try shared.stalenessPolicy(), limits: limits, maxNorm: maxNorm, clipNorm: shared.privacy.dpClip,
+            issuer: try shared.trust.loadIssuerKey(), coordinatorKey: try shared.trust.loadCoordinatorKey())
+        shared.trust.warnIfUnauthenticated(role: "worker", logger: logger)
         let supervisor = try shared.supervisor(role: "worker", logger: logger)
         try await RoleRuntime.runUntilSignalled(logger: logger) {
             try await supervisor.run { transport, _ in

@@ -1,5 +1,6 @@
 import FedCore
 import Learning
+import Logging
 import Messaging
 import Wire
 
@@ -43,14 +44,18 @@ public struct ClientSettings: Sendable {
     }
 
     /// The clients (see `makeClients`) publishing on `transport`, ready to run.
-    /// - Parameter onPublished: called once per confirmed update (published.csv).
+    /// - Parameters:
+    ///   - trust: the clients' keys and credentials and the coordinator's key (docs/signing.md).
+    ///   - onPublished: called once per confirmed update (published.csv).
     public func makeRunner(
         train: Dataset, pool: ComputePool<Network>, transport: any Transport, ledger: PipelineLedger, only: Int? = nil,
+        trust: ClientTrust = .none, logger: Logger = Logger(label: "fedq", factory: { _ in SwiftLogNoOpLogHandler() }),
         onPublished: @escaping @Sendable (MessageHeader) -> Void = { _ in }
     ) throws(PartitionError) -> FleetRunner {
-        let publisher = UpdatePublisher(transport: transport, ledger: ledger, maxUpdates: maxUpdates, onPublished: onPublished)
+        let publisher = UpdatePublisher(
+            transport: transport, ledger: ledger, maxUpdates: maxUpdates, identities: trust.identities, onPublished: onPublished)
         return FleetRunner(
             clients: try makeClients(train: train, only: only), spec: spec, pool: pool, publisher: publisher,
-            concurrency: concurrency, seed: seed &+ 17)
+            concurrency: concurrency, seed: seed &+ 17, models: ModelVerifier(coordinatorKey: trust.coordinatorKey, logger: logger))
     }
 }

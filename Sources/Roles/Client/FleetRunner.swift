@@ -15,6 +15,8 @@ public actor FleetRunner {
     public nonisolated let spec: ModelSpec
     public nonisolated let pool: ComputePool<Network>
     public nonisolated let publisher: UpdatePublisher
+    /// What the clients accept from the model fanout.
+    public nonisolated let models: ModelVerifier
     /// Never more than there are clients: two slots must not train one client at once.
     public nonisolated let concurrency: Int
     /// Picks the next idle client (seeded, so a run picks the same order).
@@ -23,8 +25,9 @@ public actor FleetRunner {
 
     public init(
         clients: [Client], spec: ModelSpec, pool: ComputePool<Network>, publisher: UpdatePublisher, concurrency: Int,
-        seed: UInt64
+        seed: UInt64, models: ModelVerifier = ModelVerifier(coordinatorKey: nil)
     ) {
+        self.models = models
         precondition(!clients.isEmpty, "a fleet needs at least one client")
         self.clients = clients
         self.spec = spec
@@ -38,7 +41,7 @@ public actor FleetRunner {
     /// subscription ends, or until the publisher's bound on updates was reached.
     public func run(_ models: Consumer) async throws {
         let (pool, publisher) = (self.pool, self.publisher)
-        try await ModelFeed.serve(models, spec: spec) { feed in
+        try await ModelFeed.serve(models, spec: spec, verifier: self.models) { feed in
             try await self.run(on: feed) { client, model in
                 _ = try await client.participate(in: model, pool: pool, publisher: publisher)
             }

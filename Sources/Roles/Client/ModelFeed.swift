@@ -9,22 +9,28 @@ import Messaging
 /// a newer version arrives. One feed lives as long as one model subscription.
 public actor ModelFeed {
     private let spec: ModelSpec
+    /// Drops (and counts) what does not decode or is not the coordinator's.
+    private let verifier: ModelVerifier
     private var latest: GlobalModel?
     private var waiting: [(after: ModelVersion?, continuation: CheckedContinuation<GlobalModel, any Error>)] = []
     /// Set when the subscription ends (the clients are stopping): no newer version can
     /// arrive, so a client waiting for one would wait forever and keep its run from returning.
     private var ended = false
 
-    private init(spec: ModelSpec) {
+    private init(spec: ModelSpec, verifier: ModelVerifier) {
         self.spec = spec
+        self.verifier = verifier
     }
 
     /// Runs `body` with a feed filled from `models`, until either ends: the subscription
     /// ending (or failing) stops `body`, and `body` returning stops the subscription.
+    /// A message `verifier` drops (garbage, another model, unsigned) is acknowledged and
+    /// skipped: it never ends the subscription.
     public static func serve(
-        _ models: Consumer, spec: ModelSpec, _ body: @escaping @Sendable (ModelFeed) async throws -> Void
+        _ models: Consumer, spec: ModelSpec, verifier: ModelVerifier = ModelVerifier(coordinatorKey: nil),
+        _ body: @escaping @Sendable (ModelFeed) async throws -> Void
     ) async throws {
-        let feed = ModelFeed(spec: spec)
+        let feed = ModelFeed(spec: spec, verifier: verifier)
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await feed.consume(models) }
             group.addTask { try await body(feed) }
@@ -44,7 +50,7 @@ public actor ModelFeed {
     private func consume(_ models: Consumer) async throws {
         defer { end() }
         for try await delivery in models {
-            received(try PipelineMessage.decodeModel(delivery, spec: spec))
+            if let model = verifier.model(delivery, spec: spec) { received(model) }
             try await delivery.ack()
         }
     }

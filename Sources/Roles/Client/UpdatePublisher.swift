@@ -1,5 +1,6 @@
 import FedCore
 import Messaging
+import Trust
 import Wire
 
 /// Where clients' updates leave the process: one connection shared by every client of a
@@ -12,6 +13,9 @@ public actor UpdatePublisher {
     private let ledger: PipelineLedger
     private let maxUpdates: Int?
     private let onPublished: @Sendable (MessageHeader) -> Void
+    /// The clients' keys and credentials by client id: with any, every update is signed
+    /// (docs/signing.md), and one of a client without them is not sent.
+    private let identities: [UInt64: ClientIdentity]
     /// Updates accepted for publishing, confirmed or not: the count the bound applies to.
     public private(set) var accepted = 0
     /// Updates whose publish failed with the connection: the broker may or may not have
@@ -23,11 +27,13 @@ public actor UpdatePublisher {
     ///   - maxUpdates: publish no more than this many updates in all (nil: no bound), so
     ///     runs compared "at equal updates" really are and `fedq client --max-updates 1`
     ///     sends exactly one.
+    ///   - identities: sign each update with its client's key and credential (empty: unsigned).
     ///   - onPublished: called once per confirmed update (published.csv).
     public init(
-        transport: any Transport, ledger: PipelineLedger, maxUpdates: Int? = nil,
+        transport: any Transport, ledger: PipelineLedger, maxUpdates: Int? = nil, identities: [UInt64: ClientIdentity] = [:],
         onPublished: @escaping @Sendable (MessageHeader) -> Void = { _ in }
     ) {
+        self.identities = identities
         self.transport = transport
         self.ledger = ledger
         self.maxUpdates = maxUpdates
@@ -64,11 +70,28 @@ public actor UpdatePublisher {
     }
 
     private func send(_ body: [UInt8], _ header: MessageHeader) async throws {
+        var properties = PipelineMessage.properties(for: header)
+        if !identities.isEmpty {
+            guard let identity = identities[header.clientID] else { throw UpdatePublisherError.noCredential(clientID: header.clientID) }
+            // Ed25519 is deterministic: a republished update carries the same signature.
+            properties = PipelineMessage.signed(update: properties, body: body, by: identity)
+        }
         try await transport.publish(
             body, exchange: PipelineTopology.updatesExchange, routingKey: PipelineTopology.updatesRoutingKey,
-            properties: PipelineMessage.properties(for: header), mandatory: true)
+            properties: properties, mandatory: true)
         ledger.recordPublished(bytes: body.count)
         PipelineMetrics.updatesPublished.increment()
         onPublished(header)
+    }
+}
+
+/// A signing fleet was asked to publish for a client it holds no credential of.
+public enum UpdatePublisherError: Error, CustomStringConvertible {
+    case noCredential(clientID: UInt64)
+
+    public var description: String {
+        switch self {
+        case .noCredential(let id): "no key and credential for client \(id): its update would be refused as unauthenticated"
+        }
     }
 }

@@ -5,6 +5,7 @@ import Learning
 import Logging
 import Messaging
 import Privacy
+import Trust
 import Wire
 
 /// The one owner of the global model: merges the workers' partials, lets
@@ -34,6 +35,8 @@ public actor Coordinator {
     /// Called with each new version once it is published (progress, tests).
     private let onVersion: @Sendable (GlobalModel) -> Void
     private let logger: Logger
+    /// Signs every model version and version notice (nil: they go out unsigned).
+    private let signingKey: SigningKey?
 
     public var model: GlobalModel { machine.state.model }
     public var accounting: AggregationAccounting { machine.state.accounting }
@@ -47,11 +50,12 @@ public actor Coordinator {
     public init(
         transport: any Transport, spec: ModelSpec, initialParameters: [Float], strategy: AggregationStrategy,
         optimizer: ServerOptimizer, store: CoordinatorStore? = nil, settledWindow: Int = 1 << 16,
-        maxBufferWait: Duration? = nil, privacy: DifferentialPrivacy? = nil,
+        maxBufferWait: Duration? = nil, privacy: DifferentialPrivacy? = nil, signingKey: SigningKey? = nil,
         logger: Logger = Logger(label: "fedq", factory: { _ in SwiftLogNoOpLogHandler() }),
         onVersion: @escaping @Sendable (GlobalModel) -> Void = { _ in }
     ) throws(CheckpointError) {
         self.logger = logger
+        self.signingKey = signingKey
         self.transport = transport
         self.spec = spec
         self.store = store
@@ -69,9 +73,10 @@ public actor Coordinator {
     /// Publishes the current version, so that subscribers have a model to start from.
     public func announce() async throws {
         let model = machine.state.model
-        let (body, properties) = try PipelineMessage.encodeModel(model, spec: spec)
+        let (body, properties) = try PipelineMessage.encodeModel(model, spec: spec, signedBy: signingKey)
         try await transport.publish(body, exchange: PipelineTopology.modelsExchange, routingKey: "", properties: properties, mandatory: false)
-        try await transport.publish([], exchange: PipelineTopology.versionsExchange, routingKey: "", properties: properties, mandatory: false)
+        let notice = PipelineMessage.versionNotice(properties, version: model.version, spec: spec, signedBy: signingKey)
+        try await transport.publish([], exchange: PipelineTopology.versionsExchange, routingKey: "", properties: notice, mandatory: false)
         onVersion(model)
     }
 
@@ -108,7 +113,7 @@ public actor Coordinator {
     /// Sends the current model straight to the requester's queue (its `reply_to`).
     private func answer(_ request: Delivery) async throws {
         if let queue = request.properties.replyTo, !queue.isEmpty {
-            let (body, properties) = try PipelineMessage.encodeModel(machine.state.model, spec: spec)
+            let (body, properties) = try PipelineMessage.encodeModel(machine.state.model, spec: spec, signedBy: signingKey)
             // Not mandatory: a requester gone meanwhile needs no answer.
             try await transport.publish(body, exchange: "", routingKey: queue, properties: properties, mandatory: false)
         }

@@ -16,13 +16,16 @@ public actor Evaluator {
     private let minimumInterval: Duration
     private let started: ContinuousClock.Instant
     private let onRecord: @Sendable (EvaluationRecord, GlobalModel) -> Void
+    /// Drops (and counts) what does not decode or is not the coordinator's.
+    private let verifier: ModelVerifier
     public private(set) var history: [EvaluationRecord] = []
 
     public init(
         spec: ModelSpec, test: Dataset, pool: ComputePool<Network>,
-        minimumInterval: Duration, started: ContinuousClock.Instant,
+        minimumInterval: Duration, started: ContinuousClock.Instant, verifier: ModelVerifier = ModelVerifier(coordinatorKey: nil),
         onRecord: @escaping @Sendable (EvaluationRecord, GlobalModel) -> Void
     ) {
+        self.verifier = verifier
         self.spec = spec
         self.test = test
         self.pool = pool
@@ -31,11 +34,15 @@ public actor Evaluator {
         self.onRecord = onRecord
     }
 
-    /// Evaluates versions from `models` (a `PipelineTopology.subscribeToModels` queue) until cancelled.
+    /// Evaluates versions from `models` (a `PipelineTopology.subscribeToModels` queue) until
+    /// cancelled. A message the verifier drops is acknowledged and skipped.
     public func run(_ models: Consumer) async throws {
         for try await delivery in models {
             let begin = ContinuousClock.now
-            let model = try PipelineMessage.decodeModel(delivery, spec: spec)
+            guard let model = verifier.model(delivery, spec: spec) else {
+                try await delivery.ack()
+                continue
+            }
             if history.last.map({ $0.version < model.version }) ?? true {
                 try await evaluate(model)
             }

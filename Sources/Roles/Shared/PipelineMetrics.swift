@@ -22,6 +22,7 @@ public enum PipelineMetric: String, CaseIterable, Sendable {
     case reconnects = "fedq_reconnects_total"
     case queueReady = "fedq_queue_ready_messages"
     case dpEpsilon = "fedq_dp_epsilon"
+    case modelsRejected = "fedq_models_rejected_total"
 
     /// What swift-metrics type makes it, and so its Prometheus type.
     public enum Kind: Sendable, Equatable {
@@ -41,7 +42,7 @@ public enum PipelineMetric: String, CaseIterable, Sendable {
     public var kind: Kind {
         switch self {
         case .updatesReceived, .updatesApplied, .updatesDroppedStale, .updatesRejected, .updatesPublished, .partialsFlushed,
-            .partialsReceived, .reconnects:
+            .partialsReceived, .reconnects, .modelsRejected:
             .counter
         case .modelVersion, .evaluatedAccuracy, .queueReady, .dpEpsilon: .gauge
         // Staleness is counted in versions: buckets that separate fresh from stale.
@@ -53,7 +54,7 @@ public enum PipelineMetric: String, CaseIterable, Sendable {
     /// The label its series are split by, if any.
     public var label: String? {
         switch self {
-        case .updatesRejected: "reason"
+        case .updatesRejected, .modelsRejected: "reason"
         case .reconnects: "role"
         case .queueReady: "queue"
         default: nil
@@ -78,6 +79,8 @@ public enum PipelineMetric: String, CaseIterable, Sendable {
         case .reconnects: "Times this role reconnected to the broker after losing its connection."
         case .queueReady: "Messages ready in a queue, sampled every second: how far its consumers lag behind."
         case .dpEpsilon: "Differential privacy: the epsilon the coordinator's applied aggregates have spent, at the run's delta."
+        case .modelsRejected:
+            "Model versions and version notices this subscriber dropped, by reason: undecodable or another model's, or (with --coordinator-key) unauthenticated."
         }
     }
 
@@ -115,6 +118,11 @@ public enum PipelineMetrics {
         Counter(label: PipelineMetric.updatesRejected.name, dimensions: [("reason", reason.name)])
     }
 
+    /// Model messages a subscriber (fleet, client, evaluator, a worker's version listener) dropped.
+    public static func modelsRejected(_ reason: RejectionReason) -> Counter {
+        Counter(label: PipelineMetric.modelsRejected.name, dimensions: [("reason", reason.name)])
+    }
+
     public static func reconnects(_ role: String) -> Counter {
         Counter(label: PipelineMetric.reconnects.name, dimensions: [("role", role)])
     }
@@ -126,7 +134,7 @@ public enum PipelineMetrics {
 
     /// Makes this process's counters and histograms now, at zero, so the first scrape has them
     /// and a dashboard's `rate()` sees the first increment: every unlabelled one, a rejection
-    /// counter per reason and `role`'s reconnect counter. Gauges are left to their first value:
+    /// counter per reason (for updates and for models) and `role`'s reconnect counter. Gauges are left to their first value:
     /// one at zero would claim a version or an accuracy the process never had.
     public static func register(role: String) {
         for metric in PipelineMetric.allCases where metric.label == nil {
@@ -138,6 +146,7 @@ public enum PipelineMetrics {
             }
         }
         for reason in RejectionReason.allCases where reason.isRejection { _ = rejected(reason) }
+        for reason in ModelVerifier.reasons { _ = modelsRejected(reason) }
         _ = reconnects(role)
     }
 

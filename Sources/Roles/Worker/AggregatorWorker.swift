@@ -51,8 +51,10 @@ public actor AggregatorWorker {
         let versions = try await PipelineTopology.subscribeToVersions(on: transport)
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
+                // A notice that does not verify is dropped and counted: it never stops the worker.
+                let verifier = ModelVerifier(coordinatorKey: self.settings.coordinatorKey, logger: self.logger)
                 for try await delivery in versions {
-                    if let version = PipelineMessage.announcedVersion(delivery) { await self.heard(version) }
+                    if let version = verifier.version(delivery, spec: self.spec) { await self.heard(version) }
                     try await delivery.ack()
                 }
             }
@@ -85,7 +87,7 @@ public actor AggregatorWorker {
     /// Carries out what the state machine decides about one update.
     func handle(_ delivery: Delivery) async throws {
         PipelineMetrics.updatesReceived.increment()
-        switch machine.receive(delivery.body, messageID: delivery.properties.messageID, redelivered: delivery.redelivered) {
+        switch machine.receive(delivery.body, properties: delivery.properties, redelivered: delivery.redelivered) {
         case .refuse(let refusal):
             logger.info("update refused", metadata: [
                 "update": "\(refusal.id)", "reason": "\(refusal.reason.name)", "detail": "\(refusal.detail)",

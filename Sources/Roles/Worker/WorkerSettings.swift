@@ -1,5 +1,6 @@
 import Aggregation
 import FedCore
+import Trust
 import Wire
 
 /// Settings of an aggregator worker.
@@ -19,11 +20,19 @@ public struct WorkerSettings: Sendable {
     /// before it enters the partial (nil: no clipping). Clipping here, not at the
     /// coordinator, means no unclipped update ever leaves a worker.
     public var clipNorm: Double?
+    /// The federation's issuer key (`--issuer-key`): with it, only updates signed under a
+    /// credential it issued are taken; the rest are refused as `unauthenticated`.
+    public var issuer: VerifyingKey?
+    /// The coordinator's key (`--coordinator-key`): version notices it did not sign are dropped.
+    public var coordinatorKey: VerifyingKey?
 
     public init(
         flushUpdates: Int, flushInterval: Duration = .milliseconds(20), prefetch: Int = 32,
-        staleness: StalenessPolicy, limits: DecodeLimits = .default, maxNorm: Float? = nil, clipNorm: Double? = nil
+        staleness: StalenessPolicy, limits: DecodeLimits = .default, maxNorm: Float? = nil, clipNorm: Double? = nil,
+        issuer: VerifyingKey? = nil, coordinatorKey: VerifyingKey? = nil
     ) {
+        self.issuer = issuer
+        self.coordinatorKey = coordinatorKey
         self.clipNorm = clipNorm
         self.flushUpdates = max(1, flushUpdates)
         self.flushInterval = flushInterval

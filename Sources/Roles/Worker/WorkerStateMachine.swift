@@ -2,6 +2,7 @@ import Aggregation
 import FedCore
 import Foundation
 import Learning
+import Trust
 import Wire
 
 /// An aggregator worker's decisions, with no I/O: an update's bytes go in, a
@@ -26,7 +27,8 @@ public struct WorkerStateMachine: Sendable {
     public struct Refusal: Sendable, Equatable {
         public var reason: RejectionReason
         public var detail: String
-        /// The id it is booked under (see `Settlement.updateID`).
+        /// The id it is booked under: its update id once it was judged as an admitted
+        /// client's update (stale, out of bounds), else the digest of its bytes (`Settlement`).
         public var id: UpdateID
         public var baseVersion: ModelVersion
     }
@@ -52,11 +54,15 @@ public struct WorkerStateMachine: Sendable {
     private var oldest: ContinuousClock.Instant?
     /// The newest global version this worker has heard of: staleness is measured against it.
     public private(set) var knownVersion: ModelVersion = 0
+    /// With an issuer key: checks every update's credential and signature (and keeps the
+    /// credentials that verified, so the usual update costs one signature check).
+    private var authenticator: UpdateAuthenticator?
 
     public init(spec: ModelSpec, settings: WorkerSettings) {
         self.spec = spec
         self.settings = settings
         partial = PartialAggregate(dimension: spec.parameterCount)
+        authenticator = settings.issuer.map { UpdateAuthenticator(issuer: $0) }
     }
 
     /// A version heard on the fanout (or proven by an update trained on it).
@@ -65,14 +71,29 @@ public struct WorkerStateMachine: Sendable {
     }
 
     /// Judges one update and, when it is accepted, decodes it straight into the open partial.
+    ///
+    /// With an issuer key the credential and signature are checked first, so bytes no
+    /// admitted client signed never reach the decoder; the envelope's client id is then
+    /// held against the credential's. Nothing in `properties` but those two headers is
+    /// read: the AMQP message id is the sender's say-so.
     /// - Parameters:
-    ///   - messageID: the AMQP message id (the update id, when the client set it).
+    ///   - properties: the message's properties (its `x-fedq-credential` and `x-fedq-signature`).
     ///   - redelivered: the broker handed it out before: it may already be in a partial
     ///     the coordinator applied, so it travels alone in a partial of its own, which the
     ///     coordinator can recognise whole and skip.
+    ///   - unixTime: now in unix seconds, for credential expiry.
     public mutating func receive(
-        _ body: [UInt8], messageID: String?, redelivered: Bool, now: ContinuousClock.Instant = .now
+        _ body: [UInt8], properties: MessageProperties = MessageProperties(), redelivered: Bool,
+        now: ContinuousClock.Instant = .now, unixTime: UInt64 = UInt64(Date().timeIntervalSince1970)
     ) -> Decision {
+        var credential: ClientCredential?
+        do throws(TrustError) {
+            credential = try authenticator?.authenticate(
+                body: body, credential: properties.headers[MessageProperties.HeaderName.credential]?.bytesValue,
+                signature: properties.headers[MessageProperties.HeaderName.signature]?.bytesValue, now: unixTime)
+        } catch {
+            return unjudged(.unauthenticated, "\(error.reasonCode): \(error)", body: body)
+        }
         let envelope: Envelope
         do throws(WireError) {
             envelope = try Envelope(bytes: body, limits: settings.limits, expecting: PipelineMessage.expectation(spec))
@@ -80,16 +101,21 @@ public struct WorkerStateMachine: Sendable {
                 throw WireError.inconsistentInput(field: .kind, reason: "expected a client update, got \(envelope.header.kind)")
             }
         } catch {
-            return refusal(error.rejectionReason, error.reasonCode, body: body, messageID: messageID, baseVersion: 0)
+            return unjudged(error.rejectionReason, error.reasonCode, body: body)
         }
         let header = envelope.header
+        do throws(TrustError) {
+            try credential?.checkSpeaks(for: header.clientID)
+        } catch {
+            return unjudged(.unauthenticated, "\(error.reasonCode): \(error)", body: body)
+        }
         // Decoded once when a norm is needed (a bound or DP's clip); otherwise the update is
         // decoded straight into the partial's sum.
         var delta: [Float]? = settings.maxNorm != nil || settings.clipNorm != nil ? envelope.decode() : nil
         if let maxNorm = settings.maxNorm, let values = delta {
             let norm = values.l2Norm()
             guard norm <= Double(maxNorm) else {
-                return refusal(.outOfBounds, "l2-norm \(norm) > \(maxNorm)", body: body, messageID: messageID, baseVersion: header.modelVersion)
+                return judged(.outOfBounds, "l2-norm \(norm) > \(maxNorm)", header)
             }
         }
         if let first = ids[header.updateID] {
@@ -101,18 +127,14 @@ public struct WorkerStateMachine: Sendable {
             }
             // Another message under an id already taken: booked as a duplicate under its
             // own bytes' digest, never merged away.
-            return .refuse(Refusal(
-                reason: .duplicate, detail: "update \(header.updateID) is already in this partial",
-                id: Settlement.fnv1a128(body), baseVersion: header.modelVersion))
+            return unjudged(.duplicate, "update \(header.updateID) is already in this partial", body: body, baseVersion: header.modelVersion)
         }
         // An update trained on a version proves that version exists, even before its fanout arrives.
         heard(header.modelVersion)
         // A claimed sample count beyond Int (2^63 and up) is clamped, never trapped on.
         switch settings.staleness.verdict(base: header.modelVersion, current: knownVersion, samples: Int(clamping: header.sampleCount)) {
         case .dropStale(let tau):
-            return refusal(
-                .stale, "stale: \(tau) versions behind (max \(settings.staleness.maxStaleness ?? 0))", body: body,
-                messageID: messageID, baseVersion: header.modelVersion)
+            return judged(.stale, "stale: \(tau) versions behind (max \(settings.staleness.maxStaleness ?? 0))", header)
         case .accept(_, let weight, let mass):
             var batches: [Batch] = []
             // Redelivered: flush what is open so this one travels alone (see `receive`'s doc).
@@ -131,7 +153,7 @@ public struct WorkerStateMachine: Sendable {
                 // Accumulation validates before it writes, so the sum is untouched; what
                 // was open stays open.
                 if let before { reopen(before, now: now) }
-                return refusal(.malformed, "accumulate: \(error)", body: body, messageID: messageID, baseVersion: header.modelVersion)
+                return unjudged(.malformed, "accumulate: \(error)", body: body, baseVersion: header.modelVersion)
             }
             if let before { batches.append(before) }
             ids[header.updateID] = envelope.checksum
@@ -180,10 +202,16 @@ public struct WorkerStateMachine: Sendable {
         if oldest == nil { oldest = now }
     }
 
-    private func refusal(
-        _ reason: RejectionReason, _ detail: String, body: [UInt8], messageID: String?, baseVersion: ModelVersion
-    ) -> Decision {
-        .refuse(Refusal(
-            reason: reason, detail: detail, id: Settlement.updateID(messageID: messageID, body: body), baseVersion: baseVersion))
+    /// Refused as an admitted client's update (it decoded and, with an issuer key, proved
+    /// its sender): booked under its own update id, so a client's republished copy of a
+    /// stale update settles with the first.
+    private func judged(_ reason: RejectionReason, _ detail: String, _ header: MessageHeader) -> Decision {
+        .refuse(Refusal(reason: reason, detail: detail, id: header.updateID, baseVersion: header.modelVersion))
+    }
+
+    /// Refused before it could be taken as anyone's update: booked under its bytes' digest,
+    /// never under an id it claims (`Settlement`).
+    private func unjudged(_ reason: RejectionReason, _ detail: String, body: [UInt8], baseVersion: ModelVersion = 0) -> Decision {
+        .refuse(Refusal(reason: reason, detail: detail, id: Settlement.fnv1a128(body), baseVersion: baseVersion))
     }
 }

@@ -1,0 +1,30 @@
+/// The exact bytes a FedQueue signature covers: a domain string naming what is signed,
+/// then a fixed-size digest or integers (docs/wire-format.md, "Signatures").
+///
+/// The domain keeps one kind of signature from passing for another: a client's update
+/// signature over some bytes is no model signature over the same bytes, whoever holds
+/// which key. Signing SHA-256 of the body, not the body, lets a verifier hash the 200 KB
+/// once while keeping Ed25519's input small and of fixed size.
+public struct SignedStatement: Sendable, Equatable {
+    public let bytes: [UInt8]
+
+    /// A client update: `"FDQS-update-v1" ‖ SHA-256(body)`.
+    public static func update(body: [UInt8]) -> SignedStatement {
+        SignedStatement(bytes: Array("FDQS-update-v1".utf8) + Digest.sha256(body))
+    }
+
+    /// A model version message: `"FDQS-model-v1" ‖ SHA-256(body)`.
+    public static func model(body: [UInt8]) -> SignedStatement {
+        SignedStatement(bytes: Array("FDQS-model-v1".utf8) + Digest.sha256(body))
+    }
+
+    /// A version notice (no body): `"FDQS-version-v1" ‖ u64 LE version ‖ u64 LE specHash`,
+    /// the two values its headers carry.
+    public static func version(_ version: UInt64, specHash: UInt64) -> SignedStatement {
+        SignedStatement(bytes: Array("FDQS-version-v1".utf8) + littleEndian(version) + littleEndian(specHash))
+    }
+
+    static func littleEndian(_ value: UInt64) -> [UInt8] {
+        (0..<8).map { UInt8(truncatingIfNeeded: value >> (8 * $0)) }
+    }
+}

@@ -1,0 +1,57 @@
+/// A worker's check that an update comes from a client the issuer admitted: the
+/// credential is the issuer's, it has not expired, and the credential's key signed the
+/// body. The envelope's client id is compared afterwards (`ClientCredential.checkSpeaks`),
+/// once the envelope is decoded: signatures are checked first so that bytes nobody
+/// admitted never reach the decoder.
+///
+/// A value type with no I/O; the clock is passed in. Credentials that verified are kept
+/// (at most `capacity`, the oldest forgotten first), so a client's second and later
+/// updates cost one Ed25519 verification, not two. Only issued credentials enter the
+/// cache, so no one without the issuer's key can flush it; a failed one costs its
+/// sender's verification every time, as it should.
+public struct UpdateAuthenticator: Sendable {
+    public let issuer: VerifyingKey
+    public let capacity: Int
+    private var verified: [[UInt8]: ClientCredential] = [:]
+    /// Cached credentials' bytes in the order they were admitted, for eviction.
+    private var order: [[UInt8]] = []
+    private var oldest = 0
+
+    public init(issuer: VerifyingKey, capacity: Int = 16_384) {
+        self.issuer = issuer
+        self.capacity = max(1, capacity)
+    }
+
+    /// Credentials held now (tests: the bound holds).
+    public var cachedCredentials: Int { verified.count }
+
+    /// Checks the credential and the signature of one update's `body`.
+    /// - Returns: the credential, whose client id the caller compares with the envelope's.
+    /// - Throws: `TrustError`: missing headers, malformed or unissued credential, expired,
+    ///   bad signature.
+    public mutating func authenticate(
+        body: [UInt8], credential credentialBytes: [UInt8]?, signature: [UInt8]?, now: UInt64
+    ) throws(TrustError) -> ClientCredential {
+        guard let credentialBytes else { throw .missingCredential }
+        guard let signature, signature.count == 64 else { throw .missingSignature }
+        let credential = try admitted(credentialBytes)
+        try credential.checkValid(at: now)
+        guard credential.publicKey.verifies(signature, of: .update(body: body)) else { throw .badSignature }
+        return credential
+    }
+
+    private mutating func admitted(_ bytes: [UInt8]) throws(TrustError) -> ClientCredential {
+        if let known = verified[bytes] { return known }
+        let credential = try ClientCredential(bytes: bytes)
+        guard credential.isIssued(by: issuer) else { throw .credentialNotIssued }
+        if order.count < capacity {
+            order.append(bytes)
+        } else {
+            verified[order[oldest]] = nil
+            order[oldest] = bytes
+            oldest = (oldest + 1) % capacity
+        }
+        verified[bytes] = credential
+        return credential
+    }
+}

@@ -1,0 +1,153 @@
+@testable import Roles
+import Aggregation
+import Foundation
+import Learning
+import Messaging
+import Testing
+import Trust
+import Wire
+
+/// The worker's rules with an issuer key: only updates signed under an issued credential
+/// are added, the rest are refused as `unauthenticated` and booked under their bytes'
+/// digest, so a forger copying an honest update's id never costs the honest update.
+@Suite struct SignedUpdateTests {
+    let spec = try! ModelSpec.synthetic(parameters: 8)
+    let issuer = SigningKey()
+    let now: UInt64 = 1_800_000_000
+
+    func machine() -> WorkerStateMachine {
+        WorkerStateMachine(spec: spec, settings: WorkerSettings(
+            flushUpdates: 10, staleness: StalenessPolicy(function: .constant), issuer: issuer.publicKey))
+    }
+
+    func client(_ id: UInt64, notAfter: UInt64? = nil, issuer: SigningKey? = nil) -> ClientIdentity {
+        .issue(clientID: id, notAfter: notAfter ?? now + 60, by: issuer ?? self.issuer)
+    }
+
+    /// An update of `client` (claiming `claimedClient` in its envelope if given), signed by `signer`.
+    func update(
+        _ value: Float, client: ClientIdentity, id: UpdateID = .random(), claimedClient: UInt64? = nil, signer: SigningKey? = nil
+    ) throws -> (body: [UInt8], properties: MessageProperties, id: UpdateID) {
+        let header = MessageHeader(
+            kind: .clientUpdate, specHash: spec.hash, modelVersion: 0, updateID: id, clientID: claimedClient ?? client.credential.clientID,
+            sampleCount: 10, parameterCount: spec.parameterCount, codec: .fp32)
+        let body = try Envelope.encode([Float](repeating: value, count: spec.parameterCount), header: header)
+        var properties = PipelineMessage.signed(update: PipelineMessage.properties(for: header), body: body, by: client)
+        if let signer { properties.headers[MessageProperties.HeaderName.signature] = .bytes(signer.sign(.update(body: body))) }
+        return (body, properties, id)
+    }
+
+    func refusal(_ decision: WorkerStateMachine.Decision) -> WorkerStateMachine.Refusal? {
+        if case .refuse(let refusal) = decision { refusal } else { nil }
+    }
+
+    @Test func aSignedUpdateIsAdded() throws {
+        var machine = machine()
+        let honest = try update(1, client: client(3))
+        #expect(machine.receive(honest.body, properties: honest.properties, redelivered: false, unixTime: now) == .added(batches: []))
+        #expect(machine.takeBatch()?.partial.updateIDs == [honest.id])
+    }
+
+    /// Each way of failing to prove the sender, with the check `x-fedq-detail` names.
+    @Test(arguments: ["unsigned", "forged-signature", "unissued-credential", "expired", "other-client-id"])
+    func anUnauthenticatedUpdateIsRefusedUnderItsDigest(_ forgery: String) throws {
+        var machine = machine()
+        var message = try update(1, client: client(3))
+        var time = now
+        switch forgery {
+        case "unsigned": message.properties.headers = [:]
+        case "forged-signature": message = try update(1, client: client(3), signer: SigningKey())
+        case "unissued-credential": message = try update(1, client: client(3, issuer: SigningKey()))
+        case "expired": time = now + 61
+        default: message = try update(1, client: client(3), claimedClient: 4)
+        }
+        let refused = try #require(refusal(machine.receive(message.body, properties: message.properties, redelivered: false, unixTime: time)))
+        #expect(refused.reason == .unauthenticated)
+        #expect(refused.id == Settlement.fnv1a128(message.body) && refused.id != message.id)
+        let expected = [
+            "unsigned": "missing-credential", "forged-signature": "bad-signature", "unissued-credential": "credential-not-issued",
+            "expired": "credential-expired", "other-client-id": "client-id-mismatch",
+        ][forgery]!
+        #expect(refused.detail.hasPrefix(expected), "detail \(refused.detail)")
+    }
+
+    /// The forger copies an honest update's id (it arrives first, in the same partial):
+    /// the forgery is booked under its digest, the honest update is added under its id.
+    @Test func aForgeryCopyingAnHonestIDNeverCostsTheHonestUpdate() throws {
+        var machine = machine()
+        let honest = try update(2, client: client(3))
+        let forged = try update(50, client: client(9, issuer: SigningKey()), id: honest.id)
+        let refused = try #require(refusal(machine.receive(forged.body, properties: forged.properties, redelivered: false, unixTime: now)))
+        machine.settleRefused(refused)
+        #expect(machine.receive(honest.body, properties: honest.properties, redelivered: false, unixTime: now) == .added(batches: []))
+        let taken = machine.takeBatch()
+        let batch = try #require(taken)
+        #expect(batch.partial.updateIDs == [honest.id])
+        #expect(batch.partial.weightedSum == [Float](repeating: 2, count: spec.parameterCount))
+        #expect(batch.settled == [.init(updateID: Settlement.fnv1a128(forged.body), baseVersion: 0, reason: .unauthenticated)])
+    }
+
+    /// Garbage claiming an honest update's AMQP message id is booked under its digest, and
+    /// the honest update goes in under its own id.
+    @Test func malformedBytesUnderACopiedMessageIDAreBookedUnderTheirDigest() throws {
+        var machine = WorkerStateMachine(spec: spec, settings: WorkerSettings(flushUpdates: 10, staleness: StalenessPolicy(function: .constant)))
+        let honest = try update(1, client: client(3))
+        let refused = try #require(refusal(machine.receive(
+            TestUpdates.garbage, properties: MessageProperties(messageID: honest.id.hex), redelivered: false)))
+        #expect(refused.reason == .malformed && refused.id == Settlement.fnv1a128(TestUpdates.garbage))
+        machine.settleRefused(refused)
+        #expect(machine.receive(honest.body, properties: honest.properties, redelivered: false) == .added(batches: []))
+        let taken = machine.takeBatch()
+        let batch = try #require(taken)
+        #expect(batch.partial.updateIDs == [honest.id] && batch.settled.map(\.updateID) == [refused.id])
+    }
+}
+
+/// What model subscribers accept (`ModelVerifier`), without a broker.
+@Suite struct ModelVerifierTests {
+    let spec = try! ModelSpec.synthetic(parameters: 8)
+    let coordinator = SigningKey()
+
+    struct NoAck: DeliveryAcknowledger {
+        func settle(deliveryTag: UInt64, _ outcome: DeliveryOutcome, multiple: Bool) async throws(TransportError) {}
+    }
+
+    func delivery(_ body: [UInt8], _ properties: MessageProperties) -> Delivery {
+        Delivery(body: body, properties: properties, exchange: "", routingKey: "", redelivered: false, deliveryTag: 1, acknowledger: NoAck())
+    }
+
+    /// Why the verifier refused, or nil when it took the message.
+    func rejection<T>(_ result: Result<T, ModelVerifier.Rejection>) -> ModelVerifier.Rejection? {
+        if case .failure(let rejection) = result { rejection } else { nil }
+    }
+
+    func model(_ version: ModelVersion, signedBy key: SigningKey?) throws -> ([UInt8], MessageProperties) {
+        try PipelineMessage.encodeModel(
+            GlobalModel(version: version, parameters: [Float](repeating: 1, count: 8), updatesApplied: 1), spec: spec, signedBy: key)
+    }
+
+    @Test func signedModelsAndNoticesPass() throws {
+        let verifier = ModelVerifier(coordinatorKey: coordinator.publicKey)
+        let (body, properties) = try model(1_000_000, signedBy: coordinator)
+        #expect(try verifier.check(model: delivery(body, properties), spec: spec).get().version == 1_000_000)
+        let notice = PipelineMessage.versionNotice(properties, version: 1_000_000, spec: spec, signedBy: coordinator)
+        #expect(try verifier.check(version: delivery([], notice), spec: spec).get() == 1_000_000)
+    }
+
+    @Test func unsignedForgedAndGarbageModelsAreRefused() throws {
+        let verifier = ModelVerifier(coordinatorKey: coordinator.publicKey)
+        let (body, unsigned) = try model(5, signedBy: nil)
+        #expect(rejection(verifier.check(model: delivery(body, unsigned), spec: spec)) == (.init(reason: .unauthenticated, detail: "missing-signature")))
+        let (forgedBody, forged) = try model(5, signedBy: SigningKey())
+        #expect(rejection(verifier.check(model: delivery(forgedBody, forged), spec: spec)) == (.init(reason: .unauthenticated, detail: "bad-signature")))
+        // A notice whose version header was raised after signing.
+        let (_, signed) = try model(5, signedBy: coordinator)
+        var notice = PipelineMessage.versionNotice(signed, version: 5, spec: spec, signedBy: coordinator)
+        notice.headers[MessageProperties.HeaderName.modelVersion] = "6"
+        #expect(rejection(verifier.check(version: delivery([], notice), spec: spec)) == (.init(reason: .unauthenticated, detail: "bad-signature")))
+        // Without a key, garbage is still dropped, not thrown.
+        let open = ModelVerifier(coordinatorKey: nil)
+        #expect(rejection(open.check(model: delivery(TestUpdates.garbage, MessageProperties()), spec: spec)) == (.init(reason: .malformed, detail: "bad-magic")))
+        #expect(try open.check(model: delivery(body, unsigned), spec: spec).get().version == 5)
+    }
+}
