@@ -6,7 +6,8 @@
 #       `fedq simulate`: 100 clients, 10 training at once, FedBuff, int8 updates)
 #   scripts/demo.sh --rabbitmq [extra fleet options, e.g. --partition shards]
 #       the same as separate processes on a private RabbitMQ node on 127.0.0.1:
-#       a coordinator, 2 aggregator workers, a 100-client fleet and an evaluator
+#       a coordinator, 2 aggregator workers, a 100-client fleet and an evaluator,
+#       each as its own least-privilege broker identity, with signed updates and models
 # Installs missing system packages, builds in release, runs, prints where the
 # report is, and stops everything it started.
 set -euo pipefail
@@ -43,17 +44,28 @@ as() {
     local user="$1"; shift
     FEDQ_BROKER="amqp://$user@$broker" FEDQ_BROKER_PASSWORD_FILE="$ids/$user.password" "$@"
 }
-echo "demo: RabbitMQ at amqp://…@$broker, one identity per role ($ids); role logs in $out/*.log"
+# Signed updates and models (docs/signing.md): the federation's issuer credentials the
+# fleet's 100 clients; workers admit only updates signed under those credentials, and
+# every subscriber checks the coordinator's signature on each model version.
+keys="$out/keys"
+"$fedq" keys init "$keys" > "$out/keys.log"
+"$fedq" keys issue --issuer "$keys/issuer.key" --clients 0-99 --valid-days 1 --out "$keys/clients" >> "$out/keys.log"
+echo "demo: RabbitMQ at amqp://…@$broker, one identity per role ($ids), signed updates and models ($keys); role logs in $out/*.log"
 
 # A fresh run: what an earlier demo left in the queues is not this run's. Only the
 # administrator may declare or purge the topology.
 as fedq-admin "$fedq" topology apply --purge > "$out/topology.log" 2>&1
-as fedq-coordinator fedq_start_role "$out/coordinator.log" coordinator --checkpoint "$out/coordinator"
-as fedq-worker fedq_start_role "$out/worker-1.log" worker
-as fedq-worker fedq_start_role "$out/worker-2.log" worker
-as fedq-client fedq_start_role "$out/fleet.log" fleet --clients 100 --out "$out/fleet" "$@"
+as fedq-coordinator fedq_start_role "$out/coordinator.log" coordinator --checkpoint "$out/coordinator" \
+    --signing-key "$keys/coordinator.key"
+for worker in 1 2; do
+    as fedq-worker fedq_start_role "$out/worker-$worker.log" worker \
+        --issuer-key "$keys/issuer.pub" --coordinator-key "$keys/coordinator.pub"
+done
+as fedq-client fedq_start_role "$out/fleet.log" fleet --clients 100 --out "$out/fleet" \
+    --credentials "$keys/clients" --coordinator-key "$keys/coordinator.pub" "$@"
 fleet="${fedq_role_pids[-1]}"
-as fedq-eval "$fedq" eval --out "$out/eval" --target-accuracy 0.97 --stop-at-target 2>&1 | tee "$out/eval.log" | grep --line-buffered "reached\|version [0-9]*0 "
+as fedq-eval "$fedq" eval --out "$out/eval" --target-accuracy 0.97 --stop-at-target \
+    --coordinator-key "$keys/coordinator.pub" 2>&1 | tee "$out/eval.log" | grep --line-buffered "reached\|version [0-9]*0 "
 # The fleet stops; the coordinator then settles what is still in flight (its buffer
 # is applied after --max-buffer-wait-ms) and the report checks the books.
 kill -TERM "$fleet"; wait "$fleet" || true
