@@ -38,12 +38,15 @@ final class Deployment: Sendable {
         await setup.close()
     }
 
-    /// Starts `fedq ARGUMENTS` with the test broker and data in its environment.
+    /// Starts `fedq ARGUMENTS` with the test broker (or `broker`, e.g. a role's own TLS
+    /// identity) and data in its environment.
     @discardableResult
-    func start(_ name: String, _ arguments: [String]) throws -> ChildProcess {
+    func start(_ name: String, _ arguments: [String], broker: String? = nil) throws -> ChildProcess {
         let process = try ChildProcess(
             [try Self.binary()] + arguments,
-            environment: ["FEDQ_BROKER": broker, "FEDQ_DATA": Self.repository + "/data/mnist", "FEDQ_RECONNECT_FOR": "60"],
+            environment: [
+                "FEDQ_BROKER": broker ?? self.broker, "FEDQ_DATA": Self.repository + "/data/mnist", "FEDQ_RECONNECT_FOR": "60",
+            ],
             outputPath: directory + "/\(name).log")
         processes.append(name, process)
         return process
