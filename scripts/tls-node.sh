@@ -37,6 +37,7 @@ port="${2:-${FEDQ_TLS_BROKER_PORT:-5697}}"
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$repo/scripts/lib/rabbit-node.sh"
+source "$repo/scripts/lib/tls-certs.sh"
 rabbit_node_env "$port" $((port - 1000)) "$repo/.broker/tls-$port"
 # broker.sh's rabbitmqctl range (PORT+21000…+21010) would overlap that of a plain node
 # two ports up (5699's 26699…26709): move this node's out of the way.
@@ -45,7 +46,7 @@ export RABBITMQ_CTL_DIST_PORT_MAX=$((port + 21110))
 export RABBITMQ_ENABLED_PLUGINS=rabbitmq_auth_mechanism_ssl
 
 certs="$node_dir/certs"
-identities=(fedq-coordinator fedq-worker fedq-client fedq-eval fedq-admin)
+identities=("${tls_role_identities[@]}")
 
 # url_escape TEXT: percent-encodes what would end or change a URL query value.
 url_escape() {
@@ -65,36 +66,17 @@ identity_url() {
         "$port" "$(url_escape "$certs/ca.pem")" "$(url_escape "$certs/$cn.pem")" "$(url_escape "$certs/$cn.key")"
 }
 
-# make_ca NAME CN: a self-signed CA certificate NAME.pem with its key NAME.key.
-make_ca() {
-    openssl req -x509 -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 30 \
-        -subj "/CN=$2" -keyout "$certs/$1.key" -out "$certs/$1.pem" \
-        -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null
-}
-
-# make_leaf CA NAME CN EXTENSIONS: a certificate NAME.pem (key NAME.key) for CN signed by CA.
-make_leaf() {
-    local ca=$1 name=$2 cn=$3 extensions=$4
-    openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj "/CN=$cn" \
-        -keyout "$certs/$name.key" -out "$certs/$name.csr" 2>/dev/null
-    openssl x509 -req -in "$certs/$name.csr" -CA "$certs/$ca.pem" -CAkey "$certs/$ca.key" -set_serial "0x$(openssl rand -hex 16)" \
-        -days 30 -out "$certs/$name.pem" -extfile <(printf '%b' "$extensions") 2>/dev/null
-    rm -f "$certs/$name.csr"
-}
-
 make_certificates() {
     command -v openssl >/dev/null || { source "$repo/scripts/lib/packages.sh"; fedq_install_missing_packages; }
     rm -rf "$certs"
     mkdir -p "$certs"
-    local client_ext='basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n'
-    make_ca ca "FedQueue test CA (port $port)"
-    make_leaf ca server localhost \
-        'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\nsubjectAltName=DNS:localhost\n'
+    tls_certs_dir=$certs tls_certs_days=30
+    tls_make_ca ca "FedQueue test CA (port $port)"
+    tls_make_leaf ca server localhost server DNS:localhost
     local cn
-    for cn in "${identities[@]}"; do make_leaf ca "$cn" "$cn" "$client_ext"; done
-    make_ca untrusted-ca "FedQueue untrusted CA (port $port)"
-    make_leaf untrusted-ca untrusted-client fedq-worker "$client_ext"
-    rm -f "$certs"/*.srl
+    for cn in "${identities[@]}"; do tls_make_leaf ca "$cn" "$cn" client; done
+    tls_make_ca untrusted-ca "FedQueue untrusted CA (port $port)"
+    tls_make_leaf untrusted-ca untrusted-client fedq-worker client
     chmod 600 "$certs"/*.key
 }
 
