@@ -30,10 +30,13 @@ public enum TransportFactory {
         return .failover(nodes)
     }
 
-    /// Checks that `url` is a usable RabbitMQ address, or list of them (for up-front
-    /// option validation): it parses, and the TLS files it names can be read.
+    /// Checks that `url` is a usable RabbitMQ address, or list of them, for the up-front
+    /// option validation of one-shot commands (`topology`, `bench amqp`): it parses, and
+    /// the TLS files it names can be read. A role's `connector(for:)` does not look for
+    /// the files: it retries until they appear (a secret mounted late), and its command
+    /// line is checked on machines that do not hold them (`ComposeFileTests`).
     public static func validate(_ url: String) throws(AddressError) {
-        for node in try nodeURLs(url) { _ = try parse(node, connectionName: "fedq") }
+        for node in try nodeURLs(url) { try checkFiles(of: parse(node, connectionName: "fedq")) }
     }
 
     /// The node URLs of a comma-separated list (one for a single node).
@@ -78,15 +81,15 @@ public enum TransportFactory {
             throw AddressError(description: "'embedded' or an amqp:// or amqps:// URL: \(error)")
         }
         configuration.connectionName = connectionName
-        if let tls = configuration.tls {
-            // Caught here, before any connection: a role would otherwise retry a missing file
-            // for its whole --reconnect-for.
-            let files = [("cacertfile", tls.caCertificatePath), ("certfile", tls.clientCertificatePath), ("keyfile", tls.clientKeyPath)]
-            for case let (key, path?) in files where !FileManager.default.isReadableFile(atPath: path) {
-                let why = FileManager.default.fileExists(atPath: path) ? "cannot be read" : "does not exist"
-                throw AddressError(description: "\(key)=\(path) in \(configuration.redactedURL): the file \(why)")
-            }
-        }
         return configuration
+    }
+
+    private static func checkFiles(of configuration: AMQPConfiguration) throws(AddressError) {
+        guard let tls = configuration.tls else { return }
+        let files = [("cacertfile", tls.caCertificatePath), ("certfile", tls.clientCertificatePath), ("keyfile", tls.clientKeyPath)]
+        for case let (key, path?) in files where !FileManager.default.isReadableFile(atPath: path) {
+            let why = FileManager.default.fileExists(atPath: path) ? "cannot be read" : "does not exist"
+            throw AddressError(description: "\(key)=\(path) in \(configuration.redactedURL): the file \(why)")
+        }
     }
 }

@@ -47,7 +47,7 @@ import Testing
         (["simulate", "--broker", "amqp://guest:guest@127.0.0.1:notaport/"], "--broker"),
         (["simulate", "--broker", "amqp://h/?auth_mechanism=external"], "auth_mechanism needs an amqps:// URL"),
         (["simulate", "--broker", "amqps://h/?auth_mechanism=external"], "auth_mechanism=external logs in with the client certificate: add certfile="),
-        (["simulate", "--broker", "amqps://h/?cacertfile=/nonexistent/ca.pem"], "--broker: cacertfile=/nonexistent/ca.pem in amqps://guest@h:5671/%2F: the file does not exist"),
+        (["topology", "apply", "--broker", "amqps://h/?cacertfile=/nonexistent/ca.pem"], "--broker: cacertfile=/nonexistent/ca.pem in amqps://guest@h:5671/%2F: the file does not exist"),
         (["topology", "check", "--broker", "amqps://h/?certfile=/nonexistent/w.pem"], "--broker: certfile=/nonexistent/w.pem in amqps://guest@h:5671/%2F: the file does not exist"),
         (["simulate", "--clients", "-5"], "--clients must be positive"),
         (["simulate", "--momentum=1.5"], "--momentum must be in [0, 1), got 1.5"),
