@@ -51,18 +51,27 @@ final class ConnectionSession {
             guard let socket else { throw AMQPError(.sslError, "amqp_ssl_socket_new failed", operation: operation) }
             amqp_ssl_socket_set_verify_peer(socket, tls.verifyPeer ? 1 : 0)
             amqp_ssl_socket_set_verify_hostname(socket, tls.verifyPeer ? 1 : 0)
+            guard let context = amqp_ssl_socket_get_context(socket).map(OpaquePointer.init) else {
+                throw AMQPError(.sslError, "librabbitmq's TLS socket has no OpenSSL context", operation: operation)
+            }
+            TLSContext.refusePassphrasePrompts(context)
             TLSDiagnosis.clearQueuedErrors()
             if let ca = tls.caCertificatePath {
                 if amqp_ssl_socket_set_cacert(socket, ca) != AMQP_STATUS_OK.rawValue {
                     throw AMQPError(.sslError, "cannot load CA certificates from \(ca): \(TLSDiagnosis.takeQueuedError() ?? "unreadable")",
                                     operation: operation)
                 }
-            } else if tls.verifyPeer, !TLSDiagnosis.trustSystemCAs(context: amqp_ssl_socket_get_context(socket)) {
+            } else if tls.verifyPeer, !TLSContext.trustSystemCAs(context) {
                 throw AMQPError(.sslError, "no cacertfile given and the system's CA certificates cannot be loaded: \(TLSDiagnosis.takeQueuedError() ?? "unknown reason")",
                                 operation: operation)
             }
             if let certificate = tls.clientCertificatePath {
                 let key = tls.clientKeyPath ?? certificate
+                if TLSContext.isEncryptedKey(key) {
+                    throw AMQPError(.sslError, "keyfile \(key) is protected by a passphrase, which librabbitmq cannot take: "
+                                    + "give it an unencrypted copy (openssl pkey -in \(key) -out PLAIN.key), readable by this role alone",
+                                    operation: operation)
+                }
                 if amqp_ssl_socket_set_key(socket, certificate, key) != AMQP_STATUS_OK.rawValue {
                     // The key's path is named, never its contents.
                     throw AMQPError(.sslError, "cannot load client certificate \(certificate) with key \(key): \(TLSDiagnosis.takeQueuedError() ?? "unreadable")",
@@ -103,7 +112,7 @@ final class ConnectionSession {
         // allocate memory"), so when the URL names no user send the certificate's own name.
         let identity = !external || !configuration.user.isEmpty
             ? configuration.user
-            : configuration.tls?.clientCertificatePath.flatMap(TLSDiagnosis.commonName(certificateFile:)) ?? "fedq"
+            : configuration.tls?.clientCertificatePath.flatMap(TLSContext.commonName(certificateFile:)) ?? "fedq"
         let reply = fedq_login(state, configuration.virtualHost, Int32(configuration.channelMax),
                                Int32(configuration.frameMax), Int32(configuration.heartbeat), &clientProperties,
                                external ? AMQP_SASL_METHOD_EXTERNAL : AMQP_SASL_METHOD_PLAIN,

@@ -24,21 +24,14 @@ enum TLSDiagnosis {
         if let reason = ERR_reason_error_string(first) { return String(cString: reason) }
         var buffer = [CChar](repeating: 0, count: 256)
         ERR_error_string_n(first, &buffer, buffer.count)
-        return Self.string(buffer)
+        // "error:80000002:system library::No such file or directory": the reason is the last field.
+        let fields = Self.string(buffer).split(separator: ":", maxSplits: 4, omittingEmptySubsequences: false)
+        return fields.count == 5 ? String(fields[4]) : Self.string(buffer)
     }
 
     /// Empties this thread's OpenSSL error queue, so a later `takeQueuedError` reports
     /// what failed after this point only.
     static func clearQueuedErrors() { ERR_clear_error() }
-
-    /// Lets librabbitmq's TLS socket trust the system's CA store, for `amqps://` URLs
-    /// without `cacertfile` (a broker with a publicly issued certificate). librabbitmq
-    /// loads only the CA file it is given, so without this every such connection fails
-    /// verification. - Returns: false when the store could not be loaded.
-    static func trustSystemCAs(context: UnsafeMutableRawPointer?) -> Bool {
-        guard let context else { return false }
-        return SSL_CTX_set_default_verify_paths(OpaquePointer(context)) == 1
-    }
 
     /// The text of a failed `amqp_socket_open` over TLS with status `code` (the error's
     /// code already says "TLS handshake failed" and its operation names host and port).
@@ -60,23 +53,6 @@ enum TLSDiagnosis {
         }
     }
 
-    /// The common name of the certificate in PEM file `path`, or nil.
-    static func commonName(certificateFile path: String) -> String? {
-        guard let bio = BIO_new_file(path, "r") else {
-            ERR_clear_error()
-            return nil
-        }
-        defer { BIO_free(bio) }
-        guard let certificate = PEM_read_bio_X509(bio, nil, nil, nil) else {
-            ERR_clear_error()
-            return nil
-        }
-        defer { X509_free(certificate) }
-        var buffer = [CChar](repeating: 0, count: 256)
-        let length = X509_NAME_get_text_by_NID(X509_get_subject_name(certificate), NID_commonName, &buffer, Int32(buffer.count))
-        return length > 0 ? string(buffer) : nil
-    }
-
     /// The text when the broker ended a TLS connection right after the handshake, with the
     /// alert it sent: in TLS 1.3 a client learns only then that its certificate was refused.
     static func refusal(alert: String) -> String {
@@ -92,7 +68,7 @@ enum TLSDiagnosis {
     }
 
     /// A NUL-terminated C buffer as a string.
-    fileprivate static func string(_ buffer: [CChar]) -> String {
+    static func string(_ buffer: [CChar]) -> String {
         String(decoding: buffer.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
@@ -178,6 +154,7 @@ enum TLSDiagnosis {
             defer { close(descriptor) }
             guard let context = SSL_CTX_new(TLS_client_method()) else { return nil }
             defer { SSL_CTX_free(context) }
+            TLSContext.refusePassphrasePrompts(context)
             if let ca = tls.caCertificatePath {
                 _ = SSL_CTX_load_verify_locations(context, ca, nil)
             } else {

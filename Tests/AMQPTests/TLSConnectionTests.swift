@@ -98,6 +98,22 @@ struct TLSConnectionTests {
         #expect(error.text.contains("cannot load CA certificates from \(missing)"), "\(error)")
     }
 
+    /// librabbitmq cannot take a passphrase; OpenSSL would ask for one on the terminal and
+    /// block the connection's thread. Refused up front instead.
+    @Test func aPassphraseProtectedKeyIsRefusedNotPromptedFor() async throws {
+        let key = FileManager.default.temporaryDirectory.appendingPathComponent("fedq-encrypted-\(UUID().uuidString.prefix(6)).key").path
+        defer { try? FileManager.default.removeItem(atPath: key) }
+        let openssl = try ChildProcess(
+            ["/usr/bin/openssl", "pkey", "-in", try TestTLSNode.file("fedq-worker.key"), "-aes256", "-passout", "pass:s3cret", "-out", key],
+            outputPath: key + ".log")
+        #expect(await openssl.wait(timeout: .seconds(30)) == 0, "\(openssl.output)")
+        let url = "amqps://localhost:\(try TestTLSNode.port())/?auth_mechanism=external&cacertfile=\(try TestTLSNode.file("ca.pem"))"
+            + "&certfile=\(try TestTLSNode.file("fedq-worker.pem"))&keyfile=\(key)"
+        let error = try await Self.refusal(url)
+        #expect(error.code == .sslError, "\(error)")
+        #expect(error.text.contains("keyfile \(key) is protected by a passphrase"), "\(error)")
+    }
+
     @Test func tlsToAPlainAMQPPortSaysSo() async throws {
         let port = try TestBrokerNode.port()
         let error = try await Self.refusal("amqps://localhost:\(port)/?cacertfile=\(try TestTLSNode.file("ca.pem"))")
