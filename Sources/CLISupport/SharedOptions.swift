@@ -19,7 +19,8 @@ public struct SharedOptions: ParsableArguments {
         RabbitMQ URL, amqp[s]://user:pass@host:port/vhost, or a cluster's node URLs \
         separated by commas (each connection goes to one node, in a shuffled order, and \
         to the next when its node is lost). Roles default to \
-        amqp://guest:guest@127.0.0.1:5672/%2F; simulate to 'embedded' (in-process).
+        amqp://guest:guest@127.0.0.1:5672/%2F; simulate to 'embedded' (in-process). \
+        amqps:// takes ?cacertfile=&certfile=&keyfile=&auth_mechanism=external (docs/tls.md).
         """)
     public var broker: String?
     @Option(help: "Architecture: mlp or cnn.")
