@@ -41,6 +41,11 @@ let package = Package(
             providers: [.apt(["librabbitmq-dev"])]
         ),
         .systemLibrary(
+            name: "COpenSSL",
+            pkgConfig: "openssl",
+            providers: [.apt(["libssl-dev"])]
+        ),
+        .systemLibrary(
             name: "CBLAS",
             pkgConfig: "openblas",
             providers: [.apt(["libopenblas-dev"])]
@@ -77,8 +82,8 @@ let package = Package(
 
         // The transport seam: what roles need from a broker, and the in-process embedded broker.
         .target(name: "Messaging", dependencies: ["FedCore"]),
-        // librabbitmq in Swift: the only module that calls amqp_*.
-        .target(name: "AMQP", dependencies: ["CRabbitMQ"]),
+        // librabbitmq in Swift: the only module that calls amqp_* (and OpenSSL, to explain TLS failures).
+        .target(name: "AMQP", dependencies: ["CRabbitMQ", "COpenSSL"]),
         // The RabbitMQ adapter of the seam, and the factory turning a broker URL into a transport.
         .target(name: "RabbitMQTransport", dependencies: ["AMQP", "Messaging", "FedCore"]),
 

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test of FedQueue against a private RabbitMQ node on 127.0.0.1.
 #   scripts/test.sh [extra swift test arguments, e.g. --filter AMQPTests]
-# Installs missing system packages, starts the broker (a failing start fails
-# the run: broker tests never skip), builds `fedq`, runs `swift test`, and
-# always stops the broker again.
+# Installs missing system packages, starts the broker and a TLS-only node
+# (scripts/tls-node.sh; a failing start fails the run: broker tests never skip),
+# builds `fedq`, runs `swift test`, and always stops the nodes again.
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
@@ -12,11 +12,17 @@ source scripts/lib/packages.sh
 fedq_install_missing_packages
 
 port="${FEDQ_BROKER_PORT:-5699}"
-trap 'scripts/broker.sh stop "$port" >/dev/null 2>&1 || true; scripts/cluster.sh stop >/dev/null 2>&1 || true' EXIT
+tls_port="${FEDQ_TLS_BROKER_PORT:-5697}"
+trap 'scripts/broker.sh stop "$port" >/dev/null 2>&1 || true; scripts/tls-node.sh stop "$tls_port" >/dev/null 2>&1 || true; scripts/cluster.sh stop >/dev/null 2>&1 || true' EXIT
 url="$(scripts/broker.sh start "$port")"
 export FEDQ_TEST_BROKER="$url"
 export FEDQ_BROKER_SCRIPT="$repo/scripts/broker.sh"
 echo "test.sh: broker at $FEDQ_TEST_BROKER"
+# A TLS-only node (mutual TLS, SASL EXTERNAL, fresh certificates) for the TLS tests.
+FEDQ_TEST_TLS_BROKER="$(scripts/tls-node.sh start "$tls_port")"
+FEDQ_TEST_TLS_CERTS="$(scripts/tls-node.sh certs-dir "$tls_port")"
+export FEDQ_TEST_TLS_BROKER FEDQ_TEST_TLS_CERTS
+echo "test.sh: TLS node on port $tls_port, certificates in $FEDQ_TEST_TLS_CERTS"
 # A 3-node cluster (ports 5710-5712 unless FEDQ_CLUSTER_BASE_PORT) for the cluster tests.
 FEDQ_TEST_CLUSTER="$(scripts/cluster.sh start 3)"
 export FEDQ_TEST_CLUSTER

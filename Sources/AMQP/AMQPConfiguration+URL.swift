@@ -4,7 +4,7 @@ extension AMQPConfiguration {
     /// Query keys understood in a broker URL.
     public static let urlQueryKeys: Set<String> = [
         "heartbeat", "frame_max", "channel_max", "connection_timeout", "rpc_timeout", "connection_name",
-        "cacertfile", "certfile", "keyfile", "verify",
+        "cacertfile", "certfile", "keyfile", "verify", "auth_mechanism",
     ]
 
     /// `url` with the password of its user-info part replaced by `***`: error messages
@@ -46,12 +46,16 @@ extension AMQPConfiguration {
             path = rest[rest.index(after: slash)...]
             rest = rest[..<slash]
         }
+        var passwordGiven = false
+        var userGiven = false
         if let at = rest.lastIndex(of: "@") {
             let credentials = rest[..<at]
+            userGiven = true
             rest = rest[rest.index(after: at)...]
             if let colon = credentials.firstIndex(of: ":") {
                 user = try Self.percentDecoded(credentials[..<colon], url: url)
                 password = try Self.percentDecoded(credentials[credentials.index(after: colon)...], url: url)
+                passwordGiven = true
             } else {
                 user = try Self.percentDecoded(credentials, url: url)
             }
@@ -59,7 +63,7 @@ extension AMQPConfiguration {
 
         // Host, with optional [IPv6] brackets and :port.
         if rest.hasPrefix("[") {
-            guard let close = rest.firstIndex(of: "]") else { throw invalid("unclosed '[' in host of '\(url)'") }
+            guard let close = rest.firstIndex(of: "]") else { throw invalid("unclosed '[' in host of '\(Self.redacting(url))'") }
             host = String(rest[rest.index(after: rest.startIndex)..<close])
             rest = rest[rest.index(after: close)...]
             if !rest.isEmpty {
@@ -84,6 +88,17 @@ extension AMQPConfiguration {
             let key = String(parts[0])
             let value = parts.count > 1 ? try Self.percentDecoded(parts[1], url: url) : ""
             try apply(key: key, value: value, url: url)
+        }
+        if authMechanism == .external {
+            // Checked after the whole query: certfile may come after auth_mechanism.
+            guard tls?.clientCertificatePath != nil else {
+                throw invalid("auth_mechanism=external logs in with the client certificate: add certfile= (and keyfile=) in '\(Self.redacting(url))'")
+            }
+            guard !passwordGiven else {
+                throw invalid("auth_mechanism=external takes no password (the client certificate is the credential) in '\(Self.redacting(url))'")
+            }
+            // The broker reads the user from the certificate; a user in the URL is only sent along.
+            if !userGiven { user = "" }
         }
     }
 
@@ -117,6 +132,12 @@ extension AMQPConfiguration {
             default:
                 throw AMQPError(.invalidURL, "verify must be verify_peer or verify_none in '\(Self.redacting(url))'", operation: "parse URL")
             }
+        case "auth_mechanism":
+            guard let mechanism = AuthMechanism(rawValue: value.lowercased()) else {
+                throw AMQPError(.invalidURL, "auth_mechanism must be plain or external in '\(Self.redacting(url))'", operation: "parse URL")
+            }
+            if mechanism == .external { try requireTLS() }
+            authMechanism = mechanism
         default:
             throw AMQPError(.invalidURL, "unknown query parameter '\(key)' in '\(Self.redacting(url))' (known: \(Self.urlQueryKeys.sorted().joined(separator: ", ")))",
                             operation: "parse URL")

@@ -21,6 +21,16 @@ public struct AMQPConfiguration: Sendable, Equatable {
         }
     }
 
+    /// How the connection logs in (AMQP 0-9-1 SASL).
+    public enum AuthMechanism: String, Sendable, Equatable, CaseIterable {
+        /// User name and password (`amqp://user:pass@…`).
+        case plain
+        /// The TLS client certificate is the credential: RabbitMQ's `rabbitmq_auth_mechanism_ssl`
+        /// takes the user name from it (e.g. its common name), so no password crosses the wire
+        /// or sits in a URL, and a role's identity is the key only its host holds.
+        case external
+    }
+
     public var host: String = "127.0.0.1"
     public var port: Int = 5672
     public var virtualHost: String = "/"
@@ -40,13 +50,17 @@ public struct AMQPConfiguration: Sendable, Equatable {
     public var rpcTimeout: Double = 30
     /// Present for `amqps://`.
     public var tls: TLS?
+    /// `.external` needs `tls` with a client certificate (`auth_mechanism=external`).
+    public var authMechanism: AuthMechanism = .plain
 
     public init() {}
 
-    /// The URL without the password, for logs and errors.
+    /// The URL without the password, for logs and errors. With EXTERNAL and no user name
+    /// in the URL it names no user: the broker takes the user from the certificate.
     public var redactedURL: String {
         let scheme = tls == nil ? "amqp" : "amqps"
         let vhost = virtualHost == "/" ? "%2F" : virtualHost
-        return "\(scheme)://\(user)@\(host):\(port)/\(vhost)"
+        let userInfo = user.isEmpty ? "" : "\(user)@"
+        return "\(scheme)://\(userInfo)\(host):\(port)/\(vhost)"
     }
 }

@@ -37,8 +37,17 @@ public struct AMQPError: Error, Sendable, Equatable, CustomStringConvertible {
         public static let timeout = Code(-0x000D)
         public static let heartbeatTimeout = Code(-0x000F)
         public static let socketClosed = Code(-0x0011)
+        /// The broker does not offer the SASL mechanism asked for (e.g. EXTERNAL without
+        /// `rabbitmq_auth_mechanism_ssl`).
+        public static let unsupportedSASLMethod = Code(-0x0013)
         public static let tcpError = Code(-0x0100)
         public static let sslError = Code(-0x0200)
+        /// The broker's certificate does not name the host connected to.
+        public static let sslHostnameVerifyFailed = Code(-0x0201)
+        /// The broker's certificate does not chain to a trusted CA (or is expired, …).
+        public static let sslPeerVerifyFailed = Code(-0x0202)
+        /// The TLS handshake itself failed (an alert, a plain-AMQP port, a closed socket).
+        public static let sslConnectionFailed = Code(-0x0203)
 
         // FedQueue's own.
         /// The URL could not be parsed.
@@ -77,6 +86,9 @@ public struct AMQPError: Error, Sendable, Equatable, CustomStringConvertible {
             case .notAllowed: "530 NOT_ALLOWED"
             case .notImplemented: "540 NOT_IMPLEMENTED"
             case .internalError: "541 INTERNAL_ERROR"
+            case .unsupportedSASLMethod: "SASL mechanism not offered"
+            case .sslError: "TLS error"
+            case .sslHostnameVerifyFailed, .sslPeerVerifyFailed, .sslConnectionFailed: "TLS handshake failed"
             case .invalidURL: "invalid URL"
             case .nacked: "nacked"
             case .channelClosed: "channel closed"
@@ -108,17 +120,20 @@ public struct AMQPError: Error, Sendable, Equatable, CustomStringConvertible {
     public var isConnectionLoss: Bool {
         switch code {
         case .connectionClosed, .socketError, .socketClosed, .heartbeatTimeout, .timeout, .tcpError, .sslError,
-            .connectionForced, .internalError, .frameError, .unexpectedFrame, .hostnameResolutionFailed:
+            .sslConnectionFailed, .connectionForced, .internalError, .frameError, .unexpectedFrame, .hostnameResolutionFailed:
             true
         default:
             false
         }
     }
 
-    /// Errors that no retry can fix: wrong credentials, bad URL, mismatched topology.
+    /// Errors that no retry can fix: wrong credentials, bad URL, mismatched topology, a
+    /// broker certificate that does not verify, a SASL mechanism the broker does not offer.
     public var isPermanent: Bool {
         switch code {
-        case .accessRefused, .invalidURL, .invalidPath, .preconditionFailed, .invalidDefinitions, .notAllowed: true
+        case .accessRefused, .invalidURL, .invalidPath, .preconditionFailed, .invalidDefinitions, .notAllowed,
+            .sslHostnameVerifyFailed, .sslPeerVerifyFailed, .unsupportedSASLMethod:
+            true
         default: false
         }
     }

@@ -51,15 +51,31 @@ final class ConnectionSession {
             guard let socket else { throw AMQPError(.sslError, "amqp_ssl_socket_new failed", operation: operation) }
             amqp_ssl_socket_set_verify_peer(socket, tls.verifyPeer ? 1 : 0)
             amqp_ssl_socket_set_verify_hostname(socket, tls.verifyPeer ? 1 : 0)
-            if let ca = tls.caCertificatePath, let error = AMQPError.status(amqp_ssl_socket_set_cacert(socket, ca),
-                                                                            operation: "\(operation): CA \(ca)") {
-                throw error
+            guard let context = amqp_ssl_socket_get_context(socket).map(OpaquePointer.init) else {
+                throw AMQPError(.sslError, "librabbitmq's TLS socket has no OpenSSL context", operation: operation)
+            }
+            TLSContext.refusePassphrasePrompts(context)
+            TLSDiagnosis.clearQueuedErrors()
+            if let ca = tls.caCertificatePath {
+                if amqp_ssl_socket_set_cacert(socket, ca) != AMQP_STATUS_OK.rawValue {
+                    throw AMQPError(.sslError, "cannot load CA certificates from \(ca): \(TLSDiagnosis.takeQueuedError() ?? "unreadable")",
+                                    operation: operation)
+                }
+            } else if tls.verifyPeer, !TLSContext.trustSystemCAs(context) {
+                throw AMQPError(.sslError, "no cacertfile given and the system's CA certificates cannot be loaded: \(TLSDiagnosis.takeQueuedError() ?? "unknown reason")",
+                                operation: operation)
             }
             if let certificate = tls.clientCertificatePath {
                 let key = tls.clientKeyPath ?? certificate
-                if let error = AMQPError.status(amqp_ssl_socket_set_key(socket, certificate, key),
-                                                operation: "\(operation): client certificate \(certificate), key \(key)") {
-                    throw error
+                if TLSContext.isEncryptedKey(key) {
+                    throw AMQPError(.sslError, "keyfile \(key) is protected by a passphrase, which librabbitmq cannot take: "
+                                    + "give it an unencrypted copy (openssl pkey -in \(key) -out PLAIN.key), readable by this role alone",
+                                    operation: operation)
+                }
+                if amqp_ssl_socket_set_key(socket, certificate, key) != AMQP_STATUS_OK.rawValue {
+                    // The key's path is named, never its contents.
+                    throw AMQPError(.sslError, "cannot load client certificate \(certificate) with key \(key): \(TLSDiagnosis.takeQueuedError() ?? "unreadable")",
+                                    operation: operation)
                 }
             }
         } else {
@@ -72,6 +88,10 @@ final class ConnectionSession {
             if error.code == .socketError || error.code == .hostnameResolutionFailed || error.code == .timeout {
                 error.text = SocketDiagnosis.reason(
                     host: configuration.host, port: configuration.port, timeout: configuration.connectTimeout)
+            } else if configuration.tls != nil,
+                [.sslError, .sslConnectionFailed, .sslPeerVerifyFailed, .sslHostnameVerifyFailed].contains(error.code) {
+                error.text = TLSDiagnosis.handshakeFailure(error.code, configuration: configuration,
+                                                          queued: TLSDiagnosis.takeQueuedError())
             }
             throw error
         }
@@ -91,14 +111,37 @@ final class ConnectionSession {
             // subscribes again. (librabbitmq merges this table into its defaults.)
             "capabilities": .table(["consumer_cancel_notify": .bool(true)]),
         ])
-        let reply = fedq_login_plain(state, configuration.virtualHost, Int32(configuration.channelMax),
-                                     Int32(configuration.frameMax), Int32(configuration.heartbeat), &clientProperties,
-                                     configuration.user, configuration.password)
+        let external = configuration.authMechanism == .external
+        // EXTERNAL's response is the identity to act as. RabbitMQ ignores it (the user is
+        // the certificate's), but librabbitmq fails to copy an empty one ("could not
+        // allocate memory"), so when the URL names no user send the certificate's own name.
+        let identity = !external || !configuration.user.isEmpty
+            ? configuration.user
+            : configuration.tls?.clientCertificatePath.flatMap(TLSContext.commonName(certificateFile:)) ?? "fedq"
+        let reply = fedq_login(state, configuration.virtualHost, Int32(configuration.channelMax),
+                               Int32(configuration.frameMax), Int32(configuration.heartbeat), &clientProperties,
+                               external ? AMQP_SASL_METHOD_EXTERNAL : AMQP_SASL_METHOD_PLAIN,
+                               identity, external ? "" : configuration.password)
         withExtendedLifetime(allocation) {}
-        if let (error, _) = AMQPError.reply(reply, operation: "login to \(configuration.redactedURL) as \(configuration.user)") {
+        let login = external
+            ? "login to \(configuration.redactedURL) with the client certificate (EXTERNAL)"
+            : "login to \(configuration.redactedURL) as \(configuration.user)"
+        if let (error, _) = AMQPError.reply(reply, operation: login) {
+            if configuration.tls != nil, error.code == .sslError || error.code == .connectionClosed || error.code == .socketClosed,
+                let alert = TLSDiagnosis.takeQueuedError() ?? TLSDiagnosis.refusalAlert(configuration: configuration) {
+                // In TLS 1.3 the broker checks the client certificate after the client's side
+                // of the handshake is done, so its refusal arrives as an alert on the first read.
+                throw AMQPError(.accessRefused, TLSDiagnosis.refusal(alert: alert), operation: error.operation)
+            }
+            if error.code == .unsupportedSASLMethod {
+                let name = external ? "EXTERNAL" : "PLAIN"
+                let remedy = external ? ": enable the rabbitmq_auth_mechanism_ssl plugin and list EXTERNAL in auth_mechanisms" : ""
+                throw AMQPError(.unsupportedSASLMethod, "the broker does not offer SASL \(name)\(remedy)", operation: error.operation)
+            }
             if error.code == .connectionClosed || error.code == .socketClosed {
                 // Brokers without authentication_failure_close just drop the socket on a bad login.
-                throw AMQPError(.accessRefused, "broker closed the connection during login (wrong user, password or vhost?): \(error.text)",
+                let suspects = external ? "no user for the certificate's name, or no access to the vhost?" : "wrong user, password or vhost?"
+                throw AMQPError(.accessRefused, "broker closed the connection during login (\(suspects)): \(error.text)",
                                 operation: error.operation)
             }
             throw error

@@ -19,7 +19,8 @@ public struct SharedOptions: ParsableArguments {
         RabbitMQ URL, amqp[s]://user[:pass]@host:port/vhost, or a cluster's node URLs \
         separated by commas (each connection goes to one node, in a shuffled order, and \
         to the next when its node is lost). Roles need one, naming the role's own \
-        identity (docs/security.md); simulate defaults to 'embedded' (in-process).
+        identity (docs/security.md); simulate defaults to 'embedded' (in-process). \
+        amqps:// takes ?cacertfile=&certfile=&keyfile=&auth_mechanism=external (docs/tls.md).
         """)
     public var broker: String?
     @Option(help: """

@@ -2,6 +2,7 @@ import AMQP
 import FedCore
 import Foundation
 import Messaging
+import Synchronization
 
 /// The one place a broker URL becomes a transport: `embedded` is the in-process broker,
 /// `amqp://` and `amqps://` are RabbitMQ through the AMQP module. Commands, the simulator
@@ -37,10 +38,13 @@ public enum TransportFactory {
         return .failover(nodes)
     }
 
-    /// Checks that `url` is a usable RabbitMQ address, or list of them (for up-front
-    /// option validation).
+    /// Checks that `url` is a usable RabbitMQ address, or list of them, for the up-front
+    /// option validation of one-shot commands (`topology`, `bench amqp`): it parses, and
+    /// the TLS files it names can be read. A role's `connector(for:)` does not look for
+    /// the files: it retries until they appear (a secret mounted late), and its command
+    /// line is checked on machines that do not hold them (`ComposeFileTests`).
     public static func validate(_ url: String) throws(AddressError) {
-        for node in try nodeURLs(url) { _ = try configuration(for: node, connectionName: "fedq") }
+        for node in try nodeURLs(url) { try checkFiles(of: parse(node, connectionName: "fedq")) }
     }
 
     /// The node URLs of a comma-separated list (one for a single node).
@@ -55,13 +59,45 @@ public enum TransportFactory {
         return nodes
     }
 
+    /// The configuration a connection to `url` uses. Every command, role and benchmark that
+    /// connects comes through here, so this is where `verify=verify_none` is called out
+    /// (`unverifiedWarning`), once per URL and process, on stderr.
     static func configuration(for url: String, connectionName: String) throws(AddressError) -> AMQPConfiguration {
+        let configuration = try parse(url, connectionName: connectionName)
+        if let warning = unverifiedWarning(configuration), warned.withLock({ $0.insert(configuration.redactedURL).inserted }) {
+            FileHandle.standardError.write(Data((warning + "\n").utf8))
+        }
+        return configuration
+    }
+
+    /// The one-line warning for a TLS connection that does not verify the broker, or nil.
+    /// It quotes the URL without its password.
+    public static func unverifiedWarning(_ configuration: AMQPConfiguration) -> String? {
+        guard let tls = configuration.tls, !tls.verifyPeer else { return nil }
+        return "warning: \(configuration.redactedURL) has verify=verify_none: the broker's certificate and host name "
+            + "are not checked, so anyone on the network path can pose as the broker; give cacertfile= and drop verify_none"
+    }
+
+    /// The URLs warned about already: a process opening several connections says it once.
+    private static let warned = Mutex<Set<String>>([])
+
+    private static func parse(_ url: String, connectionName: String) throws(AddressError) -> AMQPConfiguration {
+        var configuration: AMQPConfiguration
         do {
-            var configuration = try AMQPConfiguration(url: url)
-            configuration.connectionName = connectionName
-            return configuration
+            configuration = try AMQPConfiguration(url: url)
         } catch {
             throw AddressError(description: "'embedded' or an amqp:// or amqps:// URL: \(error)")
+        }
+        configuration.connectionName = connectionName
+        return configuration
+    }
+
+    private static func checkFiles(of configuration: AMQPConfiguration) throws(AddressError) {
+        guard let tls = configuration.tls else { return }
+        let files = [("cacertfile", tls.caCertificatePath), ("certfile", tls.clientCertificatePath), ("keyfile", tls.clientKeyPath)]
+        for case let (key, path?) in files where !FileManager.default.isReadableFile(atPath: path) {
+            let why = FileManager.default.fileExists(atPath: path) ? "cannot be read" : "does not exist"
+            throw AddressError(description: "\(key)=\(path) in \(configuration.redactedURL): the file \(why)")
         }
     }
 }

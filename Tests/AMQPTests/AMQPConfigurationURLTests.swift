@@ -51,6 +51,32 @@ struct AMQPConfigurationURLTests {
         #expect(configuration.redactedURL == "amqps://guest@b:5671/%2F")
     }
 
+    @Test func externalLogsInWithTheClientCertificateAndNamesNoUser() throws {
+        let configuration = try AMQPConfiguration(
+            url: "amqps://b/%2F?auth_mechanism=external&certfile=/c.pem&keyfile=/k.pem&cacertfile=/ca.pem")
+        #expect(configuration.authMechanism == .external)
+        #expect(configuration.user == "")
+        #expect(configuration.redactedURL == "amqps://b:5671/%2F")
+        // certfile may come first, the mechanism in capitals; a user in the URL is kept (sent as the identity).
+        let named = try AMQPConfiguration(url: "amqps://fedq-worker@b/?certfile=/c.pem&auth_mechanism=EXTERNAL")
+        #expect(named.authMechanism == .external && named.user == "fedq-worker")
+        #expect(try AMQPConfiguration(url: "amqps://u:p@b/?auth_mechanism=plain").authMechanism == .plain)
+        #expect(try AMQPConfiguration(url: "amqps://u:p@b/").authMechanism == .plain)
+    }
+
+    @Test(arguments: [
+        ("amqp://b/?auth_mechanism=external&certfile=/c.pem", "needs an amqps:// URL"),
+        ("amqps://b/?auth_mechanism=external", "add certfile="),
+        ("amqps://w:s3cret@b/?auth_mechanism=external&certfile=/c.pem", "takes no password"),
+        ("amqps://b/?auth_mechanism=kerberos", "plain or external"),
+    ])
+    func rejectsExternalWithoutWhatItNeeds(_ url: String, _ why: String) throws {
+        let error = try #require(throws: AMQPError.self) { try AMQPConfiguration(url: url) }
+        #expect(error.code == .invalidURL)
+        #expect(error.text.contains(why), "\(error)")
+        #expect(!error.description.contains("s3cret"), "\(error)")
+    }
+
     @Test(arguments: [
         "http://host/", "amqp://host:0/", "amqp://host:99999/", "amqp://host:abc/", "amqp://host/a/b",
         "amqp://host/?heartbeat=x", "amqp://host/?nope=1", "amqp://host/?cacertfile=/ca.pem", "amqp://[::1/",

@@ -1,3 +1,4 @@
+import AMQP
 import ArgumentParser
 import Foundation
 import Roles
@@ -109,6 +110,87 @@ import Yams
         let definitions = try JSONSerialization.jsonObject(with: Data(Self.text("docker/definitions-users.json").utf8))
         let users = try #require((definitions as? [String: Any])?["users"] as? [[String: Any]])
         #expect(users.contains { $0["name"] as? String == url.user && $0["password"] as? String == url.password })
+    }
+
+    /// The identity each role service presents: the client certificate it mounts, named after
+    /// the per-role RabbitMQ user it logs in as with EXTERNAL.
+    static let identities = [
+        "coordinator": "fedq-coordinator", "worker": "fedq-worker", "fleet": "fedq-client", "eval": "fedq-eval",
+    ]
+
+    /// `host:container[:ro]` mounts of a service, by container path.
+    static func mounts(_ service: [String: Any]) -> [String: (host: String, readOnly: Bool)] {
+        var result: [String: (host: String, readOnly: Bool)] = [:]
+        for volume in service["volumes"] as? [String] ?? [] {
+            let parts = volume.split(separator: ":").map(String.init)
+            guard parts.count >= 2 else { continue }
+            result[parts[1]] = (parts[0], parts.count > 2 && parts[2] == "ro")
+        }
+        return result
+    }
+
+    /// docker/rabbitmq.conf as key → value.
+    static func rabbitmqConf() throws -> [String: String] {
+        var settings: [String: String] = [:]
+        for line in try text("docker/rabbitmq.conf").split(separator: "\n") where !line.hasPrefix("#") && line.contains("=") {
+            let parts = line.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+            settings[parts[0]] = parts[1]
+        }
+        return settings
+    }
+
+    /// Every role verifies the broker (amqps, verify on, the compose CA) and presents its own
+    /// certificate; each file the URL names is mounted read-only from docker/tls/certs, and no
+    /// role holds another's key.
+    @Test func everyRoleConnectsOverVerifiedMutualTLSAsItsOwnIdentity() throws {
+        for (name, service) in try Self.roles() {
+            let identity = try #require(Self.identities[name], "\(name) has no identity in this test")
+            let configuration = try AMQPConfiguration(url: try #require(Self.environment(service)["FEDQ_BROKER"]))
+            let tls = try #require(configuration.tls, "\(name) connects without TLS")
+            #expect(tls.verifyPeer, "\(name) does not verify the broker")
+            #expect(configuration.host == "rabbitmq" && configuration.port == 5671)
+            let mounts = Self.mounts(service)
+            let expected = [
+                (tls.caCertificatePath, "./tls/certs/ca.pem"), (tls.clientCertificatePath, "./tls/certs/\(identity).pem"),
+                (tls.clientKeyPath, "./tls/certs/\(identity).key"),
+            ]
+            for (path, host) in expected {
+                let path = try #require(path, "\(name): FEDQ_BROKER lacks cacertfile, certfile or keyfile")
+                let mount = try #require(mounts[path], "\(name) does not mount \(path)")
+                #expect(mount.host == host && mount.readOnly, "\(name) mounts \(path) from \(mount.host)")
+            }
+            let keys = mounts.values.map(\.host).filter { $0.hasSuffix(".key") }
+            #expect(keys == ["./tls/certs/\(identity).key"], "\(name) mounts the keys \(keys)")
+        }
+    }
+
+    /// The broker listens for TLS only, requires a client certificate its CA signed, offers
+    /// EXTERNAL with the certificate's common name as the user, and its certificate names the
+    /// host the roles connect to.
+    @Test func brokerRequiresMutualTLSAndOffersExternal() throws {
+        let settings = try Self.rabbitmqConf()
+        #expect(settings["listeners.tcp"] == "none")
+        #expect(settings["listeners.ssl.default"] == "5671")
+        #expect(settings["ssl_options.verify"] == "verify_peer")
+        #expect(settings["ssl_options.fail_if_no_peer_cert"] == "true")
+        #expect(settings["ssl_cert_login_from"] == "common_name")
+        #expect(settings.filter { $0.key.hasPrefix("auth_mechanisms.") }.values.contains("EXTERNAL"))
+
+        let rabbitmq = try #require(try Self.services()["rabbitmq"])
+        let mounts = Self.mounts(rabbitmq)
+        for key in ["ssl_options.cacertfile", "ssl_options.certfile", "ssl_options.keyfile"] {
+            let path = try #require(settings[key], "rabbitmq.conf has no \(key)")
+            let mount = try #require(mounts[path], "rabbitmq does not mount \(path)")
+            #expect(mount.host.hasPrefix("./tls/certs/") && mount.readOnly)
+        }
+        #expect((rabbitmq["ports"] as? [String] ?? []).contains("127.0.0.1:5671:5671"))
+        let plugins = try #require(mounts["/etc/rabbitmq/enabled_plugins"], "enabled_plugins is not mounted")
+        #expect(try Self.text("docker/" + plugins.host.dropFirst(2)).contains("rabbitmq_auth_mechanism_ssl"))
+
+        let script = try Self.text("docker/tls/make-certs.sh")
+        #expect(script.contains("tls_make_leaf ca server rabbitmq server \"DNS:rabbitmq,DNS:localhost\""))
+        let library = try Self.text("scripts/lib/tls-certs.sh")
+        #expect(library.contains("tls_role_identities=(fedq-coordinator fedq-worker fedq-client fedq-eval fedq-admin)"))
     }
 
     /// The negative control: the same path refuses a bad flag, so the checks above can fail.

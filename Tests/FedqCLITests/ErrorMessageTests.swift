@@ -40,4 +40,15 @@ struct ErrorMessageTests {
         let connector = try TransportFactory.connector(for: "amqps://fedq:s3cret@broker.example:5671/fl", connectionName: "test")
         #expect(connector.description == "amqps://fedq@broker.example:5671/fl")
     }
+
+    @Test func verifyNoneIsCalledOutInOneLineWithoutThePassword() throws {
+        let unverified = try AMQPConfiguration(url: "amqps://fedq:s3cret@broker.example:5671/fl?verify=verify_none")
+        let warning = try #require(TransportFactory.unverifiedWarning(unverified))
+        #expect(warning.hasPrefix("warning: amqps://fedq@broker.example:5671/fl has verify=verify_none: "), "\(warning)")
+        #expect(warning.contains("certificate and host name are not checked"))
+        #expect(!warning.contains("s3cret") && !warning.contains("\n"))
+        for url in ["amqps://fedq:s3cret@broker.example/fl", "amqps://b/?verify=verify_peer", "amqp://fedq:s3cret@b/"] {
+            #expect(TransportFactory.unverifiedWarning(try AMQPConfiguration(url: url)) == nil, "\(url)")
+        }
+    }
 }

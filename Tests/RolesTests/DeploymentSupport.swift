@@ -51,13 +51,17 @@ final class Deployment: Sendable {
     }
 
     /// Starts `fedq ARGUMENTS` with the test broker and data in its environment; a role
-    /// connects as its own identity (`TestIdentities.User(command:)`), anything else as the admin.
+    /// connects as its own identity (`TestIdentities.User(command:)`), anything else as the
+    /// admin, unless `broker` names another URL (e.g. a role's own TLS identity).
     @discardableResult
-    func start(_ name: String, _ arguments: [String]) throws -> ChildProcess {
+    func start(_ name: String, _ arguments: [String], broker: String? = nil) throws -> ChildProcess {
         let identity = arguments.first.flatMap(TestIdentities.User.init(command:)).flatMap { identities[$0] }
         let process = try ChildProcess(
             [try Self.binary()] + arguments,
-            environment: ["FEDQ_BROKER": identity ?? broker, "FEDQ_DATA": Self.repository + "/data/mnist", "FEDQ_RECONNECT_FOR": "60"],
+            environment: [
+                "FEDQ_BROKER": broker ?? identity ?? self.broker, "FEDQ_DATA": Self.repository + "/data/mnist",
+                "FEDQ_RECONNECT_FOR": "60",
+            ],
             outputPath: directory + "/\(name).log")
         processes.append(name, process)
         return process

@@ -49,14 +49,17 @@ rabbit_node_answers() { rabbit_ctl status >/dev/null 2>&1; }
 rabbit_node_prepare() {
     mkdir -p "$node_dir/mnesia" "$node_dir/log" "$HOME"
     : >"$RABBITMQ_CONF_ENV_FILE"
+    # A node may replace the plain listener ($rabbit_node_listeners) and add settings
+    # ($rabbit_node_extra_conf): tls-node.sh has a TLS listener only.
     cat >"$RABBITMQ_CONFIG_FILE" <<CONF
-listeners.tcp.1 = 127.0.0.1:$RABBITMQ_NODE_PORT
+${rabbit_node_listeners:-listeners.tcp.1 = 127.0.0.1:$RABBITMQ_NODE_PORT}
 loopback_users = none
 log.console = false
 log.file.level = warning
 heartbeat = 60
+${rabbit_node_extra_conf:-}
 CONF
-    echo "[]." >"$RABBITMQ_ENABLED_PLUGINS_FILE"
+    echo "[$RABBITMQ_ENABLED_PLUGINS]." >"$RABBITMQ_ENABLED_PLUGINS_FILE"
     if [[ ! -f "$HOME/.erlang.cookie" ]]; then
         head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$HOME/.erlang.cookie"
     fi
