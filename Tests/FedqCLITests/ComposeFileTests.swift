@@ -101,15 +101,26 @@ import Yams
         #expect(topology[1].hasPrefix(directory + "/"))
     }
 
-    /// Importing definitions on a blank node skips the default user, so the roles can log in only
-    /// as a user of docker/definitions-users.json: the one in FEDQ_BROKER, with its password.
-    @Test func brokerURLNamesTheImportedUser() throws {
-        let worker = try #require(try Self.services()["worker"])
-        let broker = try #require(Self.environment(worker)["FEDQ_BROKER"])
-        let url = try #require(URL(string: broker))
-        let definitions = try JSONSerialization.jsonObject(with: Data(Self.text("docker/definitions-users.json").utf8))
+    /// Importing definitions on a blank node skips the default user, so the roles log in only as
+    /// the users of topology/identities.json (imported at boot), by certificate: EXTERNAL, no
+    /// user or password in FEDQ_BROKER, and each role's certificate names an imported user.
+    @Test func rolesLogInAsTheImportedIdentitiesByCertificate() throws {
+        let services = try Self.services()
+        let rabbitmq = try #require(services["rabbitmq"])
+        let volumes = try #require(rabbitmq["volumes"] as? [String])
+        #expect(volumes.contains { $0.hasPrefix("../topology/identities.json:/etc/rabbitmq/definitions.d/") && $0.hasSuffix(":ro") })
+        let definitions = try JSONSerialization.jsonObject(with: Data(Self.text("topology/identities.json").utf8))
         let users = try #require((definitions as? [String: Any])?["users"] as? [[String: Any]])
-        #expect(users.contains { $0["name"] as? String == url.user && $0["password"] as? String == url.password })
+        #expect(users.allSatisfy { $0["password"] == nil && $0["password_hash"] == nil }, "a shipped identity carries a password")
+        for (name, identity) in Self.identities {
+            let service = try #require(services[name])
+            let broker = try #require(Self.environment(service)["FEDQ_BROKER"])
+            let url = try #require(URL(string: broker))
+            #expect(url.user == nil && url.password == nil, "\(name)'s URL names a user or password")
+            #expect(broker.contains("auth_mechanism=external"), "\(name) does not log in by certificate")
+            #expect(users.contains { $0["name"] as? String == identity }, "no user \(identity) for \(name)")
+        }
+        #expect(try Self.rabbitmqConf().filter { $0.key.hasPrefix("auth_mechanisms.") }.values.sorted() == ["EXTERNAL"])
     }
 
     /// The identity each role service presents: the client certificate it mounts, named after
