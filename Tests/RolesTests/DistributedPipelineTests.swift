@@ -92,6 +92,33 @@ struct DistributedPipelineTests {
         }
     }
 
+    /// Issue 15: a model request is any client's to write, and the coordinator may publish
+    /// into any queue by name: a request whose reply_to names a shared queue is refused
+    /// (logged, counted), never answered there; one naming the requester's own queue is.
+    @Test func theCoordinatorAnswersModelRequestsOnlyIntoSubscriberQueues() async throws {
+        let deployment = try await Deployment("model-requests")
+        try deployment.start("coordinator", ["coordinator", "--checkpoint", deployment.directory + "/coordinator"])
+        let client = try await TransportFactory.connector(
+            for: try #require(deployment.identities[.client]), connectionName: "fedq test hostile client").connect()
+        var hostile = MessageProperties()
+        hostile.replyTo = PipelineTopology.updatesQueue
+        try await client.publish(
+            [], exchange: PipelineTopology.modelRequestsExchange, routingKey: PipelineTopology.modelRequestsRoutingKey,
+            properties: hostile, mandatory: true)
+        // The honest request after it is answered, so by then the hostile one was handled.
+        let models = try await PipelineTopology.subscribeToModels(on: client, requestCurrent: true)
+        var iterator = models.makeAsyncIterator()
+        let answer = try #require(try await iterator.next())
+        #expect(PipelineMessage.announcedVersion(answer) == 0)
+        let admin = try await TransportFactory.connector(for: deployment.broker, connectionName: "fedq test admin").connect()
+        #expect(try await admin.queueStatus(PipelineTopology.updatesQueue).messageCount == 0, "a model was posted into the updates queue")
+        await admin.close()
+        await models.cancel()
+        await client.close()
+        await deployment.stopAll()
+        #expect(deployment.read("coordinator.log").contains("model request refused: reply_to is not a subscriber's queue"))
+    }
+
     /// Issue 20: two `fedq client` processes of one seed (client 0 and client 1) once
     /// published the same update id, and the coordinator booked one update for both.
     @Test func twoClientProcessesOfOneSeedBalanceTheBooks() async throws {

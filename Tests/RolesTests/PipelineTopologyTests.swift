@@ -33,4 +33,11 @@ import Testing
         let exchanges = Set(PipelineTopology.exchanges.map(\.name))
         #expect(PipelineTopology.queues.allSatisfy { !exchanges.contains($0.queue.name) })
     }
+
+    @Test func onlyServerNamedQueuesAreSubscriberQueues() {
+        #expect(PipelineTopology.isSubscriberQueue("amq.gen-Uux0shYM0uis0duaZNLNPQ"))
+        for queue in ["", "amq.gen-", PipelineTopology.updatesQueue, PipelineTopology.partialsQueue, "amq.rabbitmq.reply-to", "fedq.q.dead"] {
+            #expect(!PipelineTopology.isSubscriberQueue(queue), "\(queue)")
+        }
+    }
 }

@@ -111,8 +111,16 @@ public actor Coordinator {
     }
 
     /// Sends the current model straight to the requester's queue (its `reply_to`).
+    ///
+    /// Only to a subscriber's own queue: the coordinator may publish into any queue through
+    /// the default exchange, so a request naming a shared queue (`fedq.q.updates`,
+    /// `fedq.q.partials`) would have it post a model there for whoever asked. A request is
+    /// any client's to write, so its `reply_to` is untrusted input.
     private func answer(_ request: Delivery) async throws {
-        if let queue = request.properties.replyTo, !queue.isEmpty {
+        if let queue = request.properties.replyTo, !PipelineTopology.isSubscriberQueue(queue) {
+            PipelineMetrics.modelRequestsRefused.increment()
+            logger.warning("model request refused: reply_to is not a subscriber's queue", metadata: ["reply_to": "\(queue.prefix(64))"])
+        } else if let queue = request.properties.replyTo {
             let (body, properties) = try PipelineMessage.encodeModel(machine.state.model, spec: spec, signedBy: signingKey)
             // Not mandatory: a requester gone meanwhile needs no answer.
             try await transport.publish(body, exchange: "", routingKey: queue, properties: properties, mandatory: false)

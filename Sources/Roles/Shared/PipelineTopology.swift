@@ -32,6 +32,12 @@ public enum PipelineTopology {
     public static let modelRequestsQueue = "fedq.q.model-requests"
     public static let modelRequestsRoutingKey = "fedq.model-requests"
 
+    /// Whether `queue` is a subscriber's own model queue (server-named, `amq.gen-…`), the
+    /// only kind the coordinator answers a model request into.
+    public static func isSubscriberQueue(_ queue: String) -> Bool {
+        queue.hasPrefix("amq.gen-") && queue.count > "amq.gen-".count && queue.utf8.count <= 255
+    }
+
     /// The shared exchanges, as `topology/definitions.json` declares them.
     static let exchanges: [ExchangeDeclaration] = [
         ExchangeDeclaration(name: updatesExchange, kind: .direct),
