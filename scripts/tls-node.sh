@@ -123,16 +123,9 @@ load_definitions = $node_dir/definitions.json"
     identity_url fedq-worker
 }
 
-stop() {
-    rabbit_node_stop
-    # The epmd on our private port was started by this node; nobody else uses it.
-    epmd -port "$ERL_EPMD_PORT" -kill >/dev/null 2>&1 || true
-    echo "stopped $RABBITMQ_NODENAME"
-}
-
 case "$command" in
 start) start ;;
-stop) stop ;;
+stop) rabbit_node_stop_alone ;;
 status)
     if rabbit_node_answers; then identity_url fedq-worker; else echo "not running: $RABBITMQ_NODENAME" >&2; exit 1; fi
     ;;

@@ -98,6 +98,14 @@ rabbit_node_stop() {
     rabbit_node_kill TERM
 }
 
+# rabbit_node_stop_alone: stops a single node (broker.sh, tls-node.sh) and the epmd on its
+# private port, which that node started and nobody else uses; says so.
+rabbit_node_stop_alone() {
+    rabbit_node_stop
+    epmd -port "$ERL_EPMD_PORT" -kill >/dev/null 2>&1 || true
+    echo "stopped $RABBITMQ_NODENAME"
+}
+
 # rabbit_node_kill [SIGNAL]: signals the selected node's Erlang VM (default KILL: a crash).
 rabbit_node_kill() {
     local signal=${1:-KILL} pid
