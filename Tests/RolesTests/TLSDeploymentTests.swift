@@ -9,12 +9,14 @@ import Testing
 /// not verify.
 @Suite(.serialized, .timeLimit(.minutes(5)))
 struct TLSDeploymentTests {
-    @Test func coordinatorWorkerAndClientEachLogInAsTheirOwnCertificate() async throws {
+    @Test func everyRoleLogsInAsItsOwnCertificate() async throws {
         let deployment = try await Deployment("tls", broker: try TestTLSNode.url(identity: "fedq-admin"))
         try deployment.start(
             "coordinator", ["coordinator", "--checkpoint", deployment.directory + "/coordinator"],
             broker: try TestTLSNode.url(identity: "fedq-coordinator"))
         try deployment.start("worker", ["worker"], broker: try TestTLSNode.url(identity: "fedq-worker"))
+        try deployment.start(
+            "eval", ["eval", "--out", deployment.directory + "/eval"], broker: try TestTLSNode.url(identity: "fedq-eval"))
         let client = try deployment.start(
             "client", ["client", "--clients", "100", "--client-index", "0", "--max-updates", "1", "--out", deployment.directory + "/client"],
             broker: try TestTLSNode.url(identity: "fedq-client"))
@@ -28,9 +30,11 @@ struct TLSDeploymentTests {
         for (name, status) in await deployment.stopAll() {
             #expect(status == 0, "\(name) exited with \(String(describing: status)): \(deployment.read(name + ".log").suffix(400))")
         }
-        for name in ["coordinator", "worker", "client"] {
+        for name in ["coordinator", "worker", "client", "eval"] {
             #expect(!deployment.read(name + ".log").contains("verify_none"), "\(name) warned about verify_none")
         }
+        // The evaluator, over TLS as fedq-eval, scored the model it was sent.
+        #expect(deployment.read("eval.log").contains("  accuracy "), "\(deployment.read("eval.log").suffix(400))")
     }
 
     @Test func topologyOverTLSAndTheVerifyNoneWarning() async throws {
