@@ -32,14 +32,14 @@ struct Identities: ParsableCommand {
         func run() throws {
             let loaded: BrokerIdentities
             do { loaded = try BrokerIdentities(contentsOf: identities) } catch {
-                throw ValidationError("--identities: \(error)")
+                throw CommandError("--identities: \(error)")
             }
             let directory = URL(fileURLWithPath: out)
             do {
                 try FileManager.default.createDirectory(
                     at: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
             } catch {
-                throw ValidationError("--out: cannot create directory \(out)")
+                throw CommandError("--out: cannot create directory \(out)")
             }
             var passwords: [String: String] = [:]
             for user in loaded.users {
@@ -64,10 +64,10 @@ struct Identities: ParsableCommand {
             let path = file.path
             _ = unlink(path)
             let descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL, 0o600)
-            guard descriptor >= 0 else { throw ValidationError("--out: cannot write \(path)") }
+            guard descriptor >= 0 else { throw CommandError("--out: cannot write \(path)") }
             defer { close(descriptor) }
             let written = data.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
-            guard written == data.count else { throw ValidationError("--out: cannot write \(path)") }
+            guard written == data.count else { throw CommandError("--out: cannot write \(path)") }
         }
     }
 }
