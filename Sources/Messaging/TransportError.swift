@@ -43,12 +43,14 @@ public enum TransportError: Error, Equatable, CustomStringConvertible {
     /// a lost connection, a consumer the broker cancelled, or a missing exchange or queue
     /// (deleted by an operator; the new session declares it again, or waits for an
     /// administrator to, when the role may not), or a mandatory message no queue took (its
-    /// queue was deleted: the broker returned it, so sending it again later is safe). A
+    /// queue was deleted: the broker returned it, so sending it again later is safe), or a
+    /// publish the broker nacked (a full `reject-publish` queue, or a quorum queue between
+    /// leaders while a node fails: it did not take the message, so it goes again). A
     /// refusal (403) or an inequivalent
     /// declaration (406) is a configuration error no retry fixes.
     public var isRecoverable: Bool {
         switch self {
-        case .consumerCancelled, .notFound, .unroutable: true
+        case .consumerCancelled, .notFound, .unroutable, .publishRejected: true
         default: isConnectionLoss
         }
     }

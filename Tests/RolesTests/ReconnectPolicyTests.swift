@@ -35,6 +35,8 @@ import Testing
         #expect(TransportError.consumerCancelled(queue: "q").isRecoverable)
         #expect(TransportError.notFound("queue 'q'").isRecoverable)
         #expect(TransportError.unroutable(exchange: "fedq.updates", routingKey: "k").isRecoverable)
+        // A quorum queue nacks publishes while its leader moves (a node killed mid-run).
+        #expect(TransportError.publishRejected(queue: "fedq.q.updates").isRecoverable)
         #expect(TransportError.connectionLost("x").isRecoverable)
         #expect(!TransportError.accessRefused("403").isRecoverable)
         #expect(!TransportError.preconditionFailed("406").isRecoverable)

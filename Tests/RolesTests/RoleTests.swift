@@ -76,7 +76,12 @@ struct RoleTests {
         let roles = try await RunningRoles(on: broker, staleness: StalenessPolicy(maxStaleness: 2))
         let (setup, coordinator) = (roles.setup, roles.coordinator)
         try await roles.start()
-        // The worker learns that version 10 exists from an update trained on it.
+        // The worker learns that version 10 exists from the coordinator's notice (only a
+        // notice moves it: an update's claim never does, issue 16).
+        let (_, model) = try PipelineMessage.encodeModel(
+            GlobalModel(version: 10, parameters: [Float](repeating: 0, count: spec.parameterCount), updatesApplied: 0), spec: spec)
+        try await setup.publish([], exchange: PipelineTopology.versionsExchange, routingKey: "", properties: model)
+        try await Task.sleep(for: .milliseconds(500))
         try await publish(try update(0.1, base: 10), on: setup)
         try await publish(try update(0.1, base: 9), on: setup)
         try await publish(try update(0.1, base: 3), on: setup)

@@ -89,7 +89,20 @@ struct SignedPipelineTests {
         #expect((summary["rejected_by_reason"] as? [String: Int])?["unauthenticated"] == 1)
 
         // The forged model messages were dropped and counted, and every subscriber went on.
-        let evalMetrics = try await LoadTestAndMetricsTests.scrape(try LoadTestAndMetricsTests.metricsPort(evaluator))
+        // The evaluator's one-slot queue keeps only the newest message (drop-head), so a real
+        // version published right after the forgery can push it out unread: forge again
+        // until one is read (each is dropped and counted, or the test fails below).
+        var evalMetrics: [String: Double] = [:]
+        for attempt in 0..<30 {
+            evalMetrics = try await LoadTestAndMetricsTests.scrape(try LoadTestAndMetricsTests.metricsPort(evaluator))
+            if evalMetrics["fedq_models_rejected_total{reason=\"unauthenticated\"}", default: 0] >= 1 { break }
+            if attempt > 0 {
+                let again = try await TestBroker.connect()
+                try await again.publish(unsignedBody, exchange: PipelineTopology.modelsExchange, routingKey: "", properties: unsignedProperties)
+                await again.close()
+            }
+            try await Task.sleep(for: .milliseconds(300))
+        }
         #expect(evalMetrics["fedq_models_rejected_total{reason=\"unauthenticated\"}", default: 0] >= 1, "eval: \(evalMetrics.filter { $0.key.contains("models") })")
         var workerRejections = 0.0
         for worker in workers {

@@ -102,10 +102,23 @@ import Wire
         #expect(receive(&machine, try update(1, base: 8)) == .added(batches: []))
     }
 
-    @Test func anUpdateProvesItsBaseVersionExists() throws {
-        var machine = machine(flush: 10)
-        _ = receive(&machine, try update(1, base: 42))
-        #expect(machine.knownVersion == 42)
+    /// Issue 16: an update claiming a future base version once moved the worker's idea of
+    /// the newest version, and every honest update after it was dropped as stale. Only
+    /// version notices move it now; a base version beyond the newest notice (+ the lead a
+    /// fanout race allows) is refused as out of bounds.
+    @Test func aFutureBaseVersionMovesNothingAndIsRefusedOnceAVersionIsKnown() throws {
+        var machine = machine(flush: 10, maxStaleness: 2)
+        // Before any notice: counted as fresh, but it does not become the newest version.
+        #expect(receive(&machine, try update(1, base: 1_000_000_000)) == .added(batches: []))
+        #expect(machine.knownVersion == 0)
+        machine.heard(10)
+        #expect(receive(&machine, try update(1, base: 12)) == .added(batches: []))
+        let refused = try #require(refusal(receive(&machine, try update(1, base: 13))))
+        #expect(refused.reason == .outOfBounds && refused.baseVersion == 13)
+        #expect(refused.detail == "base-version-ahead: 13 > newest version 10 + 2")
+        #expect(machine.knownVersion == 10)
+        // Honest updates on version 9 and 10 still count.
+        #expect(receive(&machine, try update(1, base: 9)) == .added(batches: []))
     }
 
     @Test func aRedeliveredUpdateTravelsAlone() throws {

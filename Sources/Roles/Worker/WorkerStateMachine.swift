@@ -53,7 +53,16 @@ public struct WorkerStateMachine: Sendable {
     public private(set) var heldDeliveries = 0
     private var oldest: ContinuousClock.Instant?
     /// The newest global version this worker has heard of: staleness is measured against it.
+    /// Only the coordinator's version notices move it, never an update's claim: one update
+    /// claiming base version 10^9 once made every honest update look stale (issue 16).
     public private(set) var knownVersion: ModelVersion = 0
+    /// Whether a version notice arrived yet; before one, the worker cannot tell a future
+    /// base version from a version it has not heard of.
+    private var heardNotice = false
+    /// How far ahead of the newest notice an update's base version may be: a client can
+    /// receive a version (on `fedq.models`) and train on it before its notice reaches the
+    /// worker (on `fedq.versions`), but not several versions before.
+    public static let versionLead: ModelVersion = 2
     /// With an issuer key: checks every update's credential and signature (and keeps the
     /// credentials that verified, so the usual update costs one signature check).
     private var authenticator: UpdateAuthenticator?
@@ -65,9 +74,10 @@ public struct WorkerStateMachine: Sendable {
         authenticator = settings.issuer.map { UpdateAuthenticator(issuer: $0) }
     }
 
-    /// A version heard on the fanout (or proven by an update trained on it).
+    /// A version announced by the coordinator (its notice on `fedq.versions`).
     public mutating func heard(_ version: ModelVersion) {
         knownVersion = max(knownVersion, version)
+        heardNotice = true
     }
 
     /// Judges one update and, when it is accepted, decodes it straight into the open partial.
@@ -129,8 +139,12 @@ public struct WorkerStateMachine: Sendable {
             // own bytes' digest, never merged away.
             return unjudged(.duplicate, "update \(header.updateID) is already in this partial", body: body, baseVersion: header.modelVersion)
         }
-        // An update trained on a version proves that version exists, even before its fanout arrives.
-        heard(header.modelVersion)
+        // A base version no model has had yet is not physical: refused, typed, and it moves
+        // nothing (an update only ever counts as fresh against the versions announced).
+        if heardNotice, header.modelVersion > knownVersion &+ Self.versionLead {
+            return judged(
+                .outOfBounds, "base-version-ahead: \(header.modelVersion) > newest version \(knownVersion) + \(Self.versionLead)", header)
+        }
         // A claimed sample count beyond Int (2^63 and up) is clamped, never trapped on.
         switch settings.staleness.verdict(base: header.modelVersion, current: knownVersion, samples: Int(clamping: header.sampleCount)) {
         case .dropStale(let tau):
