@@ -115,6 +115,13 @@ import Testing
         #expect(
             Fixture.decodeError(partial, limits: DecodeLimits(maxPartialEntries: 4))
                 == .limitExceeded(field: .updateCount, value: 5, limit: 4))
+        // By default no partial may claim more entries than a worker can hold unacknowledged
+        // (AMQP's prefetch is 16 bits): one claiming 65,535 updates and its 2 settled entries
+        // is refused before anything is read or allocated for them (issue 16).
+        #expect(DecodeLimits.default.maxPartialEntries == 65_536)
+        #expect(
+            Fixture.decodeError(Self.mutated(partial) { Fixture.put(UInt32(65_535), at: Self.payload + 16, in: &$0) })
+                == .limitExceeded(field: .updateCount, value: 65_537, limit: 65_536))
     }
 
     /// The first settled entry of the fixture partial: after the 24-byte section head and
