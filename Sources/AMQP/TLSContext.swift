@@ -27,7 +27,7 @@ enum TLSContext {
         }
         defer { BIO_free(bio) }
         var line = [CChar](repeating: 0, count: 128)
-        // "-----BEGIN ENCRYPTED PRIVATE KEY-----" (PKCS#8) or "Proc-Type: 4,ENCRYPTED" (legacy PEM).
+        // An encrypted PKCS#8 block (its header names ENCRYPTED) or "Proc-Type: 4,ENCRYPTED" (legacy PEM).
         for _ in 0..<3 where BIO_gets(bio, &line, Int32(line.count)) > 0 {
             if TLSDiagnosis.string(line).contains("ENCRYPTED") { return true }
         }

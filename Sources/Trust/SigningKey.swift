@@ -22,7 +22,7 @@ public struct SigningKey: Sendable, CustomStringConvertible, CustomDebugStringCo
         }
     }
 
-    /// Reads a PKCS#8 PEM (`-----BEGIN PRIVATE KEY-----`, what `openssl genpkey -algorithm ed25519` writes).
+    /// Reads a PKCS#8 PEM private key block (what `openssl genpkey -algorithm ed25519` writes).
     public init(pem: String) throws(TrustError) {
         do { key = try Curve25519.Signing.PrivateKey(pemRepresentation: pem) } catch {
             throw .keyFile(path: "", reason: "not an Ed25519 private key in PKCS#8 PEM")

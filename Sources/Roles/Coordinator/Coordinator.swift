@@ -163,9 +163,8 @@ public actor Coordinator {
         let acknowledged = held
         held = []
         try commit(applied.records)
-        guard applied.released else {
-            let reason = applied.records.last?.reason == .nonFinite
-                ? "its sum is not finite (NaN or overflow)" : "it would spend more than the privacy budget"
+        if let refusal = applied.refusal {
+            let reason = refusal == .nonFinite ? "its sum is not finite (NaN or overflow)" : "it would spend more than the privacy budget"
             logger.notice("aggregate refused: \(reason)", metadata: [
                 "updates": "\(applied.records.count)", "epsilon": "\(machine.privacyEpsilon ?? 0)",
                 "version": "\(applied.model.version)",

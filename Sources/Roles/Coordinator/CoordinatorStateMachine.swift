@@ -46,8 +46,11 @@ public struct CoordinatorStateMachine: Sendable {
         public var records: [SettlementRecord]
         /// The staleness of each applied update, for the histogram.
         public var staleness: [Int]
-        /// False when the buffer was refused rather than applied: nothing to publish.
-        public var released: Bool = true
+        /// Why the buffer was refused whole rather than applied (`privacyBudget`,
+        /// `nonFinite`): nothing to publish then. Nil for a new version.
+        public var refusal: RejectionReason? = nil
+        /// Whether there is a new version to publish.
+        public var released: Bool { refusal == nil }
     }
 
     public private(set) var state: CoordinatorState
@@ -153,7 +156,7 @@ public struct CoordinatorStateMachine: Sendable {
             pendingSince = nil
             return Applied(
                 model: state.model, records: records + refused.map { settleUnapplied($0.id, reason: .privacyBudget) },
-                staleness: [], released: false)
+                staleness: [], refusal: .privacyBudget)
         }
         // What to go back to should the aggregate overflow (issue 16): a copy of the
         // parameters (one memory pass per version) and of the optimizer's moments.
@@ -178,7 +181,7 @@ public struct CoordinatorStateMachine: Sendable {
             pendingSince = nil
             return Applied(
                 model: state.model, records: records + applied.entries.map { settleUnapplied($0.id, reason: .nonFinite) },
-                staleness: [], released: false)
+                staleness: [], refusal: .nonFinite)
         }
         if ledger != nil {
             ledger?.record(updates: applied.count)

@@ -72,15 +72,9 @@ public struct RoleSupervisor: Sendable {
         }
     }
 
-    /// Errors a new connection can cure (every transport maps its own errors onto
-    /// `TransportError`, so this needs to know no broker's error type).
-    public static func isConnectionLoss(_ error: any Error) -> Bool {
-        guard let error = error as? TransportError else { return false }
-        return error.isConnectionLoss
-    }
-
-    /// Errors a new session can cure (`TransportError.isRecoverable`): a lost connection,
-    /// a consumer the broker cancelled, a deleted exchange or queue.
+    /// Errors a new session can cure (`TransportError.isRecoverable`: a lost connection, a
+    /// consumer the broker cancelled, a deleted exchange or queue). Every transport maps its
+    /// own errors onto `TransportError`, so this needs to know no broker's error type.
     public static func isRecoverable(_ error: any Error) -> Bool {
         guard let error = error as? TransportError else { return false }
         return error.isRecoverable
