@@ -40,8 +40,10 @@ public struct AggregationStrategy: Sendable, Equatable, Codable {
         /// FedAsync applies every update on its own, so a partial holds one; FedBuff and
         /// FedAvg need K (or M) per aggregate, so each of the workers sends its share of
         /// K: fewer partials per version, and no worker sits on updates another buffer needs.
-        public func workerFlushSize(workers: Int, requested: Int? = nil) -> Int {
-            switch self {
+        public func workerFlushSize(workers: Int, requested: Int? = nil, rule: AggregateRule = .mean) -> Int {
+            // A robust rule combines updates one by one: a sum of several would hide them.
+            if rule.needsEachUpdate { return 1 }
+            return switch self {
             case .fedAsync: 1
             case .fedBuff(let k), .fedAvg(let k): max(1, requested ?? k / max(1, workers))
             }
@@ -57,11 +59,17 @@ public struct AggregationStrategy: Sendable, Equatable, Codable {
     }
 
     public let kind: Kind
+    /// How an aggregate's updates are combined: their mean (sums, which scale over
+    /// workers), or a robust rule over each update apart.
+    public let rule: AggregateRule
     /// Partials received since the last `apply`, merged.
     public private(set) var pending: PartialAggregate?
+    /// The same partials apart, for a robust `rule` (empty for the mean).
+    private var members: [PartialAggregate] = []
 
-    public init(_ kind: Kind) {
+    public init(_ kind: Kind, rule: AggregateRule = .mean) {
         self.kind = kind
+        self.rule = rule
         pending = nil
     }
 
@@ -89,6 +97,7 @@ public struct AggregationStrategy: Sendable, Equatable, Codable {
         }
         guard var buffered = pending else {
             pending = partial
+            if rule.needsEachUpdate { members = [partial] }
             return decision(pending: partial.count)
         }
         // Take the buffer out while merging so its sum is mutated in place, not copied.
@@ -101,6 +110,7 @@ public struct AggregationStrategy: Sendable, Equatable, Codable {
         } catch {
             return .rejected(.wrongModel)
         }
+        if rule.needsEachUpdate { members.append(partial) }
         return decision(pending: buffered.count)
     }
 
@@ -128,6 +138,11 @@ public struct AggregationStrategy: Sendable, Equatable, Codable {
         let delta: [Float] =
             switch kind {
             case .fedAsync(let alpha): aggregate.meanDelta.scaled(by: alpha * Float(aggregate.count))
+            case .fedBuff where rule.needsEachUpdate && !members.isEmpty, .fedAvg where rule.needsEachUpdate && !members.isEmpty:
+                // Each partial is one vote (workers send one update each under a robust
+                // rule): its staleness-weighted delta, sample weights divided back out.
+                rule.combine(members.map { $0.weightedSum.scaled(by: Float(Double($0.count) / max($0.massTotal, .leastNormalMagnitude))) })
+                    .scaled(by: Float(min(aggregate.count, updatesNeeded)) / Float(updatesNeeded))
             case .fedBuff, .fedAvg:
                 // A buffer applied short (its wait ran out, or the run is draining) takes
                 // the step its n of K updates earn: Σ/K, as if the missing ones were zero,
@@ -139,6 +154,7 @@ public struct AggregationStrategy: Sendable, Equatable, Codable {
             }
         try optimizer.step(&model, delta: delta)
         pending = nil
+        members = []
         return AppliedAggregate(entries: aggregate.entries, weightTotal: aggregate.weightTotal)
     }
 }
@@ -147,7 +163,10 @@ extension AggregationStrategy {
     /// Empties the buffer without applying it; returns the updates it held (refused
     /// aggregates, e.g. once a privacy budget is spent).
     public mutating func discardPending() -> [PartialAggregate.Entry] {
-        defer { pending = nil }
+        defer {
+            pending = nil
+            members = []
+        }
         return pending?.entries ?? []
     }
 }

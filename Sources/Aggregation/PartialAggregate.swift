@@ -14,10 +14,14 @@ public struct PartialAggregate: Sendable, Equatable, Codable {
         public let id: UpdateID
         /// The global version the client trained from.
         public let baseVersion: ModelVersion
+        /// The checksum of the update's message (0: unknown), which tells a second copy
+        /// of it from another message under its id.
+        public var checksum: UInt32 = 0
 
-        public init(id: UpdateID, baseVersion: ModelVersion) {
+        public init(id: UpdateID, baseVersion: ModelVersion, checksum: UInt32 = 0) {
             self.id = id
             self.baseVersion = baseVersion
+            self.checksum = checksum
         }
     }
 
@@ -80,13 +84,13 @@ public struct PartialAggregate: Sendable, Equatable, Codable {
     /// throws, the update is not recorded, but anything it already wrote stays in the sum.
     /// - Throws: whatever `accumulate` throws.
     public mutating func add(
-        id: UpdateID, baseVersion: ModelVersion, weight: Float, mass: Float = 1,
+        id: UpdateID, baseVersion: ModelVersion, checksum: UInt32 = 0, weight: Float, mass: Float = 1,
         accumulate: (inout UnsafeMutableBufferPointer<Float>, Float) throws -> Void
     ) rethrows {
         try weightedSum.withUnsafeMutableBufferPointer { sum in
             try accumulate(&sum, weight)
         }
-        record(Entry(id: id, baseVersion: baseVersion), weight: weight, mass: mass)
+        record(Entry(id: id, baseVersion: baseVersion, checksum: checksum), weight: weight, mass: mass)
     }
 
     /// Adds one decoded update `delta` with the given weight and mass.

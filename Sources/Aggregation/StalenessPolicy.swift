@@ -15,6 +15,16 @@ public struct StalenessPolicy: Sendable, Equatable, Codable {
         self.weighsBySamples = weighsBySamples
     }
 
+    /// The most versions behind an update may be and still count: `maxStaleness`, or
+    /// `defaultHorizon` when none is set. There is always one: it is how long the
+    /// coordinator must remember an applied update's id (`SettledIndex`), since a replay
+    /// older than this is dropped stale whatever its id.
+    public var horizon: Int { maxStaleness ?? Self.defaultHorizon }
+
+    /// 1,000 versions: an update that far behind weighs 0.03 under `poly:0.5` and drags
+    /// the model back to where it was a thousand aggregates ago.
+    public static let defaultHorizon = 1_000
+
     /// The verdict on one update.
     public enum Verdict: Sendable, Equatable {
         /// Aggregate it: `weight` = s(τ) (× samples) multiplies its delta and `mass`
@@ -29,7 +39,7 @@ public struct StalenessPolicy: Sendable, Equatable, Codable {
     /// is at `current`.
     public func verdict(base: ModelVersion, current: ModelVersion, samples: Int = 1) -> Verdict {
         let tau = staleness(current: current, base: base)
-        if let maxStaleness, tau > maxStaleness { return .dropStale(staleness: tau) }
+        if tau > horizon { return .dropStale(staleness: tau) }
         let mass: Float = weighsBySamples ? Float(max(0, samples)) : 1
         return .accept(staleness: tau, weight: function.weight(staleness: tau) * mass, mass: mass)
     }

@@ -36,6 +36,8 @@ public struct SharedOptions: ParsableArguments {
     public var strategy = "fedbuff"
     @Option(help: "Updates FedBuff buffers (or FedAvg clients per round) when the strategy names none.")
     public var buffer = 10
+    @Option(help: "How an aggregate's updates combine: mean, or robust trimmed-mean[:B] or median over each update apart (workers then send one update per partial; docs/robustness.md).")
+    public var aggregate = "mean"
     @Option(help: "Staleness weight: const, poly:A, hinge:A,B or exp:A.")
     public var staleness = "poly:0.5"
     @Option(help: "Drop updates more than this many versions stale.")
@@ -60,14 +62,16 @@ public struct SharedOptions: ParsableArguments {
     public var privacy: PrivacyOptions
     @OptionGroup(title: "Signing (docs/signing.md)")
     public var trust: TrustOptions
+    @OptionGroup(title: "Defences against hostile updates (docs/robustness.md)")
+    public var defences: DefenceOptions
 
     public init() {}
 
     /// The flags `EnvironmentDefaults` fills from `FEDQ_*` variables.
     public static let environmentFlags = [
-        "broker", "broker-password-file", "model", "codec", "strategy", "buffer", "staleness", "max-staleness", "weigh-by-samples",
+        "broker", "broker-password-file", "model", "codec", "strategy", "buffer", "aggregate", "staleness", "max-staleness", "weigh-by-samples",
         "server-opt", "seed", "data", "reconnect-for", "metrics-port", "metrics-address", "log-level",
-    ] + PrivacyOptions.environmentFlags + TrustOptions.environmentFlags
+    ] + PrivacyOptions.environmentFlags + TrustOptions.environmentFlags + DefenceOptions.environmentFlags
 
 
     public func validate() throws {
@@ -86,12 +90,22 @@ public struct SharedOptions: ParsableArguments {
         _ = try modelSpec()
         _ = try codecSpec()
         _ = try strategyKind()
+        let rule = try aggregateRule()
+        if rule.needsEachUpdate {
+            if case .fedAsync = try strategyKind() {
+                throw ValidationError("--aggregate \(aggregate) needs --strategy fedbuff or fedavg (it combines the updates of a buffer; FedAsync applies each alone)")
+            }
+            guard !privacy.isEnabled else {
+                throw ValidationError("--aggregate \(aggregate) cannot be used with --dp-clip: the noise is calibrated to a sum of clipped updates")
+            }
+        }
         _ = try stalenessFunction()
         _ = try serverOptimizer()
     }
 
     public func modelSpec() throws -> ModelSpec { try parse("model") { try ModelSpec.named(model) } }
     public func codecSpec() throws -> CodecSpec { try parse("codec") { try CodecSpec(parsing: codec) } }
+    public func aggregateRule() throws -> AggregateRule { try parse("aggregate") { try AggregateRule(parsing: aggregate) } }
     public func stalenessFunction() throws -> StalenessFunction { try parse("staleness") { try StalenessFunction(parsing: staleness) } }
     public func serverOptimizer() throws -> ServerOptimizer.Rule { try parse("server-opt") { try ServerOptimizer.Rule(parsing: serverOpt) } }
 

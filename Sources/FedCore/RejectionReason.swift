@@ -28,6 +28,10 @@ public enum RejectionReason: UInt8, Sendable, CaseIterable, CustomStringConverti
     /// envelope claiming another client than its credential (docs/signing.md). Booked under
     /// the digest of its bytes, never under the id it claims.
     case unauthenticated = 9
+    /// More updates from one client in one model version than `--max-client-rate` lets
+    /// through (a Sybil-style flood under fresh ids). Booked, not lost: the client's next
+    /// update, on a newer version, is taken.
+    case rateLimited = 10
 
     /// The reason's one spelling, kebab-case like RabbitMQ's own reasons.
     public var name: String {
@@ -41,6 +45,7 @@ public enum RejectionReason: UInt8, Sendable, CaseIterable, CustomStringConverti
         case .wrongRound: "wrong-round"
         case .privacyBudget: "privacy-budget"
         case .unauthenticated: "unauthenticated"
+        case .rateLimited: "rate-limited"
         }
     }
 

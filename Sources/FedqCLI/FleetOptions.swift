@@ -88,5 +88,7 @@ extension SharedOptions {
         config.dataDirectory = data
         // Simulated clients are the population unless --dp-population says otherwise.
         config.privacy = try privacy.settings(population: config.clients)
+        config.defences = try defences.defences()
+        config.aggregateRule = try aggregateRule()
     }
 }

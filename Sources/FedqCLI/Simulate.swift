@@ -39,6 +39,10 @@ struct Simulate: AsyncParsableCommand {
     var shared: SharedOptions
     @Option(help: "Write summary.json, history.csv and report.html here.")
     var out = "runs/simulate"
+    @Option(help: ArgumentHelp(
+        "Add one malicious client sending KIND[@PER_SECOND]: explode, overflow, replace, samples-max, samples, future, replay, sybil or garbage (docs/robustness.md).",
+        valueName: "attack"))
+    var attack: String?
 
     func validate() throws {
         _ = try makeConfig()
@@ -57,6 +61,9 @@ struct Simulate: AsyncParsableCommand {
         config.targetAccuracy = targetAccuracy
         config.maxSeconds = maxSeconds
         config.evaluationInterval = .milliseconds(evalIntervalMs)
+        if let attack {
+            do { config.attack = try AttackSpec(parsing: attack) } catch { throw ValidationError("--attack: \(error)") }
+        }
         return config
     }
 
@@ -97,6 +104,10 @@ struct Simulate: AsyncParsableCommand {
             summary.secondsToTarget ?? summary.seconds, Int(summary.modelVersions), summary.updatesApplied,
             summary.updatesPublished, summary.updatesDroppedStale, summary.updatesRejected, summary.meanStaleness))
         print(String(format: "final accuracy %.2f%%, best %.2f%%", summary.finalAccuracy * 100, summary.bestAccuracy * 100))
+        if summary.updatesRejected > 0 || summary.updatesClipped > 0 {
+            let reasons = summary.rejectedByReason.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }
+            print("defences: \(summary.updatesClipped) updates clipped; rejected: \(reasons.isEmpty ? "none" : reasons.joined(separator: ", "))")
+        }
         if let privacy = summary.privacy {
             print(String(
                 format: "differential privacy: ε %.3f at δ %g over %d aggregates (clip %g, noise multiplier %g, mean sampling rate %.4f)%@",

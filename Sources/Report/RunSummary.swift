@@ -17,6 +17,8 @@ public struct RunSummary: Codable, Sendable, Equatable {
     public var updatesRejected: Int
     public var rejectedByReason: [String: Int]
     public var clientsDropped: Int
+    /// Updates the workers scaled down to their norm bound (`--clip`, `--dp-clip`).
+    public var updatesClipped: Int = 0
     public var bytesPublished: Int
     public var meanStaleness: Double
     public var seconds: Double
@@ -67,6 +69,7 @@ public struct RunSummary: Codable, Sendable, Equatable {
         case updatesRejected = "updates_rejected"
         case rejectedByReason = "rejected_by_reason"
         case clientsDropped = "clients_dropped"
+        case updatesClipped = "updates_clipped"
         case bytesPublished = "bytes_published"
         case meanStaleness = "mean_staleness"
         case seconds
@@ -90,6 +93,7 @@ public struct RunSummary: Codable, Sendable, Equatable {
         try container.encode(updatesRejected, forKey: .updatesRejected)
         try container.encode(rejectedByReason, forKey: .rejectedByReason)
         try container.encode(clientsDropped, forKey: .clientsDropped)
+        try container.encode(updatesClipped, forKey: .updatesClipped)
         try container.encode(bytesPublished, forKey: .bytesPublished)
         try container.encode(meanStaleness, forKey: .meanStaleness)
         try container.encode(seconds, forKey: .seconds)
@@ -112,6 +116,7 @@ public struct RunSummary: Codable, Sendable, Equatable {
         updatesRejected = try container.decode(Int.self, forKey: .updatesRejected)
         rejectedByReason = try container.decode([String: Int].self, forKey: .rejectedByReason)
         clientsDropped = try container.decode(Int.self, forKey: .clientsDropped)
+        updatesClipped = try container.decodeIfPresent(Int.self, forKey: .updatesClipped) ?? 0
         bytesPublished = try container.decode(Int.self, forKey: .bytesPublished)
         meanStaleness = try container.decode(Double.self, forKey: .meanStaleness)
         seconds = try container.decode(Double.self, forKey: .seconds)

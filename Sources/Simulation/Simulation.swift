@@ -99,18 +99,18 @@ public struct Simulation: Sendable {
 
         let policy = AggregationStrategy(config.strategy).stalenessPolicy(
             StalenessPolicy(function: config.staleness, maxStaleness: config.maxStaleness, weighsBySamples: config.weighBySamples))
-        let flushUpdates = config.strategy.workerFlushSize(workers: config.workers)
+        let flushUpdates = config.strategy.workerFlushSize(workers: config.workers, rule: config.aggregateRule)
         let workers = connections.workers.map { transport in
             AggregatorWorker(
                 transport: transport, spec: spec,
                 settings: WorkerSettings(
                     flushUpdates: flushUpdates, flushInterval: config.flushInterval, staleness: policy,
-                    clipNorm: config.privacy?.clipNorm))
+                    clipNorm: config.privacy?.clipNorm, defences: config.defences))
         }
         let coordinator = try Coordinator(
             transport: connections.coordinator, spec: spec, initialParameters: Network(spec: spec, seed: seed).parameters,
-            strategy: AggregationStrategy(config.strategy), optimizer: ServerOptimizer(config.serverOptimizer),
-            privacy: config.privacy)
+            strategy: AggregationStrategy(config.strategy, rule: config.aggregateRule), optimizer: ServerOptimizer(config.serverOptimizer),
+            stalenessHorizon: policy.horizon, privacy: config.privacy)
         // The coordinator keeps the books of what became of each update; the fleet counts what it published.
         @Sendable func books() async -> AggregationAccounting {
             var books = await coordinator.accounting
@@ -140,6 +140,12 @@ public struct Simulation: Sendable {
             roles.addTask { try await evaluator.run(evaluatorModels) }
             try await coordinator.announce()
             let fleetTask = Task { try await fleet.run(fleetModels) }
+            let adversary = config.attack.map { attack in
+                Adversary(attack: attack, spec: spec, clientID: AttackSpec.clientID(clients: config.clients), seed: seed)
+            }
+            let attackTask = adversary.map { adversary in
+                Task { try await adversary.run(on: connections.fleet, ledger: ledger) { await coordinator.model } }
+            }
 
             // Watch the run: progress, throughput samples, and the stop condition.
             var lastApplied = 0
@@ -164,7 +170,9 @@ public struct Simulation: Sendable {
 
             // Stop the clients, then let every published update settle.
             fleetTask.cancel()
+            attackTask?.cancel()
             _ = await fleetTask.result
+            _ = await attackTask?.result
             for _ in 0..<400 where await books().inFlight > 0 {
                 try await Task.sleep(for: .milliseconds(25))
                 for worker in workers { await worker.drain() }
@@ -180,7 +188,9 @@ public struct Simulation: Sendable {
         guard accounting.inFlight == 0 else {
             throw SimulationError.accountingMismatch(published: accounting.published, settled: accounting.settled)
         }
-        let summary = RunSummary(
+        var clipped = 0
+        for worker in workers { clipped += await worker.updatesClipped }
+        var summary = RunSummary(
             reachedTarget: target.reached, targetAccuracy: goal, secondsToTarget: target.secondsToTarget,
             updatesToTarget: target.updatesToTarget, finalAccuracy: history.last?.accuracy ?? 0,
             bestAccuracy: history.map(\.accuracy).max() ?? 0, modelVersions: finalModel.version,
@@ -190,6 +200,7 @@ public struct Simulation: Sendable {
             clientsDropped: await fleet.clientsDropped, bytesPublished: ledger.bytesPublished,
             meanStaleness: accounting.meanStaleness, seconds: (ContinuousClock.now - started).seconds,
             interrupted: stop.isRequested, privacy: await PrivacySummary.of(coordinator, settings: config.privacy))
+        summary.updatesClipped = clipped
         return RunResult(
             summary: summary, history: history, throughput: throughput,
             stalenessHistogram: accounting.stalenessHistogram, settings: config.settings)

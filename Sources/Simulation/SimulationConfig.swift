@@ -46,6 +46,13 @@ public struct SimulationConfig: Sendable {
     public var flushInterval: Duration = .milliseconds(20)
     /// Differential privacy (nil: off): workers clip, the coordinator adds noise and accounts.
     public var privacy: DifferentialPrivacy?
+    /// The workers' defences against hostile updates (on by default).
+    public var defences: UpdateDefences = .default
+    /// One malicious client sending this attack alongside the fleet (nil: none); for the
+    /// attack benchmark and its tests.
+    public var attack: AttackSpec?
+    /// How an aggregate's updates combine (`--aggregate`).
+    public var aggregateRule: AggregateRule = .mean
 
     public init() {}
 
@@ -55,7 +62,7 @@ public struct SimulationConfig: Sendable {
             ("model", "\(model.name) (\(model.parameterCount) parameters)"), ("clients", "\(clients)"),
             ("concurrency", "\(concurrency)"), ("partition", partition.description),
             ("local epochs", "\(localEpochs)"), ("batch", "\(batchSize)"), ("learning rate", "\(learningRate)"),
-            ("momentum", "\(momentum)"), ("strategy", strategy.description), ("staleness", "\(staleness)"),
+            ("momentum", "\(momentum)"), ("strategy", strategy.description), ("aggregate", aggregateRule.description), ("staleness", "\(staleness)"),
             ("max staleness", maxStaleness.map(String.init) ?? "none"), ("weigh by samples", "\(weighBySamples)"),
             ("server optimizer", serverOptimizer.description), ("codec", codec.description),
             ("workers", "\(workers)"), ("slowdown", slowdown.description), ("dropout", "\(dropout)"),
@@ -68,6 +75,7 @@ public struct SimulationConfig: Sendable {
                 "clip \($0.clipNorm), noise multiplier \($0.noiseMultiplier), δ \($0.delta), population \($0.population)"
                     + ($0.targetEpsilon.map { ", target ε \($0)" } ?? "")
             } ?? "off"),
+            ("defences", defences.description), ("attack", attack?.description ?? "none"),
         ]
     }
 }

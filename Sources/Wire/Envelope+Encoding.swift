@@ -100,6 +100,7 @@ extension Envelope {
         put(magic, at: 0, in: &bytes)
         put(formatVersion, at: 4, in: &bytes)
         bytes[6] = header.kind.rawValue
+        if header.kind == .partialAggregate { bytes[7] = checksummedEntriesFlag }
         let codec = header.codec
         if let fraction = codec.topkFraction {
             bytes[8] = 1
@@ -134,6 +135,7 @@ extension Envelope {
             let offset = start + partialFixedByteCount + number * partialEntryByteCount
             bytes.replaceSubrange(offset..<(offset + 16), with: entry.updateID.bytes)
             put(entry.baseVersion, at: offset + 16, in: &bytes)
+            put(entry.checksum, at: offset + 24, in: &bytes)
         }
         put(UInt32(partial.settled.count), at: start + 20, in: &bytes)
         let settledStart = start + partialFixedByteCount + partial.entries.count * partialEntryByteCount

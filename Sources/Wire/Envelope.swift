@@ -21,7 +21,13 @@ public struct Envelope: Sendable {
     public static let trailerByteCount = 4
     /// Bytes of a partial aggregate's section before its entries, and per entry.
     static let partialFixedByteCount = 24
-    static let partialEntryByteCount = 24
+    static let partialEntryByteCount = 32
+    /// Entries of partials written before entries carried their message's checksum
+    /// (`flags` 0): id and base version only.
+    static let legacyPartialEntryByteCount = 24
+    /// `flags` bit 0 of a partial aggregate: its entries carry their message's checksum
+    /// (32 bytes each). Every partial is written with it; one without is still read.
+    static let checksummedEntriesFlag: UInt8 = 1
     /// Bytes per settled entry (id, base version, reason code, 7 reserved zero bytes).
     static let settledEntryByteCount = 32
 
@@ -125,7 +131,10 @@ extension Envelope {
         }
         let kindByte: UInt8 = reader.read(at: 6)
         guard let kind = MessageKind(rawValue: kindByte) else { throw .unknownKind(kindByte) }
-        guard reader.read(at: 7) as UInt8 == 0 else { throw .reservedNotZero(field: .flags) }
+        let flags: UInt8 = reader.read(at: 7)
+        guard flags == 0 || (kind == .partialAggregate && flags == checksummedEntriesFlag) else {
+            throw .reservedNotZero(field: .flags)
+        }
         let codec = try parseCodec(&reader, kind: kind)
         let parameterCount = Int(reader.read(at: 20) as UInt32)
         guard parameterCount <= limits.maxParameterCount else {
@@ -166,7 +175,7 @@ extension Envelope {
         }
         let partial = try parseSection(
             UnsafeRawBufferPointer(rebasing: bytes[headerByteCount..<(headerByteCount + sectionLength)]), kind: kind,
-            limits: limits)
+            checksummedEntries: flags == checksummedEntriesFlag, limits: limits)
         return Frame(header: header, partial: partial, encodedLength: encodedLength, payloadLength: payloadLength)
     }
 
@@ -210,7 +219,7 @@ extension Envelope {
     }
 
     private static func parseSection(
-        _ section: UnsafeRawBufferPointer, kind: MessageKind, limits: DecodeLimits
+        _ section: UnsafeRawBufferPointer, kind: MessageKind, checksummedEntries: Bool, limits: DecodeLimits
     ) throws(WireError) -> PartialAggregateSummary? {
         guard kind == .partialAggregate else {
             guard section.isEmpty else { throw .lengthMismatch(field: .sectionLength, declared: section.count, actual: 0) }
@@ -229,7 +238,8 @@ extension Envelope {
         guard count + settledCount <= limits.maxPartialEntries else {
             throw .limitExceeded(field: .updateCount, value: count + settledCount, limit: limits.maxPartialEntries)
         }
-        let settledStart = partialFixedByteCount + count * partialEntryByteCount
+        let entryBytes = checksummedEntries ? partialEntryByteCount : legacyPartialEntryByteCount
+        let settledStart = partialFixedByteCount + count * entryBytes
         let expected = settledStart + settledCount * settledEntryByteCount
         guard section.count == expected else {
             throw .lengthMismatch(field: .sectionLength, declared: section.count, actual: expected)
@@ -237,11 +247,14 @@ extension Envelope {
         var entries: [PartialAggregateSummary.Entry] = []
         entries.reserveCapacity(count)
         for entry in 0..<count {
-            let offset = partialFixedByteCount + entry * partialEntryByteCount
+            let offset = partialFixedByteCount + entry * entryBytes
+            if checksummedEntries {
+                guard reader.read(at: offset + 28) as UInt32 == 0 else { throw .reservedNotZero(field: .section) }
+            }
             entries.append(
                 .init(
-                    updateID: reader.updateID(at: offset),
-                    baseVersion: reader.read(at: offset + 16)))
+                    updateID: reader.updateID(at: offset), baseVersion: reader.read(at: offset + 16),
+                    checksum: checksummedEntries ? reader.read(at: offset + 24) : 0))
         }
         var settled: [PartialAggregateSummary.Settled] = []
         settled.reserveCapacity(settledCount)

@@ -6,9 +6,15 @@ public struct PartialAggregateSummary: Hashable, Sendable {
         public var updateID: UpdateID
         /// The model version the update was trained from, for staleness accounting.
         public var baseVersion: UInt64
-        public init(updateID: UpdateID, baseVersion: UInt64) {
+        /// The CRC-32C trailer of the update's message (0: not known, a partial of a worker
+        /// older than checksummed entries). With it the coordinator tells a second copy of
+        /// an update it counted (a redelivery, a client's retry) from another message
+        /// under the same id (a replay).
+        public var checksum: UInt32
+        public init(updateID: UpdateID, baseVersion: UInt64, checksum: UInt32 = 0) {
             self.updateID = updateID
             self.baseVersion = baseVersion
+            self.checksum = checksum
         }
     }
 

@@ -123,7 +123,7 @@ public enum WireError: Error, Equatable, Sendable, CustomStringConvertible {
             "accumulator has \(actual) elements, the message has \(expected) parameters"
         case .unencodableValue(let index, let value): "value[\(index)] = \(value) cannot be encoded"
         case .unknownSettlementCode(let entry, let code):
-            "settled[\(entry)] has reason code \(code), which is unknown (1 stale … 7 wrong round)"
+            "settled[\(entry)] has reason code \(code), which is unknown (1 stale … 10 rate-limited)"
         case .inconsistentInput(let field, let reason): "\(field.rawValue): \(reason)"
         }
     }

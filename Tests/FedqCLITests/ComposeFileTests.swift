@@ -226,6 +226,30 @@ import Yams
         }, "a target lives outside Sources/ and Tests/")
     }
 
+    /// Issue 20: the image pins every package (direct and transitive) to the version this
+    /// build resolved: docker/package-versions.txt must list exactly Package.resolved's pins,
+    /// and the build stage must read it.
+    @Test func theImagePinsEveryPackageThisBuildResolved() throws {
+        struct Resolved: Decodable {
+            struct Pin: Decodable {
+                struct State: Decodable { var version: String? }
+                var identity: String
+                var state: State
+            }
+            var pins: [Pin]
+        }
+        let resolved = try JSONDecoder().decode(Resolved.self, from: Data(try Self.text("Package.resolved").utf8))
+        let expected = resolved.pins.map { "\($0.identity) \($0.state.version ?? "?")" }.sorted()
+        let listed = try Self.text("docker/package-versions.txt").split(separator: "\n").filter { !$0.hasPrefix("#") }.map(String.init)
+        #expect(listed == expected, "docker/package-versions.txt is out of date: run scripts/docker-pins.sh")
+        #expect(!expected.contains { $0.hasSuffix(" ?") }, "a package is pinned to a branch or revision, not a version")
+        let dockerfile = try Self.text("docker/Dockerfile")
+        #expect(dockerfile.contains("COPY Package.swift docker/package-versions.txt ./"))
+        #expect(dockerfile.contains("swift package resolve \"$package\" --version \"$version\""))
+        #expect(try Self.text(".dockerignore").contains("!docker/package-versions.txt"))
+        #expect(!dockerfile.contains("swift:6.3-"), "the toolchain image floats")
+    }
+
     // MARK: Prometheus and Grafana
 
     static func yaml(_ path: String) throws -> [String: Any] {

@@ -26,8 +26,8 @@ import Wire
         var accounting = AggregationAccounting()
         for _ in ids { accounting.recordApplied(staleness: 1) }
         accounting.recordRejected(.malformed)
-        var window = RecentIDs(capacity: 8)
-        for id in ids { window.insert(id) }
+        var window = SettledIndex(stalenessHorizon: 4, refusalWindow: 8)
+        for (index, id) in ids.enumerated() { window.insert(id, base: index % 2 == 0 ? version : nil, current: version) }
         return CoordinatorState(
             model: GlobalModel(version: version, parameters: model, updatesApplied: ids.count), optimizer: optimizer,
             accounting: accounting, settledIDs: window, strategy: "fedbuff:10")
@@ -38,8 +38,9 @@ import Wire
         let ids = (0..<5).map { _ in UpdateID.random() }
         let saved = try state(version: 7, ids: ids)
         try store.commit(saved, spec: spec, records: ids.map { SettlementRecord(id: $0, disposition: .applied, version: 7) })
-        let loaded = try #require(try store.load(spec: spec, strategy: "fedbuff:10"))
+        let loaded = try #require(try store.load(spec: spec, strategy: "fedbuff:10", stalenessHorizon: 4))
         #expect(loaded.model.version == 7 && loaded.model.updatesApplied == 5)
+        #expect(loaded.settledIDs.versionedCount == 3 && loaded.settledIDs.refusals.count == 2)
         #expect(loaded.model.parameters == saved.model.parameters)
         #expect(loaded.optimizer == saved.optimizer)
         #expect(loaded.accounting == saved.accounting)

@@ -9,10 +9,10 @@ import Wire
 @Suite struct CoordinatorStateMachineTests {
     let spec = try! ModelSpec.synthetic(parameters: 8)
 
-    func machine(_ strategy: AggregationStrategy.Kind, window: Int = 64) -> CoordinatorStateMachine {
+    func machine(_ strategy: AggregationStrategy.Kind, window: Int = 64, horizon: Int = 8) -> CoordinatorStateMachine {
         let state = CoordinatorState(
             model: GlobalModel(version: 0, parameters: [Float](repeating: 0, count: spec.parameterCount), updatesApplied: 0),
-            optimizer: ServerOptimizer(.sgd(learningRate: 1)), settledIDs: RecentIDs(capacity: window),
+            optimizer: ServerOptimizer(.sgd(learningRate: 1)), settledIDs: SettledIndex(stalenessHorizon: horizon, refusalWindow: window),
             strategy: strategy.description)
         return CoordinatorStateMachine(state: state, strategy: AggregationStrategy(strategy))
     }
@@ -176,14 +176,86 @@ import Wire
         #expect(!machine.bufferOverdue(after: .seconds(1), now: start + .seconds(5)))
     }
 
-    @Test func theSettledWindowForgetsOnlyItsOldest() throws {
+    /// Issue 16: 66,536 cheap refusals once pushed an applied id out of a window of
+    /// 65,536, and its replay counted twice. Applied ids now expire only with their version.
+    @Test func noFloodOfRefusalsMakesAReplayCountTwice() throws {
         var machine = machine(.fedAsync(mixing: 1), window: 2)
-        let ids = (0..<3).map { _ in UpdateID.random() }
-        for id in ids {
-            _ = machine.receive(try partial([1], ids: [id]))
+        let honest = UpdateID.random()
+        _ = machine.receive(try partial([1], ids: [honest]))
+        _ = try machine.applyBuffer()
+        // Far more digest-booked refusals than the refusals' window holds.
+        let flood = (0..<100).map { _ in PartialAggregateSummary.Settled(updateID: .random(), baseVersion: 1, reason: .malformed) }
+        _ = machine.receive(.partial(PartialAggregate(dimension: spec.parameterCount), settled: flood))
+        #expect(machine.state.settledIDs.refusals.count == 2)
+        #expect(machine.state.settledIDs.contains(honest))
+        #expect(machine.receive(try partial([1], ids: [honest])) == .acknowledge(records: []))
+        #expect(machine.state.model.updatesApplied == 1)
+    }
+
+    /// An id is forgotten once its base version is beyond the horizon (8 + the workers'
+    /// lag), and a partial holding an update that old is refused whole as stale: a replay
+    /// can never count twice, however late it comes.
+    @Test func idsExpireWithTheirVersionAndOlderPartialsAreStale() throws {
+        var machine = machine(.fedAsync(mixing: 1), horizon: 8)
+        let first = UpdateID.random()
+        _ = machine.receive(try partial([1], ids: [first], base: 0))
+        _ = try machine.applyBuffer()
+        let horizon = ModelVersion(machine.state.settledIDs.horizon)
+        for version in 1...horizon {
+            _ = machine.receive(try partial([0], base: version))
             _ = try machine.applyBuffer()
         }
-        #expect(machine.receive(try partial([1], ids: [ids[2]])) == .acknowledge(records: []))
-        #expect(!machine.state.settledIDs.contains(ids[0]))
+        #expect(machine.state.model.version == horizon + 1)
+        #expect(!machine.state.settledIDs.contains(first))
+        #expect(machine.state.settledIDs.versionedCount == Int(horizon))
+        let replay = machine.receive(try partial([5], ids: [first], base: 0))
+        guard case .deadLetter(.stale, _, let records) = replay else {
+            Issue.record("expected the replay refused as stale, got \(replay)")
+            return
+        }
+        #expect(records.map(\.disposition) == [.stale])
+        #expect(machine.state.model.updatesApplied == Int(horizon) + 1)
+        #expect(machine.state.accounting.droppedStale == 1)
+    }
+}
+
+/// Issue 20: a second message under a counted id, arriving in another partial, is booked
+/// as a duplicate under a key of its own; the same message again settles silently.
+@Suite struct CoordinatorReplayTests {
+    let base = CoordinatorStateMachineTests()
+
+    func partial(_ entries: [(UpdateID, UInt32)]) throws -> CoordinatorStateMachine.Input {
+        var aggregate = PartialAggregate(dimension: base.spec.parameterCount)
+        for (id, checksum) in entries {
+            try aggregate.add(id: id, baseVersion: 0, checksum: checksum, weight: 1, mass: 1) { sum, weight in
+                for index in 0..<sum.count { sum[index] += weight }
+            }
+        }
+        return .partial(aggregate, settled: [])
+    }
+
+    @Test func aReplayUnderACountedIdIsBookedOnceAndTheCopyNotAtAll() throws {
+        var machine = base.machine(.fedAsync(mixing: 1))
+        let honest = UpdateID.random()
+        _ = machine.receive(try partial([(honest, 0xAAAA)]))
+        _ = try machine.applyBuffer()
+        // The same message again (a client's retry, or a redelivery): nothing to book.
+        #expect(machine.receive(try partial([(honest, 0xAAAA)])) == .acknowledge(records: []))
+        // Another message under the same id, alone in its partial: one duplicate, not applied.
+        let replay = base.records(machine.receive(try partial([(honest, 0xBBBB)])))
+        #expect(replay.map(\.reason) == [.duplicate])
+        #expect(replay.first?.id != honest)
+        // Its partial redelivered: booked already.
+        #expect(machine.receive(try partial([(honest, 0xBBBB)])) == .acknowledge(records: []))
+        #expect(machine.state.accounting.applied == 1 && machine.state.accounting.rejectedTotal == 1)
+        // Mixed with a fresh update, the partial cannot be split: parked, both booked.
+        let fresh = UpdateID.random()
+        guard case .deadLetter(.duplicate, _, let records) = machine.receive(try partial([(honest, 0xCCCC), (fresh, 1)])) else {
+            Issue.record("a partial mixing a replay and a fresh update was not parked")
+            return
+        }
+        #expect(Set(records.map(\.id)).count == 2 && records.allSatisfy { $0.reason == .duplicate })
+        #expect(machine.state.accounting.applied == 1 && machine.state.accounting.rejectedTotal == 3)
+        #expect(machine.state.model.version == 1)
     }
 }

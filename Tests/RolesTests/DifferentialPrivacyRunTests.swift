@@ -18,7 +18,7 @@ struct DifferentialPrivacyRunTests {
     func coordinator(_ privacy: DifferentialPrivacy?, buffer: Int = 2) -> CoordinatorStateMachine {
         let state = CoordinatorState(
             model: GlobalModel(version: 0, parameters: [Float](repeating: 0, count: spec.parameterCount), updatesApplied: 0),
-            optimizer: ServerOptimizer(.sgd(learningRate: 1)), settledIDs: RecentIDs(capacity: 64), strategy: "fedbuff:\(buffer)")
+            optimizer: ServerOptimizer(.sgd(learningRate: 1)), settledIDs: SettledIndex(stalenessHorizon: 8), strategy: "fedbuff:\(buffer)")
         return CoordinatorStateMachine(state: state, strategy: AggregationStrategy(.fedBuff(bufferSize: buffer)), privacy: privacy)
     }
 

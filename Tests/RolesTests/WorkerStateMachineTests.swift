@@ -10,17 +10,20 @@ import Wire
     let spec = try! ModelSpec.synthetic(parameters: 8)
 
     func machine(
-        flush: Int = 2, maxStaleness: Int? = nil, maxNorm: Float? = nil, bySamples: Bool = false
+        flush: Int = 2, maxStaleness: Int? = nil, maxNorm: Float? = nil, bySamples: Bool = false,
+        defences: UpdateDefences = .off
     ) -> WorkerStateMachine {
         WorkerStateMachine(spec: spec, settings: WorkerSettings(
             flushUpdates: flush, flushInterval: .milliseconds(20),
             staleness: StalenessPolicy(function: .constant, maxStaleness: maxStaleness, weighsBySamples: bySamples),
-            maxNorm: maxNorm))
+            maxNorm: maxNorm, defences: defences))
     }
 
-    func update(_ value: Float, base: ModelVersion = 0, id: UpdateID = .random(), samples: UInt64 = 600) throws -> (body: [UInt8], id: UpdateID) {
+    func update(
+        _ value: Float, base: ModelVersion = 0, id: UpdateID = .random(), samples: UInt64 = 600, client: UInt64 = .random(in: 0...UInt64.max)
+    ) throws -> (body: [UInt8], id: UpdateID) {
         let header = MessageHeader(
-            kind: .clientUpdate, specHash: spec.hash, modelVersion: base, updateID: id, sampleCount: samples,
+            kind: .clientUpdate, specHash: spec.hash, modelVersion: base, updateID: id, clientID: client, sampleCount: samples,
             parameterCount: spec.parameterCount, codec: .fp32)
         return (try Envelope.encode([Float](repeating: value, count: spec.parameterCount), header: header), id)
     }

@@ -125,8 +125,32 @@ import Testing
     }
 
     /// The first settled entry of the fixture partial: after the 24-byte section head and
-    /// three 24-byte update entries; its reason code sits 24 bytes in.
-    static let firstSettledReason = payload + 24 + 3 * 24 + 24
+    /// three 32-byte update entries; its reason code sits 24 bytes in.
+    static let firstSettledReason = payload + 24 + 3 * 32 + 24
+
+    /// A partial as workers wrote it before entries carried checksums: `flags` 0 and
+    /// 24-byte entries. It still decodes, its entries' checksums unknown (0).
+    @Test func aPartialWithoutEntryChecksumsStillDecodes() throws {
+        let current = Fixture.message(codec: "fp32", values: Self.values, kind: .partialAggregate)
+        #expect(current[7] == 1)
+        let entriesStart = Self.payload + 24
+        var legacy = Array(current[..<entriesStart])
+        for entry in 0..<3 { legacy += current[(entriesStart + 32 * entry)..<(entriesStart + 32 * entry + 24)] }
+        legacy += current[(entriesStart + 96)...]
+        legacy = Self.mutated(legacy) {
+            $0[7] = 0
+            let section = current[76..<80].enumerated().reduce(0) { $0 | Int($1.element) << (8 * $1.offset) }
+            Fixture.put(UInt32(section - 24), at: 76, in: &$0)
+        }
+        let decoded = try #require(try Envelope(bytes: legacy).partial)
+        let original = try #require(try Envelope(bytes: current).partial)
+        #expect(decoded.entries.map(\.updateID) == original.entries.map(\.updateID))
+        #expect(decoded.entries.map(\.checksum) == [0, 0, 0])
+        #expect(decoded.settled == original.settled)
+        // The flag means nothing on other kinds, and an entry's reserved bytes must be zero.
+        #expect(Fixture.decodeError(Self.mutated(Self.fp32) { $0[7] = 1 }) == .reservedNotZero(field: .flags))
+        #expect(Fixture.decodeError(Self.mutated(current) { $0[entriesStart + 28] = 1 }) == .reservedNotZero(field: .section))
+    }
 
     @Test func settledEntries() {
         let partial = Fixture.message(codec: "fp32", values: Self.values, kind: .partialAggregate)

@@ -59,6 +59,7 @@ import Testing
         #expect(partial.weightTotal == 2.5)
         #expect(partial.updateCount == 3)
         #expect(partial.entries.map(\.baseVersion) == [40, 41, 42])
+        #expect(partial.entries.map(\.checksum) == [0xC0DE_0000, 0xC0DE_0001, 0xC0DE_0002])
         #expect(Set(partial.entries.map(\.updateID)).count == 3)
         #expect(partial.settled.map(\.baseVersion) == [30, 41])
         #expect(partial.settled.map(\.reason) == [.stale, .nonFinite])

@@ -29,7 +29,7 @@ enum Fixture {
             kind == .partialAggregate
             ? PartialAggregateSummary(
                 weightTotal: 2.5, massTotal: 3,
-                entries: (0..<3).map { .init(updateID: .random(using: &generator), baseVersion: UInt64(40 + $0)) },
+                entries: (0..<3).map { .init(updateID: .random(using: &generator), baseVersion: UInt64(40 + $0), checksum: UInt32(0xC0DE_0000 + $0)) },
                 settled: [
                     .init(updateID: .random(using: &generator), baseVersion: 30, reason: .stale),
                     .init(updateID: .random(using: &generator), baseVersion: 41, reason: .nonFinite),

@@ -1,4 +1,4 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2154,SC2034  # the sourcing script sets tls_certs_dir and tls_certs_days, and reads tls_role_identities
 # Test and demo certificates with openssl, for scripts/tls-node.sh (a private TLS node)
 # and docker/tls/make-certs.sh (the compose deployment): a CA, a server certificate, and
 # client certificates whose common name is the RabbitMQ user they log in as with SASL

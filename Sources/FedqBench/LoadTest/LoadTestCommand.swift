@@ -54,6 +54,8 @@ public struct LoadTestCommand: AsyncParsableCommand {
     var raw = false
     @Flag(help: "Sign every update (100 clients' credentials from a throwaway issuer) and have the workers verify them (--issuer-key).")
     var sign = false
+    @Flag(help: "Run the workers with every defence against hostile updates off (--clip off, no sample or rate bounds), to measure what the defaults cost.")
+    var defencesOff = false
     @Option(help: "The broker's process id, whose CPU the report shows (scripts/broker.sh pid PORT); default: every beam.smp on this host.")
     var brokerPid: Int32?
     @Option(help: "Write every figure here as JSON.")
@@ -104,7 +106,8 @@ public struct LoadTestCommand: AsyncParsableCommand {
             line.withLock { $0.update(text) }
         }
         run.brokerPID = brokerPid
-        print("load test: \(workers) workers, \(publishers) publishers, \(params) parameters, codec \(codec), K=\(buffer)\(sign ? ", signed updates" : "")")
+        run.defencesOff = defencesOff
+        print("load test: \(workers) workers, \(publishers) publishers, \(params) parameters, codec \(codec), K=\(buffer)\(sign ? ", signed updates" : "")\(defencesOff ? ", defences off" : "")")
         let result = try await run.run()
         line.withLock { $0.finish() }
         for text in Self.lines(result) { print(text) }

@@ -38,6 +38,8 @@ struct LoadTestResult: Codable {
     var targetRate: Double?
     /// Updates were signed and verified (`--sign`).
     var signed: Bool?
+    /// The workers ran without their defences (`--defences-off`).
+    var defencesOff: Bool?
     var updatesPublished: Int
     var updatesAggregated: Int
     var seconds: Double
@@ -82,6 +84,8 @@ struct LoadTestRun {
     var out: String
     /// The broker's own process, for its CPU (nil: every `beam.smp` on this host).
     var brokerPID: Int32? = nil
+    /// Workers without their defences against hostile updates (`--defences-off`).
+    var defencesOff = false
     var progress: @Sendable (_ published: Int, _ aggregated: Int, _ elapsed: Double) -> Void
 
     func run() async throws -> LoadTestResult {
@@ -122,6 +126,9 @@ struct LoadTestRun {
     /// Signing clients minted in memory from a throwaway issuer, whose public key the
     /// workers get in `issuerKeyFile`: 100 of them, so the workers' credential cache
     /// works as it would for a fleet.
+    /// How many client ids unsigned load-test updates are spread over.
+    static let unsignedClients: UInt64 = 1_000
+
     static func signingClients(issuerKeyFile: String) throws -> [ClientIdentity] {
         let issuer = SigningKey()
         try? FileManager.default.removeItem(atPath: issuerKeyFile)
@@ -142,7 +149,8 @@ struct LoadTestRun {
             roles.append(try RoleProcess(
                 name: "worker \(index)",
                 arguments: ["worker"] + shared + ["--flush-updates", "\(flushUpdates)", "--prefetch", "\(4 * flushUpdates)", "--flush-ms", "\(flushMs)"]
-                    + (sign ? ["--issuer-key", out + "/issuer.pub"] : []),
+                    + (sign ? ["--issuer-key", out + "/issuer.pub"] : [])
+                    + (defencesOff ? ["--clip", "off", "--sample-share", "0", "--max-client-rate", "0"] : []),
                 log: out + "/worker-\(index).log"))
         }
         return roles
@@ -190,8 +198,10 @@ struct LoadTestRun {
                         stamped.updateID = id
                         // Signed: each update as one of the clients, its signature made here (in the timed loop).
                         let client = clients.isEmpty ? nil : clients[Int(id.low % UInt64(clients.count))]
-                        if let client { stamped.clientID = client.credential.clientID }
-                        let body = try Envelope.restamped(template, updateID: id, clientID: client?.credential.clientID)
+                        // Unsigned, the updates still come from a fleet of clients, as the
+                        // workers' per-client rate limit expects of real traffic.
+                        stamped.clientID = client?.credential.clientID ?? id.low % Self.unsignedClients
+                        let body = try Envelope.restamped(template, updateID: id, clientID: stamped.clientID)
                         var properties = PipelineMessage.properties(for: stamped)
                         if let client { properties = PipelineMessage.signed(update: properties, body: body, by: client) }
                         published.record(id.hex, at: Date().timeIntervalSince1970)
@@ -246,7 +256,7 @@ struct LoadTestRun {
         return LoadTestResult(
             parameters: spec.parameterCount, codec: codec.description, messageBytes: template.count, publishers: publishers,
             workers: workers, buffer: buffer, flushUpdates: flushUpdates, flushMs: flushMs, targetRate: rate, signed: sign,
-            updatesPublished: sentTimes.count,
+            defencesOff: defencesOff, updatesPublished: sentTimes.count,
             updatesAggregated: aggregated, seconds: wall, updatesPerSecond: Double(aggregated) / wall,
             mbPerSecond: Double(aggregated) * Double(template.count) / 1e6 / wall,
             latencyMs: .init(

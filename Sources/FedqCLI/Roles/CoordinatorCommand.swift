@@ -25,7 +25,7 @@ struct CoordinatorCommand: AsyncParsableCommand {
     var checkpoint = "runs/coordinator"
     @Option(help: "Keep summary.json here (default: the checkpoint directory).")
     var out: String?
-    @Option(help: "How many settled update ids are remembered to recognise redeliveries.")
+    @Option(help: "How many refused messages' digests are remembered to recognise redelivered partials (applied update ids are kept for the staleness horizon, however many).")
     var settledWindow = 1 << 16
     @Option(help: "Apply a FedBuff/FedAvg buffer that has not filled within this many milliseconds (0: wait for it to fill).")
     var maxBufferWaitMs = 5000
@@ -45,7 +45,8 @@ struct CoordinatorCommand: AsyncParsableCommand {
         defer { metrics?.close() }
         let spec = try shared.modelSpec()
         let kind = try shared.strategyKind()
-        let rule = try shared.serverOptimizer()
+        let optimizerRule = try shared.serverOptimizer()
+        let rule = try shared.aggregateRule()
         let store = try CoordinatorStore(directory: checkpoint)
         let initial = Network(spec: spec, seed: shared.seed).parameters
         let supervisor = try shared.supervisor(role: "coordinator", logger: logger)
@@ -54,6 +55,7 @@ struct CoordinatorCommand: AsyncParsableCommand {
         let started = ContinuousClock.now
         let reconnects = Shared(0)
         let settledWindow = self.settledWindow
+        let horizon = try shared.stalenessPolicy().horizon
         let maxBufferWait: Duration? = maxBufferWaitMs > 0 ? .milliseconds(maxBufferWaitMs) : nil
         // The coordinator cannot count the fleet: with --dp-clip it needs --dp-population.
         let privacy = try shared.privacy.settings(population: nil)
@@ -66,7 +68,7 @@ struct CoordinatorCommand: AsyncParsableCommand {
                 model: await coordinator.model, accounting: await coordinator.accounting,
                 seconds: (ContinuousClock.now - started).seconds, reconnects: reconnects.current, final: final,
                 privacy: await PrivacySummary.of(coordinator, settings: privacy))
-            (summary.model, summary.strategy, summary.serverOptimizer) = (spec.name, kind.description, rule.description)
+            (summary.model, summary.strategy, summary.serverOptimizer) = (spec.name, kind.description, optimizerRule.description)
             try writeJSON(summary, to: summaryPath)
         }
 
@@ -83,8 +85,8 @@ struct CoordinatorCommand: AsyncParsableCommand {
                 try await PipelineTopology.ensure(on: transport)
                 // A new session starts from the last checkpoint: what was not committed comes back from the broker.
                 let coordinator = try Coordinator(
-                    transport: transport, spec: spec, initialParameters: initial, strategy: AggregationStrategy(kind),
-                    optimizer: ServerOptimizer(rule), store: store, settledWindow: settledWindow,
+                    transport: transport, spec: spec, initialParameters: initial, strategy: AggregationStrategy(kind, rule: rule),
+                    optimizer: ServerOptimizer(optimizerRule), store: store, settledWindow: settledWindow, stalenessHorizon: horizon,
                     maxBufferWait: maxBufferWait, privacy: privacy, signingKey: signingKey, logger: logger
                 ) { model in
                     if model.version % 10 == 0 {

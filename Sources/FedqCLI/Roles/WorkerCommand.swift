@@ -44,13 +44,14 @@ struct WorkerCommand: AsyncParsableCommand {
         defer { metrics?.close() }
         let spec = try shared.modelSpec()
         // Without --flush-updates, assume the usual pair of workers shares each buffer.
-        let flush = try shared.strategyKind().workerFlushSize(workers: 2, requested: flushUpdates)
+        let flush = try shared.strategyKind().workerFlushSize(workers: 2, requested: flushUpdates, rule: try shared.aggregateRule())
         var limits = DecodeLimits.default
         // No honest update is larger than the uncompressed model; twice that leaves room.
         limits.maxMessageBytes = maxMessageBytes ?? (8 * spec.parameterCount + (64 << 10))
         let settings = WorkerSettings(
             flushUpdates: flush, flushInterval: .milliseconds(flushMs), prefetch: prefetch,
             staleness: try shared.stalenessPolicy(), limits: limits, maxNorm: maxNorm, clipNorm: shared.privacy.dpClip,
+            defences: try shared.defences.defences(),
             issuer: try shared.trust.loadIssuerKey(), coordinatorKey: try shared.trust.loadCoordinatorKey())
         shared.trust.warnIfUnauthenticated(role: "worker", logger: logger)
         let supervisor = try shared.supervisor(role: "worker", logger: logger)

@@ -50,6 +50,7 @@ public actor Coordinator {
     public init(
         transport: any Transport, spec: ModelSpec, initialParameters: [Float], strategy: AggregationStrategy,
         optimizer: ServerOptimizer, store: CoordinatorStore? = nil, settledWindow: Int = 1 << 16,
+        stalenessHorizon: Int = StalenessPolicy.defaultHorizon,
         maxBufferWait: Duration? = nil, privacy: DifferentialPrivacy? = nil, signingKey: SigningKey? = nil,
         logger: Logger = Logger(label: "fedq", factory: { _ in SwiftLogNoOpLogHandler() }),
         onVersion: @escaping @Sendable (GlobalModel) -> Void = { _ in }
@@ -63,10 +64,10 @@ public actor Coordinator {
         self.maxBufferWait = maxBufferWait
         let name = strategy.kind.description
         let state =
-            try store?.load(spec: spec, strategy: name)
+            try store?.load(spec: spec, strategy: name, stalenessHorizon: stalenessHorizon)
             ?? CoordinatorState(
                 model: GlobalModel(version: 0, parameters: initialParameters, updatesApplied: 0), optimizer: optimizer,
-                settledIDs: RecentIDs(capacity: settledWindow), strategy: name)
+                settledIDs: SettledIndex(stalenessHorizon: stalenessHorizon, refusalWindow: settledWindow), strategy: name)
         machine = CoordinatorStateMachine(state: state, strategy: strategy, privacy: privacy)
     }
 

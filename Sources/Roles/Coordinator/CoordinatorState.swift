@@ -12,7 +12,7 @@ public struct CoordinatorState: Sendable {
     public var model: GlobalModel
     public var optimizer: ServerOptimizer
     public var accounting: AggregationAccounting
-    public var settledIDs: RecentIDs
+    public var settledIDs: SettledIndex
     /// `strategy.description` when the state was written; a restart with another
     /// strategy is refused rather than silently mixing two runs.
     public var strategy: String
@@ -22,7 +22,7 @@ public struct CoordinatorState: Sendable {
 
     public init(
         model: GlobalModel, optimizer: ServerOptimizer, accounting: AggregationAccounting = AggregationAccounting(),
-        settledIDs: RecentIDs, strategy: String, privacy: RDPAccountant? = nil
+        settledIDs: SettledIndex, strategy: String, privacy: RDPAccountant? = nil
     ) {
         self.privacy = privacy
         self.model = model

@@ -56,7 +56,8 @@ public struct CoordinatorStateMachine: Sendable {
     public private(set) var state: CoordinatorState
     private var strategy: AggregationStrategy
     /// Ids inside partials the strategy buffers (not settled until applied).
-    private var pendingIDs: Set<UpdateID> = []
+    /// (with their messages' checksums).
+    private var pendingIDs: [UpdateID: UInt32] = [:]
     /// When the oldest buffered partial arrived.
     private(set) var pendingSince: ContinuousClock.Instant?
 
@@ -89,7 +90,7 @@ public struct CoordinatorStateMachine: Sendable {
             }
             let partial = try PartialAggregate(
                 weightedSum: envelope.decode(), weightTotal: summary.weightTotal, massTotal: summary.massTotal,
-                entries: summary.entries.map { .init(id: $0.updateID, baseVersion: $0.baseVersion) })
+                entries: summary.entries.map { .init(id: $0.updateID, baseVersion: $0.baseVersion, checksum: $0.checksum) })
             return .partial(partial, settled: summary.settled)
         } catch {
             return .undecodable(detail: "partial: \(error)")
@@ -105,16 +106,32 @@ public struct CoordinatorStateMachine: Sendable {
         var records: [SettlementRecord] = []
         // Checked entry by entry: the same poison message twice in one list counts once.
         for entry in settled where !state.settledIDs.contains(entry.updateID) {
-            records.append(settleUnapplied(entry.updateID, reason: entry.reason))
+            records.append(settleUnapplied(entry.updateID, reason: entry.reason, base: Self.expiringBase(entry)))
         }
         if partial.isEmpty { return .acknowledge(records: records) }
-        let fresh = partial.updateIDs.filter { !state.settledIDs.contains($0) && !pendingIDs.contains($0) }
+        let standings = partial.entries.map(standing)
+        let fresh = zip(partial.entries, standings).filter { $0.1 == .fresh }.map(\.0)
+        // Another message under a counted id is a second publish (a replay): booked as a
+        // duplicate under a key of its own, once however often its partial comes back.
+        for (entry, standing) in zip(partial.entries, standings) where standing == .foreign {
+            let key = Self.foreignKey(entry)
+            if !state.settledIDs.contains(key) { records.append(settleUnapplied(key, reason: .duplicate, base: nil)) }
+        }
         if fresh.isEmpty {
-            // A redelivery of what is already counted (or buffered from the first copy).
+            // A redelivery of what is already counted (or buffered from the first copy),
+            // or only replays, booked above.
             return .acknowledge(records: records)
         }
+        if fresh.contains(where: { state.settledIDs.isBeyondHorizon(base: $0.baseVersion) }) {
+            // Older than the ids the coordinator still remembers: it cannot tell a replay
+            // from a first copy, and an update this stale is dropped anyway (a worker that
+            // let it through has not heard of the newest versions).
+            records += fresh.map { settleUnapplied($0.id, reason: .stale, base: $0.baseVersion) }
+            return .deadLetter(
+                reason: .stale, detail: "base version older than the staleness horizon \(state.settledIDs.horizon)", records: records)
+        }
         if fresh.count < partial.count {
-            records += fresh.map { settleUnapplied($0, reason: .duplicate) }
+            records += fresh.map { settleUnapplied($0.id, reason: .duplicate, base: $0.baseVersion) }
             return .deadLetter(
                 reason: .duplicate, detail: "\(partial.count - fresh.count) of \(partial.count) updates already counted",
                 records: records)
@@ -122,13 +139,13 @@ public struct CoordinatorStateMachine: Sendable {
         switch strategy.receive(partial, currentVersion: state.model.version) {
         case .buffered:
             if pendingIDs.isEmpty { pendingSince = now }
-            pendingIDs.formUnion(partial.updateIDs)
+            for entry in partial.entries { pendingIDs[entry.id] = entry.checksum }
             return .hold(records: records)
         case .ready:
-            pendingIDs.formUnion(partial.updateIDs)
+            for entry in partial.entries { pendingIDs[entry.id] = entry.checksum }
             return .apply(records: records)
         case .rejected(let reason):
-            records += partial.updateIDs.map { settleUnapplied($0, reason: reason) }
+            records += partial.entries.map { settleUnapplied($0.id, reason: reason, base: $0.baseVersion) }
             return .deadLetter(reason: reason, detail: "refused by the strategy", records: records)
         }
     }
@@ -152,10 +169,10 @@ public struct CoordinatorStateMachine: Sendable {
             // Releasing this aggregate would spend more than the target ε: it is refused
             // whole, and its updates are booked as such (never applied, never lost).
             let refused = strategy.discardPending()
-            pendingIDs = []
+            pendingIDs = [:]
             pendingSince = nil
             return Applied(
-                model: state.model, records: records + refused.map { settleUnapplied($0.id, reason: .privacyBudget) },
+                model: state.model, records: records + refused.map { settleUnapplied($0.id, reason: .privacyBudget, base: $0.baseVersion) },
                 staleness: [], refusal: .privacyBudget)
         }
         // What to go back to should the aggregate overflow (issue 16): a copy of the
@@ -177,10 +194,10 @@ public struct CoordinatorStateMachine: Sendable {
             // previous version stays the current one.
             state.model.parameters = previous.parameters
             state.optimizer = previous.optimizer
-            pendingIDs = []
+            pendingIDs = [:]
             pendingSince = nil
             return Applied(
-                model: state.model, records: records + applied.entries.map { settleUnapplied($0.id, reason: .nonFinite) },
+                model: state.model, records: records + applied.entries.map { settleUnapplied($0.id, reason: .nonFinite, base: $0.baseVersion) },
                 staleness: [], refusal: .nonFinite)
         }
         if ledger != nil {
@@ -194,20 +211,56 @@ public struct CoordinatorStateMachine: Sendable {
         stalenesses.reserveCapacity(applied.count)
         for entry in applied.entries {
             stalenesses.append(staleness(current: state.model.version, base: entry.baseVersion))
-            state.settledIDs.insert(entry.id)
+            state.settledIDs.insert(entry.id, base: entry.baseVersion, current: state.model.version, checksum: entry.checksum)
             records.append(SettlementRecord(id: entry.id, disposition: .applied, version: state.model.version + 1))
         }
-        pendingIDs = []
+        pendingIDs = [:]
         pendingSince = nil
         state.model.version += 1
+        state.settledIDs.advance(to: state.model.version)
         state.model.updatesApplied += applied.count
         return Applied(model: state.model, records: records, staleness: stalenesses)
     }
 
+    /// What an entry of an incoming partial is to the books.
+    enum Standing: Equatable {
+        /// Not counted yet.
+        case fresh
+        /// An update already counted or buffered, the same message again (a redelivery, or
+        /// a client's retry after a lost confirm): settled with the first.
+        case copy
+        /// Another message under a counted id (its checksum differs): a replay.
+        case foreign
+    }
+
+    private func standing(_ entry: PartialAggregate.Entry) -> Standing {
+        guard let known = pendingIDs[entry.id] ?? state.settledIDs.checksum(of: entry.id) else { return .fresh }
+        return known != 0 && entry.checksum != 0 && known != entry.checksum ? .foreign : .copy
+    }
+
+    /// The key a replay is booked under: its id with its checksum folded in, so the
+    /// honest update keeps its own line and the replay gets one of its own.
+    static func foreignKey(_ entry: PartialAggregate.Entry) -> UpdateID {
+        UpdateID(high: entry.id.high ^ 0xD0B1_E1D0_0000_0000, low: entry.id.low ^ UInt64(entry.checksum))
+    }
+
+    /// The version a worker's settled entry expires with: refusals judged as an admitted
+    /// client's update (stale, over a bound, rate-limited) are booked under the update's
+    /// own id, which a replay could reuse, so they are kept as long as it could count; the
+    /// rest are booked under their bytes' digest (`WorkerStateMachine`) and only a
+    /// redelivered partial repeats them.
+    static func expiringBase(_ entry: PartialAggregateSummary.Settled) -> ModelVersion? {
+        switch entry.reason {
+        case .stale, .outOfBounds, .rateLimited: entry.baseVersion
+        default: nil
+        }
+    }
+
     /// Books an update that will never be applied: dropped stale, or rejected for
     /// `reason`; returns its line for `updates.csv`.
-    private mutating func settleUnapplied(_ id: UpdateID, reason: RejectionReason) -> SettlementRecord {
-        state.settledIDs.insert(id)
+    /// - Parameter base: the version its id expires with (nil: booked under a digest).
+    private mutating func settleUnapplied(_ id: UpdateID, reason: RejectionReason, base: ModelVersion?) -> SettlementRecord {
+        state.settledIDs.insert(id, base: base, current: state.model.version)
         guard reason.isRejection else {
             state.accounting.recordDroppedStale()
             return SettlementRecord(id: id, disposition: .stale, version: state.model.version)

@@ -108,11 +108,14 @@ public final class CoordinatorStore: Sendable {
         var logLength: UInt64
         /// Absent in checkpoints of runs without differential privacy.
         var privacy: RDPAccountant?
+        /// Ids remembered by version (`SettledIndex`), after the refusals' window; absent
+        /// in checkpoints written before the index kept any.
+        var versionedCount: Int?
     }
 
     /// The last committed state, or nil for a new directory. Cuts `updates.csv` back to
     /// the length the checkpoint records.
-    public func load(spec: ModelSpec, strategy: String) throws(CheckpointError) -> CoordinatorState? {
+    public func load(spec: ModelSpec, strategy: String, stalenessHorizon: Int = StalenessPolicy.defaultHorizon) throws(CheckpointError) -> CoordinatorState? {
         guard FileManager.default.fileExists(atPath: checkpointPath) else {
             try truncateLog(to: 0)
             return nil
@@ -125,7 +128,7 @@ public final class CoordinatorStore: Sendable {
         guard bytes.count >= 20, Array(bytes[0..<8]) == Self.magic else { throw corrupt("not a FedQueue checkpoint") }
         let stored = bytes[(bytes.count - 4)...].enumerated().reduce(UInt32(0)) { $0 | UInt32($1.element) << (8 * $1.offset) }
         guard CRC32C.checksum(bytes[..<(bytes.count - 4)]) == stored else { throw corrupt("checksum mismatch") }
-        typealias Restored = (Meta, [Float], [Float], [Float], RecentIDs)
+        typealias Restored = (Meta, [Float], [Float], [Float], SettledIndex)
         // `withUnsafeBytes` rethrows untyped errors: the reading returns a typed Result instead.
         let restored = bytes.withUnsafeBytes { buffer in Result { () throws(CheckpointError) -> Restored in
             var reader = ByteReader(buffer, offset: 8)
@@ -150,8 +153,19 @@ public final class CoordinatorStore: Sendable {
                 settled.insert(reader.updateID(at: reader.offset))
                 _ = reader.read(count: 16)
             }
+            var versioned: [(id: UpdateID, base: ModelVersion, checksum: UInt32)] = []
+            for _ in 0..<(meta.versionedCount ?? 0) {
+                guard reader.remaining >= 28 else { throw corrupt("truncated id index") }
+                let id = reader.updateID(at: reader.offset)
+                _ = reader.read(count: 16)
+                guard let base = reader.read(UInt64.self), let checksum = reader.read(UInt32.self) else {
+                    throw corrupt("truncated id index")
+                }
+                versioned.append((id, base, checksum))
+            }
             guard reader.offset == buffer.count - 4 else { throw corrupt("trailing bytes") }
-            return (meta, parameters, first, second, settled)
+            let index = SettledIndex(stalenessHorizon: stalenessHorizon, refusals: settled, versioned: versioned, current: meta.version)
+            return (meta, parameters, first, second, index)
         } }
         let (meta, parameters, first, second, settled) = try restored.get()
         guard parameters.isAllFinite else { throw .nonFiniteModel(path: checkpointPath) }
@@ -170,13 +184,15 @@ public final class CoordinatorStore: Sendable {
     public func commit(_ state: CoordinatorState, spec: ModelSpec, records: [SettlementRecord]) throws(CheckpointError) {
         guard state.model.parameters.isAllFinite else { throw .nonFiniteModel(path: checkpointPath) }
         let logLength = try append(records)
-        let ids = state.settledIDs.oldestFirst
+        let ids = state.settledIDs.refusals.oldestFirst
+        let versioned = state.settledIDs.versionedEntries
         let meta = Meta(
             version: state.model.version, updatesApplied: state.model.updatesApplied, specHash: spec.hash,
             parameterCount: state.model.parameters.count, strategy: state.strategy, optimizer: state.optimizer.rule,
             optimizerSteps: state.optimizer.steps, firstMomentCount: state.optimizer.firstMoment.count,
-            secondMomentCount: state.optimizer.secondMoment.count, settledCapacity: state.settledIDs.capacity,
-            settledCount: ids.count, accounting: state.accounting, logLength: logLength, privacy: state.privacy)
+            secondMomentCount: state.optimizer.secondMoment.count, settledCapacity: state.settledIDs.refusals.capacity,
+            settledCount: ids.count, accounting: state.accounting, logLength: logLength, privacy: state.privacy,
+            versionedCount: versioned.count)
         let metaBytes: [UInt8]
         do { metaBytes = [UInt8](try JSONEncoder().encode(meta)) } catch {
             throw .io(path: checkpointPath, reason: "cannot encode: \(error)")
@@ -190,6 +206,11 @@ public final class CoordinatorStore: Sendable {
             vector.withUnsafeBytes { bytes += $0 }
         }
         for id in ids { bytes += id.bytes }
+        for entry in versioned {
+            bytes += entry.id.bytes
+            bytes.appendLittleEndian(entry.base)
+            bytes.appendLittleEndian(entry.checksum)
+        }
         bytes.appendLittleEndian(CRC32C.checksum(bytes))
         let temporary = checkpointPath + ".tmp"
         try write(bytes, to: temporary)
@@ -247,5 +268,9 @@ public final class CoordinatorStore: Sendable {
 extension [UInt8] {
     fileprivate mutating func appendLittleEndian(_ value: UInt32) {
         for index in 0..<4 { append(UInt8(truncatingIfNeeded: value >> (8 * index))) }
+    }
+
+    fileprivate mutating func appendLittleEndian(_ value: UInt64) {
+        for index in 0..<8 { append(UInt8(truncatingIfNeeded: value >> (8 * index))) }
     }
 }

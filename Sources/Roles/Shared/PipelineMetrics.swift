@@ -24,6 +24,7 @@ public enum PipelineMetric: String, CaseIterable, Sendable {
     case dpEpsilon = "fedq_dp_epsilon"
     case modelsRejected = "fedq_models_rejected_total"
     case modelRequestsRefused = "fedq_model_requests_refused_total"
+    case updatesClipped = "fedq_updates_clipped_total"
 
     /// What swift-metrics type makes it, and so its Prometheus type.
     public enum Kind: Sendable, Equatable {
@@ -43,7 +44,7 @@ public enum PipelineMetric: String, CaseIterable, Sendable {
     public var kind: Kind {
         switch self {
         case .updatesReceived, .updatesApplied, .updatesDroppedStale, .updatesRejected, .updatesPublished, .partialsFlushed,
-            .partialsReceived, .reconnects, .modelsRejected, .modelRequestsRefused:
+            .partialsReceived, .reconnects, .modelsRejected, .modelRequestsRefused, .updatesClipped:
             .counter
         case .modelVersion, .evaluatedAccuracy, .queueReady, .dpEpsilon: .gauge
         // Staleness is counted in versions: buckets that separate fresh from stale.
@@ -82,6 +83,8 @@ public enum PipelineMetric: String, CaseIterable, Sendable {
         case .dpEpsilon: "Differential privacy: the epsilon the coordinator's applied aggregates have spent, at the run's delta."
         case .modelsRejected:
             "Model versions and version notices this subscriber dropped, by reason: undecodable or another model's, or (with --coordinator-key) unauthenticated."
+        case .updatesClipped:
+            "Updates this worker scaled down to its norm bound (--clip, or --dp-clip) before adding them: a rising rate means large or hostile updates."
         case .modelRequestsRefused:
             "Model requests the coordinator did not answer: their reply_to named a queue that is not a subscriber's own (amq.gen-…)."
         }
@@ -117,6 +120,7 @@ public enum PipelineMetrics {
     public static let evaluatedAccuracy = Gauge(label: PipelineMetric.evaluatedAccuracy.name)
     public static let dpEpsilon = Gauge(label: PipelineMetric.dpEpsilon.name)
     public static let modelRequestsRefused = Counter(label: PipelineMetric.modelRequestsRefused.name)
+    public static let updatesClipped = Counter(label: PipelineMetric.updatesClipped.name)
 
     public static func rejected(_ reason: RejectionReason) -> Counter {
         Counter(label: PipelineMetric.updatesRejected.name, dimensions: [("reason", reason.name)])

@@ -28,6 +28,8 @@ public actor AggregatorWorker {
     /// Deliveries behind the machine's open batch, oldest first.
     private var held: [Delivery] = []
     public private(set) var partialsPublished = 0
+    /// Updates scaled down to the norm bound so far.
+    public var updatesClipped: Int { machine.clippedCount }
     private let logger: Logger
     private let flushes: AsyncStream<Outgoing>
     private let flushQueue: AsyncStream<Outgoing>.Continuation
@@ -135,7 +137,7 @@ public actor AggregatorWorker {
         if !partial.isEmpty {
             try await publish(PartialAggregateSummary(
                 weightTotal: partial.weightTotal, massTotal: partial.massTotal,
-                entries: partial.entries.map { .init(updateID: $0.id, baseVersion: $0.baseVersion) }),
+                entries: partial.entries.map { .init(updateID: $0.id, baseVersion: $0.baseVersion, checksum: $0.checksum) }),
                 sum: partial.weightedSum, codec: .fp32)
         }
         // Settled entries travel apart from added ones: the coordinator can account each

@@ -20,6 +20,9 @@ public struct WorkerSettings: Sendable {
     /// before it enters the partial (nil: no clipping). Clipping here, not at the
     /// coordinator, means no unclipped update ever leaves a worker.
     public var clipNorm: Double?
+    /// Clipping, sample-count bounds and the per-client rate limit every update passes
+    /// before it joins a partial (issue 16); on by default.
+    public var defences: UpdateDefences
     /// The federation's issuer key (`--issuer-key`): with it, only updates signed under a
     /// credential it issued are taken; the rest are refused as `unauthenticated`.
     public var issuer: VerifyingKey?
@@ -29,9 +32,10 @@ public struct WorkerSettings: Sendable {
     public init(
         flushUpdates: Int, flushInterval: Duration = .milliseconds(20), prefetch: Int = 32,
         staleness: StalenessPolicy, limits: DecodeLimits = .default, maxNorm: Float? = nil, clipNorm: Double? = nil,
-        issuer: VerifyingKey? = nil, coordinatorKey: VerifyingKey? = nil
+        defences: UpdateDefences = .default, issuer: VerifyingKey? = nil, coordinatorKey: VerifyingKey? = nil
     ) {
         self.issuer = issuer
+        self.defences = defences
         self.coordinatorKey = coordinatorKey
         self.clipNorm = clipNorm
         self.flushUpdates = max(1, flushUpdates)

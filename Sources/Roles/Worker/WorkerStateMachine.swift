@@ -66,12 +66,29 @@ public struct WorkerStateMachine: Sendable {
     /// With an issuer key: checks every update's credential and signature (and keeps the
     /// credentials that verified, so the usual update costs one signature check).
     private var authenticator: UpdateAuthenticator?
+    /// What the defences learned of this run (recent norms, sample counts, each client's
+    /// updates this version).
+    private var defence: DefenceState
+    /// Updates that passed every check but wait for an adaptive bound to have seen enough
+    /// norms (`NormBound.warmUpNorms`): the first update a worker ever sees does not set
+    /// the bound it is judged by.
+    private var waiting: [Accepted] = []
+    /// How long updates wait for the bound at most before they are clipped to what the
+    /// norms seen so far give.
+    public static let warmUpWait: Duration = .seconds(1)
+    /// Updates scaled down by a norm bound so far (for the metric and the attack benchmark).
+    public private(set) var clippedCount = 0
 
     public init(spec: ModelSpec, settings: WorkerSettings) {
         self.spec = spec
         self.settings = settings
         partial = PartialAggregate(dimension: spec.parameterCount)
         authenticator = settings.issuer.map { UpdateAuthenticator(issuer: $0) }
+        var defences = settings.defences
+        // Differential privacy clips every update to its fixed C already, which is the bound
+        // its guarantee rests on; an adaptive bound on top would only hold updates back.
+        if settings.clipNorm != nil { defences.norm = .off }
+        defence = DefenceState(defences)
     }
 
     /// A version announced by the coordinator (its notice on `fedq.versions`).
@@ -119,15 +136,6 @@ public struct WorkerStateMachine: Sendable {
         } catch {
             return unjudged(.unauthenticated, "\(error.reasonCode): \(error)", body: body)
         }
-        // Decoded once when a norm is needed (a bound or DP's clip); otherwise the update is
-        // decoded straight into the partial's sum.
-        var delta: [Float]? = settings.maxNorm != nil || settings.clipNorm != nil ? envelope.decode() : nil
-        if let maxNorm = settings.maxNorm, let values = delta {
-            let norm = values.l2Norm()
-            guard norm <= Double(maxNorm) else {
-                return judged(.outOfBounds, "l2-norm \(norm) > \(maxNorm)", header)
-            }
-        }
         if let first = ids[header.updateID] {
             // The same bytes again: a client republished what it saw no confirm for. The
             // first copy counts and this one settles with it (effectively once).
@@ -145,36 +153,124 @@ public struct WorkerStateMachine: Sendable {
             return judged(
                 .outOfBounds, "base-version-ahead: \(header.modelVersion) > newest version \(knownVersion) + \(Self.versionLead)", header)
         }
-        // A claimed sample count beyond Int (2^63 and up) is clamped, never trapped on.
-        switch settings.staleness.verdict(base: header.modelVersion, current: knownVersion, samples: Int(clamping: header.sampleCount)) {
-        case .dropStale(let tau):
-            return judged(.stale, "stale: \(tau) versions behind (max \(settings.staleness.maxStaleness ?? 0))", header)
-        case .accept(_, let weight, let mass):
-            var batches: [Batch] = []
-            // Redelivered: flush what is open so this one travels alone (see `receive`'s doc).
-            let before = redelivered ? takeBatch() : nil
-            do {
-                if var values = delta {
-                    if let clip = settings.clipNorm { values.clip(toNorm: clip) }
-                    delta = nil
-                    try partial.add(id: header.updateID, baseVersion: header.modelVersion, weight: weight, mass: mass, delta: values)
-                } else {
-                    try partial.add(id: header.updateID, baseVersion: header.modelVersion, weight: weight, mass: mass) {
-                        sum, weight in try envelope.accumulate(into: sum, weight: weight)
-                    }
-                }
-            } catch {
-                // Accumulation validates before it writes, so the sum is untouched; what
-                // was open stays open.
-                if let before { reopen(before, now: now) }
-                return unjudged(.malformed, "accumulate: \(error)", body: body, baseVersion: header.modelVersion)
-            }
-            if let before { batches.append(before) }
-            ids[header.updateID] = envelope.checksum
-            hold(now: now)
-            if redelivered || partial.count >= settings.flushUpdates, let batch = takeBatch() { batches.append(batch) }
-            return .added(batches: batches)
+        if let refusal = defence.refusal(samples: header.sampleCount) {
+            return judged(.outOfBounds, refusal, header)
         }
+        let samples = settings.staleness.weighsBySamples ? defence.weighedSamples(claimed: header.sampleCount) : 1
+        switch settings.staleness.verdict(base: header.modelVersion, current: knownVersion, samples: samples) {
+        case .dropStale(let tau):
+            return judged(.stale, "stale: \(tau) versions behind (max \(settings.staleness.horizon))", header)
+        case .accept(_, let weight, let mass):
+            // Counted against the client's share of this version only once it would be
+            // taken, so a stale or refused update costs the client nothing.
+            guard defence.admit(client: header.clientID, version: knownVersion) else {
+                return judged(
+                    .rateLimited,
+                    "rate-limited: client \(header.clientID) had \(settings.defences.updatesPerClientVersion ?? 0) updates at version \(knownVersion)",
+                    header)
+            }
+            return add(Accepted(envelope: envelope, weight: weight, mass: mass), redelivered: redelivered, now: now, body: body)
+        }
+    }
+
+    /// An update that passed every check, on its way into the partial.
+    private struct Accepted: Sendable {
+        var envelope: Envelope
+        var weight: Float
+        var mass: Float
+        /// Its decoded delta, when a norm bound needed it decoded (nil: accumulated straight
+        /// from the payload).
+        var delta: [Float]? = nil
+        var norm: Double = 0
+    }
+
+    /// Bounds the norm of `update` and adds it to the open partial (or, while an adaptive
+    /// bound is still learning the run's norms, to the updates waiting for it).
+    private mutating func add(_ update: Accepted, redelivered: Bool, now: ContinuousClock.Instant, body: [UInt8]) -> Decision {
+        var update = update
+        let header = update.envelope.header
+        if needsNorm {
+            let values = update.envelope.decode()
+            update.norm = values.l2Norm()
+            if let maxNorm = settings.maxNorm, update.norm > Double(maxNorm) {
+                return judged(.outOfBounds, "l2-norm \(update.norm) > \(maxNorm)", header)
+            }
+            update.delta = values
+            defence.record(norm: update.norm)
+        }
+        var batches: [Batch] = []
+        // Redelivered: flush what is open so this one travels alone (see `receive`'s doc).
+        let before = redelivered ? takeBatch() : nil
+        if !redelivered, !defence.isWarm {
+            // Too few norms yet to judge this one alone: it waits, held, for the bound the
+            // next few updates make (or for the flush, `warmUpWait` at most).
+            waiting.append(update)
+            ids[header.updateID] = update.envelope.checksum
+            hold(now: now)
+            return .added(batches: [])
+        }
+        admitWaiting()
+        do {
+            try admit(update)
+        } catch {
+            // Accumulation validates before it writes, so the sum is untouched; what
+            // was open stays open.
+            if let before { reopen(before, now: now) }
+            return unjudged(.malformed, "accumulate: \(error)", body: body, baseVersion: header.modelVersion)
+        }
+        if let before { batches.append(before) }
+        ids[header.updateID] = update.envelope.checksum
+        hold(now: now)
+        if redelivered || partial.count >= settings.flushUpdates, let batch = takeBatch() { batches.append(batch) }
+        return .added(batches: batches)
+    }
+
+    /// Whether updates are decoded for their norm: a bound to refuse over, DP's clip, or a clip.
+    private var needsNorm: Bool { settings.maxNorm != nil || settings.clipNorm != nil || settings.defences.norm != .off }
+
+    /// The norm an update is clipped to now: the tighter of DP's clip and the defences' bound.
+    private var clipLimit: Double? {
+        switch (settings.clipNorm, defence.normLimit) {
+        case (let dp?, let bound?): min(dp, bound)
+        case (let dp?, nil): dp
+        case (nil, let bound): bound
+        }
+    }
+
+    /// Adds one update to the partial, clipped to `clipLimit`.
+    private mutating func admit(_ update: Accepted) throws {
+        let header = update.envelope.header
+        guard let delta = update.delta else {
+            try partial.add(
+                id: header.updateID, baseVersion: header.modelVersion, checksum: update.envelope.checksum, weight: update.weight,
+                mass: update.mass
+            ) { sum, weight in try update.envelope.accumulate(into: sum, weight: weight) }
+            return
+        }
+        var scale: Float = 1
+        if let limit = clipLimit, update.norm > limit { scale = Float(limit / update.norm) }
+        if scale < 1 {
+            clippedCount += 1
+            PipelineMetrics.updatesClipped.increment()
+        }
+        try partial.add(
+            id: header.updateID, baseVersion: header.modelVersion, checksum: update.envelope.checksum, weight: update.weight,
+            mass: update.mass
+        ) { sum, weight in
+            let factor = weight * scale
+            delta.withUnsafeBufferPointer { values in
+                for index in 0..<min(sum.count, values.count) { sum[index] += factor * values[index] }
+            }
+        }
+    }
+
+    /// Adds the updates that waited for the bound, each clipped to what it is now.
+    private mutating func admitWaiting() {
+        guard !waiting.isEmpty else { return }
+        let updates = waiting
+        waiting = []
+        // Their deltas were decoded and checked already, so adding cannot fail.
+        for update in updates { try? admit(update) }
     }
 
     /// Books a refused update once its message is parked in `fedq.dead`.
@@ -185,7 +281,9 @@ public struct WorkerStateMachine: Sendable {
 
     /// The open batch when its oldest update has waited a flush interval, else nil.
     public mutating func batchIfDue(now: ContinuousClock.Instant = .now) -> Batch? {
-        guard let oldest, now - oldest >= settings.flushInterval else { return nil }
+        guard let oldest else { return nil }
+        let wait = defence.isWarm || waiting.isEmpty ? settings.flushInterval : max(settings.flushInterval, Self.warmUpWait)
+        guard now - oldest >= wait else { return nil }
         return takeBatch()
     }
 
@@ -193,6 +291,7 @@ public struct WorkerStateMachine: Sendable {
     /// the worker takes more updates while the batch is published.
     public mutating func takeBatch() -> Batch? {
         guard heldDeliveries > 0 else { return nil }
+        admitWaiting()
         defer {
             partial = PartialAggregate(dimension: spec.parameterCount)
             ids = [:]
