@@ -16,6 +16,7 @@ port="${FEDQ_BENCH_BROKER_PORT:-5697}"
 out="runs/bench-fleet-$clients"
 rm -rf "$out"; mkdir -p "$out"
 trap 'fedq_stop_roles_and_broker "$port"' EXIT
+scripts/broker.sh reset "$port" >/dev/null 2>&1 || true
 FEDQ_BROKER="$(scripts/broker.sh start "$port")"
 export FEDQ_BROKER
 "$fedq" topology apply --purge --broker "$FEDQ_BROKER" >/dev/null

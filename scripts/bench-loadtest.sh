@@ -27,6 +27,7 @@ port="${FEDQ_BENCH_BROKER_PORT:-5696}"
 out="runs/bench-loadtest"
 rm -rf "$out"; mkdir -p "$out"
 trap 'fedq_stop_roles_and_broker "$port"' EXIT
+scripts/broker.sh reset "$port" >/dev/null 2>&1 || true
 broker="$(scripts/broker.sh start "$port")"
 broker_pid="$(scripts/broker.sh pid "$port")"
 cores="$(nproc)"

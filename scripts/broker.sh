@@ -10,6 +10,9 @@
 #   scripts/broker.sh status [PORT]  exit 0 and print the URL when the node answers
 #   scripts/broker.sh pid [PORT]     print the node's (beam.smp) process id, e.g. for taskset
 #   scripts/broker.sh import PORT FILE  import a definitions file (users, permissions, topology)
+#   scripts/broker.sh reset [PORT]   stop the node and delete its state (every queue, user
+#                                    and message): benchmarks start from nothing, so a queue
+#                                    an older version left bound to an exchange skews nothing
 set -euo pipefail
 
 command="${1:-status}"
@@ -31,6 +34,10 @@ start() {
 case "$command" in
 start) start ;;
 stop) rabbit_node_stop_alone ;;
+reset)
+    rabbit_node_stop_alone
+    rm -rf "$node_dir"
+    ;;
 status)
     if rabbit_node_answers; then echo "$node_url"; else echo "not running: $RABBITMQ_NODENAME" >&2; exit 1; fi
     ;;
@@ -42,5 +49,5 @@ import)
 pid)
     if [[ -f "$RABBITMQ_PID_FILE" ]]; then cat "$RABBITMQ_PID_FILE"; else echo "not running: $RABBITMQ_NODENAME" >&2; exit 1; fi
     ;;
-*) echo "usage: scripts/broker.sh start|stop|status|pid [PORT] | import PORT FILE" >&2; exit 2 ;;
+*) echo "usage: scripts/broker.sh start|stop|status|pid|reset [PORT] | import PORT FILE" >&2; exit 2 ;;
 esac

@@ -9,7 +9,11 @@ repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
 
 source scripts/lib/packages.sh
-fedq_install_missing_packages
+fedq_install_missing_packages shellcheck
+
+# Every shell script lints clean (-x follows what they source), or nothing else runs.
+shellcheck -x scripts/*.sh scripts/lib/*.sh docker/tls/*.sh .ci/run
+echo "test.sh: shellcheck clean"
 
 port="${FEDQ_BROKER_PORT:-5699}"
 tls_port="${FEDQ_TLS_BROKER_PORT:-5697}"

@@ -25,6 +25,18 @@ extension Envelope {
         }
     }
 
+    /// ‖decode(payload)‖₂, read off the codec's bytes (no decoded vector for int8 and fp32):
+    /// what a worker clips each update by. Top-k payloads: the norm of the kept values.
+    public func l2Norm() -> Double {
+        storage.withUnsafeBytes { bytes in
+            guard let base = bytes.baseAddress else { return 0 }
+            if let sparse {
+                return header.codec.values.squaredNorm(base + sparse.valuesOffset, count: sparse.count).squareRoot()
+            }
+            return header.codec.values.squaredNorm(base + encodedOffset, count: header.parameterCount).squareRoot()
+        }
+    }
+
     /// One call into the message's codec (dispatched once per message, not per value).
     private func accumulateKernel(_ bytes: UnsafeRawBufferPointer, into target: UnsafeMutableBufferPointer<Float>, weight: Float) {
         guard let base = bytes.baseAddress, let output = target.baseAddress else { return }

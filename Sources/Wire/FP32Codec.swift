@@ -23,6 +23,16 @@ public struct FP32Codec: ParameterlessCodec {
             output[index] += weight * payload.loadUnaligned(fromByteOffset: 4 &* index, as: Float.self)
         }
     }
+
+    /// Straight off the payload, without a decoded copy.
+    public func squaredNorm(_ payload: UnsafeRawPointer, count: Int) -> Double {
+        var total = 0.0
+        for index in 0..<count {
+            let value = Double(payload.loadUnaligned(fromByteOffset: 4 &* index, as: Float.self))
+            total += value * value
+        }
+        return total
+    }
 }
 
 extension ValueCodec where Self == FP32Codec {

@@ -86,6 +86,26 @@ public struct Int8Codec: BlockScaledCodec {
     }
 }
 
+extension Int8Codec {
+    /// Σ (scale·code)² per block: one pass over the codes, no decoded vector (the default
+    /// writes and reads 4 bytes per value where this reads 1).
+    public func squaredNorm(_ payload: UnsafeRawPointer, count: Int) -> Double {
+        let blocks = blockCount(count: count)
+        let codes = (payload + 4 * blocks).assumingMemoryBound(to: Int8.self)
+        var total = 0.0
+        for block in 0..<blocks {
+            let scale = Double(Float(bitPattern: payload.loadUnaligned(fromByteOffset: 4 * block, as: UInt32.self)))
+            let start = block * blockSize
+            let end = min(start + blockSize, count)
+            // At most 1,024 codes of |c| <= 127 per block: their squares sum within Int32.
+            var squares: Int32 = 0
+            for index in start..<end { squares &+= Int32(codes[index]) * Int32(codes[index]) }
+            total += scale * scale * Double(squares)
+        }
+        return total
+    }
+}
+
 extension ValueCodec where Self == Int8Codec {
     /// Block-quantised int8 with one fp32 scale per `blockSize` values (stochastic rounding).
     public static func int8(blockSize: Int = Int8Codec.defaultBlockSize) -> Int8Codec { Int8Codec(blockSize: blockSize) }

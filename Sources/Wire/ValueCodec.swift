@@ -54,10 +54,22 @@ public protocol ValueCodec: Hashable, Sendable, CustomStringConvertible {
     func validate(_ payload: UnsafeRawPointer, count: Int) throws(WireError)
     /// The hot path: `output[i] += weight · decode(payload)[i]` for `i < count`, on validated bytes.
     func accumulate(_ payload: UnsafeRawPointer, count: Int, into output: UnsafeMutablePointer<Float>, weight: Float)
+    /// Σ decode(payload)[i]² for `i < count`, in Double, on validated bytes: every update's
+    /// norm is taken at the worker before it is clipped. The default decodes into a
+    /// temporary vector; a codec can read it off its own bytes instead (int8 does).
+    func squaredNorm(_ payload: UnsafeRawPointer, count: Int) -> Double
 }
 
 extension ValueCodec {
     public var isStochastic: Bool { false }
+
+    public func squaredNorm(_ payload: UnsafeRawPointer, count: Int) -> Double {
+        var values = [Float](repeating: 0, count: count)
+        values.withUnsafeMutableBufferPointer { buffer in
+            if let base = buffer.baseAddress { accumulate(payload, count: count, into: base, weight: 1) }
+        }
+        return values.reduce(0.0) { $0 + Double($1) * Double($1) }
+    }
     public func checkEncodable(_ values: UnsafeBufferPointer<Float>) throws(WireError) {}
     public func validateParameters() throws(WireError) {}
 }

@@ -53,3 +53,18 @@ struct AggregateRuleTests {
         #expect(model.map { ($0 * 1000).rounded() / 1000 } == [2.667, 3.667])
     }
 }
+
+/// The norm every update's clipping rests on.
+struct VectorNormTests {
+    @Test func theNormMatchesADoubleSumAndNeverOverflows() {
+        var generator = SeededGenerator(seed: 5)
+        // Not a multiple of 8 or of the 1,024 block: every tail is taken.
+        let values = (0..<3_001).map { _ in Float.random(in: -1...1, using: &generator) }
+        let reference = values.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()
+        #expect(abs(values.l2Norm() - reference) / reference < 1e-6)
+        // 1e30 squared is past Float's range, not past Double's.
+        let exploded = [Float](repeating: 1e30, count: 100) + [3]
+        #expect(abs(exploded.l2Norm() - 1e31) / 1e31 < 1e-6)
+        #expect([Float]().l2Norm() == 0)
+    }
+}

@@ -144,3 +144,13 @@ import Testing
         #expect(Fixture.error { () throws(WireError) in _ = try Envelope.restamped([1, 2, 3], updateID: id) } != nil)
     }
 }
+
+/// The norm a worker clips by, read off each codec's bytes, equals the decoded vector's.
+struct EnvelopeNormTests {
+    @Test(arguments: ["fp32", "fp16", "int8", "int8:256", "int4", "topk:0.1+int8", "int8+deflate"])
+    func theNormOffTheBytesIsTheDecodedVectorsNorm(codec: String) throws {
+        let envelope = try Envelope(bytes: Fixture.message(codec: codec, values: Fixture.update(count: 3_000, seed: 8)))
+        let decoded = envelope.decode().reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()
+        #expect(abs(envelope.l2Norm() - decoded) <= 1e-6 * decoded, "\(codec): \(envelope.l2Norm()) vs \(decoded)")
+    }
+}

@@ -4,10 +4,12 @@
 # starting (policy-rc.d): FedQueue always runs a private node of its own (scripts/broker.sh).
 # `prometheus` is there for its promtool, with which the tests check /metrics, the compose
 # scrape config and the dashboard's queries; its service is kept from starting the same way.
+# shellcheck disable=SC2120  # optional extra packages; most callers pass none
 fedq_install_missing_packages() {
     # libssl-dev: the AMQP module explains failed TLS handshakes with OpenSSL; openssl:
     # scripts/tls-node.sh makes the test certificates with it.
-    local packages=(librabbitmq-dev libssl-dev openssl libopenblas-dev rabbitmq-server zlib1g-dev prometheus)
+    # Arguments add packages only the caller needs (scripts/test.sh: shellcheck).
+    local packages=(librabbitmq-dev libssl-dev openssl libopenblas-dev rabbitmq-server zlib1g-dev prometheus "$@")
     local missing=() package
     for package in "${packages[@]}"; do
         dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

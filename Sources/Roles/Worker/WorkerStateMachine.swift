@@ -178,9 +178,7 @@ public struct WorkerStateMachine: Sendable {
         var envelope: Envelope
         var weight: Float
         var mass: Float
-        /// Its decoded delta, when a norm bound needed it decoded (nil: accumulated straight
-        /// from the payload).
-        var delta: [Float]? = nil
+        /// Its L2 norm, when a bound needs it (0 otherwise).
         var norm: Double = 0
     }
 
@@ -190,12 +188,12 @@ public struct WorkerStateMachine: Sendable {
         var update = update
         let header = update.envelope.header
         if needsNorm {
-            let values = update.envelope.decode()
-            update.norm = values.l2Norm()
+            // Read off the payload (int8: one pass over its bytes, no decoded vector); the
+            // update is then accumulated straight from its bytes, scaled by its clip.
+            update.norm = update.envelope.l2Norm()
             if let maxNorm = settings.maxNorm, update.norm > Double(maxNorm) {
                 return judged(.outOfBounds, "l2-norm \(update.norm) > \(maxNorm)", header)
             }
-            update.delta = values
             defence.record(norm: update.norm)
         }
         var batches: [Batch] = []
@@ -237,31 +235,19 @@ public struct WorkerStateMachine: Sendable {
         }
     }
 
-    /// Adds one update to the partial, clipped to `clipLimit`.
+    /// Adds one update to the partial, straight from its bytes, scaled down to `clipLimit`.
     private mutating func admit(_ update: Accepted) throws {
         let header = update.envelope.header
-        guard let delta = update.delta else {
-            try partial.add(
-                id: header.updateID, baseVersion: header.modelVersion, checksum: update.envelope.checksum, weight: update.weight,
-                mass: update.mass
-            ) { sum, weight in try update.envelope.accumulate(into: sum, weight: weight) }
-            return
-        }
         var scale: Float = 1
-        if let limit = clipLimit, update.norm > limit { scale = Float(limit / update.norm) }
-        if scale < 1 {
+        if let limit = clipLimit, update.norm > limit {
+            scale = Float(limit / update.norm)
             clippedCount += 1
             PipelineMetrics.updatesClipped.increment()
         }
         try partial.add(
             id: header.updateID, baseVersion: header.modelVersion, checksum: update.envelope.checksum, weight: update.weight,
             mass: update.mass
-        ) { sum, weight in
-            let factor = weight * scale
-            delta.withUnsafeBufferPointer { values in
-                for index in 0..<min(sum.count, values.count) { sum[index] += factor * values[index] }
-            }
-        }
+        ) { sum, weight in try update.envelope.accumulate(into: sum, weight: weight * scale) }
     }
 
     /// Adds the updates that waited for the bound, each clipped to what it is now.
@@ -269,7 +255,7 @@ public struct WorkerStateMachine: Sendable {
         guard !waiting.isEmpty else { return }
         let updates = waiting
         waiting = []
-        // Their deltas were decoded and checked already, so adding cannot fail.
+        // Their bytes were checked already, so adding cannot fail.
         for update in updates { try? admit(update) }
     }
 
