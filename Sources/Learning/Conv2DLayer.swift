@@ -162,7 +162,7 @@ final class Conv2DLayer: Layer {
     ) -> UnsafeMutablePointer<Float> {
         if outputLayout == .channelMajor {
             if fusedReLU {
-                for i in 0..<(batch * outputSize) where output[i] <= 0 { outputGradient[i] = 0 }
+                for i in 0..<(batch * outputSize) { outputGradient[i] = output[i] > 0 ? outputGradient[i] : 0 }
             }
             return outputGradient
         }
@@ -186,23 +186,25 @@ final class Conv2DLayer: Layer {
     /// Unfolds `samples` of the batch into `columns`: row (c, ky, kx), then
     /// one `height x width` block per sample holding the input shifted by
     /// (dy, dx) = (ky - pad, kx - pad), zeros where the window leaves the image.
-    /// Within a plane the shift is one offset, `dy * width + dx`, so each block
-    /// is one contiguous copy followed by zeroing the columns that wrapped
-    /// around a row edge (instead of a short copy per row).
+    /// Within a plane the shift is one offset, `dy * width + dx`, so a block is
+    /// one contiguous copy, then zeros over the rows and columns that read
+    /// past an edge; where the samples' planes of a channel are adjacent
+    /// (channel-major, or one channel) the blocks of the chunk are one copy.
     private func unfold(_ image: UnsafePointer<Float>, batch: Int, samples: Range<Int>) {
         var block = columns.pointer
+        let runs = contiguousRuns(samples)
         for c in 0..<channels {
             for ky in 0..<kernel {
                 for kx in 0..<kernel {
                     let window = Window(kernel: kernel, height: height, width: width, ky: ky, kx: kx)
-                    for sample in samples {
-                        let plane =
-                            image + inputLayout.planeOffset(channel: c, sample: sample, channels: channels, batch: batch, planeSize: pixels)
-                        block.initialize(repeating: 0, count: window.copy.lowerBound)
-                        (block + window.copy.lowerBound).update(from: plane + window.copy.lowerBound + window.offset, count: window.copy.count)
-                        (block + window.copy.upperBound).initialize(repeating: 0, count: pixels - window.copy.upperBound)
-                        window.zeroWrappedColumns(block)
-                        block += pixels
+                    for run in runs {
+                        let plane = image + planeOffset(c, run.lowerBound, batch)
+                        let copy = window.copy(planes: run.count)
+                        (block + copy.lowerBound).update(from: plane + copy.lowerBound + window.offset, count: copy.count)
+                        for _ in run {
+                            window.zeroPadding(block)
+                            block += pixels
+                        }
                     }
                 }
             }
@@ -210,43 +212,62 @@ final class Conv2DLayer: Layer {
     }
 
     /// Writes the input gradient of `samples` from `columnGradients`: the
-    /// adjoint of `unfold` (the wrapped columns, gradients of padding, are
-    /// zeroed first so that the add can be one contiguous pass too).
+    /// adjoint of `unfold`. The centre tap (offset 0) covers every pixel, so
+    /// it is stored and the others added; their entries for padding are
+    /// zeroed first so that each add is one contiguous pass too.
     private func fold(into image: UnsafeMutablePointer<Float>, batch: Int, samples: Range<Int>) {
+        let runs = contiguousRuns(samples)
+        let pad = (kernel - 1) / 2
+        let tapStride = samples.count * pixels
         for c in 0..<channels {
-            for sample in samples {
-                let plane = image + inputLayout.planeOffset(channel: c, sample: sample, channels: channels, batch: batch, planeSize: pixels)
-                plane.initialize(repeating: 0, count: pixels)
+            let channelBlocks = columnGradients.pointer + c * kernel * kernel * tapStride
+            let centre = channelBlocks + (pad * kernel + pad) * tapStride
+            for run in runs {
+                let plane = image + planeOffset(c, run.lowerBound, batch)
+                plane.update(from: centre + (run.lowerBound - samples.lowerBound) * pixels, count: run.count * pixels)
             }
-        }
-        var block = columnGradients.pointer
-        for c in 0..<channels {
             for ky in 0..<kernel {
-                for kx in 0..<kernel {
+                for kx in 0..<kernel where ky != pad || kx != pad {
                     let window = Window(kernel: kernel, height: height, width: width, ky: ky, kx: kx)
-                    for sample in samples {
-                        let plane =
-                            image + inputLayout.planeOffset(channel: c, sample: sample, channels: channels, batch: batch, planeSize: pixels)
-                        window.zeroWrappedColumns(block)
-                        let source = block + window.copy.lowerBound
-                        let destination = plane + window.copy.lowerBound + window.offset
-                        for i in 0..<window.copy.count { destination[i] += source[i] }
-                        block += pixels
+                    var block = channelBlocks + (ky * kernel + kx) * tapStride
+                    for run in runs {
+                        let source = block
+                        for _ in run {
+                            window.zeroPadding(block)
+                            block += pixels
+                        }
+                        let copy = window.copy(planes: run.count)
+                        let destination = image + planeOffset(c, run.lowerBound, batch) + copy.lowerBound + window.offset
+                        let from = source + copy.lowerBound
+                        for i in 0..<copy.count { destination[i] += from[i] }
                     }
                 }
             }
         }
     }
+
+    @inline(__always)
+    private func planeOffset(_ channel: Int, _ sample: Int, _ batch: Int) -> Int {
+        inputLayout.planeOffset(channel: channel, sample: sample, channels: channels, batch: batch, planeSize: pixels)
+    }
+
+    /// `samples` split into runs whose planes of one channel are adjacent in
+    /// the input: all of them when channel-major or single-channel, else one each.
+    private func contiguousRuns(_ samples: Range<Int>) -> [Range<Int>] {
+        if inputLayout == .channelMajor || channels == 1 { return [samples] }
+        return samples.map { $0..<($0 + 1) }
+    }
 }
 
 /// Where one kernel tap (ky, kx) reads a `height x width` plane: output
-/// pixel j reads input pixel j + offset for j in `copy`, except in the
-/// columns whose window crosses the left or right edge, which read padding.
+/// pixel j reads input pixel j + offset for j in `copy`; the rows before and
+/// after `copy`, and the columns whose window crosses the left or right edge,
+/// read padding.
 private struct Window {
     let offset: Int
     let copy: Range<Int>
     let width: Int
-    let height: Int
+    let pixels: Int
     /// Columns at the start (dx < 0) or end (dx > 0) of each row reading padding.
     let wrappedStart: Int
     let wrappedCount: Int
@@ -264,18 +285,28 @@ private struct Window {
         let lower = min(pixels, max(firstRow * width, -offset))
         copy = lower..<max(lower, min(endRow * width, pixels - offset))
         self.width = width
-        self.height = height
+        self.pixels = pixels
         wrappedStart = dx < 0 ? 0 : max(0, width - dx)
         wrappedCount = min(abs(dx), width)
     }
 
-    /// Zeroes the padding columns of every row of `block`.
+    /// The copy over `planes` adjacent planes: from the first plane's start
+    /// of `copy` to the last plane's end; what it brings in from a
+    /// neighbouring plane is padding, which `zeroPadding` then clears.
+    func copy(planes: Int) -> Range<Int> {
+        copy.lowerBound..<((planes - 1) * pixels + copy.upperBound)
+    }
+
+    /// Zeroes the entries of one block that stand for padding. The columns
+    /// are zeroed down the rows (a strided loop), not row by row, which the
+    /// compiler would turn into a `memset` call per row for one or two floats.
     @inline(__always)
-    func zeroWrappedColumns(_ block: UnsafeMutablePointer<Float>) {
-        guard wrappedCount > 0 else { return }
-        for y in 0..<height {
-            let row = block + y * width + wrappedStart
-            for x in 0..<wrappedCount { row[x] = 0 }
+    func zeroPadding(_ block: UnsafeMutablePointer<Float>) {
+        if copy.lowerBound > 0 { block.initialize(repeating: 0, count: copy.lowerBound) }
+        if copy.upperBound < pixels { (block + copy.upperBound).initialize(repeating: 0, count: pixels - copy.upperBound) }
+        let rows = pixels / width
+        for x in wrappedStart..<(wrappedStart + wrappedCount) {
+            for y in 0..<rows { block[y * width + x] = 0 }
         }
     }
 }
