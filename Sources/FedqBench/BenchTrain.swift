@@ -33,6 +33,8 @@ struct BenchTrain: ParsableCommand {
     var momentum: Float = 0
     @Option(help: "Directory with the MNIST gzip IDX files.")
     var data = "data/mnist"
+    @Option(help: "Time one evaluation of this many samples after training (0: none).")
+    var evaluationSamples = 10_000
     @Option(help: "Write the figures as JSON to this path.")
     var json: String?
 
@@ -46,6 +48,7 @@ struct BenchTrain: ParsableCommand {
         guard threads > 0 else { throw ValidationError("--threads must be positive") }
         guard seconds > 0 else { throw ValidationError("--seconds must be positive") }
         guard steps.map({ $0 > 0 }) ?? true else { throw ValidationError("--steps must be positive") }
+        guard evaluationSamples >= 0 else { throw ValidationError("--evaluation-samples must be >= 0") }
         do { _ = try SGD(learningRate: lr, momentum: momentum) } catch { throw ValidationError(error.description) }
     }
 
@@ -98,13 +101,15 @@ struct BenchTrain: ParsableCommand {
             results.append(result)
         }
         // The evaluator scores every model version on the 10,000 test images.
-        let network = Network(spec: spec, seed: 1)
-        let evaluationSet = Array(0..<min(10_000, trainSet.count))
-        _ = try network.evaluate(on: trainSet, indices: evaluationSet)
-        let clock = ContinuousClock()
-        let start = clock.now
-        _ = try network.evaluate(on: trainSet, indices: evaluationSet)
-        print(String(format: "%@ evaluate %d samples: %.1f ms", model, evaluationSet.count, (clock.now - start).seconds * 1e3))
+        if evaluationSamples > 0 {
+            let network = Network(spec: spec, seed: 1)
+            let evaluationSet = Array(0..<min(evaluationSamples, trainSet.count))
+            _ = try network.evaluate(on: trainSet, indices: evaluationSet)
+            let clock = ContinuousClock()
+            let start = clock.now
+            _ = try network.evaluate(on: trainSet, indices: evaluationSet)
+            print(String(format: "%@ evaluate %d samples: %.1f ms", model, evaluationSet.count, (clock.now - start).seconds * 1e3))
+        }
         if let json {
             try writeJSON(results, to: json)
         }
