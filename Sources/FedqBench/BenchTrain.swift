@@ -17,8 +17,8 @@ struct BenchTrain: ParsableCommand {
             """
     )
 
-    @Option(help: "Architecture: mlp or cnn.")
-    var model = "mlp"
+    @OptionGroup(title: "Model (docs/models.md)")
+    var modelOptions: ModelOptions
     @Option(help: "Comma-separated batch sizes.")
     var batches = "10,32,64"
     @Option(help: "OpenBLAS threads.")
@@ -41,7 +41,6 @@ struct BenchTrain: ParsableCommand {
     private var batchSizes: [Int] { batches.split(separator: ",").compactMap { Int($0) } }
 
     func validate() throws {
-        guard ModelSpec.builtIns[model] != nil else { throw ValidationError("--model must be mlp or cnn, got \(model)") }
         guard !batchSizes.isEmpty, batchSizes.count == batches.split(separator: ",").count, batchSizes.allSatisfy({ $0 > 0 }) else {
             throw ValidationError("--batches must be positive integers separated by commas, got \(batches)")
         }
@@ -55,7 +54,8 @@ struct BenchTrain: ParsableCommand {
     func run() throws {
         BLASThreads.set(threads)
         let trainSet = try MNIST.load(directory: data, images: "train-images-idx3-ubyte.gz", labels: "train-labels-idx1-ubyte.gz")
-        let spec = try ModelSpec.named(model)
+        let spec = try modelOptions.modelSpec()
+        let model = spec.name
         let optimizer = try SGD(learningRate: lr, momentum: momentum)
         var results: [BenchTrainResult] = []
         for batch in batchSizes {

@@ -4,14 +4,14 @@ import Foundation
 import Learning
 
 /// `fedq train`: centralised training on MNIST, the baseline that federated
-/// runs are compared against.
+/// runs are compared against, of a built-in model or one the user writes.
 struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Train a model centrally on MNIST and report test metrics."
     )
 
-    @Option(help: "Architecture: mlp (McMahan 2NN) or cnn.")
-    var model = "mlp"
+    @OptionGroup(title: "Model (docs/models.md)")
+    var modelOptions: ModelOptions
     @Option(help: "Passes over the 60,000 training images.")
     var epochs = 10
     @Option(help: "Mini-batch size.")
@@ -32,7 +32,6 @@ struct Train: ParsableCommand {
     var json: String?
 
     func validate() throws {
-        guard ModelSpec.builtIns[model] != nil else { throw ValidationError("--model must be mlp or cnn, got \(model)") }
         guard epochs > 0 else { throw ValidationError("--epochs must be positive") }
         guard batch > 0 else { throw ValidationError("--batch must be positive") }
         guard threads > 0 else { throw ValidationError("--threads must be positive") }
@@ -44,7 +43,7 @@ struct Train: ParsableCommand {
     func run() throws {
         BLASThreads.set(threads)
         let (trainSet, testSet) = try MNIST.load(directory: data)
-        let spec = try ModelSpec.named(model)
+        let spec = try modelOptions.modelSpec()
         let network = Network(spec: spec, seed: seed)
         let optimizer = try SGD(learningRate: lr, momentum: momentum, weightDecay: weightDecay)
         var generator = SeededGenerator(seed: seed &+ 1)
@@ -69,7 +68,7 @@ struct Train: ParsableCommand {
         print(String(format: "test accuracy %.4f  macro-F1 %.4f  %.1f s training", evaluation.accuracy, evaluation.macroF1, trainingTime.seconds))
         if let json {
             let report = TrainReport(
-                model: model, parameters: spec.parameterCount, specHash: String(spec.hash, radix: 16), epochs: epochs, batch: batch,
+                model: spec.name, parameters: spec.parameterCount, specHash: String(spec.hash, radix: 16), epochs: epochs, batch: batch,
                 lr: lr, momentum: momentum, weightDecay: weightDecay, seed: seed, threads: threads,
                 testAccuracy: evaluation.accuracy, testLoss: evaluation.loss, macroF1: evaluation.macroF1,
                 perClassF1: evaluation.f1, confusionMatrix: evaluation.confusion.counts,
