@@ -60,21 +60,37 @@ for model in sys.argv[2:]:
         print(f"{model} batch {batch:3d}: fedq {fedq[batch]:9.0f}  pytorch {torch[batch]:9.0f}  ratio {fedq[batch] / torch[batch]:.2f}x")
 PY
 
-if command -v valgrind >/dev/null; then
-    echo "== heap allocations per training step (valgrind memcheck, after warm-up)"
-    # valgrind cannot read Swift's debug info: count on a copy without it.
+# Heap allocations per training step: the whole process's malloc calls with 2 and with 42
+# timed steps per batch size (after a warm-up run of the same length), subtracted. Counted
+# with a perf uprobe on libc's malloc where perf can place one (root), else under valgrind
+# (whose 3.19 crashes on this machine's Swift runtime; it cannot read Swift's debug info,
+# so it runs a stripped copy).
+mallocs_perf() {
+    perf stat -e probe_libc:malloc -x, "$FEDQ" bench train --model "$1" --batches "$BATCHES" --steps "$2" \
+        --evaluation-samples 0 2>&1 >/dev/null | sed -n 's/^\([0-9]*\),.*probe_libc:malloc.*/\1/p'
+}
+mallocs_valgrind() {
+    valgrind --tool=memcheck --leak-check=no "$OUT/fedq-nodebug" bench train --model "$1" --batches "$BATCHES" \
+        --steps "$2" --evaluation-samples 0 2>&1 \
+        | sed -n 's/.*total heap usage: \([0-9,]*\) allocs.*/\1/p' | tr -d ,
+}
+count=""
+libc=$(ldd "$FEDQ" | sed -n 's/.*libc\.so\.6 => \([^ ]*\).*/\1/p')
+if command -v perf >/dev/null && { perf probe -q -x "$libc" malloc 2>/dev/null || perf probe -l 2>/dev/null | grep -q probe_libc:malloc; }; then
+    count=mallocs_perf
+    echo "== heap allocations per training step (perf uprobe on malloc, after warm-up)"
+elif command -v valgrind >/dev/null; then
+    count=mallocs_valgrind
     strip --strip-debug -o "$OUT/fedq-nodebug" "$FEDQ"
-    count() {
-        valgrind --tool=memcheck --leak-check=no "$OUT/fedq-nodebug" bench train --model "$1" --batches "$BATCHES" \
-            --steps "$2" --evaluation-samples 0 2>&1 \
-            | sed -n 's/.*total heap usage: \([0-9,]*\) allocs.*/\1/p' | tr -d ,
-    }
+    echo "== heap allocations per training step (valgrind memcheck, after warm-up)"
+fi
+if [ -n "$count" ]; then
     batches=$(echo "$BATCHES" | tr ',' '\n' | wc -l)
     steps=$((40 * batches))
     for model in $MODELS; do
-        short=$(count "$model" 2)
-        long=$(count "$model" 42)
+        short=$($count "$model" 2)
+        long=$($count "$model" 42)
+        if [ -z "$short" ] || [ -z "$long" ]; then echo "$model: the malloc count failed"; continue; fi
         echo "$model: mallocs in the whole process: $short with 2 timed steps per batch size, $long with 42: $(( long - short )) more for $steps more steps"
-        .venv-bench/bin/python -c "print(f'$model allocations per step: {($long - $short) / $steps:.2f}')"
     done
 fi

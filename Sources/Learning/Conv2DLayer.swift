@@ -192,12 +192,11 @@ final class Conv2DLayer: Layer {
     /// (channel-major, or one channel) the blocks of the chunk are one copy.
     private func unfold(_ image: UnsafePointer<Float>, batch: Int, samples: Range<Int>) {
         var block = columns.pointer
-        let runs = contiguousRuns(samples)
         for c in 0..<channels {
             for ky in 0..<kernel {
                 for kx in 0..<kernel {
                     let window = Window(kernel: kernel, height: height, width: width, ky: ky, kx: kx)
-                    for run in runs {
+                    forEachRun(samples) { run in
                         let plane = image + planeOffset(c, run.lowerBound, batch)
                         let copy = window.copy(planes: run.count)
                         (block + copy.lowerBound).update(from: plane + copy.lowerBound + window.offset, count: copy.count)
@@ -216,13 +215,12 @@ final class Conv2DLayer: Layer {
     /// it is stored and the others added; their entries for padding are
     /// zeroed first so that each add is one contiguous pass too.
     private func fold(into image: UnsafeMutablePointer<Float>, batch: Int, samples: Range<Int>) {
-        let runs = contiguousRuns(samples)
         let pad = (kernel - 1) / 2
         let tapStride = samples.count * pixels
         for c in 0..<channels {
             let channelBlocks = columnGradients.pointer + c * kernel * kernel * tapStride
             let centre = channelBlocks + (pad * kernel + pad) * tapStride
-            for run in runs {
+            forEachRun(samples) { run in
                 let plane = image + planeOffset(c, run.lowerBound, batch)
                 plane.update(from: centre + (run.lowerBound - samples.lowerBound) * pixels, count: run.count * pixels)
             }
@@ -230,7 +228,7 @@ final class Conv2DLayer: Layer {
                 for kx in 0..<kernel where ky != pad || kx != pad {
                     let window = Window(kernel: kernel, height: height, width: width, ky: ky, kx: kx)
                     var block = channelBlocks + (ky * kernel + kx) * tapStride
-                    for run in runs {
+                    forEachRun(samples) { run in
                         let source = block
                         for _ in run {
                             window.zeroPadding(block)
@@ -251,11 +249,17 @@ final class Conv2DLayer: Layer {
         inputLayout.planeOffset(channel: channel, sample: sample, channels: channels, batch: batch, planeSize: pixels)
     }
 
-    /// `samples` split into runs whose planes of one channel are adjacent in
-    /// the input: all of them when channel-major or single-channel, else one each.
-    private func contiguousRuns(_ samples: Range<Int>) -> [Range<Int>] {
-        if inputLayout == .channelMajor || channels == 1 { return [samples] }
-        return samples.map { $0..<($0 + 1) }
+    /// Calls `body` with `samples` split into runs whose planes of one channel
+    /// are adjacent in the input: all of them when channel-major or
+    /// single-channel, else one sample each. (A closure, not an array of
+    /// runs: a training step allocates nothing.)
+    @inline(__always)
+    private func forEachRun(_ samples: Range<Int>, _ body: (Range<Int>) -> Void) {
+        if inputLayout == .channelMajor || channels == 1 {
+            body(samples)
+        } else {
+            for sample in samples { body(sample..<(sample + 1)) }
+        }
     }
 }
 
