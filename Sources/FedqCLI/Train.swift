@@ -18,6 +18,8 @@ struct Train: ParsableCommand {
     var batch = 32
     @Option(help: "SGD learning rate.")
     var lr: Float = 0.01
+    @Option(help: "Learning-rate schedule over the epochs: cosine (from --lr, lower every epoch) or constant.")
+    var lrSchedule = LearningRateSchedule.cosine.rawValue
     @Option(help: "SGD momentum in [0, 1).")
     var momentum: Float = 0.9
     @Option(name: .customLong("weight-decay"), help: "L2 weight decay.")
@@ -35,6 +37,9 @@ struct Train: ParsableCommand {
         guard epochs > 0 else { throw ValidationError("--epochs must be positive") }
         guard batch > 0 else { throw ValidationError("--batch must be positive") }
         guard threads > 0 else { throw ValidationError("--threads must be positive") }
+        guard LearningRateSchedule(rawValue: lrSchedule) != nil else {
+            throw ValidationError("--lr-schedule must be cosine or constant, got \(lrSchedule)")
+        }
         do { _ = try SGD(learningRate: lr, momentum: momentum, weightDecay: weightDecay) } catch {
             throw ValidationError(error.description)
         }
@@ -45,7 +50,7 @@ struct Train: ParsableCommand {
         let (trainSet, testSet) = try MNIST.load(directory: data)
         let spec = try modelOptions.modelSpec()
         let network = Network(spec: spec, seed: seed)
-        let optimizer = try SGD(learningRate: lr, momentum: momentum, weightDecay: weightDecay)
+        let schedule = LearningRateSchedule(rawValue: lrSchedule) ?? .cosine
         var generator = SeededGenerator(seed: seed &+ 1)
         print("\(spec)")
         let clock = ContinuousClock()
@@ -53,6 +58,9 @@ struct Train: ParsableCommand {
         var evaluation = try network.evaluate(on: testSet)
         for epoch in 1...epochs {
             let start = clock.now
+            // Momentum carries over from epoch to epoch; only the rate changes.
+            let optimizer = try SGD(
+                learningRate: schedule.rate(epoch: epoch, of: epochs, base: lr), momentum: momentum, weightDecay: weightDecay)
             let summary = try network.train(on: trainSet, epochs: 1, batchSize: batch, optimizer: optimizer, generator: &generator)
             let elapsed = clock.now - start
             trainingTime += elapsed
@@ -69,7 +77,7 @@ struct Train: ParsableCommand {
         if let json {
             let report = TrainReport(
                 model: spec.name, parameters: spec.parameterCount, specHash: String(spec.hash, radix: 16), epochs: epochs, batch: batch,
-                lr: lr, momentum: momentum, weightDecay: weightDecay, seed: seed, threads: threads,
+                lr: lr, lrSchedule: lrSchedule, momentum: momentum, weightDecay: weightDecay, seed: seed, threads: threads,
                 testAccuracy: evaluation.accuracy, testLoss: evaluation.loss, macroF1: evaluation.macroF1,
                 perClassF1: evaluation.f1, confusionMatrix: evaluation.confusion.counts,
                 samplesPerSecond: samplesPerSecond, seconds: trainingTime.seconds)
@@ -86,6 +94,7 @@ struct TrainReport: Encodable {
     var epochs: Int
     var batch: Int
     var lr: Float
+    var lrSchedule: String
     var momentum: Float
     var weightDecay: Float
     var seed: UInt64
