@@ -136,12 +136,27 @@ final class Conv2DLayer: Layer {
                 start == 0 ? target.beta : 1, target.base + parameterOffset, Int32(patchSize))
         }
         for f in 0..<filters {
-            let row = dZ + f * columnCount
-            var sum: Float = 0
-            for i in 0..<columnCount { sum += row[i] }
-            biasSums.pointer[f] = sum
+            biasSums.pointer[f] = Self.sum(dZ + f * columnCount, count: columnCount)
         }
         target.accumulate(biasSums.pointer, count: filters, at: biasOffset)
+    }
+
+    /// The sum of `count` floats, in 16 lanes: a plain `sum += x[i]` loop is
+    /// one dependent add after another (the compiler may not reorder float
+    /// additions), and this sum runs over every output of the batch.
+    static func sum(_ values: UnsafePointer<Float>, count: Int) -> Float {
+        var lanes = SIMD16<Float>()
+        var i = 0
+        while i + 16 <= count {
+            lanes += UnsafeRawPointer(values + i).loadUnaligned(as: SIMD16<Float>.self)
+            i += 16
+        }
+        var total = lanes.sum()
+        while i < count {
+            total += values[i]
+            i += 1
+        }
+        return total
     }
 
     /// Calls `body(start, count)` for consecutive chunks of at most `chunkSamples`.
