@@ -21,9 +21,9 @@ public struct ModelOptions: ParsableArguments {
     /// The flags `EnvironmentDefaults` fills from `FEDQ_*` variables.
     public static let environmentFlags = ["model", "model-file", "input"]
 
-    public func validate() throws {
-        _ = try modelSpec()
-    }
+    /// Nothing to check alone: whether a model fits depends on the data, so each command
+    /// checks `modelSpec(dataset:classCount:)` once it knows its dataset's shape.
+    public func validate() throws {}
 
     /// The model over samples of `dataset` shape with `classCount` classes (MNIST's by default).
     /// - Throws: `ValidationError` naming the flag and the problem, in one line.

@@ -50,6 +50,7 @@ struct BenchCodecs: ParsableCommand {
     var seed: UInt64 = 1
 
     func validate() throws {
+        _ = try modelOptions.modelSpec()  // MNIST
         for codec in codecs {
             do { _ = try CodecSpec(parsing: codec) } catch { throw ValidationError("--codecs \(codec): \(error)") }
         }

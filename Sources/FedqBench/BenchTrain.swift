@@ -41,6 +41,7 @@ struct BenchTrain: ParsableCommand {
     private var batchSizes: [Int] { batches.split(separator: ",").compactMap { Int($0) } }
 
     func validate() throws {
+        _ = try modelOptions.modelSpec()  // MNIST
         guard !batchSizes.isEmpty, batchSizes.count == batches.split(separator: ",").count, batchSizes.allSatisfy({ $0 > 0 }) else {
             throw ValidationError("--batches must be positive integers separated by commas, got \(batches)")
         }

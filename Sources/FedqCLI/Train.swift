@@ -7,7 +7,7 @@ import Learning
 /// runs are compared against, of a built-in model or one the user writes.
 struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Train a model centrally on MNIST and report test metrics."
+        abstract: "Train a model centrally on MNIST or a CSV table and report test metrics."
     )
 
     @OptionGroup(title: "Model (docs/models.md)")
@@ -30,6 +30,12 @@ struct Train: ParsableCommand {
     var threads = 1
     @Option(help: "Directory with the four MNIST gzip IDX files.")
     var data = "data/mnist"
+    @Option(help: "Train on this CSV table (a header row, numeric features) instead of MNIST.")
+    var dataset: String?
+    @Option(help: "With --dataset: the label column's name; its values, sorted, are the classes.")
+    var label: String?
+    @Option(help: "With --dataset: the fraction of each class held out for testing, chosen by --seed.")
+    var testFraction = 0.2
     @Option(help: "Write the results as JSON to this path.")
     var json: String?
 
@@ -37,6 +43,9 @@ struct Train: ParsableCommand {
         guard epochs > 0 else { throw ValidationError("--epochs must be positive") }
         guard batch > 0 else { throw ValidationError("--batch must be positive") }
         guard threads > 0 else { throw ValidationError("--threads must be positive") }
+        guard (dataset == nil) == (label == nil) else { throw ValidationError("--dataset and --label go together") }
+        if dataset == nil { _ = try modelOptions.modelSpec() }  // MNIST; a table's shape is known once it is read
+        guard testFraction > 0, testFraction < 1 else { throw ValidationError("--test-fraction must be in (0, 1), got \(testFraction)") }
         guard LearningRateSchedule(rawValue: lrSchedule) != nil else {
             throw ValidationError("--lr-schedule must be cosine or constant, got \(lrSchedule)")
         }
@@ -47,8 +56,14 @@ struct Train: ParsableCommand {
 
     func run() throws {
         BLASThreads.set(threads)
-        let (trainSet, testSet) = try MNIST.load(directory: data)
-        let spec = try modelOptions.modelSpec()
+        let data =
+            if let dataset, let label {
+                try TrainingData.csv(path: dataset, label: label, testFraction: testFraction, seed: seed)
+            } else {
+                try TrainingData.mnist(directory: self.data)
+            }
+        let (trainSet, testSet) = (data.train, data.test)
+        let spec = try modelOptions.modelSpec(dataset: data.shape, classCount: data.classNames.count)
         let network = Network(spec: spec, seed: seed)
         let schedule = LearningRateSchedule(rawValue: lrSchedule) ?? .cosine
         var generator = SeededGenerator(seed: seed &+ 1)
@@ -74,12 +89,20 @@ struct Train: ParsableCommand {
         }
         let samplesPerSecond = Double(epochs * trainSet.count) / trainingTime.seconds
         print(String(format: "test accuracy %.4f  macro-F1 %.4f  %.1f s training", evaluation.accuracy, evaluation.macroF1, trainingTime.seconds))
+        let perClass = data.classNames.enumerated().map { c, name in
+            ClassMetrics(name: name, precision: evaluation.precision[c], recall: evaluation.recall[c], f1: evaluation.f1[c])
+        }
+        if dataset != nil {
+            for metrics in perClass {
+                print(String(format: "  %@  precision %.4f  recall %.4f  F1 %.4f", metrics.name, metrics.precision, metrics.recall, metrics.f1))
+            }
+        }
         if let json {
             let report = TrainReport(
                 model: spec.name, parameters: spec.parameterCount, specHash: String(spec.hash, radix: 16), epochs: epochs, batch: batch,
                 lr: lr, lrSchedule: lrSchedule, momentum: momentum, weightDecay: weightDecay, seed: seed, threads: threads,
                 testAccuracy: evaluation.accuracy, testLoss: evaluation.loss, macroF1: evaluation.macroF1,
-                perClassF1: evaluation.f1, confusionMatrix: evaluation.confusion.counts,
+                perClassF1: evaluation.f1, perClass: perClass, confusionMatrix: evaluation.confusion.counts,
                 samplesPerSecond: samplesPerSecond, seconds: trainingTime.seconds)
             try writeJSON(report, to: json)
         }
@@ -103,7 +126,16 @@ struct TrainReport: Encodable {
     var testLoss: Double
     var macroF1: Double
     var perClassF1: [Double]
+    var perClass: [ClassMetrics]
     var confusionMatrix: [Int]
     var samplesPerSecond: Double
     var seconds: Double
+}
+
+/// One class's test metrics in `fedq train --json` (`per_class`).
+struct ClassMetrics: Encodable {
+    var name: String
+    var precision: Double
+    var recall: Double
+    var f1: Double
 }

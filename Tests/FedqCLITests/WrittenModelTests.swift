@@ -30,6 +30,26 @@ import Testing
         #expect((report["test_accuracy"] as? Double ?? 0) > 0.9)
     }
 
+    /// The medical table of issue 19 centrally: a written model over its 30 standardised
+    /// features, the classes named in the report.
+    @Test func trainLearnsTheWDBCTable() throws {
+        let json = FileManager.default.temporaryDirectory.appendingPathComponent("fedq-wdbc-\(UUID().uuidString).json").path
+        defer { try? FileManager.default.removeItem(atPath: json) }
+        let wdbc = URL(fileURLWithPath: Self.mnist).deletingLastPathComponent().appendingPathComponent("wdbc/wdbc.csv").path
+        let command = try #require(
+            try Fedq.parseAsRoot([
+                "train", "--dataset", wdbc, "--label", "diagnosis", "--model", "dense:64,relu,dense:2", "--epochs", "30",
+                "--batch", "16", "--json", json,
+            ]) as? Train)
+        try command.run()
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: json))) as? [String: Any])
+        #expect((report["test_accuracy"] as? Double ?? 0) >= 0.95)
+        let perClass = try #require(report["per_class"] as? [[String: Any]])
+        #expect(perClass.map { $0["name"] as? String } == ["benign", "malignant"])
+        #expect(perClass.allSatisfy { ($0["recall"] as? Double ?? 0) >= 0.9 })
+        #expect(throws: (any Error).self) { try Fedq.parseAsRoot(["train", "--dataset", wdbc]) }
+    }
+
     @Test func everyCommandBuildsTheSameModelFromAFile() throws {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("fedq-model-\(UUID().uuidString).json").path
         defer { try? FileManager.default.removeItem(atPath: path) }
