@@ -28,8 +28,8 @@ public struct SharedOptions: ParsableArguments {
         appears in no command line or environment; it replaces any password in the URL.
         """)
     public var brokerPasswordFile: String?
-    @Option(help: "Architecture: mlp or cnn.")
-    public var model = "mlp"
+    @OptionGroup(title: "Model (docs/models.md)")
+    public var modelOptions: ModelOptions
     @Option(help: "Update codec chain, e.g. fp32, fp16, int8, topk:0.01+int8, int8+deflate.")
     public var codec = "int8"
     @Option(help: "fedbuff[:K], fedasync[:ALPHA] or fedavg[:M] (synchronous rounds of M clients).")
@@ -69,9 +69,9 @@ public struct SharedOptions: ParsableArguments {
 
     /// The flags `EnvironmentDefaults` fills from `FEDQ_*` variables.
     public static let environmentFlags = [
-        "broker", "broker-password-file", "model", "codec", "strategy", "buffer", "aggregate", "staleness", "max-staleness", "weigh-by-samples",
+        "broker", "broker-password-file", "codec", "strategy", "buffer", "aggregate", "staleness", "max-staleness", "weigh-by-samples",
         "server-opt", "seed", "data", "reconnect-for", "metrics-port", "metrics-address", "log-level",
-    ] + PrivacyOptions.environmentFlags + TrustOptions.environmentFlags + DefenceOptions.environmentFlags
+    ] + ModelOptions.environmentFlags + PrivacyOptions.environmentFlags + TrustOptions.environmentFlags + DefenceOptions.environmentFlags
 
 
     public func validate() throws {
@@ -103,7 +103,8 @@ public struct SharedOptions: ParsableArguments {
         _ = try serverOptimizer()
     }
 
-    public func modelSpec() throws -> ModelSpec { try parse("model") { try ModelSpec.named(model) } }
+    /// The model of `--model`, `--model-file` and `--input`, over MNIST (the only dataset the roles read).
+    public func modelSpec() throws -> ModelSpec { try modelOptions.modelSpec() }
     public func codecSpec() throws -> CodecSpec { try parse("codec") { try CodecSpec(parsing: codec) } }
     public func aggregateRule() throws -> AggregateRule { try parse("aggregate") { try AggregateRule(parsing: aggregate) } }
     public func stalenessFunction() throws -> StalenessFunction { try parse("staleness") { try StalenessFunction(parsing: staleness) } }

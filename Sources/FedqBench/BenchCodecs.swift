@@ -27,8 +27,9 @@ struct BenchCodecs: ParsableCommand {
         return chains.map { (try? CodecSpec(parsing: $0))?.description ?? $0 }
     }()
 
-    @Option(help: "Model whose update is encoded: mlp (199,210 parameters) or cnn (1,663,370).")
-    var model = "mlp"
+    /// The model whose update is encoded: mlp (199,210 parameters), cnn (1,663,370) or any other.
+    @OptionGroup(title: "Model (docs/models.md)")
+    var modelOptions: ModelOptions
 
     @Option(help: "Directory with the MNIST gzip IDX files the update is trained on.")
     var data = "data/mnist"
@@ -49,7 +50,7 @@ struct BenchCodecs: ParsableCommand {
     var seed: UInt64 = 1
 
     func validate() throws {
-        guard ModelSpec.builtIns[model] != nil else { throw ValidationError("--model must be mlp or cnn, got \(model)") }
+        _ = try modelOptions.modelSpec()  // MNIST
         for codec in codecs {
             do { _ = try CodecSpec(parsing: codec) } catch { throw ValidationError("--codecs \(codec): \(error)") }
         }
@@ -57,12 +58,12 @@ struct BenchCodecs: ParsableCommand {
     }
 
     func run() throws {
-        let spec = try ModelSpec.named(model)
+        let spec = try modelOptions.modelSpec()
         let trainSet = try MNIST.load(directory: data, images: "train-images-idx3-ubyte.gz", labels: "train-labels-idx1-ubyte.gz")
         let update = try clientUpdate(spec: spec, trainSet: trainSet, seed: seed)
         let report = try CodecBenchmark(update: update.delta, specHash: spec.hash, batches: batches, seed: seed).run(
             codecs: codecs.map { try CodecSpec(parsing: $0) })
-        print(report.table(model: model, parameterCount: update.delta.count))
+        print(report.table(model: spec.name, parameterCount: update.delta.count))
         if let json {
             try report.json().write(to: URL(fileURLWithPath: json))
             print("wrote \(json)")

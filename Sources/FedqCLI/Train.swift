@@ -4,20 +4,22 @@ import Foundation
 import Learning
 
 /// `fedq train`: centralised training on MNIST, the baseline that federated
-/// runs are compared against.
+/// runs are compared against, of a built-in model or one the user writes.
 struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Train a model centrally on MNIST and report test metrics."
+        abstract: "Train a model centrally on MNIST or a CSV table and report test metrics."
     )
 
-    @Option(help: "Architecture: mlp (McMahan 2NN) or cnn.")
-    var model = "mlp"
+    @OptionGroup(title: "Model (docs/models.md)")
+    var modelOptions: ModelOptions
     @Option(help: "Passes over the 60,000 training images.")
     var epochs = 10
     @Option(help: "Mini-batch size.")
     var batch = 32
     @Option(help: "SGD learning rate.")
     var lr: Float = 0.01
+    @Option(help: "Learning-rate schedule over the epochs: cosine (from --lr, lower every epoch) or constant.")
+    var lrSchedule = LearningRateSchedule.cosine.rawValue
     @Option(help: "SGD momentum in [0, 1).")
     var momentum: Float = 0.9
     @Option(name: .customLong("weight-decay"), help: "L2 weight decay.")
@@ -28,14 +30,25 @@ struct Train: ParsableCommand {
     var threads = 1
     @Option(help: "Directory with the four MNIST gzip IDX files.")
     var data = "data/mnist"
+    @Option(help: "Train on this CSV table (a header row, numeric features) instead of MNIST.")
+    var dataset: String?
+    @Option(help: "With --dataset: the label column's name; its values, sorted, are the classes.")
+    var label: String?
+    @Option(help: "With --dataset: the fraction of each class held out for testing, chosen by --seed.")
+    var testFraction = 0.2
     @Option(help: "Write the results as JSON to this path.")
     var json: String?
 
     func validate() throws {
-        guard ModelSpec.builtIns[model] != nil else { throw ValidationError("--model must be mlp or cnn, got \(model)") }
         guard epochs > 0 else { throw ValidationError("--epochs must be positive") }
         guard batch > 0 else { throw ValidationError("--batch must be positive") }
         guard threads > 0 else { throw ValidationError("--threads must be positive") }
+        guard (dataset == nil) == (label == nil) else { throw ValidationError("--dataset and --label go together") }
+        if dataset == nil { _ = try modelOptions.modelSpec() }  // MNIST; a table's shape is known once it is read
+        guard testFraction > 0, testFraction < 1 else { throw ValidationError("--test-fraction must be in (0, 1), got \(testFraction)") }
+        guard LearningRateSchedule(rawValue: lrSchedule) != nil else {
+            throw ValidationError("--lr-schedule must be cosine or constant, got \(lrSchedule)")
+        }
         do { _ = try SGD(learningRate: lr, momentum: momentum, weightDecay: weightDecay) } catch {
             throw ValidationError(error.description)
         }
@@ -43,10 +56,16 @@ struct Train: ParsableCommand {
 
     func run() throws {
         BLASThreads.set(threads)
-        let (trainSet, testSet) = try MNIST.load(directory: data)
-        let spec = try ModelSpec.named(model)
+        let data =
+            if let dataset, let label {
+                try TrainingData.csv(path: dataset, label: label, testFraction: testFraction, seed: seed)
+            } else {
+                try TrainingData.mnist(directory: self.data)
+            }
+        let (trainSet, testSet) = (data.train, data.test)
+        let spec = try modelOptions.modelSpec(dataset: data.shape, classCount: data.classNames.count)
         let network = Network(spec: spec, seed: seed)
-        let optimizer = try SGD(learningRate: lr, momentum: momentum, weightDecay: weightDecay)
+        let schedule = LearningRateSchedule(rawValue: lrSchedule) ?? .cosine
         var generator = SeededGenerator(seed: seed &+ 1)
         print("\(spec)")
         let clock = ContinuousClock()
@@ -54,6 +73,9 @@ struct Train: ParsableCommand {
         var evaluation = try network.evaluate(on: testSet)
         for epoch in 1...epochs {
             let start = clock.now
+            // Momentum carries over from epoch to epoch; only the rate changes.
+            let optimizer = try SGD(
+                learningRate: schedule.rate(epoch: epoch, of: epochs, base: lr), momentum: momentum, weightDecay: weightDecay)
             let summary = try network.train(on: trainSet, epochs: 1, batchSize: batch, optimizer: optimizer, generator: &generator)
             let elapsed = clock.now - start
             trainingTime += elapsed
@@ -67,12 +89,20 @@ struct Train: ParsableCommand {
         }
         let samplesPerSecond = Double(epochs * trainSet.count) / trainingTime.seconds
         print(String(format: "test accuracy %.4f  macro-F1 %.4f  %.1f s training", evaluation.accuracy, evaluation.macroF1, trainingTime.seconds))
+        let perClass = data.classNames.enumerated().map { c, name in
+            ClassMetrics(name: name, precision: evaluation.precision[c], recall: evaluation.recall[c], f1: evaluation.f1[c])
+        }
+        if dataset != nil {
+            for metrics in perClass {
+                print(String(format: "  %@  precision %.4f  recall %.4f  F1 %.4f", metrics.name, metrics.precision, metrics.recall, metrics.f1))
+            }
+        }
         if let json {
             let report = TrainReport(
-                model: model, parameters: spec.parameterCount, specHash: String(spec.hash, radix: 16), epochs: epochs, batch: batch,
-                lr: lr, momentum: momentum, weightDecay: weightDecay, seed: seed, threads: threads,
+                model: spec.name, parameters: spec.parameterCount, specHash: String(spec.hash, radix: 16), epochs: epochs, batch: batch,
+                lr: lr, lrSchedule: lrSchedule, momentum: momentum, weightDecay: weightDecay, seed: seed, threads: threads,
                 testAccuracy: evaluation.accuracy, testLoss: evaluation.loss, macroF1: evaluation.macroF1,
-                perClassF1: evaluation.f1, confusionMatrix: evaluation.confusion.counts,
+                perClassF1: evaluation.f1, perClass: perClass, confusionMatrix: evaluation.confusion.counts,
                 samplesPerSecond: samplesPerSecond, seconds: trainingTime.seconds)
             try writeJSON(report, to: json)
         }
@@ -87,6 +117,7 @@ struct TrainReport: Encodable {
     var epochs: Int
     var batch: Int
     var lr: Float
+    var lrSchedule: String
     var momentum: Float
     var weightDecay: Float
     var seed: UInt64
@@ -95,7 +126,16 @@ struct TrainReport: Encodable {
     var testLoss: Double
     var macroF1: Double
     var perClassF1: [Double]
+    var perClass: [ClassMetrics]
     var confusionMatrix: [Int]
     var samplesPerSecond: Double
     var seconds: Double
+}
+
+/// One class's test metrics in `fedq train --json` (`per_class`).
+struct ClassMetrics: Encodable {
+    var name: String
+    var precision: Double
+    var recall: Double
+    var f1: Double
 }

@@ -10,6 +10,7 @@ public enum DatasetError: Error, Equatable, CustomStringConvertible {
     case csvBadValue(path: String, line: Int, column: Int, text: String)
     case csvColumnCount(path: String, line: Int, expected: Int, found: Int)
     case csvEmpty(path: String)
+    case csvNoSuchColumn(path: String, column: String, header: [String])
     case shapeMismatch(String)
 
     public var description: String {
@@ -25,6 +26,8 @@ public enum DatasetError: Error, Equatable, CustomStringConvertible {
         case .csvBadValue(let path, let line, let column, let text): "\(path):\(line): column \(column): '\(text)' is not a number"
         case .csvColumnCount(let path, let line, let expected, let found): "\(path):\(line): expected \(expected) columns, found \(found)"
         case .csvEmpty(let path): "\(path): no data rows"
+        case .csvNoSuchColumn(let path, let column, let header):
+            "\(path): no column '\(column)' in the header (columns: \(header.joined(separator: ", ")))"
         case .shapeMismatch(let why): "dataset shape: \(why)"
         }
     }

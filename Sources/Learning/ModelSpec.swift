@@ -22,6 +22,11 @@ public struct ModelSpec: Sendable, Hashable, CustomStringConvertible {
             if case .maxPool2(_, let h, let w) = layer, h % 2 != 0 || w % 2 != 0 {
                 throw .invalidArchitecture("layer \(index) pools an odd size \(h)x\(w)")
             }
+            // 'Same' padding of (k - 1) / 2 on each side needs an odd kernel
+            // whose padding is smaller than the image.
+            if case .conv2d(_, _, let k, let h, let w) = layer, k % 2 == 0 || k < 1 || (k - 1) / 2 >= min(h, w) {
+                throw .invalidArchitecture("layer \(index) has a \(k)x\(k) kernel on a \(h)x\(w) image (it must be odd and at most \(2 * min(h, w) - 1))")
+            }
             size = layer.outputSize(inputSize: size)
         }
         guard size == classCount, !layers.isEmpty else {

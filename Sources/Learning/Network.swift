@@ -33,8 +33,11 @@ public final class Network {
         var offset = 0
         var index = 0
         var size = spec.inputSize
+        let layouts = BatchLayout.boundaries(of: spec.layers)
         while index < spec.layers.count {
             let fuse = index + 1 < spec.layers.count && spec.layers[index + 1] == .relu
+            let inputLayout = layouts[index]
+            let outputLayout = layouts[index + (fuse ? 2 : 1)]
             let layer: any Layer
             switch spec.layers[index] {
             case .dense(let inputs, let outputs):
@@ -43,9 +46,11 @@ public final class Network {
             case .conv2d(let channels, let filters, let kernel, let height, let width):
                 layer = Conv2DLayer(
                     channels: channels, filters: filters, kernel: kernel, height: height, width: width, fusedReLU: fuse,
-                    parameterOffset: offset)
+                    parameterOffset: offset, inputLayout: inputLayout, outputLayout: outputLayout)
             case .maxPool2(let channels, let height, let width):
-                layer = MaxPoolLayer(channels: channels, height: height, width: width, parameterOffset: offset)
+                layer = MaxPoolLayer(
+                    channels: channels, height: height, width: width, parameterOffset: offset, inputLayout: inputLayout,
+                    outputLayout: outputLayout)
             case .relu:
                 layer = ReLULayer(size: size, parameterOffset: offset)
             }

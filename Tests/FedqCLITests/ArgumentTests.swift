@@ -30,11 +30,14 @@ import Testing
     }
 
     @Test(arguments: [
-        (["train", "--model", "foo"], "--model must be mlp or cnn, got foo"),
+        (["train", "--model", "foo"], "--model: layer 1: unknown layer 'foo'"),
         (["train", "--batch", "0"], "--batch must be positive"),
         (["train", "--epochs", "0"], "--epochs must be positive"),
         (["train", "--momentum", "1.5"], "momentum"),
-        (["bench", "codecs", "--model", "foo"], "--model must be mlp or cnn, got foo"),
+        (["bench", "codecs", "--model", "foo"], "--model: layer 1: unknown layer 'foo'"),
+        (["simulate", "--model", "dense:64,relu,dense:2"], "--model: the last layer yields 2 values per sample, but the data has 10 classes"),
+        (["worker", "--model", "dense:64,relu,dense:10", "--input", "30"], "--input: input 30 is 30 values per sample, but the dataset has 784"),
+        (["train", "--model", "mlp", "--model-file", "m.json"], "give --model or --model-file, not both"),
         (["bench", "codecs", "--codecs", "int8+zstd"], "unknown codec stage 'zstd'"),
         (["bench", "codecs", "--codecs", "topk:2"], "invalid parameter '2' for topk"),
         (["bench", "codecs", "--codecs", "deflate+int8"], "out of order"),
@@ -68,7 +71,7 @@ import Testing
 
     @Test func validCommandLinesParseToTheirCommands() throws {
         let train = try #require(try Fedq.parseAsRoot(["train", "--model", "cnn", "--batch", "10"]) as? Train)
-        #expect(train.model == "cnn" && train.batch == 10)
+        #expect(train.modelOptions.model == "cnn" && train.batch == 10)
         let codecs = try #require(try Fedq.parseAsRoot(["bench", "codecs", "--codecs", "int8", "topk:0.01+int8"]) as? BenchCodecs)
         #expect(codecs.codecs == ["int8", "topk:0.01+int8"])
         let transport = try #require(try Fedq.parseAsRoot(["bench", "transport", "--messages", "5"]) as? BenchTransport)
