@@ -46,6 +46,7 @@ for round in $(seq 1 "$ROUNDS"); do
 done
 
 echo "== best of $ROUNDS rounds, ratio fedq / PyTorch (both 1 thread)"
+# shellcheck disable=SC2086  # MODELS is a space-separated list: one argument per model
 .venv-bench/bin/python - "$OUT" $MODELS <<'PY'
 import glob, json, sys
 def best(prefix):

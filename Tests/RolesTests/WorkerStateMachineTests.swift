@@ -96,6 +96,28 @@ import Wire
         #expect(batch.deliveries == 2)
     }
 
+    /// Issue 16: after the first copy's partial left, a retry (same bytes) still settles
+    /// silently, and a replay (other bytes, same id) is refused here, before it is summed
+    /// with honest updates the coordinator would then have to refuse with it.
+    @Test func copiesAfterTheFirstCopysPartialLeftAreToldApartBeforeSumming() throws {
+        var machine = machine(flush: 1)
+        let id = UpdateID.random()
+        let original = try update(1, id: id)
+        guard case .added(let batches) = receive(&machine, original) else {
+            Issue.record("the first copy was not added")
+            return
+        }
+        #expect(batches.count == 1)
+        #expect(receive(&machine, original) == .added(batches: []))
+        let replay = try #require(refusal(receive(&machine, try update(5, id: id))))
+        #expect(replay.reason == .duplicate && replay.id != id)
+        machine.settleRefused(replay)
+        let taken = machine.takeBatch()
+        let batch = try #require(taken)
+        // The retry's delivery and the replay's settle with this batch; nothing was summed.
+        #expect(batch.partial.isEmpty && batch.deliveries == 2 && batch.settled.map(\.reason) == [.duplicate])
+    }
+
     @Test func staleUpdatesAreRefusedAgainstTheNewestVersionHeard() throws {
         var machine = machine(maxStaleness: 2)
         machine.heard(10)

@@ -76,6 +76,10 @@ public struct WorkerStateMachine: Sendable {
     /// How long updates wait for the bound at most before they are clipped to what the
     /// norms seen so far give.
     public static let warmUpWait: Duration = .seconds(1)
+    /// The ids this worker summed into partials it already handed out, with their checksums.
+    private var recent = RecentIDs(capacity: Self.recentWindow)
+    /// 65,536 ids: minutes of a busy worker's updates, 1.5 MB.
+    public static let recentWindow = 1 << 16
     /// Updates scaled down by a norm bound so far (for the metric and the attack benchmark).
     public private(set) var clippedCount = 0
 
@@ -136,16 +140,18 @@ public struct WorkerStateMachine: Sendable {
         } catch {
             return unjudged(.unauthenticated, "\(error.reasonCode): \(error)", body: body)
         }
-        if let first = ids[header.updateID] {
+        if let first = ids[header.updateID] ?? recent.checksum(of: header.updateID) {
             // The same bytes again: a client republished what it saw no confirm for. The
             // first copy counts and this one settles with it (effectively once).
             if first == envelope.checksum {
                 hold(now: now)
                 return .added(batches: [])
             }
-            // Another message under an id already taken: booked as a duplicate under its
-            // own bytes' digest, never merged away.
-            return unjudged(.duplicate, "update \(header.updateID) is already in this partial", body: body, baseVersion: header.modelVersion)
+            // Another message under an id already taken here: booked as a duplicate under
+            // its own bytes' digest, never merged away, and caught before it is summed (at
+            // the coordinator it would cost the updates of the partial it rode in).
+            return unjudged(
+                .duplicate, "update \(header.updateID) was already summed by this worker", body: body, baseVersion: header.modelVersion)
         }
         // A base version no model has had yet is not physical: refused, typed, and it moves
         // nothing (an update only ever counts as fresh against the versions announced).
@@ -278,6 +284,7 @@ public struct WorkerStateMachine: Sendable {
     public mutating func takeBatch() -> Batch? {
         guard heldDeliveries > 0 else { return nil }
         admitWaiting()
+        for (id, checksum) in ids { recent.insert(id, checksum: checksum) }
         defer {
             partial = PartialAggregate(dimension: spec.parameterCount)
             ids = [:]
