@@ -9,11 +9,14 @@ struct WorkerCommand: AsyncParsableCommand {
         commandName: "worker",
         abstract: "Aggregate client updates into partials for the coordinator (competing consumer; run many).",
         discussion: """
-            Refused updates (undecodable, another model, NaN/Inf, over --max-norm) are parked \
-            in the fedq.q.dead queue with an x-fedq-reason header; updates staler than \
-            --max-staleness are dropped. Both are counted by the coordinator. With \
-            --issuer-key, updates not signed under a credential of that issuer are refused \
-            as unauthenticated (docs/signing.md).
+            Every update's L2 norm is clipped (--clip, default 3 times the median of recent \
+            norms) before it is summed. Refused updates (undecodable, another model, NaN/Inf, \
+            over --max-norm or --max-samples, a base version from the future, over \
+            --max-client-rate, a second message under a summed id) are parked in the \
+            fedq.q.dead queue with an x-fedq-reason header; updates staler than \
+            --max-staleness (1,000 versions by default) are dropped. Both are counted by the \
+            coordinator (docs/robustness.md). With --issuer-key, updates not signed under a \
+            credential of that issuer are refused as unauthenticated (docs/signing.md).
             """
     )
 
