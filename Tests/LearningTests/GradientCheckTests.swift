@@ -24,6 +24,11 @@ struct GradientCheckTests {
                 .conv2d(channels: 2, filters: 2, kernel: 3, height: 4, width: 4), .relu,
                 .dense(inputs: 32, outputs: 3),
             ]),
+        // The McMahan CNN's structure in miniature, written as a user would: two
+        // convolutions with channel-major activations between them, pooled twice.
+        try! ModelSpec.parse(
+            layers: "conv2d:3:3,relu,maxpool2,conv2d:2:3,relu,maxpool2,dense:3",
+            input: .image(channels: 2, height: 8, width: 8), classCount: 3),
     ]
 
     /// Each spec with dense inputs, and the dense ones also with 80% zero

@@ -100,13 +100,15 @@ struct SimulationTests {
     }
 
     /// A model the user wrote (`--model "dense:32,relu,dense:10"`) runs through the whole
-    /// pipeline like a built-in: its spec hash on every update, none refused.
-    @Test func writtenModelTrainsFederated() async throws {
+    /// pipeline like a built-in, on both brokers: its spec hash on every update, none refused.
+    @Test(arguments: TestTransport.allCases)
+    func writtenModelTrainsFederated(on broker: TestTransport) async throws {
         let spec = try ModelSpec.parse(layers: "dense:32,relu,dense:10", input: .mnist, classCount: 10)
-        let result = try await Self.run(Self.config {
-            $0.model = spec
-            $0.targetAccuracy = 0.85
-        })
+        let result = try await Self.run(
+            Self.config {
+                $0.model = spec
+                $0.targetAccuracy = 0.85
+            }, on: broker)
         #expect(result.summary.reachedTarget)
         #expect(result.summary.updatesRejected == 0 && result.summary.updatesApplied > 0)
     }
