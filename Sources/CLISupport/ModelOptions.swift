@@ -48,7 +48,9 @@ public struct ModelOptions: ParsableArguments {
         } catch {
             throw ValidationError("\(modelFile == nil ? "--model" : "--model-file"): \(error)")
         }
-        guard spec.inputSize == dataset.count else {
+        // A synthetic model (`synthetic:P`, the load test's) is never trained or evaluated:
+        // it has a parameter count and no data to fit.
+        guard spec.inputSize == dataset.count || spec.name == "synthetic" else {
             throw ValidationError("\(flag): the model takes \(spec.inputSize) values per sample, the dataset has \(dataset.count)")
         }
         return spec

@@ -17,6 +17,13 @@ import Testing
         }
     }
 
+    /// The load test runs its roles on `synthetic:P`, a model of P parameters and no data:
+    /// it must not be held against MNIST's 784 inputs.
+    @Test func aSyntheticModelIsTakenWhateverTheDataset() throws {
+        let options = try ModelOptions.parse(["--model", "synthetic:199210"])
+        #expect(try options.modelSpec().parameterCount == 199_210)
+    }
+
     @Test(arguments: [
         (["train", "--bogus"], "Unknown option '--bogus'"),
         (["bench", "codecs", "--fast"], "Unknown option '--fast'"),

@@ -23,7 +23,10 @@ struct RoleTests {
 
     @Test(arguments: TestTransport.allCases)
     func fedBuffAppliesTheMeanOfItsBufferAndPublishesAVersion(on broker: TestTransport) async throws {
-        let roles = try await RunningRoles(on: broker, strategy: .fedBuff(bufferSize: 4), flushUpdates: 2, initialValue: 1)
+        // Defences off: with them, the first 5 updates a worker sees wait together for their
+        // norm bound, and this test counts the partials that flushing by 2 makes.
+        let roles = try await RunningRoles(
+            on: broker, strategy: .fedBuff(bufferSize: 4), flushUpdates: 2, initialValue: 1, defences: .off)
         let (setup, worker, coordinator) = (roles.setup, roles.worker, roles.coordinator)
         let models = try await PipelineTopology.subscribeToModels(on: setup)
         try await roles.start()
@@ -106,7 +109,8 @@ struct RoleTests {
         /// FedAsync (every partial applied at once) unless `strategy` says otherwise.
         init(
             on broker: TestTransport, strategy: AggregationStrategy.Kind = .fedAsync(mixing: 0.5),
-            staleness: StalenessPolicy = StalenessPolicy(), flushUpdates: Int = 1, initialValue: Float = 0
+            staleness: StalenessPolicy = StalenessPolicy(), flushUpdates: Int = 1, initialValue: Float = 0,
+            defences: UpdateDefences = .default
         ) async throws {
             let spec = ModelSpec.mlp
             connector = try broker.connector(name: "fedq-role-tests")
@@ -116,7 +120,7 @@ struct RoleTests {
             let (workerConnection, coordinatorConnection) = (try await connector.connect(), try await connector.connect())
             connections = [setup, workerConnection, coordinatorConnection]
             worker = AggregatorWorker(
-                transport: workerConnection, spec: spec, settings: WorkerSettings(flushUpdates: flushUpdates, staleness: staleness))
+                transport: workerConnection, spec: spec, settings: WorkerSettings(flushUpdates: flushUpdates, staleness: staleness, defences: defences))
             coordinator = try Coordinator(
                 transport: coordinatorConnection, spec: spec,
                 initialParameters: [Float](repeating: initialValue, count: spec.parameterCount),

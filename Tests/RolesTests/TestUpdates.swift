@@ -8,11 +8,14 @@ import Wire
 /// Hand-made client updates whose every value is known, and the poison messages a
 /// worker must refuse, shared by the role tests on both brokers.
 enum TestUpdates {
+    /// Each from a client of its own unless `client` says otherwise: the workers take at most
+    /// 4 updates of one client per model version (`--max-client-rate`).
     static func update(
-        _ value: Float, base: ModelVersion = 0, codec: String = "fp32", spec: ModelSpec = .mlp, specHash: UInt64? = nil
+        _ value: Float, base: ModelVersion = 0, codec: String = "fp32", spec: ModelSpec = .mlp, specHash: UInt64? = nil,
+        client: UInt64 = .random(in: 0...UInt64.max)
     ) throws -> (body: [UInt8], header: MessageHeader) {
         let header = MessageHeader(
-            kind: .clientUpdate, specHash: specHash ?? spec.hash, modelVersion: base, sampleCount: 600, localSteps: 60,
+            kind: .clientUpdate, specHash: specHash ?? spec.hash, modelVersion: base, clientID: client, sampleCount: 600, localSteps: 60,
             parameterCount: spec.parameterCount, codec: try CodecSpec(parsing: codec))
         return (try Envelope.encode([Float](repeating: value, count: spec.parameterCount), header: header), header)
     }
