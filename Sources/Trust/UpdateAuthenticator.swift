@@ -1,3 +1,5 @@
+import FedCore
+
 /// A worker's check that an update comes from a client the issuer admitted: the
 /// credential is the issuer's, it has not expired, and the credential's key signed the
 /// body. The envelope's client id is compared afterwards (`ClientCredential.checkSpeaks`),
@@ -12,14 +14,13 @@
 public struct UpdateAuthenticator: Sendable {
     public let issuer: VerifyingKey
     public let capacity: Int
-    private var verified: [[UInt8]: ClientCredential] = [:]
-    /// Cached credentials' bytes in the order they were admitted, for eviction.
-    private var order: [[UInt8]] = []
-    private var oldest = 0
+    /// Verified credentials by their bytes.
+    private var verified: RecentWindow<[UInt8], ClientCredential>
 
     public init(issuer: VerifyingKey, capacity: Int = 16_384) {
         self.issuer = issuer
         self.capacity = max(1, capacity)
+        verified = RecentWindow(capacity: self.capacity)
     }
 
     /// Credentials held now (tests: the bound holds).
@@ -44,14 +45,7 @@ public struct UpdateAuthenticator: Sendable {
         if let known = verified[bytes] { return known }
         let credential = try ClientCredential(bytes: bytes)
         guard credential.isIssued(by: issuer) else { throw .credentialNotIssued }
-        if order.count < capacity {
-            order.append(bytes)
-        } else {
-            verified[order[oldest]] = nil
-            order[oldest] = bytes
-            oldest = (oldest + 1) % capacity
-        }
-        verified[bytes] = credential
+        verified.insert(bytes, credential)
         return credential
     }
 }

@@ -1,6 +1,4 @@
-import Aggregation
 import FedCore
-import Messaging
 
 /// The last `capacity` update ids seen, each with its message's checksum (0: not known),
 /// oldest evicted first.
@@ -10,37 +8,21 @@ import Messaging
 /// at once), and a worker's recently summed ids (a retry or a replay that reaches the same
 /// worker after its first copy's partial left is told apart before it is summed).
 public struct RecentIDs: Sendable, Equatable {
-    public let capacity: Int
-    private var members: [UpdateID: UInt32] = [:]
-    /// Insertion order as a ring: `order[head]` is the oldest once full.
-    private var order: [UpdateID] = []
-    private var head = 0
+    private var window: RecentWindow<UpdateID, UInt32>
 
-    public init(capacity: Int) {
-        precondition(capacity > 0, "a window must hold at least one id")
-        self.capacity = capacity
-    }
+    public init(capacity: Int) { window = RecentWindow(capacity: capacity) }
 
-    public var count: Int { members.count }
+    public var capacity: Int { window.capacity }
+    public var count: Int { window.count }
 
-    public func contains(_ id: UpdateID) -> Bool { members[id] != nil }
+    public func contains(_ id: UpdateID) -> Bool { window[id] != nil }
 
     /// The checksum `id` was remembered with (0: not known); nil when not remembered.
-    public func checksum(of id: UpdateID) -> UInt32? { members[id] }
+    public func checksum(of id: UpdateID) -> UInt32? { window[id] }
 
     /// Adds `id` (a no-op if present), evicting the oldest when full.
-    public mutating func insert(_ id: UpdateID, checksum: UInt32 = 0) {
-        guard members[id] == nil else { return }
-        members[id] = checksum
-        if order.count < capacity {
-            order.append(id)
-        } else {
-            members[order[head]] = nil
-            order[head] = id
-            head = (head + 1) % capacity
-        }
-    }
+    public mutating func insert(_ id: UpdateID, checksum: UInt32 = 0) { window.insert(id, checksum) }
 
     /// Oldest first, as the checkpoint stores them.
-    public var oldestFirst: [UpdateID] { Array(order[head...] + order[..<head]) }
+    public var oldestFirst: [UpdateID] { window.oldestFirst }
 }
