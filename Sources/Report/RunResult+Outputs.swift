@@ -1,7 +1,5 @@
 import FedCore
-import Roles
 import Foundation
-import Report
 import Roles
 
 extension RunResult {
