@@ -82,6 +82,8 @@ public struct FleetSummary: Codable, Sendable {
     public var seconds: Double
     /// The update codec the clients published with (absent in older summaries).
     public var codec: String? = nil
+    /// Local trainings that diverged (NaN or overflow) and published nothing (absent in older summaries).
+    public var trainingsDiverged: Int? = nil
 
     public init(clients: Int, updatesPublished: Int, bytesPublished: Int, clientsDropped: Int, reconnects: Int, seconds: Double) {
         self.clients = clients

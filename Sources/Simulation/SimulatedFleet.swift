@@ -70,7 +70,12 @@ public actor SimulatedFleet {
             // A client that drops out is replaced, as a FedAvg server re-samples to fill its round.
             while !chosen.isEmpty, await !publisher.isFull {
                 let finished = try await withThrowingTaskGroup(of: Bool.self) { group in
-                    for index in chosen { group.addTask { try await self.turn(clients[index], from: model) } }
+                    for index in chosen {
+                        group.addTask {
+                            // A diverged training is replaced like a dropout: the round still fills.
+                            do { return try await self.turn(clients[index], from: model) } catch is LocalTrainingError { return false }
+                        }
+                    }
                     var finished = 0
                     for try await published in group where published { finished += 1 }
                     return finished

@@ -31,7 +31,7 @@ struct ClientTests {
         return try await body(pool)
     }
 
-    static func publishModel(on transport: some Transport) async throws {
+    static func publishModel(_ model: GlobalModel = model, on transport: some Transport) async throws {
         let (body, properties) = try PipelineMessage.encodeModel(model, spec: .mlp)
         try await transport.publish(body, exchange: PipelineTopology.modelsExchange, routingKey: "", properties: properties)
     }
@@ -142,5 +142,41 @@ struct ClientTests {
         #expect(logged.withLock { $0 } == [update.header.updateID])
         #expect(try await setup.queueStatus(PipelineTopology.updatesQueue).messageCount == 1)
         #expect(await publisher.accepted == 1)
+    }
+
+    /// A finite model that trains to NaN (a privacy run's noise on a small population
+    /// did this to the fleet in a clean-clone CI run, which then exited with "value[6800] =
+    /// -nan cannot be encoded"): the client publishes nothing, the turn is counted, and the
+    /// fleet waits for the next version and publishes on that one.
+    @Test func aTrainingThatDivergesPublishesNothingAndTheFleetGoesOnWithTheNextVersion() async throws {
+        let broker = EmbeddedBroker()
+        let setup = broker.connect()
+        try await PipelineTopology.declare(on: setup)
+        let ledger = PipelineLedger()
+        let settings = try Self.settings(codec: "fp32", maxUpdates: 1)
+        let exploding = GlobalModel(version: 5, parameters: Array(repeating: 1e18, count: Self.model.parameters.count), updatesApplied: 40)
+        #expect(exploding.parameters.allSatisfy { $0.isFinite })
+        let client = try #require(try settings.makeClients(train: Self.data, only: 0).first)
+        _ = await Self.withPool { pool in
+            await #expect(throws: LocalTrainingError.diverged(version: 5)) { try await client.train(from: exploding, on: pool) }
+        }
+        try await Self.withPool { pool in
+            let transport = broker.connect()
+            let runner = try settings.makeRunner(train: Self.data, pool: pool, transport: transport, ledger: ledger, only: 4)
+            let models = try await PipelineTopology.subscribeToModels(on: transport)
+            let running = Task { try await runner.run(models) }
+            try await Self.publishModel(exploding, on: setup)
+            while await runner.trainingsDiverged == 0 { try await Task.sleep(for: .milliseconds(20)) }
+            #expect(ledger.snapshot.published == 0)
+            try await Self.publishModel(GlobalModel(version: 6, parameters: Self.model.parameters, updatesApplied: 41), on: setup)
+            try await running.value
+            #expect(await runner.trainingsDiverged == 1)
+        }
+        #expect(ledger.snapshot.published == 1)
+        let updates = try await setup.consume(queue: PipelineTopology.updatesQueue, prefetch: 1)
+        var iterator = updates.makeAsyncIterator()
+        let delivery = try #require(try await iterator.next())
+        await updates.cancel()
+        #expect(try Envelope(bytes: delivery.body).header.modelVersion == 6)
     }
 }

@@ -105,6 +105,7 @@ struct ClientRunner {
         shared.trust.warnIfUnauthenticated(role: role, logger: logger)
         let log = try LineLog(path: out + "/published.csv", header: "update_id,client_id,base_version")
         let supervisor = try shared.supervisor(role: role, logger: logger)
+        let shards = try shared.shards()
         let fleet = Shared<ClientGroup?>(nil)
         let reconnects = Shared(0)
         let started = ContinuousClock.now
@@ -119,12 +120,13 @@ struct ClientRunner {
                 bytesPublished: ledger.bytesPublished, clientsDropped: dropped, reconnects: reconnects.current,
                 seconds: (ContinuousClock.now - started).seconds)
             summary.codec = config.codec.description
+            summary.trainingsDiverged = await fleet.current?.runner.trainingsDiverged ?? 0
             try writeJSON(summary, to: summaryPath)
         }
         try await RoleRuntime.runUntilSignalled(logger: logger) {
             try await supervisor.run { transport, reconnected in
                 reconnects.current = reconnected
-                try await PipelineTopology.ensure(on: transport)
+                try await PipelineTopology.ensure(on: transport, shards: shards)
                 let clients: ClientGroup
                 if let existing = fleet.current {
                     try await existing.runner.publisher.attach(transport)

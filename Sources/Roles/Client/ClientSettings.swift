@@ -56,6 +56,6 @@ public struct ClientSettings: Sendable {
             transport: transport, ledger: ledger, maxUpdates: maxUpdates, identities: trust.identities, onPublished: onPublished)
         return FleetRunner(
             clients: try makeClients(train: train, only: only), spec: spec, pool: pool, publisher: publisher,
-            concurrency: concurrency, seed: seed &+ 17, models: ModelVerifier(coordinatorKey: trust.coordinatorKey, logger: logger))
+            concurrency: concurrency, seed: seed &+ 17, models: ModelVerifier(coordinatorKey: trust.coordinatorKey, logger: logger), logger: logger)
     }
 }

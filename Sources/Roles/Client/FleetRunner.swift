@@ -1,5 +1,6 @@
 import FedCore
 import Learning
+import Logging
 import Messaging
 
 /// Many clients in one process over one connection, as `fedq fleet` runs them (and
@@ -22,11 +23,16 @@ public actor FleetRunner {
     /// Picks the next idle client (seeded, so a run picks the same order).
     private var generator: SeededGenerator
     private var busy: Set<Int> = []
+    private let logger: Logger
+    /// Turns whose training diverged (`LocalTrainingError`): they published nothing.
+    public private(set) var trainingsDiverged = 0
 
     public init(
         clients: [Client], spec: ModelSpec, pool: ComputePool<Network>, publisher: UpdatePublisher, concurrency: Int,
-        seed: UInt64, models: ModelVerifier = ModelVerifier(coordinatorKey: nil)
+        seed: UInt64, models: ModelVerifier = ModelVerifier(coordinatorKey: nil),
+        logger: Logger = Logger(label: "fedq", factory: { _ in SwiftLogNoOpLogHandler() })
     ) {
+        self.logger = logger
         self.models = models
         precondition(!clients.isEmpty, "a fleet needs at least one client")
         self.clients = clients
@@ -51,16 +57,27 @@ public actor FleetRunner {
     /// Runs `turn` for one idle client after another on the feed's newest model, in
     /// `concurrency` slots, until cancelled or until the publisher's bound was reached
     /// (a turn in progress finishes first, so what it published is confirmed on return).
+    ///
+    /// A turn whose training diverged is counted and logged, and its slot waits for a
+    /// newer version than the one that diverged: retrying the same model with another
+    /// client would most likely diverge again and only burn the device's compute.
     public func run(on feed: ModelFeed, turn: @escaping @Sendable (Client, GlobalModel) async throws -> Void) async throws {
         let publisher = self.publisher
         try await withThrowingTaskGroup(of: Void.self) { group in
             for _ in 0..<concurrency {
                 group.addTask {
+                    var diverged: ModelVersion?
                     while !Task.isCancelled, await !publisher.isFull {
                         let index = await self.pickIdleClient()
                         do {
-                            let model = try await feed.model(after: nil)
-                            try await turn(self.clients[index], model)
+                            let model = try await feed.model(after: diverged)
+                            diverged = nil
+                            do {
+                                try await turn(self.clients[index], model)
+                            } catch let error as LocalTrainingError {
+                                diverged = model.version
+                                await self.record(error, client: self.clients[index].id)
+                            }
                         } catch {
                             await self.release(index)
                             throw error
@@ -80,6 +97,11 @@ public actor FleetRunner {
         }
         busy.insert(client)
         return client
+    }
+
+    private func record(_ error: LocalTrainingError, client: UInt64) {
+        trainingsDiverged += 1
+        logger.warning("client \(client): \(error)")
     }
 
     private func release(_ client: Int) {

@@ -1,3 +1,4 @@
+import Aggregation
 import FedCore
 import Learning
 import Messaging
@@ -45,6 +46,10 @@ public struct LocalTraining: Sendable {
         let summary = try network.train(
             on: data, indices: indices, epochs: epochs, batchSize: batchSize, optimizer: optimizer, generator: &generator)
         let delta = try network.update(from: model.parameters).delta
+        // A model far from any minimum (a privacy run's noise on a small population, a
+        // learning rate too high for it) can train to NaN or overflow. Such a delta is
+        // nobody's update: say so, typed, rather than fail in the codec and stop the process.
+        guard delta.isAllFinite, summary.meanLoss.isFinite else { throw LocalTrainingError.diverged(version: model.version) }
         let header = MessageHeader(
             kind: .clientUpdate, specHash: network.spec.hash, modelVersion: model.version,
             updateID: updateID, clientID: clientID, sampleCount: UInt64(summary.samples / epochs),
@@ -58,5 +63,19 @@ public struct LocalTraining: Sendable {
         let message = try Envelope.encode(delta, header: header, using: &generator)
         return Outcome(
             message: message, header: header, steps: summary.steps, feedback: nil, computeTime: ContinuousClock.now - started)
+    }
+}
+
+/// Why local training produced no update.
+public enum LocalTrainingError: Error, Equatable, CustomStringConvertible {
+    /// Training on this version gave a loss or a delta that is not finite: the client
+    /// publishes nothing and waits for a newer version (`FleetRunner`).
+    case diverged(version: ModelVersion)
+
+    public var description: String {
+        switch self {
+        case .diverged(let version):
+            "local training on version \(version) diverged (a loss or a weight that is NaN or infinite); no update published"
+        }
     }
 }
