@@ -52,6 +52,8 @@ public struct SharedOptions: ParsableArguments {
     public var data = "data/mnist"
     @Option(help: "Roles: keep trying to (re)connect to the broker for this many seconds before giving up.")
     public var reconnectFor = 300.0
+    @Option(help: "Split the updates path over this many quorum queues (1-64; docs/cluster.md): workers consume every shard, clients need not know.")
+    public var updateShards = 1
     @Option(help: "Serve Prometheus metrics on this port (GET /metrics); 0 picks a free one.")
     public var metricsPort: Int?
     @Option(help: "Host name or address the metrics port listens on: localhost, ::1, or 0.0.0.0 or :: for every interface (in a container).")
@@ -70,7 +72,7 @@ public struct SharedOptions: ParsableArguments {
     /// The flags `EnvironmentDefaults` fills from `FEDQ_*` variables.
     public static let environmentFlags = [
         "broker", "broker-password-file", "codec", "strategy", "buffer", "aggregate", "staleness", "max-staleness", "weigh-by-samples",
-        "server-opt", "seed", "data", "reconnect-for", "metrics-port", "metrics-address", "log-level",
+        "server-opt", "seed", "data", "reconnect-for", "update-shards", "metrics-port", "metrics-address", "log-level",
     ] + ModelOptions.environmentFlags + PrivacyOptions.environmentFlags + TrustOptions.environmentFlags + DefenceOptions.environmentFlags
 
 
@@ -81,6 +83,7 @@ public struct SharedOptions: ParsableArguments {
             throw ValidationError("--log-level: one of trace, debug, info, notice, warning, error, critical")
         }
         guard buffer > 0 else { throw ValidationError("--buffer must be positive") }
+        _ = try shards()
         guard maxStaleness.map({ $0 >= 0 }) ?? true else { throw ValidationError("--max-staleness must be >= 0") }
         if privacy.isEnabled, weighBySamples {
             // A client's claimed sample count would scale its clipped update past C: the
@@ -119,6 +122,11 @@ public struct SharedOptions: ParsableArguments {
     public func stalenessPolicy() throws -> StalenessPolicy {
         AggregationStrategy(try strategyKind()).stalenessPolicy(
             StalenessPolicy(function: try stalenessFunction(), maxStaleness: maxStaleness, weighsBySamples: weighBySamples))
+    }
+
+    /// `--update-shards` as the topology's value.
+    public func shards() throws -> UpdateShards {
+        do { return try UpdateShards(updateShards) } catch { throw ValidationError(error.description) }
     }
 
     /// The logger of `role`, once logging is set up at `--log-level`.

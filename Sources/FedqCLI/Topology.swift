@@ -2,6 +2,7 @@ import ArgumentParser
 import CLISupport
 import Foundation
 import RabbitMQTransport
+import Roles
 
 /// `fedq topology apply|check`: declare or verify `topology/definitions.json` on a broker.
 struct Topology: AsyncParsableCommand {
@@ -48,12 +49,35 @@ struct Topology: AsyncParsableCommand {
         @OptionGroup var options: Options
         @Flag(help: "Also empty every queue of the definitions: a fresh run (demos, load tests) must not count what an earlier one left.")
         var purge = false
+        @Option(help: "Also declare the update queues of this many shards (1-64) and their slot bindings (docs/cluster.md).")
+        var updateShards = 1
+
+        func validate() throws {
+            do { _ = try UpdateShards(updateShards) } catch { throw ValidationError(error.description) }
+        }
 
         func run() async throws {
             let topology = try options.load()
-            let purged = try await topology.apply(brokerURL: options.brokerURL!, password: try options.password(), purge: purge)
+            let password = try options.password()
+            let purged = try await topology.apply(brokerURL: options.brokerURL!, password: password, purge: purge)
             if purge { print("purged \(purged) messages") }
             print("applied \(topology.exchangeCount) exchanges, \(topology.queueCount) queues, \(topology.bindingCount) bindings from \(options.definitions)")
+            let shards = try UpdateShards(updateShards)
+            guard shards.count > 1 else { return }
+            // The shards beyond the file's one queue, declared as the roles expect them
+            // (PipelineTopology): the file describes the unsharded deployment.
+            let transport = try await TransportFactory.connector(
+                for: options.brokerURL!, connectionName: "fedq topology", password: password
+            ).connect()
+            do {
+                try await PipelineTopology.declare(on: transport, shards: shards)
+                if purge { try await PipelineTopology.purge(on: transport, shards: shards) }
+            } catch {
+                await transport.close()
+                throw error
+            }
+            await transport.close()
+            print("applied \(shards.count) update shards: \(shards.queues.joined(separator: ", "))")
         }
     }
 

@@ -59,6 +59,10 @@ public final class EmbeddedBroker: Transport, DeliveryAcknowledger {
         try bindQueue(queue, exchange: exchange, routingKey: routingKey, by: Self.ownConnection)
     }
 
+    public func unbindQueue(_ queue: String, exchange: String, routingKey: String) async throws(TransportError) {
+        try unbindQueue(queue, exchange: exchange, routingKey: routingKey, by: Self.ownConnection)
+    }
+
     public func deleteQueue(_ name: String) async throws(TransportError) {
         try deleteQueue(name, by: Self.ownConnection)
     }
@@ -159,6 +163,15 @@ extension EmbeddedBroker {
             _ = try state.queue(queue, usableBy: connection)
             let binding = ExchangeState.Binding(queue: queue, routingKey: routingKey)
             if !exchangeState.bindings.contains(binding) { exchangeState.bindings.append(binding) }
+        }
+    }
+
+    func unbindQueue(_ queue: String, exchange: String, routingKey: String, by connection: UInt64) throws(TransportError) {
+        try state.withLock { state throws(TransportError) in
+            try state.checkOpen(connection)
+            guard let exchangeState = state.exchanges[exchange] else { throw .notFound("exchange '\(exchange)'") }
+            _ = try state.queue(queue, usableBy: connection)
+            exchangeState.bindings.removeAll { $0 == ExchangeState.Binding(queue: queue, routingKey: routingKey) }
         }
     }
 

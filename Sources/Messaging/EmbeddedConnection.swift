@@ -34,6 +34,10 @@ public struct EmbeddedConnection: Transport {
         try broker.bindQueue(queue, exchange: exchange, routingKey: routingKey, by: id)
     }
 
+    public func unbindQueue(_ queue: String, exchange: String, routingKey: String) async throws(TransportError) {
+        try broker.unbindQueue(queue, exchange: exchange, routingKey: routingKey, by: id)
+    }
+
     public func deleteQueue(_ name: String) async throws(TransportError) {
         try broker.deleteQueue(name, by: id)
     }

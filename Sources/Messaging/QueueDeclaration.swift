@@ -54,12 +54,20 @@ public struct QueueArguments: Sendable, Hashable {
     /// `x-single-active-consumer`: only one consumer receives at a time, the others are
     /// standbys (the coordinator's partials queue).
     public var singleActiveConsumer: Bool
+    /// `x-quorum-initial-group-size`: how many nodes replicate a new quorum queue (the
+    /// broker uses every node when the cluster has fewer).
+    public var initialGroupSize: Int?
+    /// `x-queue-leader-locator`: `balanced` places a new quorum queue's leader on the node
+    /// leading the fewest, so the shards of the updates path spread over a cluster.
+    public var leaderLocator: String?
 
     public init(
         queueType: QueueType? = nil, maxLength: Int? = nil, overflow: Overflow? = nil,
         deadLetterExchange: String? = nil, deadLetterRoutingKey: String? = nil,
-        singleActiveConsumer: Bool = false
+        singleActiveConsumer: Bool = false, initialGroupSize: Int? = nil, leaderLocator: String? = nil
     ) {
+        self.initialGroupSize = initialGroupSize
+        self.leaderLocator = leaderLocator
         self.queueType = queueType
         self.maxLength = maxLength
         self.overflow = overflow
@@ -77,6 +85,8 @@ public struct QueueArguments: Sendable, Hashable {
         if let deadLetterExchange { table["x-dead-letter-exchange"] = .string(deadLetterExchange) }
         if let deadLetterRoutingKey { table["x-dead-letter-routing-key"] = .string(deadLetterRoutingKey) }
         if singleActiveConsumer { table["x-single-active-consumer"] = .bool(true) }
+        if let initialGroupSize { table["x-quorum-initial-group-size"] = .int(Int64(initialGroupSize)) }
+        if let leaderLocator { table["x-queue-leader-locator"] = .string(leaderLocator) }
         return table
     }
 }

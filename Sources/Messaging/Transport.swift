@@ -31,6 +31,10 @@ public protocol Transport: Sendable {
     /// - Throws: `.notFound` if the exchange or the queue does not exist.
     func bindQueue(_ queue: String, exchange: String, routingKey: String) async throws(TransportError)
 
+    /// Removes that binding; one that does not exist is no error (RabbitMQ's `queue.unbind`).
+    /// - Throws: `.notFound` if the exchange or the queue does not exist.
+    func unbindQueue(_ queue: String, exchange: String, routingKey: String) async throws(TransportError)
+
     /// Deletes a queue with its messages; its consumers are cancelled.
     /// - Throws: `.notFound` if there is no such queue.
     func deleteQueue(_ name: String) async throws(TransportError)

@@ -58,6 +58,10 @@ public final class AMQPTransport: Transport {
         try await onOwnChannel { try await $0.bind(AMQPBinding(exchange: exchange, queue: queue, routingKey: routingKey)) }
     }
 
+    public func unbindQueue(_ queue: String, exchange: String, routingKey: String) async throws(TransportError) {
+        try await onOwnChannel { try await $0.unbind(AMQPBinding(exchange: exchange, queue: queue, routingKey: routingKey)) }
+    }
+
     public func deleteQueue(_ name: String) async throws(TransportError) {
         // RabbitMQ deletes a missing queue without complaint; the passive declare gives the 404 callers rely on.
         try await onOwnChannel { channel in

@@ -36,7 +36,7 @@ public struct Adversary: Sendable {
             var properties = MessageProperties()
             if let id = message.id { properties.messageID = id.hex }
             try await transport.publish(
-                message.body, exchange: PipelineTopology.updatesExchange, routingKey: PipelineTopology.updatesRoutingKey,
+                message.body, exchange: PipelineTopology.updatesExchange, routingKey: UpdateShards.routingKey(client: clientID),
                 properties: properties, mandatory: true)
             ledger.recordPublished(bytes: message.body.count)
             previous = message.id

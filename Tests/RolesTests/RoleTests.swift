@@ -96,6 +96,52 @@ struct RoleTests {
         await roles.stop()
     }
 
+    /// Issue 18: the updates path split over 3 queues. Each client's updates go by slot to
+    /// the shard of its id, one worker consumes all three and every update is applied once;
+    /// declaring one shard again takes the slots back, so no update is ever routed twice.
+    @Test(arguments: TestTransport.allCases)
+    func aWorkerOnThreeShardsAppliesEveryClientsUpdateOnce(on broker: TestTransport) async throws {
+        let shards = try UpdateShards(3)
+        let roles = try await RunningRoles(on: broker, strategy: .fedBuff(bufferSize: 6), flushUpdates: 2, defences: .off, shards: shards)
+        let (setup, coordinator) = (roles.setup, roles.coordinator)
+        let models = try await PipelineTopology.subscribeToModels(on: setup)
+        for client in 0..<6 as Range<UInt64> {
+            try await TestUpdates.publish(
+                try TestUpdates.update(Float(client + 1) / 10, client: client), on: setup, routingKey: UpdateShards.routingKey(client: client))
+        }
+        // Before any worker consumes: shard k holds the updates of clients k and k + 3.
+        #expect(try await Self.readyCounts(shards.queues, on: setup, total: 6) == [2, 2, 2])
+        try await roles.start()
+        var iterator = models.makeAsyncIterator()
+        let model = try PipelineMessage.decodeModel(try #require(try await iterator.next()), spec: spec)
+        #expect(model.version == 1 && model.updatesApplied == 6)
+        // The mean of 0.1 … 0.6 added to parameters of 0.
+        #expect(model.parameters.allSatisfy { abs($0 - 0.35) < 1e-5 })
+        #expect(await coordinator.accounting.applied == 6)
+        await roles.halt()
+
+        // Back to one queue: every slot is shard 0's again, and only shard 0's.
+        try await PipelineTopology.declare(on: setup)
+        try await PipelineTopology.purge(on: setup, shards: shards)
+        try await TestUpdates.publish(try TestUpdates.update(0.1, client: 1), on: setup, routingKey: UpdateShards.routingKey(client: 1))
+        #expect(try await Self.readyCounts(shards.queues, on: setup, total: 1) == [1, 0, 0])
+        try await PipelineTopology.purge(on: setup, shards: shards)
+        await roles.stop()
+    }
+
+    /// The ready counts of `queues` once they add up to `total` (a quorum queue counts a
+    /// confirmed message a moment later), or after 5 s.
+    static func readyCounts(_ queues: [String], on transport: some Transport, total: Int) async throws -> [Int] {
+        var counts: [Int] = []
+        for _ in 0..<250 {
+            counts = []
+            for queue in queues { counts.append(try await transport.queueStatus(queue).messageCount) }
+            if counts.reduce(0, +) >= total { break }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        return counts
+    }
+
     /// A worker and a coordinator on connections of their own, over the pipeline's
     /// topology emptied of what an earlier test left (RabbitMQ's queues outlive a test).
     final class RunningRoles {
@@ -110,17 +156,18 @@ struct RoleTests {
         init(
             on broker: TestTransport, strategy: AggregationStrategy.Kind = .fedAsync(mixing: 0.5),
             staleness: StalenessPolicy = StalenessPolicy(), flushUpdates: Int = 1, initialValue: Float = 0,
-            defences: UpdateDefences = .default
+            defences: UpdateDefences = .default, shards: UpdateShards = .single
         ) async throws {
             let spec = ModelSpec.mlp
             connector = try broker.connector(name: "fedq-role-tests")
             setup = try await connector.connect()
-            try await PipelineTopology.declare(on: setup)
-            try await PipelineTopology.purge(on: setup)
+            try await PipelineTopology.declare(on: setup, shards: shards)
+            try await PipelineTopology.purge(on: setup, shards: shards)
             let (workerConnection, coordinatorConnection) = (try await connector.connect(), try await connector.connect())
             connections = [setup, workerConnection, coordinatorConnection]
-            worker = AggregatorWorker(
-                transport: workerConnection, spec: spec, settings: WorkerSettings(flushUpdates: flushUpdates, staleness: staleness, defences: defences))
+            var settings = WorkerSettings(flushUpdates: flushUpdates, staleness: staleness, defences: defences)
+            settings.shards = shards
+            worker = AggregatorWorker(transport: workerConnection, spec: spec, settings: settings)
             coordinator = try Coordinator(
                 transport: coordinatorConnection, spec: spec,
                 initialParameters: [Float](repeating: initialValue, count: spec.parameterCount),
@@ -145,10 +192,15 @@ struct RoleTests {
             }
         }
 
-        /// Stops the roles and closes every connection, so the next test finds no consumer.
-        func stop() async {
+        /// Stops the worker and the coordinator; the connections stay open.
+        func halt() async {
             running?.cancel()
             _ = await running?.result
+        }
+
+        /// Stops the roles and closes every connection, so the next test finds no consumer.
+        func stop() async {
+            await halt()
             for connection in connections { await connection.close() }
             await connector.close()
         }

@@ -34,9 +34,12 @@ enum TestUpdates {
         return nan
     }
 
-    static func publish(_ message: (body: [UInt8], header: MessageHeader), on transport: some Transport) async throws {
+    static func publish(
+        _ message: (body: [UInt8], header: MessageHeader), on transport: some Transport,
+        routingKey: String = PipelineTopology.updatesRoutingKey
+    ) async throws {
         try await transport.publish(
-            message.body, exchange: PipelineTopology.updatesExchange, routingKey: PipelineTopology.updatesRoutingKey,
+            message.body, exchange: PipelineTopology.updatesExchange, routingKey: routingKey,
             properties: PipelineMessage.properties(for: message.header), mandatory: true)
     }
 

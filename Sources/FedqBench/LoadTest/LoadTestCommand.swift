@@ -4,6 +4,7 @@ import Foundation
 import Messaging
 import RabbitMQTransport
 import Report
+import Roles
 import Synchronization
 import Wire
 
@@ -41,6 +42,8 @@ public struct LoadTestCommand: AsyncParsableCommand {
     var updates: Int?
     @Option(help: "Publish for this many seconds instead of a count.")
     var seconds: Double?
+    @Option(help: "Quorum queues the updates path is split over (1-64; docs/cluster.md): on a cluster their leaders spread over the nodes.")
+    var updateShards = 1
     @Option(help: "FedBuff buffer K: updates per model version.")
     var buffer = 100
     // A partial is a dense fp32 sum (800 KB for the mlp), so its share of the broker's bytes is
@@ -75,6 +78,7 @@ public struct LoadTestCommand: AsyncParsableCommand {
         guard updates.map({ $0 > 0 }) ?? true else { throw ValidationError("--updates must be positive") }
         guard seconds.map({ $0 > 0 }) ?? true else { throw ValidationError("--seconds must be positive") }
         if let brokerPid, kill(brokerPid, 0) != 0 { throw ValidationError("--broker-pid: no process \(brokerPid) on this host") }
+        do { _ = try UpdateShards(updateShards) } catch { throw ValidationError(error.description) }
         guard buffer > 0, flushUpdates > 0, flushMs > 0 else {
             throw ValidationError("--buffer, --flush-updates and --flush-ms must be positive")
         }
@@ -107,7 +111,8 @@ public struct LoadTestCommand: AsyncParsableCommand {
         }
         run.brokerPID = brokerPid
         run.defencesOff = defencesOff
-        print("load test: \(workers) workers, \(publishers) publishers, \(params) parameters, codec \(codec), K=\(buffer)\(sign ? ", signed updates" : "")\(defencesOff ? ", defences off" : "")")
+        run.shards = try UpdateShards(updateShards)
+        print("load test: \(workers) workers, \(publishers) publishers, \(updateShards) update queue\(updateShards == 1 ? "" : "s"), \(params) parameters, codec \(codec), K=\(buffer)\(sign ? ", signed updates" : "")\(defencesOff ? ", defences off" : "")")
         let result = try await run.run()
         line.withLock { $0.finish() }
         for text in Self.lines(result) { print(text) }

@@ -86,6 +86,8 @@ struct LoadTestRun {
     var brokerPID: Int32? = nil
     /// Workers without their defences against hostile updates (`--defences-off`).
     var defencesOff = false
+    /// The update queues (`--update-shards`).
+    var shards: UpdateShards = .single
     var progress: @Sendable (_ published: Int, _ aggregated: Int, _ elapsed: Double) -> Void
 
     func run() async throws -> LoadTestResult {
@@ -95,8 +97,8 @@ struct LoadTestRun {
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
 
         let setup = try await broker.connect()
-        try await PipelineTopology.declare(on: setup)
-        try await PipelineTopology.purge(on: setup)
+        try await PipelineTopology.declare(on: setup, shards: shards)
+        try await PipelineTopology.purge(on: setup, shards: shards)
         let clients = try sign ? Self.signingClients(issuerKeyFile: out + "/issuer.pub") : []
         let roles = try startRoles()
         do {
@@ -138,7 +140,9 @@ struct LoadTestRun {
     }
 
     private func startRoles() throws -> [RoleProcess] {
-        let shared = ["--broker", brokerURL, "--model", "synthetic:\(parameters)", "--strategy", "fedbuff:\(buffer)"]
+        let shared = [
+            "--broker", brokerURL, "--model", "synthetic:\(parameters)", "--strategy", "fedbuff:\(buffer)", "--update-shards", "\(shards.count)",
+        ]
         var roles = [
             try RoleProcess(
                 name: "coordinator",
@@ -159,9 +163,10 @@ struct LoadTestRun {
     private func waitForConsumers(_ setup: any Transport) async throws {
         let deadline = ContinuousClock.now + .seconds(30)
         while ContinuousClock.now < deadline {
-            let updates = try await setup.queueStatus(PipelineTopology.updatesQueue).consumerCount
+            var consumers: [Int] = []
+            for queue in shards.queues { consumers.append(try await setup.queueStatus(queue).consumerCount) }
             let partials = try await setup.queueStatus(PipelineTopology.partialsQueue).consumerCount
-            if updates == workers && partials >= 1 { return }
+            if consumers.allSatisfy({ $0 == workers }) && partials >= 1 { return }
             try await Task.sleep(for: .milliseconds(100))
         }
         throw LoadTestError.rolesDidNotStart(out)
@@ -206,7 +211,7 @@ struct LoadTestRun {
                         if let client { properties = PipelineMessage.signed(update: properties, body: body, by: client) }
                         published.record(id.hex, at: Date().timeIntervalSince1970)
                         try await connection.publish(
-                            body, exchange: PipelineTopology.updatesExchange, routingKey: PipelineTopology.updatesRoutingKey,
+                            body, exchange: PipelineTopology.updatesExchange, routingKey: UpdateShards.routingKey(client: stamped.clientID),
                             properties: properties, mandatory: true)
                         sent += 1
                     }
@@ -216,7 +221,8 @@ struct LoadTestRun {
             let sampler = Task {
                 var samples: [[Double]] = []
                 while !Task.isCancelled {
-                    let ready = (try? await setup.queueStatus(PipelineTopology.updatesQueue).messageCount) ?? 0
+                    var ready = 0
+                    for queue in shards.queues { ready += (try? await setup.queueStatus(queue).messageCount) ?? 0 }
                     let elapsed = Date().timeIntervalSince1970 - started
                     samples.append([elapsed, Double(ready)])
                     progress(published.count, Self.settledCount(logPath), elapsed)

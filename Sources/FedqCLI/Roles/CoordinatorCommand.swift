@@ -50,6 +50,7 @@ struct CoordinatorCommand: AsyncParsableCommand {
         let store = try CoordinatorStore(directory: checkpoint)
         let initial = Network(spec: spec, seed: shared.seed).parameters
         let supervisor = try shared.supervisor(role: "coordinator", logger: logger)
+        let shards = try shared.shards()
         let summaryPath = (out ?? checkpoint) + "/summary.json"
         let current = Shared<Coordinator?>(nil)
         let started = ContinuousClock.now
@@ -82,7 +83,7 @@ struct CoordinatorCommand: AsyncParsableCommand {
             defer { summaries.cancel() }
             try await supervisor.run { transport, reconnected in
                 reconnects.current = reconnected
-                try await PipelineTopology.ensure(on: transport)
+                try await PipelineTopology.ensure(on: transport, shards: shards)
                 // A new session starts from the last checkpoint: what was not committed comes back from the broker.
                 let coordinator = try Coordinator(
                     transport: transport, spec: spec, initialParameters: initial, strategy: AggregationStrategy(kind, rule: rule),

@@ -51,18 +51,20 @@ struct WorkerCommand: AsyncParsableCommand {
         var limits = DecodeLimits.default
         // No honest update is larger than the uncompressed model; twice that leaves room.
         limits.maxMessageBytes = maxMessageBytes ?? (8 * spec.parameterCount + (64 << 10))
-        let settings = WorkerSettings(
+        var settings = WorkerSettings(
             flushUpdates: flush, flushInterval: .milliseconds(flushMs), prefetch: prefetch,
             staleness: try shared.stalenessPolicy(), limits: limits, maxNorm: maxNorm, clipNorm: shared.privacy.dpClip,
             defences: try shared.defences.defences(),
             issuer: try shared.trust.loadIssuerKey(), coordinatorKey: try shared.trust.loadCoordinatorKey())
+        settings.shards = try shared.shards()
+        let (shards, configured) = (settings.shards, settings)
         shared.trust.warnIfUnauthenticated(role: "worker", logger: logger)
         let supervisor = try shared.supervisor(role: "worker", logger: logger)
         try await RoleRuntime.runUntilSignalled(logger: logger) {
             try await supervisor.run { transport, _ in
-                try await PipelineTopology.ensure(on: transport)
+                try await PipelineTopology.ensure(on: transport, shards: shards)
                 // A fresh worker per connection: what the old one held was never acknowledged.
-                try await AggregatorWorker(transport: transport, spec: spec, settings: settings, logger: logger).run()
+                try await AggregatorWorker(transport: transport, spec: spec, settings: configured, logger: logger).run()
             }
         }
         logger.info("stopped")

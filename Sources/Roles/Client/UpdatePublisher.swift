@@ -77,7 +77,7 @@ public actor UpdatePublisher {
             properties = PipelineMessage.signed(update: properties, body: body, by: identity)
         }
         try await transport.publish(
-            body, exchange: PipelineTopology.updatesExchange, routingKey: PipelineTopology.updatesRoutingKey,
+            body, exchange: PipelineTopology.updatesExchange, routingKey: UpdateShards.routingKey(client: header.clientID),
             properties: properties, mandatory: true)
         ledger.recordPublished(bytes: body.count)
         PipelineMetrics.updatesPublished.increment()

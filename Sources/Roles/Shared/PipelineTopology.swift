@@ -3,8 +3,8 @@ import Messaging
 
 /// The exchanges and queues the roles meet at, as declared in
 /// `topology/definitions.json` (the file RabbitMQ imports): updates go
-/// through a direct exchange to one queue that aggregator workers compete
-/// on, partials to a single-active-consumer queue the coordinator owns,
+/// through a direct exchange to one queue (or S shards, `UpdateShards`) that
+/// aggregator workers compete on, partials to a single-active-consumer queue the coordinator owns,
 /// model versions out on a fanout, and refused messages to a dead-letter
 /// exchange.
 public enum PipelineTopology {
@@ -48,36 +48,58 @@ public enum PipelineTopology {
         ExchangeDeclaration(name: modelRequestsExchange, kind: .direct),
     ]
 
-    /// The shared queues with the binding that feeds each one.
+    /// The shared queues with the bindings that feed each one, for an updates path of
+    /// `shards` queues (`UpdateShards`; one, `fedq.q.updates`, unless sharded).
     ///
-    /// Every shared queue is a quorum queue: on a cluster it is replicated over the nodes
-    /// (RabbitMQ's default initial group size: all of them, up to 5 with policies), so the
-    /// loss of a minority of nodes loses no queue and no message.
-    static let queues: [(queue: QueueDeclaration, exchange: String, routingKey: String)] = {
-        var updates = QueueArguments()
-        updates.queueType = .quorum
-        updates.deadLetterExchange = deadExchange
-        var partials = QueueArguments()
-        partials.queueType = .quorum
-        partials.singleActiveConsumer = true
-        partials.deadLetterExchange = deadExchange
+    /// Every shared queue is a quorum queue: on a cluster it is replicated over 3 nodes
+    /// (`x-quorum-initial-group-size`; every node when there are fewer), so the loss of a
+    /// minority of nodes loses no queue and no message, and a 5- or 7-node cluster keeps
+    /// each queue's replication cost at 3 copies. Leaders are placed `balanced`: each new
+    /// queue's leader goes to the node leading the fewest, which is what spreads the
+    /// update shards' write load over the nodes.
+    public static func queues(shards: UpdateShards = .single) -> [(queue: QueueDeclaration, exchange: String, routingKeys: [String])] {
         var quorum = QueueArguments()
         quorum.queueType = .quorum
-        return [
-            (QueueDeclaration(name: updatesQueue, arguments: updates), updatesExchange, updatesRoutingKey),
-            (QueueDeclaration(name: partialsQueue, arguments: partials), partialsExchange, partialsRoutingKey),
-            (QueueDeclaration(name: deadQueue, arguments: quorum), deadExchange, ""),
-            (QueueDeclaration(name: modelRequestsQueue, arguments: quorum), modelRequestsExchange, modelRequestsRoutingKey),
+        quorum.initialGroupSize = 3
+        quorum.leaderLocator = "balanced"
+        var updates = quorum
+        updates.deadLetterExchange = deadExchange
+        var partials = quorum
+        partials.singleActiveConsumer = true
+        partials.deadLetterExchange = deadExchange
+        let updateQueues = (0..<shards.count).map { shard in
+            (QueueDeclaration(name: UpdateShards.queue(shard), arguments: updates), updatesExchange, shards.bindingKeys(of: shard))
+        }
+        return updateQueues + [
+            (QueueDeclaration(name: partialsQueue, arguments: partials), partialsExchange, [partialsRoutingKey]),
+            (QueueDeclaration(name: deadQueue, arguments: quorum), deadExchange, [""]),
+            (QueueDeclaration(name: modelRequestsQueue, arguments: quorum), modelRequestsExchange, [modelRequestsRoutingKey]),
         ]
-    }()
+    }
 
     /// Declares the shared part of the topology (idempotent), as an administrator (or the
     /// embedded broker's in-process setup) does. Needs configure permission on everything.
-    public static func declare(on transport: some Transport) async throws(TransportError) {
+    ///
+    /// Bindings only ever add up in RabbitMQ, so declaring S shards also takes each slot
+    /// off every other update queue there is (of an earlier S): a slot bound to two
+    /// queues would deliver each update twice. Change S with the updates path drained:
+    /// what waits in a shard that is no longer declared stays there, unconsumed.
+    public static func declare(on transport: some Transport, shards: UpdateShards = .single) async throws(TransportError) {
         for exchange in exchanges { try await transport.declareExchange(exchange) }
-        for (queue, exchange, key) in queues {
+        for (queue, exchange, keys) in queues(shards: shards) {
             try await transport.declareQueue(queue)
-            try await transport.bindQueue(queue.name, exchange: exchange, routingKey: key)
+            for key in keys { try await transport.bindQueue(queue.name, exchange: exchange, routingKey: key) }
+        }
+        for shard in 0..<UpdateShards.slotCount {
+            let queue = UpdateShards.queue(shard)
+            if shard >= shards.count {
+                // A passive check first: unbinding from a queue that is not there is an error.
+                do { _ = try await transport.queueStatus(queue) } catch .notFound { continue }
+            }
+            let owned = Set(shard < shards.count ? shards.bindingKeys(of: shard) : [])
+            for key in UpdateShards.single.bindingKeys(of: 0) where !owned.contains(key) {
+                try await transport.unbindQueue(queue, exchange: updatesExchange, routingKey: key)
+            }
         }
     }
 
@@ -88,7 +110,11 @@ public enum PipelineTopology {
     /// retries (an administrator restores the topology with `fedq topology apply`) rather
     /// than exiting. An identity that may configure (the embedded broker, a test node's
     /// administrator) re-creates what an operator deleted and goes on.
-    public static func ensure(on transport: some Transport) async throws(TransportError) {
+    ///
+    /// - Parameter shards: the update queues to check (`--update-shards`). A role left at
+    ///   the default checks shard 0, `fedq.q.updates`, which every sharding has: clients
+    ///   publish by slot and need not know how many shards the operator chose.
+    public static func ensure(on transport: some Transport, shards: UpdateShards = .single) async throws(TransportError) {
         for exchange in exchanges {
             do {
                 try await transport.checkExchange(exchange.name)
@@ -98,13 +124,13 @@ public enum PipelineTopology {
                 }
             }
         }
-        for (queue, exchange, key) in queues {
+        for (queue, exchange, keys) in queues(shards: shards) {
             do {
                 _ = try await transport.queueStatus(queue.name)
             } catch .notFound {
                 try await createMissing("queue '\(queue.name)'") { () throws(TransportError) in
                     try await transport.declareQueue(queue)
-                    try await transport.bindQueue(queue.name, exchange: exchange, routingKey: key)
+                    for key in keys { try await transport.bindQueue(queue.name, exchange: exchange, routingKey: key) }
                 }
             }
         }
@@ -124,8 +150,8 @@ public enum PipelineTopology {
     /// Empties the shared queues. RabbitMQ's durable queues keep what an earlier run left
     /// (updates of a crashed run come back when its connections drop), which a run that
     /// accounts for every update it published must not pick up.
-    public static func purge(on transport: some Transport) async throws(TransportError) {
-        for queue in [updatesQueue, partialsQueue, deadQueue, modelRequestsQueue] { try await transport.purgeQueue(queue) }
+    public static func purge(on transport: some Transport, shards: UpdateShards = .single) async throws(TransportError) {
+        for queue in shards.queues + [partialsQueue, deadQueue, modelRequestsQueue] { try await transport.purgeQueue(queue) }
     }
 
     /// A private queue on the model fanout that only ever holds the newest

@@ -6,7 +6,7 @@ import Logging
 import Messaging
 import Wire
 
-/// A competing consumer on the updates queue: decodes each client update
+/// A competing consumer on the updates queue (on every shard of it, `UpdateShards`): decodes each client update
 /// straight into a running partial aggregate, weighs it by staleness, and
 /// publishes the partial to the coordinator.
 ///
@@ -25,8 +25,8 @@ public actor AggregatorWorker {
     private let settings: WorkerSettings
     /// Every decision: refuse, add, when to flush.
     private var machine: WorkerStateMachine
-    /// Deliveries behind the machine's open batch, oldest first.
-    private var held: [Delivery] = []
+    /// Deliveries behind the machine's open batch, oldest first, with the shard each came from.
+    private var held: [Held] = []
     public private(set) var partialsPublished = 0
     /// Updates scaled down to the norm bound so far.
     public var updatesClipped: Int { machine.clippedCount }
@@ -49,8 +49,15 @@ public actor AggregatorWorker {
     /// Consumes updates (and listens for new model versions) until cancelled. What it
     /// holds unconfirmed then goes back to the queue with its consumer, for another worker.
     public func run() async throws {
-        let updates = try await transport.consume(queue: PipelineTopology.updatesQueue, prefetch: settings.prefetch)
+        var shards: [Consumer] = []
+        for queue in settings.shards.queues {
+            shards.append(try await transport.consume(queue: queue, prefetch: settings.prefetch))
+        }
         let versions = try await PipelineTopology.subscribeToVersions(on: transport)
+        // One loop handles every shard's deliveries in turn: `handle` suspends (a refused
+        // update is parked before it is settled), and two loops interleaving in the actor
+        // would put `held` out of the state machine's order.
+        let (deliveries, merge) = AsyncThrowingStream.makeStream(of: Held.self)
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
                 // A notice that does not verify is dropped and counted: it never stops the worker.
@@ -66,14 +73,30 @@ public actor AggregatorWorker {
                     await self.flushIfDue()
                 }
             }
-            group.addTask {
-                for try await delivery in updates { try await self.handle(delivery) }
+            // A shard's consumer that ends (its queue deleted, the connection closed) ends
+            // the session, as the one consumer did before shards: the supervisor starts anew.
+            for (shard, consumer) in shards.enumerated() {
+                group.addTask {
+                    for try await delivery in consumer { merge.yield(Held(shard: shard, delivery: delivery)) }
+                }
+                group.addTask { try await PipelineMetrics.watch(consumer.queue, on: self.transport) }
             }
-            group.addTask { try await PipelineMetrics.watch(PipelineTopology.updatesQueue, on: self.transport) }
+            group.addTask {
+                for try await held in deliveries { try await self.handle(held.delivery, shard: held.shard) }
+            }
             group.addTask { for await outgoing in self.flushes { try await self.send(outgoing) } }
-            defer { group.cancelAll() }
+            defer {
+                merge.finish()
+                group.cancelAll()
+            }
             try await group.next()
         }
+    }
+
+    /// A delivery held for the open batch and the shard whose consumer settles it.
+    private struct Held: Sendable {
+        var shard: Int
+        var delivery: Delivery
     }
 
     /// Hands whatever is held now to `run`'s flusher (the end of a simulation); it is
@@ -87,7 +110,7 @@ public actor AggregatorWorker {
     }
 
     /// Carries out what the state machine decides about one update.
-    func handle(_ delivery: Delivery) async throws {
+    func handle(_ delivery: Delivery, shard: Int = 0) async throws {
         PipelineMetrics.updatesReceived.increment()
         switch machine.receive(delivery.body, properties: delivery.properties, redelivered: delivery.redelivered) {
         case .refuse(let refusal):
@@ -102,9 +125,9 @@ public actor AggregatorWorker {
                 properties: PipelineMessage.deadLettered(delivery.properties, reason: refusal.reason, detail: refusal.detail),
                 mandatory: false)
             machine.settleRefused(refusal)
-            held.append(delivery)
+            held.append(Held(shard: shard, delivery: delivery))
         case .added(let batches):
-            held.append(delivery)
+            held.append(Held(shard: shard, delivery: delivery))
             for batch in batches { enqueue(batch) }
         }
     }
@@ -117,7 +140,7 @@ public actor AggregatorWorker {
     /// broker confirmed it.
     private struct Outgoing: Sendable {
         var batch: WorkerStateMachine.Batch
-        var deliveries: [Delivery]
+        var deliveries: [Held]
     }
 
     /// Hands a batch to the flusher task without waiting for its confirm: the consumer
@@ -148,8 +171,11 @@ public actor AggregatorWorker {
                 PartialAggregateSummary(weightTotal: 0, massTotal: 0, entries: [], settled: outgoing.batch.settled),
                 sum: [Float](repeating: 0, count: spec.parameterCount), codec: Self.settledCodec)
         }
-        // Every earlier delivery is in this flush or an earlier one, confirmed before it.
-        try await outgoing.deliveries.last?.ack(multiple: true)
+        // Every earlier delivery of a shard's consumer is in this flush or an earlier one,
+        // confirmed before it: one `multiple` ack per shard (delivery tags are per channel).
+        var last: [Int: Delivery] = [:]
+        for held in outgoing.deliveries { last[held.shard] = held.delivery }
+        for delivery in last.values { try await delivery.ack(multiple: true) }
     }
 
     private static let settledCodec = try! CodecSpec(parsing: "fp32+deflate")

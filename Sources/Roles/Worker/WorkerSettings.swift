@@ -28,6 +28,9 @@ public struct WorkerSettings: Sendable {
     public var issuer: VerifyingKey?
     /// The coordinator's key (`--coordinator-key`): version notices it did not sign are dropped.
     public var coordinatorKey: VerifyingKey?
+    /// The update queues to consume: every shard, so that no shard is left without
+    /// consumers when a worker dies, and each shard keeps competing consumers.
+    public var shards: UpdateShards = .single
 
     public init(
         flushUpdates: Int, flushInterval: Duration = .milliseconds(20), prefetch: Int = 32,
