@@ -31,8 +31,10 @@ final class Deployment: Sendable {
 
     /// A fresh directory, with the pipeline's queues declared and emptied on `broker`
     /// (default: the test node, as `fedq-admin`, each role then as its own identity; or a
-    /// cluster's comma-separated node URLs).
-    init(_ name: String, broker: String? = nil) async throws {
+    /// cluster's comma-separated node URLs), with the updates path split over `shards`.
+    /// With `fresh`, the pipeline's queues are deleted first and created anew, so their
+    /// leaders are placed now (`balanced`) rather than where earlier tests left them.
+    init(_ name: String, broker: String? = nil, shards: UpdateShards = .single, fresh: Bool = false) async throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("fedq-\(name)-\(UUID().uuidString.prefix(6))").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         if let broker {
@@ -45,8 +47,11 @@ final class Deployment: Sendable {
             self.identities = identities
         }
         let setup = try await TransportFactory.connector(for: self.broker, connectionName: "fedq test setup").connect()
-        try await PipelineTopology.declare(on: setup)
-        try await PipelineTopology.purge(on: setup)
+        if fresh {
+            for (queue, _, _) in PipelineTopology.queues(shards: shards) { try? await setup.deleteQueue(queue.name) }
+        }
+        try await PipelineTopology.declare(on: setup, shards: shards)
+        try await PipelineTopology.purge(on: setup, shards: shards)
         await setup.close()
     }
 

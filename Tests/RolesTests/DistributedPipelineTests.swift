@@ -182,6 +182,43 @@ struct DistributedPipelineTests {
         #expect(after["dp_clip"] as? Double == 1 && after["dp_noise_multiplier"] as? Double == 1)
     }
 
+    /// Issue 18 item 3: a standby coordinator on the same checkpoint directory waits, doing
+    /// nothing (no summary, no model), while the first one runs; when the first is killed it
+    /// takes over from the last checkpoint, and the run loses and doubles nothing.
+    @Test func aStandbyCoordinatorTakesOverWhenTheActiveOneIsKilled() async throws {
+        let deployment = try await Deployment("standby")
+        let checkpoint = ["--checkpoint", deployment.directory + "/coordinator"]
+        let active = try deployment.start("coordinator", ["coordinator"] + checkpoint)
+        try await deployment.waitUntil("the first coordinator owns the checkpoint", timeout: .seconds(30)) {
+            deployment.read("coordinator.log").contains("serving version")
+        }
+        let standby = try deployment.start("standby", ["coordinator", "--out", deployment.directory + "/standby"] + checkpoint)
+        try deployment.start("worker-1", ["worker"])
+        try deployment.start("worker-2", ["worker"])
+        let fleet = try deployment.start(
+            "fleet", ["fleet", "--clients", "20", "--max-updates", "400", "--out", deployment.directory + "/fleet"])
+        try await deployment.waitUntil("100 updates applied", timeout: .seconds(120)) {
+            deployment.settled().filter { $0.disposition == "applied" }.count >= 100
+        }
+        #expect(deployment.read("standby.log").contains("standby: another coordinator owns"))
+        #expect(!deployment.read("standby.log").contains("serving version"), "the standby served a model while the other one ran")
+        #expect(!FileManager.default.fileExists(atPath: deployment.directory + "/standby/summary.json"))
+        let versionBefore = deployment.settled().map(\.version).max() ?? 0
+        active.signal(SIGKILL)
+        #expect(await fleet.wait(timeout: .seconds(180)) == 0, "the fleet did not finish its 400 updates: \(fleet.output.suffix(400))")
+        try await deployment.expectEveryPublishedUpdateSettledOnce()
+        #expect(deployment.published().count == 400)
+        await deployment.stopAll()
+        // It resumed from the checkpoint the killed one last committed, not from version 0 (one
+        // behind what updates.csv showed if the kill fell between a commit's log lines and
+        // its checkpoint: the restart cuts those lines off and their partials come back).
+        let resumed = standby.output.firstMatch(of: /serving version (\d+)/).flatMap { Int($0.1) }
+        #expect((resumed ?? 0) >= max(1, versionBefore - 1), "took over at \(String(describing: resumed)), the other was at \(versionBefore)")
+        let summary = try JSONSerialization.jsonObject(with: Data(deployment.read("standby/summary.json").utf8)) as? [String: Any]
+        let counts = ["updates_applied", "updates_dropped_stale", "updates_rejected"].map { summary?[$0] as? Int ?? -1 }
+        #expect(counts.reduce(0, +) == 400, "the standby's books \(counts) vs 400 published")
+    }
+
     @Test func killingAWorkerAndTheCoordinatorLosesAndDoublesNothing() async throws {
         let deployment = try await Deployment("kill9")
         try startServers(deployment)

@@ -13,10 +13,12 @@ struct CoordinatorCommand: AsyncParsableCommand {
         commandName: "coordinator",
         abstract: "Merge the workers' partials into the global model and publish its versions.",
         discussion: """
-            Start exactly one (the partials queue has a single active consumer: a second \
-            one waits as a standby). Each version is checkpointed to --checkpoint before it \
-            is published; a restarted coordinator resumes from there, and no update is \
-            counted twice. DIR/updates.csv logs what became of every update.
+            Each version is checkpointed to --checkpoint before it is published; a restarted \
+            coordinator resumes from there, and no update is counted twice. DIR/updates.csv \
+            logs what became of every update. A second coordinator on the same --checkpoint \
+            directory (a shared volume) is a standby: it waits until the first one is gone, \
+            then resumes from its last checkpoint (give each its own --out). The partials \
+            queue has a single active consumer, so two coordinators never both apply.
             """
     )
 
@@ -48,6 +50,8 @@ struct CoordinatorCommand: AsyncParsableCommand {
         let optimizerRule = try shared.serverOptimizer()
         let rule = try shared.aggregateRule()
         let store = try CoordinatorStore(directory: checkpoint)
+        let lock = try CoordinatorLock(directory: checkpoint)
+        let directory = checkpoint
         let initial = Network(spec: spec, seed: shared.seed).parameters
         let supervisor = try shared.supervisor(role: "coordinator", logger: logger)
         let shards = try shared.shards()
@@ -74,6 +78,11 @@ struct CoordinatorCommand: AsyncParsableCommand {
         }
 
         try await RoleRuntime.runUntilSignalled(logger: logger) {
+            if !lock.tryAcquire() {
+                logger.notice("standby: another coordinator owns \(directory); taking over when it is gone")
+                try await lock.acquire()
+                logger.notice("taking over \(directory)")
+            }
             let summaries = Task {
                 while !Task.isCancelled {
                     try await Task.sleep(for: .seconds(1))
