@@ -14,6 +14,7 @@ repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
 source scripts/lib/packages.sh
 source scripts/lib/fedq.sh
+source scripts/lib/loadtest-json.sh
 fedq_install_missing_packages
 fedq_build_release
 seconds="${1:-10}"
@@ -27,16 +28,6 @@ out="runs/bench-cluster"
 rm -rf "$out"; mkdir -p "$out"
 trap 'scripts/cluster.sh stop >/dev/null 2>&1 || true; fedq_stop_roles_and_broker "$port"' EXIT
 
-field() { grep -o "\"$2\" : [0-9.e+-]*" "$1" | head -1 | awk '{print $3}'; }
-# cpu FILE ARRAY ROLE: the cores ROLE used, summed over its entries in the JSON array ARRAY.
-cpu() {
-    awk -v array="\"$2\"" -v role="\"role\" : \"$3" '
-        index($0, array " : [") { inside = 1 }
-        inside && /"cores"/ { cores = $3 }
-        inside && index($0, role) { sum += cores }
-        inside && /^  \]/ { inside = 0 }
-        END { printf "%.2f", sum }' "$1"
-}
 
 # cell LABEL BROKER SHARDS: one load test; prints its row and keeps its JSON as $out/LABEL.json.
 cell() {

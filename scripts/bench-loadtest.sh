@@ -19,6 +19,7 @@ repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
 source scripts/lib/packages.sh
 source scripts/lib/fedq.sh
+source scripts/lib/loadtest-json.sh
 fedq_install_missing_packages
 fedq_build_release
 seconds="${1:-8}"
@@ -48,17 +49,6 @@ run() {
     if ((pinned)); then taskset -c "1-$((cores - 1))" "$fedq" "$@"; else "$fedq" "$@"; fi
 }
 
-field() { grep -o "\"$2\" : [0-9.e+-]*" "$1" | head -1 | awk '{print $3}'; }
-# cpu FILE ARRAY ROLE: the cores ROLE used, summed over its entries in the JSON array ARRAY
-# ("cpu" for the pipeline run, "raw_cpu" for the raw one).
-cpu() {
-    awk -v array="\"$2\"" -v role="\"role\" : \"$3" '
-        index($0, array " : [") { inside = 1 }
-        inside && /"cores"/ { cores = $3 }
-        inside && index($0, role) { sum += cores }
-        inside && /^  \]/ { inside = 0 }
-        END { printf "%.2f", sum }' "$1"
-}
 
 row() {
     local json="$1" codec="$2" workers="$3"
