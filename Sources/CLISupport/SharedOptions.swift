@@ -30,6 +30,8 @@ public struct SharedOptions: ParsableArguments {
     public var brokerPasswordFile: String?
     @OptionGroup(title: "Model (docs/models.md)")
     public var modelOptions: ModelOptions
+    @OptionGroup(title: "Data")
+    public var datasetOptions: DatasetOptions
     @Option(help: "Update codec chain, e.g. fp32, fp16, int8, topk:0.01+int8, int8+deflate.")
     public var codec = "int8"
     @Option(help: "fedbuff[:K], fedasync[:ALPHA] or fedavg[:M] (synchronous rounds of M clients).")
@@ -73,7 +75,7 @@ public struct SharedOptions: ParsableArguments {
     public static let environmentFlags = [
         "broker", "broker-password-file", "codec", "strategy", "buffer", "aggregate", "staleness", "max-staleness", "weigh-by-samples",
         "server-opt", "seed", "data", "reconnect-for", "update-shards", "metrics-port", "metrics-address", "log-level",
-    ] + ModelOptions.environmentFlags + PrivacyOptions.environmentFlags + TrustOptions.environmentFlags + DefenceOptions.environmentFlags
+    ] + ModelOptions.environmentFlags + DatasetOptions.environmentFlags + PrivacyOptions.environmentFlags + TrustOptions.environmentFlags + DefenceOptions.environmentFlags
 
 
     public func validate() throws {
@@ -106,8 +108,11 @@ public struct SharedOptions: ParsableArguments {
         _ = try serverOptimizer()
     }
 
-    /// The model of `--model`, `--model-file` and `--input`, over MNIST (the only dataset the roles read).
-    public func modelSpec() throws -> ModelSpec { try modelOptions.modelSpec() }
+    /// The model of `--model`, `--model-file` and `--input`, over MNIST or the `--dataset` table.
+    public func modelSpec() throws -> ModelSpec {
+        let (shape, classCount, _) = try datasetOptions.shape()
+        return try modelOptions.modelSpec(dataset: shape, classCount: classCount)
+    }
     public func codecSpec() throws -> CodecSpec { try parse("codec") { try CodecSpec(parsing: codec) } }
     public func aggregateRule() throws -> AggregateRule { try parse("aggregate") { try AggregateRule(parsing: aggregate) } }
     public func stalenessFunction() throws -> StalenessFunction { try parse("staleness") { try StalenessFunction(parsing: staleness) } }

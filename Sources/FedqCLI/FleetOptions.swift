@@ -86,6 +86,8 @@ extension SharedOptions {
         config.codec = try codecSpec()
         config.seed = seed
         config.dataDirectory = data
+        config.table = datasetOptions.table
+        config.classNames = try datasetOptions.shape().classNames
         // Simulated clients are the population unless --dp-population says otherwise.
         config.privacy = try privacy.settings(population: config.clients)
         config.defences = try defences.defences()

@@ -2,6 +2,7 @@ import ArgumentParser
 import CLISupport
 import Foundation
 import Learning
+import Report
 
 /// `fedq train`: centralised training on MNIST, the baseline that federated
 /// runs are compared against, of a built-in model or one the user writes.
@@ -89,9 +90,8 @@ struct Train: ParsableCommand {
         }
         let samplesPerSecond = Double(epochs * trainSet.count) / trainingTime.seconds
         print(String(format: "test accuracy %.4f  macro-F1 %.4f  %.1f s training", evaluation.accuracy, evaluation.macroF1, trainingTime.seconds))
-        let perClass = data.classNames.enumerated().map { c, name in
-            ClassMetrics(name: name, precision: evaluation.precision[c], recall: evaluation.recall[c], f1: evaluation.f1[c])
-        }
+        let perClass = ClassMetrics.table(
+            names: data.classNames, precision: evaluation.precision, recall: evaluation.recall, f1: evaluation.f1)
         if dataset != nil {
             for metrics in perClass {
                 print(String(format: "  %@  precision %.4f  recall %.4f  F1 %.4f", metrics.name, metrics.precision, metrics.recall, metrics.f1))
@@ -132,10 +132,3 @@ struct TrainReport: Encodable {
     var seconds: Double
 }
 
-/// One class's test metrics in `fedq train --json` (`per_class`).
-struct ClassMetrics: Encodable {
-    var name: String
-    var precision: Double
-    var recall: Double
-    var f1: Double
-}

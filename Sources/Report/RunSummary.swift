@@ -26,6 +26,8 @@ public struct RunSummary: Codable, Sendable, Equatable {
     public var interrupted: Bool
     /// Differential privacy's spend (nil: the run was not private).
     public var privacy: PrivacySummary?
+    /// Precision, recall and F1 of each class on the final model (runs on a table; nil on MNIST).
+    public var perClass: [ClassMetrics]?
 
     public init(
         reachedTarget: Bool = false, targetAccuracy: Double = 0, secondsToTarget: Double? = nil,
@@ -74,6 +76,7 @@ public struct RunSummary: Codable, Sendable, Equatable {
         case meanStaleness = "mean_staleness"
         case seconds
         case interrupted
+        case perClass = "per_class"
     }
 
     /// Every key is always written: a target never reached is `null`, not a missing key,
@@ -98,6 +101,7 @@ public struct RunSummary: Codable, Sendable, Equatable {
         try container.encode(meanStaleness, forKey: .meanStaleness)
         try container.encode(seconds, forKey: .seconds)
         try container.encode(interrupted, forKey: .interrupted)
+        try container.encodeIfPresent(perClass, forKey: .perClass)
         try PrivacySummary.encode(privacy, to: encoder)
     }
 
@@ -121,6 +125,7 @@ public struct RunSummary: Codable, Sendable, Equatable {
         meanStaleness = try container.decode(Double.self, forKey: .meanStaleness)
         seconds = try container.decode(Double.self, forKey: .seconds)
         interrupted = try container.decodeIfPresent(Bool.self, forKey: .interrupted) ?? false
+        perClass = try container.decodeIfPresent([ClassMetrics].self, forKey: .perClass)
         privacy = try PrivacySummary.decode(from: decoder)
     }
 

@@ -201,6 +201,10 @@ public struct Simulation: Sendable {
             meanStaleness: accounting.meanStaleness, seconds: (ContinuousClock.now - started).seconds,
             interrupted: stop.isRequested, privacy: await PrivacySummary.of(coordinator, settings: config.privacy))
         summary.updatesClipped = clipped
+        if let names = config.classNames, let evaluation = await evaluator.latest, names.count == evaluation.confusion.classCount {
+            summary.perClass = ClassMetrics.table(
+                names: names, precision: evaluation.precision, recall: evaluation.recall, f1: evaluation.f1)
+        }
         return RunResult(
             summary: summary, history: history, throughput: throughput,
             stalenessHistogram: accounting.stalenessHistogram, settings: config.settings)

@@ -8,11 +8,25 @@ import Roles
 import Wire
 
 extension SimulationConfig {
-    /// MNIST from `dataDirectory`, cut to the configured subsets.
-    /// - Throws: `SimulationError.data`.
+    /// MNIST from `dataDirectory`, or the `table` split and standardised from the clients'
+    /// own statistics (`TableSource.prepare`), cut to the configured subsets.
+    /// - Throws: `SimulationError.data` or `.partition`.
     public func loadData() throws -> (train: Dataset, test: Dataset) {
         let data: (train: Dataset, test: Dataset)
-        do { data = try MNIST.load(directory: dataDirectory) } catch { throw SimulationError.data(error) }
+        if let table {
+            let prepared: PreparedTable
+            do {
+                // The clients' rows as `makeClients` will split them: same scheme, count and seed.
+                prepared = try table.prepare(seed: seed) { labels throws(PartitionError) in
+                    try Partition(scheme: partition, labels: labels, clientCount: clients, seed: seed).clients
+                }
+            } catch let error as PartitionError {
+                throw SimulationError.partition(error)
+            } catch let error as DatasetError { throw SimulationError.data(error) }
+            data = (prepared.train, prepared.test)
+        } else {
+            do { data = try MNIST.load(directory: dataDirectory) } catch { throw SimulationError.data(error) }
+        }
         let train = trainSubset.map { data.train.subset(Array(0..<min($0, data.train.count))) } ?? data.train
         let test = testSubset.map { data.test.subset(Array(0..<min($0, data.test.count))) } ?? data.test
         return (train, test)

@@ -11,6 +11,10 @@ import Wire
 public struct SimulationConfig: Sendable {
     public var model: ModelSpec = .mlp
     public var dataDirectory = "data/mnist"
+    /// A CSV table to learn from instead of MNIST (`--dataset`).
+    public var table: TableSource?
+    /// The table's class names, for the per-class figures of `summary.json` (nil on MNIST).
+    public var classNames: [String]?
     public var clients = 100
     public var concurrency = 10
     public var partition: PartitionScheme = .iid
@@ -59,6 +63,7 @@ public struct SimulationConfig: Sendable {
     /// The settings as shown in the report and the summary.
     public var settings: [(String, String)] {
         [
+            ("dataset", table.map { "\($0.path), label \($0.label), \($0.testFraction) held out" } ?? "MNIST"),
             ("model", "\(model.name) (\(model.parameterCount) parameters)"), ("clients", "\(clients)"),
             ("concurrency", "\(concurrency)"), ("partition", partition.description),
             ("local epochs", "\(localEpochs)"), ("batch", "\(batchSize)"), ("learning rate", "\(learningRate)"),

@@ -53,6 +53,9 @@ public actor Evaluator {
         }
     }
 
+    /// The last evaluation in full (its confusion matrix, for per-class figures).
+    public private(set) var latest: Evaluation?
+
     /// Evaluates `model` now and records it (also used for the final model of a run).
     @discardableResult
     public func evaluate(_ model: GlobalModel) async throws -> EvaluationRecord {
@@ -64,6 +67,7 @@ public actor Evaluator {
                 return try network.evaluate(on: test)
             }
         }.get()
+        latest = evaluation
         let record = EvaluationRecord(
             version: model.version, seconds: (ContinuousClock.now - started).seconds,
             accuracy: evaluation.accuracy, loss: evaluation.loss, macroF1: evaluation.macroF1, dpEpsilon: model.privacyEpsilon)

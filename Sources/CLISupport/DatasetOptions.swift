@@ -1,0 +1,40 @@
+import ArgumentParser
+import Learning
+
+/// What a federation learns from, the same flags on `simulate` and every role: MNIST
+/// (the default), or a CSV table whose rows the clients split among them.
+public struct DatasetOptions: ParsableArguments {
+    @Option(help: "Learn from this CSV table (a header row, numeric features, a label column) instead of MNIST.")
+    public var dataset: String?
+    @Option(help: "With --dataset: the label column's name; its values, sorted, are the classes.")
+    public var label: String?
+    @Option(help: "With --dataset: the fraction of each class held out for testing, chosen by --seed.")
+    public var testFraction = 0.2
+
+    public init() {}
+
+    /// The flags `EnvironmentDefaults` fills from `FEDQ_*` variables.
+    public static let environmentFlags = ["dataset", "label", "test-fraction"]
+
+    public func validate() throws {
+        guard (dataset == nil) == (label == nil) else { throw ValidationError("--dataset and --label go together") }
+        guard testFraction > 0, testFraction < 1 else { throw ValidationError("--test-fraction must be in (0, 1), got \(testFraction)") }
+    }
+
+    /// The table, or nil for MNIST.
+    public var table: TableSource? {
+        guard let dataset, let label else { return nil }
+        return TableSource(path: dataset, label: label, testFraction: testFraction)
+    }
+
+    /// The samples' shape and the class names: the table's (read once to know them), else
+    /// MNIST's (nil names: the digits).
+    /// - Throws: `ValidationError` naming `--dataset` for a missing or malformed table.
+    public func shape() throws -> (shape: SampleShape, classCount: Int, classNames: [String]?) {
+        guard let table else { return (.mnist, 10, nil) }
+        do {
+            let loaded = try CSVTable.load(path: table.path, label: table.label)
+            return (.flat(loaded.dataset.featureCount), loaded.classNames.count, loaded.classNames)
+        } catch { throw ValidationError("--dataset: \(error)") }
+    }
+}

@@ -1,0 +1,46 @@
+/// A CSV table as a federation's data (`--dataset`, `--label`, `--test-fraction`): which
+/// file, which column is the label, and how much of each class is held out for testing.
+public struct TableSource: Sendable, Equatable {
+    public var path: String
+    public var label: String
+    public var testFraction: Double
+
+    public init(path: String, label: String, testFraction: Double = 0.2) {
+        self.path = path
+        self.label = label
+        self.testFraction = testFraction
+    }
+
+    /// The table, split into the clients' rows and held-out test rows by `seed`, and
+    /// standardised with statistics merged from each client's own rows.
+    ///
+    /// A client shares only its count, per-feature sums and sums of squares
+    /// (`FeatureStatistics`): no row leaves it, and the test rows are never looked at.
+    /// The merged statistics equal those of all training rows, because the clients'
+    /// rows are disjoint; they are computed client by client all the same, so the code
+    /// path is the one a deployment runs.
+    /// - Parameter clients: the clients' row indices into the training split, from the
+    ///   split's labels (a partition is made from labels alone, before any scaling).
+    /// - Throws: `DatasetError` for a missing or malformed table; whatever `clients` throws.
+    public func prepare<Failure: Error>(
+        seed: UInt64, clients: (_ labels: [Int]) throws(Failure) -> [[Int]]
+    ) throws -> PreparedTable {
+        let table = try CSVTable.load(path: path, label: label)
+        let (train, test) = table.dataset.split(testFraction: testFraction, seed: seed)
+        var statistics = FeatureStatistics(featureCount: train.featureCount)
+        for rows in try clients(train.labels) { statistics.merge(FeatureStatistics(of: train, indices: rows)) }
+        let standardization = statistics.standardization
+        return PreparedTable(
+            train: standardization.apply(to: train), test: standardization.apply(to: test), classNames: table.classNames,
+            standardization: standardization)
+    }
+}
+
+/// A table ready to train on: `TableSource.prepare`'s result.
+public struct PreparedTable: Sendable {
+    public let train: Dataset
+    public let test: Dataset
+    /// The label column's values, sorted: class i is `classNames[i]`.
+    public let classNames: [String]
+    public let standardization: Standardization
+}
