@@ -4,6 +4,8 @@
 #   scripts/demo.sh [extra fedq simulate options, e.g. --partition shards]
 #       the whole pipeline in one process on the embedded broker (the defaults of
 #       `fedq simulate`: 100 clients, 10 training at once, FedBuff, int8 updates)
+#   scripts/demo.sh --dataset data/wdbc/wdbc.csv --label diagnosis [--clients 5 --partition dirichlet:0.5]
+#       the same on a medical table: hospitals holding biopsies (docs/models.md)
 #   scripts/demo.sh --rabbitmq [extra fleet options, e.g. --partition shards]
 #       the same as separate processes on a private RabbitMQ node on 127.0.0.1:
 #       a coordinator, 2 aggregator workers, a 100-client fleet and an evaluator,

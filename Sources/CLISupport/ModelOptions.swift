@@ -8,7 +8,8 @@ import Learning
 public struct ModelOptions: ParsableArguments {
     @Option(help: """
         mlp, cnn, synthetic:P, or layers separated by commas: dense:UNITS, relu, \
-        conv2d:FILTERS:KERNEL, maxpool2 (e.g. "dense:64,relu,dense:10"; docs/models.md). Default: mlp.
+        conv2d:FILTERS:KERNEL, maxpool2 (e.g. "dense:64,relu,dense:10"; docs/models.md). Default: mlp on MNIST, \
+        dense:64,relu,dense:CLASSES on a --dataset table.
         """)
     public var model: String?
     @Option(help: "A JSON model file (docs/models.md), instead of --model.")
@@ -24,6 +25,13 @@ public struct ModelOptions: ParsableArguments {
     /// Nothing to check alone: whether a model fits depends on the data, so each command
     /// checks `modelSpec(dataset:classCount:)` once it knows its dataset's shape.
     public func validate() throws {}
+
+    /// The model when none is named: the mlp for MNIST's images, and for a table (whose
+    /// width the mlp's 784 inputs would not fit) one hidden layer of 64, which on WDBC
+    /// matches the centralised logistic-regression reference (BENCHMARKS.md).
+    static func defaultModel(for dataset: SampleShape, classCount: Int) -> String {
+        dataset == .mnist ? "mlp" : "dense:64,relu,dense:\(classCount)"
+    }
 
     /// The model over samples of `dataset` shape with `classCount` classes (MNIST's by default).
     /// - Throws: `ValidationError` naming the flag and the problem, in one line.
@@ -43,7 +51,7 @@ public struct ModelOptions: ParsableArguments {
                 // The file's "input", when it has one, says what it was written for.
                 (flag, spec) = ("--model-file", try ModelSpec.load(file: modelFile, input: shape, classCount: classCount))
             } else {
-                (flag, spec) = ("--model", try ModelSpec.resolve(model ?? "mlp", input: shape, classCount: classCount))
+                (flag, spec) = ("--model", try ModelSpec.resolve(model ?? Self.defaultModel(for: dataset, classCount: classCount), input: shape, classCount: classCount))
             }
         } catch {
             throw ValidationError("\(modelFile == nil ? "--model" : "--model-file"): \(error)")
