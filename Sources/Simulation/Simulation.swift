@@ -15,6 +15,8 @@ public enum SimulationError: Error, CustomStringConvertible {
     case data(DatasetError)
     case partition(PartitionError)
     case accountingMismatch(published: Int, settled: Int)
+    /// No coordinator session ever started (its connection failed, without recovery).
+    case noCoordinator
 
     public var description: String {
         switch self {
@@ -22,6 +24,7 @@ public enum SimulationError: Error, CustomStringConvertible {
         case .partition(let error): "cannot partition the data: \(error)"
         case .accountingMismatch(let published, let settled):
             "accounting mismatch: \(published) updates published but \(settled) applied, dropped or rejected"
+        case .noCoordinator: "the coordinator never started: it could not connect to the broker"
         }
     }
 }
@@ -220,7 +223,7 @@ public struct Simulation: Sendable {
             group.cancelAll()
         }
 
-        guard let coordinator = roles.coordinator else { throw SimulationError.accountingMismatch(published: ledger.snapshot.published, settled: 0) }
+        guard let coordinator = roles.coordinator else { throw SimulationError.noCoordinator }
         let finalModel = await coordinator.model
         try await evaluator.evaluate(finalModel)
         let history = await evaluator.history
