@@ -6,6 +6,7 @@ import RabbitMQTransport
 import Report
 import Roles
 import Simulation
+import Wire
 
 /// How simulated clients are made and behave: the same flags on `fedq simulate`
 /// and `fedq fleet`, so a fleet run over RabbitMQ repeats a simulation's clients.
@@ -37,6 +38,8 @@ struct FleetOptions: ParsableArguments {
     var maxUpdates: Int?
     @Option(parsing: .unconditional, help: "Threads that train clients.")
     var threads = 2
+    @Option(help: "How a top-k client keeps its error-feedback residual: int8 (a quarter of the memory) or fp32 (exact).")
+    var residual = "int8"
 
     func validate() throws {
         var config = SimulationConfig()
@@ -71,6 +74,10 @@ struct FleetOptions: ParsableArguments {
         config.deviceTime = .milliseconds(deviceMs)
         config.maxUpdates = maxUpdates
         config.trainingThreads = threads
+        guard let storage = ErrorFeedback.Storage(rawValue: residual) else {
+            throw ValidationError("--residual must be int8 or fp32, got '\(residual)'")
+        }
+        config.residual = storage
     }
 }
 

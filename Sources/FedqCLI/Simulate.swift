@@ -84,6 +84,10 @@ struct Simulate: AsyncParsableCommand {
         let roles = "\(config.clients) clients, \(config.strategy), codec \(config.codec), \(config.workers) workers"
         let connector = try connector()
         print("simulating \(roles) on \(connector.isEmbedded ? "" : "RabbitMQ at ")\(connector)")
+        // On RabbitMQ every role reconnects as the role commands do (several comma-separated
+        // node URLs fail over), the coordinator checkpointing under --out.
+        let recovery = connector.isEmbedded
+            ? nil : SimulationRecovery(checkpoint: out + "/coordinator", patience: .seconds(shared.reconnectFor), logger: logger)
         // Ctrl-C or SIGTERM stops the run early; it still settles, evaluates and writes its outputs.
         let stop = StopRequest()
         let outcome = Shared<RunResult?>(nil)
@@ -91,7 +95,7 @@ struct Simulate: AsyncParsableCommand {
             logger.notice("stopping: settling what was published, then writing the outputs")
             stop.request()
         }) {
-            outcome.current = try await simulation.run(connect: connector.connect, stop: stop) { line.show($0) }
+            outcome.current = try await simulation.run(connect: connector.connect, recovery: recovery, stop: stop) { line.show($0) }
         }
         await connector.close()
         line.finish()

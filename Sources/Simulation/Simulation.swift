@@ -15,6 +15,8 @@ public enum SimulationError: Error, CustomStringConvertible {
     case data(DatasetError)
     case partition(PartitionError)
     case accountingMismatch(published: Int, settled: Int)
+    /// No coordinator session ever started (its connection failed, without recovery).
+    case noCoordinator
 
     public var description: String {
         switch self {
@@ -22,6 +24,7 @@ public enum SimulationError: Error, CustomStringConvertible {
         case .partition(let error): "cannot partition the data: \(error)"
         case .accountingMismatch(let published, let settled):
             "accounting mismatch: \(published) updates published but \(settled) applied, dropped or rejected"
+        case .noCoordinator: "the coordinator never started: it could not connect to the broker"
         }
     }
 }
@@ -53,12 +56,16 @@ public struct Simulation: Sendable {
     /// connection of its own from `connect` (all closed again at the end, however it ends).
     /// On a broker that outlives the run the pipeline's queues are purged first: this run
     /// owns them, and whatever an earlier one left there would be counted in this one.
-    /// - Parameter stop: asked to stop early (Ctrl-C), the run stops its clients, settles
-    ///   what they published, evaluates the last model and returns a result marked
-    ///   `interrupted`, so its outputs can still be written.
+    /// - Parameters:
+    ///   - recovery: on RabbitMQ, reconnect every role after a lost connection (a broker
+    ///     restart, a cluster node lost) with the coordinator checkpointed, instead of
+    ///     failing the run.
+    ///   - stop: asked to stop early (Ctrl-C), the run stops its clients, settles what they
+    ///     published, evaluates the last model and returns a result marked `interrupted`, so
+    ///     its outputs can still be written.
     public func run(
-        connect: @Sendable () async throws -> any Transport, stop: StopRequest = StopRequest(),
-        progress: @escaping @Sendable (Progress) -> Void = { _ in }
+        connect: @escaping @Sendable () async throws(TransportError) -> any Transport, recovery: SimulationRecovery? = nil,
+        stop: StopRequest = StopRequest(), progress: @escaping @Sendable (Progress) -> Void = { _ in }
     ) async throws -> RunResult {
         let (train, test) = try config.loadData()
 
@@ -71,49 +78,51 @@ public struct Simulation: Sendable {
             trainingPool.shutdown()
             evaluationPool.shutdown()
         }
-
-        let connections = try await RoleConnections.open(workers: config.workers, connect: connect)
+        let store = try recovery?.freshStore()
+        // The topology and an empty start, once, before any role connects.
+        let setup = try await connect()
         do {
-            let result = try await run(
-                on: connections, train: train, test: test, trainingPool: trainingPool, evaluationPool: evaluationPool, stop: stop,
-                progress: progress)
-            await connections.closeAll()
-            return result
+            try await PipelineTopology.declare(on: setup)
+            try await PipelineTopology.purge(on: setup)
         } catch {
-            await connections.closeAll()
+            await setup.close()
             throw error
         }
+        await setup.close()
+        return try await run(
+            sessions: RoleSessions(connect: connect, recovery: recovery), store: store, train: train, test: test,
+            trainingPool: trainingPool, evaluationPool: evaluationPool, stop: stop, progress: progress)
     }
 
     private func run(
-        on connections: RoleConnections, train: Dataset, test: Dataset, trainingPool: ComputePool<Network>, evaluationPool: ComputePool<Network>,
-        stop: StopRequest, progress: @escaping @Sendable (Progress) -> Void
+        sessions: RoleSessions, store: CoordinatorStore?, train: Dataset, test: Dataset, trainingPool: ComputePool<Network>,
+        evaluationPool: ComputePool<Network>, stop: StopRequest, progress: @escaping @Sendable (Progress) -> Void
     ) async throws -> RunResult {
+        let config = self.config
         let spec = config.model
         let seed = config.seed
-        try await PipelineTopology.declare(on: connections.setup)
-        try await PipelineTopology.purge(on: connections.setup)
         let ledger = PipelineLedger()
         let started = ContinuousClock.now
         let target = TargetWatch()
+        let roles = SessionRoles()
+        let reconnecting = sessions.recovery != nil
 
         let policy = AggregationStrategy(config.strategy).stalenessPolicy(
             StalenessPolicy(function: config.staleness, maxStaleness: config.maxStaleness, weighsBySamples: config.weighBySamples))
-        let flushUpdates = config.strategy.workerFlushSize(workers: config.workers, rule: config.aggregateRule)
-        let workers = connections.workers.map { transport in
-            AggregatorWorker(
-                transport: transport, spec: spec,
-                settings: WorkerSettings(
-                    flushUpdates: flushUpdates, flushInterval: config.flushInterval, staleness: policy,
-                    clipNorm: config.privacy?.clipNorm, defences: config.defences))
+        let workerSettings = WorkerSettings(
+            flushUpdates: config.strategy.workerFlushSize(workers: config.workers, rule: config.aggregateRule),
+            flushInterval: config.flushInterval, staleness: policy, clipNorm: config.privacy?.clipNorm, defences: config.defences)
+        let initialModel = GlobalModel(version: 0, parameters: Network(spec: spec, seed: seed).parameters, updatesApplied: 0)
+        // A coordinator of a new session resumes from `store`'s checkpoint (with recovery).
+        @Sendable func coordinator(on transport: any Transport) throws -> Coordinator {
+            try Coordinator(
+                transport: transport, spec: spec, initialParameters: initialModel.parameters,
+                strategy: AggregationStrategy(config.strategy, rule: config.aggregateRule), optimizer: ServerOptimizer(config.serverOptimizer),
+                store: store, stalenessHorizon: policy.horizon, privacy: config.privacy)
         }
-        let coordinator = try Coordinator(
-            transport: connections.coordinator, spec: spec, initialParameters: Network(spec: spec, seed: seed).parameters,
-            strategy: AggregationStrategy(config.strategy, rule: config.aggregateRule), optimizer: ServerOptimizer(config.serverOptimizer),
-            stalenessHorizon: policy.horizon, privacy: config.privacy)
         // The coordinator keeps the books of what became of each update; the fleet counts what it published.
         @Sendable func books() async -> AggregationAccounting {
-            var books = await coordinator.accounting
+            var books = await roles.accounting()
             books.merge(ledger.snapshot)
             return books
         }
@@ -127,24 +136,56 @@ public struct Simulation: Sendable {
                 version: record.version, accuracy: record.accuracy, updatesPerSecond: 0, meanStaleness: 0,
                 elapsed: record.seconds, applied: model.updatesApplied, evaluated: true, privacyEpsilon: model.privacyEpsilon))
         }
-        let fleet = config.simulate(try config.makeRunner(transport: connections.fleet, train: train, pool: trainingPool, ledger: ledger))
-
-        // Subscribe everyone to the model fanout before version 0 goes out.
-        let evaluatorModels = try await PipelineTopology.subscribeToModels(on: connections.evaluator)
-        let fleetModels = try await PipelineTopology.subscribeToModels(on: connections.fleet)
         var throughput: [(x: Double, y: Double)] = []
 
-        try await withThrowingTaskGroup(of: Void.self) { roles in
-            roles.addTask { try await coordinator.run() }
-            for worker in workers { roles.addTask { try await worker.run() } }
-            roles.addTask { try await evaluator.run(evaluatorModels) }
-            try await coordinator.announce()
-            let fleetTask = Task { try await fleet.run(fleetModels) }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                try await sessions.run("coordinator") { transport, _ in
+                    if reconnecting { try await PipelineTopology.ensure(on: transport) }
+                    let coordinator = try coordinator(on: transport)
+                    roles.coordinator = coordinator
+                    try await coordinator.announce()
+                    try await coordinator.run()
+                }
+            }
+            for slot in 0..<config.workers {
+                group.addTask {
+                    try await sessions.run("worker") { transport, _ in
+                        let worker = AggregatorWorker(transport: transport, spec: spec, settings: workerSettings)
+                        await roles.replaceWorker(slot, with: worker)
+                        try await worker.run()
+                    }
+                }
+            }
+            group.addTask {
+                try await sessions.run("evaluator") { transport, _ in
+                    try await evaluator.run(try await PipelineTopology.subscribeToModels(on: transport, requestCurrent: true))
+                }
+            }
+            // The fleet keeps its clients (and their residuals) and its publisher across
+            // sessions: updates whose confirms never came go out again first (`attach`).
+            let fleetTask = Task {
+                try await sessions.run("fleet") { transport, _ in
+                    let fleet: SimulatedFleet
+                    if let existing = roles.fleet {
+                        try await existing.runner.publisher.attach(transport)
+                        fleet = existing
+                    } else {
+                        fleet = config.simulate(try config.makeRunner(transport: transport, train: train, pool: trainingPool, ledger: ledger))
+                        roles.fleet = fleet
+                    }
+                    try await fleet.run(try await PipelineTopology.subscribeToModels(on: transport, requestCurrent: true))
+                }
+            }
             let adversary = config.attack.map { attack in
                 Adversary(attack: attack, spec: spec, clientID: AttackSpec.clientID(clients: config.clients), seed: seed)
             }
             let attackTask = adversary.map { adversary in
-                Task { try await adversary.run(on: connections.fleet, ledger: ledger) { await coordinator.model } }
+                Task {
+                    try await sessions.run("attacker") { transport, _ in
+                        try await adversary.run(on: transport, ledger: ledger) { await roles.coordinator?.model ?? initialModel }
+                    }
+                }
             }
 
             // Watch the run: progress, throughput samples, and the stop condition.
@@ -157,30 +198,32 @@ public struct Simulation: Sendable {
                 let rate = Double(accounting.applied - lastApplied) / max(1e-9, elapsed - lastTime)
                 throughput.append((elapsed, rate))
                 (lastApplied, lastTime) = (accounting.applied, elapsed)
-                let version = await coordinator.model.version
+                let version = await roles.coordinator?.model.version ?? 0
                 progress(Progress(
                     version: version, accuracy: target.latestAccuracy, updatesPerSecond: rate,
                     meanStaleness: accounting.meanStaleness, elapsed: elapsed, applied: accounting.applied, evaluated: false,
-                    privacyEpsilon: await coordinator.privacyEpsilon))
+                    privacyEpsilon: await roles.coordinator?.privacyEpsilon))
                 if target.reached || elapsed >= config.maxSeconds { break }
                 if let maxUpdates = config.maxUpdates, accounting.published >= maxUpdates { break }
                 // The privacy budget is spent: no further aggregate may be released.
                 if accounting.rejected[.privacyBudget, default: 0] > 0 { break }
             }
 
-            // Stop the clients, then let every published update settle.
+            // Stop the clients, then let every published update settle (with recovery, for
+            // as long as a broker restart takes: a minute).
             fleetTask.cancel()
             attackTask?.cancel()
             _ = await fleetTask.result
             _ = await attackTask?.result
-            for _ in 0..<400 where await books().inFlight > 0 {
+            for _ in 0..<(reconnecting ? 2400 : 400) where await books().inFlight > 0 {
                 try await Task.sleep(for: .milliseconds(25))
-                for worker in workers { await worker.drain() }
-                try await coordinator.drain()
+                for worker in roles.workers { await worker.drain() }
+                try? await roles.coordinator?.drain()
             }
-            roles.cancelAll()
+            group.cancelAll()
         }
 
+        guard let coordinator = roles.coordinator else { throw SimulationError.noCoordinator }
         let finalModel = await coordinator.model
         try await evaluator.evaluate(finalModel)
         let history = await evaluator.history
@@ -188,8 +231,6 @@ public struct Simulation: Sendable {
         guard accounting.inFlight == 0 else {
             throw SimulationError.accountingMismatch(published: accounting.published, settled: accounting.settled)
         }
-        var clipped = 0
-        for worker in workers { clipped += await worker.updatesClipped }
         var summary = RunSummary(
             reachedTarget: target.reached, targetAccuracy: goal, secondsToTarget: target.secondsToTarget,
             updatesToTarget: target.updatesToTarget, finalAccuracy: history.last?.accuracy ?? 0,
@@ -197,10 +238,10 @@ public struct Simulation: Sendable {
             updatesPublished: accounting.published, updatesApplied: accounting.applied,
             updatesDroppedStale: accounting.droppedStale, updatesRejected: accounting.rejectedTotal,
             rejectedByReason: Dictionary(uniqueKeysWithValues: accounting.rejected.map { ($0.key.name, $0.value) }),
-            clientsDropped: await fleet.clientsDropped, bytesPublished: ledger.bytesPublished,
+            clientsDropped: await roles.fleet?.clientsDropped ?? 0, bytesPublished: ledger.bytesPublished,
             meanStaleness: accounting.meanStaleness, seconds: (ContinuousClock.now - started).seconds,
             interrupted: stop.isRequested, privacy: await PrivacySummary.of(coordinator, settings: config.privacy))
-        summary.updatesClipped = clipped
+        summary.updatesClipped = await roles.updatesClipped()
         if let names = config.classNames, let evaluation = await evaluator.latest, names.count == evaluation.confusion.classCount {
             summary.perClass = ClassMetrics.table(
                 names: names, precision: evaluation.precision, recall: evaluation.recall, f1: evaluation.f1)
@@ -208,33 +249,6 @@ public struct Simulation: Sendable {
         return RunResult(
             summary: summary, history: history, throughput: throughput,
             stalenessHistogram: accounting.stalenessHistogram, settings: config.settings)
-    }
-
-    /// One connection per role, as separate processes would hold them.
-    private struct RoleConnections {
-        let setup: any Transport
-        let workers: [any Transport]
-        let coordinator: any Transport
-        let evaluator: any Transport
-        let fleet: any Transport
-
-        /// Opens them all, or closes those already open and rethrows.
-        static func open(workers: Int, connect: () async throws -> any Transport) async throws -> RoleConnections {
-            var opened: [any Transport] = []
-            do {
-                for _ in 0..<(workers + 4) { opened.append(try await connect()) }
-            } catch {
-                for connection in opened { await connection.close() }
-                throw error
-            }
-            return RoleConnections(
-                setup: opened[0], workers: Array(opened[4...]), coordinator: opened[1], evaluator: opened[2],
-                fleet: opened[3])
-        }
-
-        func closeAll() async {
-            for connection in [setup, coordinator, evaluator, fleet] + workers { await connection.close() }
-        }
     }
 }
 

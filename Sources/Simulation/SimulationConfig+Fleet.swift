@@ -38,7 +38,7 @@ extension SimulationConfig {
     public func clientSettings() throws -> ClientSettings {
         let training = LocalTraining(
             epochs: localEpochs, batchSize: batchSize, optimizer: try SGD(learningRate: learningRate, momentum: momentum),
-            codec: codec)
+            codec: codec, residual: residual)
         return ClientSettings(
             spec: model, clients: clients, partition: partition, training: training, concurrency: concurrency,
             maxUpdates: maxUpdates, seed: seed)

@@ -28,6 +28,8 @@ public struct SimulationConfig: Sendable {
     public var weighBySamples = false
     public var serverOptimizer: ServerOptimizer.Rule = .sgd(learningRate: 1)
     public var codec: CodecSpec = .fp32
+    /// How top-k clients keep their error-feedback residual (`--residual`).
+    public var residual: ErrorFeedback.Storage = .int8
     public var workers = 2
     public var slowdown: SlowdownSpec = .none
     public var dropout = 0.0
@@ -69,7 +71,7 @@ public struct SimulationConfig: Sendable {
             ("local epochs", "\(localEpochs)"), ("batch", "\(batchSize)"), ("learning rate", "\(learningRate)"),
             ("momentum", "\(momentum)"), ("strategy", strategy.description), ("aggregate", aggregateRule.description), ("staleness", "\(staleness)"),
             ("max staleness", maxStaleness.map(String.init) ?? "none"), ("weigh by samples", "\(weighBySamples)"),
-            ("server optimizer", serverOptimizer.description), ("codec", codec.description),
+            ("server optimizer", serverOptimizer.description), ("codec", codec.description), ("residual", codec.topkFraction == nil ? "none" : residual.description),
             ("workers", "\(workers)"), ("slowdown", slowdown.description), ("dropout", "\(dropout)"),
             ("device time", deviceTime == .zero ? "this machine's" : "\(deviceTime)"),
             ("target accuracy", "\(targetAccuracy)"), ("max seconds", "\(maxSeconds)"),

@@ -44,7 +44,7 @@ public actor Client {
     /// and the coordinator would book two updates as one (issue 20).
     public func train(from model: GlobalModel, on pool: ComputePool<Network>) async throws -> LocalTraining.Outcome {
         let seed = generator.next()
-        let previous = feedback ?? (training.codec.topkFraction == nil ? nil : ErrorFeedback(parameterCount: model.parameters.count))
+        let previous = feedback ?? (training.codec.topkFraction == nil ? nil : ErrorFeedback(parameterCount: model.parameters.count, storage: training.residual))
         let (training, data, shard, id, updateID) = (self.training, self.data, self.shard, self.id, UpdateID.random())
         let result = await pool.run { (network: inout Network) in
             Result {
