@@ -64,6 +64,8 @@ public struct SharedOptions: ParsableArguments {
     public var trust: TrustOptions
     @OptionGroup(title: "Defences against hostile updates (docs/robustness.md)")
     public var defences: DefenceOptions
+    @OptionGroup(title: "Large messages (docs/wire-format.md, Chunks)")
+    public var chunks: ChunkOptions
 
     public init() {}
 

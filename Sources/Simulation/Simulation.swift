@@ -101,16 +101,16 @@ public struct Simulation: Sendable {
             StalenessPolicy(function: config.staleness, maxStaleness: config.maxStaleness, weighsBySamples: config.weighBySamples))
         let flushUpdates = config.strategy.workerFlushSize(workers: config.workers, rule: config.aggregateRule)
         let workers = connections.workers.map { transport in
-            AggregatorWorker(
-                transport: transport, spec: spec,
-                settings: WorkerSettings(
-                    flushUpdates: flushUpdates, flushInterval: config.flushInterval, staleness: policy,
-                    clipNorm: config.privacy?.clipNorm, defences: config.defences))
+            var settings = WorkerSettings(
+                flushUpdates: flushUpdates, flushInterval: config.flushInterval, staleness: policy,
+                clipNorm: config.privacy?.clipNorm, defences: config.defences)
+            settings.chunkSize = config.chunkSize
+            return AggregatorWorker(transport: transport, spec: spec, settings: settings)
         }
         let coordinator = try Coordinator(
             transport: connections.coordinator, spec: spec, initialParameters: Network(spec: spec, seed: seed).parameters,
             strategy: AggregationStrategy(config.strategy, rule: config.aggregateRule), optimizer: ServerOptimizer(config.serverOptimizer),
-            stalenessHorizon: policy.horizon, privacy: config.privacy)
+            stalenessHorizon: policy.horizon, privacy: config.privacy, chunkSize: config.chunkSize)
         // The coordinator keeps the books of what became of each update; the fleet counts what it published.
         @Sendable func books() async -> AggregationAccounting {
             var books = await coordinator.accounting
@@ -130,8 +130,9 @@ public struct Simulation: Sendable {
         let fleet = config.simulate(try config.makeRunner(transport: connections.fleet, train: train, pool: trainingPool, ledger: ledger))
 
         // Subscribe everyone to the model fanout before version 0 goes out.
-        let evaluatorModels = try await PipelineTopology.subscribeToModels(on: connections.evaluator)
-        let fleetModels = try await PipelineTopology.subscribeToModels(on: connections.fleet)
+        let perVersion = ModelChunks.messagesPerVersion(spec, chunkSize: config.chunkSize)
+        let evaluatorModels = try await PipelineTopology.subscribeToModels(on: connections.evaluator, messagesPerVersion: perVersion)
+        let fleetModels = try await PipelineTopology.subscribeToModels(on: connections.fleet, messagesPerVersion: perVersion)
         var throughput: [(x: Double, y: Double)] = []
 
         try await withThrowingTaskGroup(of: Void.self) { roles in

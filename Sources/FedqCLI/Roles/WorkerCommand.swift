@@ -51,11 +51,13 @@ struct WorkerCommand: AsyncParsableCommand {
         var limits = DecodeLimits.default
         // No honest update is larger than the uncompressed model; twice that leaves room.
         limits.maxMessageBytes = maxMessageBytes ?? (8 * spec.parameterCount + (64 << 10))
-        let settings = WorkerSettings(
+        var workerSettings = WorkerSettings(
             flushUpdates: flush, flushInterval: .milliseconds(flushMs), prefetch: prefetch,
             staleness: try shared.stalenessPolicy(), limits: limits, maxNorm: maxNorm, clipNorm: shared.privacy.dpClip,
             defences: try shared.defences.defences(),
             issuer: try shared.trust.loadIssuerKey(), coordinatorKey: try shared.trust.loadCoordinatorKey())
+        workerSettings.chunkSize = shared.chunks.chunkSize
+        let settings = workerSettings
         shared.trust.warnIfUnauthenticated(role: "worker", logger: logger)
         let supervisor = try shared.supervisor(role: "worker", logger: logger)
         try await RoleRuntime.runUntilSignalled(logger: logger) {

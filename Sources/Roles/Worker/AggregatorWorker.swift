@@ -20,17 +20,19 @@ import Wire
 /// recognise whole and skip. Those decisions are `WorkerStateMachine`'s; this
 /// actor only does the I/O they call for.
 public actor AggregatorWorker {
-    private let transport: any Transport
+    let transport: any Transport
     private let spec: ModelSpec
-    private let settings: WorkerSettings
+    let settings: WorkerSettings
     /// Every decision: refuse, add, when to flush.
-    private var machine: WorkerStateMachine
+    var machine: WorkerStateMachine
     /// Deliveries behind the machine's open batch, oldest first.
-    private var held: [Delivery] = []
+    var held: [Delivery] = []
+    /// Chunked updates being put back together (`AggregatorWorker+Chunks.swift`).
+    var chunks: DeliveryReassembler
     public private(set) var partialsPublished = 0
     /// Updates scaled down to the norm bound so far.
     public var updatesClipped: Int { machine.clippedCount }
-    private let logger: Logger
+    let logger: Logger
     private let flushes: AsyncStream<Outgoing>
     private let flushQueue: AsyncStream<Outgoing>.Continuation
 
@@ -43,6 +45,7 @@ public actor AggregatorWorker {
         self.spec = spec
         self.settings = settings
         machine = WorkerStateMachine(spec: spec, settings: settings)
+        chunks = DeliveryReassembler(limits: settings.chunkLimits)
         (flushes, flushQueue) = AsyncStream.makeStream(of: Outgoing.self)
     }
 
@@ -70,6 +73,7 @@ public actor AggregatorWorker {
                 for try await delivery in updates { try await self.handle(delivery) }
             }
             group.addTask { try await PipelineMetrics.watch(PipelineTopology.updatesQueue, on: self.transport) }
+            group.addTask { try await self.runChunks() }
             group.addTask { for await outgoing in self.flushes { try await self.send(outgoing) } }
             defer { group.cancelAll() }
             try await group.next()
@@ -100,7 +104,7 @@ public actor AggregatorWorker {
             try await transport.publish(
                 delivery.body, exchange: PipelineTopology.deadExchange, routingKey: "",
                 properties: PipelineMessage.deadLettered(delivery.properties, reason: refusal.reason, detail: refusal.detail),
-                mandatory: false)
+                mandatory: false, chunkSize: settings.chunkSize)
             machine.settleRefused(refusal)
             held.append(delivery)
         case .added(let batches):
@@ -148,8 +152,7 @@ public actor AggregatorWorker {
                 PartialAggregateSummary(weightTotal: 0, massTotal: 0, entries: [], settled: outgoing.batch.settled),
                 sum: [Float](repeating: 0, count: spec.parameterCount), codec: Self.settledCodec)
         }
-        // Every earlier delivery is in this flush or an earlier one, confirmed before it.
-        try await outgoing.deliveries.last?.ack(multiple: true)
+        try await Self.acknowledge(outgoing.deliveries)
     }
 
     private static let settledCodec = try! CodecSpec(parsing: "fp32+deflate")
@@ -161,7 +164,7 @@ public actor AggregatorWorker {
         let body = try Envelope.encode(sum, header: header, partial: summary)
         try await transport.publish(
             body, exchange: PipelineTopology.partialsExchange, routingKey: PipelineTopology.partialsRoutingKey,
-            properties: PipelineMessage.properties(for: header), mandatory: true)
+            properties: PipelineMessage.properties(for: header), mandatory: true, chunkSize: settings.chunkSize)
         partialsPublished += 1
         PipelineMetrics.partialsFlushed.increment()
     }

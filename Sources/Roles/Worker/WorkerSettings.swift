@@ -1,5 +1,6 @@
 import Aggregation
 import FedCore
+import Messaging
 import Trust
 import Wire
 
@@ -28,6 +29,23 @@ public struct WorkerSettings: Sendable {
     public var issuer: VerifyingKey?
     /// The coordinator's key (`--coordinator-key`): version notices it did not sign are dropped.
     public var coordinatorKey: VerifyingKey?
+    /// Partials (and refused messages parked in `fedq.dead`) longer than this travel as
+    /// chunks (`--chunk-size`; docs/wire-format.md, "Chunks").
+    public var chunkSize: Int = Chunk.defaultChunkSize
+    /// How long a chunked update may stay incomplete before it is given up and booked.
+    public var chunkTimeout: Duration = .seconds(60)
+
+    /// The bounds on chunked updates held for reassembly: messages up to `limits`, at most
+    /// half the chunk consumer's prefetch in chunks.
+    public var chunkLimits: ChunkReassembler<Delivery>.Limits {
+        ChunkReassembler.Limits(
+            maxMessageBytes: limits.maxMessageBytes, maxChunks: chunkPrefetch / 2, maxOpenSets: 8, timeout: chunkTimeout)
+    }
+
+    /// Chunks of updates the broker may hand this worker unacknowledged at once.
+    public var chunkPrefetch: Int {
+        ChunkedMessages.prefetch(maxMessageBytes: min(limits.maxMessageBytes, 64 << 20), chunkSize: chunkSize)
+    }
 
     public init(
         flushUpdates: Int, flushInterval: Duration = .milliseconds(20), prefetch: Int = 32,
