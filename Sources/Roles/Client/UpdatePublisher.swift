@@ -81,11 +81,8 @@ public actor UpdatePublisher {
             properties = PipelineMessage.signed(update: properties, body: body, by: identity)
         }
         if body.count > chunkSize {
-            // Every chunk to the queue one worker reads at a time, signed as the whole body
-            // (AggregatorWorker+Chunks.swift says why); after a failure, all of them again.
-            try await transport.publish(
-                body, exchange: PipelineTopology.updateChunksExchange, routingKey: PipelineTopology.updateChunksRoutingKey,
-                properties: properties, mandatory: true, chunkSize: chunkSize)
+            // After a failure all its chunks go again (the worker settles repeats with their set).
+            try await transport.publishChunkedUpdate(body, properties: properties, chunkSize: chunkSize)
             return confirmed(body, header)
         }
         try await transport.publish(

@@ -29,6 +29,20 @@ extension Transport {
     }
 }
 
+extension Transport {
+    /// Publishes a client update longer than `chunkSize` as its chunks to
+    /// `fedq.update-chunks`, the queue one worker at a time reads, so every chunk of it meets
+    /// at one worker (`AggregatorWorker+Chunks.swift` says why). Signed updates carry the
+    /// signature over the whole body on every chunk.
+    public func publishChunkedUpdate(
+        _ body: [UInt8], properties: MessageProperties, chunkSize: Int
+    ) async throws(TransportError) {
+        try await publish(
+            body, exchange: PipelineTopology.updateChunksExchange, routingKey: PipelineTopology.updateChunksRoutingKey,
+            properties: properties, mandatory: true, chunkSize: chunkSize)
+    }
+}
+
 public enum ChunkedMessages {
     /// `content_type` of a chunk; the whole message's stays in its envelope.
     public static let contentType = "application/x-fedq-chunk"
