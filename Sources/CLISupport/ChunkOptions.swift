@@ -14,6 +14,9 @@ public struct ChunkOptions: ParsableArguments {
 
     public init() {}
 
+    /// `FEDQ_CHUNK_SIZE` sets it for every role of a deployment from one environment file.
+    public static let environmentFlags = ["chunk-size"]
+
     /// RabbitMQ's default limit less room for a chunk's header and the AMQP properties.
     public static let maximum = (16 << 20) - (64 << 10)
 

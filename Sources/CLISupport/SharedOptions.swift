@@ -74,6 +74,7 @@ public struct SharedOptions: ParsableArguments {
         "broker", "broker-password-file", "codec", "strategy", "buffer", "aggregate", "staleness", "max-staleness", "weigh-by-samples",
         "server-opt", "seed", "data", "reconnect-for", "metrics-port", "metrics-address", "log-level",
     ] + ModelOptions.environmentFlags + PrivacyOptions.environmentFlags + TrustOptions.environmentFlags + DefenceOptions.environmentFlags
+        + ChunkOptions.environmentFlags
 
 
     public func validate() throws {

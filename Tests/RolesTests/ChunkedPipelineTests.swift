@@ -147,6 +147,32 @@ struct ChunkedPipelineTests {
         await roles.stop()
     }
 
+    /// Several fleets publishing chunked updates at once, each several concurrently: their
+    /// sets interleave in the queue (one publisher's never among themselves), and the worker
+    /// completes every one within its prefetch.
+    @Test(arguments: TestTransport.allCases)
+    func concurrentPublishersOfChunkedUpdatesAreAllApplied(on broker: TestTransport) async throws {
+        let roles = try await ChunkedRoles(on: broker, flushUpdates: 3, bufferSize: 9)
+        try await roles.start()
+        var publishers: [UpdatePublisher] = []
+        for _ in 0..<3 { publishers.append(UpdatePublisher(transport: try await roles.connect(), ledger: PipelineLedger(), chunkSize: Self.chunkSize)) }
+        try await withThrowingTaskGroup(of: Bool.self) { group in
+            for publisher in publishers {
+                for value in [0.5, 1.0, 1.5] as [Float] {
+                    group.addTask { try await publisher.publish(try Self.update(value)) }
+                }
+            }
+            for try await sent in group { #expect(sent) }
+        }
+        let accounting = try await Self.settled(9, by: roles.coordinator, seconds: 60)
+        #expect(accounting.applied == 9)
+        #expect(accounting.rejected.isEmpty)
+        let model = try await Self.model(atLeast: 1, on: try await roles.connect())
+        #expect(model.updatesApplied == 9)
+        #expect(model.parameters.allSatisfy { abs($0 - 2) < 1e-5 })
+        await roles.stop()
+    }
+
     /// Hostile and broken chunks around one valid chunked update: each refused, typed and
     /// counted once; the valid update applied; no role stopped.
     @Test(arguments: TestTransport.allCases)

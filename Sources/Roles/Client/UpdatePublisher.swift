@@ -18,6 +18,10 @@ public actor UpdatePublisher {
     private let identities: [UInt64: ClientIdentity]
     /// Updates longer than this travel as chunks (`--chunk-size`; docs/wire-format.md, "Chunks").
     private let chunkSize: Int
+    /// The last chunked update being sent: the next waits for it, so this publisher's chunk
+    /// sets reach the queue one after another, not interleaved (a worker completes them in
+    /// turn instead of holding many half sets).
+    private var chunkedTail: Task<Void, any Error>?
     /// Updates accepted for publishing, confirmed or not: the count the bound applies to.
     public private(set) var accepted = 0
     /// Updates whose publish failed with the connection: the broker may or may not have
@@ -82,7 +86,13 @@ public actor UpdatePublisher {
         }
         if body.count > chunkSize {
             // After a failure all its chunks go again (the worker settles repeats with their set).
-            try await transport.publishChunkedUpdate(body, properties: properties, chunkSize: chunkSize)
+            let (previous, transport, chunkSize) = (chunkedTail, transport, chunkSize)
+            let sending = Task {
+                _ = await previous?.result
+                try await transport.publishChunkedUpdate(body, properties: properties, chunkSize: chunkSize)
+            }
+            chunkedTail = sending
+            try await sending.value
             return confirmed(body, header)
         }
         try await transport.publish(

@@ -21,6 +21,15 @@ extension Coordinator {
         return ChunkReassembler.Limits(maxMessageBytes: largest, maxChunks: 32, maxOpenSets: 8, timeout: .seconds(60))
     }
 
+    /// The prefetch on `fedq.q.partials` for `partials` partials: as many chunks as that many
+    /// partials take when they are chunked. Buffered partials stay unacknowledged until their
+    /// version is applied, so a prefetch counted in messages would let a buffer of chunked
+    /// partials fill it and never complete.
+    func partialPrefetch(_ partials: Int) -> Int {
+        let largest = ModelChunks.modelMessageBytes(spec) + 24 + 32 * 256
+        return min(65_535, partials * Chunk.messageCount(length: largest, chunkSize: chunkSize))
+    }
+
     /// One delivery from `fedq.q.partials`: a partial, or a chunk of one.
     func take(_ delivery: Delivery) async throws {
         for event in chunks.take(delivery) + chunks.expire() {

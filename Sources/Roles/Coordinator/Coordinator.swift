@@ -23,7 +23,7 @@ import Wire
 /// `CoordinatorStateMachine`'s; this actor only does the I/O they call for.
 public actor Coordinator {
     let transport: any Transport
-    private let spec: ModelSpec
+    let spec: ModelSpec
     private let store: CoordinatorStore?
     /// Every decision: what to book, hold, dead-letter and apply.
     private var machine: CoordinatorStateMachine
@@ -91,7 +91,7 @@ public actor Coordinator {
 
     /// Consumes partials, and answers late joiners' model requests, until cancelled.
     public func run(prefetch: Int = 64) async throws {
-        let partials = try await transport.consume(queue: PipelineTopology.partialsQueue, prefetch: prefetch)
+        let partials = try await transport.consume(queue: PipelineTopology.partialsQueue, prefetch: partialPrefetch(prefetch))
         let requests = try await transport.consume(queue: PipelineTopology.modelRequestsQueue, prefetch: 16)
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { for try await delivery in partials { try await self.take(delivery) } }

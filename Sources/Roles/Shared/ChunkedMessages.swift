@@ -49,10 +49,16 @@ public enum ChunkedMessages {
     /// `x-fedq-chunk`: "INDEX/COUNT", for operators only (the chunk header is authoritative).
     public static let chunkHeader = "x-fedq-chunk"
 
-    /// How many chunks a consumer must be able to hold unacknowledged to complete the
-    /// largest message it takes, with room for a second set interleaved: its prefetch.
-    public static func prefetch(maxMessageBytes: Int, chunkSize: Int) -> Int {
-        min(1024, max(8, 2 * Chunk.messageCount(length: maxMessageBytes, chunkSize: chunkSize) + 2))
+    /// Incomplete chunked updates a worker holds at once: as many publishers sending large
+    /// updates at the same moment (each publisher sends its chunked updates one at a time).
+    public static let openUpdateSets = 4
+
+    /// How many chunks a worker must be able to hold unacknowledged so that
+    /// `openUpdateSets` interleaved sets of the largest message can all complete (with
+    /// fewer, every held chunk could belong to an incomplete set and no further chunk
+    /// would be delivered): its prefetch on `fedq.q.update-chunks`.
+    public static func prefetch(maxChunks: Int) -> Int {
+        openUpdateSets * maxChunks + 2
     }
 }
 
@@ -101,7 +107,7 @@ public struct DeliveryReassembler: Sendable {
             return .deliver(Delivery(
                 body: bytes, properties: properties, exchange: first.exchange, routingKey: first.routingKey,
                 redelivered: chunks.contains { $0.redelivered }, deliveryTag: first.deliveryTag,
-                acknowledger: ChunkSetAcknowledger(chunks: chunks)))
+                acknowledger: ChunkSetAcknowledger(chunks: chunks.map { $0.withoutBody() })))
         case .retry(let delivery): return .retry(delivery)
         case .refused(let error, let id, let deliveries): return .refused(error, id: id, deliveries: deliveries)
         }
@@ -109,8 +115,8 @@ public struct DeliveryReassembler: Sendable {
 }
 
 /// Settles a reassembled message's chunks, each alone (`multiple` is ignored: the chunks
-/// need not be adjacent in their consumer's delivery order). Holds the chunk deliveries,
-/// bodies included, until then: a reassembled message costs twice its size until settled.
+/// need not be adjacent in their consumer's delivery order). Holds their handles without
+/// their bodies: a reassembled message held for its batch costs its size once.
 struct ChunkSetAcknowledger: DeliveryAcknowledger {
     let chunks: [Delivery]
 

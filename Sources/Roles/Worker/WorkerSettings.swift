@@ -35,17 +35,19 @@ public struct WorkerSettings: Sendable {
     /// How long a chunked update may stay incomplete before it is given up and booked.
     public var chunkTimeout: Duration = .seconds(60)
 
-    /// The bounds on chunked updates held for reassembly: messages up to `limits`, at most
-    /// half the chunk consumer's prefetch in chunks.
+    /// The bounds on chunked updates held for reassembly: messages up to `limits`, of at
+    /// most 64 MiB worth of chunks (16 at 4 MiB), `ChunkedMessages.openUpdateSets` sets at once.
     public var chunkLimits: ChunkReassembler<Delivery>.Limits {
         ChunkReassembler.Limits(
-            maxMessageBytes: limits.maxMessageBytes, maxChunks: chunkPrefetch / 2, maxOpenSets: 8, timeout: chunkTimeout)
+            maxMessageBytes: limits.maxMessageBytes, maxChunks: maxChunks, maxOpenSets: ChunkedMessages.openUpdateSets,
+            timeout: chunkTimeout)
     }
 
-    /// Chunks of updates the broker may hand this worker unacknowledged at once.
-    public var chunkPrefetch: Int {
-        ChunkedMessages.prefetch(maxMessageBytes: min(limits.maxMessageBytes, 64 << 20), chunkSize: chunkSize)
-    }
+    private var maxChunks: Int { Chunk.messageCount(length: min(limits.maxMessageBytes, 64 << 20), chunkSize: chunkSize) }
+
+    /// Chunks of updates the broker may hand this worker unacknowledged at once; with the
+    /// open sets' bound, what caps the memory chunked updates take (66 chunks of 4 MiB).
+    public var chunkPrefetch: Int { ChunkedMessages.prefetch(maxChunks: maxChunks) }
 
     public init(
         flushUpdates: Int, flushInterval: Duration = .milliseconds(20), prefetch: Int = 32,
