@@ -21,8 +21,9 @@ public struct ChunkReassembler<Token: Sendable>: Sendable {
     public struct Limits: Sendable, Equatable {
         /// Largest whole message taken.
         public var maxMessageBytes: Int
-        /// Most chunks one message may have: no more than half the receiver's prefetch, or a
-        /// set could never complete while earlier chunks are held unacknowledged.
+        /// Most chunks one message may have: the receiver's prefetch must hold `maxOpenSets`
+        /// sets of this many, or sets could never complete while their chunks are held
+        /// unacknowledged (`ChunkedMessages.prefetch`).
         public var maxChunks: Int
         /// Most incomplete sets held at once.
         public var maxOpenSets: Int
