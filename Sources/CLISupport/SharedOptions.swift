@@ -68,6 +68,8 @@ public struct SharedOptions: ParsableArguments {
     public var trust: TrustOptions
     @OptionGroup(title: "Defences against hostile updates (docs/robustness.md)")
     public var defences: DefenceOptions
+    @OptionGroup(title: "Large messages (docs/wire-format.md, Chunks)")
+    public var chunks: ChunkOptions
 
     public init() {}
 
@@ -76,6 +78,7 @@ public struct SharedOptions: ParsableArguments {
         "broker", "broker-password-file", "codec", "strategy", "buffer", "aggregate", "staleness", "max-staleness", "weigh-by-samples",
         "server-opt", "seed", "data", "reconnect-for", "update-shards", "metrics-port", "metrics-address", "log-level",
     ] + ModelOptions.environmentFlags + DatasetOptions.environmentFlags + PrivacyOptions.environmentFlags + TrustOptions.environmentFlags + DefenceOptions.environmentFlags
+        + ChunkOptions.environmentFlags
 
 
     public func validate() throws {

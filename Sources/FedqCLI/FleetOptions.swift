@@ -85,6 +85,7 @@ extension SharedOptions {
     /// Writes these options into `config`.
     func apply(to config: inout SimulationConfig) throws {
         config.model = try modelSpec()
+        config.chunkSize = chunks.chunkSize
         config.strategy = try strategyKind()
         config.staleness = try stalenessFunction()
         config.maxStaleness = maxStaleness

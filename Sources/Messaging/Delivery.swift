@@ -31,6 +31,14 @@ public struct Delivery: Sendable {
         self.acknowledger = acknowledger
     }
 
+    /// The same handle without its body: what a consumer keeps to settle a message whose
+    /// bytes it no longer needs (the chunks of a reassembled message).
+    public func withoutBody() -> Delivery {
+        Delivery(
+            body: [], properties: properties, exchange: exchange, routingKey: routingKey, redelivered: redelivered,
+            deliveryTag: deliveryTag, acknowledger: acknowledger)
+    }
+
     /// Done with it: the broker forgets it.
     ///
     /// With `multiple`, also every earlier delivery of the same consumer that is still

@@ -109,16 +109,18 @@ public struct Simulation: Sendable {
 
         let policy = AggregationStrategy(config.strategy).stalenessPolicy(
             StalenessPolicy(function: config.staleness, maxStaleness: config.maxStaleness, weighsBySamples: config.weighBySamples))
-        let workerSettings = WorkerSettings(
+        var workerSettings = WorkerSettings(
             flushUpdates: config.strategy.workerFlushSize(workers: config.workers, rule: config.aggregateRule),
             flushInterval: config.flushInterval, staleness: policy, clipNorm: config.privacy?.clipNorm, defences: config.defences)
+        workerSettings.chunkSize = config.chunkSize
+        let configuredWorkers = workerSettings
         let initialModel = GlobalModel(version: 0, parameters: Network(spec: spec, seed: seed).parameters, updatesApplied: 0)
         // A coordinator of a new session resumes from `store`'s checkpoint (with recovery).
         @Sendable func coordinator(on transport: any Transport) throws -> Coordinator {
             try Coordinator(
                 transport: transport, spec: spec, initialParameters: initialModel.parameters,
                 strategy: AggregationStrategy(config.strategy, rule: config.aggregateRule), optimizer: ServerOptimizer(config.serverOptimizer),
-                store: store, stalenessHorizon: policy.horizon, privacy: config.privacy)
+                store: store, stalenessHorizon: policy.horizon, privacy: config.privacy, chunkSize: config.chunkSize)
         }
         // The coordinator keeps the books of what became of each update; the fleet counts what it published.
         @Sendable func books() async -> AggregationAccounting {
@@ -136,6 +138,8 @@ public struct Simulation: Sendable {
                 version: record.version, accuracy: record.accuracy, updatesPerSecond: 0, meanStaleness: 0,
                 elapsed: record.seconds, applied: model.updatesApplied, evaluated: true, privacyEpsilon: model.privacyEpsilon))
         }
+        // A version travels as this many messages (its chunks): each subscription holds two versions' worth.
+        let perVersion = ModelChunks.messagesPerVersion(spec, chunkSize: config.chunkSize)
         var throughput: [(x: Double, y: Double)] = []
 
         try await withThrowingTaskGroup(of: Void.self) { group in
@@ -151,7 +155,7 @@ public struct Simulation: Sendable {
             for slot in 0..<config.workers {
                 group.addTask {
                     try await sessions.run("worker") { transport, _ in
-                        let worker = AggregatorWorker(transport: transport, spec: spec, settings: workerSettings)
+                        let worker = AggregatorWorker(transport: transport, spec: spec, settings: configuredWorkers)
                         await roles.replaceWorker(slot, with: worker)
                         try await worker.run()
                     }
@@ -159,7 +163,8 @@ public struct Simulation: Sendable {
             }
             group.addTask {
                 try await sessions.run("evaluator") { transport, _ in
-                    try await evaluator.run(try await PipelineTopology.subscribeToModels(on: transport, requestCurrent: true))
+                    try await evaluator.run(
+                        try await PipelineTopology.subscribeToModels(on: transport, requestCurrent: true, messagesPerVersion: perVersion))
                 }
             }
             // The fleet keeps its clients (and their residuals) and its publisher across
@@ -174,7 +179,8 @@ public struct Simulation: Sendable {
                         fleet = config.simulate(try config.makeRunner(transport: transport, train: train, pool: trainingPool, ledger: ledger))
                         roles.fleet = fleet
                     }
-                    try await fleet.run(try await PipelineTopology.subscribeToModels(on: transport, requestCurrent: true))
+                    try await fleet.run(
+                        try await PipelineTopology.subscribeToModels(on: transport, requestCurrent: true, messagesPerVersion: perVersion))
                 }
             }
             let adversary = config.attack.map { attack in

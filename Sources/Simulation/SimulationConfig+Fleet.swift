@@ -39,9 +39,11 @@ extension SimulationConfig {
         let training = LocalTraining(
             epochs: localEpochs, batchSize: batchSize, optimizer: try SGD(learningRate: learningRate, momentum: momentum),
             codec: codec, residual: residual)
-        return ClientSettings(
+        var settings = ClientSettings(
             spec: model, clients: clients, partition: partition, training: training, concurrency: concurrency,
             maxUpdates: maxUpdates, seed: seed)
+        settings.chunkSize = chunkSize
+        return settings
     }
 
     /// Whether the clients need the simulation layer at all: slower devices, dropouts or

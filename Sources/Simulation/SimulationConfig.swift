@@ -59,6 +59,8 @@ public struct SimulationConfig: Sendable {
     public var attack: AttackSpec?
     /// How an aggregate's updates combine (`--aggregate`).
     public var aggregateRule: AggregateRule = .mean
+    /// Messages longer than this travel as chunks (`--chunk-size`; docs/wire-format.md, "Chunks").
+    public var chunkSize = Chunk.defaultChunkSize
 
     public init() {}
 

@@ -11,13 +11,17 @@ let definitionsPath = URL(fileURLWithPath: #filePath).deletingLastPathComponent(
 struct AMQPTopologyParsingTests {
     @Test func readsTheRepositoryDefinitions() throws {
         let topology = try AMQPTopology(definitionsAt: definitionsPath)
-        #expect(topology.exchanges.map(\.name).sorted() == ["fedq.dead", "fedq.model-requests", "fedq.models", "fedq.partials", "fedq.updates", "fedq.versions"])
+        #expect(topology.exchanges.map(\.name).sorted() == ["fedq.dead", "fedq.model-requests", "fedq.models", "fedq.partials", "fedq.update-chunks", "fedq.updates", "fedq.versions"])
         #expect(topology.exchanges.first { $0.name == "fedq.models" }?.type == .fanout)
         let updates = try #require(topology.queues.first { $0.name == "fedq.q.updates" })
         #expect(updates.arguments["x-queue-type"] == .string("quorum"))
         #expect(updates.arguments["x-dead-letter-exchange"] == .string("fedq.dead"))
         let partials = try #require(topology.queues.first { $0.name == "fedq.q.partials" })
         #expect(partials.arguments["x-single-active-consumer"] == .bool(true))
+        // Chunked updates: one worker at a time takes every chunk (docs/wire-format.md, Chunks).
+        let chunks = try #require(topology.queues.first { $0.name == "fedq.q.update-chunks" })
+        #expect(chunks.arguments["x-single-active-consumer"] == .bool(true))
+        #expect(chunks.arguments["x-dead-letter-exchange"] == .string("fedq.dead"))
         #expect(topology.bindings.contains(AMQPBinding(exchange: "fedq.dead", queue: "fedq.q.dead", routingKey: "")))
     }
 

@@ -47,6 +47,9 @@ import Testing
             }
         }
         #expect(try may("fedq-worker", \.read, "fedq.q.updates") && may("fedq-worker", \.write, "fedq.partials"))
+        // Chunked updates (docs/wire-format.md, Chunks): clients publish them, workers read them, nobody else.
+        #expect(try may("fedq-client", \.write, "fedq.update-chunks") && may("fedq-worker", \.read, "fedq.q.update-chunks"))
+        #expect(try !may("fedq-client", \.read, "fedq.q.update-chunks") && !may("fedq-eval", \.write, "fedq.update-chunks"))
         #expect(try !may("fedq-worker", \.read, "fedq.q.partials") && !may("fedq-eval", \.write, "fedq.updates"))
     }
 

@@ -51,12 +51,15 @@ rabbit_node_prepare() {
     : >"$RABBITMQ_CONF_ENV_FILE"
     # A node may replace the plain listener ($rabbit_node_listeners) and add settings
     # ($rabbit_node_extra_conf): tls-node.sh has a TLS listener only.
+    # max_message_size: RabbitMQ 4's default (16 MiB), which Debian's 3.10 raises to
+    # 128 MiB: tests must meet the limit a deployment meets (large messages are chunked).
     cat >"$RABBITMQ_CONFIG_FILE" <<CONF
 ${rabbit_node_listeners:-listeners.tcp.1 = 127.0.0.1:$RABBITMQ_NODE_PORT}
 loopback_users = none
 log.console = false
 log.file.level = warning
 heartbeat = 60
+max_message_size = 16777216
 ${rabbit_node_extra_conf:-}
 CONF
     echo "[$RABBITMQ_ENABLED_PLUGINS]." >"$RABBITMQ_ENABLED_PLUGINS_FILE"

@@ -210,9 +210,14 @@ struct LoadTestRun {
                         var properties = PipelineMessage.properties(for: stamped)
                         if let client { properties = PipelineMessage.signed(update: properties, body: body, by: client) }
                         published.record(id.hex, at: Date().timeIntervalSince1970)
-                        try await connection.publish(
-                            body, exchange: PipelineTopology.updatesExchange, routingKey: UpdateShards.routingKey(client: stamped.clientID),
-                            properties: properties, mandatory: true)
+                        if body.count > Chunk.defaultChunkSize {
+                            // A model over 4 MiB of updates (`--parameters 10000000`): as a client sends it.
+                            try await connection.publishChunkedUpdate(body, properties: properties, chunkSize: Chunk.defaultChunkSize)
+                        } else {
+                            try await connection.publish(
+                                body, exchange: PipelineTopology.updatesExchange, routingKey: UpdateShards.routingKey(client: stamped.clientID),
+                                properties: properties, mandatory: true)
+                        }
                         sent += 1
                     }
                 }

@@ -55,6 +55,7 @@ struct CoordinatorCommand: AsyncParsableCommand {
         let initial = Network(spec: spec, seed: shared.seed).parameters
         let supervisor = try shared.supervisor(role: "coordinator", logger: logger)
         let shards = try shared.shards()
+        let chunkSize = shared.chunks.chunkSize
         let summaryPath = (out ?? checkpoint) + "/summary.json"
         let current = Shared<Coordinator?>(nil)
         let started = ContinuousClock.now
@@ -97,7 +98,8 @@ struct CoordinatorCommand: AsyncParsableCommand {
                 let coordinator = try Coordinator(
                     transport: transport, spec: spec, initialParameters: initial, strategy: AggregationStrategy(kind, rule: rule),
                     optimizer: ServerOptimizer(optimizerRule), store: store, settledWindow: settledWindow, stalenessHorizon: horizon,
-                    maxBufferWait: maxBufferWait, privacy: privacy, signingKey: signingKey, logger: logger
+                    maxBufferWait: maxBufferWait, privacy: privacy, signingKey: signingKey,
+                    chunkSize: chunkSize, logger: logger
                 ) { model in
                     if model.version % 10 == 0 {
                         logger.info("\(model.updatesApplied) updates applied", metadata: ["version": "\(model.version)"])

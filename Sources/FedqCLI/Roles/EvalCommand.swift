@@ -58,6 +58,7 @@ struct EvalCommand: AsyncParsableCommand {
         let coordinatorKey = try shared.trust.loadCoordinatorKey()
         shared.trust.warnIfUnauthenticated(role: "eval", logger: logger)
         let supervisor = try shared.supervisor(role: "eval", logger: logger)
+        let perVersion = ModelChunks.messagesPerVersion(spec, chunkSize: config.chunkSize)
         let evaluator = Evaluator(
             spec: spec, test: test, pool: pool, minimumInterval: .milliseconds(evalIntervalMs), started: .now,
             verifier: ModelVerifier(coordinatorKey: coordinatorKey, logger: logger)
@@ -73,7 +74,8 @@ struct EvalCommand: AsyncParsableCommand {
         }
         try await RoleRuntime.runUntilSignalled(logger: logger) {
             try await supervisor.run { transport, _ in
-                let models = try await PipelineTopology.subscribeToModels(on: transport, requestCurrent: true)
+                let models = try await PipelineTopology.subscribeToModels(
+                    on: transport, requestCurrent: true, messagesPerVersion: perVersion)
                 try await withThrowingTaskGroup(of: Void.self) { group in
                     group.addTask { try await evaluator.run(models) }
                     group.addTask {

@@ -140,7 +140,9 @@ struct ClientRunner {
                     clients = config.simulatesDevices ? .simulated(config.simulate(runner)) : .real(runner)
                     fleet.current = clients
                 }
-                let models = try await PipelineTopology.subscribeToModels(on: transport, requestCurrent: true)
+                let models = try await PipelineTopology.subscribeToModels(
+                    on: transport, requestCurrent: true,
+                    messagesPerVersion: ModelChunks.messagesPerVersion(config.model, chunkSize: config.chunkSize))
                 try await withThrowingTaskGroup(of: Void.self) { group in
                     group.addTask { try await clients.run(models) }
                     group.addTask {

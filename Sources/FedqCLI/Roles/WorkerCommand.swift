@@ -57,6 +57,7 @@ struct WorkerCommand: AsyncParsableCommand {
             defences: try shared.defences.defences(),
             issuer: try shared.trust.loadIssuerKey(), coordinatorKey: try shared.trust.loadCoordinatorKey())
         settings.shards = try shared.shards()
+        settings.chunkSize = shared.chunks.chunkSize
         let (shards, configured) = (settings.shards, settings)
         shared.trust.warnIfUnauthenticated(role: "worker", logger: logger)
         let supervisor = try shared.supervisor(role: "worker", logger: logger)

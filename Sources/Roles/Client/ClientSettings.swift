@@ -18,6 +18,8 @@ public struct ClientSettings: Sendable {
     /// Publish no more than this many updates in all (nil: no bound).
     public var maxUpdates: Int?
     public var seed: UInt64
+    /// Updates longer than this travel as chunks (`--chunk-size`; docs/wire-format.md, "Chunks").
+    public var chunkSize: Int = Chunk.defaultChunkSize
 
     public init(
         spec: ModelSpec, clients: Int, partition: PartitionScheme, training: LocalTraining, concurrency: Int,
@@ -53,7 +55,8 @@ public struct ClientSettings: Sendable {
         onPublished: @escaping @Sendable (MessageHeader) -> Void = { _ in }
     ) throws(PartitionError) -> FleetRunner {
         let publisher = UpdatePublisher(
-            transport: transport, ledger: ledger, maxUpdates: maxUpdates, identities: trust.identities, onPublished: onPublished)
+            transport: transport, ledger: ledger, maxUpdates: maxUpdates, identities: trust.identities,
+            chunkSize: chunkSize, onPublished: onPublished)
         return FleetRunner(
             clients: try makeClients(train: train, only: only), spec: spec, pool: pool, publisher: publisher,
             concurrency: concurrency, seed: seed &+ 17, models: ModelVerifier(coordinatorKey: trust.coordinatorKey, logger: logger), logger: logger)

@@ -49,7 +49,9 @@ public actor ModelFeed {
 
     private func consume(_ models: Consumer) async throws {
         defer { end() }
+        var chunks = ModelChunks(spec: spec)
         for try await delivery in models {
+            guard let delivery = try await chunks.take(delivery) else { continue }
             if let model = verifier.model(delivery, spec: spec) { received(model) }
             try await delivery.ack()
         }

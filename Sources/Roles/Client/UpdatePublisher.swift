@@ -16,6 +16,12 @@ public actor UpdatePublisher {
     /// The clients' keys and credentials by client id: with any, every update is signed
     /// (docs/signing.md), and one of a client without them is not sent.
     private let identities: [UInt64: ClientIdentity]
+    /// Updates longer than this travel as chunks (`--chunk-size`; docs/wire-format.md, "Chunks").
+    private let chunkSize: Int
+    /// The last chunked update being sent: the next waits for it, so this publisher's chunk
+    /// sets reach the queue one after another, not interleaved (a worker completes them in
+    /// turn instead of holding many half sets).
+    private var chunkedTail: Task<Void, any Error>?
     /// Updates accepted for publishing, confirmed or not: the count the bound applies to.
     public private(set) var accepted = 0
     /// Updates whose publish failed with the connection: the broker may or may not have
@@ -28,11 +34,13 @@ public actor UpdatePublisher {
     ///     runs compared "at equal updates" really are and `fedq client --max-updates 1`
     ///     sends exactly one.
     ///   - identities: sign each update with its client's key and credential (empty: unsigned).
+    ///   - chunkSize: updates longer than this are published as chunks to `fedq.update-chunks`.
     ///   - onPublished: called once per confirmed update (published.csv).
     public init(
         transport: any Transport, ledger: PipelineLedger, maxUpdates: Int? = nil, identities: [UInt64: ClientIdentity] = [:],
-        onPublished: @escaping @Sendable (MessageHeader) -> Void = { _ in }
+        chunkSize: Int = Chunk.defaultChunkSize, onPublished: @escaping @Sendable (MessageHeader) -> Void = { _ in }
     ) {
+        self.chunkSize = chunkSize
         self.identities = identities
         self.transport = transport
         self.ledger = ledger
@@ -76,9 +84,25 @@ public actor UpdatePublisher {
             // Ed25519 is deterministic: a republished update carries the same signature.
             properties = PipelineMessage.signed(update: properties, body: body, by: identity)
         }
+        if body.count > chunkSize {
+            // After a failure all its chunks go again (the worker settles repeats with their set).
+            let (previous, transport, chunkSize) = (chunkedTail, transport, chunkSize)
+            let sending = Task {
+                _ = await previous?.result
+                try await transport.publishChunkedUpdate(body, properties: properties, chunkSize: chunkSize)
+            }
+            chunkedTail = sending
+            try await sending.value
+            return confirmed(body, header)
+        }
         try await transport.publish(
             body, exchange: PipelineTopology.updatesExchange, routingKey: UpdateShards.routingKey(client: header.clientID),
             properties: properties, mandatory: true)
+        confirmed(body, header)
+    }
+
+    /// Counts an update the broker confirmed.
+    private func confirmed(_ body: [UInt8], _ header: MessageHeader) {
         ledger.recordPublished(bytes: body.count)
         PipelineMetrics.updatesPublished.increment()
         onPublished(header)

@@ -22,8 +22,8 @@ import Wire
 /// updates are counted as rejected duplicates, never twice. Those decisions are
 /// `CoordinatorStateMachine`'s; this actor only does the I/O they call for.
 public actor Coordinator {
-    private let transport: any Transport
-    private let spec: ModelSpec
+    let transport: any Transport
+    let spec: ModelSpec
     private let store: CoordinatorStore?
     /// Every decision: what to book, hold, dead-letter and apply.
     private var machine: CoordinatorStateMachine
@@ -34,9 +34,13 @@ public actor Coordinator {
     private let maxBufferWait: Duration?
     /// Called with each new version once it is published (progress, tests).
     private let onVersion: @Sendable (GlobalModel) -> Void
-    private let logger: Logger
+    let logger: Logger
     /// Signs every model version and version notice (nil: they go out unsigned).
     private let signingKey: SigningKey?
+    /// Model versions and parked partials longer than this travel as chunks (`--chunk-size`).
+    let chunkSize: Int
+    /// Chunked partials being put back together (`Coordinator+Chunks.swift`).
+    var chunks: DeliveryReassembler
 
     public var model: GlobalModel { machine.state.model }
     public var accounting: AggregationAccounting { machine.state.accounting }
@@ -52,11 +56,14 @@ public actor Coordinator {
         optimizer: ServerOptimizer, store: CoordinatorStore? = nil, settledWindow: Int = 1 << 16,
         stalenessHorizon: Int = StalenessPolicy.defaultHorizon,
         maxBufferWait: Duration? = nil, privacy: DifferentialPrivacy? = nil, signingKey: SigningKey? = nil,
+        chunkSize: Int = Chunk.defaultChunkSize,
         logger: Logger = Logger(label: "fedq", factory: { _ in SwiftLogNoOpLogHandler() }),
         onVersion: @escaping @Sendable (GlobalModel) -> Void = { _ in }
     ) throws(CheckpointError) {
         self.logger = logger
         self.signingKey = signingKey
+        self.chunkSize = chunkSize
+        chunks = DeliveryReassembler(limits: Self.chunkLimits(spec: spec))
         self.transport = transport
         self.spec = spec
         self.store = store
@@ -75,7 +82,8 @@ public actor Coordinator {
     public func announce() async throws {
         let model = machine.state.model
         let (body, properties) = try PipelineMessage.encodeModel(model, spec: spec, signedBy: signingKey)
-        try await transport.publish(body, exchange: PipelineTopology.modelsExchange, routingKey: "", properties: properties, mandatory: false)
+        try await transport.publish(
+            body, exchange: PipelineTopology.modelsExchange, routingKey: "", properties: properties, mandatory: false, chunkSize: chunkSize)
         let notice = PipelineMessage.versionNotice(properties, version: model.version, spec: spec, signedBy: signingKey)
         try await transport.publish([], exchange: PipelineTopology.versionsExchange, routingKey: "", properties: notice, mandatory: false)
         onVersion(model)
@@ -83,10 +91,10 @@ public actor Coordinator {
 
     /// Consumes partials, and answers late joiners' model requests, until cancelled.
     public func run(prefetch: Int = 64) async throws {
-        let partials = try await transport.consume(queue: PipelineTopology.partialsQueue, prefetch: prefetch)
+        let partials = try await transport.consume(queue: PipelineTopology.partialsQueue, prefetch: partialPrefetch(prefetch))
         let requests = try await transport.consume(queue: PipelineTopology.modelRequestsQueue, prefetch: 16)
         try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { for try await delivery in partials { try await self.handle(delivery) } }
+            group.addTask { for try await delivery in partials { try await self.take(delivery) } }
             group.addTask { for try await request in requests { try await self.answer(request) } }
             group.addTask { try await PipelineMetrics.watch(PipelineTopology.partialsQueue, on: self.transport) }
             if let wait = maxBufferWait {
@@ -124,7 +132,7 @@ public actor Coordinator {
         } else if let queue = request.properties.replyTo {
             let (body, properties) = try PipelineMessage.encodeModel(machine.state.model, spec: spec, signedBy: signingKey)
             // Not mandatory: a requester gone meanwhile needs no answer.
-            try await transport.publish(body, exchange: "", routingKey: queue, properties: properties, mandatory: false)
+            try await transport.publish(body, exchange: "", routingKey: queue, properties: properties, mandatory: false, chunkSize: chunkSize)
         }
         try await request.ack()
     }
@@ -201,6 +209,7 @@ public actor Coordinator {
     private func deadLetter(_ delivery: Delivery, reason: RejectionReason, detail: String) async throws {
         try await transport.publish(
             delivery.body, exchange: PipelineTopology.deadExchange, routingKey: "",
-            properties: PipelineMessage.deadLettered(delivery.properties, reason: reason, detail: detail), mandatory: false)
+            properties: PipelineMessage.deadLettered(delivery.properties, reason: reason, detail: detail), mandatory: false,
+            chunkSize: chunkSize)
     }
 }

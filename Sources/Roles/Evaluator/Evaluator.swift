@@ -37,7 +37,9 @@ public actor Evaluator {
     /// Evaluates versions from `models` (a `PipelineTopology.subscribeToModels` queue) until
     /// cancelled. A message the verifier drops is acknowledged and skipped.
     public func run(_ models: Consumer) async throws {
+        var chunks = ModelChunks(spec: spec)
         for try await delivery in models {
+            guard let delivery = try await chunks.take(delivery) else { continue }
             let begin = ContinuousClock.now
             guard let model = verifier.model(delivery, spec: spec) else {
                 try await delivery.ack()

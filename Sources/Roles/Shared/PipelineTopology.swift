@@ -15,6 +15,12 @@ public enum PipelineTopology {
     public static let updatesExchange = "fedq.updates"
     public static let updatesQueue = "fedq.q.updates"
     public static let updatesRoutingKey = "fedq.updates"
+    /// Chunks of updates longer than a client's chunk size (docs/wire-format.md, "Chunks"):
+    /// a queue with a single active consumer, so one worker gets every chunk of an update
+    /// (`AggregatorWorker+Chunks.swift` says why).
+    public static let updateChunksExchange = "fedq.update-chunks"
+    public static let updateChunksQueue = "fedq.q.update-chunks"
+    public static let updateChunksRoutingKey = "fedq.update-chunks"
     public static let partialsExchange = "fedq.partials"
     public static let partialsQueue = "fedq.q.partials"
     public static let partialsRoutingKey = "fedq.partials"
@@ -41,6 +47,7 @@ public enum PipelineTopology {
     /// The shared exchanges, as `topology/definitions.json` declares them.
     static let exchanges: [ExchangeDeclaration] = [
         ExchangeDeclaration(name: updatesExchange, kind: .direct),
+        ExchangeDeclaration(name: updateChunksExchange, kind: .direct),
         ExchangeDeclaration(name: partialsExchange, kind: .direct),
         ExchangeDeclaration(name: modelsExchange, kind: .fanout),
         ExchangeDeclaration(name: versionsExchange, kind: .fanout),
@@ -70,7 +77,10 @@ public enum PipelineTopology {
         let updateQueues = (0..<shards.count).map { shard in
             (QueueDeclaration(name: UpdateShards.queue(shard), arguments: updates), updatesExchange, shards.bindingKeys(of: shard))
         }
+        var chunks = partials
+        chunks.deadLetterExchange = deadExchange
         return updateQueues + [
+            (QueueDeclaration(name: updateChunksQueue, arguments: chunks), updateChunksExchange, [updateChunksRoutingKey]),
             (QueueDeclaration(name: partialsQueue, arguments: partials), partialsExchange, [partialsRoutingKey]),
             (QueueDeclaration(name: deadQueue, arguments: quorum), deadExchange, [""]),
             (QueueDeclaration(name: modelRequestsQueue, arguments: quorum), modelRequestsExchange, [modelRequestsRoutingKey]),
@@ -151,7 +161,7 @@ public enum PipelineTopology {
     /// (updates of a crashed run come back when its connections drop), which a run that
     /// accounts for every update it published must not pick up.
     public static func purge(on transport: some Transport, shards: UpdateShards = .single) async throws(TransportError) {
-        for queue in shards.queues + [partialsQueue, deadQueue, modelRequestsQueue] { try await transport.purgeQueue(queue) }
+        for queue in shards.queues + [updateChunksQueue, partialsQueue, deadQueue, modelRequestsQueue] { try await transport.purgeQueue(queue) }
     }
 
     /// A private queue on the model fanout that only ever holds the newest
@@ -162,10 +172,15 @@ public enum PipelineTopology {
     /// answered into the same queue: a subscriber that joins between two versions
     /// need not wait for the next one (and one that starts before the coordinator
     /// gets its answer when the coordinator comes up).
+    ///
+    /// `messagesPerVersion`: how many messages one version travels as (its chunks,
+    /// `ChunkedMessages.messagesPerModel`); the queue holds two versions' worth of them, so
+    /// a version's chunks are never dropped while the one before is still being read.
     public static func subscribeToModels(
-        on transport: some Transport, requestCurrent: Bool = false
+        on transport: some Transport, requestCurrent: Bool = false, messagesPerVersion: Int = 1
     ) async throws(TransportError) -> Consumer {
-        let (queue, consumer) = try await newestOnly(from: modelsExchange, on: transport)
+        let (queue, consumer) = try await newestOnly(
+            from: modelsExchange, on: transport, maxLength: messagesPerVersion > 1 ? 2 * messagesPerVersion : 1)
         if requestCurrent {
             var properties = MessageProperties()
             properties.replyTo = queue
@@ -181,10 +196,10 @@ public enum PipelineTopology {
     }
 
     private static func newestOnly(
-        from exchange: String, on transport: some Transport
+        from exchange: String, on transport: some Transport, maxLength: Int = 1
     ) async throws(TransportError) -> (queue: String, consumer: Consumer) {
         var arguments = QueueArguments()
-        arguments.maxLength = 1
+        arguments.maxLength = maxLength
         arguments.overflow = .dropHead
         let queue = try await transport.declareQueue(
             QueueDeclaration(name: "", durable: false, exclusive: true, autoDelete: true, arguments: arguments))

@@ -14,13 +14,5 @@ import Wire
 /// the same, so the message is still counted once (docs/wire-format.md).
 enum Settlement {
     /// 128-bit FNV-1a: a stable name for bytes whose own id is not to be trusted.
-    static func fnv1a128(_ bytes: [UInt8]) -> UpdateID {
-        let prime: UInt128 = 0x0000_0000_0100_0000_0000_0000_0000_013B
-        var hash: UInt128 = 0x6C62_272E_07BB_0142_62B8_2175_6295_C58D
-        for byte in bytes {
-            hash ^= UInt128(byte)
-            hash &*= prime
-        }
-        return UpdateID(high: UInt64(truncatingIfNeeded: hash >> 64), low: UInt64(truncatingIfNeeded: hash))
-    }
+    static func fnv1a128(_ bytes: [UInt8]) -> UpdateID { FNV1a128.digest(bytes) }
 }

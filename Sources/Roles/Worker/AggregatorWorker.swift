@@ -20,17 +20,19 @@ import Wire
 /// recognise whole and skip. Those decisions are `WorkerStateMachine`'s; this
 /// actor only does the I/O they call for.
 public actor AggregatorWorker {
-    private let transport: any Transport
+    let transport: any Transport
     private let spec: ModelSpec
-    private let settings: WorkerSettings
+    let settings: WorkerSettings
     /// Every decision: refuse, add, when to flush.
-    private var machine: WorkerStateMachine
+    var machine: WorkerStateMachine
     /// Deliveries behind the machine's open batch, oldest first, with the shard each came from.
-    private var held: [Held] = []
+    var held: [Held] = []
+    /// Chunked updates being put back together (`AggregatorWorker+Chunks.swift`).
+    var chunks: DeliveryReassembler
     public private(set) var partialsPublished = 0
     /// Updates scaled down to the norm bound so far.
     public var updatesClipped: Int { machine.clippedCount }
-    private let logger: Logger
+    let logger: Logger
     private let flushes: AsyncStream<Outgoing>
     private let flushQueue: AsyncStream<Outgoing>.Continuation
 
@@ -43,6 +45,7 @@ public actor AggregatorWorker {
         self.spec = spec
         self.settings = settings
         machine = WorkerStateMachine(spec: spec, settings: settings)
+        chunks = DeliveryReassembler(limits: settings.chunkLimits)
         (flushes, flushQueue) = AsyncStream.makeStream(of: Outgoing.self)
     }
 
@@ -54,9 +57,9 @@ public actor AggregatorWorker {
             shards.append(try await transport.consume(queue: queue, prefetch: settings.prefetch))
         }
         let versions = try await PipelineTopology.subscribeToVersions(on: transport)
-        // One loop handles every shard's deliveries in turn: `handle` suspends (a refused
-        // update is parked before it is settled), and two loops interleaving in the actor
-        // would put `held` out of the state machine's order.
+        // One loop takes every shard's deliveries in the order they arrive. (Chunked updates
+        // come through `runChunks`; interleaving with it is safe: a refusal joins `held` and
+        // the machine's batch together, after its parking suspends.)
         let (deliveries, merge) = AsyncThrowingStream.makeStream(of: Held.self)
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
@@ -84,6 +87,7 @@ public actor AggregatorWorker {
             group.addTask {
                 for try await held in deliveries { try await self.handle(held.delivery, shard: held.shard) }
             }
+            group.addTask { try await self.runChunks() }
             group.addTask { for await outgoing in self.flushes { try await self.send(outgoing) } }
             defer {
                 merge.finish()
@@ -93,8 +97,9 @@ public actor AggregatorWorker {
         }
     }
 
-    /// A delivery held for the open batch and the shard whose consumer settles it.
-    private struct Held: Sendable {
+    /// A delivery held for the open batch and the shard whose consumer settles it
+    /// (`chunkShard` for a reassembled update, whose chunks are acknowledged one by one).
+    struct Held: Sendable {
         var shard: Int
         var delivery: Delivery
     }
@@ -123,7 +128,7 @@ public actor AggregatorWorker {
             try await transport.publish(
                 delivery.body, exchange: PipelineTopology.deadExchange, routingKey: "",
                 properties: PipelineMessage.deadLettered(delivery.properties, reason: refusal.reason, detail: refusal.detail),
-                mandatory: false)
+                mandatory: false, chunkSize: settings.chunkSize)
             machine.settleRefused(refusal)
             held.append(Held(shard: shard, delivery: delivery))
         case .added(let batches):
@@ -142,6 +147,9 @@ public actor AggregatorWorker {
         var batch: WorkerStateMachine.Batch
         var deliveries: [Held]
     }
+
+    /// The shard of a reassembled update's delivery: not a queue's (`acknowledge`).
+    static let chunkShard = -1
 
     /// Hands a batch to the flusher task without waiting for its confirm: the consumer
     /// goes on decoding the next updates (within its prefetch) meanwhile. Every flush
@@ -171,11 +179,7 @@ public actor AggregatorWorker {
                 PartialAggregateSummary(weightTotal: 0, massTotal: 0, entries: [], settled: outgoing.batch.settled),
                 sum: [Float](repeating: 0, count: spec.parameterCount), codec: Self.settledCodec)
         }
-        // Every earlier delivery of a shard's consumer is in this flush or an earlier one,
-        // confirmed before it: one `multiple` ack per shard (delivery tags are per channel).
-        var last: [Int: Delivery] = [:]
-        for held in outgoing.deliveries { last[held.shard] = held.delivery }
-        for delivery in last.values { try await delivery.ack(multiple: true) }
+        try await Self.acknowledge(outgoing.deliveries)
     }
 
     private static let settledCodec = try! CodecSpec(parsing: "fp32+deflate")
@@ -187,7 +191,7 @@ public actor AggregatorWorker {
         let body = try Envelope.encode(sum, header: header, partial: summary)
         try await transport.publish(
             body, exchange: PipelineTopology.partialsExchange, routingKey: PipelineTopology.partialsRoutingKey,
-            properties: PipelineMessage.properties(for: header), mandatory: true)
+            properties: PipelineMessage.properties(for: header), mandatory: true, chunkSize: settings.chunkSize)
         partialsPublished += 1
         PipelineMetrics.partialsFlushed.increment()
     }

@@ -1,5 +1,6 @@
 import Aggregation
 import FedCore
+import Messaging
 import Trust
 import Wire
 
@@ -31,6 +32,25 @@ public struct WorkerSettings: Sendable {
     /// The update queues to consume: every shard, so that no shard is left without
     /// consumers when a worker dies, and each shard keeps competing consumers.
     public var shards: UpdateShards = .single
+    /// Partials (and refused messages parked in `fedq.dead`) longer than this travel as
+    /// chunks (`--chunk-size`; docs/wire-format.md, "Chunks").
+    public var chunkSize: Int = Chunk.defaultChunkSize
+    /// How long a chunked update may stay incomplete before it is given up and booked.
+    public var chunkTimeout: Duration = .seconds(60)
+
+    /// The bounds on chunked updates held for reassembly: messages up to `limits`, of at
+    /// most 64 MiB worth of chunks (16 at 4 MiB), `ChunkedMessages.openUpdateSets` sets at once.
+    public var chunkLimits: ChunkReassembler<Delivery>.Limits {
+        ChunkReassembler.Limits(
+            maxMessageBytes: limits.maxMessageBytes, maxChunks: maxChunks, maxOpenSets: ChunkedMessages.openUpdateSets,
+            timeout: chunkTimeout)
+    }
+
+    private var maxChunks: Int { Chunk.messageCount(length: min(limits.maxMessageBytes, 64 << 20), chunkSize: chunkSize) }
+
+    /// Chunks of updates the broker may hand this worker unacknowledged at once; with the
+    /// open sets' bound, what caps the memory chunked updates take (66 chunks of 4 MiB).
+    public var chunkPrefetch: Int { ChunkedMessages.prefetch(maxChunks: maxChunks) }
 
     public init(
         flushUpdates: Int, flushInterval: Duration = .milliseconds(20), prefetch: Int = 32,
