@@ -41,13 +41,8 @@ extension Coordinator {
                     "set": "\(id)", "reason": "\(error.rejectionReason.name)", "detail": "\(error.reasonCode)",
                     "chunks": "\(deliveries.count)", "error": "\(error)",
                 ])
-                for chunk in deliveries {
-                    try await transport.publish(
-                        chunk.body, exchange: PipelineTopology.deadExchange, routingKey: "",
-                        properties: PipelineMessage.deadLettered(chunk.properties, reason: error.rejectionReason, detail: error.reasonCode),
-                        mandatory: false)
-                    try await chunk.ack()
-                }
+                try await transport.park(chunks: deliveries, reason: error.rejectionReason, detail: error.reasonCode)
+                for chunk in deliveries { try await chunk.ack() }
             }
         }
     }

@@ -55,12 +55,7 @@ extension AggregatorWorker {
                 "update": "\(id)", "reason": "\(error.rejectionReason.name)", "detail": "\(error.reasonCode)",
                 "chunks": "\(deliveries.count)", "error": "\(error)",
             ])
-            for delivery in deliveries {
-                try await transport.publish(
-                    delivery.body, exchange: PipelineTopology.deadExchange, routingKey: "",
-                    properties: PipelineMessage.deadLettered(delivery.properties, reason: error.rejectionReason, detail: error.reasonCode),
-                    mandatory: false)
-            }
+            try await transport.park(chunks: deliveries, reason: error.rejectionReason, detail: error.reasonCode)
             machine.settleRefused(.init(reason: error.rejectionReason, detail: error.reasonCode, id: id, baseVersion: 0))
             held.append(Held(shard: Self.chunkShard, delivery: Delivery.settlingTogether(deliveries)))
         }
