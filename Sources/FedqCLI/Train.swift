@@ -31,12 +31,8 @@ struct Train: ParsableCommand {
     var threads = 1
     @Option(help: "Directory with the four MNIST gzip IDX files.")
     var data = "data/mnist"
-    @Option(help: "Train on this CSV table (a header row, numeric features) instead of MNIST.")
-    var dataset: String?
-    @Option(help: "With --dataset: the label column's name; its values, sorted, are the classes.")
-    var label: String?
-    @Option(help: "With --dataset: the fraction of each class held out for testing, chosen by --seed.")
-    var testFraction = 0.2
+    @OptionGroup(title: "Data")
+    var datasetOptions: DatasetOptions
     @Option(help: "Write the results as JSON to this path.")
     var json: String?
 
@@ -44,9 +40,7 @@ struct Train: ParsableCommand {
         guard epochs > 0 else { throw ValidationError("--epochs must be positive") }
         guard batch > 0 else { throw ValidationError("--batch must be positive") }
         guard threads > 0 else { throw ValidationError("--threads must be positive") }
-        guard (dataset == nil) == (label == nil) else { throw ValidationError("--dataset and --label go together") }
-        if dataset == nil { _ = try modelOptions.modelSpec() }  // MNIST; a table's shape is known once it is read
-        guard testFraction > 0, testFraction < 1 else { throw ValidationError("--test-fraction must be in (0, 1), got \(testFraction)") }
+        if datasetOptions.table == nil { _ = try modelOptions.modelSpec() }  // MNIST; a table's shape is known once it is read
         guard LearningRateSchedule(rawValue: lrSchedule) != nil else {
             throw ValidationError("--lr-schedule must be cosine or constant, got \(lrSchedule)")
         }
@@ -58,8 +52,8 @@ struct Train: ParsableCommand {
     func run() throws {
         BLASThreads.set(threads)
         let data =
-            if let dataset, let label {
-                try TrainingData.csv(path: dataset, label: label, testFraction: testFraction, seed: seed)
+            if let table = datasetOptions.table {
+                try TrainingData.csv(path: table.path, label: table.label, testFraction: table.testFraction, seed: seed)
             } else {
                 try TrainingData.mnist(directory: self.data)
             }
@@ -92,7 +86,7 @@ struct Train: ParsableCommand {
         print(String(format: "test accuracy %.4f  macro-F1 %.4f  %.1f s training", evaluation.accuracy, evaluation.macroF1, trainingTime.seconds))
         let perClass = ClassMetrics.table(
             names: data.classNames, precision: evaluation.precision, recall: evaluation.recall, f1: evaluation.f1)
-        if dataset != nil {
+        if datasetOptions.table != nil {
             for metrics in perClass {
                 print(String(format: "  %@  precision %.4f  recall %.4f  F1 %.4f", metrics.name, metrics.precision, metrics.recall, metrics.f1))
             }
