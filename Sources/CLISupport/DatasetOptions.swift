@@ -27,14 +27,28 @@ public struct DatasetOptions: ParsableArguments {
         return TableSource(path: dataset, label: label, testFraction: testFraction)
     }
 
-    /// The samples' shape and the class names: the table's (read once to know them), else
-    /// MNIST's (nil names: the digits).
+    /// The samples' shape, the class names and the column names: the table's (read once
+    /// to know them), else MNIST's (nil names: the digits; no columns).
     /// - Throws: `ValidationError` naming `--dataset` for a missing or malformed table.
-    public func shape() throws -> (shape: SampleShape, classCount: Int, classNames: [String]?) {
-        guard let table else { return (.mnist, 10, nil) }
-        do {
-            let loaded = try CSVTable.load(path: table.path, label: table.label)
-            return (.flat(loaded.dataset.featureCount), loaded.classNames.count, loaded.classNames)
-        } catch { throw ValidationError("--dataset: \(error)") }
+    public func shape() throws -> (shape: SampleShape, classCount: Int, classNames: [String]?, columns: TableColumns?) {
+        guard let loaded = try loadTable() else { return (.mnist, 10, nil, nil) }
+        return (.flat(loaded.dataset.featureCount), loaded.classNames.count, loaded.classNames, loaded.columns)
+    }
+
+    /// Checks a `column:NAME` partition against the whole table before anything runs, so a
+    /// missing column, the label column or a --clients that is not the number of values is
+    /// one line at the start, not an error after connecting (other schemes: nothing to check).
+    /// - Throws: `ValidationError` naming `--partition`.
+    public func check(partition: PartitionScheme, clients: Int) throws {
+        guard case .column(let name) = partition else { return }
+        guard let table = try loadTable() else { throw ValidationError("--partition: \(PartitionError.columnWithoutTable(name))") }
+        do throws(PartitionError) {
+            _ = try Partition(scheme: partition, data: table.dataset, columns: table.columns, clientCount: clients, seed: 0)
+        } catch { throw ValidationError("--partition: \(error)") }
+    }
+
+    private func loadTable() throws -> CSVTable? {
+        guard let table else { return nil }
+        do { return try CSVTable.load(path: table.path, label: table.label) } catch { throw ValidationError("--dataset: \(error)") }
     }
 }

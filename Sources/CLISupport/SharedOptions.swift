@@ -113,7 +113,7 @@ public struct SharedOptions: ParsableArguments {
 
     /// The model of `--model`, `--model-file` and `--input`, over MNIST or the `--dataset` table.
     public func modelSpec() throws -> ModelSpec {
-        let (shape, classCount, _) = try datasetOptions.shape()
+        let (shape, classCount, _, _) = try datasetOptions.shape()
         return try modelOptions.modelSpec(dataset: shape, classCount: classCount)
     }
     public func codecSpec() throws -> CodecSpec { try parse("codec") { try CodecSpec(parsing: codec) } }

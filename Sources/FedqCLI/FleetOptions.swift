@@ -95,7 +95,11 @@ extension SharedOptions {
         config.seed = seed
         config.dataDirectory = data
         config.table = datasetOptions.table
-        config.classNames = try datasetOptions.shape().classNames
+        let data = try datasetOptions.shape()
+        config.classNames = data.classNames
+        config.tableColumns = data.columns
+        // Run after `FleetOptions.apply`, which set the partition and the client count.
+        try datasetOptions.check(partition: config.partition, clients: config.clients)
         // Simulated clients are the population unless --dp-population says otherwise.
         config.privacy = try privacy.settings(population: config.clients)
         config.defences = try defences.defences()

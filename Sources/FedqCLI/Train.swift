@@ -3,6 +3,7 @@ import CLISupport
 import Foundation
 import Learning
 import Report
+import Roles
 
 /// `fedq train`: centralised training on MNIST, the baseline that federated
 /// runs are compared against, of a built-in model or one the user writes.
@@ -84,8 +85,7 @@ struct Train: ParsableCommand {
         }
         let samplesPerSecond = Double(epochs * trainSet.count) / trainingTime.seconds
         print(String(format: "test accuracy %.4f  macro-F1 %.4f  %.1f s training", evaluation.accuracy, evaluation.macroF1, trainingTime.seconds))
-        let perClass = ClassMetrics.table(
-            names: data.classNames, precision: evaluation.precision, recall: evaluation.recall, f1: evaluation.f1)
+        let perClass = ClassMetrics.of(evaluation, names: data.classNames) ?? []
         if datasetOptions.table != nil {
             for metrics in perClass {
                 print(String(format: "  %@  precision %.4f  recall %.4f  F1 %.4f", metrics.name, metrics.precision, metrics.recall, metrics.f1))

@@ -10,6 +10,11 @@ public struct CSVTable: Sendable {
     public let classNames: [String]
     /// The feature columns' names, in feature order.
     public let featureNames: [String]
+    /// The label column's name.
+    public let label: String
+
+    /// The names a partition by column looks a column up in.
+    public var columns: TableColumns { TableColumns(label: label, features: featureNames) }
 
     /// - Throws: `DatasetError` naming the file and, for a bad row, its line and column;
     ///   `.csvNoSuchColumn` when no header field is `label`.
@@ -50,6 +55,18 @@ public struct CSVTable: Sendable {
             classCount: classNames.count)
         var featureNames = header
         featureNames.remove(at: labelColumn)
-        return CSVTable(dataset: dataset, classNames: classNames, featureNames: featureNames)
+        return CSVTable(dataset: dataset, classNames: classNames, featureNames: featureNames, label: label)
+    }
+}
+
+/// A table's column names: which is the label and which are the features, in feature
+/// order, so `column:NAME` partitions can find their column in a `Dataset`'s rows.
+public struct TableColumns: Sendable, Equatable {
+    public var label: String
+    public var features: [String]
+
+    public init(label: String, features: [String]) {
+        self.label = label
+        self.features = features
     }
 }

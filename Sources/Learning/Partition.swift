@@ -59,7 +59,46 @@ public struct Partition: Sendable, Equatable {
             let proportions = generator.nextDirichlet(alpha: alpha, count: clientCount)
             let sizes = Self.apportion(n - clientCount, by: proportions).map { $0 + 1 }
             clients = Self.cut(order, sizes: sizes)
+        case .column(let name):
+            // Labels alone cannot say which rows share a value: `init(scheme:data:columns:...)`.
+            throw .columnWithoutTable(name)
         }
+    }
+
+    /// The split of `data`'s rows: by their labels, or for `column:NAME` by the value of
+    /// that feature column of `columns`, one client per distinct value in increasing
+    /// order. The client count is the table's, not a choice: `clientCount` must equal the
+    /// number of values, so a `fedq client --index I` knows which site it is.
+    ///
+    /// Standardising a column maps it by an increasing function, so the same rows go to
+    /// the same clients, in the same order, before and after standardisation.
+    /// - Parameter columns: the table's label and feature names (nil: MNIST).
+    /// - Throws: `PartitionError` for a column that is missing, is the label or has
+    ///   another number of values than `clientCount`; as the label-only init otherwise.
+    public init(
+        scheme: PartitionScheme, data: Dataset, columns: TableColumns?, clientCount: Int, seed: UInt64
+    ) throws(PartitionError) {
+        guard case .column(let name) = scheme else {
+            try self.init(scheme: scheme, labels: data.labels, clientCount: clientCount, seed: seed)
+            return
+        }
+        guard let columns else { throw .columnWithoutTable(name) }
+        guard name != columns.label else { throw .columnIsLabel(name) }
+        guard let feature = columns.features.firstIndex(of: name) else { throw .noSuchColumn(name, features: columns.features) }
+        let values = (0..<data.count).map { data.features[$0 * data.featureCount + feature] }
+        let distinct = Array(Set(values)).sorted()
+        guard distinct.count == clientCount else {
+            throw .columnClientCount(name, values: distinct.map { String(format: "%g", Double($0)) }, clients: clientCount)
+        }
+        let client = Dictionary(uniqueKeysWithValues: distinct.enumerated().map { ($1, $0) })
+        var lists = [[Int]](repeating: [], count: clientCount)
+        for (row, value) in values.enumerated() { lists[client[value]!].append(row) }
+        self.init(scheme: scheme, clients: lists)
+    }
+
+    private init(scheme: PartitionScheme, clients: [[Int]]) {
+        self.scheme = scheme
+        self.clients = clients
     }
 
     /// Samples per class for each client: the histogram users print to see

@@ -19,16 +19,16 @@ public struct TableSource: Sendable, Equatable {
     /// The merged statistics equal those of all training rows, because the clients'
     /// rows are disjoint; they are computed client by client all the same, so the code
     /// path is the one a deployment runs.
-    /// - Parameter clients: the clients' row indices into the training split, from the
-    ///   split's labels (a partition is made from labels alone, before any scaling).
+    /// - Parameter clients: the clients' row indices into the training split (unscaled),
+    ///   from its labels or, for a partition by column, from the column's values.
     /// - Throws: `DatasetError` for a missing or malformed table; whatever `clients` throws.
     public func prepare<Failure: Error>(
-        seed: UInt64, clients: (_ labels: [Int]) throws(Failure) -> [[Int]]
+        seed: UInt64, clients: (_ train: Dataset, _ columns: TableColumns) throws(Failure) -> [[Int]]
     ) throws -> PreparedTable {
         let table = try CSVTable.load(path: path, label: label)
         let (train, test) = table.dataset.split(testFraction: testFraction, seed: seed)
         var statistics = FeatureStatistics(featureCount: train.featureCount)
-        for rows in try clients(train.labels) { statistics.merge(FeatureStatistics(of: train, indices: rows)) }
+        for rows in try clients(train, table.columns) { statistics.merge(FeatureStatistics(of: train, indices: rows)) }
         let standardization = statistics.standardization
         return PreparedTable(
             train: standardization.apply(to: train), test: standardization.apply(to: test), classNames: table.classNames,

@@ -118,7 +118,7 @@ public enum DeploymentRun {
         let history = try HistoryCSV.parse(try read(directory + "/eval/history.csv"))
         let records = try read(directory + "/coordinator/updates.csv").split(separator: "\n").compactMap(SettlementRecord.init(line:))
         let reached = history.first { $0.accuracy >= targetAccuracy }
-        let summary = RunSummary(
+        var summary = RunSummary(
             reachedTarget: reached != nil, targetAccuracy: targetAccuracy, secondsToTarget: reached?.seconds,
             updatesToTarget: reached.map { target in records.filter { $0.disposition == .applied && $0.version <= target.version }.count },
             finalAccuracy: history.last?.accuracy ?? 0, bestAccuracy: history.map(\.accuracy).max() ?? 0,
@@ -127,6 +127,8 @@ public enum DeploymentRun {
             updatesRejected: coordinator.updatesRejected, rejectedByReason: coordinator.rejectedByReason,
             clientsDropped: fleet.clientsDropped, bytesPublished: fleet.bytesPublished,
             meanStaleness: coordinator.meanStaleness, seconds: coordinator.seconds)
+        // The evaluator's last row: the per-class figures of the last version it saw.
+        summary.perClass = history.last?.perClass
         var result = RunResult(
             summary: summary, history: history, throughput: throughput(records), stalenessHistogram: coordinator.stalenessHistogram,
             settings: [

@@ -28,6 +28,9 @@ extension RunResult {
                     privacy.steps, privacy.clip, privacy.noiseMultiplier, privacy.samplingRate)))
         }
         if let note = finalBelowBest { report.summary.append(("final below best", note)) }
+        if let perClass = summary.perClass ?? history.last?.perClass, perClass.count <= Self.maxClassesCharted {
+            report.summary += perClass.map { ("final \($0.name)", String($0.text.dropFirst($0.name.count + 2))) }
+        }
         // Accuracy zoomed to the data (from the first version well above chance, so the
         // start does not flatten the rest) with the target drawn across.
         let target = ChartReference(value: summary.targetAccuracy, label: "target \(percent(summary.targetAccuracy))")
@@ -49,6 +52,7 @@ extension RunResult {
                 title: "Macro-F1 vs model version", xLabel: "version", yLabel: "macro-F1",
                 series: [ChartSeries(name: "macro-F1", points: shown.map { (Double($0.version), $0.macroF1) })], format: .percent),
         ]
+        report.charts += perClassCharts(shown)
         // A private run: what each version cost, beside what it scored.
         let spent = history.compactMap { record in record.dpEpsilon.flatMap { $0.isFinite ? (Double(record.version), $0) : nil } }
         if !spent.isEmpty {
@@ -66,6 +70,31 @@ extension RunResult {
         ]
         report.settings = settings
         return report.render()
+    }
+
+    /// Per-class lines are drawn for at most this many classes (a table's few diagnoses;
+    /// MNIST's ten digits would be an unreadable tangle, and its macro-F1 chart summarises them).
+    static let maxClassesCharted = 6
+
+    /// Recall and F1 of each class against model version, one line per class: the
+    /// malignant class's recall is what a clinician reads first, and a macro figure can
+    /// hide one class falling while the other rises.
+    func perClassCharts(_ shown: ArraySlice<EvaluationRecord>) -> [String] {
+        guard let names = shown.lazy.compactMap(\.perClass).first?.map(\.name),
+            (1...Self.maxClassesCharted).contains(names.count)
+        else { return [] }
+        let metrics: [(title: String, value: KeyPath<ClassMetrics, Double>)] = [("Recall", \.recall), ("F1", \.f1)]
+        return metrics.map { metric in
+            SVGChart.line(
+                title: "\(metric.title) per class vs model version", xLabel: "version", yLabel: metric.title.lowercased(),
+                series: names.indices.map { index in
+                    ChartSeries(
+                        name: names[index],
+                        points: shown.compactMap { record in
+                            record.perClass.flatMap { $0.count == names.count ? (Double(record.version), $0[index][keyPath: metric.value]) : nil }
+                        })
+                }, format: .percent)
+        }
     }
 
     /// The window the updates/s chart averages over.

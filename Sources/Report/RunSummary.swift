@@ -1,5 +1,6 @@
 import FedCore
 import Foundation
+import Roles
 
 /// `summary.json`: the figures a researcher compares runs by and an operator
 /// checks the accounting with (applied + dropped stale + rejected = published).

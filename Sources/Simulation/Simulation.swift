@@ -131,7 +131,7 @@ public struct Simulation: Sendable {
         let goal = config.targetAccuracy
         let evaluator = Evaluator(
             spec: spec, test: test, pool: evaluationPool, minimumInterval: config.evaluationInterval,
-            started: started
+            started: started, classNames: config.classNames
         ) { record, model in
             target.observe(record, updatesApplied: model.updatesApplied, goal: goal)
             progress(Progress(
@@ -248,10 +248,7 @@ public struct Simulation: Sendable {
             meanStaleness: accounting.meanStaleness, seconds: (ContinuousClock.now - started).seconds,
             interrupted: stop.isRequested, privacy: await PrivacySummary.of(coordinator, settings: config.privacy))
         summary.updatesClipped = await roles.updatesClipped()
-        if let names = config.classNames, let evaluation = await evaluator.latest, names.count == evaluation.confusion.classCount {
-            summary.perClass = ClassMetrics.table(
-                names: names, precision: evaluation.precision, recall: evaluation.recall, f1: evaluation.f1)
-        }
+        summary.perClass = history.last?.perClass
         return RunResult(
             summary: summary, history: history, throughput: throughput,
             stalenessHistogram: accounting.stalenessHistogram, settings: config.settings)

@@ -17,8 +17,8 @@ extension SimulationConfig {
             let prepared: PreparedTable
             do {
                 // The clients' rows as `makeClients` will split them: same scheme, count and seed.
-                prepared = try table.prepare(seed: seed) { labels throws(PartitionError) in
-                    try Partition(scheme: partition, labels: labels, clientCount: clients, seed: seed).clients
+                prepared = try table.prepare(seed: seed) { train, columns throws(PartitionError) in
+                    try Partition(scheme: partition, data: train, columns: columns, clientCount: clients, seed: seed).clients
                 }
             } catch let error as PartitionError {
                 throw SimulationError.partition(error)
@@ -43,6 +43,7 @@ extension SimulationConfig {
             spec: model, clients: clients, partition: partition, training: training, concurrency: concurrency,
             maxUpdates: maxUpdates, seed: seed)
         settings.chunkSize = chunkSize
+        settings.columns = tableColumns
         return settings
     }
 

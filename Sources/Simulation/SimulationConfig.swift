@@ -13,8 +13,11 @@ public struct SimulationConfig: Sendable {
     public var dataDirectory = "data/mnist"
     /// A CSV table to learn from instead of MNIST (`--dataset`).
     public var table: TableSource?
-    /// The table's class names, for the per-class figures of `summary.json` (nil on MNIST).
+    /// The table's class names, for the per-class figures of `summary.json`, `history.csv`
+    /// and the report (nil on MNIST).
     public var classNames: [String]?
+    /// The table's label and feature names, for `--partition column:NAME` (nil on MNIST).
+    public var tableColumns: TableColumns?
     public var clients = 100
     public var concurrency = 10
     public var partition: PartitionScheme = .iid

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import Testing
 
 @testable import CLISupport
@@ -7,6 +8,10 @@ import Testing
 
 /// The real `fedq` parser: what a user typing a wrong command line sees.
 @Suite struct ArgumentTests {
+    /// The WDBC table with a `hospital` column (data/wdbc/README.md).
+    static let hospitals = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("data/wdbc/wdbc-hospitals.csv").path
+
     /// Parses `arguments` as `fedq` would and returns the error it refuses them with.
     private func refusal(_ arguments: [String]) -> (any Error)? {
         do {
@@ -69,6 +74,14 @@ import Testing
         (["simulate", "--dp-clip", "1", "--dp-noise-multiplier", "1", "--dp-delta", "2"], "--dp-delta must be in (0, 1), got 2.0"),
         (["simulate", "--dp-clip", "1", "--dp-noise-multiplier", "1", "--weigh-by-samples"], "--weigh-by-samples cannot be used with --dp-clip"),
         (["coordinator", "--dp-clip", "1", "--dp-noise-multiplier", "1"], "--dp-population is needed with --dp-clip"),
+        (["simulate", "--partition", "column:"], "--partition: bad partition 'column:': column takes the name of a table column"),
+        (["simulate", "--partition", "column:hospital"], "--partition: column:hospital splits a --dataset table by one of its columns; MNIST has none"),
+        (["simulate", "--partition", "column:hospital", "--dataset", ArgumentTests.hospitals, "--label", "diagnosis", "--model", "dense:8,relu,dense:2"],
+         "--partition: column:hospital has 4 values (1, 2, 3, 4) and one client per value, but --clients is 100: run with --clients 4"),
+        (["simulate", "--partition", "column:site", "--clients", "4", "--dataset", ArgumentTests.hospitals, "--label", "diagnosis", "--model", "dense:8,relu,dense:2"],
+         "--partition: column:site: no such feature column (columns: radius_mean,"),
+        (["simulate", "--partition", "column:diagnosis", "--clients", "2", "--dataset", ArgumentTests.hospitals, "--label", "diagnosis", "--model", "dense:8,relu,dense:2"],
+         "--partition: column:diagnosis is the label column"),
     ])
     func badValueIsRefusedByValidation(arguments: [String], message: String) throws {
         let error = try #require(refusal(arguments))

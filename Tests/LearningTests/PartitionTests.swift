@@ -87,4 +87,56 @@ struct PartitionTests {
         #expect(table.split(separator: "\n").count == 5)
         #expect(table.contains("1500"))
     }
+
+    /// 12 rows of three features, the middle one a hospital code (2, 0, 1, 2, 0, 1, ...).
+    static let sites: Dataset = {
+        let codes: [Float] = (0..<12).map { Float([2, 0, 1][$0 % 3]) }
+        let features = (0..<12).flatMap { [Float($0) * 1.5, codes[$0], -Float($0)] }
+        return try! Dataset(features: features, labels: (0..<12).map { $0 % 2 }, featureCount: 3, classCount: 2)
+    }()
+    static let siteColumns = TableColumns(label: "diagnosis", features: ["radius", "hospital", "texture"])
+
+    @Test func parsesAColumnPartition() throws {
+        #expect(try PartitionScheme(parsing: "column:hospital") == .column("hospital"))
+        #expect(PartitionScheme.column("hospital").description == "column:hospital")
+        for bad in ["column", "column:"] {
+            #expect(throws: PartitionError.badSpec(bad, "column takes the name of a table column, e.g. column:hospital")) {
+                try PartitionScheme(parsing: bad)
+            }
+        }
+    }
+
+    /// One client per value, in increasing value order, every row once, and every client's
+    /// rows share one value.
+    @Test func aColumnPartitionGivesOneClientPerValue() throws {
+        let partition = try Partition(scheme: .column("hospital"), data: Self.sites, columns: Self.siteColumns, clientCount: 3, seed: 9)
+        #expect(partition.clients == [[1, 4, 7, 10], [2, 5, 8, 11], [0, 3, 6, 9]])
+        for (client, rows) in partition.clients.enumerated() {
+            #expect(Set(rows.map { Self.sites.features[$0 * 3 + 1] }) == [Float(client)])
+        }
+        // The seed plays no part: the table decides.
+        #expect(try Partition(scheme: .column("hospital"), data: Self.sites, columns: Self.siteColumns, clientCount: 3, seed: 1) == partition)
+        // Standardised rows (the clients') fall into the same clients as the raw ones.
+        let scaled = FeatureStatistics(of: Self.sites).standardization.apply(to: Self.sites)
+        #expect(try Partition(scheme: .column("hospital"), data: scaled, columns: Self.siteColumns, clientCount: 3, seed: 9) == partition)
+    }
+
+    @Test func aColumnPartitionRefusesWhatItCannotSplitBy() {
+        let scheme = PartitionScheme.column("hospital")
+        #expect(throws: PartitionError.columnWithoutTable("hospital")) {
+            try Partition(scheme: scheme, data: Self.sites, columns: nil, clientCount: 3, seed: 1)
+        }
+        #expect(throws: PartitionError.columnWithoutTable("hospital")) {
+            try Partition(scheme: scheme, labels: Self.sites.labels, clientCount: 3, seed: 1)
+        }
+        #expect(throws: PartitionError.columnIsLabel("diagnosis")) {
+            try Partition(scheme: .column("diagnosis"), data: Self.sites, columns: Self.siteColumns, clientCount: 2, seed: 1)
+        }
+        #expect(throws: PartitionError.noSuchColumn("site", features: ["radius", "hospital", "texture"])) {
+            try Partition(scheme: .column("site"), data: Self.sites, columns: Self.siteColumns, clientCount: 3, seed: 1)
+        }
+        let tooMany = PartitionError.columnClientCount("hospital", values: ["0", "1", "2"], clients: 5)
+        #expect(throws: tooMany) { try Partition(scheme: scheme, data: Self.sites, columns: Self.siteColumns, clientCount: 5, seed: 1) }
+        #expect(tooMany.description == "column:hospital has 3 values (0, 1, 2) and one client per value, but --clients is 5: run with --clients 3")
+    }
 }

@@ -1,4 +1,5 @@
 import FedCore
+@testable import Learning
 @testable import Roles
 import Messaging
 @testable import Report
@@ -15,6 +16,52 @@ import Testing
         let text = HistoryCSV.render(records)
         #expect(text.hasPrefix("version,seconds,accuracy,loss,macro_f1\n1,0.500,0.500000,1.250000,0.450000\n"))
         #expect(try HistoryCSV.parse(text) == records)
+    }
+
+    static func diagnosis(_ malignantRecall: Double) -> [ClassMetrics] {
+        [ClassMetrics(name: "benign", precision: 0.96, recall: 0.99, f1: 0.975),
+         ClassMetrics(name: "malignant", precision: 0.975, recall: malignantRecall, f1: 0.95)]
+    }
+
+    /// A table's run writes three columns per class after the base ones (and after
+    /// dp_epsilon), and reads them back to the same figures.
+    @Test func perClassColumnsRoundTrip() throws {
+        let records = [
+            EvaluationRecord(version: 1, seconds: 0.5, accuracy: 0.9, loss: 0.3, macroF1: 0.88, dpEpsilon: 0.5, perClass: Self.diagnosis(0.81)),
+            EvaluationRecord(version: 7, seconds: 2.25, accuracy: 0.96, loss: 0.1, macroF1: 0.96, dpEpsilon: 1.25, perClass: Self.diagnosis(0.93)),
+        ]
+        let text = HistoryCSV.render(records)
+        let lines = text.split(separator: "\n")
+        #expect(lines[0] == "version,seconds,accuracy,loss,macro_f1,dp_epsilon,precision_benign,recall_benign,f1_benign,precision_malignant,recall_malignant,f1_malignant")
+        #expect(lines[2] == "7,2.250,0.960000,0.100000,0.960000,1.250000,0.960000,0.990000,0.975000,0.975000,0.930000,0.950000")
+        #expect(try HistoryCSV.parse(text) == records)
+        // Without ε the class columns follow macro_f1 directly.
+        let plain = records.map { var record = $0; record.dpEpsilon = nil; return record }
+        #expect(HistoryCSV.render(plain).hasPrefix(HistoryCSV.header + ",precision_benign,"))
+        #expect(try HistoryCSV.parse(HistoryCSV.render(plain)) == plain)
+        #expect(try HistoryCSV.parse(HistoryCSV.render(plain)).last?.perClass?.last?.recall == 0.93)
+    }
+
+    /// Each class's figures come from the confusion matrix, under the class's own name.
+    @Test func classMetricsNameEachClassFromTheConfusionMatrix() throws {
+        // 4 benign (3 right), 4 malignant (2 right, 2 called benign).
+        let confusion = ConfusionMatrix(actual: [0, 0, 0, 0, 1, 1, 1, 1], predicted: [0, 0, 0, 1, 1, 1, 0, 0], classCount: 2)
+        let metrics = try #require(ClassMetrics.of(Evaluation(loss: 0.5, confusion: confusion), names: ["benign", "malignant"]))
+        #expect(metrics.map(\.name) == ["benign", "malignant"])
+        #expect(metrics[1].recall == 0.5 && abs(metrics[1].precision - 2.0 / 3) < 1e-12)
+        #expect(metrics[0].recall == 0.75 && metrics[0].precision == 0.6)
+        #expect(abs(metrics[1].f1 - 2 * (2.0 / 3) * 0.5 / (2.0 / 3 + 0.5)) < 1e-12)
+        #expect(metrics[1].text == "malignant: recall 50.00%, precision 66.67%, F1 0.5714")
+        #expect(ClassMetrics.of(Evaluation(loss: 0.5, confusion: confusion), names: ["only one"]) == nil)
+    }
+
+    @Test(arguments: [
+        "version,seconds,accuracy,loss,macro_f1,precision_a,recall_a",
+        "version,seconds,accuracy,loss,macro_f1,precision_a,recall_b,f1_a",
+        "version,seconds,accuracy,loss,macro_f1,recall_a,precision_a,f1_a",
+    ])
+    func refusesAMangledClassHeader(header: String) {
+        #expect(throws: HistoryCSVError.badHeader(found: header)) { try HistoryCSV.parse(header + "\n") }
     }
 
     @Test func namesTheBadLine() {
@@ -118,8 +165,8 @@ import Testing
             {"clients": 20, "updates_published": 20, "bytes_published": 4017200, "clients_dropped": 0, "reconnects": 0, "seconds": 3.0, "codec": "int8"}
             """.write(toFile: directory + "/fleet/summary.json", atomically: true, encoding: .utf8)
         try HistoryCSV.render([
-            EvaluationRecord(version: 1, seconds: 1, accuracy: 0.9, loss: 0.3, macroF1: 0.89),
-            EvaluationRecord(version: 2, seconds: 2, accuracy: 0.95, loss: 0.2, macroF1: 0.94),
+            EvaluationRecord(version: 1, seconds: 1, accuracy: 0.9, loss: 0.3, macroF1: 0.89, perClass: HistoryCSVTests.diagnosis(0.8)),
+            EvaluationRecord(version: 2, seconds: 2, accuracy: 0.95, loss: 0.2, macroF1: 0.94, perClass: HistoryCSVTests.diagnosis(0.9)),
         ]).write(toFile: directory + "/eval/history.csv", atomically: true, encoding: .utf8)
         try (SettlementRecord.header + (0..<20).map { "\(UpdateID.random()),applied,,\($0 < 10 ? 1 : 2),\(100.0 + Double($0) / 10)\n" }.joined())
             .write(toFile: directory + "/coordinator/updates.csv", atomically: true, encoding: .utf8)
@@ -127,6 +174,9 @@ import Testing
         let html = run.htmlReport()
         #expect(html.contains("<title>FedQueue deployment: separate processes over RabbitMQ</title>"))
         for setting in ["mlp", "fedbuff:10", "sgd:1", "int8", "4.0 MB"] { #expect(html.contains(setting), "no \(setting)") }
+        // The evaluator's last row gives the deployment's per-class figures.
+        #expect(run.summary.perClass == HistoryCSVTests.diagnosis(0.9))
+        #expect(html.contains("Recall per class vs model version"))
     }
 
     @Test func longBarLabelsGoOnTwoLines() {
@@ -136,6 +186,35 @@ import Testing
         #expect(chart.contains(">broker</tspan>") && chart.contains(">(pid 4242)</tspan>"))
         let short = SVGChart.bars(title: "h", xLabel: "x", yLabel: "y", bars: [ChartBar(label: "0", value: 1)])
         #expect(!short.contains("<tspan"))
+    }
+
+    /// A two-class table: recall and F1 per class over versions, and the final figures of
+    /// each class in the summary, the malignant recall among them.
+    @Test func aTableRunChartsRecallAndF1PerClass() {
+        var run = result(accuracies: [0.5, 0.9, 0.95])
+        run.history = run.history.enumerated().map { var record = $0.element; record.perClass = HistoryCSVTests.diagnosis(0.8 + 0.05 * Double($0.offset)); return record }
+        let html = run.htmlReport()
+        for needle in ["Recall per class vs model version", "F1 per class vs model version", ">malignant</text>", ">benign</text>",
+                       "final malignant", "recall 90.00%, precision 97.50%, F1 0.9500"] {
+            #expect(html.contains(needle), "no \(needle)")
+        }
+        // One line per class in each of the two charts.
+        let perClassCharts = html.components(separatedBy: "per class vs model version").dropFirst()
+        #expect(perClassCharts.count == 2)
+        for chart in perClassCharts {
+            let svg = chart.components(separatedBy: "</svg>")[0]
+            #expect(svg.components(separatedBy: "<polyline").count - 1 == 2)
+        }
+    }
+
+    /// Ten digits would be a tangle of lines: MNIST keeps the macro-F1 chart only.
+    @Test func tenClassesGetNoPerClassCharts() {
+        var run = result(accuracies: [0.5, 0.9])
+        let digits = (0..<10).map { ClassMetrics(name: "\($0)", precision: 0.9, recall: 0.9, f1: 0.9) }
+        run.history = run.history.map { var record = $0; record.perClass = digits; return record }
+        let html = run.htmlReport()
+        #expect(!html.contains("per class vs model version") && !html.contains("final 3"))
+        #expect(html.contains("Macro-F1 vs model version"))
     }
 
     @Test func theReportPlotsLossAndF1AndExplainsAFinalBelowTheBest() {

@@ -11,12 +11,33 @@ import Testing
 @Suite(.serialized, .exclusiveBroker, .timeLimit(.minutes(3)))
 struct TableFederationTests {
     static let wdbc = TableSource(path: packageRoot + "/data/wdbc/wdbc.csv", label: "diagnosis")
+    /// The same rows with a derived `hospital` column (data/wdbc/README.md): 4 blocks of the file.
+    static let hospitals = TableSource(path: packageRoot + "/data/wdbc/wdbc-hospitals.csv", label: "diagnosis")
+
+    /// `column:hospital` over the table: four clients, each holding the training rows of
+    /// one hospital and only those, with the class mix each hospital has.
+    @Test func aPartitionByColumnGivesEachHospitalItsOwnRows() throws {
+        var sizes: [[Int]] = []
+        let prepared = try Self.hospitals.prepare(seed: 3) { train, columns throws(PartitionError) in
+            let clients = try Partition(scheme: .column("hospital"), data: train, columns: columns, clientCount: 4, seed: 3).clients
+            #expect(columns.features.last == "hospital" && columns.features.count == 31)
+            for (client, rows) in clients.enumerated() {
+                #expect(Set(rows.map { train.features[$0 * 31 + 30] }) == [Float(client + 1)], "client \(client)")
+            }
+            sizes = clients.map { train.labelCounts(indices: $0) }
+            return clients
+        }
+        #expect(prepared.train.count == 456)
+        #expect(sizes.map { $0.reduce(0, +) }.reduce(0, +) == 456)
+        // The first hospital sees mostly malignant masses, the third mostly benign ones.
+        #expect(sizes[0][1] > sizes[0][0] && sizes[2][0] > 3 * sizes[2][1], "\(sizes)")
+    }
 
     /// The statistics merged client by client are those of every training row, never of
     /// the test rows: the training features come out centred, the test features do not.
     @Test func standardisationComesFromTheClientsStatisticsAlone() throws {
-        let prepared = try Self.wdbc.prepare(seed: 3) { labels throws(PartitionError) in
-            try Partition(scheme: .dirichlet(alpha: 0.5), labels: labels, clientCount: 5, seed: 3).clients
+        let prepared = try Self.wdbc.prepare(seed: 3) { train, _ throws(PartitionError) in
+            try Partition(scheme: .dirichlet(alpha: 0.5), labels: train.labels, clientCount: 5, seed: 3).clients
         }
         #expect(prepared.classNames == ["benign", "malignant"])
         #expect(prepared.train.count + prepared.test.count == 569)

@@ -6,14 +6,16 @@ import Logging
 import Roles
 import Simulation
 
-/// `fedq eval`: evaluates each model version it sees on the MNIST test set.
+/// `fedq eval`: evaluates each model version it sees on the test set (MNIST's, or the
+/// `--dataset` table's held-out rows, with per-class figures).
 struct EvalCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "eval",
         abstract: "Evaluate published model versions on the test set; keep DIR/history.csv.",
         discussion: """
-            history.csv has simulate's header (version,seconds,accuracy,loss,macro_f1), one row \
-            per evaluated version; seconds count from this process's start. With \
+            history.csv has simulate's header (version,seconds,accuracy,loss,macro_f1; on a \
+            --dataset table then precision_C,recall_C,f1_C for each class C), one row per \
+            evaluated version; seconds count from this process's start. With \
             --stop-at-target the evaluator exits 0 once --target-accuracy is reached (scripts \
             wait on it to end a run).
             """
@@ -61,11 +63,12 @@ struct EvalCommand: AsyncParsableCommand {
         let perVersion = ModelChunks.messagesPerVersion(spec, chunkSize: config.chunkSize)
         let evaluator = Evaluator(
             spec: spec, test: test, pool: pool, minimumInterval: .milliseconds(evalIntervalMs), started: .now,
-            verifier: ModelVerifier(coordinatorKey: coordinatorKey, logger: logger)
+            verifier: ModelVerifier(coordinatorKey: coordinatorKey, logger: logger), classNames: config.classNames
         ) { record, model in
             let line = String(
                 format: "version %llu  accuracy %.2f%%  loss %.4f  macro-F1 %.4f  (%d updates applied)",
                 record.version, record.accuracy * 100, record.loss, record.macroF1, model.updatesApplied)
+                + (record.perClass.map { "  " + $0.map(\.text).joined(separator: "; ") } ?? "")
             logger.info("\(line)", metadata: ["version": "\(record.version)"])
             if record.accuracy >= target && !reached.current {
                 reached.current = true
@@ -99,5 +102,8 @@ struct EvalCommand: AsyncParsableCommand {
         let history = await evaluator.history
         try HistoryCSV.render(history).write(toFile: historyPath, atomically: true, encoding: .utf8)
         logger.info("stopped after \(history.count) evaluations; \(historyPath)")
+        if let last = history.last, let perClass = last.perClass {
+            logger.info("version \(last.version): \(perClass.map(\.text).joined(separator: "; "))")
+        }
     }
 }

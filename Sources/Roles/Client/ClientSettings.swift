@@ -20,6 +20,8 @@ public struct ClientSettings: Sendable {
     public var seed: UInt64
     /// Updates longer than this travel as chunks (`--chunk-size`; docs/wire-format.md, "Chunks").
     public var chunkSize: Int = Chunk.defaultChunkSize
+    /// The table's column names, for a partition by column (nil: MNIST, or a table split by label).
+    public var columns: TableColumns?
 
     public init(
         spec: ModelSpec, clients: Int, partition: PartitionScheme, training: LocalTraining, concurrency: Int,
@@ -38,7 +40,7 @@ public struct ClientSettings: Sendable {
     /// `fedq client` process, which reports that index as its id).
     /// - Throws: `PartitionError` when the data cannot be split so.
     public func makeClients(train: Dataset, only: Int? = nil) throws(PartitionError) -> [Client] {
-        let split = try Partition(scheme: partition, labels: train.labels, clientCount: clients, seed: seed)
+        let split = try Partition(scheme: partition, data: train, columns: columns, clientCount: clients, seed: seed)
         let indices = only.map { [$0] } ?? Array(split.clients.indices)
         return indices.map { index in
             Client(id: UInt64(index), data: train, shard: split.clients[index], training: training, seed: seed)

@@ -18,14 +18,18 @@ public actor Evaluator {
     private let onRecord: @Sendable (EvaluationRecord, GlobalModel) -> Void
     /// Drops (and counts) what does not decode or is not the coordinator's.
     private let verifier: ModelVerifier
+    /// The test set's class names (a table's label values), for the per-class figures of
+    /// each record; nil on MNIST.
+    private let classNames: [String]?
     public private(set) var history: [EvaluationRecord] = []
 
     public init(
         spec: ModelSpec, test: Dataset, pool: ComputePool<Network>,
         minimumInterval: Duration, started: ContinuousClock.Instant, verifier: ModelVerifier = ModelVerifier(coordinatorKey: nil),
-        onRecord: @escaping @Sendable (EvaluationRecord, GlobalModel) -> Void
+        classNames: [String]? = nil, onRecord: @escaping @Sendable (EvaluationRecord, GlobalModel) -> Void
     ) {
         self.verifier = verifier
+        self.classNames = classNames
         self.spec = spec
         self.test = test
         self.pool = pool
@@ -55,9 +59,6 @@ public actor Evaluator {
         }
     }
 
-    /// The last evaluation in full (its confusion matrix, for per-class figures).
-    public private(set) var latest: Evaluation?
-
     /// Evaluates `model` now and records it (also used for the final model of a run).
     @discardableResult
     public func evaluate(_ model: GlobalModel) async throws -> EvaluationRecord {
@@ -69,10 +70,10 @@ public actor Evaluator {
                 return try network.evaluate(on: test)
             }
         }.get()
-        latest = evaluation
         let record = EvaluationRecord(
             version: model.version, seconds: (ContinuousClock.now - started).seconds,
-            accuracy: evaluation.accuracy, loss: evaluation.loss, macroF1: evaluation.macroF1, dpEpsilon: model.privacyEpsilon)
+            accuracy: evaluation.accuracy, loss: evaluation.loss, macroF1: evaluation.macroF1, dpEpsilon: model.privacyEpsilon,
+            perClass: classNames.flatMap { ClassMetrics.of(evaluation, names: $0) })
         if let last = history.last, last.version == record.version { return last }
         history.append(record)
         PipelineMetrics.evaluatedAccuracy.record(record.accuracy)
