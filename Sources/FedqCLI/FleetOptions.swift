@@ -18,7 +18,7 @@ struct FleetOptions: ParsableArguments {
     var clients = 100
     @Option(parsing: .unconditional, help: "Clients training at the same time (FedBuff's concurrency).")
     var concurrency = 10
-    @Option(help: "Data split: iid, shards[:K], dirichlet:ALPHA or quantity:ALPHA.")
+    @Option(help: "Data split: iid, shards[:K], dirichlet:ALPHA, quantity:ALPHA, or on a --dataset table column:NAME (one client per value of column NAME; --clients must equal their number).")
     var partition = "iid"
     @Option(parsing: .unconditional, help: "Local epochs per client update.")
     var localEpochs = 1
