@@ -46,10 +46,16 @@ for scenario in "${scenarios[@]}"; do
     stragglers)
         # Devices take at least 50 ms per local training (10% of them 10x longer): this
         # machine's few milliseconds of compute would otherwise let fixed costs decide.
-        run stragglers-fedbuff --slowdown stragglers:0.1x10 --device-ms 50 --max-seconds 300
-        run stragglers-fedavg --slowdown stragglers:0.1x10 --device-ms 50 --strategy fedavg:10 --max-seconds 300
-        python3 -c "import sys; b, a = float(sys.argv[1]), float(sys.argv[2]); print(f'stragglers: fedavg / fedbuff time to 97% = {a / b:.2f}x')" \
-            "$(seconds_of stragglers-fedbuff)" "$(seconds_of stragglers-fedavg)" ;;
+        # Seeds 1-3, each pair run back to back; the target is the median ratio.
+        ratios=()
+        for seed in 1 2 3; do
+            run "stragglers-fedbuff-seed$seed" --seed "$seed" --slowdown stragglers:0.1x10 --device-ms 50 --max-seconds 300
+            run "stragglers-fedavg-seed$seed" --seed "$seed" --slowdown stragglers:0.1x10 --device-ms 50 --strategy fedavg:10 --max-seconds 300
+            ratios+=("$(python3 -c "import sys; print(float(sys.argv[2]) / float(sys.argv[1]))" \
+                "$(seconds_of "stragglers-fedbuff-seed$seed")" "$(seconds_of "stragglers-fedavg-seed$seed")")")
+        done
+        python3 -c "import statistics, sys; r = [float(x) for x in sys.argv[1:]]; print('stragglers: fedavg / fedbuff time to 97% = ' + ', '.join(f'{x:.2f}x' for x in r) + f' (seeds 1-3), median {statistics.median(r):.2f}x')" \
+            "${ratios[@]}" ;;
     codecs)
         # Equal budgets: 600 published updates each, no early stop.
         for codec in fp32 int8 int4 topk:0.01+int8; do

@@ -20,6 +20,20 @@ public struct AggregationStrategy: Sendable, Equatable, Codable {
         /// workers use `stalenessPolicy`'s max-staleness 0.
         case fedAvg(clientsPerRound: Int)
 
+        /// FedBuff's K when none is named. 6 rather than the paper's 10: with 10 clients
+        /// training at once, a buffer of 10 holds updates about one version stale, and
+        /// `poly:0.5` weighs each 0.7, so a step is 0.7 of a FedAvg round's. With 10% of
+        /// the clients 10× slower, K = 6 with a server rate of 1.1 reached 97% in a median
+        /// of 488 updates against K = 10's 669 (6 runs each; BENCHMARKS.md, "Tuning FedBuff
+        /// for stragglers"), and 3.15× sooner than FedAvg against 2.2×.
+        public static let defaultFedBuffSize = 6
+        /// Synchronous FedAvg's M when none is named: McMahan et al.'s C = 0.1 of 100 clients.
+        public static let defaultFedAvgClients = 10
+        /// FedAsync's α when none is named (Xie et al.'s 0.6).
+        public static let defaultFedAsyncMixing: Float = 0.6
+        /// The strategy of a run that names none.
+        public static let `default` = Kind.fedBuff(bufferSize: defaultFedBuffSize)
+
         /// How many updates make an aggregate ready.
         public var updatesNeeded: Int {
             switch self {
@@ -51,7 +65,7 @@ public struct AggregationStrategy: Sendable, Equatable, Codable {
 
         public var description: String {
             switch self {
-            case .fedAsync(let alpha): "fedasync:\(Double(alpha).formatted)"
+            case .fedAsync(let alpha): "fedasync:\(alpha.formatted)"
             case .fedBuff(let k): "fedbuff:\(k)"
             case .fedAvg(let m): "fedavg:\(m)"
             }

@@ -15,12 +15,19 @@ public struct ServerOptimizer: Sendable, Equatable, Codable {
         /// No bias correction, as in Reddi et al.'s Algorithm 2.
         case adam(learningRate: Float, beta1: Float, beta2: Float, epsilon: Float)
 
+        /// The rule of a run that names none: plain FedBuff's step, lengthened by a tenth.
+        /// FedBuff divides its buffer's staleness-weighted sum by K, so at `poly:0.5` and
+        /// the default K's mean staleness (about 1.5) a step is about 0.63 of the mean
+        /// update; 1.1 makes up part of that. 1.4 with K = 10, or 1.2 with K = 8, did no
+        /// better, and 2.0 overshot (BENCHMARKS.md, "Tuning FedBuff for stragglers").
+        public static let `default` = Rule.sgd(learningRate: 1.1)
+
         public var description: String {
             switch self {
-            case .sgd(let lr): "sgd:\(Double(lr).formatted)"
-            case .momentum(let lr, let beta): "momentum:\(Double(lr).formatted),\(Double(beta).formatted)"
+            case .sgd(let lr): "sgd:\(lr.formatted)"
+            case .momentum(let lr, let beta): "momentum:\(lr.formatted),\(beta.formatted)"
             case .adam(let lr, let b1, let b2, let eps):
-                "adam:" + [lr, b1, b2, eps].map { Double($0).formatted }.joined(separator: ",")
+                "adam:" + [lr, b1, b2, eps].map { $0.formatted }.joined(separator: ",")
             }
         }
     }

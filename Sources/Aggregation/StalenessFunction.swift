@@ -41,3 +41,11 @@ extension Double {
         self == rounded() && abs(self) < 1e15 ? String(Int64(self)) : String(self)
     }
 }
+
+extension Float {
+    /// Shortest decimal form of the `Float` itself (`1.1`, not the `1.100000023841858` its
+    /// widening to `Double` would print), for spec strings of `Float` hyper-parameters.
+    var formatted: String {
+        self == rounded() && abs(self) < 1e15 ? String(Int64(self)) : String(self)
+    }
+}

@@ -36,8 +36,8 @@ public struct SharedOptions: ParsableArguments {
     public var codec = "int8"
     @Option(help: "fedbuff[:K], fedasync[:ALPHA] or fedavg[:M] (synchronous rounds of M clients).")
     public var strategy = "fedbuff"
-    @Option(help: "Updates FedBuff buffers (or FedAvg clients per round) when the strategy names none.")
-    public var buffer = 10
+    @Option(help: "Updates FedBuff buffers (default \(AggregationStrategy.Kind.defaultFedBuffSize)) or FedAvg clients per round (default \(AggregationStrategy.Kind.defaultFedAvgClients)) when the strategy names none.")
+    public var buffer: Int?
     @Option(help: "How an aggregate's updates combine: mean, or robust trimmed-mean[:B] or median over each update apart (workers then send one update per partial; docs/robustness.md).")
     public var aggregate = "mean"
     @Option(help: "Staleness weight: const, poly:A, hinge:A,B or exp:A.")
@@ -47,7 +47,7 @@ public struct SharedOptions: ParsableArguments {
     @Flag(help: "Also weigh each update by its client's sample count.")
     public var weighBySamples = false
     @Option(help: "Server optimizer: sgd:LR, momentum:LR,BETA or adam:LR,B1,B2,EPS.")
-    public var serverOpt = "sgd:1.0"
+    public var serverOpt = ServerOptimizer.Rule.default.description
     @Option(help: "Seed for data split, initialisation and client order.")
     public var seed: UInt64 = 1
     @Option(help: "Directory with the four MNIST gzip IDX files.")
@@ -87,7 +87,7 @@ public struct SharedOptions: ParsableArguments {
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ValidationError("--log-level: one of trace, debug, info, notice, warning, error, critical")
         }
-        guard buffer > 0 else { throw ValidationError("--buffer must be positive") }
+        guard buffer.map({ $0 > 0 }) ?? true else { throw ValidationError("--buffer must be positive") }
         _ = try shards()
         guard maxStaleness.map({ $0 >= 0 }) ?? true else { throw ValidationError("--max-staleness must be >= 0") }
         if privacy.isEnabled, weighBySamples {
@@ -122,7 +122,8 @@ public struct SharedOptions: ParsableArguments {
     public func serverOptimizer() throws -> ServerOptimizer.Rule { try parse("server-opt") { try ServerOptimizer.Rule(parsing: serverOpt) } }
 
     public func strategyKind() throws -> AggregationStrategy.Kind {
-        let named = strategy.contains(":") ? strategy : "\(strategy):\(strategy == "fedasync" ? "0.6" : String(buffer))"
+        // `--buffer` sizes a strategy named without its parameter; the parser's default otherwise.
+        let named = if let buffer, !strategy.contains(":"), strategy != "fedasync" { "\(strategy):\(buffer)" } else { strategy }
         return try parse("strategy") { try AggregationStrategy.Kind(parsing: named) }
     }
 

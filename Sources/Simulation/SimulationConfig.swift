@@ -25,11 +25,11 @@ public struct SimulationConfig: Sendable {
     public var batchSize = 10
     public var learningRate: Float = 0.1
     public var momentum: Float = 0
-    public var strategy: AggregationStrategy.Kind = .fedBuff(bufferSize: 10)
+    public var strategy: AggregationStrategy.Kind = .default
     public var staleness: StalenessFunction = .polynomial(a: 0.5)
     public var maxStaleness: Int?
     public var weighBySamples = false
-    public var serverOptimizer: ServerOptimizer.Rule = .sgd(learningRate: 1)
+    public var serverOptimizer: ServerOptimizer.Rule = .default
     public var codec: CodecSpec = .fp32
     /// How top-k clients keep their error-feedback residual (`--residual`).
     public var residual: ErrorFeedback.Storage = .int8
