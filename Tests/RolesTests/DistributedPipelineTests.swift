@@ -1,4 +1,5 @@
 import AMQP
+import Aggregation
 import RabbitMQTransport
 import Roles
 import Messaging
@@ -288,8 +289,10 @@ struct DistributedPipelineTests {
         let deployment = try await Deployment("late")
         try startServers(deployment)
         let client = try await TestBroker.connect()
-        for _ in 0..<10 { try await TestUpdates.publish(try TestUpdates.update(0.01), on: client) }
-        try await deployment.waitUntil("version 1", timeout: .seconds(30)) { applied(deployment) == 10 }
+        // Exactly one default buffer: version 1, and no short buffer applied after it.
+        let buffer = AggregationStrategy.Kind.defaultFedBuffSize
+        for _ in 0..<buffer { try await TestUpdates.publish(try TestUpdates.update(0.01), on: client) }
+        try await deployment.waitUntil("version 1", timeout: .seconds(30)) { applied(deployment) == buffer }
         // Joins now: the fanout sent version 1 before this queue existed.
         let asked = ContinuousClock.now
         let models = try await PipelineTopology.subscribeToModels(on: client, requestCurrent: true)
