@@ -21,6 +21,9 @@ struct BenchAMQP: AsyncParsableCommand {
     @Option(help: "Comma-separated message body sizes in bytes.")
     var sizes: String = "50000,200000,800000"
 
+    @Option(help: "Comma-separated queue types to measure, each through the wrapper and the C loop: classic, quorum, stream.")
+    var queueTypes: String = "classic"
+
     @Option(help: "Messages per size and run.")
     var messages: Int = 2000
 
@@ -45,6 +48,9 @@ struct BenchAMQP: AsyncParsableCommand {
     }
 
     var parsedSizes: [Int] { sizes.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) } }
+    var parsedQueueTypes: [AMQPThroughputRun.QueueType] {
+        queueTypes.split(separator: ",").compactMap { AMQPThroughputRun.QueueType(rawValue: $0.trimmingCharacters(in: .whitespaces)) }
+    }
 
     func validate() throws {
         guard let broker = brokerURL else { throw ValidationError("--broker is required (or set FEDQ_BROKER)") }
@@ -52,6 +58,9 @@ struct BenchAMQP: AsyncParsableCommand {
         guard !parsedSizes.isEmpty, parsedSizes.allSatisfy({ $0 > 0 }),
               parsedSizes.count == sizes.split(separator: ",").count
         else { throw ValidationError("--sizes must be positive integers separated by commas") }
+        guard !parsedQueueTypes.isEmpty, parsedQueueTypes.count == queueTypes.split(separator: ",").count else {
+            throw ValidationError("--queue-types must be classic, quorum or stream, separated by commas, got \(queueTypes)")
+        }
         guard messages > 0, window > 0, prefetch > 0, rounds > 0 else {
             throw ValidationError("--messages, --window, --prefetch and --rounds must be positive")
         }
@@ -62,23 +71,31 @@ struct BenchAMQP: AsyncParsableCommand {
 
     func run() async throws {
         let cLoop = try await AMQPThroughputRun.compileCLoop(source: cLoopSource)
-        let queue = "fedq.bench.amqp"
         print("fedq bench amqp: \(messages) messages per run, window \(window), prefetch \(prefetch), best of \(rounds)")
-        print("size_bytes  wrapper_msgs/s  wrapper_MB/s  c_msgs/s  c_MB/s  ratio")
+        print("queue     size_bytes  wrapper_msgs/s  wrapper_MB/s  c_msgs/s  c_MB/s  ratio")
         var results: [AMQPThroughputRun.Comparison] = []
-        for size in parsedSizes {
-            let run = try AMQPThroughputRun(brokerURL: brokerURL!, queue: queue, size: size, messages: messages,
-                                        window: window, prefetch: prefetch)
-            var wrapperBest = 0.0
-            var cBest = 0.0
-            for _ in 0..<rounds {
-                cBest = max(cBest, try await run.measureCLoop(executable: cLoop))
-                wrapperBest = max(wrapperBest, try await run.measureWrapper())
+        for queueType in parsedQueueTypes {
+            // One queue name per type: a queue's type cannot change under its name.
+            let queue = "fedq.bench.amqp.\(queueType.rawValue)"
+            var last: AMQPThroughputRun?
+            for size in parsedSizes {
+                let run = try AMQPThroughputRun(brokerURL: brokerURL!, queue: queue, queueType: queueType, size: size,
+                                                messages: messages, window: window, prefetch: prefetch)
+                last = run
+                var wrapperBest = 0.0
+                var cBest = 0.0
+                for _ in 0..<rounds {
+                    cBest = max(cBest, try await run.measureCLoop(executable: cLoop))
+                    wrapperBest = max(wrapperBest, try await run.measureWrapper())
+                }
+                let comparison = AMQPThroughputRun.Comparison(
+                    queueType: queueType, size: size, wrapperSeconds: Double(messages) / wrapperBest,
+                    cSeconds: Double(messages) / cBest, messages: messages)
+                results.append(comparison)
+                print(comparison.line)
             }
-            let comparison = AMQPThroughputRun.Comparison(size: size, wrapperSeconds: Double(messages) / wrapperBest,
-                                                          cSeconds: Double(messages) / cBest, messages: messages)
-            results.append(comparison)
-            print(comparison.line)
+            // Leave the broker as it was: a stream keeps its messages until deleted.
+            try await last?.deleteQueue()
         }
         if let json {
             try writeJSON(results, to: json)

@@ -6,25 +6,60 @@ import Foundation
 /// through the same durable queue and returns messages per second. It lives beside the
 /// adapter because it measures the adapter's own overhead over the C library.
 public struct AMQPThroughputRun: Sendable {
+    /// RabbitMQ's three kinds of queue (`x-queue-type`), compared for issue 21: a classic
+    /// queue (one node, no replication), a quorum queue (Raft-replicated; every shared
+    /// queue of the pipeline today) and a stream (a replicated append-only log that
+    /// consumers read from an offset and that acks do not shrink).
+    public enum QueueType: String, Sendable, CaseIterable, Codable {
+        case classic, quorum, stream
+
+        var declarationArguments: AMQPTable { ["x-queue-type": .string(rawValue)] }
+        /// A stream is read from an offset; a fresh one from its first, so that a consumer
+        /// attached after the first publishes still sees every message.
+        var consumeArguments: AMQPTable { self == .stream ? ["x-stream-offset": .string("first")] : [:] }
+    }
+
     let configuration: AMQPConfiguration
     let queue: String
+    let queueType: QueueType
     let size: Int
     let messages: Int
     let window: Int
     let prefetch: UInt16
 
     /// - Throws: `TransportFactory.AddressError` for an unusable URL.
-    public init(brokerURL: String, queue: String, size: Int, messages: Int, window: Int, prefetch: UInt16) throws {
+    public init(
+        brokerURL: String, queue: String, queueType: QueueType = .classic, size: Int, messages: Int, window: Int,
+        prefetch: UInt16
+    ) throws {
         configuration = try TransportFactory.configuration(for: brokerURL, connectionName: "fedq bench amqp")
         self.queue = queue
+        self.queueType = queueType
         self.size = size
         self.messages = messages
         self.window = window
         self.prefetch = prefetch
     }
 
+    /// Deletes and declares the queue, so every run starts empty: a stream cannot be
+    /// purged, and its earlier messages would otherwise be read again from offset `first`.
+    func freshQueue(on connection: AMQPConnection) async throws {
+        let setup = try await connection.openChannel()
+        _ = try await setup.deleteQueue(queue)
+        try await setup.declare(AMQPQueue(name: queue, durable: true, arguments: queueType.declarationArguments))
+        await setup.close()
+    }
+
+    /// Deletes the run's queue.
+    public func deleteQueue() async throws {
+        let connection = try await AMQPConnection(configuration: configuration)
+        _ = try await connection.openChannel().deleteQueue(queue)
+        await connection.close()
+    }
+
     /// Figures for one size, as printed and written to JSON.
     public struct Comparison: Codable, Sendable {
+        let queueType: QueueType
         let messageBytes: Int
         let messages: Int
         let wrapperMessagesPerSecond: Double
@@ -33,7 +68,8 @@ public struct AMQPThroughputRun: Sendable {
         let cMBPerSecond: Double
         let ratio: Double
 
-        public init(size: Int, wrapperSeconds: Double, cSeconds: Double, messages: Int) {
+        public init(queueType: QueueType = .classic, size: Int, wrapperSeconds: Double, cSeconds: Double, messages: Int) {
+            self.queueType = queueType
             messageBytes = size
             self.messages = messages
             wrapperMessagesPerSecond = Double(messages) / wrapperSeconds
@@ -44,7 +80,8 @@ public struct AMQPThroughputRun: Sendable {
         }
 
         public var line: String {
-            String(format: "%10d  %14.0f  %12.1f  %8.0f  %6.1f  %5.1f%%", messageBytes, wrapperMessagesPerSecond,
+            queueType.rawValue.padding(toLength: 8, withPad: " ", startingAt: 0)
+                + String(format: "  %10d  %14.0f  %12.1f  %8.0f  %6.1f  %5.1f%%", messageBytes, wrapperMessagesPerSecond,
                    wrapperMBPerSecond, cMessagesPerSecond, cMBPerSecond, ratio * 100)
         }
     }
@@ -54,11 +91,10 @@ public struct AMQPThroughputRun: Sendable {
     public func measureWrapper() async throws -> Double {
         let connection = try await AMQPConnection(configuration: configuration)
         let consumerConnection = try await AMQPConnection(configuration: configuration)
-        let setup = try await connection.openChannel()
-        try await setup.declare(AMQPQueue(name: queue, durable: true))
-        try await setup.purgeQueue(queue)
+        try await freshQueue(on: connection)
         let publisher = try await connection.makePublisher(window: window)
-        let consumer = try await consumerConnection.openChannel().consume(queue: queue, prefetch: prefetch)
+        let consumer = try await consumerConnection.openChannel().consume(
+            queue: queue, prefetch: prefetch, arguments: queueType.consumeArguments)
         let body = Data((0..<size).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ 7) })
         let properties = AMQPProperties(contentType: "application/octet-stream", deliveryMode: .persistent)
         let (queue, messages, window, size) = (queue, messages, window, size)
@@ -91,14 +127,13 @@ public struct AMQPThroughputRun: Sendable {
 
     public func measureCLoop(executable: String) async throws -> Double {
         let connection = try await AMQPConnection(configuration: configuration)
-        let setup = try await connection.openChannel()
-        try await setup.declare(AMQPQueue(name: queue, durable: true))
-        try await setup.purgeQueue(queue)
+        try await freshQueue(on: connection)
         await connection.close()
+        // The password goes in the environment: a command line is visible to every user's `ps`.
         let output = try await Self.runProcess(executable, [
-            configuration.host, String(configuration.port), configuration.user, configuration.password,
-            configuration.virtualHost, queue, String(size), String(messages), String(window), String(prefetch),
-        ])
+            configuration.host, String(configuration.port), configuration.user,
+            configuration.virtualHost, queue, queueType.rawValue, String(size), String(messages), String(window), String(prefetch),
+        ], environment: ["FEDQ_C_LOOP_PASSWORD": configuration.password])
         guard let field = output.split(separator: " ").first(where: { $0.hasPrefix("seconds=") }),
               let seconds = Double(field.dropFirst("seconds=".count).trimmingCharacters(in: .whitespacesAndNewlines))
         else { throw BenchError.cLoopOutput(output) }
@@ -113,10 +148,13 @@ public struct AMQPThroughputRun: Sendable {
     }
 
     /// Runs a process without blocking the cooperative pool; returns stdout.
-    static func runProcess(_ executable: String, _ arguments: [String]) async throws -> String {
+    static func runProcess(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) async throws -> String {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+        }
         let stdout = Pipe()
         process.standardOutput = stdout
         let status: Int32 = try await withCheckedThrowingContinuation { continuation in

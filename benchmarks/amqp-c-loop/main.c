@@ -6,10 +6,14 @@
  * WINDOW unconfirmed on another connection. (One connection for both would
  * deadlock a single thread: blocked writing publishes while the broker waits
  * for it to read deliveries.) The time runs from the fork until both are done.
+ * QUEUE_TYPE is classic, quorum or stream (RabbitMQ's x-queue-type); a stream is
+ * read from its first offset, as a fresh stream's consumer must be to see every
+ * message. The password comes from the environment (FEDQ_C_LOOP_PASSWORD), never
+ * the command line, where any user's `ps` would show it.
  * Prints one line:
  *   messages=N bytes=B seconds=S
  *
- * usage: amqp-c-loop HOST PORT USER PASSWORD VHOST QUEUE SIZE COUNT WINDOW PREFETCH
+ * usage: FEDQ_C_LOOP_PASSWORD=... amqp-c-loop HOST PORT USER VHOST QUEUE QUEUE_TYPE SIZE COUNT WINDOW PREFETCH
  * build: cc -O2 -o amqp-c-loop main.c -lrabbitmq
  */
 #include <amqp.h>
@@ -59,10 +63,22 @@ static void close_connection(amqp_connection_state_t conn) {
     amqp_destroy_connection(conn);
 }
 
-static void consume(amqp_connection_state_t conn, const char *queue, size_t size, long count, int prefetch) {
+/* A one-entry field table holding a string: x-queue-type, x-stream-offset. */
+static amqp_table_t string_table(amqp_table_entry_t *entry, const char *key, const char *value) {
+    entry->key = amqp_cstring_bytes(key);
+    entry->value.kind = AMQP_FIELD_KIND_UTF8;
+    entry->value.value.bytes = amqp_cstring_bytes(value);
+    amqp_table_t table = {1, entry};
+    return table;
+}
+
+static void consume(amqp_connection_state_t conn, const char *queue, const char *type, size_t size, long count,
+                    int prefetch) {
     amqp_basic_qos(conn, 1, 0, (uint16_t)prefetch, 0);
     die_on_reply(amqp_get_rpc_reply(conn), "basic.qos");
-    amqp_basic_consume(conn, 1, amqp_cstring_bytes(queue), amqp_empty_bytes, 0, 0, 0, amqp_empty_table);
+    amqp_table_entry_t entry;
+    amqp_table_t arguments = strcmp(type, "stream") == 0 ? string_table(&entry, "x-stream-offset", "first") : amqp_empty_table;
+    amqp_basic_consume(conn, 1, amqp_cstring_bytes(queue), amqp_empty_bytes, 0, 0, 0, arguments);
     die_on_reply(amqp_get_rpc_reply(conn), "basic.consume");
     for (long consumed = 0; consumed < count;) {
         amqp_envelope_t envelope;
@@ -119,18 +135,25 @@ static void publish(amqp_connection_state_t conn, const char *queue, size_t size
 }
 
 int main(int argc, char **argv) {
-    if (argc != 11) {
-        fprintf(stderr, "usage: %s HOST PORT USER PASSWORD VHOST QUEUE SIZE COUNT WINDOW PREFETCH\n", argv[0]);
+    const char *password = getenv("FEDQ_C_LOOP_PASSWORD");
+    if (argc != 11 || password == NULL) {
+        fprintf(stderr, "usage: FEDQ_C_LOOP_PASSWORD=... %s HOST PORT USER VHOST QUEUE QUEUE_TYPE SIZE COUNT WINDOW PREFETCH\n",
+                argv[0]);
         return 2;
     }
-    const char *host = argv[1], *user = argv[3], *password = argv[4], *vhost = argv[5], *queue = argv[6];
+    const char *host = argv[1], *user = argv[3], *vhost = argv[4], *queue = argv[5], *type = argv[6];
     int port = atoi(argv[2]);
     size_t size = (size_t)atol(argv[7]);
     long count = atol(argv[8]), window = atol(argv[9]);
     int prefetch = atoi(argv[10]);
+    if (strcmp(type, "classic") != 0 && strcmp(type, "quorum") != 0 && strcmp(type, "stream") != 0) {
+        fprintf(stderr, "QUEUE_TYPE must be classic, quorum or stream, got %s\n", type);
+        return 2;
+    }
 
     amqp_connection_state_t publisher = connect_channel(host, port, user, password, vhost);
-    amqp_queue_declare(publisher, 1, amqp_cstring_bytes(queue), 0, 1, 0, 0, amqp_empty_table);
+    amqp_table_entry_t entry;
+    amqp_queue_declare(publisher, 1, amqp_cstring_bytes(queue), 0, 1, 0, 0, string_table(&entry, "x-queue-type", type));
     die_on_reply(amqp_get_rpc_reply(publisher), "declare durable queue");
     amqp_connection_state_t consumer = connect_channel(host, port, user, password, vhost);
 
@@ -141,7 +164,7 @@ int main(int argc, char **argv) {
         return 1;
     }
     if (child == 0) {
-        consume(consumer, queue, size, count, prefetch);
+        consume(consumer, queue, type, size, count, prefetch);
         close_connection(consumer);
         _exit(0);
     }
