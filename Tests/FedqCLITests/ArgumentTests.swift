@@ -56,6 +56,7 @@ import Testing
         (["bench", "train", "--batches", "10,x"], "--batches must be positive integers"),
         (["bench", "transport", "--sizes", "1000,big"], "--sizes must be byte counts"),
         (["bench", "transport", "--messages", "0"], "--messages must be positive"),
+        (["bench", "amqp", "--broker", "amqp://127.0.0.1/", "--queue-types", "classic,fifo"], "--queue-types must be classic, quorum or stream"),
         (["inspect", "a.msg", "--spec-hash", "xyz", "--parameters", "10"], "--spec-hash must be hexadecimal"),
         (["inspect", "a.msg", "--parameters", "10"], "--spec-hash and --parameters go together"),
         (["simulate", "--broker", "rabbitmq"], "--broker: 'embedded' or an amqp:// or amqps:// URL"),
