@@ -14,10 +14,8 @@ clients="${1:-1000}"
 updates="${2:-3000}"
 port="${FEDQ_BENCH_BROKER_PORT:-5697}"
 out="runs/bench-fleet-$clients"
-rm -rf "$out"; mkdir -p "$out"
-trap 'fedq_stop_roles_and_broker "$port"' EXIT
-scripts/broker.sh reset "$port" >/dev/null 2>&1 || true
-FEDQ_BROKER="$(scripts/broker.sh start "$port")"
+fedq_fresh_bench_node "$port" "$out"
+FEDQ_BROKER="$broker"
 export FEDQ_BROKER
 "$fedq" topology apply --purge --broker "$FEDQ_BROKER" >/dev/null
 fedq_start_role "$out/coordinator.log" coordinator --checkpoint "$out/coordinator"

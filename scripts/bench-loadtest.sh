@@ -26,10 +26,7 @@ seconds="${1:-8}"
 repeats="${2:-5}"
 port="${FEDQ_BENCH_BROKER_PORT:-5696}"
 out="runs/bench-loadtest"
-rm -rf "$out"; mkdir -p "$out"
-trap 'fedq_stop_roles_and_broker "$port"' EXIT
-scripts/broker.sh reset "$port" >/dev/null 2>&1 || true
-broker="$(scripts/broker.sh start "$port")"
+fedq_fresh_bench_node "$port" "$out"
 broker_pid="$(scripts/broker.sh pid "$port")"
 cores="$(nproc)"
 all_cpus="0-$((cores - 1))"

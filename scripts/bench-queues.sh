@@ -18,10 +18,7 @@ messages="${1:-3000}"
 rounds="${2:-3}"
 port="${FEDQ_BENCH_BROKER_PORT:-5694}"
 out="runs/bench-queues"
-rm -rf "$out"; mkdir -p "$out"
-trap 'fedq_stop_roles_and_broker "$port"' EXIT
-scripts/broker.sh reset "$port" >/dev/null 2>&1 || true
-broker="$(scripts/broker.sh start "$port")"
+fedq_fresh_bench_node "$port" "$out"
 broker_pid="$(scripts/broker.sh pid "$port")"
 cores="$(nproc)"
 

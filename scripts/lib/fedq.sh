@@ -28,3 +28,16 @@ fedq_stop_roles_and_broker() {
     for pid in "${fedq_role_pids[@]}"; do wait "$pid" 2>/dev/null || true; done
     scripts/broker.sh stop "$1" >/dev/null 2>&1 || true
 }
+
+# fedq_fresh_bench_node PORT OUT: what every benchmark on a private RabbitMQ node starts
+# with: OUT emptied, the node on PORT reset and started (and stopped, with every role
+# started, when the script exits); sets `broker` to the node's URL.
+fedq_fresh_bench_node() {
+    local port="$1" out="$2"
+    rm -rf "$out"; mkdir -p "$out"
+    # shellcheck disable=SC2064  # the port is expanded now, on purpose
+    trap "fedq_stop_roles_and_broker $port" EXIT
+    scripts/broker.sh reset "$port" >/dev/null 2>&1 || true
+    # shellcheck disable=SC2034  # read by the script that sourced this file
+    broker="$(scripts/broker.sh start "$port")"
+}
