@@ -15,11 +15,12 @@ struct TrainingData {
     }
 
     static func csv(path: String, label: String, testFraction: Double, seed: UInt64) throws -> TrainingData {
-        let table = try CSVTable.load(path: path, label: label)
-        let (train, test) = table.dataset.split(testFraction: testFraction, seed: seed)
-        let standardization = FeatureStatistics(of: train).standardization
+        // The same split and standardisation code the federation runs, with one "client"
+        // holding every training row.
+        let table = try TableSource(path: path, label: label, testFraction: testFraction).split(seed: seed)
+        let prepared = table.standardized(with: table.statistics(of: Array(0..<table.train.count)).standardization)
         return TrainingData(
-            train: standardization.apply(to: train), test: standardization.apply(to: test), shape: .flat(train.featureCount),
+            train: prepared.train, test: prepared.test, shape: .flat(table.train.featureCount),
             classNames: table.classNames)
     }
 }

@@ -14,6 +14,17 @@ public struct FeatureStatistics: Sendable, Equatable {
         sumsOfSquares = Array(repeating: 0, count: featureCount)
     }
 
+    /// Statistics received from elsewhere (a client's statistics message), already validated
+    /// by the wire decoder: same lengths, finite, count > 0.
+    public init(count: Int, sums: [Double], sumsOfSquares: [Double]) {
+        precondition(sums.count == sumsOfSquares.count, "sums and sums of squares of different widths")
+        self.count = count
+        self.sums = sums
+        self.sumsOfSquares = sumsOfSquares
+    }
+
+    public var featureCount: Int { sums.count }
+
     /// The statistics of `dataset`'s samples at `indices` (all when nil).
     public init(of dataset: Dataset, indices: [Int]? = nil) {
         self.init(featureCount: dataset.featureCount)
@@ -57,6 +68,13 @@ public struct FeatureStatistics: Sendable, Equatable {
 public struct Standardization: Sendable, Equatable {
     public let means: [Float]
     public let deviations: [Float]
+
+    public init(means: [Float], deviations: [Float]) {
+        self.means = means
+        self.deviations = deviations
+    }
+
+    public var featureCount: Int { means.count }
 
     /// A copy of `dataset` with every feature standardised.
     public func apply(to dataset: Dataset) -> Dataset {

@@ -6,6 +6,8 @@ public enum WireField: String, Sendable, CaseIterable {
     /// parameter, which must leave them zero), as it always has; other codecs use `codecParameter`.
     case int8BlockSize, codecParameter, topkFraction, parameterCount, sectionLength, encodedLength, payloadLength
     case section, payload, weightTotal, massTotal, updateCount, topkCount, topkIndexBytes, values
+    /// A client's statistics message (`StatisticsMessage`) and a model's standardisation section.
+    case featureCount, count, sums, sumsOfSquares, means, deviations
 }
 
 /// Every way a message can be rejected, each naming the field it is about.
@@ -60,6 +62,15 @@ public enum WireError: Error, Equatable, Sendable, CustomStringConvertible {
     case unknownSettlementCode(entry: Int, code: UInt8)
     /// Encoding got a vector, partial-aggregate list or metadata that disagrees with the header.
     case inconsistentInput(field: WireField, reason: String)
+    /// Statistics or a standardisation for a table of another width than the model's.
+    case featureCountMismatch(expected: Int, found: Int)
+    /// A statistics message over no rows: it would divide by zero when merged alone.
+    case zeroCount
+    /// Statistics whose sums of squares imply a negative variance at `feature` (sumsOfSquares/n < mean²):
+    /// no real rows give that, so the numbers are corrupt or made up.
+    case negativeVariance(feature: Int)
+    /// A standardisation whose deviation at `feature` is not finite and positive.
+    case invalidDeviation(feature: Int)
 
     /// A short stable token for dead-letter headers and metrics (`x-fedq-reason`).
     public var reasonCode: String {
@@ -87,6 +98,10 @@ public enum WireError: Error, Equatable, Sendable, CustomStringConvertible {
         case .unencodableValue: "unencodable-value"
         case .unknownSettlementCode: "unknown-settlement-code"
         case .inconsistentInput(let field, _): "inconsistent-input:\(field.rawValue)"
+        case .featureCountMismatch: "feature-count-mismatch"
+        case .zeroCount: "zero-count"
+        case .negativeVariance: "negative-variance"
+        case .invalidDeviation: "invalid-deviation"
         }
     }
 
@@ -125,6 +140,10 @@ public enum WireError: Error, Equatable, Sendable, CustomStringConvertible {
         case .unknownSettlementCode(let entry, let code):
             "settled[\(entry)] has reason code \(code), which is unknown (1 stale … 10 rate-limited)"
         case .inconsistentInput(let field, let reason): "\(field.rawValue): \(reason)"
+        case .featureCountMismatch(let expected, let found): "featureCount \(found) does not match the table's \(expected)"
+        case .zeroCount: "count is 0: statistics of no rows"
+        case .negativeVariance(let feature): "feature \(feature): sumsOfSquares/n is below mean², a negative variance"
+        case .invalidDeviation(let feature): "deviation[\(feature)] is not finite and positive"
         }
     }
 }
