@@ -35,16 +35,9 @@ public enum StalenessFunction: Sendable, Equatable, Codable, CustomStringConvert
     }
 }
 
-extension Double {
-    /// Shortest decimal form: `0.5`, `4` rather than `4.0`, for spec strings.
-    var formatted: String {
-        self == rounded() && abs(self) < 1e15 ? String(Int64(self)) : String(self)
-    }
-}
-
-extension Float {
-    /// Shortest decimal form of the `Float` itself (`1.1`, not the `1.100000023841858` its
-    /// widening to `Double` would print), for spec strings of `Float` hyper-parameters.
+extension BinaryFloatingPoint where Self: LosslessStringConvertible {
+    /// Shortest decimal form for spec strings: `0.5`, `4` rather than `4.0`, and a `Float`
+    /// rate in its own digits (`1.1`, not the `1.100000023841858` of its widening to `Double`).
     var formatted: String {
         self == rounded() && abs(self) < 1e15 ? String(Int64(self)) : String(self)
     }
