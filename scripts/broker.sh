@@ -10,6 +10,7 @@
 #   scripts/broker.sh status [PORT]  exit 0 and print the URL when the node answers
 #   scripts/broker.sh pid [PORT]     print the node's (beam.smp) process id, e.g. for taskset
 #   scripts/broker.sh import PORT FILE  import a definitions file (users, permissions, topology)
+#   scripts/broker.sh alarm PORT on|off  raise or clear a memory alarm (publishers get blocked)
 #   scripts/broker.sh reset [PORT]   stop the node and delete its state (every queue, user
 #                                    and message): benchmarks start from nothing, so a queue
 #                                    an older version left bound to an exchange skews nothing
@@ -46,8 +47,17 @@ import)
     file="${3:?usage: scripts/broker.sh import PORT FILE}"
     rabbit_ctl import_definitions "$file" >/dev/null
     ;;
+alarm)
+    # alarm PORT on|off: raises (or clears) a memory alarm, which blocks publishing
+    # connections as a node low on memory or disk does; for the tests of blocked publishing.
+    case "${3:-}" in
+    on) rabbit_ctl set_vm_memory_high_watermark absolute 1 >/dev/null ;;
+    off) rabbit_ctl set_vm_memory_high_watermark 0.4 >/dev/null ;;
+    *) echo "usage: scripts/broker.sh alarm PORT on|off" >&2; exit 2 ;;
+    esac
+    ;;
 pid)
     if [[ -f "$RABBITMQ_PID_FILE" ]]; then cat "$RABBITMQ_PID_FILE"; else echo "not running: $RABBITMQ_NODENAME" >&2; exit 1; fi
     ;;
-*) echo "usage: scripts/broker.sh start|stop|status|pid|reset [PORT] | import PORT FILE" >&2; exit 2 ;;
+*) echo "usage: scripts/broker.sh start|stop|status|pid|reset [PORT] | import PORT FILE | alarm PORT on|off" >&2; exit 2 ;;
 esac

@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
 # Runs every test of FedQueue against a private RabbitMQ node on 127.0.0.1.
-#   scripts/test.sh [extra swift test arguments, e.g. --filter AMQPTests]
+#   scripts/test.sh [Swift Testing arguments, e.g. --filter AMQPTests]
 # Installs missing system packages, starts the broker and a TLS-only node
 # (scripts/tls-node.sh; a failing start fails the run: broker tests never skip),
-# builds `fedq`, runs `swift test`, and always stops the nodes again.
+# builds `fedq` and the tests, runs them under a watchdog, and always stops the nodes again.
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
 
 source scripts/lib/packages.sh
-fedq_install_missing_packages shellcheck
+# gdb: the watchdog (scripts/lib/test-watchdog.sh) prints a hung test process's threads.
+fedq_install_missing_packages shellcheck gdb
+source scripts/lib/test-watchdog.sh
 
 # Every shell script lints clean (-x follows what they source), or nothing else runs.
 shellcheck -x scripts/*.sh scripts/lib/*.sh docker/tls/*.sh .ci/run
@@ -36,4 +38,33 @@ echo "test.sh: cluster at $FEDQ_TEST_CLUSTER"
 # The distributed-pipeline tests start `fedq` role processes: build the binary beside
 # the test bundle first (same flags, so the two builds share their objects).
 swift build -c release -Xswiftc -enable-testing --product fedq
-swift test -c release -Xswiftc -enable-testing "$@"
+swift build -c release -Xswiftc -enable-testing --build-tests
+
+# The tests run under a watchdog (FEDQ_TEST_TIMEOUT_MINUTES, default 30; a full run takes
+# about 10): a hang fails the run with every thread's stack and the unfinished tests.
+log="$repo/.build/test-output.log"
+status_file="$repo/.build/test-status"
+rm -f "$status_file"
+cluster_base="${FEDQ_CLUSTER_BASE_PORT:-5710}"
+cluster_dir="$repo/.broker/cluster-$cluster_base"
+fedq_test_watchdog "${FEDQ_TEST_TIMEOUT_MINUTES:-30}" "$log" \
+    "$port:$((port - 1000)):$repo/.broker/$port" "$tls_port:$((tls_port - 1000)):$repo/.broker/tls-$tls_port" \
+    "$cluster_base:$((cluster_base - 1000)):$cluster_dir/node-1:$cluster_dir/home" \
+    "$((cluster_base + 1)):$((cluster_base - 1000)):$cluster_dir/node-2:$cluster_dir/home" \
+    "$((cluster_base + 2)):$((cluster_base - 1000)):$cluster_dir/node-3:$cluster_dir/home" &
+watchdog=$!
+disown "$watchdog"  # ended below; no "Terminated" line for it
+# The test bundle runs directly, not through `swift test`, which holds the bundle's output
+# until it exits: a hung run's log would end well before the hang. (Every test is a Swift
+# Testing test; there are no XCTest cases for `swift test` to add.)
+bundle="$(swift build -c release -Xswiftc -enable-testing --show-bin-path)/FedQueuePackageTests.xctest"
+{ NO_COLOR=1 "$bundle" --testing-library swift-testing "$@" 2>&1; echo $? >"$status_file"; } | tee "$log"
+# Its sleep too: an orphaned sleep would hold the output pipe open (and CI waiting) for the limit.
+pkill -P "$watchdog" 2>/dev/null || true
+kill "$watchdog" 2>/dev/null || true
+status="$(cat "$status_file" 2>/dev/null || echo 1)"
+if [[ $status != 0 ]]; then
+    echo "test.sh: the tests failed (exit $status); unfinished tests, if any:"
+    fedq_unfinished_tests "$log"
+fi
+exit "$status"

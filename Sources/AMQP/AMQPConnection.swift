@@ -31,6 +31,10 @@ public final class AMQPConnection: Sendable {
     /// Why the connection ended (nil while open).
     public var closeReason: AMQPError? { thread.endReason }
 
+    /// The broker's reason (e.g. "low on disk") while a memory or disk alarm pauses this
+    /// connection's publishing; nil otherwise. Publishes wait meanwhile, without writing.
+    public var blockedReason: String? { thread.blockedReason }
+
     public func openChannel() async throws -> AMQPChannel {
         let handle = try await thread.perform { session throws(AMQPError) in try session.openChannel() }
         return AMQPChannel(connection: self, handle: handle)

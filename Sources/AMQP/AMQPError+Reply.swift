@@ -51,6 +51,9 @@ extension AMQPError {
 enum Method {
     static let connectionClose: amqp_method_number_t = 0x000A_0032
     static let connectionCloseOk: amqp_method_number_t = 0x000A_0033
+    /// RabbitMQ's extension: publishing paused by a memory or disk alarm, and resumed.
+    static let connectionBlocked: amqp_method_number_t = 0x000A_003C
+    static let connectionUnblocked: amqp_method_number_t = 0x000A_003D
     static let channelClose: amqp_method_number_t = 0x0014_0028
     static let channelCloseOk: amqp_method_number_t = 0x0014_0029
     static let basicDeliver: amqp_method_number_t = 0x003C_003C

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// Publishes on a channel in confirm mode. An awaited ``publish(_:exchange:routingKey:properties:mandatory:)``
 /// returns only once the broker confirmed the message; many concurrent
@@ -25,16 +26,76 @@ public final class AMQPPublisher: Sendable {
     ///   message may or may not have arrived: publish it again).
     public func publish(_ body: some ContiguousBytes & Sendable, exchange: String, routingKey: String, properties: AMQPProperties = AMQPProperties(),
                         mandatory: Bool = false) async throws {
+        let outcome = PublishOutcome()
         let message = OutgoingMessage(body: body, exchange: exchange, routingKey: routingKey, properties: properties,
-                                      mandatory: mandatory)
+                                      mandatory: mandatory, claimForWriting: { outcome.claimForWriting() })
         let handle = channel.handle
-        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, Error>) in
-            channel.connection.thread.submit(SessionJob(
-                run: { session in
-                    session.publish(handle, message) { result in continuation.resume(with: result) }
-                },
-                fail: { continuation.resume(throwing: $0) }
-            ))
+        let thread = channel.connection.thread
+        try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, Error>) in
+                outcome.await(continuation)
+                thread.submit(SessionJob(
+                    run: { session in
+                        session.publish(handle, message) { result in outcome.settle(result.mapError { $0 as any Error }) }
+                    },
+                    fail: { outcome.settle(.failure($0)) }
+                ))
+            }
+        } onCancel: {
+            // A message still queued (a full window, a blocked connection) is dropped and
+            // the caller told at once; one already written is waited for, so that what a
+            // publisher counts as published is what the broker got.
+            outcome.cancelIfUnwritten()
         }
+    }
+}
+
+/// One publish's result, settled once: by the broker's confirm or a failure, or by the
+/// caller's cancellation while the message is still unwritten (whichever comes first).
+final class PublishOutcome: Sendable {
+    private struct State {
+        var continuation: CheckedContinuation<Void, Error>?
+        var result: Result<Void, Error>?
+        var written = false
+    }
+
+    private let state = Mutex(State())
+
+    func await(_ continuation: CheckedContinuation<Void, Error>) {
+        let early: Result<Void, Error>? = state.withLock { state in
+            if let result = state.result { return result }
+            state.continuation = continuation
+            return nil
+        }
+        if let early { continuation.resume(with: early) }
+    }
+
+    /// On the connection thread, just before writing: false if cancelled first.
+    func claimForWriting() -> Bool {
+        state.withLock { state in
+            guard state.result == nil else { return false }
+            state.written = true
+            return true
+        }
+    }
+
+    func cancelIfUnwritten() {
+        let continuation: CheckedContinuation<Void, Error>?? = state.withLock { state in
+            guard state.result == nil, !state.written else { return nil }
+            state.result = .failure(CancellationError())
+            defer { state.continuation = nil }
+            return .some(state.continuation)
+        }
+        if let continuation { continuation?.resume(throwing: CancellationError()) }
+    }
+
+    func settle(_ result: Result<Void, Error>) {
+        let continuation: CheckedContinuation<Void, Error>? = state.withLock { state in
+            guard state.result == nil else { return nil }
+            state.result = result
+            defer { state.continuation = nil }
+            return state.continuation
+        }
+        continuation?.resume(with: result)
     }
 }

@@ -7,6 +7,11 @@ struct OutgoingMessage: Sendable {
     let routingKey: String
     let properties: AMQPProperties
     let mandatory: Bool
+    /// Called just before the message is written: false when its caller stopped waiting
+    /// first (its task was cancelled), and the message is then never sent. Once it returns
+    /// true the caller waits for the confirm, so a publish that reports cancellation was
+    /// never sent, and one that was sent is never reported as cancelled.
+    var claimForWriting: @Sendable () -> Bool = { true }
 }
 
 /// Reports the fate of one publish back to its awaiting caller.

@@ -45,6 +45,16 @@ extension ConnectionSession {
                            operation: "connection to \(configuration.redactedURL)"))
             return
         }
+        if method.id == Method.connectionBlocked {
+            let blocked = method.decoded.assumingMemoryBound(to: amqp_connection_blocked_t.self).pointee
+            blockedReason = String(amqpBytes: blocked.reason).isEmpty ? "resource alarm" : String(amqpBytes: blocked.reason)
+            return
+        }
+        if method.id == Method.connectionUnblocked {
+            blockedReason = nil
+            for record in channels.values { sendWaiting(record) }
+            return
+        }
         guard let record = channels[number] else { return }
         switch method.id {
         case Method.basicAck:

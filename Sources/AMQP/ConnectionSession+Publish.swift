@@ -11,7 +11,8 @@ extension ConnectionSession {
         record.window = max(0, window)
     }
 
-    /// Sends now if the window has room, else queues until confirms free it.
+    /// Sends now if the window has room and the broker has not blocked publishing, else
+    /// queues until confirms free the window or `connection.unblocked` arrives.
     /// `completion` runs once the broker confirmed (or at once without confirm mode).
     func publish(_ handle: ChannelHandle, _ message: OutgoingMessage, completion: @escaping PublishCompletion) {
         let record: ChannelRecord
@@ -21,7 +22,7 @@ extension ConnectionSession {
             completion(.failure(error))
             return
         }
-        if record.hasRoom && record.waitingCount == 0 {
+        if blockedReason == nil && record.hasRoom && record.waitingCount == 0 {
             send(record, message, completion: completion)
         } else {
             record.waiting.append((message, completion))
@@ -29,6 +30,7 @@ extension ConnectionSession {
     }
 
     private func send(_ record: ChannelRecord, _ message: OutgoingMessage, completion: @escaping PublishCompletion) {
+        guard message.claimForWriting() else { return }  // its caller gave up: never sent
         let allocation = CAllocation()
         var properties = message.properties.cProperties(in: allocation)
         let exchange = allocation.bytes(message.exchange)
@@ -76,8 +78,12 @@ extension ConnectionSession {
         sendWaiting(record)
     }
 
-    private func sendWaiting(_ record: ChannelRecord) {
-        while record.hasRoom && record.waitingCount > 0 && isOpen && channels[record.handle.number] === record {
+    /// Sends queued publishes while the window has room and publishing is not blocked
+    /// (one its caller gave up on is dropped unsent, in `send`).
+    func sendWaiting(_ record: ChannelRecord) {
+        while blockedReason == nil && record.hasRoom && record.waitingCount > 0 && isOpen
+            && channels[record.handle.number] === record
+        {
             let (message, completion) = record.waiting[record.waitingHead]
             record.waitingHead += 1
             send(record, message, completion: completion)

@@ -21,6 +21,11 @@ final class ConnectionSession {
     /// Why the connection ended; nil while it is open.
     private(set) var failure: AMQPError?
     var channels: [UInt16: ChannelRecord] = [:]
+    /// The broker's reason while it has paused this connection's publishing (a memory or
+    /// disk alarm); publishes wait for `connection.unblocked` instead of being written.
+    var blockedReason: String? {
+        didSet { thread.blockedReason = blockedReason }
+    }
     private var freeChannelNumbers: [UInt16] = []
     private var nextChannelNumber: UInt16 = 1
     private var nextChannelSerial: UInt64 = 1
@@ -109,7 +114,10 @@ final class ConnectionSession {
             // RabbitMQ drops a consumer of a deleted queue silently: the role would sit
             // idle with no consumer. With it the broker sends basic.cancel, and the role
             // subscribes again. (librabbitmq merges this table into its defaults.)
-            "capabilities": .table(["consumer_cancel_notify": .bool(true)]),
+            // connection.blocked: without it a resource alarm is silent, and a publish written
+            // into a blocked connection stops the broker reading it at all (acks, RPCs,
+            // heartbeats); with it, publishes wait in the session until connection.unblocked.
+            "capabilities": .table(["consumer_cancel_notify": .bool(true), "connection.blocked": .bool(true)]),
         ])
         let external = configuration.authMechanism == .external
         // EXTERNAL's response is the identity to act as. RabbitMQ ignores it (the user is

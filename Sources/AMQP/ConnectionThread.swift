@@ -28,6 +28,7 @@ final class ConnectionThread: Sendable {
     }
 
     private let queue = Mutex(Queue())
+    private let blocked = Mutex<String?>(nil)
     /// A non-blocking pipe that wakes the thread from `poll` when a job
     /// arrives: [read end, write end]. Closed in `deinit` by its only owner.
     private let wakePipe: [Int32]
@@ -69,6 +70,12 @@ final class ConnectionThread: Sendable {
 
     /// The error that ended the connection, if it has ended.
     var endReason: AMQPError? { queue.withLock { $0.ended } }
+
+    /// The broker's reason while it blocks this connection's publishing (set by the session).
+    var blockedReason: String? {
+        get { blocked.withLock { $0 } }
+        set { blocked.withLock { $0 = newValue } }
+    }
 
     func submit(_ job: SessionJob) {
         let ended: AMQPError? = queue.withLock { queue in

@@ -80,6 +80,45 @@ struct AMQPBrokerTests {
         await connection.close()
     }
 
+    /// A memory alarm pauses publishing. RabbitMQ blocks a connection when it publishes
+    /// during the alarm and says so (`connection.blocked`, which the client asks for):
+    /// later publishes then wait in the session, unwritten, so the connection thread never
+    /// sits in a socket write the broker is not reading; one cancelled meanwhile returns at
+    /// once and is never sent; when the alarm clears the first is confirmed.
+    @Test func aResourceAlarmHoldsPublishesAndACancelledOneIsNeverSent() async throws {
+        let connection = try await TestBroker.connect()
+        let channel = try await connection.openChannel()
+        let queue = TestBroker.uniqueName("alarm")
+        try await channel.declare(AMQPQueue(name: queue, durable: false, exclusive: true))
+        let publisher = try await connection.makePublisher()
+        try await publisher.publish(Data("before".utf8), exchange: "", routingKey: queue)
+        #expect(connection.blockedReason == nil)
+        try await TestBrokerNode.runScript("alarm", "on")
+        let blocked: Task<Void, any Error>
+        do {
+            // The alarm is raised at the node's next memory check (about a second).
+            try await Task.sleep(for: .seconds(3))
+            blocked = Task { try await publisher.publish(Data("blocked".utf8), exchange: "", routingKey: queue) }
+            for _ in 0..<200 where connection.blockedReason == nil { try await Task.sleep(for: .milliseconds(50)) }
+            #expect(connection.blockedReason?.contains("memory") == true, "blocked: \(connection.blockedReason ?? "never")")
+            let abandoned = Task { try await publisher.publish(Data("abandoned".utf8), exchange: "", routingKey: queue) }
+            try await Task.sleep(for: .milliseconds(300))
+            abandoned.cancel()
+            await #expect(throws: CancellationError.self) { try await abandoned.value }
+        } catch {
+            try? await TestBrokerNode.runScript("alarm", "off")
+            throw error
+        }
+        try await TestBrokerNode.runScript("alarm", "off")
+        try await blocked.value
+        #expect(connection.blockedReason == nil)
+        try await publisher.publish(Data("after".utf8), exchange: "", routingKey: queue)
+        var bodies: [String] = []
+        while let message = try await channel.get(queue: queue, autoAck: true) { bodies.append(String(decoding: message.body, as: UTF8.self)) }
+        #expect(bodies == ["before", "blocked", "after"])  // the abandoned one never went out
+        await connection.close()
+    }
+
     @Test func unroutableMandatoryPublishThrowsNoRoute() async throws {
         let connection = try await TestBroker.connect()
         let channel = try await connection.openChannel()

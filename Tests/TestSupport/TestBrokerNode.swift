@@ -48,7 +48,13 @@ public struct ExclusiveBroker: SuiteTrait, TestScoping {
         let descriptor = open(path, O_CREAT | O_RDWR | O_CLOEXEC, 0o666)
         try #require(descriptor >= 0, "cannot open \(path)")
         defer { close(descriptor) }  // releases the lock
-        while flock(descriptor, LOCK_EX | LOCK_NB) != 0 { try await Task.sleep(for: .milliseconds(100)) }
+        // A full run's broker suites take about 8 minutes together: one waiting far longer
+        // means the holder hangs. Failing names the waiter instead of hanging every suite.
+        let deadline = ContinuousClock.now + .seconds(20 * 60)
+        while flock(descriptor, LOCK_EX | LOCK_NB) != 0 {
+            try #require(ContinuousClock.now < deadline, "the test broker was held by another suite for 20 minutes: it hangs")
+            try await Task.sleep(for: .milliseconds(100))
+        }
         try await function()
     }
 }

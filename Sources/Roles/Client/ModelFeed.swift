@@ -12,7 +12,8 @@ public actor ModelFeed {
     /// Drops (and counts) what does not decode or is not the coordinator's.
     private let verifier: ModelVerifier
     private var latest: GlobalModel?
-    private var waiting: [(after: ModelVersion?, continuation: CheckedContinuation<GlobalModel, any Error>)] = []
+    private var waiting: [(id: UInt64, after: ModelVersion?, continuation: CheckedContinuation<GlobalModel, any Error>)] = []
+    private var nextWaiterID: UInt64 = 0
     /// Set when the subscription ends (the clients are stopping): no newer version can
     /// arrive, so a client waiting for one would wait forever and keep its run from returning.
     private var ended = false
@@ -40,11 +41,24 @@ public actor ModelFeed {
     }
 
     /// The newest model, once one newer than `version` exists (any model for nil).
-    /// - Throws: `CancellationError` once the subscription ended without one.
+    /// - Throws: `CancellationError` once the subscription ended without one, or when the
+    ///   caller's task is cancelled while it waits.
     public func model(after version: ModelVersion?) async throws -> GlobalModel {
         if let latest, version.map({ $0 < latest.version }) ?? true { return latest }
-        guard !ended else { throw CancellationError() }
-        return try await withCheckedThrowingContinuation { waiting.append((version, $0)) }
+        guard !ended, !Task.isCancelled else { throw CancellationError() }
+        let id = nextWaiterID
+        nextWaiterID += 1
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { waiting.append((id, version, $0)) }
+        } onCancel: {
+            Task { await self.stopWaiting(id) }
+        }
+    }
+
+    /// A cancelled waiter leaves at once (if a model has not already answered it).
+    private func stopWaiting(_ id: UInt64) {
+        guard let index = waiting.firstIndex(where: { $0.id == id }) else { return }
+        waiting.remove(at: index).continuation.resume(throwing: CancellationError())
     }
 
     private func consume(_ models: Consumer) async throws {
