@@ -40,14 +40,15 @@ echo "test.sh: cluster at $FEDQ_TEST_CLUSTER"
 swift build -c release -Xswiftc -enable-testing --product fedq
 swift build -c release -Xswiftc -enable-testing --build-tests
 
-# The tests run under a watchdog (FEDQ_TEST_TIMEOUT_MINUTES, default 30; a full run takes
-# about 10): a hang fails the run with every thread's stack and the unfinished tests.
+# The tests run under a watchdog (FEDQ_TEST_TIMEOUT_MINUTES, default 45; a full run takes
+# 10-12 here; some machines are 3x slower): a hang fails the run with every thread's stack
+# and the unfinished tests instead of running into CI's own limit in silence.
 log="$repo/.build/test-output.log"
 status_file="$repo/.build/test-status"
 rm -f "$status_file"
 cluster_base="${FEDQ_CLUSTER_BASE_PORT:-5710}"
 cluster_dir="$repo/.broker/cluster-$cluster_base"
-fedq_test_watchdog "${FEDQ_TEST_TIMEOUT_MINUTES:-30}" "$log" \
+fedq_test_watchdog "${FEDQ_TEST_TIMEOUT_MINUTES:-45}" "$log" \
     "$port:$((port - 1000)):$repo/.broker/$port" "$tls_port:$((tls_port - 1000)):$repo/.broker/tls-$tls_port" \
     "$cluster_base:$((cluster_base - 1000)):$cluster_dir/node-1:$cluster_dir/home" \
     "$((cluster_base + 1)):$((cluster_base - 1000)):$cluster_dir/node-2:$cluster_dir/home" \
