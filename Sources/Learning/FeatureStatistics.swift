@@ -64,18 +64,7 @@ public struct FeatureStatistics: Sendable, Equatable {
     }
 }
 
-/// `(x − mean) / deviation` per feature.
-public struct Standardization: Sendable, Equatable {
-    public let means: [Float]
-    public let deviations: [Float]
-
-    public init(means: [Float], deviations: [Float]) {
-        self.means = means
-        self.deviations = deviations
-    }
-
-    public var featureCount: Int { means.count }
-
+extension Standardization {
     /// A copy of `dataset` with every feature standardised.
     public func apply(to dataset: Dataset) -> Dataset {
         var features = dataset.features

@@ -24,8 +24,12 @@ public struct DecodeLimits: Hashable, Sendable {
 public struct ModelExpectation: Hashable, Sendable {
     public var specHash: UInt64
     public var parameterCount: Int
-    public init(specHash: UInt64, parameterCount: Int) {
+    /// The model's input width, which a model version's standardisation must have (nil:
+    /// not checked).
+    public var featureCount: Int?
+    public init(specHash: UInt64, parameterCount: Int, featureCount: Int? = nil) {
         self.specHash = specHash
         self.parameterCount = parameterCount
+        self.featureCount = featureCount
     }
 }

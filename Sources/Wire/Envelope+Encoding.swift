@@ -4,40 +4,52 @@ extension Envelope {
     /// - Parameters:
     ///   - partial: the summary of a partial aggregate; required exactly when `header.kind` is
     ///     ``MessageKind/partialAggregate``.
+    ///   - standardization: a table federation's scaling, carried only by a model version
+    ///     (its section, flag ``standardizationFlag``).
     ///   - generator: seeds int8 stochastic rounding (inject a seeded one in tests).
     /// - Throws: ``WireError/unencodableValue(index:value:)`` for NaN/Inf (or beyond ±65504 with
     ///   fp16), ``WireError/inconsistentInput(field:reason:)`` when the arguments disagree.
     public static func encode(
         _ values: [Float], header: MessageHeader, partial: PartialAggregateSummary? = nil,
-        using generator: inout some RandomNumberGenerator
+        standardization: Standardization? = nil, using generator: inout some RandomNumberGenerator
     ) throws(WireError) -> [UInt8] {
         try values.withUnsafeBufferPointer { buffer in
-            Result { () throws(WireError) in try encode(buffer, header: header, partial: partial, using: &generator) }
+            Result { () throws(WireError) in
+                try encode(buffer, header: header, partial: partial, standardization: standardization, using: &generator)
+            }
         }.get()
     }
 
-    /// ``encode(_:header:partial:using:)`` with the system random generator.
-    public static func encode(_ values: [Float], header: MessageHeader, partial: PartialAggregateSummary? = nil) throws(WireError) -> [UInt8] {
+    /// ``encode(_:header:partial:standardization:using:)`` with the system random generator.
+    public static func encode(
+        _ values: [Float], header: MessageHeader, partial: PartialAggregateSummary? = nil, standardization: Standardization? = nil
+    ) throws(WireError) -> [UInt8] {
         var generator = SystemRandomNumberGenerator()
-        return try encode(values, header: header, partial: partial, using: &generator)
+        return try encode(values, header: header, partial: partial, standardization: standardization, using: &generator)
     }
 
     static func encode(
         _ values: UnsafeBufferPointer<Float>, header: MessageHeader, partial: PartialAggregateSummary?,
-        using generator: inout some RandomNumberGenerator
+        standardization: Standardization? = nil, using generator: inout some RandomNumberGenerator
     ) throws(WireError) -> [UInt8] {
         try checkConsistency(values, header: header, partial: partial)
+        guard standardization == nil || header.kind == .modelVersion else {
+            throw .inconsistentInput(field: .section, reason: "only a model version carries a standardisation")
+        }
+        let scaling = try standardization?.encodedSection()
         try checkEncodable(values, codec: header.codec.values)
         // Only stochastic codecs (int8) draw from it; others leave the caller's generator untouched.
         var random = VectorRandom(seed: header.codec.isStochastic ? generator.next() : 0)
         var message = headerBytes(header)
+        if scaling != nil { message[7] = standardizationFlag }
         if header.codec.topkFraction == nil && !header.codec.deflate {
             // Dense payloads have a known size: one allocation for the whole message.
             message.reserveCapacity(
-                headerByteCount + partialSectionLength(partial) + header.codec.values.encodedByteCount(count: values.count)
-                    + trailerByteCount)
+                headerByteCount + partialSectionLength(partial) + (scaling?.count ?? 0)
+                    + header.codec.values.encodedByteCount(count: values.count) + trailerByteCount)
         }
         if let partial { appendSection(partial, to: &message) }
+        if let scaling { message.append(contentsOf: scaling) }
         let sectionLength = message.count - headerByteCount
         let encodedLength: Int
         if header.codec.deflate {

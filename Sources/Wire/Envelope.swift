@@ -28,12 +28,17 @@ public struct Envelope: Sendable {
     /// `flags` bit 0 of a partial aggregate: its entries carry their message's checksum
     /// (32 bytes each). Every partial is written with it; one without is still read.
     static let checksummedEntriesFlag: UInt8 = 1
+    /// `flags` bit 1 of a model version: its section holds a table federation's
+    /// standardisation (`Standardization`, docs/wire-format.md), covered by the CRC.
+    public static let standardizationFlag: UInt8 = 2
     /// Bytes per settled entry (id, base version, reason code, 7 reserved zero bytes).
     static let settledEntryByteCount = 32
 
     public let header: MessageHeader
     /// Present exactly for ``MessageKind/partialAggregate`` messages.
     public let partial: PartialAggregateSummary?
+    /// A table federation's scaling, which only a model version carries.
+    public let standardization: Standardization?
     /// Size of the whole message on the wire.
     public let messageByteCount: Int
     /// The message's CRC32C (its trailer, verified on decode): a fingerprint of its
@@ -74,6 +79,7 @@ public struct Envelope: Sendable {
         }.get()
         header = parsed.header
         partial = parsed.partial
+        standardization = parsed.standardization
         messageByteCount = bytes.count
         encodedByteCount = parsed.encodedLength
         let payloadOffset = bytes.count - Self.trailerByteCount - parsed.payloadLength
@@ -108,6 +114,7 @@ extension Envelope {
     struct Frame {
         var header: MessageHeader
         var partial: PartialAggregateSummary?
+        var standardization: Standardization?
         var encodedLength: Int
         var payloadLength: Int
     }
@@ -132,7 +139,9 @@ extension Envelope {
         let kindByte: UInt8 = reader.read(at: 6)
         guard let kind = MessageKind(rawValue: kindByte) else { throw .unknownKind(kindByte) }
         let flags: UInt8 = reader.read(at: 7)
-        guard flags == 0 || (kind == .partialAggregate && flags == checksummedEntriesFlag) else {
+        guard flags == 0 || (kind == .partialAggregate && flags == checksummedEntriesFlag)
+            || (kind == .modelVersion && flags == standardizationFlag)
+        else {
             throw .reservedNotZero(field: .flags)
         }
         let codec = try parseCodec(&reader, kind: kind)
@@ -173,9 +182,15 @@ extension Envelope {
                 throw .parameterCountMismatch(expected: expecting.parameterCount, found: parameterCount)
             }
         }
+        let section = UnsafeRawBufferPointer(rebasing: bytes[headerByteCount..<(headerByteCount + sectionLength)])
+        if kind == .modelVersion && flags == standardizationFlag {
+            let standardization = try parseStandardization(section, featureCount: expecting?.featureCount)
+            return Frame(
+                header: header, partial: nil, standardization: standardization, encodedLength: encodedLength,
+                payloadLength: payloadLength)
+        }
         let partial = try parseSection(
-            UnsafeRawBufferPointer(rebasing: bytes[headerByteCount..<(headerByteCount + sectionLength)]), kind: kind,
-            checksummedEntries: flags == checksummedEntriesFlag, limits: limits)
+            section, kind: kind, checksummedEntries: flags == checksummedEntriesFlag, limits: limits)
         return Frame(header: header, partial: partial, encodedLength: encodedLength, payloadLength: payloadLength)
     }
 
@@ -216,6 +231,17 @@ extension Envelope {
     static func maxEncodedLength(codec: CodecSpec, parameterCount n: Int) -> Int {
         let dense = codec.values.encodedByteCount(count: n)
         return codec.topkFraction == nil ? dense : 8 + 5 * n + dense
+    }
+
+    /// A model version's standardisation section: exactly one, of the model's input width
+    /// when the receiver knows it.
+    private static func parseStandardization(_ section: UnsafeRawBufferPointer, featureCount: Int?) throws(WireError) -> Standardization {
+        var reader = ByteReader(section)
+        let standardization = try Standardization(readingSection: &reader, featureCount: featureCount)
+        guard reader.remaining == 0 else {
+            throw .lengthMismatch(field: .sectionLength, declared: section.count, actual: standardization.sectionByteCount)
+        }
+        return standardization
     }
 
     private static func parseSection(

@@ -134,6 +134,30 @@ import Wire
         #expect(try verifier.check(version: delivery([], notice), spec: spec).get() == 1_000_000)
     }
 
+    /// A table federation's model carries its standardisation inside the signed body: the
+    /// subscriber gets exactly the coordinator's numbers, and one changed mean (the CRC
+    /// resealed, so only the signature can tell) is refused as unauthenticated.
+    @Test func aModelsStandardizationIsSignedWithIt() throws {
+        let table = try ModelSpec.resolve("dense:4,relu,dense:2", input: .flat(3), classCount: 2)
+        let scaling = Standardization(means: [0.5, -3, 120], deviations: [1, 0.25, 40])
+        let model = GlobalModel(
+            version: 7, parameters: [Float](repeating: 0.5, count: table.parameterCount), updatesApplied: 3, standardization: scaling)
+        let (body, properties) = try PipelineMessage.encodeModel(model, spec: table, signedBy: coordinator)
+        let verifier = ModelVerifier(coordinatorKey: coordinator.publicKey)
+        let received = try verifier.check(model: delivery(body, properties), spec: table).get()
+        #expect(received.standardization == scaling)
+        #expect(received.parameters == model.parameters)
+        var forged = body
+        forged[Envelope.headerByteCount + 4] ^= 0x40  // the first mean
+        let crc = CRC32C.checksum(forged[..<(forged.count - 4)])
+        withUnsafeBytes(of: crc.littleEndian) { forged.replaceSubrange((forged.count - 4)..., with: $0) }
+        #expect(rejection(verifier.check(model: delivery(forged, properties), spec: table)) == .init(reason: .unauthenticated, detail: "bad-signature"))
+        // Unsigned runs still refuse it by its CRC when the bytes change in transit.
+        forged[Envelope.headerByteCount + 5] ^= 0x01
+        let unsigned = ModelVerifier(coordinatorKey: nil)
+        #expect(rejection(unsigned.check(model: delivery(forged, properties), spec: table))?.detail == "checksum-mismatch")
+    }
+
     @Test func unsignedForgedAndGarbageModelsAreRefused() throws {
         let verifier = ModelVerifier(coordinatorKey: coordinator.publicKey)
         let (body, unsigned) = try model(5, signedBy: nil)

@@ -75,14 +75,14 @@ import Wire
         #expect(frozen != testOwn)
         #expect((0..<30).contains { abs(frozen.means[$0] - testOwn.means[$0]) > 1e-3 * abs(testOwn.means[$0]) })
 
-        let section = try StandardizationSection(frozen).encoded()
+        let section = try frozen.encodedSection()
         let shipped = try section.withUnsafeBytes { raw throws(WireError) in
             var reader = ByteReader(raw)
-            return try StandardizationSection(reading: &reader, featureCount: 30)
+            return try Standardization(readingSection: &reader, featureCount: 30)
         }
-        #expect(Standardization(shipped) == frozen)
+        #expect(shipped == frozen)
         // The evaluator's rows, standardised with the shipped numbers, equal prepare()'s.
         let prepared = try source.prepare(seed: 3) { _, _ throws(PartitionError) in clients }
-        #expect(table.standardized(with: Standardization(shipped)).test.features == prepared.test.features)
+        #expect(table.standardized(with: shipped).test.features == prepared.test.features)
     }
 }

@@ -93,12 +93,12 @@ import Testing
     }
 
     @Test func standardizationSectionRoundTrip() throws {
-        let section = StandardizationSection(means: [1.5, -2], deviations: [0.5, 3])
-        let bytes = try section.encoded()
-        #expect(bytes.count == section.byteCount)
+        let section = Standardization(means: [1.5, -2], deviations: [0.5, 3])
+        let bytes = try section.encodedSection()
+        #expect(bytes.count == section.sectionByteCount)
         let decoded = try bytes.withUnsafeBytes { raw throws(WireError) in
             var reader = ByteReader(raw)
-            return try StandardizationSection(reading: &reader, featureCount: 2)
+            return try Standardization(readingSection: &reader, featureCount: 2)
         }
         #expect(decoded == section)
     }
@@ -107,14 +107,14 @@ import Testing
         bytes.withUnsafeBytes { raw -> WireError? in
             var reader = ByteReader(raw)
             do throws(WireError) {
-                _ = try StandardizationSection(reading: &reader, featureCount: features)
+                _ = try Standardization(readingSection: &reader, featureCount: features)
                 return nil
             } catch { return error }
         }
     }
 
     @Test func standardizationSectionRejections() throws {
-        let bytes = try StandardizationSection(means: [1.5, -2], deviations: [0.5, 3]).encoded()
+        let bytes = try Standardization(means: [1.5, -2], deviations: [0.5, 3]).encodedSection()
         #expect(Self.sectionError(bytes, features: 3) == .featureCountMismatch(expected: 3, found: 2))
         #expect(Self.sectionError(Array(bytes.prefix(2))) == .truncated(field: .featureCount, needed: 4, available: 2))
         #expect(Self.sectionError(Array(bytes.prefix(10))) == .truncated(field: .means, needed: 16, available: 6))
@@ -127,6 +127,6 @@ import Testing
         #expect(Self.sectionError(patched(12, 0)) == .invalidDeviation(feature: 0))
         #expect(Self.sectionError(patched(16, -1)) == .invalidDeviation(feature: 1))
         #expect(Self.sectionError(patched(16, .infinity)) == .invalidDeviation(feature: 1))
-        #expect(throws: WireError.self) { try StandardizationSection(means: [1], deviations: [0]).encoded() }
+        #expect(throws: WireError.self) { try Standardization(means: [1], deviations: [0]).encodedSection() }
     }
 }

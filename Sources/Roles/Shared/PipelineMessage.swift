@@ -20,7 +20,7 @@ public enum PipelineMessage {
         let header = MessageHeader(
             kind: .modelVersion, specHash: spec.hash, modelVersion: model.version,
             parameterCount: spec.parameterCount, codec: .fp32)
-        let body = try Envelope.encode(model.parameters, header: header)
+        let body = try Envelope.encode(model.parameters, header: header, standardization: model.standardization)
         var extra: [String: HeaderValue] = [MessageProperties.HeaderName.updatesApplied: .int(Int64(model.updatesApplied))]
         if let epsilon = model.privacyEpsilon { extra[MessageProperties.HeaderName.privacyEpsilon] = .string("\(epsilon)") }
         return (body, properties(for: header, extra: extra))
@@ -35,7 +35,7 @@ public enum PipelineMessage {
         let epsilon = delivery.properties.headers[MessageProperties.HeaderName.privacyEpsilon]?.stringValue.flatMap(Double.init)
         return GlobalModel(
             version: envelope.header.modelVersion, parameters: envelope.decode(), updatesApplied: Int(applied),
-            privacyEpsilon: epsilon.flatMap { $0.isFinite && $0 >= 0 ? $0 : nil })
+            privacyEpsilon: epsilon.flatMap { $0.isFinite && $0 >= 0 ? $0 : nil }, standardization: envelope.standardization)
     }
 
     /// The version a model message announces, read from its headers without decoding the body.
@@ -53,6 +53,6 @@ public enum PipelineMessage {
     }
 
     public static func expectation(_ spec: ModelSpec) -> ModelExpectation {
-        ModelExpectation(specHash: spec.hash, parameterCount: spec.parameterCount)
+        ModelExpectation(specHash: spec.hash, parameterCount: spec.parameterCount, featureCount: spec.inputSize)
     }
 }
