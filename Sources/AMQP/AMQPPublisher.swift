@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 
 /// Publishes on a channel in confirm mode. An awaited ``publish(_:exchange:routingKey:properties:mandatory:)``
 /// returns only once the broker confirmed the message; many concurrent
@@ -23,7 +22,9 @@ public final class AMQPPublisher: Sendable {
     /// - Parameter mandatory: fail with `.noRoute` (312) if no queue receives it.
     /// - Throws: `AMQPError`: `.nacked`, `.noRoute` for a returned mandatory
     ///   message, `.notFound` for a missing exchange, or a connection loss (the
-    ///   message may or may not have arrived: publish it again).
+    ///   message may or may not have arrived: publish it again); `CancellationError` when
+    ///   the task is cancelled before the message was written (it is then never sent; once
+    ///   written, the confirm is awaited even after a cancellation).
     public func publish(_ body: some ContiguousBytes & Sendable, exchange: String, routingKey: String, properties: AMQPProperties = AMQPProperties(),
                         mandatory: Bool = false) async throws {
         let outcome = PublishOutcome()
@@ -47,55 +48,5 @@ public final class AMQPPublisher: Sendable {
             // publisher counts as published is what the broker got.
             outcome.cancelIfUnwritten()
         }
-    }
-}
-
-/// One publish's result, settled once: by the broker's confirm or a failure, or by the
-/// caller's cancellation while the message is still unwritten (whichever comes first).
-final class PublishOutcome: Sendable {
-    private struct State {
-        var continuation: CheckedContinuation<Void, Error>?
-        var result: Result<Void, Error>?
-        var written = false
-    }
-
-    private let state = Mutex(State())
-
-    func await(_ continuation: CheckedContinuation<Void, Error>) {
-        let early: Result<Void, Error>? = state.withLock { state in
-            if let result = state.result { return result }
-            state.continuation = continuation
-            return nil
-        }
-        if let early { continuation.resume(with: early) }
-    }
-
-    /// On the connection thread, just before writing: false if cancelled first.
-    func claimForWriting() -> Bool {
-        state.withLock { state in
-            guard state.result == nil else { return false }
-            state.written = true
-            return true
-        }
-    }
-
-    func cancelIfUnwritten() {
-        let continuation: CheckedContinuation<Void, Error>?? = state.withLock { state in
-            guard state.result == nil, !state.written else { return nil }
-            state.result = .failure(CancellationError())
-            defer { state.continuation = nil }
-            return .some(state.continuation)
-        }
-        if let continuation { continuation?.resume(throwing: CancellationError()) }
-    }
-
-    func settle(_ result: Result<Void, Error>) {
-        let continuation: CheckedContinuation<Void, Error>? = state.withLock { state in
-            guard state.result == nil else { return nil }
-            state.result = result
-            defer { state.continuation = nil }
-            return state.continuation
-        }
-        continuation?.resume(with: result)
     }
 }
