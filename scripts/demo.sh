@@ -10,6 +10,9 @@
 #       the same as separate processes on a private RabbitMQ node on 127.0.0.1:
 #       a coordinator, 2 aggregator workers, a 100-client fleet and an evaluator,
 #       each as its own least-privilege broker identity, with signed updates and models
+#   scripts/demo.sh --rabbitmq --dataset data/wdbc/wdbc.csv --label diagnosis [--clients 5 ...]
+#       the table federation as processes: every role gets the table options, the clients
+#       send signed statistics (never rows), and the coordinator waits for all of them
 # Installs missing system packages, builds in release, runs, prints where the
 # report is, and stops everything it started.
 set -euo pipefail
@@ -30,6 +33,30 @@ if [[ "${1:-}" != "--rabbitmq" ]]; then
     exit 0
 fi
 shift
+
+# A table federation: the table options go to every role, the fleet's clients are
+# hospitals (5 unless --clients says otherwise, each training 50 ms at least), and the
+# coordinator waits for every client's statistics before its first version.
+table=()
+clients=100
+target=0.97
+args=("$@")
+for ((i = 0; i < ${#args[@]}; i++)); do
+    case "${args[i]}" in
+        --dataset | --label | --model | --test-fraction) table+=("${args[i]}" "${args[i + 1]:-}") ;;
+    esac
+done
+fleet_defaults=()
+coordinator_table=()
+if ((${#table[@]} > 0)); then
+    clients=5
+    target=0.96
+    fleet_defaults=(--clients 5 --device-ms 50)
+fi
+for ((i = 0; i < ${#args[@]}; i++)); do
+    [[ "${args[i]}" == --clients ]] && clients="${args[i + 1]:-$clients}"
+done
+if ((${#table[@]} > 0)); then coordinator_table=("${table[@]}" --statistics-quorum "$clients"); fi
 
 port="${FEDQ_DEMO_BROKER_PORT:-5698}"
 trap 'fedq_stop_roles_and_broker "$port"' EXIT
@@ -58,17 +85,17 @@ echo "demo: RabbitMQ at amqp://…@$broker, one identity per role ($ids), signed
 # administrator may declare or purge the topology.
 as fedq-admin "$fedq" topology apply --purge > "$out/topology.log" 2>&1
 as fedq-coordinator fedq_start_role "$out/coordinator.log" coordinator --checkpoint "$out/coordinator" \
-    --signing-key "$keys/coordinator.key"
+    --signing-key "$keys/coordinator.key" --issuer-key "$keys/issuer.pub" "${coordinator_table[@]}"
 for worker in 1 2; do
     as fedq-worker fedq_start_role "$out/worker-$worker.log" worker \
-        --issuer-key "$keys/issuer.pub" --coordinator-key "$keys/coordinator.pub"
+        --issuer-key "$keys/issuer.pub" --coordinator-key "$keys/coordinator.pub" "${table[@]}"
 done
-as fedq-client fedq_start_role "$out/fleet.log" fleet --clients 100 --out "$out/fleet" \
+as fedq-client fedq_start_role "$out/fleet.log" fleet --clients 100 "${fleet_defaults[@]}" --out "$out/fleet" \
     --credentials "$keys/clients" --coordinator-key "$keys/coordinator.pub" "$@"
 fleet="${fedq_role_pids[-1]}"
-as fedq-eval "$fedq" eval --out "$out/eval" --target-accuracy 0.97 --stop-at-target \
-    --coordinator-key "$keys/coordinator.pub" 2>&1 | tee "$out/eval.log" | grep --line-buffered "reached\|version [0-9]*0 "
+as fedq-eval "$fedq" eval --out "$out/eval" --target-accuracy "$target" --stop-at-target \
+    --coordinator-key "$keys/coordinator.pub" "${table[@]}" 2>&1 | tee "$out/eval.log" | grep --line-buffered "reached\|version [0-9]*0 "
 # The fleet stops; the coordinator then settles what is still in flight (its buffer
 # is applied after --max-buffer-wait-ms) and the report checks the books.
 kill -TERM "$fleet"; wait "$fleet" || true
-"$fedq" report "$out" --target-accuracy 0.97 --wait-settled 30
+"$fedq" report "$out" --target-accuracy "$target" --wait-settled 30

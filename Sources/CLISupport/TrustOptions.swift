@@ -11,7 +11,7 @@ import Trust
 public struct TrustOptions: ParsableArguments {
     @Option(help: "coordinator: sign model versions with this Ed25519 private key (PKCS#8 PEM, `fedq keys init`).")
     public var signingKey: String?
-    @Option(help: "worker: the issuer's public key (SPKI PEM); only updates signed under a credential it issued are aggregated.")
+    @Option(help: "worker: the issuer's public key (SPKI PEM); only updates signed under a credential it issued are aggregated (a table federation's coordinator: only such statistics count).")
     public var issuerKey: String?
     @Option(help: "worker, fleet, client, eval: the coordinator's public key; model versions it did not sign are dropped.")
     public var coordinatorKey: String?

@@ -11,29 +11,11 @@ public struct TableSource: Sendable, Equatable {
         self.testFraction = testFraction
     }
 
-    /// The table, split into the clients' rows and held-out test rows by `seed`, and
-    /// standardised with statistics merged from each client's own rows.
-    ///
-    /// A client shares only its count, per-feature sums and sums of squares
-    /// (`FeatureStatistics`): no row leaves it, and the test rows are never looked at.
-    /// The merged statistics equal those of all training rows, because the clients'
-    /// rows are disjoint; they are computed client by client all the same, so the code
-    /// path is the one a deployment runs.
-    /// - Parameter clients: the clients' row indices into the training split (unscaled),
-    ///   from its labels or, for a partition by column, from the column's values.
-    /// - Throws: `DatasetError` for a missing or malformed table; whatever `clients` throws.
-    public func prepare<Failure: Error>(
-        seed: UInt64, clients: (_ train: Dataset, _ columns: TableColumns) throws(Failure) -> [[Int]]
-    ) throws -> PreparedTable {
-        let table = try split(seed: seed)
-        var statistics = FeatureStatistics(featureCount: table.train.featureCount)
-        for rows in try clients(table.train, table.columns) { statistics.merge(table.statistics(of: rows)) }
-        return table.standardized(with: statistics.standardization)
-    }
-
-    /// The table split into training and test rows by `seed`, not yet standardised: the
-    /// pieces a deployment needs, where each client computes `statistics(of:)` over its own
-    /// rows, the coordinator merges them, and every role `apply`s the model's standardisation.
+    /// The table split into training and test rows by `seed`, not yet standardised: each
+    /// client computes `statistics(of:)` over its own rows and sends them to the coordinator,
+    /// which merges them (`StatisticsQuorum`) into the standardisation every model version
+    /// carries; every role then applies the model's numbers. No row leaves a client, and the
+    /// test rows are never looked at.
     /// - Throws: `DatasetError` for a missing or malformed table.
     public func split(seed: UInt64) throws -> SplitTable {
         let table = try CSVTable.load(path: path, label: label)
@@ -64,7 +46,7 @@ public struct SplitTable: Sendable {
     }
 }
 
-/// A table ready to train on: `TableSource.prepare`'s result.
+/// A table ready to train on: both splits scaled with one standardisation (`SplitTable.standardized`).
 public struct PreparedTable: Sendable {
     public let train: Dataset
     public let test: Dataset

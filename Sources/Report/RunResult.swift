@@ -1,4 +1,5 @@
 import Roles
+import FedCore
 
 /// What a finished run hands back (a simulation, or a deployment read back from its
 /// role directories): the figures, the evaluated history and the series the report plots.
@@ -20,6 +21,9 @@ public struct RunResult: Sendable {
     public var throughput: [(x: Double, y: Double)]
     public var stalenessHistogram: [Int]
     public var settings: [(String, String)]
+    /// A table federation's standardisation, as the final model version carried it (nil:
+    /// MNIST, or the run ended before the clients' statistics quorum).
+    public var standardization: Standardization?
     /// The report's title: a simulation's, or a deployment's.
     public var title = "FedQueue simulation"
 }

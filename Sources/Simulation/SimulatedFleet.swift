@@ -51,10 +51,12 @@ public actor SimulatedFleet {
     /// until the publisher's bound on updates was reached.
     public func run(_ models: Consumer) async throws {
         try await ModelFeed.serve(models, spec: runner.spec, verifier: runner.models) { feed in
-            if let perRound = self.settings.clientsPerRound {
-                try await self.runRounds(on: feed, clientsPerRound: perRound)
-            } else {
-                try await self.runner.run(on: feed) { client, model in _ = try await self.turn(client, from: model) }
+            try await self.runner.announcingStatistics(to: feed) {
+                if let perRound = self.settings.clientsPerRound {
+                    try await self.runRounds(on: feed, clientsPerRound: perRound)
+                } else {
+                    try await self.runner.run(on: feed) { client, model in _ = try await self.turn(client, from: model) }
+                }
             }
         }
     }

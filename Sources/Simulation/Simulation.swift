@@ -120,7 +120,8 @@ public struct Simulation: Sendable {
             try Coordinator(
                 transport: transport, spec: spec, initialParameters: initialModel.parameters,
                 strategy: AggregationStrategy(config.strategy, rule: config.aggregateRule), optimizer: ServerOptimizer(config.serverOptimizer),
-                store: store, stalenessHorizon: policy.horizon, privacy: config.privacy, chunkSize: config.chunkSize)
+                store: store, stalenessHorizon: policy.horizon, privacy: config.privacy, chunkSize: config.chunkSize,
+                statisticsQuorum: config.statisticsQuorum)
         }
         // The coordinator keeps the books of what became of each update; the fleet counts what it published.
         @Sendable func books() async -> AggregationAccounting {
@@ -131,7 +132,8 @@ public struct Simulation: Sendable {
         let goal = config.targetAccuracy
         let evaluator = Evaluator(
             spec: spec, test: test, pool: evaluationPool, minimumInterval: config.evaluationInterval,
-            started: started, classNames: config.classNames
+            started: started, verifier: ModelVerifier(coordinatorKey: nil, requiresStandardization: config.table != nil),
+            classNames: config.classNames
         ) { record, model in
             target.observe(record, updatesApplied: model.updatesApplied, goal: goal)
             progress(Progress(
@@ -231,7 +233,8 @@ public struct Simulation: Sendable {
 
         guard let coordinator = roles.coordinator else { throw SimulationError.noCoordinator }
         let finalModel = await coordinator.model
-        try await evaluator.evaluate(finalModel)
+        // A table federation stopped before its statistics quorum has no model to score.
+        if config.table == nil || finalModel.standardization != nil { try await evaluator.evaluate(finalModel) }
         let history = await evaluator.history
         let accounting = await books()
         guard accounting.inFlight == 0 else {
@@ -249,9 +252,11 @@ public struct Simulation: Sendable {
             interrupted: stop.isRequested, privacy: await PrivacySummary.of(coordinator, settings: config.privacy))
         summary.updatesClipped = await roles.updatesClipped()
         summary.perClass = history.last?.perClass
-        return RunResult(
+        var result = RunResult(
             summary: summary, history: history, throughput: throughput,
             stalenessHistogram: accounting.stalenessHistogram, settings: config.settings)
+        result.standardization = finalModel.standardization
+        return result
     }
 }
 

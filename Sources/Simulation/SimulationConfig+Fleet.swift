@@ -8,22 +8,19 @@ import Roles
 import Wire
 
 extension SimulationConfig {
-    /// MNIST from `dataDirectory`, or the `table` split and standardised from the clients'
-    /// own statistics (`TableSource.prepare`), cut to the configured subsets.
-    /// - Throws: `SimulationError.data` or `.partition`.
+    /// MNIST from `dataDirectory`, or the `table` split into training and held-out rows by
+    /// the seed, both **unscaled**, cut to the configured subsets. A table federation's rows
+    /// are scaled by each role with the standardisation the model versions carry, merged by
+    /// the coordinator from the clients' statistics (`StatisticsAnnouncer`,
+    /// `StatisticsQuorum`): no role fits its own, and the test rows are never looked at.
+    /// - Throws: `SimulationError.data`.
     public func loadData() throws -> (train: Dataset, test: Dataset) {
         let data: (train: Dataset, test: Dataset)
         if let table {
-            let prepared: PreparedTable
             do {
-                // The clients' rows as `makeClients` will split them: same scheme, count and seed.
-                prepared = try table.prepare(seed: seed) { train, columns throws(PartitionError) in
-                    try Partition(scheme: partition, data: train, columns: columns, clientCount: clients, seed: seed).clients
-                }
-            } catch let error as PartitionError {
-                throw SimulationError.partition(error)
+                let split = try table.split(seed: seed)
+                data = (split.train, split.test)
             } catch let error as DatasetError { throw SimulationError.data(error) }
-            data = (prepared.train, prepared.test)
         } else {
             do { data = try MNIST.load(directory: dataDirectory) } catch { throw SimulationError.data(error) }
         }
@@ -44,6 +41,7 @@ extension SimulationConfig {
             maxUpdates: maxUpdates, seed: seed)
         settings.chunkSize = chunkSize
         settings.columns = tableColumns
+        settings.sharesStatistics = table != nil
         return settings
     }
 

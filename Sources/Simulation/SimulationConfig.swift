@@ -18,6 +18,9 @@ public struct SimulationConfig: Sendable {
     public var classNames: [String]?
     /// The table's label and feature names, for `--partition column:NAME` (nil on MNIST).
     public var tableColumns: TableColumns?
+    /// A table federation's coordinator freezes the standardisation once this many clients'
+    /// statistics arrived: in one process, every client's (`--clients`); nil on MNIST.
+    public var statisticsQuorum: Int? { table == nil ? nil : clients }
     public var clients = 100
     public var concurrency = 10
     public var partition: PartitionScheme = .iid

@@ -24,6 +24,11 @@ public struct ClientIdentity: Sendable {
     public func sign(update body: [UInt8]) -> UpdateSignature {
         UpdateSignature(credential: credential.bytes, signature: key.sign(.update(body: body)))
     }
+
+    /// The same two header values for a statistics message (`SignedStatement.statistics`).
+    public func sign(statistics body: [UInt8]) -> UpdateSignature {
+        UpdateSignature(credential: credential.bytes, signature: key.sign(.statistics(body: body)))
+    }
 }
 
 /// An update's `x-fedq-credential` and `x-fedq-signature` values.

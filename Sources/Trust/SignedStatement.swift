@@ -13,6 +13,13 @@ public struct SignedStatement: Sendable, Equatable {
         SignedStatement(bytes: Array("FDQS-update-v1".utf8) + Digest.sha256(body))
     }
 
+    /// A table federation client's statistics message (`FDQS`):
+    /// `"FDQS-statistics-v1" ‖ SHA-256(body)`. A domain of its own, so a statistics signature
+    /// can never pass for an update's over the same bytes.
+    public static func statistics(body: [UInt8]) -> SignedStatement {
+        SignedStatement(bytes: Array("FDQS-statistics-v1".utf8) + Digest.sha256(body))
+    }
+
     /// A model version message: `"FDQS-model-v1" ‖ SHA-256(body)`.
     public static func model(body: [UInt8]) -> SignedStatement {
         SignedStatement(bytes: Array("FDQS-model-v1".utf8) + Digest.sha256(body))

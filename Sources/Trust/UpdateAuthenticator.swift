@@ -33,11 +33,18 @@ public struct UpdateAuthenticator: Sendable {
     public mutating func authenticate(
         body: [UInt8], credential credentialBytes: [UInt8]?, signature: [UInt8]?, now: UInt64
     ) throws(TrustError) -> ClientCredential {
+        try authenticate(.update(body: body), credential: credentialBytes, signature: signature, now: now)
+    }
+
+    /// The same checks for any statement a client signs (an update, a statistics message).
+    public mutating func authenticate(
+        _ statement: SignedStatement, credential credentialBytes: [UInt8]?, signature: [UInt8]?, now: UInt64
+    ) throws(TrustError) -> ClientCredential {
         guard let credentialBytes else { throw .missingCredential }
         guard let signature, signature.count == 64 else { throw .missingSignature }
         let credential = try admitted(credentialBytes)
         try credential.checkValid(at: now)
-        guard credential.publicKey.verifies(signature, of: .update(body: body)) else { throw .badSignature }
+        guard credential.publicKey.verifies(signature, of: statement) else { throw .badSignature }
         return credential
     }
 

@@ -11,7 +11,7 @@ let definitionsPath = URL(fileURLWithPath: #filePath).deletingLastPathComponent(
 struct AMQPTopologyParsingTests {
     @Test func readsTheRepositoryDefinitions() throws {
         let topology = try AMQPTopology(definitionsAt: definitionsPath)
-        #expect(topology.exchanges.map(\.name).sorted() == ["fedq.dead", "fedq.model-requests", "fedq.models", "fedq.partials", "fedq.update-chunks", "fedq.updates", "fedq.versions"])
+        #expect(topology.exchanges.map(\.name).sorted() == ["fedq.dead", "fedq.model-requests", "fedq.models", "fedq.partials", "fedq.statistics", "fedq.update-chunks", "fedq.updates", "fedq.versions"])
         #expect(topology.exchanges.first { $0.name == "fedq.models" }?.type == .fanout)
         let updates = try #require(topology.queues.first { $0.name == "fedq.q.updates" })
         #expect(updates.arguments["x-queue-type"] == .string("quorum"))

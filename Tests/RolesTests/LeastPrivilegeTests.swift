@@ -44,8 +44,11 @@ struct LeastPrivilegeTests {
         // ... or to the version announcements, or bind the updates queue to the model feed.
         await #expect { try await client.bindQueue(mine, exchange: PipelineTopology.versionsExchange, routingKey: "") } throws: { Self.isRefused($0) }
         await #expect { try await client.bindQueue(PipelineTopology.updatesQueue, exchange: PipelineTopology.modelsExchange, routingKey: "") } throws: { Self.isRefused($0) }
-        // Take (and drop) updates, or another role's work.
-        for queue in [PipelineTopology.updatesQueue, PipelineTopology.partialsQueue, PipelineTopology.deadQueue, PipelineTopology.modelRequestsQueue] {
+        // Take (and drop) updates, or another role's work; read the other clients' statistics.
+        for queue in [
+            PipelineTopology.updatesQueue, PipelineTopology.partialsQueue, PipelineTopology.deadQueue, PipelineTopology.modelRequestsQueue,
+            PipelineTopology.statisticsQueue,
+        ] {
             await #expect("consume \(queue)") { try await client.consume(queue: queue, prefetch: 1) } throws: { Self.isRefused($0) }
             await #expect("purge \(queue)") { try await client.purgeQueue(queue) } throws: { Self.isRefused($0) }
             await #expect("delete \(queue)") { try await client.deleteQueue(queue) } throws: { Self.isRefused($0) }

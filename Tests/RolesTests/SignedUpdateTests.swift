@@ -158,6 +158,21 @@ import Wire
         #expect(rejection(unsigned.check(model: delivery(forged, properties), spec: table))?.detail == "checksum-mismatch")
     }
 
+    /// A table federation's subscribers drop a version without the standardisation (its
+    /// weights fit rows nobody could scale), counted as `wrong-model`; MNIST's take it.
+    @Test func aTableSubscriberDropsAModelWithoutStandardization() throws {
+        let table = try ModelSpec.resolve("dense:4,relu,dense:2", input: .flat(3), classCount: 2)
+        let parameters = [Float](repeating: 0.5, count: table.parameterCount)
+        let bare = try PipelineMessage.encodeModel(GlobalModel(version: 2, parameters: parameters, updatesApplied: 1), spec: table, signedBy: nil)
+        let strict = ModelVerifier(coordinatorKey: nil, requiresStandardization: true)
+        #expect(rejection(strict.check(model: delivery(bare.0, bare.1), spec: table)) == .init(reason: .wrongModel, detail: "missing-standardization"))
+        #expect(try ModelVerifier(coordinatorKey: nil).check(model: delivery(bare.0, bare.1), spec: table).get().version == 2)
+        let scaled = GlobalModel(
+            version: 3, parameters: parameters, updatesApplied: 1, standardization: Standardization(means: [0, 1, 2], deviations: [1, 1, 3]))
+        let (body, properties) = try PipelineMessage.encodeModel(scaled, spec: table, signedBy: nil)
+        #expect(try strict.check(model: delivery(body, properties), spec: table).get().standardization == scaled.standardization)
+    }
+
     @Test func unsignedForgedAndGarbageModelsAreRefused() throws {
         let verifier = ModelVerifier(coordinatorKey: coordinator.publicKey)
         let (body, unsigned) = try model(5, signedBy: nil)

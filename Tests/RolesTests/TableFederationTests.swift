@@ -17,17 +17,15 @@ struct TableFederationTests {
     /// `column:hospital` over the table: four clients, each holding the training rows of
     /// one hospital and only those, with the class mix each hospital has.
     @Test func aPartitionByColumnGivesEachHospitalItsOwnRows() throws {
-        var sizes: [[Int]] = []
-        let prepared = try Self.hospitals.prepare(seed: 3) { train, columns throws(PartitionError) in
-            let clients = try Partition(scheme: .column("hospital"), data: train, columns: columns, clientCount: 4, seed: 3).clients
-            #expect(columns.features.last == "hospital" && columns.features.count == 31)
-            for (client, rows) in clients.enumerated() {
-                #expect(Set(rows.map { train.features[$0 * 31 + 30] }) == [Float(client + 1)], "client \(client)")
-            }
-            sizes = clients.map { train.labelCounts(indices: $0) }
-            return clients
+        let table = try Self.hospitals.split(seed: 3)
+        let (train, columns) = (table.train, table.columns)
+        let clients = try Partition(scheme: .column("hospital"), data: train, columns: columns, clientCount: 4, seed: 3).clients
+        #expect(columns.features.last == "hospital" && columns.features.count == 31)
+        for (client, rows) in clients.enumerated() {
+            #expect(Set(rows.map { train.features[$0 * 31 + 30] }) == [Float(client + 1)], "client \(client)")
         }
-        #expect(prepared.train.count == 456)
+        let sizes = clients.map { train.labelCounts(indices: $0) }
+        #expect(train.count == 456)
         #expect(sizes.map { $0.reduce(0, +) }.reduce(0, +) == 456)
         // The first hospital sees mostly malignant masses, the third mostly benign ones.
         #expect(sizes[0][1] > sizes[0][0] && sizes[2][0] > 3 * sizes[2][1], "\(sizes)")
@@ -36,9 +34,12 @@ struct TableFederationTests {
     /// The statistics merged client by client are those of every training row, never of
     /// the test rows: the training features come out centred, the test features do not.
     @Test func standardisationComesFromTheClientsStatisticsAlone() throws {
-        let prepared = try Self.wdbc.prepare(seed: 3) { train, _ throws(PartitionError) in
-            try Partition(scheme: .dirichlet(alpha: 0.5), labels: train.labels, clientCount: 5, seed: 3).clients
+        let table = try Self.wdbc.split(seed: 3)
+        var merged = FeatureStatistics(featureCount: 30)
+        for rows in try Partition(scheme: .dirichlet(alpha: 0.5), labels: table.train.labels, clientCount: 5, seed: 3).clients {
+            merged.merge(table.statistics(of: rows))
         }
+        let prepared = table.standardized(with: merged.standardization)
         #expect(prepared.classNames == ["benign", "malignant"])
         #expect(prepared.train.count + prepared.test.count == 569)
         #expect(prepared.test.count == 71 + 42)  // 20% of 357 benign and of 212 malignant, rounded
@@ -73,6 +74,16 @@ struct TableFederationTests {
         await connector.close()
         let summary = result.summary
         #expect(summary.reachedTarget)
+        // The model's standardisation came over the wire from the five clients' statistics:
+        // those of every training row (the clients' rows are disjoint), never the test rows'.
+        let shipped = try #require(result.standardization)
+        let table = try Self.wdbc.split(seed: config.seed)
+        let all = FeatureStatistics(of: table.train).standardization
+        for feature in 0..<30 {
+            #expect(abs(shipped.means[feature] - all.means[feature]) <= 1e-5 * max(1, abs(all.means[feature])))
+            #expect(abs(shipped.deviations[feature] - all.deviations[feature]) <= 1e-5 * all.deviations[feature])
+        }
+        #expect(shipped != FeatureStatistics(of: table.test).standardization)
         #expect(summary.finalAccuracy >= 0.96, "final accuracy \(summary.finalAccuracy)")
         #expect(summary.updatesApplied + summary.updatesDroppedStale + summary.updatesRejected == summary.updatesPublished)
         let perClass = try #require(summary.perClass)

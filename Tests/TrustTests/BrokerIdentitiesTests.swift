@@ -47,6 +47,15 @@ import Testing
             }
         }
         #expect(try may("fedq-worker", \.read, "fedq.q.updates") && may("fedq-worker", \.write, "fedq.partials"))
+        // A table federation's statistics: clients send them, the coordinator alone reads them.
+        #expect(try may("fedq-client", \.write, "fedq.statistics") && may("fedq-coordinator", \.read, "fedq.q.statistics"))
+        for user in ["fedq-worker", "fedq-client", "fedq-eval", "fedq-operator"] {
+            #expect(try !may(user, \.read, "fedq.q.statistics"), "\(user) may read the clients' statistics")
+        }
+        for user in ["fedq-coordinator", "fedq-worker", "fedq-eval", "fedq-operator"] {
+            #expect(try !may(user, \.write, "fedq.statistics"), "\(user) may send statistics")
+        }
+        #expect(try !may("fedq-client", \.write, "fedq.q.statistics") && !may("fedq-client", \.configure, "fedq.q.statistics"))
         // Chunked updates (docs/wire-format.md, Chunks): clients publish them, workers read them, nobody else.
         #expect(try may("fedq-client", \.write, "fedq.update-chunks") && may("fedq-worker", \.read, "fedq.q.update-chunks"))
         #expect(try !may("fedq-client", \.read, "fedq.q.update-chunks") && !may("fedq-eval", \.write, "fedq.update-chunks"))

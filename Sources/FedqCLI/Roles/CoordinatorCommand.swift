@@ -31,10 +31,22 @@ struct CoordinatorCommand: AsyncParsableCommand {
     var settledWindow = 1 << 16
     @Option(help: "Apply a FedBuff/FedAvg buffer that has not filled within this many milliseconds (0: wait for it to fill).")
     var maxBufferWaitMs = 5000
+    @Option(
+        help: """
+            With --dataset: publish the first version once this many clients have sent their rows'             statistics, merged into the standardisation every version carries (docs/models.md). Needed             with --dataset; with --issuer-key only signed statistics count.
+            """)
+    var statisticsQuorum: Int?
 
     func validate() throws {
         guard settledWindow > 0 else { throw ValidationError("--settled-window must be positive") }
         guard maxBufferWaitMs >= 0 else { throw ValidationError("--max-buffer-wait-ms must be >= 0") }
+        switch (shared.datasetOptions.table, statisticsQuorum) {
+        case (nil, .some): throw ValidationError("--statistics-quorum needs --dataset (MNIST needs no standardisation)")
+        case (.some, nil):
+            throw ValidationError("--dataset needs --statistics-quorum N: the number of clients whose statistics make the standardisation")
+        case (_, .some(let quorum)) where quorum < 1: throw ValidationError("--statistics-quorum must be at least 1, got \(quorum)")
+        default: break
+        }
         _ = try shared.privacy.settings(population: nil)
         _ = try shared.roleConnector(name: "fedq coordinator")
     }
@@ -66,6 +78,9 @@ struct CoordinatorCommand: AsyncParsableCommand {
         // The coordinator cannot count the fleet: with --dp-clip it needs --dp-population.
         let privacy = try shared.privacy.settings(population: nil)
         let signingKey = try shared.trust.loadSigningKey()
+        // A table federation's statistics are signed like updates: the coordinator checks them.
+        let statisticsIssuer = statisticsQuorum == nil ? nil : try shared.trust.loadIssuerKey()
+        let statisticsQuorum = self.statisticsQuorum
         shared.trust.warnIfUnauthenticated(role: "coordinator", logger: logger)
 
         @Sendable func writeSummary(final: Bool) async throws {
@@ -99,7 +114,7 @@ struct CoordinatorCommand: AsyncParsableCommand {
                     transport: transport, spec: spec, initialParameters: initial, strategy: AggregationStrategy(kind, rule: rule),
                     optimizer: ServerOptimizer(optimizerRule), store: store, settledWindow: settledWindow, stalenessHorizon: horizon,
                     maxBufferWait: maxBufferWait, privacy: privacy, signingKey: signingKey,
-                    chunkSize: chunkSize, logger: logger
+                    chunkSize: chunkSize, statisticsQuorum: statisticsQuorum, statisticsIssuer: statisticsIssuer, logger: logger
                 ) { model in
                     if model.version % 10 == 0 {
                         logger.info("\(model.updatesApplied) updates applied", metadata: ["version": "\(model.version)"])
@@ -107,7 +122,11 @@ struct CoordinatorCommand: AsyncParsableCommand {
                 }
                 current.current = coordinator
                 let model = await coordinator.model
-                logger.info("serving version \(model.version) (\(model.updatesApplied) updates applied) from \(store.directory)")
+                if await coordinator.isWaitingForStatistics {
+                    logger.notice("waiting for \(statisticsQuorum ?? 0) clients' statistics before the first version")
+                } else {
+                    logger.info("serving version \(model.version) (\(model.updatesApplied) updates applied) from \(store.directory)")
+                }
                 try await coordinator.announce()
                 try await coordinator.run()
             }

@@ -63,7 +63,8 @@ struct EvalCommand: AsyncParsableCommand {
         let perVersion = ModelChunks.messagesPerVersion(spec, chunkSize: config.chunkSize)
         let evaluator = Evaluator(
             spec: spec, test: test, pool: pool, minimumInterval: .milliseconds(evalIntervalMs), started: .now,
-            verifier: ModelVerifier(coordinatorKey: coordinatorKey, logger: logger), classNames: config.classNames
+            verifier: ModelVerifier(coordinatorKey: coordinatorKey, requiresStandardization: config.table != nil, logger: logger),
+            classNames: config.classNames
         ) { record, model in
             let line = String(
                 format: "version %llu  accuracy %.2f%%  loss %.4f  macro-F1 %.4f  (%d updates applied)",

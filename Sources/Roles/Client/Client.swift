@@ -26,6 +26,9 @@ public actor Client {
     /// The part of earlier deltas a top-k codec left out, added to the next one (nil
     /// until the first update, and always for codecs that send every value).
     private var feedback: ErrorFeedback?
+    /// A table federation's shard scaled with the model's standardisation, kept while
+    /// versions carry the same one (the coordinator freezes it: scaled once per run).
+    private var scaled: (standardization: Standardization, rows: Dataset)?
 
     /// - Parameter seed: the run's seed; the client mixes its id in.
     public init(id: UInt64, data: Dataset, shard: [Int], training: LocalTraining, seed: UInt64) {
@@ -45,7 +48,8 @@ public actor Client {
     public func train(from model: GlobalModel, on pool: ComputePool<Network>) async throws -> LocalTraining.Outcome {
         let seed = generator.next()
         let previous = feedback ?? (training.codec.topkFraction == nil ? nil : ErrorFeedback(parameterCount: model.parameters.count, storage: training.residual))
-        let (training, data, shard, id, updateID) = (self.training, self.data, self.shard, self.id, UpdateID.random())
+        let (data, shard) = rows(for: model)
+        let (training, id, updateID) = (self.training, self.id, UpdateID.random())
         let result = await pool.run { (network: inout Network) in
             Result {
                 try training.run(
@@ -78,6 +82,22 @@ public actor Client {
     @discardableResult
     public func participate(in model: GlobalModel, pool: ComputePool<Network>, publisher: UpdatePublisher) async throws -> Bool {
         try await publish(try await train(from: model, on: pool), via: publisher)
+    }
+
+    /// What a client of a table federation shares about its raw rows before the first
+    /// model version: count, sums and sums of squares per feature (`StatisticsAnnouncer`).
+    public nonisolated var statistics: FeatureStatistics { FeatureStatistics(of: data, indices: shard) }
+
+    /// The rows to train on for `model`: the shard as it is, or, when the model carries a
+    /// table federation's standardisation, the shard scaled with the model's numbers (never
+    /// the client's own: every role must scale alike). The `ModelVerifier` of a table
+    /// federation has already dropped versions without one.
+    private func rows(for model: GlobalModel) -> (Dataset, [Int]) {
+        guard let standardization = model.standardization else { return (data, shard) }
+        if let scaled, scaled.standardization == standardization { return (scaled.rows, Array(0..<scaled.rows.count)) }
+        let rows = standardization.apply(to: data.subset(shard))
+        scaled = (standardization, rows)
+        return (rows, Array(0..<rows.count))
     }
 
     private func keepFeedback(of update: LocalTraining.Outcome) {

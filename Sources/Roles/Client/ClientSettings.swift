@@ -22,6 +22,10 @@ public struct ClientSettings: Sendable {
     public var chunkSize: Int = Chunk.defaultChunkSize
     /// The table's column names, for a partition by column (nil: MNIST, or a table split by label).
     public var columns: TableColumns?
+    /// A table federation: clients send their rows' statistics before the first version,
+    /// train on their rows scaled with the model's standardisation, and drop a model
+    /// version that carries none (`ModelVerifier.requiresStandardization`).
+    public var sharesStatistics = false
 
     public init(
         spec: ModelSpec, clients: Int, partition: PartitionScheme, training: LocalTraining, concurrency: Int,
@@ -59,8 +63,10 @@ public struct ClientSettings: Sendable {
         let publisher = UpdatePublisher(
             transport: transport, ledger: ledger, maxUpdates: maxUpdates, identities: trust.identities,
             chunkSize: chunkSize, onPublished: onPublished)
+        let clients = try makeClients(train: train, only: only)
         return FleetRunner(
-            clients: try makeClients(train: train, only: only), spec: spec, pool: pool, publisher: publisher,
-            concurrency: concurrency, seed: seed &+ 17, models: ModelVerifier(coordinatorKey: trust.coordinatorKey, logger: logger), logger: logger)
+            clients: clients, spec: spec, pool: pool, publisher: publisher, concurrency: concurrency, seed: seed &+ 17,
+            models: ModelVerifier(coordinatorKey: trust.coordinatorKey, requiresStandardization: sharesStatistics, logger: logger),
+            statistics: sharesStatistics ? StatisticsAnnouncer(clients: clients, spec: spec) : nil, logger: logger)
     }
 }

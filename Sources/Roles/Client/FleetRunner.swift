@@ -24,14 +24,17 @@ public actor FleetRunner {
     private var generator: SeededGenerator
     private var busy: Set<Int> = []
     private let logger: Logger
+    /// A table federation's statistics, sent until the first model version (nil: MNIST).
+    public nonisolated let statistics: StatisticsAnnouncer?
     /// Turns whose training diverged (`LocalTrainingError`): they published nothing.
     public private(set) var trainingsDiverged = 0
 
     public init(
         clients: [Client], spec: ModelSpec, pool: ComputePool<Network>, publisher: UpdatePublisher, concurrency: Int,
-        seed: UInt64, models: ModelVerifier = ModelVerifier(coordinatorKey: nil),
+        seed: UInt64, models: ModelVerifier = ModelVerifier(coordinatorKey: nil), statistics: StatisticsAnnouncer? = nil,
         logger: Logger = Logger(label: "fedq", factory: { _ in SwiftLogNoOpLogHandler() })
     ) {
+        self.statistics = statistics
         self.logger = logger
         self.models = models
         precondition(!clients.isEmpty, "a fleet needs at least one client")
@@ -48,10 +51,21 @@ public actor FleetRunner {
     public func run(_ models: Consumer) async throws {
         let (pool, publisher) = (self.pool, self.publisher)
         try await ModelFeed.serve(models, spec: spec, verifier: self.models) { feed in
-            try await self.run(on: feed) { client, model in
-                _ = try await client.participate(in: model, pool: pool, publisher: publisher)
+            try await self.announcingStatistics(to: feed) {
+                try await self.run(on: feed) { client, model in
+                    _ = try await client.participate(in: model, pool: pool, publisher: publisher)
+                }
             }
         }
+    }
+
+    /// Runs `body` while the clients' statistics go out (a table federation), until the
+    /// feed has a model; `body` returning stops the sending too.
+    public nonisolated func announcingStatistics(to feed: ModelFeed, _ body: @Sendable () async throws -> Void) async throws {
+        guard let statistics else { return try await body() }
+        let (publisher, logger) = (self.publisher, self.logger)
+        async let _ = statistics.run(via: publisher, until: feed, logger: logger)
+        try await body()
     }
 
     /// Runs `turn` for one idle client after another on the feed's newest model, in

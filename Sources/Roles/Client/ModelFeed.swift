@@ -40,6 +40,10 @@ public actor ModelFeed {
         }
     }
 
+    /// Whether any model version has arrived (a table federation's clients stop sending
+    /// their statistics then: the version carries the standardisation made from them).
+    public var hasModel: Bool { latest != nil }
+
     /// The newest model, once one newer than `version` exists (any model for nil).
     /// - Throws: `CancellationError` once the subscription ended without one, or when the
     ///   caller's task is cancelled while it waits.

@@ -1,4 +1,5 @@
 import FedCore
+import Learning
 import Messaging
 import Trust
 import Wire
@@ -65,6 +66,21 @@ public actor UpdatePublisher {
             throw error
         }
         return true
+    }
+
+    /// Publishes client `clientID`'s statistics to `fedq.statistics` (a table federation,
+    /// before its first model version) and returns once the broker confirmed them. Signed
+    /// like the client's updates; neither counted as an update nor held to the bound. Not
+    /// kept for a later connection: the `StatisticsAnnouncer` sends again until a model comes.
+    /// - Throws: `UpdatePublisherError.noCredential` in a signing fleet without this client's
+    ///   identity, `WireError` for statistics no decoder would take, or the transport's error.
+    public func publishStatistics(_ statistics: FeatureStatistics, clientID: UInt64, spec: ModelSpec) async throws {
+        let identity = identities[clientID]
+        if !identities.isEmpty && identity == nil { throw UpdatePublisherError.noCredential(clientID: clientID) }
+        let (body, properties) = try PipelineMessage.encodeStatistics(statistics, clientID: clientID, spec: spec, signedBy: identity)
+        try await transport.publish(
+            body, exchange: PipelineTopology.statisticsExchange, routingKey: PipelineTopology.statisticsRoutingKey,
+            properties: properties, mandatory: true)
     }
 
     /// Continues on a new connection (after the old one was lost): republishes the

@@ -41,6 +41,11 @@ public actor Coordinator {
     let chunkSize: Int
     /// Chunked partials being put back together (`Coordinator+Chunks.swift`).
     var chunks: DeliveryReassembler
+    /// A table federation's clients' statistics until the quorum freezes the
+    /// standardisation (`Coordinator+Statistics.swift`); nil for MNIST.
+    var statistics: StatisticsQuorum?
+    /// Decodes and (with the issuer's key) authenticates statistics messages.
+    var statisticsVerifier: StatisticsVerifier
 
     public var model: GlobalModel { machine.state.model }
     public var accounting: AggregationAccounting { machine.state.accounting }
@@ -50,13 +55,19 @@ public actor Coordinator {
     public var privacySteps: Int? { machine.state.privacy?.steps }
 
     /// A coordinator with `store` resumes from its last checkpoint, if there is one.
+    /// - Parameters:
+    ///   - statisticsQuorum: a table federation: publish no version before this many
+    ///     clients' statistics were merged into the standardisation every version carries
+    ///     (nil: MNIST, no standardisation). A checkpoint that already holds one keeps it.
+    ///   - statisticsIssuer: take only statistics signed under a credential this key issued
+    ///     to the client id they name (nil: unauthenticated, as updates without `--issuer-key`).
     /// - Throws: `CheckpointError` for an unreadable checkpoint or another run's.
     public init(
         transport: any Transport, spec: ModelSpec, initialParameters: [Float], strategy: AggregationStrategy,
         optimizer: ServerOptimizer, store: CoordinatorStore? = nil, settledWindow: Int = 1 << 16,
         stalenessHorizon: Int = StalenessPolicy.defaultHorizon,
         maxBufferWait: Duration? = nil, privacy: DifferentialPrivacy? = nil, signingKey: SigningKey? = nil,
-        chunkSize: Int = Chunk.defaultChunkSize,
+        chunkSize: Int = Chunk.defaultChunkSize, statisticsQuorum: Int? = nil, statisticsIssuer: VerifyingKey? = nil,
         logger: Logger = Logger(label: "fedq", factory: { _ in SwiftLogNoOpLogHandler() }),
         onVersion: @escaping @Sendable (GlobalModel) -> Void = { _ in }
     ) throws(CheckpointError) {
@@ -76,10 +87,18 @@ public actor Coordinator {
                 model: GlobalModel(version: 0, parameters: initialParameters, updatesApplied: 0), optimizer: optimizer,
                 settledIDs: SettledIndex(stalenessHorizon: stalenessHorizon, refusalWindow: settledWindow), strategy: name)
         machine = CoordinatorStateMachine(state: state, strategy: strategy, privacy: privacy)
+        statisticsVerifier = StatisticsVerifier(spec: spec, issuer: statisticsIssuer)
+        statistics = statisticsQuorum.map { quorum in
+            state.model.standardization.map { StatisticsQuorum(restoring: $0, quorum: quorum) }
+                ?? StatisticsQuorum(quorum: quorum, featureCount: spec.inputSize)
+        }
     }
 
     /// Publishes the current version, so that subscribers have a model to start from.
+    /// A table federation's coordinator publishes nothing until its statistics quorum froze
+    /// the standardisation: a version without one could not be applied to anyone's rows.
     public func announce() async throws {
+        guard !isWaitingForStatistics else { return }
         let model = machine.state.model
         let (body, properties) = try PipelineMessage.encodeModel(model, spec: spec, signedBy: signingKey)
         try await transport.publish(
@@ -93,9 +112,15 @@ public actor Coordinator {
     public func run(prefetch: Int = 64) async throws {
         let partials = try await transport.consume(queue: PipelineTopology.partialsQueue, prefetch: partialPrefetch(prefetch))
         let requests = try await transport.consume(queue: PipelineTopology.modelRequestsQueue, prefetch: 16)
+        // Consumed for the whole run, after the freeze too: late and repeated statistics are
+        // acknowledged (and counted), not left to pile up in the queue.
+        let statistics = self.statistics == nil ? nil : try await transport.consume(queue: PipelineTopology.statisticsQueue, prefetch: 64)
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { for try await delivery in partials { try await self.take(delivery) } }
             group.addTask { for try await request in requests { try await self.answer(request) } }
+            if let statistics {
+                group.addTask { for try await delivery in statistics { try await self.takeStatistics(delivery) } }
+            }
             group.addTask { try await PipelineMetrics.watch(PipelineTopology.partialsQueue, on: self.transport) }
             if let wait = maxBufferWait {
                 group.addTask {
@@ -126,7 +151,10 @@ public actor Coordinator {
     /// `fedq.q.partials`) would have it post a model there for whoever asked. A request is
     /// any client's to write, so its `reply_to` is untrusted input.
     private func answer(_ request: Delivery) async throws {
-        if let queue = request.properties.replyTo, !PipelineTopology.isSubscriberQueue(queue) {
+        if isWaitingForStatistics {
+            // Nothing to answer with yet: the first version goes out on the fanout, which
+            // the requester's queue is bound to, as soon as the quorum is reached.
+        } else if let queue = request.properties.replyTo, !PipelineTopology.isSubscriberQueue(queue) {
             PipelineMetrics.modelRequestsRefused.increment()
             logger.warning("model request refused: reply_to is not a subscriber's queue", metadata: ["reply_to": "\(queue.prefix(64))"])
         } else if let queue = request.properties.replyTo {
@@ -190,6 +218,13 @@ public actor Coordinator {
         PipelineMetrics.modelVersion.record(applied.model.version)
         try await announce()
         for delivery in acknowledged { try await delivery.ack() }
+    }
+
+    /// Puts a table federation's frozen standardisation in the model and checkpoints it,
+    /// before any version carries it: a restart must publish the very same numbers.
+    func adopt(_ standardization: Standardization) throws {
+        machine.adopt(standardization)
+        try store?.commit(machine.state, spec: spec, records: [])
     }
 
     /// Persists the settled records with the state, and counts them.

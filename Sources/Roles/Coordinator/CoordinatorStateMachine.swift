@@ -78,6 +78,12 @@ public struct CoordinatorStateMachine: Sendable {
         return accountant.epsilon(delta: privacy.delta).epsilon
     }
 
+    /// A table federation's standardisation, frozen from the clients' statistics
+    /// (`StatisticsQuorum`): every version from now on carries it, and the checkpoint keeps it.
+    public mutating func adopt(_ standardization: Standardization) {
+        state.model.standardization = standardization
+    }
+
     /// Updates the strategy buffers, not yet applied.
     public var bufferedUpdates: Int { strategy.pendingCount }
 

@@ -111,6 +111,10 @@ public final class CoordinatorStore: Sendable {
         /// Ids remembered by version (`SettledIndex`), after the refusals' window; absent
         /// in checkpoints written before the index kept any.
         var versionedCount: Int?
+        /// A table federation's frozen standardisation, as `f32` bit patterns (exact);
+        /// absent before the freeze and for MNIST.
+        var standardizationMeans: [UInt32]?
+        var standardizationDeviations: [UInt32]?
     }
 
     /// The last committed state, or nil for a new directory. Cuts `updates.csv` back to
@@ -173,11 +177,29 @@ public final class CoordinatorStore: Sendable {
         do {
             optimizer = try ServerOptimizer(meta.optimizer, firstMoment: first, secondMoment: second, steps: meta.optimizerSteps)
         } catch { throw corrupt("\(error)") }
+        let standardization = try Self.standardization(meta, featureCount: spec.inputSize, corrupt: corrupt)
         try truncateLog(to: meta.logLength)
         return CoordinatorState(
-            model: GlobalModel(version: meta.version, parameters: parameters, updatesApplied: meta.updatesApplied),
+            model: GlobalModel(
+                version: meta.version, parameters: parameters, updatesApplied: meta.updatesApplied, standardization: standardization),
             optimizer: optimizer, accounting: meta.accounting, settledIDs: settled, strategy: meta.strategy,
             privacy: meta.privacy)
+    }
+
+    /// The checkpoint's standardisation, checked as a model version's section would be: the
+    /// model's width, finite means, finite positive deviations.
+    private static func standardization(
+        _ meta: Meta, featureCount: Int, corrupt: (String) -> CheckpointError
+    ) throws(CheckpointError) -> Standardization? {
+        guard let means = meta.standardizationMeans, let deviations = meta.standardizationDeviations else {
+            guard meta.standardizationMeans == nil, meta.standardizationDeviations == nil else { throw corrupt("half a standardisation") }
+            return nil
+        }
+        let standardization = Standardization(means: means.map(Float.init(bitPattern:)), deviations: deviations.map(Float.init(bitPattern:)))
+        guard means.count == featureCount, deviations.count == featureCount,
+            standardization.means.allSatisfy(\.isFinite), standardization.deviations.allSatisfy({ $0.isFinite && $0 > 0 })
+        else { throw corrupt("invalid standardisation") }
+        return standardization
     }
 
     /// Appends `records` to the log, then replaces the checkpoint with `state`; both synced.
@@ -192,7 +214,9 @@ public final class CoordinatorStore: Sendable {
             optimizerSteps: state.optimizer.steps, firstMomentCount: state.optimizer.firstMoment.count,
             secondMomentCount: state.optimizer.secondMoment.count, settledCapacity: state.settledIDs.refusals.capacity,
             settledCount: ids.count, accounting: state.accounting, logLength: logLength, privacy: state.privacy,
-            versionedCount: versioned.count)
+            versionedCount: versioned.count,
+            standardizationMeans: state.model.standardization?.means.map(\.bitPattern),
+            standardizationDeviations: state.model.standardization?.deviations.map(\.bitPattern))
         let metaBytes: [UInt8]
         do { metaBytes = [UInt8](try JSONEncoder().encode(meta)) } catch {
             throw .io(path: checkpointPath, reason: "cannot encode: \(error)")

@@ -22,6 +22,9 @@ public actor Evaluator {
     /// each record; nil on MNIST.
     private let classNames: [String]?
     public private(set) var history: [EvaluationRecord] = []
+    /// A table federation's test rows scaled with the model's standardisation, kept while
+    /// versions carry the same one (the coordinator freezes it).
+    private var scaledTest: (standardization: Standardization, rows: Dataset)?
 
     public init(
         spec: ModelSpec, test: Dataset, pool: ComputePool<Network>,
@@ -62,7 +65,7 @@ public actor Evaluator {
     /// Evaluates `model` now and records it (also used for the final model of a run).
     @discardableResult
     public func evaluate(_ model: GlobalModel) async throws -> EvaluationRecord {
-        let test = self.test
+        let test = testRows(for: model)
         let parameters = model.parameters
         let evaluation = try await pool.run { (network: inout Network) -> Result<Evaluation, ModelError> in
             Result { () throws(ModelError) in
@@ -79,5 +82,16 @@ public actor Evaluator {
         PipelineMetrics.evaluatedAccuracy.record(record.accuracy)
         onRecord(record, model)
         return record
+    }
+
+    /// The held-out rows as `model` sees them: scaled with the standardisation it carries (a
+    /// table federation's, merged from the clients' statistics), never with numbers fitted
+    /// here; as they are when it carries none.
+    private func testRows(for model: GlobalModel) -> Dataset {
+        guard let standardization = model.standardization else { return test }
+        if let scaledTest, scaledTest.standardization == standardization { return scaledTest.rows }
+        let rows = standardization.apply(to: test)
+        scaledTest = (standardization, rows)
+        return rows
     }
 }

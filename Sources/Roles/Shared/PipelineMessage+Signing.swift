@@ -60,10 +60,19 @@ public struct ModelVerifier: Sendable {
 
     /// The coordinator's key (`--coordinator-key`); nil takes unsigned messages, as before signing existed.
     public let coordinatorKey: VerifyingKey?
+    /// A table federation's subscriber: a model version without the standardisation section
+    /// is dropped as `wrong-model` (`missing-standardization`), since its weights cannot be
+    /// applied to rows nobody knows how to scale. Version notices carry no section and are
+    /// not affected.
+    public let requiresStandardization: Bool
     private let logger: Logger
 
-    public init(coordinatorKey: VerifyingKey?, logger: Logger = Logger(label: "fedq", factory: { _ in SwiftLogNoOpLogHandler() })) {
+    public init(
+        coordinatorKey: VerifyingKey?, requiresStandardization: Bool = false,
+        logger: Logger = Logger(label: "fedq", factory: { _ in SwiftLogNoOpLogHandler() })
+    ) {
         self.coordinatorKey = coordinatorKey
+        self.requiresStandardization = requiresStandardization
         self.logger = logger
     }
 
@@ -88,7 +97,11 @@ public struct ModelVerifier: Sendable {
             }
         }
         do throws(WireError) {
-            return .success(try PipelineMessage.decodeModel(delivery, spec: spec))
+            let model = try PipelineMessage.decodeModel(delivery, spec: spec)
+            if requiresStandardization && model.standardization == nil {
+                return .failure(Rejection(reason: .wrongModel, detail: "missing-standardization"))
+            }
+            return .success(model)
         } catch {
             return .failure(Rejection(reason: error.rejectionReason, detail: error.reasonCode))
         }

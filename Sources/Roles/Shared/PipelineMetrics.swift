@@ -25,6 +25,8 @@ public enum PipelineMetric: String, CaseIterable, Sendable {
     case modelsRejected = "fedq_models_rejected_total"
     case modelRequestsRefused = "fedq_model_requests_refused_total"
     case updatesClipped = "fedq_updates_clipped_total"
+    case statisticsReceived = "fedq_statistics_received_total"
+    case statisticsRejected = "fedq_statistics_rejected_total"
 
     /// What swift-metrics type makes it, and so its Prometheus type.
     public enum Kind: Sendable, Equatable {
@@ -44,7 +46,8 @@ public enum PipelineMetric: String, CaseIterable, Sendable {
     public var kind: Kind {
         switch self {
         case .updatesReceived, .updatesApplied, .updatesDroppedStale, .updatesRejected, .updatesPublished, .partialsFlushed,
-            .partialsReceived, .reconnects, .modelsRejected, .modelRequestsRefused, .updatesClipped:
+            .partialsReceived, .reconnects, .modelsRejected, .modelRequestsRefused, .updatesClipped, .statisticsReceived,
+            .statisticsRejected:
             .counter
         case .modelVersion, .evaluatedAccuracy, .queueReady, .dpEpsilon: .gauge
         // Staleness is counted in versions: buckets that separate fresh from stale.
@@ -56,7 +59,7 @@ public enum PipelineMetric: String, CaseIterable, Sendable {
     /// The label its series are split by, if any.
     public var label: String? {
         switch self {
-        case .updatesRejected, .modelsRejected: "reason"
+        case .updatesRejected, .modelsRejected, .statisticsRejected: "reason"
         case .reconnects: "role"
         case .queueReady: "queue"
         default: nil
@@ -85,6 +88,10 @@ public enum PipelineMetric: String, CaseIterable, Sendable {
             "Model versions and version notices this subscriber dropped, by reason: undecodable or another model's, or (with --coordinator-key) unauthenticated."
         case .updatesClipped:
             "Updates this worker scaled down to its norm bound (--clip, or --dp-clip) before adding them: a rising rate means large or hostile updates."
+        case .statisticsReceived:
+            "Clients' feature statistics the coordinator of a table federation took from fedq.q.statistics and accepted (merged, repeated or late)."
+        case .statisticsRejected:
+            "Statistics messages the coordinator refused, by reason: undecodable, another model's or width, or (with --issuer-key) unauthenticated."
         case .modelRequestsRefused:
             "Model requests the coordinator did not answer: their reply_to named a queue that is not a subscriber's own (amq.gen-…)."
         }
@@ -121,6 +128,12 @@ public enum PipelineMetrics {
     public static let dpEpsilon = Gauge(label: PipelineMetric.dpEpsilon.name)
     public static let modelRequestsRefused = Counter(label: PipelineMetric.modelRequestsRefused.name)
     public static let updatesClipped = Counter(label: PipelineMetric.updatesClipped.name)
+    public static let statisticsReceived = Counter(label: PipelineMetric.statisticsReceived.name)
+
+    /// Statistics messages the coordinator refused (`StatisticsVerifier`).
+    public static func statisticsRejected(_ reason: RejectionReason) -> Counter {
+        Counter(label: PipelineMetric.statisticsRejected.name, dimensions: [("reason", reason.name)])
+    }
 
     public static func rejected(_ reason: RejectionReason) -> Counter {
         Counter(label: PipelineMetric.updatesRejected.name, dimensions: [("reason", reason.name)])
@@ -142,7 +155,7 @@ public enum PipelineMetrics {
 
     /// Makes this process's counters and histograms now, at zero, so the first scrape has them
     /// and a dashboard's `rate()` sees the first increment: every unlabelled one, a rejection
-    /// counter per reason (for updates and for models) and `role`'s reconnect counter. Gauges are left to their first value:
+    /// counter per reason (for updates, models and statistics) and `role`'s reconnect counter. Gauges are left to their first value:
     /// one at zero would claim a version or an accuracy the process never had.
     public static func register(role: String) {
         for metric in PipelineMetric.allCases where metric.label == nil {
@@ -155,6 +168,7 @@ public enum PipelineMetrics {
         }
         for reason in RejectionReason.allCases where reason.isRejection { _ = rejected(reason) }
         for reason in ModelVerifier.reasons { _ = modelsRejected(reason) }
+        for reason in ModelVerifier.reasons { _ = statisticsRejected(reason) }
         _ = reconnects(role)
     }
 

@@ -37,6 +37,13 @@ public enum PipelineTopology {
     public static let modelRequestsExchange = "fedq.model-requests"
     public static let modelRequestsQueue = "fedq.q.model-requests"
     public static let modelRequestsRoutingKey = "fedq.model-requests"
+    /// A table federation's clients send their feature statistics here before the first
+    /// model version (docs/wire-format.md, "Statistics message"); the coordinator alone
+    /// reads them. A queue of its own, not the updates path: statistics are no update,
+    /// workers must never aggregate them, and the coordinator needs them before any exist.
+    public static let statisticsExchange = "fedq.statistics"
+    public static let statisticsQueue = "fedq.q.statistics"
+    public static let statisticsRoutingKey = "fedq.statistics"
 
     /// Whether `queue` is a subscriber's own model queue (server-named, `amq.gen-…`), the
     /// only kind the coordinator answers a model request into.
@@ -53,6 +60,7 @@ public enum PipelineTopology {
         ExchangeDeclaration(name: versionsExchange, kind: .fanout),
         ExchangeDeclaration(name: deadExchange, kind: .fanout),
         ExchangeDeclaration(name: modelRequestsExchange, kind: .direct),
+        ExchangeDeclaration(name: statisticsExchange, kind: .direct),
     ]
 
     /// The shared queues with the bindings that feed each one, for an updates path of
@@ -84,6 +92,7 @@ public enum PipelineTopology {
             (QueueDeclaration(name: partialsQueue, arguments: partials), partialsExchange, [partialsRoutingKey]),
             (QueueDeclaration(name: deadQueue, arguments: quorum), deadExchange, [""]),
             (QueueDeclaration(name: modelRequestsQueue, arguments: quorum), modelRequestsExchange, [modelRequestsRoutingKey]),
+            (QueueDeclaration(name: statisticsQueue, arguments: quorum), statisticsExchange, [statisticsRoutingKey]),
         ]
     }
 
@@ -161,7 +170,7 @@ public enum PipelineTopology {
     /// (updates of a crashed run come back when its connections drop), which a run that
     /// accounts for every update it published must not pick up.
     public static func purge(on transport: some Transport, shards: UpdateShards = .single) async throws(TransportError) {
-        for queue in shards.queues + [updateChunksQueue, partialsQueue, deadQueue, modelRequestsQueue] { try await transport.purgeQueue(queue) }
+        for queue in shards.queues + [updateChunksQueue, partialsQueue, deadQueue, modelRequestsQueue, statisticsQueue] { try await transport.purgeQueue(queue) }
     }
 
     /// A private queue on the model fanout that only ever holds the newest
