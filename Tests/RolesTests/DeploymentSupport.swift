@@ -7,6 +7,7 @@ import Foundation
 import TestSupport
 import Synchronization
 import Testing
+import Trust
 
 /// A deployment of `fedq` role processes against the test broker, in a scratch
 /// directory: each role's output, checkpoint and logs land there, so a failing
@@ -73,6 +74,24 @@ final class Deployment: Sendable {
     }
 
     func process(named name: String) -> ChildProcess? { processes.named(name) }
+
+    /// A signed federation's files under `keys/`, as `fedq keys init` and `fedq keys issue`
+    /// write them: `issuer.pub`, `coordinator.key` and `.pub`, and in `clients/` a key and a
+    /// credential, valid for an hour, for each of `clients`.
+    func writeKeys(clients: Range<UInt64>) throws -> (directory: String, notAfter: UInt64) {
+        let keys = directory + "/keys"
+        try FileManager.default.createDirectory(atPath: keys + "/clients", withIntermediateDirectories: true)
+        let issuer = SigningKey()
+        let coordinatorKey = SigningKey()
+        try KeyFile.write(issuer.publicKey, to: keys + "/issuer.pub")
+        try KeyFile.write(coordinatorKey, to: keys + "/coordinator.key")
+        try KeyFile.write(coordinatorKey.publicKey, to: keys + "/coordinator.pub")
+        let notAfter = UInt64(Date().timeIntervalSince1970) + 3600
+        for id in clients {
+            try KeyFile.write(ClientIdentity.issue(clientID: id, notAfter: notAfter, by: issuer), directory: keys + "/clients")
+        }
+        return (keys, notAfter)
+    }
 
     /// A test that failed half-way leaves no process behind to steal the next test's messages.
     deinit {

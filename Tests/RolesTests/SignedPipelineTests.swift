@@ -16,17 +16,7 @@ import Wire
 struct SignedPipelineTests {
     @Test func aSignedDeploymentTrainsAndShrugsOffForgeries() async throws {
         let deployment = try await Deployment("signed")
-        let keys = deployment.directory + "/keys"
-        try FileManager.default.createDirectory(atPath: keys + "/clients", withIntermediateDirectories: true)
-        let issuer = SigningKey()
-        let coordinatorKey = SigningKey()
-        try KeyFile.write(issuer.publicKey, to: keys + "/issuer.pub")
-        try KeyFile.write(coordinatorKey, to: keys + "/coordinator.key")
-        try KeyFile.write(coordinatorKey.publicKey, to: keys + "/coordinator.pub")
-        let notAfter = UInt64(Date().timeIntervalSince1970) + 3600
-        for id in 0..<20 as Range<UInt64> {
-            try KeyFile.write(ClientIdentity.issue(clientID: id, notAfter: notAfter, by: issuer), directory: keys + "/clients")
-        }
+        let (keys, notAfter) = try deployment.writeKeys(clients: 0..<20)
         let verify = ["--coordinator-key", keys + "/coordinator.pub", "--metrics-port", "0"]
         try deployment.start("coordinator", [
             "coordinator", "--checkpoint", deployment.directory + "/coordinator", "--signing-key", keys + "/coordinator.key",

@@ -21,17 +21,7 @@ struct TableDeploymentTests {
 
     @Test func aSignedTableFederationOfProcessesSharesStatisticsNotRows() async throws {
         let deployment = try await Deployment("table")
-        let keys = deployment.directory + "/keys"
-        try FileManager.default.createDirectory(atPath: keys + "/clients", withIntermediateDirectories: true)
-        let issuer = SigningKey()
-        let coordinatorKey = SigningKey()
-        try KeyFile.write(issuer.publicKey, to: keys + "/issuer.pub")
-        try KeyFile.write(coordinatorKey, to: keys + "/coordinator.key")
-        try KeyFile.write(coordinatorKey.publicKey, to: keys + "/coordinator.pub")
-        let notAfter = UInt64(Date().timeIntervalSince1970) + 3600
-        for id in 0..<5 as Range<UInt64> {
-            try KeyFile.write(ClientIdentity.issue(clientID: id, notAfter: notAfter, by: issuer), directory: keys + "/clients")
-        }
+        let (keys, notAfter) = try deployment.writeKeys(clients: 0..<5)
         let table = ["--dataset", Self.wdbc, "--label", "diagnosis", "--model", "dense:64,relu,dense:2"]
         let verify = ["--coordinator-key", keys + "/coordinator.pub"]
         let coordinator = [

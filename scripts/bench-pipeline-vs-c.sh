@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Issue 21, item 3: the whole pipeline (publishers, 2 aggregator workers, the coordinator)
+# against a plain C loop over librabbitmq on the same queue type (quorum), with every
+# process on every core (nothing pinned: how most people first run it), in one script run.
+# Each run: `fedq loadtest --codec int8 --workers 2 --updates 10000` (200 KB updates), then
+# `fedq bench amqp` moving 3,000 messages of 200 KB through a quorum queue with the C loop.
+# Both keep the same number of publishes unconfirmed: 2 publishers × IN_FLIGHT for the
+# load test, a window of 2 × IN_FLIGHT for the C loop, since a quorum queue's confirms
+# take tens of milliseconds and a smaller window measures that latency, not the pipeline.
+#   scripts/bench-pipeline-vs-c.sh [RUNS (default 5)] [IN_FLIGHT per publisher (default 32)]
+# Prints a line per run and the median of pipeline / C loop.
+set -euo pipefail
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$repo"
+source scripts/lib/packages.sh
+source scripts/lib/fedq.sh
+source scripts/lib/loadtest-json.sh
+fedq_install_missing_packages
+fedq_build_release
+runs="${1:-5}"
+in_flight="${2:-32}"
+port="${FEDQ_BENCH_BROKER_PORT:-5693}"
+out="runs/bench-pipeline-vs-c"
+fedq_fresh_bench_node "$port" "$out"
+broker_pid="$(scripts/broker.sh pid "$port")"
+echo "$runs runs, 2 publishers x $in_flight in flight, C loop window $((2 * in_flight)); $(uptime | sed 's/.*load average/load average/')"
+echo "| run | pipeline updates/s | C loop msgs/s | pipeline / C loop | p50 / p99 ms | CPU broker / workers / publishers / coordinator / machine |"
+echo "|---|---:|---:|---:|---|---|"
+ratios=()
+for ((i = 1; i <= runs; i++)); do
+    json="$out/run-$i.json"
+    "$fedq" loadtest --broker "$broker" --broker-pid "$broker_pid" --codec int8 --workers 2 --updates 10000 \
+        --in-flight "$in_flight" --json "$json" --out "$out/run" > "$out/last.log" 2>&1 || { cat "$out/last.log"; exit 1; }
+    c_loop="$("$fedq" bench amqp --broker "$broker" --sizes 200000 --queue-types quorum --messages 3000 --rounds 1 \
+        --window $((2 * in_flight)) | awk '$1 == "quorum" {print $5}')"
+    pipeline="$(field "$json" updates_per_second)"
+    ratios+=("$(awk -v p="$pipeline" -v c="$c_loop" 'BEGIN {printf "%.1f", 100 * p / c}')")
+    printf "| %d | %.0f | %.0f | %s%% | %.0f / %.0f | %s / %s / %s / %s / %s |\n" "$i" "$pipeline" "$c_loop" "${ratios[-1]}" \
+        "$(field "$json" p50)" "$(field "$json" p99)" "$(cpu "$json" cpu broker)" "$(cpu "$json" cpu worker)" \
+        "$(cpu "$json" cpu publishers)" "$(cpu "$json" cpu coordinator)" "$(cpu "$json" cpu machine)"
+done
+printf "median pipeline / C loop: %s%% over %d runs\n" \
+    "$(printf "%s\n" "${ratios[@]}" | sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}')" "$runs"
