@@ -36,6 +36,10 @@ struct Inspect: ParsableCommand {
             expectation = ModelExpectation(specHash: hash, parameterCount: parameters)
         }
         do {
+            if StatisticsReport.isStatistics(bytes) {
+                print(try StatisticsReport(bytes, specHash: expectation?.specHash).text)
+                return
+            }
             print(MessageReport(try Envelope(bytes: bytes, expecting: expectation)).text)
         } catch {
             // A NaN/Inf update is still worth looking at: show it, then fail with the typed error
@@ -85,6 +89,13 @@ struct MessageReport {
             "message bytes:   \(envelope.messageByteCount) (codec output \(envelope.encodedByteCount))",
             String(format: "ratio vs fp32:   %.2fx", Double(fp32Bytes) / Double(max(envelope.messageByteCount, 1))),
         ]
+        if let scaling = envelope.standardization {
+            lines.append("standardisation: \(scaling.featureCount) features")
+            for feature in 0..<min(scaling.featureCount, 10) {
+                lines.append("  feature \(feature): mean \(scaling.means[feature]), deviation \(scaling.deviations[feature])")
+            }
+            if scaling.featureCount > 10 { lines.append("  ... \(scaling.featureCount - 10) more") }
+        }
         if let partial = envelope.partial {
             lines.append("weight total:    \(partial.weightTotal)")
             lines.append("update count:    \(partial.updateCount)")
@@ -97,6 +108,46 @@ struct MessageReport {
         lines.append("NaN count:       \(nanCount)")
         lines.append("Inf count:       \(infinityCount)")
         lines.append("non-zero:        \(nonZero)")
+        text = lines.joined(separator: "\n")
+    }
+}
+
+/// What `fedq inspect` prints for a table federation client's statistics message (`FDQS`,
+/// docs/wire-format.md): whose rows, how many, and the means and deviations they imply.
+/// Never a row: the message holds none.
+struct StatisticsReport {
+    let text: String
+
+    static func isStatistics(_ bytes: [UInt8]) -> Bool {
+        bytes.count >= 4 && bytes.prefix(4).enumerated().reduce(UInt32(0)) { $0 | UInt32($1.element) << (8 * $1.offset) } == StatisticsMessage.magic
+    }
+
+    /// Decodes against the message's own spec hash and width (or the expected hash): the
+    /// decoder's every other check (length, CRC, count, finite sums, variance) still applies.
+    /// - Throws: `WireError`, as the coordinator would refuse it.
+    init(_ bytes: [UInt8], specHash expected: UInt64?) throws(WireError) {
+        func field<T: FixedWidthInteger>(_ offset: Int, _: T.Type) -> T {
+            guard bytes.count >= offset + MemoryLayout<T>.size else { return 0 }
+            return bytes[offset..<(offset + MemoryLayout<T>.size)].enumerated().reduce(T(0)) { $0 | T($1.element) << (8 * $1.offset) }
+        }
+        let message = try StatisticsMessage(
+            bytes: bytes, featureCount: Int(field(32, UInt32.self)), specHash: expected ?? field(8, UInt64.self))
+        let n = Double(message.count)
+        var lines = [
+            "kind:            statistics (\(StatisticsMessage.contentType))",
+            "format version:  \(StatisticsMessage.formatVersion)",
+            "spec hash:       0x\(String(message.specHash, radix: 16))",
+            "client id:       \(message.clientID)",
+            "rows:            \(message.count)",
+            "features:        \(message.featureCount)",
+            "message bytes:   \(bytes.count)",
+        ]
+        for feature in 0..<min(message.featureCount, 10) {
+            let mean = message.sums[feature] / n
+            let deviation = max(message.sumsOfSquares[feature] / n - mean * mean, 0).squareRoot()
+            lines.append(String(format: "  feature %d: mean %.6g, deviation %.6g", feature, mean, deviation))
+        }
+        if message.featureCount > 10 { lines.append("  ... \(message.featureCount - 10) more") }
         text = lines.joined(separator: "\n")
     }
 }

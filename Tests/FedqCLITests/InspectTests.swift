@@ -34,6 +34,38 @@ import Wire
         try inspect([path, "--spec-hash", "0xabcd", "--parameters", "\(update.count)"]).run()
     }
 
+    /// A table federation client's statistics message, as `fedq.q.statistics` holds it: its
+    /// client, row count and the means and deviations its sums imply; a damaged one fails
+    /// with the coordinator's reason.
+    @Test func aStatisticsMessageShowsItsClientRowsAndMeans() throws {
+        // Rows (1, 4) and (3, 10): means 2 and 7, deviations 1 and 3.
+        var bytes = try StatisticsMessage(specHash: 0xABCD, clientID: 4, count: 2, sums: [4, 14], sumsOfSquares: [10, 116]).encoded()
+        let report = try StatisticsReport(bytes, specHash: nil).text
+        for line in ["client id:       4", "rows:            2", "features:        2", "feature 0: mean 2, deviation 1", "feature 1: mean 7, deviation 3"] {
+            #expect(report.contains(line), "\(line) not in\n\(report)")
+        }
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("fedq-inspect-\(UUID().uuidString).msg").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        try inspect([path]).run()
+        #expect(throws: WireError.specHashMismatch(expected: 0x1234, found: 0xABCD)) {
+            try inspect([path, "--spec-hash", "1234", "--parameters", "10"]).run()
+        }
+        bytes[45] ^= 0x01
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        let error = try #require(throws: WireError.self) { try inspect([path]).run() }
+        #expect(error.reasonCode == "checksum-mismatch")
+    }
+
+    /// A table federation's model version shows the standardisation it carries.
+    @Test func aModelVersionShowsItsStandardisation() throws {
+        let header = MessageHeader(kind: .modelVersion, specHash: 0xABCD, modelVersion: 5, parameterCount: 8, codec: .fp32)
+        let scaling = Standardization(means: [0.5, -3, 120], deviations: [1, 0.25, 40])
+        let envelope = try Envelope(bytes: try Envelope.encode([Float](repeating: 1, count: 8), header: header, standardization: scaling))
+        let report = MessageReport(envelope).text
+        #expect(report.contains("standardisation: 3 features") && report.contains("feature 2: mean 120.0, deviation 40.0"), "\(report)")
+    }
+
     @Test func corruptedPayloadFailsWithChecksumMismatch() throws {
         let path = try writeMessage(corruptingByte: Envelope.headerByteCount + 100)
         defer { try? FileManager.default.removeItem(atPath: path) }
