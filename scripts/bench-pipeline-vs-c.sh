@@ -8,7 +8,10 @@
 # load test, a window of 2 × IN_FLIGHT for the C loop, since a quorum queue's confirms
 # take tens of milliseconds and a smaller window measures that latency, not the pipeline.
 #   scripts/bench-pipeline-vs-c.sh [RUNS (default 5)] [IN_FLIGHT per publisher (default 32)]
-# Prints a line per run and the median of pipeline / C loop.
+# Prints a line per run and the median of pipeline / C loop. FEDQ_BENCH_ROLES_DIR puts the
+# roles' files (the coordinator's checkpoint, fsynced at every version) elsewhere, e.g. on
+# /dev/shm to stand in for a disk of the coordinator's own: on one VM disk its fsyncs and
+# the broker's write-ahead log's wait for each other.
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
@@ -21,16 +24,17 @@ runs="${1:-5}"
 in_flight="${2:-32}"
 port="${FEDQ_BENCH_BROKER_PORT:-5693}"
 out="runs/bench-pipeline-vs-c"
+roles_dir="${FEDQ_BENCH_ROLES_DIR:-$out/run}"
 fedq_fresh_bench_node "$port" "$out"
 broker_pid="$(scripts/broker.sh pid "$port")"
-echo "$runs runs, 2 publishers x $in_flight in flight, C loop window $((2 * in_flight)); $(uptime | sed 's/.*load average/load average/')"
+echo "$runs runs, 2 publishers x $in_flight in flight, C loop window $((2 * in_flight)), roles' files in $roles_dir; $(uptime | sed 's/.*load average/load average/')"
 echo "| run | pipeline updates/s | C loop msgs/s | pipeline / C loop | p50 / p99 ms | CPU broker / workers / publishers / coordinator / machine |"
 echo "|---|---:|---:|---:|---|---|"
 ratios=()
 for ((i = 1; i <= runs; i++)); do
     json="$out/run-$i.json"
     "$fedq" loadtest --broker "$broker" --broker-pid "$broker_pid" --codec int8 --workers 2 --updates 10000 \
-        --in-flight "$in_flight" --json "$json" --out "$out/run" > "$out/last.log" 2>&1 || { cat "$out/last.log"; exit 1; }
+        --in-flight "$in_flight" --json "$json" --out "$roles_dir" > "$out/last.log" 2>&1 || { cat "$out/last.log"; exit 1; }
     c_loop="$("$fedq" bench amqp --broker "$broker" --sizes 200000 --queue-types quorum --messages 3000 --rounds 1 \
         --window $((2 * in_flight)) | awk '$1 == "quorum" {print $5}')"
     pipeline="$(field "$json" updates_per_second)"
