@@ -3,10 +3,12 @@
 # against a plain C loop over librabbitmq on the same queue type (quorum), with every
 # process on every core (nothing pinned: how most people first run it), in one script run.
 # Each run: `fedq loadtest --codec int8 --workers 2 --updates 10000` (200 KB updates), then
-# `fedq bench amqp` moving 3,000 messages of 200 KB through a quorum queue with the C loop.
+# `fedq bench amqp` moving as many messages of 200 KB through a quorum queue with the C loop.
+# The same count matters: the node's write-ahead log rolls over every 512 MB, and a run of
+# 2 GB pays for moving three of them into segment files while one of 600 MB barely does
+# (the C loop moved 796 msgs/s with 3,000 messages and 596 with 10,000 in one minute).
 # Both keep the same number of publishes unconfirmed: 2 publishers × IN_FLIGHT for the
-# load test, a window of 2 × IN_FLIGHT for the C loop, since a quorum queue's confirms
-# take tens of milliseconds and a smaller window measures that latency, not the pipeline.
+# load test, a window of 2 × IN_FLIGHT for the C loop.
 #   scripts/bench-pipeline-vs-c.sh [RUNS (default 5)] [IN_FLIGHT per publisher (default 32)]
 # Prints a line per run and the median of pipeline / C loop. FEDQ_BENCH_ROLES_DIR puts the
 # roles' files (the coordinator's checkpoint, fsynced at every version) elsewhere, e.g. on
@@ -35,7 +37,7 @@ for ((i = 1; i <= runs; i++)); do
     json="$out/run-$i.json"
     "$fedq" loadtest --broker "$broker" --broker-pid "$broker_pid" --codec int8 --workers 2 --updates 10000 \
         --in-flight "$in_flight" --json "$json" --out "$roles_dir" > "$out/last.log" 2>&1 || { cat "$out/last.log"; exit 1; }
-    c_loop="$("$fedq" bench amqp --broker "$broker" --sizes 200000 --queue-types quorum --messages 3000 --rounds 1 \
+    c_loop="$("$fedq" bench amqp --broker "$broker" --sizes 200000 --queue-types quorum --messages 10000 --rounds 1 \
         --window $((2 * in_flight)) | awk '$1 == "quorum" {print $5}')"
     pipeline="$(field "$json" updates_per_second)"
     ratios+=("$(awk -v p="$pipeline" -v c="$c_loop" 'BEGIN {printf "%.1f", 100 * p / c}')")
