@@ -12,11 +12,7 @@
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
-source scripts/lib/packages.sh
-source scripts/lib/fedq.sh
-source scripts/lib/loadtest-json.sh
-fedq_install_missing_packages
-fedq_build_release
+source scripts/lib/loadtest-bench.sh
 seconds="${1:-10}"
 if ! [[ "$seconds" =~ ^[0-9]+$ ]] || ((seconds == 0)); then
     echo "bench-cluster.sh: SECONDS must be a positive whole number, got '$seconds'" >&2

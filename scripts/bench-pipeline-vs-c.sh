@@ -17,11 +17,7 @@
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
-source scripts/lib/packages.sh
-source scripts/lib/fedq.sh
-source scripts/lib/loadtest-json.sh
-fedq_install_missing_packages
-fedq_build_release
+source scripts/lib/loadtest-bench.sh
 runs="${1:-5}"
 in_flight="${2:-32}"
 port="${FEDQ_BENCH_BROKER_PORT:-5693}"
