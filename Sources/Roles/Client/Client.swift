@@ -26,9 +26,8 @@ public actor Client {
     /// The part of earlier deltas a top-k codec left out, added to the next one (nil
     /// until the first update, and always for codecs that send every value).
     private var feedback: ErrorFeedback?
-    /// A table federation's shard scaled with the model's standardisation, kept while
-    /// versions carry the same one (the coordinator freezes it: scaled once per run).
-    private var scaled: (standardization: Standardization, rows: Dataset)?
+    /// A table federation's shard scaled with the model's standardisation.
+    private var scaled = ScaledRows()
 
     /// - Parameter seed: the run's seed; the client mixes its id in.
     public init(id: UInt64, data: Dataset, shard: [Int], training: LocalTraining, seed: UInt64) {
@@ -94,9 +93,7 @@ public actor Client {
     /// federation has already dropped versions without one.
     private func rows(for model: GlobalModel) -> (Dataset, [Int]) {
         guard let standardization = model.standardization else { return (data, shard) }
-        if let scaled, scaled.standardization == standardization { return (scaled.rows, Array(0..<scaled.rows.count)) }
-        let rows = standardization.apply(to: data.subset(shard))
-        scaled = (standardization, rows)
+        let rows = scaled.rows(for: standardization) { data.subset(shard) }
         return (rows, Array(0..<rows.count))
     }
 

@@ -22,9 +22,8 @@ public actor Evaluator {
     /// each record; nil on MNIST.
     private let classNames: [String]?
     public private(set) var history: [EvaluationRecord] = []
-    /// A table federation's test rows scaled with the model's standardisation, kept while
-    /// versions carry the same one (the coordinator freezes it).
-    private var scaledTest: (standardization: Standardization, rows: Dataset)?
+    /// A table federation's test rows scaled with the model's standardisation.
+    private var scaledTest = ScaledRows()
 
     public init(
         spec: ModelSpec, test: Dataset, pool: ComputePool<Network>,
@@ -89,9 +88,6 @@ public actor Evaluator {
     /// here; as they are when it carries none.
     private func testRows(for model: GlobalModel) -> Dataset {
         guard let standardization = model.standardization else { return test }
-        if let scaledTest, scaledTest.standardization == standardization { return scaledTest.rows }
-        let rows = standardization.apply(to: test)
-        scaledTest = (standardization, rows)
-        return rows
+        return scaledTest.rows(for: standardization) { test }
     }
 }
