@@ -13,7 +13,8 @@
 # Prints a line per run and the median of pipeline / C loop. FEDQ_BENCH_ROLES_DIR puts the
 # roles' files (the coordinator's checkpoint, fsynced at every version) elsewhere, e.g. on
 # /dev/shm to stand in for a disk of the coordinator's own: on one VM disk its fsyncs and
-# the broker's write-ahead log's wait for each other.
+# the broker's write-ahead log's wait for each other. FEDQ_BENCH_LOADTEST_FLAGS adds flags
+# to the load test, e.g. `--exact-partials` to measure what fp16 partials save.
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
@@ -23,16 +24,17 @@ in_flight="${2:-32}"
 port="${FEDQ_BENCH_BROKER_PORT:-5693}"
 out="runs/bench-pipeline-vs-c"
 roles_dir="${FEDQ_BENCH_ROLES_DIR:-$out/run}"
+read -r -a extra_flags <<< "${FEDQ_BENCH_LOADTEST_FLAGS:-}"
 fedq_fresh_bench_node "$port" "$out"
 broker_pid="$(scripts/broker.sh pid "$port")"
-echo "$runs runs, 2 publishers x $in_flight in flight, C loop window $((2 * in_flight)), roles' files in $roles_dir; $(uptime | sed 's/.*load average/load average/')"
+echo "$runs runs, 2 publishers x $in_flight in flight, C loop window $((2 * in_flight)), roles' files in $roles_dir${FEDQ_BENCH_LOADTEST_FLAGS:+, load test flags $FEDQ_BENCH_LOADTEST_FLAGS}; $(uptime | sed 's/.*load average/load average/')"
 echo "| run | pipeline updates/s | C loop msgs/s | pipeline / C loop | p50 / p99 ms | CPU broker / workers / publishers / coordinator / machine |"
 echo "|---|---:|---:|---:|---|---|"
 ratios=()
 for ((i = 1; i <= runs; i++)); do
     json="$out/run-$i.json"
     "$fedq" loadtest --broker "$broker" --broker-pid "$broker_pid" --codec int8 --workers 2 --updates 10000 \
-        --in-flight "$in_flight" --json "$json" --out "$roles_dir" > "$out/last.log" 2>&1 || { cat "$out/last.log"; exit 1; }
+        --in-flight "$in_flight" "${extra_flags[@]}" --json "$json" --out "$roles_dir" > "$out/last.log" 2>&1 || { cat "$out/last.log"; exit 1; }
     c_loop="$("$fedq" bench amqp --broker "$broker" --sizes 200000 --queue-types quorum --messages 10000 --rounds 1 \
         --window $((2 * in_flight)) | awk '$1 == "quorum" {print $5}')"
     pipeline="$(field "$json" updates_per_second)"

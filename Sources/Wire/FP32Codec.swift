@@ -6,6 +6,8 @@ public struct FP32Codec: ParameterlessCodec {
 
     public init() {}
 
+    public var isExact: Bool { true }
+
     public func encodedByteCount(count: Int) -> Int { 4 * count }
 
     public func encode(_ values: UnsafeBufferPointer<Float>, into output: UnsafeMutableRawBufferPointer, random: inout VectorRandom) {

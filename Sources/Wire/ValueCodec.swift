@@ -40,6 +40,10 @@ public protocol ValueCodec: Hashable, Sendable, CustomStringConvertible {
     /// Whether encoding draws random numbers (stochastic rounding). Encoders of other codecs
     /// leave the caller's generator untouched.
     var isStochastic: Bool { get }
+    /// Whether decoding gives back every finite fp32 value exactly (fp32 only). A worker
+    /// sums updates of lossy codecs into an fp16 partial (``PartialPrecision``), and keeps
+    /// fp32 as soon as one exact update is in the sum. Default: false.
+    var isExact: Bool { get }
     /// Bytes of codec output for `count` values.
     func encodedByteCount(count: Int) -> Int
     /// Refuses finite values this codec cannot represent (the envelope has already refused
@@ -62,6 +66,7 @@ public protocol ValueCodec: Hashable, Sendable, CustomStringConvertible {
 
 extension ValueCodec {
     public var isStochastic: Bool { false }
+    public var isExact: Bool { false }
 
     public func squaredNorm(_ payload: UnsafeRawPointer, count: Int) -> Double {
         var values = [Float](repeating: 0, count: count)

@@ -20,11 +20,12 @@ import Wire
     }
 
     func update(
-        _ value: Float, base: ModelVersion = 0, id: UpdateID = .random(), samples: UInt64 = 600, client: UInt64 = .random(in: 0...UInt64.max)
+        _ value: Float, base: ModelVersion = 0, id: UpdateID = .random(), samples: UInt64 = 600, client: UInt64 = .random(in: 0...UInt64.max),
+        codec: CodecSpec = .fp32
     ) throws -> (body: [UInt8], id: UpdateID) {
         let header = MessageHeader(
             kind: .clientUpdate, specHash: spec.hash, modelVersion: base, updateID: id, clientID: client, sampleCount: samples,
-            parameterCount: spec.parameterCount, codec: .fp32)
+            parameterCount: spec.parameterCount, codec: codec)
         return (try Envelope.encode([Float](repeating: value, count: spec.parameterCount), header: header), id)
     }
 
@@ -51,6 +52,28 @@ import Wire
         #expect(batch.partial.weightTotal == 2 && batch.partial.massTotal == 2)
         let rest = machine.takeBatch()
         #expect(rest == nil)
+    }
+
+    @Test func aBatchOfLossyUpdatesTravelsAsFP16AndOneExactUpdateKeepsItFP32() throws {
+        var machine = machine(flush: 2)
+        let int8 = try CodecSpec(parsing: "int8")
+        _ = receive(&machine, try update(0.5, codec: int8))
+        guard case .added(let lossy) = receive(&machine, try update(0.25, codec: CodecSpec(values: .fp16))), let lossyBatch = lossy.first else {
+            Issue.record("the second update did not flush")
+            return
+        }
+        #expect(!lossyBatch.holdsExactUpdates)
+        #expect(PartialPrecision.codec(for: lossyBatch.partial.weightedSum, holdsExactUpdates: false) == PartialPrecision.reduced)
+        _ = receive(&machine, try update(0.5, codec: int8))
+        guard case .added(let mixed) = receive(&machine, try update(0.25)), let mixedBatch = mixed.first else {
+            Issue.record("the fourth update did not flush")
+            return
+        }
+        #expect(mixedBatch.holdsExactUpdates)
+        // The flag starts over with the next partial.
+        _ = receive(&machine, try update(0.5, codec: int8))
+        let next = machine.takeBatch()
+        #expect(next?.holdsExactUpdates == false)
     }
 
     @Test func garbageIsRefusedAsMalformedUnderItsDigest() throws {

@@ -59,6 +59,8 @@ public struct LoadTestCommand: AsyncParsableCommand {
     var sign = false
     @Flag(help: "Run the workers with every defence against hostile updates off (--clip off, no sample or rate bounds), to measure what the defaults cost.")
     var defencesOff = false
+    @Flag(help: "Run the workers with --exact-partials (fp32 partials), to measure what fp16 partials save.")
+    var exactPartials = false
     @Option(help: "The broker's process id, whose CPU the report shows (scripts/broker.sh pid PORT); default: every beam.smp on this host.")
     var brokerPid: Int32?
     @Option(help: "Write every figure here as JSON.")
@@ -111,6 +113,7 @@ public struct LoadTestCommand: AsyncParsableCommand {
         }
         run.brokerPID = brokerPid
         run.defencesOff = defencesOff
+        run.exactPartials = exactPartials
         run.shards = try UpdateShards(updateShards)
         print("load test: \(workers) workers, \(publishers) publishers, \(updateShards) update queue\(updateShards == 1 ? "" : "s"), \(params) parameters, codec \(codec), K=\(buffer)\(sign ? ", signed updates" : "")\(defencesOff ? ", defences off" : "")")
         let result = try await run.run()

@@ -40,6 +40,8 @@ struct LoadTestResult: Codable {
     var signed: Bool?
     /// The workers ran without their defences (`--defences-off`).
     var defencesOff: Bool?
+    /// The workers sent fp32 partials (`--exact-partials`).
+    var exactPartials: Bool?
     var updatesPublished: Int
     var updatesAggregated: Int
     var seconds: Double
@@ -86,6 +88,8 @@ struct LoadTestRun {
     var brokerPID: Int32? = nil
     /// Workers without their defences against hostile updates (`--defences-off`).
     var defencesOff = false
+    /// Workers with `--exact-partials`.
+    var exactPartials = false
     /// The update queues (`--update-shards`).
     var shards: UpdateShards = .single
     var progress: @Sendable (_ published: Int, _ aggregated: Int, _ elapsed: Double) -> Void
@@ -154,7 +158,8 @@ struct LoadTestRun {
                 name: "worker \(index)",
                 arguments: ["worker"] + shared + ["--flush-updates", "\(flushUpdates)", "--prefetch", "\(4 * flushUpdates)", "--flush-ms", "\(flushMs)"]
                     + (sign ? ["--issuer-key", out + "/issuer.pub"] : [])
-                    + (defencesOff ? ["--clip", "off", "--sample-share", "0", "--max-client-rate", "0"] : []),
+                    + (defencesOff ? ["--clip", "off", "--sample-share", "0", "--max-client-rate", "0"] : [])
+                    + (exactPartials ? ["--exact-partials"] : []),
                 log: out + "/worker-\(index).log"))
         }
         return roles
@@ -267,7 +272,7 @@ struct LoadTestRun {
         return LoadTestResult(
             parameters: spec.parameterCount, codec: codec.description, messageBytes: template.count, publishers: publishers,
             workers: workers, buffer: buffer, flushUpdates: flushUpdates, flushMs: flushMs, targetRate: rate, signed: sign,
-            defencesOff: defencesOff, updatesPublished: sentTimes.count,
+            defencesOff: defencesOff, exactPartials: exactPartials, updatesPublished: sentTimes.count,
             updatesAggregated: aggregated, seconds: wall, updatesPerSecond: Double(aggregated) / wall,
             mbPerSecond: Double(aggregated) * Double(template.count) / 1e6 / wall,
             latencyMs: .init(

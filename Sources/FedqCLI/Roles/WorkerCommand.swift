@@ -31,6 +31,8 @@ struct WorkerCommand: AsyncParsableCommand {
     var maxNorm: Float?
     @Option(help: "Refuse messages larger than this many bytes (default: twice the model in fp32).")
     var maxMessageBytes: Int?
+    @Flag(help: "Send partials in fp32 even when every update in them was lossy (default: fp16 then, half the bytes).")
+    var exactPartials = false
 
     func validate() throws {
         guard flushUpdates.map({ $0 > 0 }) ?? true else { throw ValidationError("--flush-updates must be positive") }
@@ -58,6 +60,7 @@ struct WorkerCommand: AsyncParsableCommand {
             issuer: try shared.trust.loadIssuerKey(), coordinatorKey: try shared.trust.loadCoordinatorKey())
         settings.shards = try shared.shards()
         settings.chunkSize = shared.chunks.chunkSize
+        settings.exactPartials = exactPartials
         let (shards, configured) = (settings.shards, settings)
         shared.trust.warnIfUnauthenticated(role: "worker", logger: logger)
         let supervisor = try shared.supervisor(role: "worker", logger: logger)

@@ -169,7 +169,9 @@ public actor AggregatorWorker {
             try await publish(PartialAggregateSummary(
                 weightTotal: partial.weightTotal, massTotal: partial.massTotal,
                 entries: partial.entries.map { .init(updateID: $0.id, baseVersion: $0.baseVersion, checksum: $0.checksum) }),
-                sum: partial.weightedSum, codec: .fp32)
+                sum: partial.weightedSum,
+                codec: PartialPrecision.codec(
+                    for: partial.weightedSum, holdsExactUpdates: settings.exactPartials || outgoing.batch.holdsExactUpdates))
         }
         // Settled entries travel apart from added ones: the coordinator can account each
         // alone, however the broker interleaves redeliveries. Their zero sum deflates to

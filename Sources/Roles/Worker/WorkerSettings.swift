@@ -35,6 +35,9 @@ public struct WorkerSettings: Sendable {
     /// Partials (and refused messages parked in `fedq.dead`) longer than this travel as
     /// chunks (`--chunk-size`; docs/wire-format.md, "Chunks").
     public var chunkSize: Int = Chunk.defaultChunkSize
+    /// Partials always in fp32 (`--exact-partials`), even when every update in them was
+    /// lossy: for an audit that replays the sums bit for bit, at twice the partials' bytes.
+    public var exactPartials = false
     /// How long a chunked update may stay incomplete before it is given up and booked.
     public var chunkTimeout: Duration = .seconds(60)
 

@@ -39,6 +39,9 @@ public struct WorkerStateMachine: Sendable {
         public var partial: PartialAggregate
         public var settled: [PartialAggregateSummary.Settled]
         public var deliveries: Int
+        /// Whether an update sent with an exact codec (fp32) is in the sum: the partial then
+        /// travels as fp32, else as fp16 (``PartialPrecision``).
+        public var holdsExactUpdates = false
         /// The added updates' message checksums, should the batch be reopened.
         var checksums: [UpdateID: UInt32] = [:]
     }
@@ -49,6 +52,8 @@ public struct WorkerStateMachine: Sendable {
     /// The ids in the open partial, with their message's checksum.
     private var ids: [UpdateID: UInt32] = [:]
     private var settled: [PartialAggregateSummary.Settled] = []
+    /// Whether the open partial sums an update sent with an exact codec.
+    private var holdsExactUpdates = false
     /// Deliveries behind the open partial and settled entries, not yet in a batch.
     public private(set) var heldDeliveries = 0
     private var oldest: ContinuousClock.Instant?
@@ -254,6 +259,7 @@ public struct WorkerStateMachine: Sendable {
             id: header.updateID, baseVersion: header.modelVersion, checksum: update.envelope.checksum, weight: update.weight,
             mass: update.mass
         ) { sum, weight in try update.envelope.accumulate(into: sum, weight: weight * scale) }
+        if header.codec.values.isExact { holdsExactUpdates = true }
     }
 
     /// Adds the updates that waited for the bound, each clipped to what it is now.
@@ -291,8 +297,10 @@ public struct WorkerStateMachine: Sendable {
             settled = []
             heldDeliveries = 0
             oldest = nil
+            holdsExactUpdates = false
         }
-        return Batch(partial: partial, settled: settled, deliveries: heldDeliveries, checksums: ids)
+        return Batch(
+            partial: partial, settled: settled, deliveries: heldDeliveries, holdsExactUpdates: holdsExactUpdates, checksums: ids)
     }
 
     private mutating func reopen(_ batch: Batch, now: ContinuousClock.Instant) {
@@ -300,6 +308,7 @@ public struct WorkerStateMachine: Sendable {
         ids = batch.checksums
         settled = batch.settled
         heldDeliveries = batch.deliveries
+        holdsExactUpdates = batch.holdsExactUpdates
         oldest = now
     }
 
