@@ -15,12 +15,15 @@ public struct Delivery: Sendable {
     public let redelivered: Bool
     /// The broker's handle for settling it.
     public let deliveryTag: UInt64
+    /// Its position in a stream queue (RabbitMQ's `x-stream-offset` header); nil for a
+    /// message off an ordinary queue.
+    public let streamOffset: UInt64?
     private let acknowledger: any DeliveryAcknowledger
 
     /// Transports create deliveries; roles only read and settle them.
     public init(
         body: [UInt8], properties: MessageProperties, exchange: String, routingKey: String,
-        redelivered: Bool, deliveryTag: UInt64, acknowledger: any DeliveryAcknowledger
+        redelivered: Bool, deliveryTag: UInt64, streamOffset: UInt64? = nil, acknowledger: any DeliveryAcknowledger
     ) {
         self.body = body
         self.properties = properties
@@ -28,6 +31,7 @@ public struct Delivery: Sendable {
         self.routingKey = routingKey
         self.redelivered = redelivered
         self.deliveryTag = deliveryTag
+        self.streamOffset = streamOffset
         self.acknowledger = acknowledger
     }
 
@@ -36,7 +40,7 @@ public struct Delivery: Sendable {
     public func withoutBody() -> Delivery {
         Delivery(
             body: [], properties: properties, exchange: exchange, routingKey: routingKey, redelivered: redelivered,
-            deliveryTag: deliveryTag, acknowledger: acknowledger)
+            deliveryTag: deliveryTag, streamOffset: streamOffset, acknowledger: acknowledger)
     }
 
     /// Done with it: the broker forgets it.

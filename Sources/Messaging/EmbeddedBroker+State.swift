@@ -66,6 +66,11 @@ struct BrokerState {
     mutating func enqueue(
         _ message: StoredMessage, into queue: QueueState, acknowledger: any DeliveryAcknowledger, depth: Int = 0
     ) -> Bool {
+        if let log = queue.log {
+            log.append(message)
+            dispatch(queue, acknowledger: acknowledger)
+            return true
+        }
         queue.ready.append(message)
         dispatch(queue, acknowledger: acknowledger)
         guard let maxLength = queue.declaration.arguments.maxLength else { return true }
@@ -84,18 +89,39 @@ struct BrokerState {
     /// Delivers ready messages to consumers with room under their prefetch, round-robin
     /// (or only to the first consumer of a single-active-consumer queue).
     mutating func dispatch(_ queue: QueueState, acknowledger: any DeliveryAcknowledger) {
+        if let log = queue.log { return dispatch(log, of: queue, acknowledger: acknowledger) }
         while !queue.ready.isEmpty, let index = queue.nextConsumerWithRoom() {
             guard let message = queue.ready.popFirst() else { return }
-            let tag = nextDeliveryTag
-            nextDeliveryTag += 1
-            queue.consumers[index].unsettled += 1
-            unsettled[tag] = Unsettled(queue: queue, consumer: queue.consumers[index].id, message: message)
-            queue.consumers[index].continuation.yield(
-                Delivery(
-                    body: message.body, properties: message.properties, exchange: message.exchange,
-                    routingKey: message.routingKey, redelivered: message.redelivered, deliveryTag: tag,
-                    acknowledger: acknowledger))
+            hand(message, to: index, of: queue, acknowledger: acknowledger)
         }
+    }
+
+    /// A stream's dispatch: each reader gets the log from its cursor on, as far as its
+    /// prefetch allows; nothing leaves the log.
+    private mutating func dispatch(_ log: StreamLog, of queue: QueueState, acknowledger: any DeliveryAcknowledger) {
+        for index in queue.consumers.indices {
+            while queue.consumers[index].hasRoom, let cursor = queue.consumers[index].cursor, let message = log[cursor] {
+                queue.consumers[index].cursor = cursor + 1
+                hand(message, to: index, of: queue, streamOffset: cursor, acknowledger: acknowledger)
+            }
+        }
+    }
+
+    /// Gives `message` to the queue's consumer at `index` under a new delivery tag, held
+    /// unsettled until it is acked, nacked or its consumer goes.
+    private mutating func hand(
+        _ message: StoredMessage, to index: Int, of queue: QueueState, streamOffset: UInt64? = nil,
+        acknowledger: any DeliveryAcknowledger
+    ) {
+        let tag = nextDeliveryTag
+        nextDeliveryTag += 1
+        queue.consumers[index].unsettled += 1
+        unsettled[tag] = Unsettled(queue: queue, consumer: queue.consumers[index].id, message: message)
+        queue.consumers[index].continuation.yield(
+            Delivery(
+                body: message.body, properties: message.properties, exchange: message.exchange,
+                routingKey: message.routingKey, redelivered: message.redelivered, deliveryTag: tag,
+                streamOffset: streamOffset, acknowledger: acknowledger))
     }
 
     /// Routes a message to the queue's dead-letter exchange with an `x-death` record, or
@@ -136,7 +162,9 @@ struct BrokerState {
         if let index = queue.consumers.firstIndex(where: { $0.id == entry.consumer }) {
             queue.consumers[index].unsettled -= 1
         }
-        if outcome.requeues {
+        if queue.log != nil {
+            // A stream keeps every message: settling only returns the reader's credit.
+        } else if outcome.requeues {
             var message = entry.message
             message.redelivered = true
             queue.ready.prepend(message)
@@ -161,7 +189,7 @@ struct BrokerState {
         if queue.nextConsumer > index { queue.nextConsumer -= 1 }
         let tags = unsettled.compactMap { tag, entry in entry.consumer == id ? tag : nil }.sorted()
         for tag in tags.reversed() {
-            guard var message = unsettled.removeValue(forKey: tag)?.message else { continue }
+            guard var message = unsettled.removeValue(forKey: tag)?.message, queue.log == nil else { continue }
             message.redelivered = true
             queue.ready.prepend(message)
         }
@@ -236,6 +264,8 @@ final class QueueState {
         let connection: UInt64
         let prefetch: Int
         let exclusive: Bool
+        /// A stream reader's next offset (nil for a queue's consumer).
+        var cursor: UInt64?
         var unsettled = 0
         let continuation: BrokerState.Continuation
         let termination: Consumer.Termination
@@ -247,6 +277,8 @@ final class QueueState {
     /// The connection an exclusive queue belongs to.
     let owner: UInt64?
     var ready = MessageRing()
+    /// A stream queue's log (nil for other queues, whose messages are in `ready`).
+    let log: StreamLog?
     var consumers: [ConsumerState] = []
     /// Where the round-robin search for the next consumer starts.
     var nextConsumer = 0
@@ -254,10 +286,11 @@ final class QueueState {
     init(_ declaration: QueueDeclaration, owner: UInt64?) {
         self.declaration = declaration
         self.owner = owner
+        log = declaration.arguments.queueType == .stream ? StreamLog() : nil
     }
 
     var status: QueueStatus {
-        QueueStatus(name: declaration.name, messageCount: ready.count, consumerCount: consumers.count)
+        QueueStatus(name: declaration.name, messageCount: log?.count ?? ready.count, consumerCount: consumers.count)
     }
 
     func nextConsumerWithRoom() -> Int? {

@@ -84,6 +84,10 @@ public final class EmbeddedBroker: Transport, DeliveryAcknowledger {
         try consume(queue: queue, prefetch: prefetch, exclusive: exclusive, by: Self.ownConnection)
     }
 
+    public func consume(stream: String, prefetch: Int, from offset: StreamOffset) async throws(TransportError) -> Consumer {
+        try consume(queue: stream, prefetch: prefetch, exclusive: false, from: offset, by: Self.ownConnection)
+    }
+
     public func settle(deliveryTag: UInt64, _ outcome: DeliveryOutcome, multiple: Bool) async throws(TransportError) {
         try state.withLock { state throws(TransportError) in
             guard !state.isClosed else { throw .closed }
@@ -120,8 +124,12 @@ extension EmbeddedBroker {
     func declareQueue(_ queue: QueueDeclaration, by connection: UInt64) throws(TransportError) -> QueueStatus {
         try state.withLock { state throws(TransportError) in
             try state.checkOpen(connection)
-            if queue.arguments.queueType == .stream {
-                throw .notSupported("stream queues in the embedded broker")
+            // RabbitMQ's rules for a stream: a durable log that outlives its readers.
+            if queue.arguments.queueType == .stream, !queue.durable || queue.exclusive || queue.autoDelete {
+                throw .preconditionFailed("a stream queue must be durable, not exclusive and not auto-delete")
+            }
+            if queue.arguments.queueType == .stream, queue.arguments.maxLength != nil {
+                throw .preconditionFailed("x-max-length does not apply to a stream queue")
             }
             if let maxLength = queue.arguments.maxLength, maxLength < 0 {
                 throw .preconditionFailed("x-max-length must be non-negative, got \(maxLength)")
@@ -211,7 +219,11 @@ extension EmbeddedBroker {
         }
     }
 
-    func consume(queue: String, prefetch: Int, exclusive: Bool, by connection: UInt64) throws(TransportError) -> Consumer {
+    /// Starts a consumer; `offset` is where a stream reader starts (nil: a queue's consumer,
+    /// or a stream reader of `.next`, as RabbitMQ starts one without `x-stream-offset`).
+    func consume(
+        queue: String, prefetch: Int, exclusive: Bool, from offset: StreamOffset? = nil, by connection: UInt64
+    ) throws(TransportError) -> Consumer {
         let (stream, continuation) = AsyncThrowingStream.makeStream(of: Delivery.self)
         let termination = Consumer.Termination()
         let id = try state.withLock { state throws(TransportError) in
@@ -221,10 +233,17 @@ extension EmbeddedBroker {
             if queueState.consumers.contains(where: \.exclusive) || (exclusive && !queueState.consumers.isEmpty) {
                 throw .accessRefused("queue '\(queue)' is consumed exclusively")
             }
+            var cursor: UInt64?
+            if let log = queueState.log {
+                guard prefetch > 0 else { throw .preconditionFailed("a stream reader needs a prefetch above 0") }
+                cursor = log.start(at: offset ?? .next)
+            } else if offset != nil {
+                throw .preconditionFailed("queue '\(queue)' is not a stream")
+            }
             let id = state.makeID()
             queueState.consumers.append(
                 QueueState.ConsumerState(
-                    id: id, connection: connection, prefetch: prefetch, exclusive: exclusive,
+                    id: id, connection: connection, prefetch: prefetch, exclusive: exclusive, cursor: cursor,
                     continuation: continuation, termination: termination))
             state.dispatch(queueState, acknowledger: self)
             return id

@@ -58,6 +58,10 @@ public struct EmbeddedConnection: Transport {
         try broker.consume(queue: queue, prefetch: prefetch, exclusive: exclusive, by: id)
     }
 
+    public func consume(stream: String, prefetch: Int, from offset: StreamOffset) async throws(TransportError) -> Consumer {
+        try broker.consume(queue: stream, prefetch: prefetch, exclusive: false, from: offset, by: id)
+    }
+
     /// Closes this connection only; the broker and other connections go on.
     public func close() async {
         broker.closeConnection(id)

@@ -65,6 +65,14 @@ public protocol Transport: Sendable {
     ///   the queue has consumers (or has an exclusive one).
     func consume(queue: String, prefetch: Int, exclusive: Bool) async throws(TransportError) -> Consumer
 
+    /// Starts reading a stream queue at `offset`. Unlike a queue's consumers, every reader
+    /// of a stream gets every message from where it started; acknowledging a delivery
+    /// returns its prefetch credit and removes nothing, and a nack does not requeue (the
+    /// message stays in the log). Each delivery carries its ``Delivery/streamOffset``.
+    /// - Throws: `.notFound` for a missing queue, `.preconditionFailed` for a queue that is
+    ///   not a stream or a `prefetch` of 0 (a stream reader needs credit).
+    func consume(stream: String, prefetch: Int, from offset: StreamOffset) async throws(TransportError) -> Consumer
+
     /// Closes the transport: consumers end and unacknowledged messages are requeued.
     func close() async
 }

@@ -17,8 +17,6 @@ public enum TransportError: Error, Equatable, CustomStringConvertible {
     case publishRejected(queue: String)
     /// Settling a delivery that was already settled or whose consumer is gone.
     case unknownDeliveryTag(UInt64)
-    /// A feature this transport does not implement.
-    case notSupported(String)
     /// The broker cancelled a consumer (its queue was deleted, or its node failed over):
     /// the queue may come back, and a new subscription is what picks it up again.
     case consumerCancelled(queue: String)
@@ -64,7 +62,6 @@ public enum TransportError: Error, Equatable, CustomStringConvertible {
         case .unroutable(let exchange, let key): "NO_ROUTE (312): no queue for '\(key)' on exchange '\(exchange)'"
         case .publishRejected(let queue): "publish nacked: queue '\(queue)' is full (reject-publish)"
         case .unknownDeliveryTag(let tag): "PRECONDITION_FAILED (406): unknown delivery tag \(tag)"
-        case .notSupported(let what): "not supported: \(what)"
         case .consumerCancelled(let queue): "the broker cancelled the consumer of '\(queue)' (queue deleted or moved)"
         case .closed: "the transport is closed"
         case .connectionLost(let why): "connection lost: \(why)"

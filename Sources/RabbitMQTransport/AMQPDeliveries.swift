@@ -32,12 +32,19 @@ struct AMQPDeliveries: AsyncSequence, Sendable {
                 if transport.isClosed { return nil }
                 throw transport.transportError(error)
             }
+            let properties = MessageProperties(delivery.properties)
             return Delivery(
-                body: delivery.body, properties: MessageProperties(delivery.properties),
+                body: delivery.body, properties: properties,
                 exchange: delivery.exchange, routingKey: delivery.routingKey, redelivered: delivery.redelivered,
-                deliveryTag: delivery.deliveryTag,
+                deliveryTag: delivery.deliveryTag, streamOffset: AMQPDeliveries.streamOffset(properties),
                 acknowledger: AMQPSettlement(delivery: delivery, transport: transport, termination: termination))
         }
+    }
+
+    /// A stream delivery's offset, which RabbitMQ puts in the `x-stream-offset` header.
+    static func streamOffset(_ properties: MessageProperties) -> UInt64? {
+        guard case .int(let value)? = properties.headers["x-stream-offset"] else { return nil }
+        return UInt64(exactly: value)
     }
 
     func makeAsyncIterator() -> AsyncIterator {

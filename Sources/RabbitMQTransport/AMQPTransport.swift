@@ -105,12 +105,35 @@ public final class AMQPTransport: Transport {
     }
 
     public func consume(queue: String, prefetch: Int, exclusive: Bool) async throws(TransportError) -> Consumer {
+        try await startConsumer(queue: queue, prefetch: prefetch, exclusive: exclusive, arguments: [:])
+    }
+
+    /// RabbitMQ's AMQP 0-9-1 stream reader: `x-stream-offset` in `basic.consume`, and each
+    /// delivery's offset in its `x-stream-offset` header.
+    public func consume(stream: String, prefetch: Int, from offset: StreamOffset) async throws(TransportError) -> Consumer {
+        // RabbitMQ accepts a stream reader without credit and then never delivers.
+        guard prefetch > 0 else { throw .preconditionFailed("a stream reader needs a prefetch above 0") }
+        let start: AMQPFieldValue
+        switch offset {
+        case .first: start = .string("first")
+        case .next: start = .string("next")
+        case .offset(let value):
+            guard let signed = Int64(exactly: value) else { throw .preconditionFailed("stream offset \(value) is beyond 2^63") }
+            start = .int(signed)
+        }
+        return try await startConsumer(queue: stream, prefetch: prefetch, exclusive: false, arguments: ["x-stream-offset": start])
+    }
+
+    private func startConsumer(
+        queue: String, prefetch: Int, exclusive: Bool, arguments: AMQPTable
+    ) async throws(TransportError) -> Consumer {
         guard let prefetch = UInt16(exactly: prefetch) else {
             throw .preconditionFailed("prefetch must be in 0...\(UInt16.max), got \(prefetch)")
         }
         let consumer: AMQPConsumer
         do {
-            consumer = try await connection.openChannel().consume(queue: queue, prefetch: prefetch, exclusive: exclusive)
+            consumer = try await connection.openChannel().consume(
+                queue: queue, prefetch: prefetch, exclusive: exclusive, arguments: arguments)
         } catch {
             throw transportError(error)
         }

@@ -42,6 +42,7 @@ extension Envelope {
         var random = VectorRandom(seed: header.codec.isStochastic ? generator.next() : 0)
         var message = headerBytes(header)
         if scaling != nil { message[7] = standardizationFlag }
+        if partial?.streamRange != nil { message[7] |= streamRangeFlag }
         if header.codec.topkFraction == nil && !header.codec.deflate {
             // Dense payloads have a known size: one allocation for the whole message.
             message.reserveCapacity(
@@ -96,6 +97,9 @@ extension Envelope {
             guard partialSectionLength(partial) <= Int(UInt32.max) else {
                 throw .inconsistentInput(field: .updateCount, reason: "too many entries for the 32-bit section length")
             }
+            if let range = partial.streamRange, range.first > range.last {
+                throw .invalidStreamRange(first: range.first, last: range.last)
+            }
         }
     }
 
@@ -134,7 +138,7 @@ extension Envelope {
     private static func partialSectionLength(_ partial: PartialAggregateSummary?) -> Int {
         guard let partial else { return 0 }
         return partialFixedByteCount + partialEntryByteCount * partial.entries.count
-            + settledEntryByteCount * partial.settled.count
+            + settledEntryByteCount * partial.settled.count + (partial.streamRange == nil ? 0 : streamRangeByteCount)
     }
 
     private static func appendSection(_ partial: PartialAggregateSummary, to bytes: inout [UInt8]) {
@@ -156,6 +160,13 @@ extension Envelope {
             bytes.replaceSubrange(offset..<(offset + 16), with: entry.updateID.bytes)
             put(entry.baseVersion, at: offset + 16, in: &bytes)
             bytes[offset + 24] = entry.reason.rawValue
+        }
+        if let range = partial.streamRange {
+            let offset = settledStart + partial.settled.count * settledEntryByteCount
+            put(range.shard, at: offset, in: &bytes)
+            put(range.claim, at: offset + 8, in: &bytes)
+            put(range.first, at: offset + 16, in: &bytes)
+            put(range.last, at: offset + 24, in: &bytes)
         }
     }
 

@@ -28,6 +28,10 @@ public struct Envelope: Sendable {
     /// `flags` bit 0 of a partial aggregate: its entries carry their message's checksum
     /// (32 bytes each). Every partial is written with it; one without is still read.
     static let checksummedEntriesFlag: UInt8 = 1
+    /// A partial's `flags` bit: its section ends with a stream range (32 bytes).
+    static let streamRangeFlag: UInt8 = 4
+    /// The stream range's bytes at the end of a partial's section.
+    static let streamRangeByteCount = 32
     /// `flags` bit 1 of a model version: its section holds a table federation's
     /// standardisation (`Standardization`, docs/wire-format.md), covered by the CRC.
     public static let standardizationFlag: UInt8 = 2
@@ -139,7 +143,8 @@ extension Envelope {
         let kindByte: UInt8 = reader.read(at: 6)
         guard let kind = MessageKind(rawValue: kindByte) else { throw .unknownKind(kindByte) }
         let flags: UInt8 = reader.read(at: 7)
-        guard flags == 0 || (kind == .partialAggregate && flags == checksummedEntriesFlag)
+        guard flags == 0
+            || (kind == .partialAggregate && (flags == checksummedEntriesFlag || flags == checksummedEntriesFlag | streamRangeFlag))
             || (kind == .modelVersion && flags == standardizationFlag)
         else {
             throw .reservedNotZero(field: .flags)
@@ -190,7 +195,8 @@ extension Envelope {
                 payloadLength: payloadLength)
         }
         let partial = try parseSection(
-            section, kind: kind, checksummedEntries: flags == checksummedEntriesFlag, limits: limits)
+            section, kind: kind, checksummedEntries: flags & checksummedEntriesFlag != 0,
+            hasStreamRange: flags & streamRangeFlag != 0, limits: limits)
         return Frame(header: header, partial: partial, encodedLength: encodedLength, payloadLength: payloadLength)
     }
 
@@ -245,7 +251,8 @@ extension Envelope {
     }
 
     private static func parseSection(
-        _ section: UnsafeRawBufferPointer, kind: MessageKind, checksummedEntries: Bool, limits: DecodeLimits
+        _ section: UnsafeRawBufferPointer, kind: MessageKind, checksummedEntries: Bool, hasStreamRange: Bool,
+        limits: DecodeLimits
     ) throws(WireError) -> PartialAggregateSummary? {
         guard kind == .partialAggregate else {
             guard section.isEmpty else { throw .lengthMismatch(field: .sectionLength, declared: section.count, actual: 0) }
@@ -266,7 +273,8 @@ extension Envelope {
         }
         let entryBytes = checksummedEntries ? partialEntryByteCount : legacyPartialEntryByteCount
         let settledStart = partialFixedByteCount + count * entryBytes
-        let expected = settledStart + settledCount * settledEntryByteCount
+        let rangeStart = settledStart + settledCount * settledEntryByteCount
+        let expected = rangeStart + (hasStreamRange ? streamRangeByteCount : 0)
         guard section.count == expected else {
             throw .lengthMismatch(field: .sectionLength, declared: section.count, actual: expected)
         }
@@ -294,6 +302,16 @@ extension Envelope {
                     updateID: reader.updateID(at: offset),
                     baseVersion: reader.read(at: offset + 16), reason: reason))
         }
-        return PartialAggregateSummary(weightTotal: weightTotal, massTotal: massTotal, entries: entries, settled: settled)
+        var streamRange: PartialAggregateSummary.StreamRange?
+        if hasStreamRange {
+            guard reader.read(at: rangeStart + 4) as UInt32 == 0 else { throw .reservedNotZero(field: .section) }
+            let range = PartialAggregateSummary.StreamRange(
+                shard: reader.read(at: rangeStart), claim: reader.read(at: rangeStart + 8),
+                first: reader.read(at: rangeStart + 16), last: reader.read(at: rangeStart + 24))
+            guard range.first <= range.last else { throw .invalidStreamRange(first: range.first, last: range.last) }
+            streamRange = range
+        }
+        return PartialAggregateSummary(
+            weightTotal: weightTotal, massTotal: massTotal, entries: entries, settled: settled, streamRange: streamRange)
     }
 }

@@ -33,6 +33,23 @@ public struct PartialAggregateSummary: Hashable, Sendable {
         }
     }
 
+    /// Where a partial of a stream updates path was read from: offsets `first…last` of
+    /// shard `shard`, read under the worker's claim `claim` (docs/cluster.md). Every
+    /// update and settled entry in the partial came from that range, and every message
+    /// of the range is in the partial, so the coordinator can take ranges exactly once.
+    public struct StreamRange: Hashable, Sendable {
+        public var shard: UInt32
+        public var claim: UInt64
+        public var first: UInt64
+        public var last: UInt64
+        public init(shard: UInt32, claim: UInt64, first: UInt64, last: UInt64) {
+            self.shard = shard
+            self.claim = claim
+            self.first = first
+            self.last = last
+        }
+    }
+
     /// Sum of the weights the deltas were multiplied by (the payload is Σ wᵢ·Δᵢ).
     public var weightTotal: Double
     /// Sum of what a mean divides by (1 per update, or its sample count): FedBuff's
@@ -42,13 +59,18 @@ public struct PartialAggregateSummary: Hashable, Sendable {
     public var entries: [Entry]
     /// The updates settled without being added.
     public var settled: [Settled]
+    /// The stream range it covers; nil for a partial of queue shards.
+    public var streamRange: StreamRange?
 
     public var updateCount: Int { entries.count }
 
-    public init(weightTotal: Double, massTotal: Double, entries: [Entry], settled: [Settled] = []) {
+    public init(
+        weightTotal: Double, massTotal: Double, entries: [Entry], settled: [Settled] = [], streamRange: StreamRange? = nil
+    ) {
         self.weightTotal = weightTotal
         self.massTotal = massTotal
         self.entries = entries
         self.settled = settled
+        self.streamRange = streamRange
     }
 }

@@ -71,6 +71,8 @@ public enum WireError: Error, Equatable, Sendable, CustomStringConvertible {
     case negativeVariance(feature: Int)
     /// A standardisation whose deviation at `feature` is not finite and positive.
     case invalidDeviation(feature: Int)
+    /// A partial's stream range whose first offset is after its last.
+    case invalidStreamRange(first: UInt64, last: UInt64)
 
     /// A short stable token for dead-letter headers and metrics (`x-fedq-reason`).
     public var reasonCode: String {
@@ -102,6 +104,7 @@ public enum WireError: Error, Equatable, Sendable, CustomStringConvertible {
         case .zeroCount: "zero-count"
         case .negativeVariance: "negative-variance"
         case .invalidDeviation: "invalid-deviation"
+        case .invalidStreamRange: "invalid-stream-range"
         }
     }
 
@@ -144,6 +147,7 @@ public enum WireError: Error, Equatable, Sendable, CustomStringConvertible {
         case .zeroCount: "count is 0: statistics of no rows"
         case .negativeVariance(let feature): "feature \(feature): sumsOfSquares/n is below mean², a negative variance"
         case .invalidDeviation(let feature): "deviation[\(feature)] is not finite and positive"
+        case .invalidStreamRange(let first, let last): "stream range \(first)…\(last) ends before it starts"
         }
     }
 }

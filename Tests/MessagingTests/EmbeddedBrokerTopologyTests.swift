@@ -39,8 +39,15 @@ struct EmbeddedBrokerTopologyTests {
 
     @Test func unsupportedAndReservedDeclarationsAreRefused() async throws {
         let broker = EmbeddedBroker()
-        await #expect(throws: TransportError.notSupported("stream queues in the embedded broker")) {
-            try await broker.declareQueue(QueueDeclaration(name: "s", arguments: QueueArguments(queueType: .stream)))
+        await #expect(throws: TransportError.preconditionFailed("a stream queue must be durable, not exclusive and not auto-delete")) {
+            try await broker.declareQueue(QueueDeclaration(name: "s", autoDelete: true, arguments: QueueArguments(queueType: .stream)))
+        }
+        await #expect(throws: TransportError.preconditionFailed("x-max-length does not apply to a stream queue")) {
+            try await broker.declareQueue(QueueDeclaration(name: "s", arguments: QueueArguments(queueType: .stream, maxLength: 10)))
+        }
+        let queue = try await broker.declareQueue(QueueDeclaration(name: "q"))
+        await #expect(throws: TransportError.preconditionFailed("queue 'q' is not a stream")) {
+            _ = try await broker.consume(stream: queue.name, prefetch: 1, from: .first)
         }
         await #expect(throws: TransportError.accessRefused("exchange name 'amq.direct' is reserved")) {
             try await broker.declareExchange(ExchangeDeclaration(name: "amq.direct", kind: .direct))

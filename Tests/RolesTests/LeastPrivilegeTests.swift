@@ -62,6 +62,8 @@ struct LeastPrivilegeTests {
         // Declare queues or exchanges of its own (a named one; server-named ones are its model subscription).
         await #expect { try await client.declareQueue(QueueDeclaration(name: "hostile")) } throws: { Self.isRefused($0) }
         await #expect { try await client.declareExchange(ExchangeDeclaration(name: "hostile", kind: .fanout)) } throws: { Self.isRefused($0) }
+        // Squat a shard of a stream updates path, which only a worker may claim.
+        await #expect { try await ShardClaim.take(shard: 0, on: client) } throws: { Self.isRefused($0) }
         // Delete an exchange (the coordinator's version feed).
         let raw = try await AMQPConnection(configuration: AMQPConfiguration(url: try await TestIdentities.url(as: .client)))
         await #expect { try await raw.openChannel().deleteExchange(PipelineTopology.versionsExchange) } throws: {
@@ -93,6 +95,7 @@ struct LeastPrivilegeTests {
         let updates = try await worker.consume(queue: PipelineTopology.updatesQueue, prefetch: 1)
         let versions = try await PipelineTopology.subscribeToVersions(on: worker)
         try await worker.publish([], exchange: PipelineTopology.partialsExchange, routingKey: "nowhere")
+        #expect(try await ShardClaim.take(shard: 0, on: worker)?.shard == 0)
         await updates.cancel()
         await versions.cancel()
         await worker.close()

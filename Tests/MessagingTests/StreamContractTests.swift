@@ -1,0 +1,82 @@
+import FedCore
+import RabbitMQTransport
+import Foundation
+import TestSupport
+import Testing
+@testable import Messaging
+
+/// Stream queues, on the embedded broker and on the RabbitMQ node of `scripts/test.sh`:
+/// readers start where they ask, every reader reads every message, each delivery carries
+/// its offset, and acknowledging removes nothing (the updates path as a log, issue 21).
+@Suite(.serialized, .exclusiveBroker, .timeLimit(.minutes(3)))
+struct StreamContractTests {
+    /// Reads `count` deliveries, acking each, and returns (offset, first body byte) pairs.
+    static func read(_ count: Int, from consumer: Consumer) async throws -> [Pair] {
+        var iterator = consumer.makeAsyncIterator()
+        var read: [Pair] = []
+        for _ in 0..<count {
+            let delivery = try await nextDelivery(&iterator)
+            read.append(Pair(offset: delivery.streamOffset, body: delivery.body.first))
+            try await delivery.ack()
+        }
+        return read
+    }
+
+    struct Pair: Equatable, CustomStringConvertible {
+        var offset: UInt64?
+        var body: UInt8?
+        var description: String { "\(offset.map(String.init) ?? "nil"):\(body.map(String.init) ?? "nil")" }
+    }
+
+    static func pairs(_ range: ClosedRange<UInt8>) -> [Pair] { range.map { Pair(offset: UInt64($0), body: $0) } }
+
+    @Test(arguments: TestTransport.allCases)
+    func readersStartWhereTheyAskAndAcksRemoveNothing(on broker: TestTransport) async throws {
+        let connector = try broker.connector()
+        defer { Task { await connector.close() } }
+        let transport = try await connector.connect()
+        let stream = TestBroker.uniqueName("stream")
+        try await transport.declareQueue(QueueDeclaration(name: stream, arguments: QueueArguments(queueType: .stream)))
+        for value in UInt8(0)...4 {
+            try await transport.publish([value], exchange: "", routingKey: stream, properties: MessageProperties(), mandatory: true)
+        }
+        // Two readers of one stream do not compete: each gets every message, with its offset.
+        let fromFirst = try await transport.consume(stream: stream, prefetch: 2, from: .first)
+        let fromThree = try await transport.consume(stream: stream, prefetch: 2, from: .offset(3))
+        #expect(try await Self.read(5, from: fromFirst) == Self.pairs(0...4))
+        #expect(try await Self.read(2, from: fromThree) == Self.pairs(3...4))
+        // Acknowledged by both, and still all there for a new reader.
+        let again = try await transport.consume(stream: stream, prefetch: 8, from: .first)
+        #expect(try await Self.read(5, from: again) == Self.pairs(0...4))
+        // A reader of `.next` sees only what comes after it started; the others see it too.
+        let fromNext = try await transport.consume(stream: stream, prefetch: 1, from: .next)
+        try await Task.sleep(for: .milliseconds(200))  // RabbitMQ attaches the reader asynchronously
+        try await transport.publish([5], exchange: "", routingKey: stream, properties: MessageProperties(), mandatory: true)
+        #expect(try await Self.read(1, from: fromNext) == Self.pairs(5...5))
+        #expect(try await Self.read(1, from: fromThree) == Self.pairs(5...5))
+        await fromFirst.cancel()
+        await fromThree.cancel()
+        await again.cancel()
+        await fromNext.cancel()
+        try await transport.deleteQueue(stream)
+        await transport.close()
+    }
+
+    @Test(arguments: TestTransport.allCases)
+    func aStreamReaderNeedsCreditAndAQueueIsNotAStream(on broker: TestTransport) async throws {
+        let connector = try broker.connector()
+        defer { Task { await connector.close() } }
+        let transport = try await connector.connect()
+        let stream = TestBroker.uniqueName("stream")
+        try await transport.declareQueue(QueueDeclaration(name: stream, arguments: QueueArguments(queueType: .stream)))
+        await #expect(throws: TransportError.self) { _ = try await transport.consume(stream: stream, prefetch: 0, from: .first) }
+        await #expect(throws: TransportError.self) {
+            try await transport.declareQueue(QueueDeclaration(
+                name: TestBroker.uniqueName("stream"), durable: false, exclusive: true, arguments: QueueArguments(queueType: .stream)))
+        }
+        let connection = try await connector.connect()
+        try await connection.deleteQueue(stream)
+        await connection.close()
+        await transport.close()
+    }
+}
