@@ -24,9 +24,12 @@ struct RoleTests {
     @Test(arguments: TestTransport.allCases)
     func fedBuffAppliesTheMeanOfItsBufferAndPublishesAVersion(on broker: TestTransport) async throws {
         // Defences off: with them, the first 5 updates a worker sees wait together for their
-        // norm bound, and this test counts the partials that flushing by 2 makes.
+        // norm bound, and this test counts the partials that flushing by 2 makes. The flush
+        // timer is long, so only the count flushes: a busy machine publishing slower than
+        // the default 20 ms timer would otherwise make 3 or 4 partials of these 4 updates.
         let roles = try await RunningRoles(
-            on: broker, strategy: .fedBuff(bufferSize: 4), flushUpdates: 2, initialValue: 1, defences: .off)
+            on: broker, strategy: .fedBuff(bufferSize: 4), flushUpdates: 2, flushInterval: .seconds(60),
+            initialValue: 1, defences: .off)
         let (setup, worker, coordinator) = (roles.setup, roles.worker, roles.coordinator)
         let models = try await PipelineTopology.subscribeToModels(on: setup)
         try await roles.start()
@@ -155,8 +158,8 @@ struct RoleTests {
         /// FedAsync (every partial applied at once) unless `strategy` says otherwise.
         init(
             on broker: TestTransport, strategy: AggregationStrategy.Kind = .fedAsync(mixing: 0.5),
-            staleness: StalenessPolicy = StalenessPolicy(), flushUpdates: Int = 1, initialValue: Float = 0,
-            defences: UpdateDefences = .default, shards: UpdateShards = .single
+            staleness: StalenessPolicy = StalenessPolicy(), flushUpdates: Int = 1,
+            flushInterval: Duration = .milliseconds(20), initialValue: Float = 0, defences: UpdateDefences = .default, shards: UpdateShards = .single
         ) async throws {
             let spec = ModelSpec.mlp
             connector = try broker.connector(name: "fedq-role-tests")
@@ -165,7 +168,8 @@ struct RoleTests {
             try await PipelineTopology.purge(on: setup, shards: shards)
             let (workerConnection, coordinatorConnection) = (try await connector.connect(), try await connector.connect())
             connections = [setup, workerConnection, coordinatorConnection]
-            var settings = WorkerSettings(flushUpdates: flushUpdates, staleness: staleness, defences: defences)
+            var settings = WorkerSettings(
+                flushUpdates: flushUpdates, flushInterval: flushInterval, staleness: staleness, defences: defences)
             settings.shards = shards
             worker = AggregatorWorker(transport: workerConnection, spec: spec, settings: settings)
             coordinator = try Coordinator(
