@@ -33,8 +33,8 @@ struct Simulate: AsyncParsableCommand {
     var targetAccuracy = 0.97
     @Option(help: "Stop after this many seconds whatever the accuracy.")
     var maxSeconds = 120.0
-    @Option(help: "Minimum milliseconds between two evaluations.")
-    var evalIntervalMs = 200
+    @OptionGroup(title: "Evaluation")
+    var evaluation: EvaluationOptions
     @OptionGroup(title: "Shared with the role commands")
     var shared: SharedOptions
     @Option(help: "Write summary.json, history.csv and report.html here.")
@@ -60,7 +60,8 @@ struct Simulate: AsyncParsableCommand {
         config.workers = workers
         config.targetAccuracy = targetAccuracy
         config.maxSeconds = maxSeconds
-        config.evaluationInterval = .milliseconds(evalIntervalMs)
+        try evaluation.validate()
+        config.evaluationPacing = evaluation.pacing
         if let attack {
             do { config.attack = try AttackSpec(parsing: attack) } catch { throw ValidationError("--attack: \(error)") }
         }

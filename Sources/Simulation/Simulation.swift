@@ -131,7 +131,7 @@ public struct Simulation: Sendable {
         }
         let goal = config.targetAccuracy
         let evaluator = Evaluator(
-            spec: spec, test: test, pool: evaluationPool, minimumInterval: config.evaluationInterval,
+            spec: spec, test: test, pool: evaluationPool, pacing: config.evaluationPacing,
             started: started, verifier: ModelVerifier(coordinatorKey: nil, requiresStandardization: config.table != nil),
             classNames: config.classNames
         ) { record, model in

@@ -49,8 +49,8 @@ public struct SimulationConfig: Sendable {
     public var seed: UInt64 = 1
     /// Threads that train clients (the rest of the machine moves messages and evaluates).
     public var trainingThreads = 2
-    /// Evaluate at most this often, so evaluation does not starve training.
-    public var evaluationInterval: Duration = .milliseconds(200)
+    /// How often the evaluator may evaluate, so evaluation does not starve training.
+    public var evaluationPacing = EvaluationPacing(minimumInterval: .milliseconds(200))
     /// Evaluate on the first N test images only (nil: all 10,000), for quick tests.
     public var testSubset: Int?
     /// Use the first N training images only (nil: all 60,000), for quick tests.
@@ -85,6 +85,7 @@ public struct SimulationConfig: Sendable {
             ("target accuracy", "\(targetAccuracy)"), ("max seconds", "\(maxSeconds)"),
             ("max updates", maxUpdates.map(String.init) ?? "none"), ("seed", "\(seed)"),
             ("training threads", "\(trainingThreads)"),
+            ("evaluation", "at least \(evaluationPacing.minimumInterval) apart, at most \(Int(evaluationPacing.share * 100))% of a core"),
             ("test samples", testSubset.map(String.init) ?? "all"), ("train samples", trainSubset.map(String.init) ?? "all"),
             ("differential privacy", privacy.map {
                 "clip \($0.clipNorm), noise multiplier \($0.noiseMultiplier), δ \($0.delta), population \($0.population)"

@@ -79,7 +79,7 @@ struct ModelSubscriberTests {
         let pool = ComputePool<Network>(threads: 1, name: "fedq-eval-tests") { _ in Network(spec: .mlp, seed: 1) }
         defer { pool.shutdown() }
         let evaluator = Evaluator(
-            spec: spec, test: test, pool: pool, minimumInterval: .zero, started: .now,
+            spec: spec, test: test, pool: pool, pacing: EvaluationPacing(minimumInterval: .zero, share: 1), started: .now,
             verifier: ModelVerifier(coordinatorKey: coordinator.publicKey)) { _, _ in }
         let running = Task { try await evaluator.run(models) }
         try await publishForgeries(on: setup)

@@ -24,7 +24,7 @@ struct SimulationTests {
         config.codec = try! CodecSpec(parsing: "int8")
         config.targetAccuracy = 0.90
         config.maxSeconds = 60
-        config.evaluationInterval = .milliseconds(50)
+        config.evaluationPacing = EvaluationPacing(minimumInterval: .milliseconds(50))
         change(&config)
         return config
     }

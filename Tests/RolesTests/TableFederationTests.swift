@@ -1,3 +1,4 @@
+import Roles
 import Foundation
 import Learning
 import Report
@@ -68,7 +69,7 @@ struct TableFederationTests {
         config.partition = .dirichlet(alpha: 0.5)
         config.targetAccuracy = 0.96
         config.maxSeconds = 60
-        config.evaluationInterval = .milliseconds(50)
+        config.evaluationPacing = EvaluationPacing(minimumInterval: .milliseconds(50))
         let connector = try broker.connector(name: "fedq-table-tests")
         let result = try await Simulation(config: config).run(connect: connector.connect)
         await connector.close()

@@ -28,14 +28,13 @@ struct EvalCommand: AsyncParsableCommand {
     var targetAccuracy = 0.97
     @Flag(help: "Exit once the target accuracy is reached.")
     var stopAtTarget = false
-    @Option(help: "Minimum milliseconds between two evaluations.")
-    var evalIntervalMs = 200
+    @OptionGroup(title: "Evaluation")
+    var evaluation: EvaluationOptions
     @Option(help: "Evaluate on the first N test images only (default: all 10,000).")
     var testSamples: Int?
 
     func validate() throws {
         guard (0...1).contains(targetAccuracy) else { throw ValidationError("--target-accuracy must be in [0, 1]") }
-        guard evalIntervalMs >= 0 else { throw ValidationError("--eval-interval-ms must be >= 0") }
         guard testSamples.map({ $0 > 0 }) ?? true else { throw ValidationError("--test-samples must be positive") }
         _ = try shared.roleConnector(name: "fedq eval")
     }
@@ -62,7 +61,7 @@ struct EvalCommand: AsyncParsableCommand {
         let supervisor = try shared.supervisor(role: "eval", logger: logger)
         let perVersion = ModelChunks.messagesPerVersion(spec, chunkSize: config.chunkSize)
         let evaluator = Evaluator(
-            spec: spec, test: test, pool: pool, minimumInterval: .milliseconds(evalIntervalMs), started: .now,
+            spec: spec, test: test, pool: pool, pacing: evaluation.pacing, started: .now,
             verifier: ModelVerifier(coordinatorKey: coordinatorKey, requiresStandardization: config.table != nil, logger: logger),
             classNames: config.classNames
         ) { record, model in

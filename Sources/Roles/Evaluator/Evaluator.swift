@@ -8,12 +8,12 @@ import Messaging
 ///
 /// It reads from a one-slot queue on the model fanout, so when evaluating
 /// takes longer than versions take to appear it simply evaluates the newest
-/// one next; `minimumInterval` bounds how much CPU it takes from training.
+/// one next; `pacing` bounds how much CPU it takes from training.
 public actor Evaluator {
     private let spec: ModelSpec
     private let test: Dataset
     private let pool: ComputePool<Network>
-    private let minimumInterval: Duration
+    private let pacing: EvaluationPacing
     private let started: ContinuousClock.Instant
     private let onRecord: @Sendable (EvaluationRecord, GlobalModel) -> Void
     /// Drops (and counts) what does not decode or is not the coordinator's.
@@ -27,7 +27,7 @@ public actor Evaluator {
 
     public init(
         spec: ModelSpec, test: Dataset, pool: ComputePool<Network>,
-        minimumInterval: Duration, started: ContinuousClock.Instant, verifier: ModelVerifier = ModelVerifier(coordinatorKey: nil),
+        pacing: EvaluationPacing, started: ContinuousClock.Instant, verifier: ModelVerifier = ModelVerifier(coordinatorKey: nil),
         classNames: [String]? = nil, onRecord: @escaping @Sendable (EvaluationRecord, GlobalModel) -> Void
     ) {
         self.verifier = verifier
@@ -35,7 +35,7 @@ public actor Evaluator {
         self.spec = spec
         self.test = test
         self.pool = pool
-        self.minimumInterval = minimumInterval
+        self.pacing = pacing
         self.started = started
         self.onRecord = onRecord
     }
@@ -55,7 +55,7 @@ public actor Evaluator {
                 try await evaluate(model)
             }
             // Ack after the pause: the slot then holds the newest version, not one from before it.
-            let rest = minimumInterval - (ContinuousClock.now - begin)
+            let rest = pacing.rest(afterEvaluationOf: ContinuousClock.now - begin)
             if rest > .zero { try await Task.sleep(for: rest) }
             try await delivery.ack()
         }
