@@ -31,6 +31,13 @@ public struct SignedStatement: Sendable, Equatable {
         SignedStatement(bytes: Array("FDQS-version-v1".utf8) + littleEndian(version) + littleEndian(specHash))
     }
 
+    /// A coordinator's answer to a shard claim on a stream updates path (docs/cluster.md):
+    /// `"FDQS-claim-v1" ‖ u64 LE shard ‖ u64 LE claim ‖ u64 LE from`, the values its headers
+    /// carry. A worker starts reading where this says only if the coordinator said it.
+    public static func streamClaim(shard: UInt64, claim: UInt64, from: UInt64) -> SignedStatement {
+        SignedStatement(bytes: Array("FDQS-claim-v1".utf8) + littleEndian(shard) + littleEndian(claim) + littleEndian(from))
+    }
+
     static func littleEndian(_ value: UInt64) -> [UInt8] {
         (0..<8).map { UInt8(truncatingIfNeeded: value >> (8 * $0)) }
     }

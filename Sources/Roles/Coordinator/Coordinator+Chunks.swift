@@ -30,8 +30,12 @@ extension Coordinator {
         return min(65_535, partials * Chunk.messageCount(length: largest, chunkSize: chunkSize))
     }
 
-    /// One delivery from `fedq.q.partials`: a partial, or a chunk of one.
+    /// One delivery from `fedq.q.partials`: a partial, a chunk of one, or a worker's shard
+    /// claim (`Coordinator+StreamClaims.swift`).
     func take(_ delivery: Delivery) async throws {
+        if let claim = StreamClaimMessage.Announcement.read(delivery.properties) {
+            return try await takeClaim(claim, delivery: delivery)
+        }
         for event in chunks.take(delivery) + chunks.expire() {
             switch event {
             case .deliver(let partial): try await handle(partial)

@@ -29,6 +29,8 @@ public actor Coordinator {
     private var machine: CoordinatorStateMachine
     /// Deliveries of the buffered partials: acknowledged once they are applied.
     private var held: [Delivery] = []
+    /// The stream ledger as last committed (`commit`).
+    private var persistedStreams: StreamLedger
     /// Apply a buffer that has not filled within this long (nil: wait for K). Clients
     /// that stop or slow down would otherwise strand the last updates of a run.
     private let maxBufferWait: Duration?
@@ -51,6 +53,8 @@ public actor Coordinator {
     public var accounting: AggregationAccounting { machine.state.accounting }
     /// ε spent so far (nil without differential privacy).
     public var privacyEpsilon: Double? { machine.privacyEpsilon }
+    /// How far each stream shard was taken, and by whose claim (empty on queue shards).
+    public var streamLedger: StreamLedger { machine.state.streams }
     /// Aggregates the accountant has recorded.
     public var privacySteps: Int? { machine.state.privacy?.steps }
 
@@ -87,11 +91,30 @@ public actor Coordinator {
                 model: GlobalModel(version: 0, parameters: initialParameters, updatesApplied: 0), optimizer: optimizer,
                 settledIDs: SettledIndex(stalenessHorizon: stalenessHorizon, refusalWindow: settledWindow), strategy: name)
         machine = CoordinatorStateMachine(state: state, strategy: strategy, privacy: privacy)
+        persistedStreams = state.streams
         statisticsVerifier = StatisticsVerifier(spec: spec, issuer: statisticsIssuer)
         statistics = statisticsQuorum.map { quorum in
             state.model.standardization.map { StatisticsQuorum(restoring: $0, quorum: quorum) }
                 ?? StatisticsQuorum(quorum: quorum, featureCount: spec.inputSize)
         }
+    }
+
+    /// Records a worker's claim on a stream shard; where its reader starts.
+    func recordClaim(_ claim: StreamClaimMessage.Announcement) -> StreamOffset {
+        machine.claim(claim.claim, shard: claim.shard)
+    }
+
+    /// Checkpoints the state if the stream ledger moved since the last commit.
+    func commitLedger() throws { try commit([]) }
+
+    /// Answers a claim in the claiming worker's own claim queue (through the default
+    /// exchange, as an RPC reply): only that worker reads it, and nothing newer can push
+    /// it out, as a version notice on the newest-only fanout could be.
+    func publish(answer: StreamClaimMessage.Answer) async throws {
+        var properties = MessageProperties()
+        answer.attach(to: &properties, signedBy: signingKey)
+        try await transport.publish(
+            [], exchange: "", routingKey: ShardClaim.queueName(shard: answer.shard), properties: properties, mandatory: false)
     }
 
     /// Publishes the current version, so that subscribers have a model to start from.
@@ -175,7 +198,9 @@ public actor Coordinator {
             try await delivery.ack()
         case .hold(let records):
             held.append(delivery)
-            try commit(records)
+            // Not persisted for the ledger alone: until its ack, a crash brings the partial
+            // back, and the restored ledger takes it again.
+            try commit(records, persistingStreams: false)
         case .deadLetter(let reason, let detail, let records):
             logger.warning("partial parked in \(PipelineTopology.deadQueue)", metadata: [
                 "reason": "\(reason.name)", "detail": "\(detail)", "updates": "\(records.count)",
@@ -225,12 +250,17 @@ public actor Coordinator {
     func adopt(_ standardization: Standardization) throws {
         machine.adopt(standardization)
         try store?.commit(machine.state, spec: spec, records: [])
+        persistedStreams = machine.state.streams
     }
 
-    /// Persists the settled records with the state, and counts them.
-    private func commit(_ records: [SettlementRecord]) throws {
-        guard !records.isEmpty else { return }
+    /// Persists the settled records with the state, and counts them. A stream shard's
+    /// ledger that moved is persisted even without records: a partial acknowledged with
+    /// no record to book (its updates all settled before) still moved its shard on, and
+    /// a restart that forgot it would take the next partial for a gap.
+    private func commit(_ records: [SettlementRecord], persistingStreams: Bool = true) throws {
+        guard !records.isEmpty || (persistingStreams && machine.state.streams != persistedStreams) else { return }
         try store?.commit(machine.state, spec: spec, records: records)
+        persistedStreams = machine.state.streams
         PipelineMetrics.count(records)
         for record in records where record.disposition != .applied {
             logger.debug("update settled unapplied", metadata: [
@@ -240,8 +270,8 @@ public actor Coordinator {
         }
     }
 
-    /// Parks a partial in `fedq.dead` with the reason as a header (confirmed).
-    private func deadLetter(_ delivery: Delivery, reason: RejectionReason, detail: String) async throws {
+    /// Parks a partial (or a broken claim) in `fedq.dead` with the reason as a header (confirmed).
+    func deadLetter(_ delivery: Delivery, reason: RejectionReason, detail: String) async throws {
         try await transport.publish(
             delivery.body, exchange: PipelineTopology.deadExchange, routingKey: "",
             properties: PipelineMessage.deadLettered(delivery.properties, reason: reason, detail: detail), mandatory: false,

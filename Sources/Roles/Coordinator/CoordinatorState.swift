@@ -6,8 +6,9 @@ import Privacy
 /// Everything the coordinator must get back after a crash to go on as if it
 /// had not happened: the model and its version, the optimizer's moments, the
 /// run's books and the ids already settled (so a redelivered partial is not
-/// counted again). What the strategy buffers is not in it: those partials are
-/// not acknowledged yet, so the broker hands them out again.
+/// counted again), and on a stream updates path how far each shard was taken. What the
+/// strategy buffers is not in it: those partials are not acknowledged yet, so the broker
+/// hands them out again (and the stream ledger takes them again, `StreamLedger.held`).
 public struct CoordinatorState: Sendable {
     public var model: GlobalModel
     public var optimizer: ServerOptimizer
@@ -19,12 +20,17 @@ public struct CoordinatorState: Sendable {
     /// Differential privacy's spent budget (nil: the run is not private): checkpointed, so
     /// a restart does not reset it.
     public var privacy: RDPAccountant?
+    /// How far each stream shard was taken, and under which claim (empty on queue shards):
+    /// checkpointed with the model it went into, so a restart judges redelivered partials
+    /// and tells a new reader where to start exactly as before the crash.
+    public var streams = StreamLedger()
 
     public init(
         model: GlobalModel, optimizer: ServerOptimizer, accounting: AggregationAccounting = AggregationAccounting(),
-        settledIDs: SettledIndex, strategy: String, privacy: RDPAccountant? = nil
+        settledIDs: SettledIndex, strategy: String, privacy: RDPAccountant? = nil, streams: StreamLedger = StreamLedger()
     ) {
         self.privacy = privacy
+        self.streams = streams
         self.model = model
         self.optimizer = optimizer
         self.accounting = accounting

@@ -2,6 +2,7 @@ import Aggregation
 import FedCore
 import Foundation
 import Learning
+import Messaging
 import Privacy
 import Wire
 
@@ -35,7 +36,8 @@ public struct CoordinatorStateMachine: Sendable {
 
     /// A partial as it came off the queue: decoded, or why not.
     public enum Input: Sendable {
-        case partial(PartialAggregate, settled: [PartialAggregateSummary.Settled])
+        /// `range`: where a partial of a stream updates path was read from (nil: queue shards).
+        case partial(PartialAggregate, settled: [PartialAggregateSummary.Settled], range: PartialAggregateSummary.StreamRange? = nil)
         case undecodable(detail: String)
     }
 
@@ -97,18 +99,45 @@ public struct CoordinatorStateMachine: Sendable {
             let partial = try PartialAggregate(
                 weightedSum: envelope.decode(), weightTotal: summary.weightTotal, massTotal: summary.massTotal,
                 entries: summary.entries.map { .init(id: $0.updateID, baseVersion: $0.baseVersion, checksum: $0.checksum) })
-            return .partial(partial, settled: summary.settled)
+            return .partial(partial, settled: summary.settled, range: summary.streamRange)
         } catch {
             return .undecodable(detail: "partial: \(error)")
         }
     }
 
-    /// Decides what becomes of one partial (see the type's rules).
+    /// Decides what becomes of one partial (see the type's rules). A partial read off a
+    /// stream is first judged by the stream ledger (``StreamLedger``): only one that
+    /// continues its shard under the shard's claim goes on to the rules above.
     public mutating func receive(_ input: Input, now: ContinuousClock.Instant = .now) -> Action {
-        guard case .partial(let partial, let settled) = input else {
+        guard case .partial(let partial, let settled, let range) = input else {
             if case .undecodable(let detail) = input { return .deadLetter(reason: .malformed, detail: detail, records: []) }
             return .acknowledge(records: [])
         }
+        guard let range else { return receive(partial, settled: settled, now: now) }
+        let (shard, claim) = (Int(range.shard), range.claim)
+        switch state.streams.judge(shard: shard, claim: claim, first: range.first, last: range.last) {
+        case .accept:
+            let action = receive(partial, settled: settled, now: now)
+            switch action {
+            case .acknowledge, .deadLetter:
+                state.streams.settle(shard: shard, claim: claim, first: range.first, last: range.last)
+            case .hold, .apply:
+                break
+            }
+            return action
+        case .copy, .superseded:
+            // Taken already, or read again by the shard's new owner: nothing to book.
+            return .acknowledge(records: [])
+        case .gap(let expected):
+            return .deadLetter(
+                reason: .malformed, detail: "stream shard \(shard): partial starts at \(range.first), expected \(expected)", records: [])
+        }
+    }
+
+    /// The rules for a partial that the stream ledger (if any) let through.
+    private mutating func receive(
+        _ partial: PartialAggregate, settled: [PartialAggregateSummary.Settled], now: ContinuousClock.Instant
+    ) -> Action {
         var records: [SettlementRecord] = []
         // Checked entry by entry: the same poison message twice in one list counts once.
         for entry in settled where !state.settledIDs.contains(entry.updateID) {
@@ -156,6 +185,12 @@ public struct CoordinatorStateMachine: Sendable {
         }
     }
 
+    /// Records `claim` as the owner of stream shard `shard` and says where its reader
+    /// starts (`StreamLedger.claim(_:shard:)`): from then on only its partials extend the shard.
+    public mutating func claim(_ claim: UInt64, shard: Int) -> StreamOffset {
+        state.streams.claim(claim, shard: shard)
+    }
+
     /// Whether a buffer has waited `wait` or longer without filling: apply it short
     /// then, or clients that stop or slow down strand the last updates of a run.
     public func bufferOverdue(after wait: Duration, now: ContinuousClock.Instant = .now) -> Bool {
@@ -177,6 +212,7 @@ public struct CoordinatorStateMachine: Sendable {
             let refused = strategy.discardPending()
             pendingIDs = [:]
             pendingSince = nil
+            state.streams.settleHeld()
             return Applied(
                 model: state.model, records: records + refused.map { settleUnapplied($0.id, reason: .privacyBudget, base: $0.baseVersion) },
                 staleness: [], refusal: .privacyBudget)
@@ -202,6 +238,7 @@ public struct CoordinatorStateMachine: Sendable {
             state.optimizer = previous.optimizer
             pendingIDs = [:]
             pendingSince = nil
+            state.streams.settleHeld()
             return Applied(
                 model: state.model, records: records + applied.entries.map { settleUnapplied($0.id, reason: .nonFinite, base: $0.baseVersion) },
                 staleness: [], refusal: .nonFinite)
@@ -222,6 +259,7 @@ public struct CoordinatorStateMachine: Sendable {
         }
         pendingIDs = [:]
         pendingSince = nil
+        state.streams.settleHeld()
         state.model.version += 1
         state.settledIDs.advance(to: state.model.version)
         state.model.updatesApplied += applied.count

@@ -115,6 +115,8 @@ public final class CoordinatorStore: Sendable {
         /// absent before the freeze and for MNIST.
         var standardizationMeans: [UInt32]?
         var standardizationDeviations: [UInt32]?
+        /// The stream ledger; absent on queue shards (and in checkpoints before streams).
+        var streams: StreamLedger?
     }
 
     /// The last committed state, or nil for a new directory. Cuts `updates.csv` back to
@@ -183,7 +185,7 @@ public final class CoordinatorStore: Sendable {
             model: GlobalModel(
                 version: meta.version, parameters: parameters, updatesApplied: meta.updatesApplied, standardization: standardization),
             optimizer: optimizer, accounting: meta.accounting, settledIDs: settled, strategy: meta.strategy,
-            privacy: meta.privacy)
+            privacy: meta.privacy, streams: meta.streams ?? StreamLedger())
     }
 
     /// The checkpoint's standardisation, checked as a model version's section would be: the
@@ -216,7 +218,8 @@ public final class CoordinatorStore: Sendable {
             settledCount: ids.count, accounting: state.accounting, logLength: logLength, privacy: state.privacy,
             versionedCount: versioned.count,
             standardizationMeans: state.model.standardization?.means.map(\.bitPattern),
-            standardizationDeviations: state.model.standardization?.deviations.map(\.bitPattern))
+            standardizationDeviations: state.model.standardization?.deviations.map(\.bitPattern),
+            streams: state.streams.shards.isEmpty ? nil : state.streams)
         let metaBytes: [UInt8]
         do { metaBytes = [UInt8](try JSONEncoder().encode(meta)) } catch {
             throw .io(path: checkpointPath, reason: "cannot encode: \(error)")

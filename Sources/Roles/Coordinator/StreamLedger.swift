@@ -23,6 +23,23 @@ public struct StreamLedger: Sendable, Equatable, Codable {
         public var through: UInt64?
         /// The claim whose partials may extend the shard; nil before any claim.
         public var claim: UInt64?
+        /// Accepted partials the coordinator holds unacknowledged (FedBuff's buffer), as
+        /// `claim, first, last`: `through` already covers them, yet after a crash the broker
+        /// hands them out again and they must be taken again, not judged copies.
+        public var held: [Held] = []
+
+        public init(through: UInt64? = nil, claim: UInt64? = nil, held: [Held] = []) {
+            self.through = through
+            self.claim = claim
+            self.held = held
+        }
+    }
+
+    /// The range of an accepted partial not yet acknowledged.
+    public struct Held: Sendable, Equatable, Codable {
+        public var claim: UInt64
+        public var first: UInt64
+        public var last: UInt64
     }
 
     /// What becomes of a partial read off a stream shard.
@@ -60,14 +77,36 @@ public struct StreamLedger: Sendable, Equatable, Codable {
     /// Judges a partial covering `first…last` of `shard`, read under `claim`, and moves
     /// the shard on when it is accepted.
     /// - Precondition: `first <= last` (the wire format refuses anything else).
+    ///
+    /// An accepted partial stays held until ``settle(shard:claim:first:last:)`` or
+    /// ``settleHeld()`` says the coordinator acknowledged it; until then the same range
+    /// again (the broker redelivering it after a crash) is accepted again, whatever
+    /// claim came since: it was taken before that claim was made.
     public mutating func judge(shard: Int, claim: UInt64, first: UInt64, last: UInt64) -> Verdict {
         let current = shards[shard] ?? Shard()
+        let range = Held(claim: claim, first: first, last: last)
+        if current.held.contains(range) { return .accept }
         guard current.claim == claim else { return .superseded }
         if let through = current.through {
             if last <= through { return .copy }
             guard first == through &+ 1 else { return .gap(expected: through &+ 1) }
         }
         shards[shard, default: Shard()].through = last
+        shards[shard, default: Shard()].held.append(range)
         return .accept
     }
+
+    /// The accepted partial of `first…last` was acknowledged (it was booked whole, or
+    /// parked): a redelivery of it can no longer happen, and would be a copy.
+    public mutating func settle(shard: Int, claim: UInt64, first: UInt64, last: UInt64) {
+        shards[shard]?.held.removeAll { $0 == Held(claim: claim, first: first, last: last) }
+    }
+
+    /// Every held partial was acknowledged: the buffer they were in was applied (or refused whole).
+    public mutating func settleHeld() {
+        for shard in shards.keys { shards[shard]?.held = [] }
+    }
+
+    /// Whether any accepted partial is still held.
+    public var holdsPartials: Bool { shards.values.contains { !$0.held.isEmpty } }
 }

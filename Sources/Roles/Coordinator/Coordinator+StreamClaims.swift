@@ -1,0 +1,27 @@
+import FedCore
+import Messaging
+
+/// Shard claims on a stream updates path (docs/cluster.md): a worker's announcement reaches
+/// the coordinator on the partials queue, behind whatever its predecessor on the shard
+/// published, so everything the predecessor got in is judged before the claim moves the
+/// shard to its new owner. The claim is checkpointed, then answered in the worker's claim
+/// queue, then acknowledged: a crash before the answer brings the announcement back, and answering
+/// twice is harmless (the ledger gives the same claim the same start while nothing of its
+/// was taken).
+extension Coordinator {
+    func takeClaim(_ announcement: Result<StreamClaimMessage.Announcement, ModelVerifier.Rejection>, delivery: Delivery) async throws {
+        switch announcement {
+        case .failure(let rejection):
+            logger.warning("shard claim refused, parked in \(PipelineTopology.deadQueue)", metadata: [
+                "reason": "\(rejection.reason.name)", "detail": "\(rejection.detail)",
+            ])
+            try await deadLetter(delivery, reason: rejection.reason, detail: rejection.detail)
+        case .success(let claim):
+            let from = recordClaim(claim)
+            logger.info("stream shard claimed", metadata: ["shard": "\(claim.shard)", "claim": "\(claim.claim)", "from": "\(from)"])
+            try commitLedger()
+            try await publish(answer: StreamClaimMessage.Answer(shard: claim.shard, claim: claim.claim, from: from))
+        }
+        try await delivery.ack()
+    }
+}
