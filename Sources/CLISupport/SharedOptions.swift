@@ -56,6 +56,8 @@ public struct SharedOptions: ParsableArguments {
     public var reconnectFor = 300.0
     @Option(help: "Split the updates path over this many quorum queues (1-64; docs/cluster.md): workers consume every shard, clients need not know.")
     public var updateShards = 1
+    @Option(help: "The updates path's queue type: quorum (competing workers), stream (one worker per shard by claim, offsets taken once; docs/cluster.md) or classic (unreplicated, for comparison).")
+    public var updatesQueue = "quorum"
     @Option(help: "Serve Prometheus metrics on this port (GET /metrics); 0 picks a free one.")
     public var metricsPort: Int?
     @Option(help: "Host name or address the metrics port listens on: localhost, ::1, or 0.0.0.0 or :: for every interface (in a container).")
@@ -76,7 +78,7 @@ public struct SharedOptions: ParsableArguments {
     /// The flags `EnvironmentDefaults` fills from `FEDQ_*` variables.
     public static let environmentFlags = [
         "broker", "broker-password-file", "codec", "strategy", "buffer", "aggregate", "staleness", "max-staleness", "weigh-by-samples",
-        "server-opt", "seed", "data", "reconnect-for", "update-shards", "metrics-port", "metrics-address", "log-level",
+        "server-opt", "seed", "data", "reconnect-for", "update-shards", "updates-queue", "metrics-port", "metrics-address", "log-level",
     ] + ModelOptions.environmentFlags + DatasetOptions.environmentFlags + PrivacyOptions.environmentFlags + TrustOptions.environmentFlags + DefenceOptions.environmentFlags
         + ChunkOptions.environmentFlags
 
@@ -133,9 +135,12 @@ public struct SharedOptions: ParsableArguments {
             StalenessPolicy(function: try stalenessFunction(), maxStaleness: maxStaleness, weighsBySamples: weighBySamples))
     }
 
-    /// `--update-shards` as the topology's value.
+    /// `--update-shards` and `--updates-queue` as the topology's value.
     public func shards() throws -> UpdateShards {
-        do { return try UpdateShards(updateShards) } catch { throw ValidationError(error.description) }
+        guard let type = UpdatesQueueType(rawValue: updatesQueue) else {
+            throw ValidationError("--updates-queue must be quorum, stream or classic, got '\(updatesQueue)'")
+        }
+        do { return try UpdateShards(updateShards).with(type) } catch { throw ValidationError(error.description) }
     }
 
     /// The logger of `role`, once logging is set up at `--log-level`.

@@ -54,6 +54,9 @@ struct Simulate: AsyncParsableCommand {
         guard workers > 0 else { throw ValidationError("--workers must be positive") }
         guard (0...1).contains(targetAccuracy) else { throw ValidationError("--target-accuracy must be in [0, 1]") }
         guard maxSeconds > 0 else { throw ValidationError("--max-seconds must be positive") }
+        guard try shared.shards().queueType == .quorum else {
+            throw ValidationError("--updates-queue: fedq simulate runs one updates queue; a stream or classic path is for the role commands and fedq loadtest")
+        }
         _ = try connector()
         try fleet.apply(to: &config)
         try shared.apply(to: &config)

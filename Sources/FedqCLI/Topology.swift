@@ -51,19 +51,29 @@ struct Topology: AsyncParsableCommand {
         var purge = false
         @Option(help: "Also declare the update queues of this many shards (1-64) and their slot bindings (docs/cluster.md).")
         var updateShards = 1
+        @Option(help: "The update queues' type: quorum (as in the definitions file), stream or classic (docs/cluster.md). A queue's type cannot change: delete the update queues first to switch.")
+        var updatesQueue = "quorum"
 
         func validate() throws {
-            do { _ = try UpdateShards(updateShards) } catch { throw ValidationError(error.description) }
+            _ = try shards()
+        }
+
+        func shards() throws -> UpdateShards {
+            guard let type = UpdatesQueueType(rawValue: updatesQueue) else {
+                throw ValidationError("--updates-queue must be quorum, stream or classic, got '\(updatesQueue)'")
+            }
+            do { return try UpdateShards(updateShards).with(type) } catch { throw ValidationError(error.description) }
         }
 
         func run() async throws {
-            let topology = try options.load()
+            let shards = try shards()
+            // The file describes the quorum path; another type's update queues are declared below.
+            let topology = shards.queueType == .quorum ? try options.load() : try options.load().excluding(queues: Set(shards.queues))
             let password = try options.password()
             let purged = try await topology.apply(brokerURL: options.brokerURL!, password: password, purge: purge)
             if purge { print("purged \(purged) messages") }
             print("applied \(topology.exchangeCount) exchanges, \(topology.queueCount) queues, \(topology.bindingCount) bindings from \(options.definitions)")
-            let shards = try UpdateShards(updateShards)
-            guard shards.count > 1 else { return }
+            guard shards.count > 1 || shards.queueType != .quorum else { return }
             // The shards beyond the file's one queue, declared as the roles expect them
             // (PipelineTopology): the file describes the unsharded deployment.
             let transport = try await TransportFactory.connector(
@@ -77,7 +87,7 @@ struct Topology: AsyncParsableCommand {
                 throw error
             }
             await transport.close()
-            print("applied \(shards.count) update shards: \(shards.queues.joined(separator: ", "))")
+            print("applied \(shards.count) update shards (\(shards.queueType)): \(shards.queues.joined(separator: ", "))")
         }
     }
 

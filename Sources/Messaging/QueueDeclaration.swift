@@ -60,6 +60,8 @@ public struct QueueArguments: Sendable, Hashable {
     /// `x-queue-leader-locator`: `balanced` places a new quorum queue's leader on the node
     /// leading the fewest, so the shards of the updates path spread over a cluster.
     public var leaderLocator: String?
+    /// `x-max-length-bytes`: on a stream, the retention (whole segments beyond it are dropped).
+    public var maxLengthBytes: Int?
 
     public init(
         queueType: QueueType? = nil, maxLength: Int? = nil, overflow: Overflow? = nil,
@@ -87,6 +89,7 @@ public struct QueueArguments: Sendable, Hashable {
         if singleActiveConsumer { table["x-single-active-consumer"] = .bool(true) }
         if let initialGroupSize { table["x-quorum-initial-group-size"] = .int(Int64(initialGroupSize)) }
         if let leaderLocator { table["x-queue-leader-locator"] = .string(leaderLocator) }
+        if let maxLengthBytes { table["x-max-length-bytes"] = .int(Int64(maxLengthBytes)) }
         return table
     }
 }

@@ -5,7 +5,7 @@ import FedCore
 /// against a broker, for `fedq topology`: the exchanges, queues and bindings every role
 /// expects, declared the way an operator would import them.
 public struct TopologyDefinitions: Sendable {
-    private let topology: AMQPTopology
+    private var topology: AMQPTopology
     public let path: String
 
     public var exchangeCount: Int { topology.exchanges.count }
@@ -16,6 +16,16 @@ public struct TopologyDefinitions: Sendable {
     public init(path: String) throws {
         self.path = path
         topology = try AMQPTopology(definitionsAt: path)
+    }
+
+    /// The same definitions without `queues` and their bindings: `fedq topology apply
+    /// --updates-queue stream` declares the update queues as streams itself, and a queue's
+    /// type cannot change once it is declared.
+    public func excluding(queues names: Set<String>) -> TopologyDefinitions {
+        var copy = self
+        copy.topology.queues.removeAll { names.contains($0.name) }
+        copy.topology.bindings.removeAll { names.contains($0.queue) }
+        return copy
     }
 
     /// Declares every exchange, queue and binding (idempotent); with `purge`, empties the

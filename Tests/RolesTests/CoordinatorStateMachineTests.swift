@@ -32,6 +32,7 @@ import Wire
         switch action {
         case .acknowledge(let records), .hold(let records), .apply(let records): records
         case .deadLetter(_, _, let records): records
+        case .rewind: []
         }
     }
 

@@ -33,8 +33,9 @@ final class Deployment: Sendable {
     /// A fresh directory, with the pipeline's queues declared and emptied on `broker`
     /// (default: the test node, as `fedq-admin`, each role then as its own identity; or a
     /// cluster's comma-separated node URLs), with the updates path split over `shards`.
-    /// With `fresh`, the pipeline's queues are deleted first and created anew, so their
-    /// leaders are placed now (`balanced`) rather than where earlier tests left them.
+    /// With `fresh`, the pipeline's queues (and every update shard's) are deleted first and
+    /// created anew, so their leaders are placed now (`balanced`) rather than where earlier
+    /// tests left them, and their type is the one `shards` asks for.
     init(_ name: String, broker: String? = nil, shards: UpdateShards = .single, fresh: Bool = false) async throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("fedq-\(name)-\(UUID().uuidString.prefix(6))").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -48,12 +49,32 @@ final class Deployment: Sendable {
             self.identities = identities
         }
         let setup = try await TransportFactory.connector(for: self.broker, connectionName: "fedq test setup").connect()
+        // Every shard's queue, whatever this deployment's count.
+        let updateQueues = (0..<UpdateShards.slotCount).map(UpdateShards.queue)
         if fresh {
-            for (queue, _, _) in PipelineTopology.queues(shards: shards) { try? await setup.deleteQueue(queue.name) }
+            // A stream test's `fedq.q.updates.1` would otherwise stay a stream for the quorum tests after it.
+            for queue in PipelineTopology.queues(shards: shards).map({ $0.queue.name }) + updateQueues {
+                try? await setup.deleteQueue(queue)
+            }
         }
-        try await PipelineTopology.declare(on: setup, shards: shards)
+        if await !Self.declare(shards, on: setup) {
+            // The update queues are of another type than `shards` asks (a stream test's, or a
+            // quorum queue where a stream test wants a stream): a queue's type cannot change.
+            for queue in updateQueues { try? await setup.deleteQueue(queue) }
+            try await PipelineTopology.declare(on: setup, shards: shards)
+        }
         try await PipelineTopology.purge(on: setup, shards: shards)
         await setup.close()
+    }
+
+    /// Declares the pipeline for `shards`: false when an update queue exists with another type.
+    private static func declare(_ shards: UpdateShards, on setup: any Transport) async -> Bool {
+        do {
+            try await PipelineTopology.declare(on: setup, shards: shards)
+            return true
+        } catch {
+            return false
+        }
     }
 
     /// Starts `fedq ARGUMENTS` with the test broker and data in its environment; a role

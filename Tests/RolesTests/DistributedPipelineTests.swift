@@ -243,6 +243,37 @@ struct DistributedPipelineTests {
         #expect((resumed ?? 0) >= 1 && (resumed ?? .max) <= versionBefore + 1, "resumed at \(String(describing: resumed)), was at \(versionBefore)")
     }
 
+    /// The same crashes on the stream path (issue 21): two stream shards, read by the worker
+    /// holding each one's claim. kill -9 of that worker frees its claims with its
+    /// connection; the other worker takes both shards from where the coordinator's ledger
+    /// stands; kill -9 of the coordinator, and its restart from the checkpoint (ledger
+    /// included), still loses and doubles nothing.
+    @Test func onTheStreamPathKillingAWorkerAndTheCoordinatorLosesAndDoublesNothing() async throws {
+        let shards = try UpdateShards(2).with(.stream)
+        let deployment = try await Deployment("kill9-stream", shards: shards, fresh: true)
+        let stream = ["--update-shards", "2", "--updates-queue", "stream"]
+        try deployment.start("coordinator", ["coordinator", "--checkpoint", deployment.directory + "/coordinator"])
+        let first = try deployment.start("worker-1", ["worker"] + stream)
+        let fleet = try deployment.start(
+            "fleet", ["fleet", "--clients", "20", "--max-updates", "400", "--out", deployment.directory + "/fleet"])
+        try await deployment.waitUntil("60 updates applied", timeout: .seconds(120)) { applied(deployment) >= 60 }
+        try deployment.start("worker-2", ["worker"] + stream)
+        try await Task.sleep(for: .milliseconds(300))
+        first.signal(SIGKILL)
+        try await deployment.waitUntil("150 updates applied", timeout: .seconds(120)) { applied(deployment) >= 150 }
+        try #require(deployment.process(named: "coordinator")).signal(SIGKILL)
+        try await Task.sleep(for: .milliseconds(500))
+        try deployment.start("coordinator-restarted", ["coordinator", "--checkpoint", deployment.directory + "/coordinator"])
+        #expect(await fleet.wait(timeout: .seconds(180)) == 0, "the fleet did not finish its 400 updates")
+        try await deployment.expectEveryPublishedUpdateSettledOnce()
+        #expect(deployment.published().count == 400)
+        let log = deployment.read("worker-2.log")
+        #expect(log.contains("stream shard claimed"), "the second worker never took a shard over")
+        await deployment.stopAll()
+        // The next tests expect quorum update queues.
+        _ = try await Deployment("after-kill9-stream", fresh: true)
+    }
+
     @Test func everyRoleReconnectsAfterTheBrokerRestarts() async throws {
         let deployment = try await Deployment("restart")
         try startServers(deployment)

@@ -49,6 +49,32 @@ struct LoadTestAndMetricsTests {
         await deployment.stopAll()
     }
 
+    /// The stream path (issue 21): two stream shards, each read by the worker holding its
+    /// claim; every update published is aggregated once.
+    @Test func loadTestOnTheStreamPathAggregatesEveryUpdateOnce() async throws {
+        let deployment = try await Deployment("loadtest-stream")
+        let json = deployment.directory + "/result.json"
+        let run = try deployment.start("loadtest", [
+            "loadtest", "--updates", "400", "--workers", "2", "--update-shards", "2", "--updates-queue", "stream",
+            "--publishers", "2", "--buffer", "20", "--flush-updates", "10", "--json", json, "--out", deployment.directory + "/out",
+        ])
+        #expect(await run.wait(timeout: .seconds(240)) == 0, "loadtest failed: \(run.output.suffix(600))")
+        #expect(run.output.contains("2 stream update queues"))
+        let result = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: json))) as? [String: Any])
+        #expect(result["updates_published"] as? Int == 400)
+        #expect(result["updates_aggregated"] as? Int == 400)
+        let settled = deployment.read("out/coordinator/updates.csv").split(separator: "\n").dropFirst()
+        #expect(settled.count == 400 && settled.allSatisfy { $0.contains(",applied,") })
+        #expect(Set(settled.map { $0.split(separator: ",")[0] }).count == 400)
+        // Both workers read a shard.
+        for worker in ["out/worker-1.log", "out/worker-2.log"] {
+            #expect(deployment.read(worker).contains("stream shard claimed"), "\(worker) claimed no shard")
+        }
+        await deployment.stopAll()
+        // The next tests expect quorum update queues.
+        _ = try await Deployment("after-loadtest-stream", fresh: true)
+    }
+
     @Test func metricsEndpointsServePrometheusTextMatchingTheSummary() async throws {
         let deployment = try await Deployment("metrics")
         let coordinator = try deployment.start(

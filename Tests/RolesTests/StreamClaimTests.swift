@@ -146,10 +146,17 @@ struct StreamClaimTests {
         #expect(await first.model.version == 2)
         #expect(await first.accounting.applied == 5)
         #expect(await first.model.parameters == [Float](repeating: 3 + 2, count: spec.parameterCount))
-        for _ in 0..<300 where try await setup.queueStatus(PipelineTopology.deadQueue).messageCount < dead + 1 {
+        // B's next partial leaves a hole (5 and 6 missing): parked, and B is sent back to 5.
+        try await publish(try streamPartial(claim: claimB.id, first: 7, count: 1), on: workerB)
+        let rewind = try await firstMessage(in: ShardClaim.queueName(shard: 0), on: workerB)
+        #expect(
+            try StreamClaimMessage.Answer.read(rewind.properties, coordinatorKey: key.publicKey)?.get()
+                == .init(shard: 0, claim: claimB.id, from: .offset(5)))
+        for _ in 0..<300 where try await setup.queueStatus(PipelineTopology.deadQueue).messageCount < dead + 2 {
             try await Task.sleep(for: .milliseconds(10))
         }
-        #expect(try await setup.queueStatus(PipelineTopology.deadQueue).messageCount == dead + 1, "the broken claim")
+        #expect(try await setup.queueStatus(PipelineTopology.deadQueue).messageCount == dead + 2, "the broken claim and the gap")
+        #expect(await first.model.version == 2)
         running.cancel()
         _ = await running.result
 

@@ -44,6 +44,8 @@ public struct LoadTestCommand: AsyncParsableCommand {
     var seconds: Double?
     @Option(help: "Quorum queues the updates path is split over (1-64; docs/cluster.md): on a cluster their leaders spread over the nodes.")
     var updateShards = 1
+    @Option(help: "The updates path's queue type: quorum, stream (workers claim shards; use --update-shards >= --workers) or classic.")
+    var updatesQueue = "quorum"
     @Option(help: "FedBuff buffer K: updates per model version.")
     var buffer = 100
     // A partial is a dense fp32 sum (800 KB for the mlp), so its share of the broker's bytes is
@@ -81,6 +83,12 @@ public struct LoadTestCommand: AsyncParsableCommand {
         guard seconds.map({ $0 > 0 }) ?? true else { throw ValidationError("--seconds must be positive") }
         if let brokerPid, kill(brokerPid, 0) != 0 { throw ValidationError("--broker-pid: no process \(brokerPid) on this host") }
         do { _ = try UpdateShards(updateShards) } catch { throw ValidationError(error.description) }
+        guard let type = UpdatesQueueType(rawValue: updatesQueue) else {
+            throw ValidationError("--updates-queue must be quorum, stream or classic, got '\(updatesQueue)'")
+        }
+        if type == .stream, updateShards < workers {
+            throw ValidationError("--updates-queue stream reads each shard with one worker: --update-shards (\(updateShards)) must be >= --workers (\(workers))")
+        }
         guard buffer > 0, flushUpdates > 0, flushMs > 0 else {
             throw ValidationError("--buffer, --flush-updates and --flush-ms must be positive")
         }
@@ -114,8 +122,8 @@ public struct LoadTestCommand: AsyncParsableCommand {
         run.brokerPID = brokerPid
         run.defencesOff = defencesOff
         run.exactPartials = exactPartials
-        run.shards = try UpdateShards(updateShards)
-        print("load test: \(workers) workers, \(publishers) publishers, \(updateShards) update queue\(updateShards == 1 ? "" : "s"), \(params) parameters, codec \(codec), K=\(buffer)\(sign ? ", signed updates" : "")\(defencesOff ? ", defences off" : "")")
+        run.shards = try UpdateShards(updateShards).with(UpdatesQueueType(rawValue: updatesQueue) ?? .quorum)
+        print("load test: \(workers) workers, \(publishers) publishers, \(updateShards) \(updatesQueue) update queue\(updateShards == 1 ? "" : "s"), \(params) parameters, codec \(codec), K=\(buffer)\(sign ? ", signed updates" : "")\(defencesOff ? ", defences off" : "")")
         let result = try await run.run()
         line.withLock { $0.finish() }
         for text in Self.lines(result) { print(text) }

@@ -101,7 +101,14 @@ struct LoadTestRun {
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
 
         let setup = try await broker.connect()
-        try await PipelineTopology.declare(on: setup, shards: shards)
+        do {
+            try await PipelineTopology.declare(on: setup, shards: shards)
+        } catch .preconditionFailed {
+            // The update queues are of another type (an earlier run's `--updates-queue`), which
+            // a declaration cannot change: this run's broker is its own, so they are replaced.
+            for queue in try UpdateShards(UpdateShards.slotCount).queues { try? await setup.deleteQueue(queue) }
+            try await PipelineTopology.declare(on: setup, shards: shards)
+        }
         try await PipelineTopology.purge(on: setup, shards: shards)
         let clients = try sign ? Self.signingClients(issuerKeyFile: out + "/issuer.pub") : []
         let roles = try startRoles()
@@ -146,6 +153,7 @@ struct LoadTestRun {
     private func startRoles() throws -> [RoleProcess] {
         let shared = [
             "--broker", brokerURL, "--model", "synthetic:\(parameters)", "--strategy", "fedbuff:\(buffer)", "--update-shards", "\(shards.count)",
+            "--updates-queue", shards.queueType.rawValue,
         ]
         var roles = [
             try RoleProcess(
@@ -168,13 +176,33 @@ struct LoadTestRun {
     private func waitForConsumers(_ setup: any Transport) async throws {
         let deadline = ContinuousClock.now + .seconds(30)
         while ContinuousClock.now < deadline {
-            var consumers: [Int] = []
-            for queue in shards.queues { consumers.append(try await setup.queueStatus(queue).consumerCount) }
             let partials = try await setup.queueStatus(PipelineTopology.partialsQueue).consumerCount
-            if consumers.allSatisfy({ $0 == workers }) && partials >= 1 { return }
+            if try await everyShardIsRead(setup) && partials >= 1 { return }
             try await Task.sleep(for: .milliseconds(100))
         }
         throw LoadTestError.rolesDidNotStart(out)
+    }
+
+    /// Whether every update shard has its readers: each quorum (or classic) queue all the
+    /// workers, each stream a worker holding its claim. (RabbitMQ counts no consumers on a
+    /// stream; a claim queue held by another connection answers a passive declare with 405.
+    /// What a stream holds before its reader starts is read anyway, from the start.)
+    private func everyShardIsRead(_ setup: any Transport) async throws -> Bool {
+        for shard in 0..<shards.count {
+            if shards.queueType == .stream {
+                do {
+                    _ = try await setup.queueStatus(ShardClaim.queueName(shard: shard))
+                    return false  // declared by nobody else, or by this connection: unclaimed
+                } catch .resourceLocked {
+                    continue
+                } catch .notFound {
+                    return false
+                }
+            } else if try await setup.queueStatus(UpdateShards.queue(shard)).consumerCount != workers {
+                return false
+            }
+        }
+        return true
     }
 
     private func measure(
@@ -232,7 +260,12 @@ struct LoadTestRun {
                 var samples: [[Double]] = []
                 while !Task.isCancelled {
                     var ready = 0
-                    for queue in shards.queues { ready += (try? await setup.queueStatus(queue).messageCount) ?? 0 }
+                    if shards.queueType == .stream {
+                        // A stream keeps what was read: what waits is what is not settled yet.
+                        ready = max(0, published.count - Self.settledCount(logPath))
+                    } else {
+                        for queue in shards.queues { ready += (try? await setup.queueStatus(queue).messageCount) ?? 0 }
+                    }
                     let elapsed = Date().timeIntervalSince1970 - started
                     samples.append([elapsed, Double(ready)])
                     progress(published.count, Self.settledCount(logPath), elapsed)

@@ -212,6 +212,13 @@ public actor Coordinator {
         case .apply(let records):
             held.append(delivery)
             try await applyBuffer(booking: records)
+        case .rewind(let answer, let detail):
+            logger.warning("stream partial out of order, parked; its reader rewinds", metadata: [
+                "detail": "\(detail)", "shard": "\(answer.shard)", "from": "\(answer.from)",
+            ])
+            try await deadLetter(delivery, reason: .malformed, detail: detail)
+            try await publish(answer: answer)
+            try await delivery.ack()
         }
     }
 

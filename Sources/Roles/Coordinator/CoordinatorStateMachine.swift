@@ -32,6 +32,10 @@ public struct CoordinatorStateMachine: Sendable {
         /// Hold the partial and apply the buffer now (`applyBuffer(booking:)`), which
         /// also settles `records`.
         case apply(records: [SettlementRecord])
+        /// A stream partial that does not continue its shard: park it (`malformed`, with
+        /// `detail`), acknowledge it, and tell the shard's reader, in its claim queue, to
+        /// read again from `answer.from`.
+        case rewind(StreamClaimMessage.Answer, detail: String)
     }
 
     /// A partial as it came off the queue: decoded, or why not.
@@ -121,7 +125,7 @@ public struct CoordinatorStateMachine: Sendable {
             switch action {
             case .acknowledge, .deadLetter:
                 state.streams.settle(shard: shard, claim: claim, first: range.first, last: range.last)
-            case .hold, .apply:
+            case .hold, .apply, .rewind:
                 break
             }
             return action
@@ -129,8 +133,9 @@ public struct CoordinatorStateMachine: Sendable {
             // Taken already, or read again by the shard's new owner: nothing to book.
             return .acknowledge(records: [])
         case .gap(let expected):
-            return .deadLetter(
-                reason: .malformed, detail: "stream shard \(shard): partial starts at \(range.first), expected \(expected)", records: [])
+            return .rewind(
+                StreamClaimMessage.Answer(shard: shard, claim: claim, from: .offset(expected)),
+                detail: "stream shard \(shard): partial starts at \(range.first), expected \(expected)")
         }
     }
 

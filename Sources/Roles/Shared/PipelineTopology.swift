@@ -79,6 +79,16 @@ public enum PipelineTopology {
         quorum.leaderLocator = "balanced"
         var updates = quorum
         updates.deadLetterExchange = deadExchange
+        switch shards.queueType {
+        case .quorum: break
+        case .stream:
+            // Streams take no dead-letter exchange (refusals are parked by the worker
+            // anyway) and keep what retention allows, `streamRetentionBytes` per shard.
+            updates = QueueArguments(queueType: .stream, leaderLocator: "balanced")
+            updates.maxLengthBytes = streamRetentionBytes
+        case .classic:
+            updates = QueueArguments(deadLetterExchange: deadExchange)
+        }
         var partials = quorum
         partials.singleActiveConsumer = true
         partials.deadLetterExchange = deadExchange
@@ -95,6 +105,12 @@ public enum PipelineTopology {
             (QueueDeclaration(name: statisticsQueue, arguments: quorum), statisticsExchange, [statisticsRoutingKey]),
         ]
     }
+
+    /// What a stream shard of the updates path keeps (`x-max-length-bytes`): RabbitMQ drops
+    /// whole segments beyond it, oldest first. 8 GiB is 40,000 updates of 200 KB: minutes
+    /// of a saturated node, hours of an ordinary federation. It must exceed what the
+    /// slowest reader lags behind (docs/cluster.md, "Retention").
+    public static let streamRetentionBytes = 8 << 30
 
     /// Declares the shared part of the topology (idempotent), as an administrator (or the
     /// embedded broker's in-process setup) does. Needs configure permission on everything.
@@ -169,8 +185,19 @@ public enum PipelineTopology {
     /// Empties the shared queues. RabbitMQ's durable queues keep what an earlier run left
     /// (updates of a crashed run come back when its connections drop), which a run that
     /// accounts for every update it published must not pick up.
+    ///
+    /// A stream cannot be purged: its shards are deleted and declared again (with their bindings).
     public static func purge(on transport: some Transport, shards: UpdateShards = .single) async throws(TransportError) {
-        for queue in shards.queues + [updateChunksQueue, partialsQueue, deadQueue, modelRequestsQueue, statisticsQueue] { try await transport.purgeQueue(queue) }
+        let queues = shards.queueType == .stream ? [] : shards.queues
+        for queue in queues + [updateChunksQueue, partialsQueue, deadQueue, modelRequestsQueue, statisticsQueue] {
+            _ = try await transport.purgeQueue(queue)
+        }
+        guard shards.queueType == .stream else { return }
+        for (queue, exchange, keys) in Self.queues(shards: shards) where shards.queues.contains(queue.name) {
+            try await transport.deleteQueue(queue.name)
+            _ = try await transport.declareQueue(queue)
+            for key in keys { try await transport.bindQueue(queue.name, exchange: exchange, routingKey: key) }
+        }
     }
 
     /// A private queue on the model fanout that only ever holds the newest

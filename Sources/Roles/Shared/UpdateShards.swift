@@ -26,6 +26,9 @@ public struct UpdateShards: Sendable, Hashable, CustomStringConvertible {
 
     /// S, in 1...64.
     public let count: Int
+    /// What each shard's queue is (`--updates-queue`): quorum queues with competing
+    /// workers, or streams each read by the one worker holding its claim.
+    public var queueType: UpdatesQueueType = .quorum
 
     /// - Throws: `UpdateShardsError` for a count outside 1...64.
     public init(_ count: Int) throws(UpdateShardsError) {
@@ -59,6 +62,26 @@ public struct UpdateShards: Sendable, Hashable, CustomStringConvertible {
     }
 
     public var description: String { "\(count)" }
+
+    /// The same shards, as queues of `type`.
+    public func with(_ type: UpdatesQueueType) -> UpdateShards {
+        var shards = self
+        shards.queueType = type
+        return shards
+    }
+}
+
+/// The queue type of the updates path (`--updates-queue`; docs/cluster.md, BENCHMARKS.md).
+///
+/// - `quorum`: replicated, consumed away, competing workers on each shard (the default).
+/// - `stream`: an append-only replicated log per shard, read from an offset; each shard has
+///   one reader at a time (`ShardClaim`) and the coordinator takes its offsets exactly once
+///   (`StreamLedger`). A stream is not consumed away: it keeps what retention allows.
+/// - `classic`: one node's unreplicated queue, for comparison only: a node lost loses its updates.
+public enum UpdatesQueueType: String, Sendable, Hashable, CaseIterable, CustomStringConvertible {
+    case quorum, stream, classic
+
+    public var description: String { rawValue }
 }
 
 /// A bad `--update-shards`.

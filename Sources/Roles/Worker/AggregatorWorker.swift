@@ -35,11 +35,20 @@ public actor AggregatorWorker {
     let logger: Logger
     private let flushes: AsyncStream<Outgoing>
     private let flushQueue: AsyncStream<Outgoing>.Continuation
+    /// What this worker reads (`UpdateSource`).
+    let source: UpdateSource
 
+    /// A worker on `settings.shards`' queues. (On a stream updates path, `StreamWorker`
+    /// runs one of these per claimed shard.)
     public init(
         transport: any Transport, spec: ModelSpec, settings: WorkerSettings,
         logger: Logger = Logger(label: "fedq", factory: { _ in SwiftLogNoOpLogHandler() })
     ) {
+        self.init(transport: transport, spec: spec, settings: settings, source: .queues, logger: logger)
+    }
+
+    init(transport: any Transport, spec: ModelSpec, settings: WorkerSettings, source: UpdateSource, logger: Logger) {
+        self.source = source
         self.logger = logger
         self.transport = transport
         self.spec = spec
@@ -53,8 +62,15 @@ public actor AggregatorWorker {
     /// holds unconfirmed then goes back to the queue with its consumer, for another worker.
     public func run() async throws {
         var shards: [Consumer] = []
-        for queue in settings.shards.queues {
-            shards.append(try await transport.consume(queue: queue, prefetch: settings.prefetch))
+        switch source {
+        case .queues:
+            for queue in settings.shards.queues {
+                shards.append(try await transport.consume(queue: queue, prefetch: settings.prefetch))
+            }
+        case .stream(let stream):
+            shards.append(try await transport.consume(stream: stream.queue, prefetch: settings.prefetch, from: stream.from))
+        case .chunks:
+            break
         }
         let versions = try await PipelineTopology.subscribeToVersions(on: transport)
         // One loop takes every shard's deliveries in the order they arrive. (Chunked updates
@@ -79,15 +95,23 @@ public actor AggregatorWorker {
             // A shard's consumer that ends (its queue deleted, the connection closed) ends
             // the session, as the one consumer did before shards: the supervisor starts anew.
             for (shard, consumer) in shards.enumerated() {
+                let source = self.source
                 group.addTask {
-                    for try await delivery in consumer { merge.yield(Held(shard: shard, delivery: delivery)) }
+                    for try await delivery in consumer {
+                        // A stream reader may be handed messages before the offset it asked for.
+                        if let offset = delivery.streamOffset, source.skips(offset: offset) {
+                            try await delivery.ack()
+                            continue
+                        }
+                        merge.yield(Held(shard: shard, delivery: delivery))
+                    }
                 }
                 group.addTask { try await PipelineMetrics.watch(consumer.queue, on: self.transport) }
             }
             group.addTask {
                 for try await held in deliveries { try await self.handle(held.delivery, shard: held.shard) }
             }
-            group.addTask { try await self.runChunks() }
+            if source.readsChunks { group.addTask { try await self.runChunks() } }
             group.addTask { for await outgoing in self.flushes { try await self.send(outgoing) } }
             defer {
                 merge.finish()
@@ -165,6 +189,11 @@ public actor AggregatorWorker {
 
     private func send(_ outgoing: Outgoing) async throws {
         let partial = outgoing.batch.partial
+        if case .stream(let stream) = source {
+            try await sendStreamPartial(outgoing.batch, deliveries: outgoing.deliveries, claim: stream.claim)
+            try await Self.acknowledge(outgoing.deliveries)
+            return
+        }
         if !partial.isEmpty {
             try await publish(PartialAggregateSummary(
                 weightTotal: partial.weightTotal, massTotal: partial.massTotal,
@@ -185,6 +214,27 @@ public actor AggregatorWorker {
     }
 
     private static let settledCodec = try! CodecSpec(parsing: "fp32+deflate")
+
+    /// A stream shard's batch travels as one partial, its updates and settled entries
+    /// together with the offsets they were read from: the coordinator takes a stream's
+    /// offsets exactly once and in order (`StreamLedger`), so a batch cannot be split.
+    private func sendStreamPartial(_ batch: WorkerStateMachine.Batch, deliveries: [Held], claim: ShardClaim) async throws {
+        let offsets = deliveries.compactMap(\.delivery.streamOffset)
+        guard let first = offsets.first, let last = offsets.last else { return }
+        let partial = batch.partial
+        let range = PartialAggregateSummary.StreamRange(shard: UInt32(claim.shard), claim: claim.id, first: first, last: last)
+        let summary = PartialAggregateSummary(
+            weightTotal: partial.weightTotal, massTotal: partial.massTotal,
+            entries: partial.entries.map { .init(updateID: $0.id, baseVersion: $0.baseVersion, checksum: $0.checksum) },
+            settled: batch.settled, streamRange: range)
+        if partial.isEmpty {
+            try await publish(summary, sum: [Float](repeating: 0, count: spec.parameterCount), codec: Self.settledCodec)
+        } else {
+            try await publish(
+                summary, sum: partial.weightedSum,
+                codec: PartialPrecision.codec(for: partial.weightedSum, holdsExactUpdates: settings.exactPartials || batch.holdsExactUpdates))
+        }
+    }
 
     private func publish(_ summary: PartialAggregateSummary, sum: [Float], codec: CodecSpec) async throws {
         let header = MessageHeader(

@@ -1,0 +1,98 @@
+import Aggregation
+import FedCore
+import Foundation
+import Learning
+import Messaging
+import TestSupport
+import Testing
+import Trust
+import Wire
+
+@testable import Roles
+
+/// The updates path as streams, end to end on the embedded broker and on RabbitMQ: two
+/// stream shards, workers that claim them, and a coordinator that takes every offset once.
+@Suite(.serialized, .exclusiveBroker, .timeLimit(.minutes(3)))
+struct StreamPathTests {
+    let spec = try! ModelSpec.synthetic(parameters: 32)
+
+    /// Updates sent to both shards are all applied once; the worker holding both shards
+    /// loses its connection halfway (as with kill -9: no goodbye), the other takes its
+    /// shards from where the coordinator's ledger stands, and still every update counts
+    /// exactly once: what the lost worker read but never got into an accepted partial is
+    /// read again, what it got in is not.
+    @Test(arguments: TestTransport.allCases)
+    func everyUpdateIsAppliedOnceAcrossAWorkerLost(on broker: TestTransport) async throws {
+        let shards = try UpdateShards(2).with(.stream)
+        let connector = try broker.connector(name: "fedq-stream-path-tests")
+        let setup = try await connector.connect()
+        try await deleteUpdateQueues(on: setup)
+        try await PipelineTopology.declare(on: setup, shards: shards)
+        try await PipelineTopology.purge(on: setup, shards: shards)
+        let key = SigningKey()
+        let coordinator = try Coordinator(
+            transport: try await connector.connect(), spec: spec, initialParameters: [Float](repeating: 0, count: spec.parameterCount),
+            strategy: AggregationStrategy(.fedBuff(bufferSize: 4)), optimizer: ServerOptimizer(.sgd(learningRate: 1)),
+            maxBufferWait: .milliseconds(200), signingKey: key)
+        var settings = WorkerSettings(
+            flushUpdates: 3, flushInterval: .milliseconds(20), staleness: StalenessPolicy(), defences: .off,
+            coordinatorKey: key.publicKey)
+        settings.shards = shards
+        let running = Task { try await coordinator.run() }
+        defer { running.cancel() }
+        try await coordinator.announce()
+
+        let firstConnection = try await connector.connect()
+        let first = StreamWorker(transport: firstConnection, spec: spec, settings: settings, claimInterval: .milliseconds(100))
+        let firstRun = Task { try await first.run() }
+        // The first worker claims both shards before the second starts.
+        for _ in 0..<300 where await first.workers.count < 3 { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(await first.workers.count == 3, "the chunks reader and both shards")
+
+        // Clients 0…39: slots 0…39, shard = slot mod 2.
+        func publish(_ clients: Range<UInt64>) async throws {
+            for client in clients {
+                let update = try TestUpdates.update(1, spec: spec, client: client)
+                try await TestUpdates.publish(update, on: setup, routingKey: UpdateShards.routingKey(client: client))
+            }
+        }
+        try await publish(0..<40)
+        for _ in 0..<500 where await coordinator.accounting.applied < 40 { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(await coordinator.accounting.applied == 40)
+
+        let secondConnection = try await connector.connect()
+        let second = StreamWorker(transport: secondConnection, spec: spec, settings: settings, claimInterval: .milliseconds(100))
+        let secondRun = Task { try await second.run() }
+        try await publish(40..<60)
+        // Lost mid-stream: the connection closes under the first worker.
+        await firstConnection.close()
+        _ = await firstRun.result
+        try await publish(60..<100)
+        for _ in 0..<1_000 where await coordinator.accounting.settled < 100 { try await Task.sleep(for: .milliseconds(10)) }
+        try await coordinator.drain()
+        let books = await coordinator.accounting
+        #expect(books.applied == 100, "every update once")
+        #expect(books.rejectedTotal == 0 && books.droppedStale == 0)
+        // Every update is a delta of 1: the model moved by the number applied over K, per version.
+        let ledger = await coordinator.streamLedger
+        #expect(ledger.shards.count == 2)
+        let taken = ledger.shards.values.compactMap(\.through).map { Int($0) + 1 }.reduce(0, +)
+        #expect(taken == 100, "offsets 0…49 of each shard")
+        #expect(await second.workers.count == 3, "the second worker took both shards over")
+        secondRun.cancel()
+        _ = await secondRun.result
+        await secondConnection.close()
+        try await deleteUpdateQueues(on: setup)
+        try await PipelineTopology.declare(on: setup, shards: .single)
+        await setup.close()
+        await connector.close()
+    }
+
+    /// Leaves the broker without update queues (a stream and a quorum queue cannot share a
+    /// name), so that each test declares the type it needs.
+    func deleteUpdateQueues(on transport: any Transport) async throws {
+        for queue in try UpdateShards(UpdateShards.slotCount).queues {
+            do { try await transport.deleteQueue(queue) } catch .notFound {}
+        }
+    }
+}
