@@ -44,6 +44,10 @@ final class ChannelRecord {
     var waiting: [(OutgoingMessage, PublishCompletion)] = []
     var waitingHead = 0
     var consumers: [String: DeliverySink] = [:]
+    /// Whether a consumer of this channel reads a stream (`x-stream-offset`): a stream takes
+    /// no reject or nack (RabbitMQ closes the connection with 540 NOT_IMPLEMENTED), and a
+    /// delivery nobody will read is acknowledged instead, which only returns credit.
+    var readsStream = false
     /// The message whose content frames are arriving now.
     var incoming: IncomingContent?
 

@@ -19,6 +19,7 @@ extension ConnectionSession {
         withExtendedLifetime(allocation) {}
         try checkReply(operation: operation, channel: record)
         record.consumers[consumerTag] = sink
+        if arguments["x-stream-offset"] != nil { record.readsStream = true }
     }
 
     /// Stops a consumer; unacked deliveries go back to the queue when the channel closes.

@@ -80,8 +80,13 @@ extension ConnectionSession {
             let (redelivered, deliveryTag) = (deliver.redelivered != 0, deliver.delivery_tag)
             expectContent(on: record) { [unowned self] body, properties in
                 guard let sink = record.consumers[consumerTag] else {
-                    // The consumer went away while this was in flight: give the message back.
-                    _ = amqp_basic_reject(state, number, deliveryTag, 1)
+                    // The consumer went away while this was in flight: give the message back
+                    // (a stream keeps it anyway and only wants its credit back).
+                    if record.readsStream {
+                        _ = amqp_basic_ack(state, number, deliveryTag, 0)
+                    } else {
+                        _ = amqp_basic_reject(state, number, deliveryTag, 1)
+                    }
                     return
                 }
                 sink.yield(AMQPDelivery(body: body, properties: properties, exchange: exchange, routingKey: routingKey,

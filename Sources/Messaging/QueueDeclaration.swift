@@ -62,6 +62,8 @@ public struct QueueArguments: Sendable, Hashable {
     public var leaderLocator: String?
     /// `x-max-length-bytes`: on a stream, the retention (whole segments beyond it are dropped).
     public var maxLengthBytes: Int?
+    /// `x-stream-max-segment-size-bytes`: a stream's segment files (RabbitMQ's default 500 MB).
+    public var maxSegmentSizeBytes: Int?
 
     public init(
         queueType: QueueType? = nil, maxLength: Int? = nil, overflow: Overflow? = nil,
@@ -90,6 +92,7 @@ public struct QueueArguments: Sendable, Hashable {
         if let initialGroupSize { table["x-quorum-initial-group-size"] = .int(Int64(initialGroupSize)) }
         if let leaderLocator { table["x-queue-leader-locator"] = .string(leaderLocator) }
         if let maxLengthBytes { table["x-max-length-bytes"] = .int(Int64(maxLengthBytes)) }
+        if let maxSegmentSizeBytes { table["x-stream-max-segment-size-bytes"] = .int(Int64(maxSegmentSizeBytes)) }
         return table
     }
 }

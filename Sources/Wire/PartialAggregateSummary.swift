@@ -35,8 +35,10 @@ public struct PartialAggregateSummary: Hashable, Sendable {
 
     /// Where a partial of a stream updates path was read from: offsets `first…last` of
     /// shard `shard`, read under the worker's claim `claim` (docs/cluster.md). Every
-    /// update and settled entry in the partial came from that range, and every message
-    /// of the range is in the partial, so the coordinator can take ranges exactly once.
+    /// update and settled entry in the partial came from that range, and every message the
+    /// reader got from the range is in the partial; `first` is right after the previous
+    /// partial's `last` under the same claim (or the offset the claim was answered with),
+    /// since a stream's offsets have holes. So the coordinator can take ranges exactly once.
     public struct StreamRange: Hashable, Sendable {
         public var shard: UInt32
         public var claim: UInt64

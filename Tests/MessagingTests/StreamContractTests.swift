@@ -62,6 +62,44 @@ struct StreamContractTests {
         await transport.close()
     }
 
+    /// Offsets inside a chunk: RabbitMQ stores a stream in chunks of messages written
+    /// together and may start a reader at its chunk's first message, before the offset it
+    /// asked for. What a reader of `.offset(n)` must see first, after skipping those, is `n`.
+    @Test(arguments: TestTransport.allCases)
+    func aReaderOfAnOffsetInsideAChunkGetsThatOffset(on broker: TestTransport) async throws {
+        let connector = try broker.connector()
+        defer { Task { await connector.close() } }
+        let transport = try await connector.connect()
+        let stream = TestBroker.uniqueName("stream")
+        try await transport.declareQueue(QueueDeclaration(name: stream, arguments: QueueArguments(queueType: .stream)))
+        // Published concurrently, so that the broker writes them in chunks of several.
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for lane in 0..<8 {
+                group.addTask {
+                    for index in stride(from: lane, to: 600, by: 8) {
+                        try await transport.publish(
+                            [UInt8(truncatingIfNeeded: index)], exchange: "", routingKey: stream, properties: MessageProperties(), mandatory: true)
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        for start: UInt64 in [1, 257, 498, 599] {
+            let reader = try await transport.consume(stream: stream, prefetch: 16, from: .offset(start))
+            var iterator = reader.makeAsyncIterator()
+            var first: UInt64?
+            while first == nil {
+                let delivery = try await nextDelivery(&iterator)
+                try await delivery.ack()
+                if let offset = delivery.streamOffset, offset >= start { first = offset }
+            }
+            #expect(first == start)
+            await reader.cancel()
+        }
+        try await transport.deleteQueue(stream)
+        await transport.close()
+    }
+
     @Test(arguments: TestTransport.allCases)
     func aStreamReaderNeedsCreditAndAQueueIsNotAStream(on broker: TestTransport) async throws {
         let connector = try broker.connector()

@@ -27,8 +27,11 @@ struct StreamPathTests {
         let connector = try broker.connector(name: "fedq-stream-path-tests")
         let setup = try await connector.connect()
         try await deleteUpdateQueues(on: setup)
-        try await PipelineTopology.declare(on: setup, shards: shards)
-        try await PipelineTopology.purge(on: setup, shards: shards)
+        try await declareWithSmallSegments(shards, on: setup)
+        for queue in [
+            PipelineTopology.updateChunksQueue, PipelineTopology.partialsQueue, PipelineTopology.deadQueue,
+            PipelineTopology.modelRequestsQueue, PipelineTopology.statisticsQueue,
+        ] { _ = try await setup.purgeQueue(queue) }
         let key = SigningKey()
         let coordinator = try Coordinator(
             transport: try await connector.connect(), spec: spec, initialParameters: [Float](repeating: 0, count: spec.parameterCount),
@@ -76,8 +79,9 @@ struct StreamPathTests {
         // Every update is a delta of 1: the model moved by the number applied over K, per version.
         let ledger = await coordinator.streamLedger
         #expect(ledger.shards.count == 2)
+        // Each shard's 50 updates, and on RabbitMQ the tracking chunks between its segments.
         let taken = ledger.shards.values.compactMap(\.through).map { Int($0) + 1 }.reduce(0, +)
-        #expect(taken == 100, "offsets 0…49 of each shard")
+        #expect(broker == .embedded ? taken == 100 : taken > 100, "\(taken) offsets taken")
         #expect(await second.workers.count == 3, "the second worker took both shards over")
         secondRun.cancel()
         _ = await secondRun.result
@@ -86,6 +90,19 @@ struct StreamPathTests {
         try await PipelineTopology.declare(on: setup, shards: .single)
         await setup.close()
         await connector.close()
+    }
+
+    /// The pipeline's topology, its streams in segments of 4 KB: RabbitMQ starts each
+    /// segment with a tracking chunk that takes an offset, so a stream's offsets have holes
+    /// (every 500 MB by default; here every ~15 updates), which the ranges must get over.
+    func declareWithSmallSegments(_ shards: UpdateShards, on transport: any Transport) async throws {
+        for exchange in PipelineTopology.exchanges { try await transport.declareExchange(exchange) }
+        for (queue, exchange, keys) in PipelineTopology.queues(shards: shards) {
+            var queue = queue
+            if queue.arguments.queueType == .stream { queue.arguments.maxSegmentSizeBytes = 4_096 }
+            _ = try await transport.declareQueue(queue)
+            for key in keys { try await transport.bindQueue(queue.name, exchange: exchange, routingKey: key) }
+        }
     }
 
     /// Leaves the broker without update queues (a stream and a quorum queue cannot share a

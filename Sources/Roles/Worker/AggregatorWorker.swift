@@ -37,6 +37,9 @@ public actor AggregatorWorker {
     private let flushQueue: AsyncStream<Outgoing>.Continuation
     /// What this worker reads (`UpdateSource`).
     let source: UpdateSource
+    /// On a stream: the offset the next partial's range starts at (right after the last
+    /// one's, or where the coordinator's answer said); nil until known.
+    private var streamNext: UInt64?
 
     /// A worker on `settings.shards`' queues. (On a stream updates path, `StreamWorker`
     /// runs one of these per claimed shard.)
@@ -49,6 +52,7 @@ public actor AggregatorWorker {
 
     init(transport: any Transport, spec: ModelSpec, settings: WorkerSettings, source: UpdateSource, logger: Logger) {
         self.source = source
+        if case .stream(let stream) = source, case .offset(let start) = stream.from { streamNext = start }
         self.logger = logger
         self.transport = transport
         self.spec = spec
@@ -219,8 +223,14 @@ public actor AggregatorWorker {
     /// together with the offsets they were read from: the coordinator takes a stream's
     /// offsets exactly once and in order (`StreamLedger`), so a batch cannot be split.
     private func sendStreamPartial(_ batch: WorkerStateMachine.Batch, deliveries: [Held], claim: ShardClaim) async throws {
-        let offsets = deliveries.compactMap(\.delivery.streamOffset)
-        guard let first = offsets.first, let last = offsets.last else { return }
+        guard let read = deliveries.last(where: { $0.delivery.streamOffset != nil })?.delivery.streamOffset else { return }
+        // The range starts where the previous one ended, not at this batch's first message:
+        // a stream's offsets have holes (RabbitMQ writes a tracking chunk at the start of each
+        // segment file, every 500 MB, and it takes an offset), and the coordinator takes
+        // ranges that continue each other exactly.
+        let first = streamNext ?? deliveries.first(where: { $0.delivery.streamOffset != nil })?.delivery.streamOffset ?? read
+        let last = max(read, first)
+        streamNext = last &+ 1
         let partial = batch.partial
         let range = PartialAggregateSummary.StreamRange(shard: UInt32(claim.shard), claim: claim.id, first: first, last: last)
         let summary = PartialAggregateSummary(
