@@ -137,10 +137,7 @@ public struct SharedOptions: ParsableArguments {
 
     /// `--update-shards` and `--updates-queue` as the topology's value.
     public func shards() throws -> UpdateShards {
-        guard let type = UpdatesQueueType(rawValue: updatesQueue) else {
-            throw ValidationError("--updates-queue must be quorum, stream or classic, got '\(updatesQueue)'")
-        }
-        do { return try UpdateShards(updateShards).with(type) } catch { throw ValidationError(error.description) }
+        try UpdateShards.parsing(count: updateShards, queueType: updatesQueue)
     }
 
     /// The logger of `role`, once logging is set up at `--log-level`.

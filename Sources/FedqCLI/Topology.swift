@@ -59,10 +59,7 @@ struct Topology: AsyncParsableCommand {
         }
 
         func shards() throws -> UpdateShards {
-            guard let type = UpdatesQueueType(rawValue: updatesQueue) else {
-                throw ValidationError("--updates-queue must be quorum, stream or classic, got '\(updatesQueue)'")
-            }
-            do { return try UpdateShards(updateShards).with(type) } catch { throw ValidationError(error.description) }
+            try UpdateShards.parsing(count: updateShards, queueType: updatesQueue)
         }
 
         func run() async throws {

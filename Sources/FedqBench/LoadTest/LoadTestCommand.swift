@@ -82,17 +82,18 @@ public struct LoadTestCommand: AsyncParsableCommand {
         guard updates.map({ $0 > 0 }) ?? true else { throw ValidationError("--updates must be positive") }
         guard seconds.map({ $0 > 0 }) ?? true else { throw ValidationError("--seconds must be positive") }
         if let brokerPid, kill(brokerPid, 0) != 0 { throw ValidationError("--broker-pid: no process \(brokerPid) on this host") }
-        do { _ = try UpdateShards(updateShards) } catch { throw ValidationError(error.description) }
-        guard let type = UpdatesQueueType(rawValue: updatesQueue) else {
-            throw ValidationError("--updates-queue must be quorum, stream or classic, got '\(updatesQueue)'")
-        }
-        if type == .stream, updateShards < workers {
+        if try shards().queueType == .stream, updateShards < workers {
             throw ValidationError("--updates-queue stream reads each shard with one worker: --update-shards (\(updateShards)) must be >= --workers (\(workers))")
         }
         guard buffer > 0, flushUpdates > 0, flushMs > 0 else {
             throw ValidationError("--buffer, --flush-updates and --flush-ms must be positive")
         }
         _ = try brokerURL()
+    }
+
+    /// `--update-shards` and `--updates-queue`.
+    private func shards() throws -> UpdateShards {
+        try UpdateShards.parsing(count: updateShards, queueType: updatesQueue)
     }
 
     private func brokerURL() throws -> (String, TransportConnector) {
@@ -122,7 +123,7 @@ public struct LoadTestCommand: AsyncParsableCommand {
         run.brokerPID = brokerPid
         run.defencesOff = defencesOff
         run.exactPartials = exactPartials
-        run.shards = try UpdateShards(updateShards).with(UpdatesQueueType(rawValue: updatesQueue) ?? .quorum)
+        run.shards = try shards()
         print("load test: \(workers) workers, \(publishers) publishers, \(updateShards) \(updatesQueue) update queue\(updateShards == 1 ? "" : "s"), \(params) parameters, codec \(codec), K=\(buffer)\(sign ? ", signed updates" : "")\(defencesOff ? ", defences off" : "")")
         let result = try await run.run()
         line.withLock { $0.finish() }

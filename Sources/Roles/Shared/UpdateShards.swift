@@ -82,15 +82,23 @@ public enum UpdatesQueueType: String, Sendable, Hashable, CaseIterable, CustomSt
     case quorum, stream, classic
 
     public var description: String { rawValue }
+
+    /// `--updates-queue`'s value.
+    public init(parsing value: String) throws(UpdateShardsError) {
+        guard let type = UpdatesQueueType(rawValue: value) else { throw .unknownQueueType(value) }
+        self = type
+    }
 }
 
-/// A bad `--update-shards`.
+/// A bad `--update-shards` or `--updates-queue`.
 public enum UpdateShardsError: Error, Equatable, CustomStringConvertible {
     case outOfRange(Int)
+    case unknownQueueType(String)
 
     public var description: String {
         switch self {
         case .outOfRange(let count): "--update-shards must be in 1...\(UpdateShards.slotCount), got \(count)"
+        case .unknownQueueType(let value): "--updates-queue must be quorum, stream or classic, got '\(value)'"
         }
     }
 }
