@@ -40,6 +40,8 @@ import FoundationNetworking
         #expect(text.contains(#"fedq_updates_rejected_total{reason="non-finite"} 0"#))
         #expect(!text.contains(#"fedq_updates_rejected_total{reason="stale"}"#))
         #expect(text.contains(#"fedq_reconnects_total{role="worker"} 0"#))
+        #expect(text.contains(#"fedq_stream_partials_dropped_total{verdict="gap"} 0"#))
+        #expect(text.contains(#"fedq_stream_claims_rejected_total{reason="unauthenticated"} 0"#))
     }
 
     /// A port in use is one line naming the address, and the command fails with it.

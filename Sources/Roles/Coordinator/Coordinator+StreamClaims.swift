@@ -12,6 +12,7 @@ extension Coordinator {
     func takeClaim(_ announcement: Result<StreamClaimMessage.Announcement, ModelVerifier.Rejection>, delivery: Delivery) async throws {
         switch announcement {
         case .failure(let rejection):
+            PipelineMetrics.streamClaimsRejected(rejection.reason).increment()
             logger.warning("shard claim refused, parked in \(PipelineTopology.deadQueue)", metadata: [
                 "reason": "\(rejection.reason.name)", "detail": "\(rejection.detail)",
             ])

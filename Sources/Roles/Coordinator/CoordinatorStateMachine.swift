@@ -129,10 +129,16 @@ public struct CoordinatorStateMachine: Sendable {
                 break
             }
             return action
-        case .copy, .superseded:
-            // Taken already, or read again by the shard's new owner: nothing to book.
+        case .copy:
+            // Taken already: nothing to book.
+            PipelineMetrics.streamPartialsDropped("copy").increment()
+            return .acknowledge(records: [])
+        case .superseded:
+            // Read again by the shard's new owner: nothing to book.
+            PipelineMetrics.streamPartialsDropped("superseded").increment()
             return .acknowledge(records: [])
         case .gap(let expected):
+            PipelineMetrics.streamPartialsDropped("gap").increment()
             return .rewind(
                 StreamClaimMessage.Answer(shard: shard, claim: claim, from: .offset(expected)),
                 detail: "stream shard \(shard): partial starts at \(range.first), expected \(expected)")

@@ -27,6 +27,8 @@ public enum PipelineMetric: String, CaseIterable, Sendable {
     case updatesClipped = "fedq_updates_clipped_total"
     case statisticsReceived = "fedq_statistics_received_total"
     case statisticsRejected = "fedq_statistics_rejected_total"
+    case streamPartialsDropped = "fedq_stream_partials_dropped_total"
+    case streamClaimsRejected = "fedq_stream_claims_rejected_total"
 
     /// What swift-metrics type makes it, and so its Prometheus type.
     public enum Kind: Sendable, Equatable {
@@ -47,7 +49,7 @@ public enum PipelineMetric: String, CaseIterable, Sendable {
         switch self {
         case .updatesReceived, .updatesApplied, .updatesDroppedStale, .updatesRejected, .updatesPublished, .partialsFlushed,
             .partialsReceived, .reconnects, .modelsRejected, .modelRequestsRefused, .updatesClipped, .statisticsReceived,
-            .statisticsRejected:
+            .statisticsRejected, .streamPartialsDropped, .streamClaimsRejected:
             .counter
         case .modelVersion, .evaluatedAccuracy, .queueReady, .dpEpsilon: .gauge
         // Staleness is counted in versions: buckets that separate fresh from stale.
@@ -59,7 +61,8 @@ public enum PipelineMetric: String, CaseIterable, Sendable {
     /// The label its series are split by, if any.
     public var label: String? {
         switch self {
-        case .updatesRejected, .modelsRejected, .statisticsRejected: "reason"
+        case .updatesRejected, .modelsRejected, .statisticsRejected, .streamClaimsRejected: "reason"
+        case .streamPartialsDropped: "verdict"
         case .reconnects: "role"
         case .queueReady: "queue"
         default: nil
@@ -94,6 +97,10 @@ public enum PipelineMetric: String, CaseIterable, Sendable {
             "Statistics messages the coordinator refused, by reason: undecodable, another model's or width, or (with --issuer-key) unauthenticated."
         case .modelRequestsRefused:
             "Model requests the coordinator did not answer: their reply_to named a queue that is not a subscriber's own (amq.gen-…)."
+        case .streamPartialsDropped:
+            "Stream partials the coordinator dropped by the offsets they cover: copy (taken before), superseded (read under an old claim, read again by the new one) or gap (parked; the reader is sent back)."
+        case .streamClaimsRejected:
+            "Stream shard claims refused (coordinator: a broken announcement) and claim answers dropped (worker: broken, unsigned or not the coordinator's), by reason."
         }
     }
 
@@ -130,6 +137,16 @@ public enum PipelineMetrics {
     public static let updatesClipped = Counter(label: PipelineMetric.updatesClipped.name)
     public static let statisticsReceived = Counter(label: PipelineMetric.statisticsReceived.name)
 
+    /// Stream partials dropped by the coordinator's ledger, by verdict (`copy`, `superseded`, `gap`).
+    public static func streamPartialsDropped(_ verdict: String) -> Counter {
+        Counter(label: PipelineMetric.streamPartialsDropped.name, dimensions: [("verdict", verdict)])
+    }
+
+    /// Shard claims and claim answers refused (`StreamClaimMessage`).
+    public static func streamClaimsRejected(_ reason: RejectionReason) -> Counter {
+        Counter(label: PipelineMetric.streamClaimsRejected.name, dimensions: [("reason", reason.name)])
+    }
+
     /// Statistics messages the coordinator refused (`StatisticsVerifier`).
     public static func statisticsRejected(_ reason: RejectionReason) -> Counter {
         Counter(label: PipelineMetric.statisticsRejected.name, dimensions: [("reason", reason.name)])
@@ -155,7 +172,8 @@ public enum PipelineMetrics {
 
     /// Makes this process's counters and histograms now, at zero, so the first scrape has them
     /// and a dashboard's `rate()` sees the first increment: every unlabelled one, a rejection
-    /// counter per reason (for updates, models and statistics) and `role`'s reconnect counter. Gauges are left to their first value:
+    /// counter per reason (for updates, models, statistics and stream claims), the stream
+    /// partials' drop counters and `role`'s reconnect counter. Gauges are left to their first value:
     /// one at zero would claim a version or an accuracy the process never had.
     public static func register(role: String) {
         for metric in PipelineMetric.allCases where metric.label == nil {
@@ -169,6 +187,8 @@ public enum PipelineMetrics {
         for reason in RejectionReason.allCases where reason.isRejection { _ = rejected(reason) }
         for reason in ModelVerifier.reasons { _ = modelsRejected(reason) }
         for reason in ModelVerifier.reasons { _ = statisticsRejected(reason) }
+        for reason in [RejectionReason.malformed, .unauthenticated] { _ = streamClaimsRejected(reason) }
+        for verdict in ["copy", "superseded", "gap"] { _ = streamPartialsDropped(verdict) }
         _ = reconnects(role)
     }
 

@@ -134,12 +134,13 @@ public actor StreamWorker {
                     case .success(let answer) where answer.shard == claim.shard && answer.claim == claim.id:
                         return answer.from
                     case .success:
-                        PipelineMetrics.modelsRejected(.wrongModel).increment()
+                        // Another claim's answer (its worker gone before it came): nothing to count.
+                        break
                     case .failure(let rejection):
-                        PipelineMetrics.modelsRejected(rejection.reason).increment()
+                        PipelineMetrics.streamClaimsRejected(rejection.reason).increment()
                         self.logger.warning("claim answer dropped", metadata: ["reason": "\(rejection.reason.name)", "detail": "\(rejection.detail)"])
                     case nil:
-                        PipelineMetrics.modelsRejected(.malformed).increment()
+                        PipelineMetrics.streamClaimsRejected(.malformed).increment()
                     }
                 }
                 return nil
