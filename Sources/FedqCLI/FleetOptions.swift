@@ -104,5 +104,6 @@ extension SharedOptions {
         config.privacy = try privacy.settings(population: config.clients)
         config.defences = try defences.defences()
         config.aggregateRule = try aggregateRule()
+        config.shards = try shards()
     }
 }

@@ -54,8 +54,9 @@ struct Simulate: AsyncParsableCommand {
         guard workers > 0 else { throw ValidationError("--workers must be positive") }
         guard (0...1).contains(targetAccuracy) else { throw ValidationError("--target-accuracy must be in [0, 1]") }
         guard maxSeconds > 0 else { throw ValidationError("--max-seconds must be positive") }
-        guard try shared.shards().queueType == .quorum else {
-            throw ValidationError("--updates-queue: fedq simulate runs one updates queue; a stream or classic path is for the role commands and fedq loadtest")
+        let shards = try shared.shards()
+        if shards.queueType == .stream, shards.count < workers {
+            throw ValidationError("--updates-queue stream reads each shard with one worker: --update-shards (\(shards.count)) must be >= --workers (\(workers))")
         }
         _ = try connector()
         try fleet.apply(to: &config)

@@ -65,7 +65,7 @@ struct RoleSessions: Sendable {
 final class SessionRoles: Sendable {
     private struct State {
         var coordinator: Coordinator?
-        var workers: [Int: AggregatorWorker] = [:]
+        var workers: [Int: any AggregatingWorker] = [:]
         /// Updates clipped by workers of earlier sessions (a redelivered update may be
         /// clipped again by the next: the count is a statistic, not part of the books).
         var clippedBefore = 0
@@ -84,10 +84,10 @@ final class SessionRoles: Sendable {
     }
 
     /// The current worker of each slot.
-    var workers: [AggregatorWorker] { state.withLock { Array($0.workers.values) } }
+    var workers: [any AggregatingWorker] { state.withLock { Array($0.workers.values) } }
 
     /// Makes `worker` the current one of `slot`, keeping its predecessor's clipped count.
-    func replaceWorker(_ slot: Int, with worker: AggregatorWorker) async {
+    func replaceWorker(_ slot: Int, with worker: any AggregatingWorker) async {
         let previous = state.withLock { $0.workers.updateValue(worker, forKey: slot) }
         guard let previous else { return }
         let clipped = await previous.updatesClipped

@@ -82,8 +82,8 @@ public struct Simulation: Sendable {
         // The topology and an empty start, once, before any role connects.
         let setup = try await connect()
         do {
-            try await PipelineTopology.declare(on: setup)
-            try await PipelineTopology.purge(on: setup)
+            try await PipelineTopology.declare(on: setup, shards: config.shards)
+            try await PipelineTopology.purge(on: setup, shards: config.shards)
         } catch {
             await setup.close()
             throw error
@@ -113,6 +113,7 @@ public struct Simulation: Sendable {
             flushUpdates: config.strategy.workerFlushSize(workers: config.workers, rule: config.aggregateRule),
             flushInterval: config.flushInterval, staleness: policy, clipNorm: config.privacy?.clipNorm, defences: config.defences)
         workerSettings.chunkSize = config.chunkSize
+        workerSettings.shards = config.shards
         let configuredWorkers = workerSettings
         let initialModel = GlobalModel(version: 0, parameters: Network(spec: spec, seed: seed).parameters, updatesApplied: 0)
         // A coordinator of a new session resumes from `store`'s checkpoint (with recovery).
@@ -147,7 +148,7 @@ public struct Simulation: Sendable {
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
                 try await sessions.run("coordinator") { transport, _ in
-                    if reconnecting { try await PipelineTopology.ensure(on: transport) }
+                    if reconnecting { try await PipelineTopology.ensure(on: transport, shards: config.shards) }
                     let coordinator = try coordinator(on: transport)
                     roles.coordinator = coordinator
                     try await coordinator.announce()
@@ -157,9 +158,15 @@ public struct Simulation: Sendable {
             for slot in 0..<config.workers {
                 group.addTask {
                     try await sessions.run("worker") { transport, _ in
-                        let worker = AggregatorWorker(transport: transport, spec: spec, settings: configuredWorkers)
-                        await roles.replaceWorker(slot, with: worker)
-                        try await worker.run()
+                        if configuredWorkers.shards.queueType == .stream {
+                            let worker = StreamWorker(transport: transport, spec: spec, settings: configuredWorkers)
+                            await roles.replaceWorker(slot, with: worker)
+                            try await worker.run()
+                        } else {
+                            let worker = AggregatorWorker(transport: transport, spec: spec, settings: configuredWorkers)
+                            await roles.replaceWorker(slot, with: worker)
+                            try await worker.run()
+                        }
                     }
                 }
             }

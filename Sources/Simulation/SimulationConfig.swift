@@ -37,6 +37,9 @@ public struct SimulationConfig: Sendable {
     /// How top-k clients keep their error-feedback residual (`--residual`).
     public var residual: ErrorFeedback.Storage = .int8
     public var workers = 2
+    /// The updates path (`--update-shards`, `--updates-queue`): on a stream path each
+    /// worker claims shards (`StreamWorker`), so give it at least as many shards as workers.
+    public var shards: UpdateShards = .single
     public var slowdown: SlowdownSpec = .none
     public var dropout = 0.0
     /// The shortest local training of a simulated device (see `FleetSettings.deviceTime`).

@@ -69,7 +69,7 @@ import Testing
         (["simulate", "--eval-share", "0"], "--eval-share must be in (0, 1]"),
         (["eval", "--eval-share", "1.5"], "--eval-share must be in (0, 1]"),
         (["simulate", "--eval-interval-ms=-1"], "--eval-interval-ms must be >= 0"),
-        (["simulate", "--updates-queue", "stream"], "--updates-queue: fedq simulate runs one updates queue"),
+        (["simulate", "--updates-queue", "stream"], "--update-shards (1) must be >= --workers (2)"),
         (["worker", "--updates-queue", "log"], "--updates-queue must be quorum, stream or classic, got 'log'"),
         (["topology", "apply", "--broker", "amqp://127.0.0.1", "--updates-queue", "lake"], "--updates-queue must be quorum, stream or classic, got 'lake'"),
         (["simulate", "--momentum=1.5"], "--momentum must be in [0, 1), got 1.5"),
