@@ -158,15 +158,9 @@ public struct Simulation: Sendable {
             for slot in 0..<config.workers {
                 group.addTask {
                     try await sessions.run("worker") { transport, _ in
-                        if configuredWorkers.shards.queueType == .stream {
-                            let worker = StreamWorker(transport: transport, spec: spec, settings: configuredWorkers)
-                            await roles.replaceWorker(slot, with: worker)
-                            try await worker.run()
-                        } else {
-                            let worker = AggregatorWorker(transport: transport, spec: spec, settings: configuredWorkers)
-                            await roles.replaceWorker(slot, with: worker)
-                            try await worker.run()
-                        }
+                        let worker = makeWorker(transport: transport, spec: spec, settings: configuredWorkers)
+                        await roles.replaceWorker(slot, with: worker)
+                        try await worker.run()
                     }
                 }
             }

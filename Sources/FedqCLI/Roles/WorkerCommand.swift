@@ -68,11 +68,7 @@ struct WorkerCommand: AsyncParsableCommand {
             try await supervisor.run { transport, _ in
                 try await PipelineTopology.ensure(on: transport, shards: shards)
                 // A fresh worker per connection: what the old one held was never acknowledged.
-                if shards.queueType == .stream {
-                    try await StreamWorker(transport: transport, spec: spec, settings: configured, logger: logger).run()
-                } else {
-                    try await AggregatorWorker(transport: transport, spec: spec, settings: configured, logger: logger).run()
-                }
+                try await makeWorker(transport: transport, spec: spec, settings: configured, logger: logger).run()
             }
         }
         logger.info("stopped")
