@@ -57,24 +57,10 @@ final class Deployment: Sendable {
                 try? await setup.deleteQueue(queue)
             }
         }
-        if await !Self.declare(shards, on: setup) {
-            // The update queues are of another type than `shards` asks (a stream test's, or a
-            // quorum queue where a stream test wants a stream): a queue's type cannot change.
-            for queue in updateQueues { try? await setup.deleteQueue(queue) }
-            try await PipelineTopology.declare(on: setup, shards: shards)
-        }
+        // The update queues may be of another type than `shards` asks (a stream test's).
+        try await PipelineTopology.declareReplacingUpdateQueues(on: setup, shards: shards)
         try await PipelineTopology.purge(on: setup, shards: shards)
         await setup.close()
-    }
-
-    /// Declares the pipeline for `shards`: false when an update queue exists with another type.
-    private static func declare(_ shards: UpdateShards, on setup: any Transport) async -> Bool {
-        do {
-            try await PipelineTopology.declare(on: setup, shards: shards)
-            return true
-        } catch {
-            return false
-        }
     }
 
     /// Starts `fedq ARGUMENTS` with the test broker and data in its environment; a role

@@ -101,14 +101,9 @@ struct LoadTestRun {
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
 
         let setup = try await broker.connect()
-        do {
-            try await PipelineTopology.declare(on: setup, shards: shards)
-        } catch .preconditionFailed {
-            // The update queues are of another type (an earlier run's `--updates-queue`), which
-            // a declaration cannot change: this run's broker is its own, so they are replaced.
-            for queue in try UpdateShards(UpdateShards.slotCount).queues { try? await setup.deleteQueue(queue) }
-            try await PipelineTopology.declare(on: setup, shards: shards)
-        }
+        // An earlier run's `--updates-queue` may have left queues of another type: this run's
+        // broker is its own, so they are replaced.
+        try await PipelineTopology.declareReplacingUpdateQueues(on: setup, shards: shards)
         try await PipelineTopology.purge(on: setup, shards: shards)
         let clients = try sign ? Self.signingClients(issuerKeyFile: out + "/issuer.pub") : []
         let roles = try startRoles()

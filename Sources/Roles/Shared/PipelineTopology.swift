@@ -138,6 +138,21 @@ public enum PipelineTopology {
         }
     }
 
+    /// `declare`, and when an update queue stands with another type than `shards` asks
+    /// (406: a queue's type cannot change), deletes every update queue (all 64 shard names)
+    /// and declares again. For a broker that is the caller's own (a load test's, a test's):
+    /// whatever waits in those queues is lost.
+    public static func declareReplacingUpdateQueues(on transport: some Transport, shards: UpdateShards) async throws(TransportError) {
+        do {
+            try await declare(on: transport, shards: shards)
+        } catch .preconditionFailed {
+            for shard in 0..<UpdateShards.slotCount {
+                do { try await transport.deleteQueue(UpdateShards.queue(shard)) } catch .notFound {}
+            }
+            try await declare(on: transport, shards: shards)
+        }
+    }
+
     /// What a role does at the start of every session: checks that each shared exchange
     /// and queue exists (a passive declare, which needs no permission) and declares only
     /// what is missing. A least-privilege identity may not declare anything; when

@@ -103,16 +103,12 @@ public actor StreamWorker {
         // back (a partial it judged a gap). The session then ends, its claims with it, and the
         // next one claims afresh and reads from the coordinator's ledger.
         let later = try await transport.consume(queue: ShardClaim.queueName(shard: claim.shard), prefetch: 1)
-        let key = settings.coordinatorKey
+        let (key, logger) = (settings.coordinatorKey, logger)
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await worker.run() }
             group.addTask {
-                for try await delivery in later {
-                    try await delivery.ack()
-                    guard case .success(let answer) = StreamClaimMessage.Answer.read(delivery.properties, coordinatorKey: key),
-                        answer.shard == claim.shard, answer.claim == claim.id
-                    else { continue }
-                    throw TransportError.connectionLost("the coordinator sent stream shard \(claim.shard)'s reader back to \(answer.from)")
+                if let back = try await Self.nextAnswer(to: claim, in: later, coordinatorKey: key, logger: logger) {
+                    throw TransportError.connectionLost("the coordinator sent stream shard \(claim.shard)'s reader back to \(back)")
                 }
             }
             defer { group.cancelAll() }
@@ -121,30 +117,11 @@ public actor StreamWorker {
         return claim.shard
     }
 
-    /// The offset the coordinator answered `claim` with. Anything else in the claim queue
-    /// (forged, broken, another claim's) is dropped, counted and logged.
+    /// The offset the coordinator answered `claim` with, within `answerTimeout`.
     private func answer(to claim: ShardClaim, in answers: Consumer) async throws -> StreamOffset {
-        let key = settings.coordinatorKey
-        let timeout = answerTimeout
+        let (key, logger, timeout) = (settings.coordinatorKey, logger, answerTimeout)
         return try await withThrowingTaskGroup(of: StreamOffset?.self) { group in
-            group.addTask {
-                for try await delivery in answers {
-                    try await delivery.ack()
-                    switch StreamClaimMessage.Answer.read(delivery.properties, coordinatorKey: key) {
-                    case .success(let answer) where answer.shard == claim.shard && answer.claim == claim.id:
-                        return answer.from
-                    case .success:
-                        // Another claim's answer (its worker gone before it came): nothing to count.
-                        break
-                    case .failure(let rejection):
-                        PipelineMetrics.streamClaimsRejected(rejection.reason).increment()
-                        self.logger.warning("claim answer dropped", metadata: ["reason": "\(rejection.reason.name)", "detail": "\(rejection.detail)"])
-                    case nil:
-                        PipelineMetrics.streamClaimsRejected(.malformed).increment()
-                    }
-                }
-                return nil
-            }
+            group.addTask { try await Self.nextAnswer(to: claim, in: answers, coordinatorKey: key, logger: logger) }
             group.addTask {
                 try await Task.sleep(for: timeout)
                 return nil
@@ -158,5 +135,28 @@ public actor StreamWorker {
             }
             return from
         }
+    }
+
+    /// The offset of the next answer to `claim` in its claim queue (nil when the queue's
+    /// consumer ends). Anything else there (forged, broken) is dropped, counted and logged;
+    /// another claim's answer (its worker gone before it came) is dropped.
+    private static func nextAnswer(
+        to claim: ShardClaim, in answers: Consumer, coordinatorKey: VerifyingKey?, logger: Logger
+    ) async throws -> StreamOffset? {
+        for try await delivery in answers {
+            try await delivery.ack()
+            switch StreamClaimMessage.Answer.read(delivery.properties, coordinatorKey: coordinatorKey) {
+            case .success(let answer) where answer.shard == claim.shard && answer.claim == claim.id:
+                return answer.from
+            case .success:
+                break
+            case .failure(let rejection):
+                PipelineMetrics.streamClaimsRejected(rejection.reason).increment()
+                logger.warning("claim answer dropped", metadata: ["reason": "\(rejection.reason.name)", "detail": "\(rejection.detail)"])
+            case nil:
+                PipelineMetrics.streamClaimsRejected(.malformed).increment()
+            }
+        }
+        return nil
     }
 }
