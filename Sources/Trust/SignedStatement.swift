@@ -38,6 +38,14 @@ public struct SignedStatement: Sendable, Equatable {
         SignedStatement(bytes: Array("FDQS-claim-v1".utf8) + littleEndian(shard) + littleEndian(claim) + littleEndian(from))
     }
 
+    /// A coordinator's request that a worker let go of a stream shard, so that a worker
+    /// holding fewer can take it (docs/cluster.md, "Rebalancing"):
+    /// `"FDQS-release-v1" ‖ u64 LE shard ‖ u64 LE claim`. A domain of its own: a claim
+    /// answer's signature never passes for a release of the same claim.
+    public static func streamRelease(shard: UInt64, claim: UInt64) -> SignedStatement {
+        SignedStatement(bytes: Array("FDQS-release-v1".utf8) + littleEndian(shard) + littleEndian(claim))
+    }
+
     static func littleEndian(_ value: UInt64) -> [UInt8] {
         (0..<8).map { UInt8(truncatingIfNeeded: value >> (8 * $0)) }
     }

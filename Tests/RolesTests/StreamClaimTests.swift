@@ -42,6 +42,42 @@ struct StreamClaimTests {
         #expect(rejection(StreamClaimMessage.Answer.read(unsigned, coordinatorKey: key.publicKey)) == .unauthenticated)
     }
 
+    /// Rebalancing's two messages: a worker's want and the coordinator's release.
+    @Test func aWantAndAReleaseReadBackAsTheyWereWritten() throws {
+        let want = StreamClaimMessage.Want(worker: 0x0102_0304_0506_0708)
+        #expect(want.properties.headers[StreamClaimMessage.HeaderName.worker]?.stringValue == "0102030405060708")
+        #expect(try StreamClaimMessage.Want.read(want.properties)?.get() == want)
+        #expect(StreamClaimMessage.Announcement.read(want.properties) == nil, "a want is no claim")
+        let announcement = StreamClaimMessage.Announcement(shard: 2, claim: 9, worker: 0x0102_0304_0506_0708)
+        #expect(StreamClaimMessage.Want.read(announcement.properties) == nil, "a claim naming its worker is no want")
+        #expect(try StreamClaimMessage.Announcement.read(announcement.properties)?.get() == announcement)
+        var broken = MessageProperties()
+        broken.headers = [StreamClaimMessage.HeaderName.worker: .string("0000000000000000")]
+        #expect(rejection(StreamClaimMessage.Want.read(broken)) == .malformed)
+        var brokenClaim = announcement.properties
+        brokenClaim.headers[StreamClaimMessage.HeaderName.worker] = .int(5)
+        #expect(rejection(StreamClaimMessage.Announcement.read(brokenClaim)) == .malformed)
+
+        let key = SigningKey()
+        let release = StreamClaimMessage.Release(shard: 5, claim: 0xFEED)
+        var properties = MessageProperties()
+        release.attach(to: &properties, signedBy: key)
+        #expect(try StreamClaimMessage.Reply.read(properties, coordinatorKey: key.publicKey)?.get() == .release(release))
+        #expect(rejection(StreamClaimMessage.Reply.read(properties, coordinatorKey: SigningKey().publicKey)) == .unauthenticated)
+        // An answer's signature over the same shard and claim is no release's: the domains differ.
+        var answer = MessageProperties()
+        StreamClaimMessage.Answer(shard: 5, claim: 0xFEED, from: .first).attach(to: &answer, signedBy: key)
+        var forged = properties
+        forged.headers[StreamClaimMessage.HeaderName.signature] = answer.headers[StreamClaimMessage.HeaderName.signature]
+        #expect(rejection(StreamClaimMessage.Reply.read(forged, coordinatorKey: key.publicKey)) == .unauthenticated)
+        #expect(try StreamClaimMessage.Reply.read(answer, coordinatorKey: key.publicKey)?.get()
+                == .answer(.init(shard: 5, claim: 0xFEED, from: .first)))
+        var unsigned = MessageProperties()
+        release.attach(to: &unsigned, signedBy: nil)
+        #expect(rejection(StreamClaimMessage.Reply.read(unsigned, coordinatorKey: key.publicKey)) == .unauthenticated)
+        #expect(try StreamClaimMessage.Reply.read(unsigned, coordinatorKey: nil)?.get() == .release(release))
+    }
+
     @Test(arguments: [
         [StreamClaimMessage.HeaderName.shard: HeaderValue.int(64), StreamClaimMessage.HeaderName.claim: .string("0000000000000001")],
         [StreamClaimMessage.HeaderName.shard: .int(-1), StreamClaimMessage.HeaderName.claim: .string("0000000000000001")],

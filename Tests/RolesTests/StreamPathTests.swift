@@ -92,6 +92,81 @@ struct StreamPathTests {
         await connector.close()
     }
 
+    /// Scaling by adding a worker on a stream path: the first worker holds all four shards;
+    /// a second one, finding none free, says it wants one, and the coordinator has the first
+    /// release shards until each holds two. Updates published before, during and after the
+    /// move are all applied exactly once.
+    @Test(arguments: TestTransport.allCases)
+    func aWorkerThatJoinsLaterGetsHalfTheShards(on broker: TestTransport) async throws {
+        let shards = try UpdateShards(4).with(.stream)
+        let connector = try broker.connector(name: "fedq-stream-rebalance-tests")
+        let setup = try await connector.connect()
+        try await deleteUpdateQueues(on: setup)
+        try await declareWithSmallSegments(shards, on: setup)
+        for queue in [
+            PipelineTopology.updateChunksQueue, PipelineTopology.partialsQueue, PipelineTopology.deadQueue,
+            PipelineTopology.modelRequestsQueue, PipelineTopology.statisticsQueue,
+        ] { _ = try await setup.purgeQueue(queue) }
+        let key = SigningKey()
+        let coordinator = try Coordinator(
+            transport: try await connector.connect(), spec: spec, initialParameters: [Float](repeating: 0, count: spec.parameterCount),
+            strategy: AggregationStrategy(.fedBuff(bufferSize: 4)), optimizer: ServerOptimizer(.sgd(learningRate: 1)),
+            maxBufferWait: .milliseconds(200), signingKey: key)
+        var settings = WorkerSettings(
+            flushUpdates: 3, flushInterval: .milliseconds(20), staleness: StalenessPolicy(), defences: .off,
+            coordinatorKey: key.publicKey)
+        settings.shards = shards
+        let running = Task { try await coordinator.run() }
+        defer { running.cancel() }
+        try await coordinator.announce()
+        func publish(_ clients: Range<UInt64>) async throws {
+            for client in clients {
+                let update = try TestUpdates.update(1, spec: spec, client: client)
+                try await TestUpdates.publish(update, on: setup, routingKey: UpdateShards.routingKey(client: client))
+            }
+        }
+
+        let firstConnection = try await connector.connect()
+        let first = StreamWorker(
+            transport: firstConnection, spec: spec, settings: settings, claimInterval: .milliseconds(50),
+            wantInterval: .milliseconds(200))
+        let firstRun = Task { try await first.run() }
+        for _ in 0..<500 where await first.workers.count < 5 { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(await first.workers.count == 5, "the chunks reader and all four shards")
+        try await publish(0..<40)
+
+        let secondConnection = try await connector.connect()
+        let second = StreamWorker(
+            transport: secondConnection, spec: spec, settings: settings, claimInterval: .milliseconds(50),
+            wantInterval: .milliseconds(200))
+        let secondRun = Task { try await second.run() }
+        try await publish(40..<80)
+        // Two releases, at most one per 2 s (`ShardBalancer.interval`).
+        func counts() async -> (Int, Int) { (await first.workers.count, await second.workers.count) }
+        for _ in 0..<2_000 where await counts() != (3, 3) { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(await counts() == (3, 3), "two shards each, besides the chunks readers")
+        try await publish(80..<120)
+        for _ in 0..<1_000 where await coordinator.accounting.settled < 120 { try await Task.sleep(for: .milliseconds(10)) }
+        try await coordinator.drain()
+        let books = await coordinator.accounting
+        #expect(books.applied == 120, "every update once")
+        #expect(books.rejectedTotal == 0 && books.droppedStale == 0)
+        let holders = await coordinator.streamLedger.holders
+        #expect(holders.values.filter { $0.worker == first.session }.count == 2)
+        #expect(holders.values.filter { $0.worker == second.session }.count == 2)
+        // Each release frees its shard at once: the second worker never needed a third want's worth.
+        #expect(await coordinator.balancer.pending.isEmpty)
+        for (run, connection) in [(firstRun, firstConnection), (secondRun, secondConnection)] {
+            run.cancel()
+            _ = await run.result
+            await connection.close()
+        }
+        try await deleteUpdateQueues(on: setup)
+        try await PipelineTopology.declare(on: setup, shards: .single)
+        await setup.close()
+        await connector.close()
+    }
+
     /// The pipeline's topology, its streams in segments of 4 KB: RabbitMQ starts each
     /// segment with a tracking chunk that takes an offset, so a stream's offsets have holes
     /// (every 500 MB by default; here every ~15 updates), which the ranges must get over.

@@ -31,10 +31,13 @@ extension Coordinator {
     }
 
     /// One delivery from `fedq.q.partials`: a partial, a chunk of one, or a worker's shard
-    /// claim (`Coordinator+StreamClaims.swift`).
+    /// claim or want (`Coordinator+StreamClaims.swift`).
     func take(_ delivery: Delivery) async throws {
         if let claim = StreamClaimMessage.Announcement.read(delivery.properties) {
             return try await takeClaim(claim, delivery: delivery)
+        }
+        if let want = StreamClaimMessage.Want.read(delivery.properties) {
+            return try await takeWant(want, delivery: delivery)
         }
         for event in chunks.take(delivery) + chunks.expire() {
             switch event {

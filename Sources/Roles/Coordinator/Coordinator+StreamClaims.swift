@@ -25,4 +25,26 @@ extension Coordinator {
         }
         try await delivery.ack()
     }
+
+    /// A worker found no free shard: asks the worker holding the most to release one, when
+    /// the shards are uneven enough (`ShardBalancer`). Nothing to checkpoint: a lost want is
+    /// sent again, and the release is only a request.
+    func takeWant(_ want: Result<StreamClaimMessage.Want, ModelVerifier.Rejection>, delivery: Delivery) async throws {
+        switch want {
+        case .failure(let rejection):
+            PipelineMetrics.streamClaimsRejected(rejection.reason).increment()
+            logger.warning("shard want refused, parked in \(PipelineTopology.deadQueue)", metadata: [
+                "reason": "\(rejection.reason.name)", "detail": "\(rejection.detail)",
+            ])
+            try await deadLetter(delivery, reason: rejection.reason, detail: rejection.detail)
+        case .success(let want):
+            if let (shard, claim) = balancer.want(from: want.worker, holders: streamLedger.holders, now: .now) {
+                logger.info("stream shard release asked for", metadata: [
+                    "shard": "\(shard)", "claim": "\(claim)", "for_worker": "\(want.worker)",
+                ])
+                try await publish(release: StreamClaimMessage.Release(shard: shard, claim: claim))
+            }
+        }
+        try await delivery.ack()
+    }
 }

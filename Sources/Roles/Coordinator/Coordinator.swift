@@ -48,6 +48,8 @@ public actor Coordinator {
     var statistics: StatisticsQuorum?
     /// Decodes and (with the issuer's key) authenticates statistics messages.
     var statisticsVerifier: StatisticsVerifier
+    /// Which stream shard to ask a worker to release when another wants one.
+    var balancer = ShardBalancer()
 
     public var model: GlobalModel { machine.state.model }
     public var accounting: AggregationAccounting { machine.state.accounting }
@@ -101,7 +103,8 @@ public actor Coordinator {
 
     /// Records a worker's claim on a stream shard; where its reader starts.
     func recordClaim(_ claim: StreamClaimMessage.Announcement) -> StreamOffset {
-        machine.claim(claim.claim, shard: claim.shard)
+        balancer.claimed(shard: claim.shard)
+        return machine.claim(claim.claim, shard: claim.shard, worker: claim.worker)
     }
 
     /// Checkpoints the state if the stream ledger moved since the last commit.
@@ -115,6 +118,14 @@ public actor Coordinator {
         answer.attach(to: &properties, signedBy: signingKey)
         try await transport.publish(
             [], exchange: "", routingKey: ShardClaim.queueName(shard: answer.shard), properties: properties, mandatory: false)
+    }
+
+    /// Asks the holder of a stream shard's claim to let it go, in its claim queue.
+    func publish(release: StreamClaimMessage.Release) async throws {
+        var properties = MessageProperties()
+        release.attach(to: &properties, signedBy: signingKey)
+        try await transport.publish(
+            [], exchange: "", routingKey: ShardClaim.queueName(shard: release.shard), properties: properties, mandatory: false)
     }
 
     /// Publishes the current version, so that subscribers have a model to start from.

@@ -198,8 +198,8 @@ public struct CoordinatorStateMachine: Sendable {
 
     /// Records `claim` as the owner of stream shard `shard` and says where its reader
     /// starts (`StreamLedger.claim(_:shard:)`): from then on only its partials extend the shard.
-    public mutating func claim(_ claim: UInt64, shard: Int) -> StreamOffset {
-        state.streams.claim(claim, shard: shard)
+    public mutating func claim(_ claim: UInt64, shard: Int, worker: UInt64? = nil) -> StreamOffset {
+        state.streams.claim(claim, shard: shard, worker: worker)
     }
 
     /// Whether a buffer has waited `wait` or longer without filling: apply it short

@@ -23,14 +23,18 @@ public struct StreamLedger: Sendable, Equatable, Codable {
         public var through: UInt64?
         /// The claim whose partials may extend the shard; nil before any claim.
         public var claim: UInt64?
+        /// The worker session that announced `claim` (nil when it named none): what
+        /// rebalancing counts shards by (`ShardBalancer`).
+        public var worker: UInt64?
         /// Accepted partials the coordinator holds unacknowledged (FedBuff's buffer), as
         /// `claim, first, last`: `through` already covers them, yet after a crash the broker
         /// hands them out again and they must be taken again, not judged copies.
         public var held: [Held] = []
 
-        public init(through: UInt64? = nil, claim: UInt64? = nil, held: [Held] = []) {
+        public init(through: UInt64? = nil, claim: UInt64? = nil, worker: UInt64? = nil, held: [Held] = []) {
             self.through = through
             self.claim = claim
+            self.worker = worker
             self.held = held
         }
     }
@@ -63,9 +67,19 @@ public struct StreamLedger: Sendable, Equatable, Codable {
 
     /// Gives `shard` to `claim` and says where its reader starts: right after the last
     /// accepted offset, or at the stream's start when nothing was accepted yet.
-    public mutating func claim(_ claim: UInt64, shard: Int) -> StreamOffset {
+    public mutating func claim(_ claim: UInt64, shard: Int, worker: UInt64? = nil) -> StreamOffset {
         shards[shard, default: Shard()].claim = claim
+        shards[shard, default: Shard()].worker = worker
         return resumePoint(shard: shard)
+    }
+
+    /// Each shard's current claim and the worker that holds it, for shards whose claim
+    /// named its worker.
+    public var holders: [Int: (claim: UInt64, worker: UInt64)] {
+        shards.compactMapValues { shard in
+            guard let claim = shard.claim, let worker = shard.worker else { return nil }
+            return (claim, worker)
+        }
     }
 
     /// Where the current owner of `shard` reads from.

@@ -3,8 +3,9 @@ import Foundation
 import Messaging
 import Trust
 
-/// The two messages of a shard claim on a stream updates path (docs/cluster.md, "The
-/// updates path as a stream"; docs/wire-format.md, "Shard claims").
+/// The messages of a shard claim on a stream updates path (docs/cluster.md, "The
+/// updates path as a stream"; docs/wire-format.md, "Shard claims"): a claim's announcement
+/// and answer, and for rebalancing a worker's want and the coordinator's release.
 ///
 /// A worker that took shard `k`'s claim queue announces the claim on the partials queue,
 /// where it queues behind every partial its predecessor managed to publish; the coordinator
@@ -24,24 +25,36 @@ public enum StreamClaimMessage {
         /// On an answer from a coordinator with a signing key: the Ed25519 signature of
         /// ``SignedStatement/streamClaim(shard:claim:from:)``.
         public static let signature = "x-fedq-claim-signature"
+        /// On an announcement, and alone on a want: the claiming worker process's session
+        /// id (16 lowercase hex digits, never zero), which tells the coordinator how many
+        /// shards each worker holds.
+        public static let worker = "x-fedq-claim-worker"
+        /// On a release (value `1`): the coordinator asks the claim's worker to let go of the
+        /// shard, signed as ``SignedStatement/streamRelease(shard:claim:)``.
+        public static let release = "x-fedq-claim-release"
     }
 
     /// A worker claimed `shard` under `claim` (`ShardClaim`).
     public struct Announcement: Sendable, Equatable {
         public var shard: Int
         public var claim: UInt64
+        /// The claiming worker's session (``HeaderName/worker``); nil from a worker that
+        /// names none, whose shards rebalancing then leaves alone.
+        public var worker: UInt64?
 
-        public init(shard: Int, claim: UInt64) {
+        public init(shard: Int, claim: UInt64, worker: UInt64? = nil) {
             self.shard = shard
             self.claim = claim
+            self.worker = worker
         }
 
-        public init(_ claim: ShardClaim) { self.init(shard: claim.shard, claim: claim.id) }
+        public init(_ claim: ShardClaim, worker: UInt64? = nil) { self.init(shard: claim.shard, claim: claim.id, worker: worker) }
 
         /// The announcement's properties (its body is empty).
         public var properties: MessageProperties {
             var properties = MessageProperties()
             properties.headers = StreamClaimMessage.headers(shard: shard, claim: claim)
+            if let worker { properties.headers[HeaderName.worker] = .string(StreamClaimMessage.hex(worker)) }
             return properties
         }
 
@@ -52,7 +65,104 @@ public enum StreamClaimMessage {
             guard let (shard, claim) = StreamClaimMessage.shardAndClaim(properties.headers) else {
                 return .failure(.init(reason: .malformed, detail: "claim-headers"))
             }
-            return .success(Announcement(shard: shard, claim: claim))
+            var worker: UInt64?
+            if let value = properties.headers[HeaderName.worker] {
+                guard let id = StreamClaimMessage.id(value) else { return .failure(.init(reason: .malformed, detail: "claim-worker")) }
+                worker = id
+            }
+            return .success(Announcement(shard: shard, claim: claim, worker: worker))
+        }
+    }
+
+    /// A worker that found no free shard says so (bodiless, on the partials queue, like a
+    /// claim): if another worker holds at least two shards more than this one, the
+    /// coordinator asks it to release one (`ShardBalancer`).
+    public struct Want: Sendable, Equatable {
+        public var worker: UInt64
+
+        public init(worker: UInt64) { self.worker = worker }
+
+        public var properties: MessageProperties {
+            var properties = MessageProperties()
+            properties.headers = [HeaderName.worker: .string(StreamClaimMessage.hex(worker))]
+            return properties
+        }
+
+        /// The want `properties` carry: nil when they carry none (a claim names a shard too);
+        /// a typed rejection when it is broken.
+        public static func read(_ properties: MessageProperties) -> Result<Want, ModelVerifier.Rejection>? {
+            let headers = properties.headers
+            guard let value = headers[HeaderName.worker], headers[HeaderName.shard] == nil, headers[HeaderName.claim] == nil
+            else { return nil }
+            guard let worker = StreamClaimMessage.id(value) else { return .failure(.init(reason: .malformed, detail: "claim-worker")) }
+            return .success(Want(worker: worker))
+        }
+    }
+
+    /// The coordinator asks the worker holding `claim` on `shard` to let it go: the worker
+    /// stops reading the shard and deletes its claim queue, which frees the shard for the
+    /// worker that wanted one. Sent into the claim queue, like an answer.
+    public struct Release: Sendable, Equatable {
+        public var shard: Int
+        public var claim: UInt64
+
+        public init(shard: Int, claim: UInt64) {
+            self.shard = shard
+            self.claim = claim
+        }
+
+        /// Adds the release's headers (and, with `key`, its signature) to `properties`.
+        public func attach(to properties: inout MessageProperties, signedBy key: SigningKey?) {
+            properties.headers.merge(StreamClaimMessage.headers(shard: shard, claim: claim)) { $1 }
+            properties.headers[HeaderName.release] = .int(1)
+            if let key {
+                properties.headers[HeaderName.signature] = .bytes(key.sign(.streamRelease(shard: UInt64(shard), claim: claim)))
+            }
+        }
+
+        /// The release `properties` carry: nil when they carry no release header; a typed
+        /// rejection when it is broken or (with the coordinator's key) not the coordinator's.
+        public static func read(_ properties: MessageProperties, coordinatorKey: VerifyingKey?) -> Result<Release, ModelVerifier.Rejection>? {
+            let headers = properties.headers
+            guard let flag = headers[HeaderName.release] else { return nil }
+            guard flag.intValue == 1, let (shard, claim) = StreamClaimMessage.shardAndClaim(headers) else {
+                return .failure(.init(reason: .malformed, detail: "claim-headers"))
+            }
+            if let coordinatorKey {
+                guard let signature = headers[HeaderName.signature]?.bytesValue else {
+                    return .failure(.init(reason: .unauthenticated, detail: TrustError.missingSignature.reasonCode))
+                }
+                guard coordinatorKey.verifies(signature, of: .streamRelease(shard: UInt64(shard), claim: claim)) else {
+                    return .failure(.init(reason: .unauthenticated, detail: TrustError.badSignature.reasonCode))
+                }
+            }
+            return .success(Release(shard: shard, claim: claim))
+        }
+    }
+
+    /// What a worker finds in its claim queue.
+    public enum Reply: Sendable, Equatable {
+        case answer(Answer)
+        case release(Release)
+
+        public var shard: Int {
+            switch self {
+            case .answer(let answer): answer.shard
+            case .release(let release): release.shard
+            }
+        }
+
+        public var claim: UInt64 {
+            switch self {
+            case .answer(let answer): answer.claim
+            case .release(let release): release.claim
+            }
+        }
+
+        /// The reply `properties` carry: nil when they carry none; a typed rejection when broken.
+        public static func read(_ properties: MessageProperties, coordinatorKey: VerifyingKey?) -> Result<Reply, ModelVerifier.Rejection>? {
+            if let release = Release.read(properties, coordinatorKey: coordinatorKey) { return release.map(Reply.release) }
+            return Answer.read(properties, coordinatorKey: coordinatorKey)?.map(Reply.answer)
         }
     }
 
@@ -108,17 +218,25 @@ public enum StreamClaimMessage {
     }
 
     static func headers(shard: Int, claim: UInt64) -> [String: HeaderValue] {
-        let hex = String(claim, radix: 16)
-        return [
-            HeaderName.shard: .int(Int64(shard)),
-            HeaderName.claim: .string(String(repeating: "0", count: 16 - hex.count) + hex),
-        ]
+        [HeaderName.shard: .int(Int64(shard)), HeaderName.claim: .string(hex(claim))]
+    }
+
+    /// An id as the wire writes it: 16 lowercase hex digits.
+    static func hex(_ id: UInt64) -> String {
+        let hex = String(id, radix: 16)
+        return String(repeating: "0", count: 16 - hex.count) + hex
+    }
+
+    /// An id written as `hex` does, when `value` is one (and not zero).
+    static func id(_ value: HeaderValue) -> UInt64? {
+        guard let text = value.stringValue, text.count == 16, let id = UInt64(text, radix: 16), id != 0 else { return nil }
+        return id
     }
 
     /// The shard and claim headers, when both are there and valid.
     static func shardAndClaim(_ headers: [String: HeaderValue]) -> (Int, UInt64)? {
         guard let shard = headers[HeaderName.shard]?.intValue, (0..<Int64(UpdateShards.slotCount)).contains(shard),
-            let text = headers[HeaderName.claim]?.stringValue, text.count == 16, let claim = UInt64(text, radix: 16), claim != 0
+            let claim = headers[HeaderName.claim].flatMap(id)
         else { return nil }
         return (Int(shard), claim)
     }

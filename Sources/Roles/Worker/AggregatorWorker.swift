@@ -40,6 +40,8 @@ public actor AggregatorWorker {
     /// On a stream: the offset the next partial's range starts at (right after the last
     /// one's, or where the coordinator's answer said); nil until known.
     private var streamNext: UInt64?
+    /// The update consumers `run` reads, for `stopReading`.
+    private var readers: [Consumer] = []
 
     /// A worker on `settings.shards`' queues. (On a stream updates path, `StreamWorker`
     /// runs one of these per claimed shard.)
@@ -76,6 +78,7 @@ public actor AggregatorWorker {
         case .chunks:
             break
         }
+        readers = shards
         let versions = try await PipelineTopology.subscribeToVersions(on: transport)
         // One loop takes every shard's deliveries in the order they arrive. (Chunked updates
         // come through `runChunks`; interleaving with it is safe: a refusal joins `held` and
@@ -136,6 +139,14 @@ public actor AggregatorWorker {
     /// published after the partials before it.
     public func drain() {
         enqueue(machine.takeBatch())
+    }
+
+    /// Cancels the update consumers (a stream shard's reader asked to release the shard,
+    /// `StreamWorker`), closing their channels: the broker stops delivering to them at once.
+    /// What the worker held unsent is read again under the shard's next claim.
+    func stopReading() async {
+        for reader in readers { await reader.cancel() }
+        readers = []
     }
 
     private func heard(_ version: ModelVersion) {
