@@ -24,4 +24,13 @@ struct EvaluationPacingTests {
         #expect(pacing.rest(afterEvaluationOf: .milliseconds(50)) == .milliseconds(150))
         #expect(EvaluationPacing(minimumInterval: .zero, share: 1).rest(afterEvaluationOf: .milliseconds(5)) == .zero)
     }
+
+    @Test func onABusyMachineTheShareIsOfCPUTimeNotOfWallTime() {
+        let pacing = EvaluationPacing(minimumInterval: .milliseconds(200), share: 0.25)
+        // 6 s of wall time of which 2 s were spent waiting for a core: the evaluation cost
+        // a core 4 s, so it rests 12 s, not 18.
+        #expect(pacing.rest(afterEvaluationOf: .seconds(6), cpu: .seconds(4)) == .seconds(12))
+        // CPU time above the wall time (a clock's rounding) counts as the wall time.
+        #expect(pacing.rest(afterEvaluationOf: .seconds(3), cpu: .seconds(5)) == .seconds(9))
+    }
 }

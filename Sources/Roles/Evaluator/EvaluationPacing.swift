@@ -27,9 +27,13 @@ public struct EvaluationPacing: Sendable, Equatable {
     }
 
     /// The rest after an evaluation (verification included) that took `took`.
-    public func rest(afterEvaluationOf took: Duration) -> Duration {
+    /// - Parameter cpu: what it cost a core (its thread's CPU time), when known. The share
+    ///   is of a core's time, and on a machine whose cores are all busy training the wall
+    ///   time stretches to twice the CPU time or more: resting in proportion to the wall
+    ///   time would then evaluate half as often as the share allows.
+    public func rest(afterEvaluationOf took: Duration, cpu: Duration? = nil) -> Duration {
         let floor = minimumInterval - took
-        let proportional = took * ((1 - share) / share)
+        let proportional = min(cpu ?? took, took) * ((1 - share) / share)
         return max(.zero, max(floor, proportional))
     }
 }

@@ -24,6 +24,8 @@ public actor Evaluator {
     public private(set) var history: [EvaluationRecord] = []
     /// A table federation's test rows scaled with the model's standardisation.
     private var scaledTest = ScaledRows()
+    /// The CPU time of the last evaluation pass (for `pacing`).
+    private var lastPassCPU = Duration.zero
 
     public init(
         spec: ModelSpec, test: Dataset, pool: ComputePool<Network>,
@@ -51,11 +53,17 @@ public actor Evaluator {
                 try await delivery.ack()
                 continue
             }
+            // What the evaluation pass took in wall time beyond its CPU time is waiting for a
+            // core, which costs training nothing: the pacing counts its CPU time.
+            var waited = Duration.zero
             if history.last.map({ $0.version < model.version }) ?? true {
+                let passBegan = ContinuousClock.now
                 try await evaluate(model)
+                waited = max(.zero, (ContinuousClock.now - passBegan) - lastPassCPU)
             }
             // Ack after the pause: the slot then holds the newest version, not one from before it.
-            let rest = pacing.rest(afterEvaluationOf: ContinuousClock.now - begin)
+            let took = ContinuousClock.now - begin
+            let rest = pacing.rest(afterEvaluationOf: took, cpu: took - waited)
             if rest > .zero { try await Task.sleep(for: rest) }
             try await delivery.ack()
         }
@@ -66,12 +74,15 @@ public actor Evaluator {
     public func evaluate(_ model: GlobalModel) async throws -> EvaluationRecord {
         let test = testRows(for: model)
         let parameters = model.parameters
-        let evaluation = try await pool.run { (network: inout Network) -> Result<Evaluation, ModelError> in
+        let (evaluation, cpu) = try await pool.run { (network: inout Network) -> Result<(Evaluation, Duration), ModelError> in
             Result { () throws(ModelError) in
+                let began = ThreadCPUTime.now()
                 try network.load(parameters: parameters)
-                return try network.evaluate(on: test)
+                let evaluation = try network.evaluate(on: test)
+                return (evaluation, ThreadCPUTime.now() - began)
             }
         }.get()
+        lastPassCPU = cpu
         let record = EvaluationRecord(
             version: model.version, seconds: (ContinuousClock.now - started).seconds,
             accuracy: evaluation.accuracy, loss: evaluation.loss, macroF1: evaluation.macroF1, dpEpsilon: model.privacyEpsilon,
