@@ -8,7 +8,7 @@ public struct EvaluationOptions: ParsableArguments {
     public var evalIntervalMs = 200
     @Option(help: """
         The most of one core's time evaluation may take, in (0, 1]: after an evaluation that took \
-        T the evaluator rests T × (1 − share) / share (a CNN's seconds-long evaluation would \
+        T of CPU time the evaluator rests T × (1 − share) / share (a CNN's seconds-long evaluation would \
         otherwise keep a core from training).
         """)
     public var evalShare = EvaluationPacing.defaultShare

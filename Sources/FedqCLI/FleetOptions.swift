@@ -28,6 +28,8 @@ struct FleetOptions: ParsableArguments {
     var lr: Float = 0.1
     @Option(parsing: .unconditional, help: "Client SGD momentum.")
     var momentum: Float = 0
+    @Option(parsing: .unconditional, help: "Decay the client learning rate over model versions: lr × N / (N + version), halved by version N (default: constant).")
+    var lrDecay: Int?
     @Option(help: "Client speeds: none, lognormal:SIGMA or stragglers:FRACTIONxFACTOR.")
     var slowdown = "none"
     @Option(parsing: .unconditional, help: "Probability that a client vanishes mid-training.")
@@ -62,6 +64,7 @@ struct FleetOptions: ParsableArguments {
         try check(maxUpdates.map { $0 > 0 } ?? true, "--max-updates must be positive")
         try check(lr.isFinite && lr > 0, "--lr must be a positive number, got \(lr)")
         try check((0..<1).contains(momentum), "--momentum must be in [0, 1), got \(momentum)")
+        try check(lrDecay.map { $0 > 0 } ?? true, "--lr-decay must be a positive version, got \(lrDecay ?? 0)")
         config.clients = clients
         config.concurrency = concurrency
         do { config.partition = try PartitionScheme(parsing: partition) } catch { throw ValidationError("--partition: \(error)") }
@@ -70,6 +73,7 @@ struct FleetOptions: ParsableArguments {
         config.batchSize = batch
         config.learningRate = lr
         config.momentum = momentum
+        config.learningRateDecay = lrDecay
         config.dropout = dropout
         config.deviceTime = .milliseconds(deviceMs)
         config.maxUpdates = maxUpdates

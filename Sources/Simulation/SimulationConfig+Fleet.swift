@@ -35,7 +35,7 @@ extension SimulationConfig {
     public func clientSettings() throws -> ClientSettings {
         let training = LocalTraining(
             epochs: localEpochs, batchSize: batchSize, optimizer: try SGD(learningRate: learningRate, momentum: momentum),
-            codec: codec, residual: residual)
+            codec: codec, residual: residual, decay: try learningRateDecay.map { try LearningRateDecay(halvingVersion: $0) })
         var settings = ClientSettings(
             spec: model, clients: clients, partition: partition, training: training, concurrency: concurrency,
             maxUpdates: maxUpdates, seed: seed)

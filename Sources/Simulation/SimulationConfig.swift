@@ -28,6 +28,8 @@ public struct SimulationConfig: Sendable {
     public var batchSize = 10
     public var learningRate: Float = 0.1
     public var momentum: Float = 0
+    /// The version by which the client learning rate has halved (`LearningRateDecay`); nil: constant.
+    public var learningRateDecay: Int?
     public var strategy: AggregationStrategy.Kind = .default
     public var staleness: StalenessFunction = .polynomial(a: 0.5)
     public var maxStaleness: Int?
@@ -80,7 +82,7 @@ public struct SimulationConfig: Sendable {
             ("model", "\(model.name) (\(model.parameterCount) parameters)"), ("clients", "\(clients)"),
             ("concurrency", "\(concurrency)"), ("partition", partition.description),
             ("local epochs", "\(localEpochs)"), ("batch", "\(batchSize)"), ("learning rate", "\(learningRate)"),
-            ("momentum", "\(momentum)"), ("strategy", strategy.description), ("aggregate", aggregateRule.description), ("staleness", "\(staleness)"),
+            ("momentum", "\(momentum)"), ("learning rate decay", learningRateDecay.map { "halved by version \($0)" } ?? "none"), ("strategy", strategy.description), ("aggregate", aggregateRule.description), ("staleness", "\(staleness)"),
             ("max staleness", maxStaleness.map(String.init) ?? "none"), ("weigh by samples", "\(weighBySamples)"),
             ("server optimizer", serverOptimizer.description), ("codec", codec.description), ("residual", codec.topkFraction == nil ? "none" : residual.description),
             ("workers", "\(workers)"), ("slowdown", slowdown.description), ("dropout", "\(dropout)"),

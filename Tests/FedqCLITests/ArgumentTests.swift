@@ -73,6 +73,7 @@ import Testing
         (["worker", "--updates-queue", "log"], "--updates-queue must be quorum, stream or classic, got 'log'"),
         (["topology", "apply", "--broker", "amqp://127.0.0.1", "--updates-queue", "lake"], "--updates-queue must be quorum, stream or classic, got 'lake'"),
         (["simulate", "--momentum=1.5"], "--momentum must be in [0, 1), got 1.5"),
+        (["simulate", "--lr-decay", "0"], "--lr-decay must be a positive version, got 0"),
         (["fleet", "--lr", "-1"], "--lr must be a positive number, got -1.0"),
         (["simulate", "--log-level", "loud"], "--log-level: one of trace"),
         (["simulate", "--dp-clip", "1"], "--dp-clip needs --dp-noise-multiplier"),

@@ -12,6 +12,18 @@ import Wire
 /// seed (issue 20), the bound on updates, and republishing after a lost connection.
 @Suite(.timeLimit(.minutes(2)))
 struct ClientTests {
+    /// A client trains each version at the decayed rate, its momentum and weight decay kept.
+    @Test func localTrainingDecaysItsRateByTheVersionItTrains() throws {
+        let training = LocalTraining(
+            epochs: 1, batchSize: 10, optimizer: try SGD(learningRate: 0.1, momentum: 0.5, weightDecay: 0.01),
+            codec: try CodecSpec(parsing: "int8"), decay: try LearningRateDecay(halvingVersion: 60))
+        #expect(try training.optimizer(for: 0) == SGD(learningRate: 0.1, momentum: 0.5, weightDecay: 0.01))
+        let later = try training.optimizer(for: 180)
+        #expect(abs(later.learningRate - 0.025) < 1e-7 && later.momentum == 0.5 && later.weightDecay == 0.01)
+        let constant = LocalTraining(epochs: 1, batchSize: 10, optimizer: try SGD(learningRate: 0.1), codec: try CodecSpec(parsing: "int8"))
+        #expect(try constant.optimizer(for: 1_000).learningRate == 0.1)
+    }
+
     /// The first 1,200 MNIST training images: 120 per client in a split of 10, 12 in one of 100.
     static let data: Dataset = try! MNIST.load(
         directory: packageRoot + "/data/mnist", images: "train-images-idx3-ubyte.gz", labels: "train-labels-idx1-ubyte.gz"

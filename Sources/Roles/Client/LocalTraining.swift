@@ -14,13 +14,28 @@ public struct LocalTraining: Sendable {
     /// How a top-k client keeps its error-feedback residual between updates (int8: a
     /// quarter of the memory, so 10,000 clients fit in 4 GB; `ErrorFeedback.Storage`).
     public var residual: ErrorFeedback.Storage
+    /// The learning rate's decay over the federation's model versions (`--lr-decay`): nil
+    /// keeps it constant.
+    public var decay: LearningRateDecay?
 
-    public init(epochs: Int, batchSize: Int, optimizer: SGD, codec: CodecSpec, residual: ErrorFeedback.Storage = .int8) {
+    public init(
+        epochs: Int, batchSize: Int, optimizer: SGD, codec: CodecSpec, residual: ErrorFeedback.Storage = .int8,
+        decay: LearningRateDecay? = nil
+    ) {
         self.epochs = epochs
         self.batchSize = batchSize
         self.optimizer = optimizer
         self.codec = codec
         self.residual = residual
+        self.decay = decay
+    }
+
+    /// The optimiser a client trains `version` with: `optimizer`, its rate decayed by `decay`.
+    public func optimizer(for version: ModelVersion) throws(ModelError) -> SGD {
+        guard let decay else { return optimizer }
+        return try SGD(
+            learningRate: decay.rate(base: optimizer.learningRate, version: version), momentum: optimizer.momentum,
+            weightDecay: optimizer.weightDecay)
     }
 
     /// The update message and what it took.
@@ -48,7 +63,8 @@ public struct LocalTraining: Sendable {
         try network.load(parameters: model.parameters)
         var generator = SeededGenerator(seed: seed)
         let summary = try network.train(
-            on: data, indices: indices, epochs: epochs, batchSize: batchSize, optimizer: optimizer, generator: &generator)
+            on: data, indices: indices, epochs: epochs, batchSize: batchSize, optimizer: try optimizer(for: model.version),
+            generator: &generator)
         let delta = try network.update(from: model.parameters).delta
         // A model far from any minimum (a privacy run's noise on a small population, a
         // learning rate too high for it) can train to NaN or overflow. Such a delta is
