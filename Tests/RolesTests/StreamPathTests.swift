@@ -23,24 +23,7 @@ struct StreamPathTests {
     /// read again, what it got in is not.
     @Test(arguments: TestTransport.allCases)
     func everyUpdateIsAppliedOnceAcrossAWorkerLost(on broker: TestTransport) async throws {
-        let shards = try UpdateShards(2).with(.stream)
-        let connector = try broker.connector(name: "fedq-stream-path-tests")
-        let setup = try await connector.connect()
-        try await deleteUpdateQueues(on: setup)
-        try await declareWithSmallSegments(shards, on: setup)
-        for queue in [
-            PipelineTopology.updateChunksQueue, PipelineTopology.partialsQueue, PipelineTopology.deadQueue,
-            PipelineTopology.modelRequestsQueue, PipelineTopology.statisticsQueue,
-        ] { _ = try await setup.purgeQueue(queue) }
-        let key = SigningKey()
-        let coordinator = try Coordinator(
-            transport: try await connector.connect(), spec: spec, initialParameters: [Float](repeating: 0, count: spec.parameterCount),
-            strategy: AggregationStrategy(.fedBuff(bufferSize: 4)), optimizer: ServerOptimizer(.sgd(learningRate: 1)),
-            maxBufferWait: .milliseconds(200), signingKey: key)
-        var settings = WorkerSettings(
-            flushUpdates: 3, flushInterval: .milliseconds(20), staleness: StalenessPolicy(), defences: .off,
-            coordinatorKey: key.publicKey)
-        settings.shards = shards
+        let (connector, setup, coordinator, settings) = try await pipeline(shards: 2, on: broker)
         let running = Task { try await coordinator.run() }
         defer { running.cancel() }
         try await coordinator.announce()
@@ -53,24 +36,18 @@ struct StreamPathTests {
         #expect(await first.workers.count == 3, "the chunks reader and both shards")
 
         // Clients 0…39: slots 0…39, shard = slot mod 2.
-        func publish(_ clients: Range<UInt64>) async throws {
-            for client in clients {
-                let update = try TestUpdates.update(1, spec: spec, client: client)
-                try await TestUpdates.publish(update, on: setup, routingKey: UpdateShards.routingKey(client: client))
-            }
-        }
-        try await publish(0..<40)
+        try await publish(on: setup, 0..<40)
         for _ in 0..<500 where await coordinator.accounting.applied < 40 { try await Task.sleep(for: .milliseconds(10)) }
         #expect(await coordinator.accounting.applied == 40)
 
         let secondConnection = try await connector.connect()
         let second = StreamWorker(transport: secondConnection, spec: spec, settings: settings, claimInterval: .milliseconds(100))
         let secondRun = Task { try await second.run() }
-        try await publish(40..<60)
+        try await publish(on: setup, 40..<60)
         // Lost mid-stream: the connection closes under the first worker.
         await firstConnection.close()
         _ = await firstRun.result
-        try await publish(60..<100)
+        try await publish(on: setup, 60..<100)
         for _ in 0..<1_000 where await coordinator.accounting.settled < 100 { try await Task.sleep(for: .milliseconds(10)) }
         try await coordinator.drain()
         let books = await coordinator.accounting
@@ -98,33 +75,10 @@ struct StreamPathTests {
     /// move are all applied exactly once.
     @Test(arguments: TestTransport.allCases)
     func aWorkerThatJoinsLaterGetsHalfTheShards(on broker: TestTransport) async throws {
-        let shards = try UpdateShards(4).with(.stream)
-        let connector = try broker.connector(name: "fedq-stream-rebalance-tests")
-        let setup = try await connector.connect()
-        try await deleteUpdateQueues(on: setup)
-        try await declareWithSmallSegments(shards, on: setup)
-        for queue in [
-            PipelineTopology.updateChunksQueue, PipelineTopology.partialsQueue, PipelineTopology.deadQueue,
-            PipelineTopology.modelRequestsQueue, PipelineTopology.statisticsQueue,
-        ] { _ = try await setup.purgeQueue(queue) }
-        let key = SigningKey()
-        let coordinator = try Coordinator(
-            transport: try await connector.connect(), spec: spec, initialParameters: [Float](repeating: 0, count: spec.parameterCount),
-            strategy: AggregationStrategy(.fedBuff(bufferSize: 4)), optimizer: ServerOptimizer(.sgd(learningRate: 1)),
-            maxBufferWait: .milliseconds(200), signingKey: key)
-        var settings = WorkerSettings(
-            flushUpdates: 3, flushInterval: .milliseconds(20), staleness: StalenessPolicy(), defences: .off,
-            coordinatorKey: key.publicKey)
-        settings.shards = shards
+        let (connector, setup, coordinator, settings) = try await pipeline(shards: 4, on: broker)
         let running = Task { try await coordinator.run() }
         defer { running.cancel() }
         try await coordinator.announce()
-        func publish(_ clients: Range<UInt64>) async throws {
-            for client in clients {
-                let update = try TestUpdates.update(1, spec: spec, client: client)
-                try await TestUpdates.publish(update, on: setup, routingKey: UpdateShards.routingKey(client: client))
-            }
-        }
 
         let firstConnection = try await connector.connect()
         let first = StreamWorker(
@@ -133,19 +87,19 @@ struct StreamPathTests {
         let firstRun = Task { try await first.run() }
         for _ in 0..<500 where await first.workers.count < 5 { try await Task.sleep(for: .milliseconds(10)) }
         #expect(await first.workers.count == 5, "the chunks reader and all four shards")
-        try await publish(0..<40)
+        try await publish(on: setup, 0..<40)
 
         let secondConnection = try await connector.connect()
         let second = StreamWorker(
             transport: secondConnection, spec: spec, settings: settings, claimInterval: .milliseconds(50),
             wantInterval: .milliseconds(200))
         let secondRun = Task { try await second.run() }
-        try await publish(40..<80)
+        try await publish(on: setup, 40..<80)
         // Two releases, at most one per 2 s (`ShardBalancer.interval`).
         func counts() async -> (Int, Int) { (await first.workers.count, await second.workers.count) }
         for _ in 0..<2_000 where await counts() != (3, 3) { try await Task.sleep(for: .milliseconds(10)) }
         #expect(await counts() == (3, 3), "two shards each, besides the chunks readers")
-        try await publish(80..<120)
+        try await publish(on: setup, 80..<120)
         for _ in 0..<1_000 where await coordinator.accounting.settled < 120 { try await Task.sleep(for: .milliseconds(10)) }
         try await coordinator.drain()
         let books = await coordinator.accounting
@@ -165,6 +119,40 @@ struct StreamPathTests {
         try await PipelineTopology.declare(on: setup, shards: .single)
         await setup.close()
         await connector.close()
+    }
+
+    /// A stream path of `shards` shards (small segments), its other queues empty, a
+    /// coordinator with a signing key, and the settings of workers that check it.
+    func pipeline(shards count: Int, on broker: TestTransport) async throws
+        -> (connector: TransportConnector, setup: any Transport, coordinator: Coordinator, settings: WorkerSettings)
+    {
+        let shards = try UpdateShards(count).with(.stream)
+        let connector = try broker.connector(name: "fedq-stream-path-tests")
+        let setup = try await connector.connect()
+        try await deleteUpdateQueues(on: setup)
+        try await declareWithSmallSegments(shards, on: setup)
+        for queue in [
+            PipelineTopology.updateChunksQueue, PipelineTopology.partialsQueue, PipelineTopology.deadQueue,
+            PipelineTopology.modelRequestsQueue, PipelineTopology.statisticsQueue,
+        ] { _ = try await setup.purgeQueue(queue) }
+        let key = SigningKey()
+        let coordinator = try Coordinator(
+            transport: try await connector.connect(), spec: spec, initialParameters: [Float](repeating: 0, count: spec.parameterCount),
+            strategy: AggregationStrategy(.fedBuff(bufferSize: 4)), optimizer: ServerOptimizer(.sgd(learningRate: 1)),
+            maxBufferWait: .milliseconds(200), signingKey: key)
+        var settings = WorkerSettings(
+            flushUpdates: 3, flushInterval: .milliseconds(20), staleness: StalenessPolicy(), defences: .off,
+            coordinatorKey: key.publicKey)
+        settings.shards = shards
+        return (connector, setup, coordinator, settings)
+    }
+
+    /// One update of delta 1 from each of `clients`, client k on slot k (shard = slot mod S).
+    func publish(on setup: any Transport, _ clients: Range<UInt64>) async throws {
+        for client in clients {
+            let update = try TestUpdates.update(1, spec: spec, client: client)
+            try await TestUpdates.publish(update, on: setup, routingKey: UpdateShards.routingKey(client: client))
+        }
     }
 
     /// The pipeline's topology, its streams in segments of 4 KB: RabbitMQ starts each

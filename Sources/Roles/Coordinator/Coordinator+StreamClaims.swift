@@ -12,11 +12,7 @@ extension Coordinator {
     func takeClaim(_ announcement: Result<StreamClaimMessage.Announcement, ModelVerifier.Rejection>, delivery: Delivery) async throws {
         switch announcement {
         case .failure(let rejection):
-            PipelineMetrics.streamClaimsRejected(rejection.reason).increment()
-            logger.warning("shard claim refused, parked in \(PipelineTopology.deadQueue)", metadata: [
-                "reason": "\(rejection.reason.name)", "detail": "\(rejection.detail)",
-            ])
-            try await deadLetter(delivery, reason: rejection.reason, detail: rejection.detail)
+            try await refuse(delivery, as: "shard claim", rejection)
         case .success(let claim):
             let from = recordClaim(claim)
             logger.info("stream shard claimed", metadata: ["shard": "\(claim.shard)", "claim": "\(claim.claim)", "from": "\(from)"])
@@ -32,11 +28,7 @@ extension Coordinator {
     func takeWant(_ want: Result<StreamClaimMessage.Want, ModelVerifier.Rejection>, delivery: Delivery) async throws {
         switch want {
         case .failure(let rejection):
-            PipelineMetrics.streamClaimsRejected(rejection.reason).increment()
-            logger.warning("shard want refused, parked in \(PipelineTopology.deadQueue)", metadata: [
-                "reason": "\(rejection.reason.name)", "detail": "\(rejection.detail)",
-            ])
-            try await deadLetter(delivery, reason: rejection.reason, detail: rejection.detail)
+            try await refuse(delivery, as: "shard want", rejection)
         case .success(let want):
             if let (shard, claim) = balancer.want(from: want.worker, holders: streamLedger.holders, now: .now) {
                 logger.info("stream shard release asked for", metadata: [
@@ -46,5 +38,14 @@ extension Coordinator {
             }
         }
         try await delivery.ack()
+    }
+
+    /// Counts, logs and parks a broken claim or want.
+    private func refuse(_ delivery: Delivery, as what: String, _ rejection: ModelVerifier.Rejection) async throws {
+        PipelineMetrics.streamClaimsRejected(rejection.reason).increment()
+        logger.warning("\(what) refused, parked in \(PipelineTopology.deadQueue)", metadata: [
+            "reason": "\(rejection.reason.name)", "detail": "\(rejection.detail)",
+        ])
+        try await deadLetter(delivery, reason: rejection.reason, detail: rejection.detail)
     }
 }
