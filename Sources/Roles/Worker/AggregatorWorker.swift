@@ -40,7 +40,7 @@ public actor AggregatorWorker {
     /// On a stream: the offset the next partial's range starts at (right after the last
     /// one's, or where the coordinator's answer said); nil until known.
     private var streamNext: UInt64?
-    /// The update consumers `run` reads, for `stopReading`.
+    /// The consumers `run` reads (updates and version notices), for `stopReading`.
     private var readers: [Consumer] = []
 
     /// A worker on `settings.shards`' queues. (On a stream updates path, `StreamWorker`
@@ -78,8 +78,9 @@ public actor AggregatorWorker {
         case .chunks:
             break
         }
-        readers = shards
         let versions = try await PipelineTopology.subscribeToVersions(on: transport)
+        // Its version notices too: the queue is auto-delete, so it goes with its consumer.
+        readers = shards + [versions]
         // One loop takes every shard's deliveries in the order they arrive. (Chunked updates
         // come through `runChunks`; interleaving with it is safe: a refusal joins `held` and
         // the machine's batch together, after its parking suspends.)
@@ -141,8 +142,9 @@ public actor AggregatorWorker {
         enqueue(machine.takeBatch())
     }
 
-    /// Cancels the update consumers (a stream shard's reader asked to release the shard,
-    /// `StreamWorker`), closing their channels: the broker stops delivering to them at once.
+    /// Cancels the consumers (a stream shard's reader asked to release the shard,
+    /// `StreamWorker`), closing their channels: the broker stops delivering to them at once,
+    /// and the version notices' auto-delete queue goes with its consumer.
     /// What the worker held unsent is read again under the shard's next claim.
     func stopReading() async {
         for reader in readers { await reader.cancel() }
