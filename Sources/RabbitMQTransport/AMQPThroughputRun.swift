@@ -43,11 +43,29 @@ public struct AMQPThroughputRun: Sendable {
 
     /// Deletes and declares the queue, so every run starts empty: a stream cannot be
     /// purged, and its earlier messages would otherwise be read again from offset `first`.
-    func freshQueue(on connection: AMQPConnection) async throws {
-        let setup = try await connection.openChannel()
-        _ = try await setup.deleteQueue(queue)
-        try await setup.declare(AMQPQueue(name: queue, durable: true, arguments: queueType.declarationArguments))
-        await setup.close()
+    ///
+    /// RabbitMQ refuses to declare a quorum queue while the Raft members of a namesake
+    /// deleted a moment before are still stopping (541 INTERNAL_ERROR `cluster_not_formed`,
+    /// which closes the connection: seen between two runs of `bench-pipeline-vs-c.sh`), so
+    /// that one refusal is retried on a new connection, every half second for up to 15 s.
+    func freshQueue() async throws {
+        for attempt in 1... {
+            let connection = try await AMQPConnection(configuration: configuration)
+            do {
+                let setup = try await connection.openChannel()
+                _ = try await setup.deleteQueue(queue)
+                try await setup.declare(AMQPQueue(name: queue, durable: true, arguments: queueType.declarationArguments))
+                await setup.close()
+                await connection.close()
+                return
+            } catch let error as AMQPError where error.code == .internalError && error.text.contains("cluster_not_formed") && attempt < 30 {
+                await connection.close()
+                try await Task.sleep(for: .milliseconds(500))
+            } catch {
+                await connection.close()
+                throw error
+            }
+        }
     }
 
     /// Deletes the run's queue.
@@ -89,9 +107,9 @@ public struct AMQPThroughputRun: Sendable {
     /// Publishes with a confirm window on one connection while consuming and
     /// acking on another, like the C loop (which forks for its consumer).
     public func measureWrapper() async throws -> Double {
+        try await freshQueue()
         let connection = try await AMQPConnection(configuration: configuration)
         let consumerConnection = try await AMQPConnection(configuration: configuration)
-        try await freshQueue(on: connection)
         let publisher = try await connection.makePublisher(window: window)
         let consumer = try await consumerConnection.openChannel().consume(
             queue: queue, prefetch: prefetch, arguments: queueType.consumeArguments)
@@ -126,9 +144,7 @@ public struct AMQPThroughputRun: Sendable {
     }
 
     public func measureCLoop(executable: String) async throws -> Double {
-        let connection = try await AMQPConnection(configuration: configuration)
-        try await freshQueue(on: connection)
-        await connection.close()
+        try await freshQueue()
         // The password goes in the environment: a command line is visible to every user's `ps`.
         let output = try await Self.runProcess(executable, [
             configuration.host, String(configuration.port), configuration.user,
