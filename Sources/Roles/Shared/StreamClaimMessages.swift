@@ -128,13 +128,8 @@ public enum StreamClaimMessage {
             guard flag.intValue == 1, let (shard, claim) = StreamClaimMessage.shardAndClaim(headers) else {
                 return .failure(.init(reason: .malformed, detail: "claim-headers"))
             }
-            if let coordinatorKey {
-                guard let signature = headers[HeaderName.signature]?.bytesValue else {
-                    return .failure(.init(reason: .unauthenticated, detail: TrustError.missingSignature.reasonCode))
-                }
-                guard coordinatorKey.verifies(signature, of: .streamRelease(shard: UInt64(shard), claim: claim)) else {
-                    return .failure(.init(reason: .unauthenticated, detail: TrustError.badSignature.reasonCode))
-                }
+            if let rejection = StreamClaimMessage.unsigned(headers, statement: .streamRelease(shard: UInt64(shard), claim: claim), key: coordinatorKey) {
+                return .failure(rejection)
             }
             return .success(Release(shard: shard, claim: claim))
         }
@@ -205,13 +200,10 @@ public enum StreamClaimMessage {
             guard let (shard, claim) = StreamClaimMessage.shardAndClaim(headers),
                 let from = headers[HeaderName.from]?.stringValue.flatMap({ UInt64($0) })
             else { return .failure(.init(reason: .malformed, detail: "claim-headers")) }
-            if let coordinatorKey {
-                guard let signature = headers[HeaderName.signature]?.bytesValue else {
-                    return .failure(.init(reason: .unauthenticated, detail: TrustError.missingSignature.reasonCode))
-                }
-                guard coordinatorKey.verifies(signature, of: .streamClaim(shard: UInt64(shard), claim: claim, from: from)) else {
-                    return .failure(.init(reason: .unauthenticated, detail: TrustError.badSignature.reasonCode))
-                }
+            if let rejection = StreamClaimMessage.unsigned(
+                headers, statement: .streamClaim(shard: UInt64(shard), claim: claim, from: from), key: coordinatorKey)
+            {
+                return .failure(rejection)
             }
             return .success(Answer(shard: shard, claim: claim, from: from == 0 ? .first : .offset(from)))
         }
@@ -231,6 +223,19 @@ public enum StreamClaimMessage {
     static func id(_ value: HeaderValue) -> UInt64? {
         guard let text = value.stringValue, text.count == 16, let id = UInt64(text, radix: 16), id != 0 else { return nil }
         return id
+    }
+
+    /// Why `headers` do not carry the coordinator's signature of `statement`: nil when they
+    /// do, or when there is no key to check against (an unsigned deployment).
+    static func unsigned(_ headers: [String: HeaderValue], statement: SignedStatement, key: VerifyingKey?) -> ModelVerifier.Rejection? {
+        guard let key else { return nil }
+        guard let signature = headers[HeaderName.signature]?.bytesValue else {
+            return .init(reason: .unauthenticated, detail: TrustError.missingSignature.reasonCode)
+        }
+        guard key.verifies(signature, of: statement) else {
+            return .init(reason: .unauthenticated, detail: TrustError.badSignature.reasonCode)
+        }
+        return nil
     }
 
     /// The shard and claim headers, when both are there and valid.
