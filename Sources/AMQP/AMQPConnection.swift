@@ -46,8 +46,10 @@ public final class AMQPConnection: Sendable {
         try await AMQPPublisher(channel: openChannel(), window: window)
     }
 
-    /// Closes the connection; pending work fails with `.connectionClosed`.
+    /// Closes the connection; pending work fails with `.connectionClosed`. Returns once the
+    /// connection's thread has freed the connection (socket and TLS state included).
     public func close() async {
         _ = try? await thread.perform { session throws(AMQPError) in session.close() }
+        await thread.waitUntilFinished()
     }
 }

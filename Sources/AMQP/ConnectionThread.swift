@@ -25,6 +25,10 @@ final class ConnectionThread: Sendable {
         var jobs: [SessionJob] = []
         /// Set once the thread has finished; later jobs fail with it.
         var ended: AMQPError?
+        /// Set once the session is destroyed (socket and TLS state freed) and the thread
+        /// is about to exit; `waitUntilFinished` callers are resumed then.
+        var finished = false
+        var finishWaiters: [CheckedContinuation<Void, Never>] = []
     }
 
     private let queue = Mutex(Queue())
@@ -114,6 +118,13 @@ final class ConnectionThread: Sendable {
     }
 
     private func main(configuration: AMQPConfiguration, opened: CheckedContinuation<Void, Error>) {
+        openAndRun(configuration: configuration, opened: opened)
+        // The session is gone by now (a local of `openAndRun`): `amqp_destroy_connection`,
+        // which frees the socket and the TLS state, has run.
+        finish()
+    }
+
+    private func openAndRun(configuration: AMQPConfiguration, opened: CheckedContinuation<Void, Error>) {
         let session: ConnectionSession
         do {
             session = try ConnectionSession(configuration: configuration, thread: self)
@@ -124,6 +135,31 @@ final class ConnectionThread: Sendable {
         }
         opened.resume()
         run(session)
+    }
+
+    /// Marks the thread finished and resumes whoever waits for it.
+    private func finish() {
+        let waiters = queue.withLock { queue in
+            queue.finished = true
+            defer { queue.finishWaiters = [] }
+            return queue.finishWaiters
+        }
+        for waiter in waiters { waiter.resume() }
+    }
+
+    /// Returns once the thread has destroyed its session. A process that exits while a
+    /// connection thread still frees its TLS state crashes in OpenSSL (its exit handlers
+    /// destroy the locks the thread is using: seen as a SIGSEGV in
+    /// `pthread_rwlock_unlock` after `fedq topology apply` over TLS), so `close` waits here.
+    func waitUntilFinished() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let done = queue.withLock { queue in
+                if queue.finished { return true }
+                queue.finishWaiters.append(continuation)
+                return false
+            }
+            if done { continuation.resume() }
+        }
     }
 
     /// The job loop: run queued jobs, handle whatever frames arrived, then
