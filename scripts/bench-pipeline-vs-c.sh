@@ -10,7 +10,12 @@
 # Both keep the same number of publishes unconfirmed: 2 publishers × IN_FLIGHT for the
 # load test, a window of 2 × IN_FLIGHT for the C loop.
 #   scripts/bench-pipeline-vs-c.sh [RUNS (default 5)] [IN_FLIGHT per publisher (default 32)]
-# Prints a line per run and the median of pipeline / C loop. FEDQ_BENCH_ROLES_DIR puts the
+# Prints a line per run and the median of pipeline / C loop. Besides the end-to-end rate (first
+# publish to last settlement), a run shows the rate the broker accepted the load test's
+# publishes at (first publish to last confirm) and what the machine wrote to its disks during
+# each half (/proc/diskstats), per 200 KB moved: a quorum queue writes each message to the
+# node's write-ahead log and, when the log rolls over while the message is not yet released,
+# again into the queue's segment files. FEDQ_BENCH_ROLES_DIR puts the
 # roles' files (the coordinator's checkpoint, fsynced at every version) elsewhere, e.g. on
 # /dev/shm to stand in for a disk of the coordinator's own: on one VM disk its fsyncs and
 # the broker's write-ahead log's wait for each other. FEDQ_BENCH_LOADTEST_FLAGS adds flags
@@ -28,20 +33,31 @@ read -r -a extra_flags <<< "${FEDQ_BENCH_LOADTEST_FLAGS:-}"
 fedq_fresh_bench_node "$port" "$out"
 broker_pid="$(scripts/broker.sh pid "$port")"
 echo "$runs runs, 2 publishers x $in_flight in flight, C loop window $((2 * in_flight)), roles' files in $roles_dir${FEDQ_BENCH_LOADTEST_FLAGS:+, load test flags $FEDQ_BENCH_LOADTEST_FLAGS}; $(uptime | sed 's/.*load average/load average/')"
-echo "| run | pipeline updates/s | C loop msgs/s | pipeline / C loop | p50 / p99 ms | CPU broker / workers / publishers / coordinator / machine |"
-echo "|---|---:|---:|---:|---|---|"
+echo "| run | pipeline updates/s | C loop msgs/s | pipeline / C loop | accepted updates/s / C loop | disk bytes written per 200 KB moved: load test / bench amqp (wrapper and C loop) | p50 / p99 ms | CPU broker / workers / publishers / coordinator / machine |"
+echo "|---|---:|---:|---:|---:|---|---|---|"
+# Bytes written to every disk so far (sectors of 512 bytes, /proc/diskstats field 10).
+disk_bytes() { awk '{sum += $10} END {printf "%.0f", sum * 512}' /proc/diskstats; }
 ratios=()
+accepted_ratios=()
 for ((i = 1; i <= runs; i++)); do
     json="$out/run-$i.json"
+    before="$(disk_bytes)"
     "$fedq" loadtest --broker "$broker" --broker-pid "$broker_pid" --codec int8 --workers 2 --updates 10000 \
         --in-flight "$in_flight" "${extra_flags[@]}" --json "$json" --out "$roles_dir" > "$out/last.log" 2>&1 || { cat "$out/last.log"; exit 1; }
+    between="$(disk_bytes)"
     c_loop="$("$fedq" bench amqp --broker "$broker" --sizes 200000 --queue-types quorum --messages 10000 --rounds 1 \
         --window $((2 * in_flight)) | awk '$1 == "quorum" {print $5}')"
+    after="$(disk_bytes)"
     pipeline="$(field "$json" updates_per_second)"
+    accepted="$(field "$json" accepted_per_second)"
     ratios+=("$(awk -v p="$pipeline" -v c="$c_loop" 'BEGIN {printf "%.1f", 100 * p / c}')")
-    printf "| %d | %.0f | %.0f | %s%% | %.0f / %.0f | %s / %s / %s / %s / %s |\n" "$i" "$pipeline" "$c_loop" "${ratios[-1]}" \
+    accepted_ratios+=("$(awk -v p="$accepted" -v c="$c_loop" 'BEGIN {printf "%.1f", 100 * p / c}')")
+    # bench amqp moves its messages twice, through the wrapper and through the C loop.
+    disk="$(awk -v b="$before" -v m="$between" -v a="$after" 'BEGIN {printf "%.2f / %.2f", (m - b) / 10000 / 200000, (a - m) / 20000 / 200000}')"
+    printf "| %d | %.0f | %.0f | %s%% | %.0f, %s%% | %s | %.0f / %.0f | %s / %s / %s / %s / %s |\n" "$i" "$pipeline" "$c_loop" "${ratios[-1]}" \
+        "$accepted" "${accepted_ratios[-1]}" "$disk" \
         "$(field "$json" p50)" "$(field "$json" p99)" "$(cpu "$json" cpu broker)" "$(cpu "$json" cpu worker)" \
         "$(cpu "$json" cpu publishers)" "$(cpu "$json" cpu coordinator)" "$(cpu "$json" cpu machine)"
 done
-printf "median pipeline / C loop: %s%% over %d runs\n" \
-    "$(printf "%s\n" "${ratios[@]}" | sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}')" "$runs"
+median() { printf "%s\n" "$@" | sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
+printf "median pipeline / C loop: %s%% over %d runs (accepted / C loop: %s%%)\n" "$(median "${ratios[@]}")" "$runs" "$(median "${accepted_ratios[@]}")"

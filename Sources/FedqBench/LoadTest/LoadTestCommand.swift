@@ -137,7 +137,8 @@ public struct LoadTestCommand: AsyncParsableCommand {
         var lines = [
             String(format: "message %d bytes; %d published, %d aggregated in %.2f s", result.messageBytes, result.updatesPublished,
                    result.updatesAggregated, result.seconds),
-            String(format: "throughput %.0f updates/s, %.1f MB/s", result.updatesPerSecond, result.mbPerSecond),
+            String(format: "throughput %.0f updates/s, %.1f MB/s (publish to last version); the broker accepted %.0f updates/s",
+                   result.updatesPerSecond, result.mbPerSecond, result.acceptedPerSecond ?? 0),
             String(format: "latency publish → version: p50 %.1f ms, p90 %.1f ms, p99 %.1f ms, max %.1f ms",
                    result.latencyMs.p50, result.latencyMs.p90, result.latencyMs.p99, result.latencyMs.max),
         ]

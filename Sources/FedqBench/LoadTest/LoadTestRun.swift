@@ -45,8 +45,15 @@ struct LoadTestResult: Codable {
     var updatesPublished: Int
     var updatesAggregated: Int
     var seconds: Double
+    /// Aggregated updates over the time from the first publish to the last settlement: the
+    /// pipeline's end-to-end rate, its drain (the last partials and version) included.
     var updatesPerSecond: Double
     var mbPerSecond: Double
+    /// Published updates over the time from the first publish to the last confirm: the rate
+    /// the broker accepted them at, without the pipeline's drain after the last publish.
+    /// Equal to the end-to-end rate when the workers kept up (`queueDepth` near 0), less
+    /// the drain; nil in files from before it was measured.
+    var acceptedPerSecond: Double?
     var latencyMs: Latency
     /// Latency histogram: (upper bound in ms, count) per bucket.
     var latencyHistogram: [[Double]]
@@ -246,6 +253,7 @@ struct LoadTestRun {
                                 body, exchange: PipelineTopology.updatesExchange, routingKey: UpdateShards.routingKey(client: stamped.clientID),
                                 properties: properties, mandatory: true)
                         }
+                        published.confirmed(at: Date().timeIntervalSince1970)
                         sent += 1
                     }
                 }
@@ -303,6 +311,7 @@ struct LoadTestRun {
             defencesOff: defencesOff, exactPartials: exactPartials, updatesPublished: sentTimes.count,
             updatesAggregated: aggregated, seconds: wall, updatesPerSecond: Double(aggregated) / wall,
             mbPerSecond: Double(aggregated) * Double(template.count) / 1e6 / wall,
+            acceptedPerSecond: Double(sentTimes.count) / max(1e-6, published.lastConfirm - started),
             latencyMs: .init(
                 p50: milliseconds(histogram.valueAtPercentile(50)), p90: milliseconds(histogram.valueAtPercentile(90)),
                 p99: milliseconds(histogram.valueAtPercentile(99)), max: milliseconds(histogram.max), mean: histogram.mean / 1000),
@@ -418,7 +427,7 @@ enum LoadTestError: Error, CustomStringConvertible {
 
 /// Publish ids and times shared by the publisher tasks.
 private final class PublishLog: Sendable {
-    private let state = Mutex<(claimed: Int, times: [String: Double])>((0, [:]))
+    private let state = Mutex<(claimed: Int, times: [String: Double], lastConfirm: Double)>((0, [:], 0))
 
     var claimed: Int { state.withLock { $0.claimed } }
 
@@ -432,6 +441,11 @@ private final class PublishLog: Sendable {
     }
 
     func record(_ id: String, at time: Double) { state.withLock { $0.times[id] = time } }
+
+    /// Notes a publish's confirm; the latest is when the broker had accepted them all.
+    func confirmed(at time: Double) { state.withLock { $0.lastConfirm = max($0.lastConfirm, time) } }
+
+    var lastConfirm: Double { state.withLock { $0.lastConfirm } }
 
     var count: Int { state.withLock { $0.times.count } }
     var times: [String: Double] { state.withLock { $0.times } }
