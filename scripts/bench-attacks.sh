@@ -13,7 +13,7 @@ set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
 source scripts/lib/fedq.sh
-fedq_build_release
+fedq_ready
 root=runs/bench-attacks
 mkdir -p "$root"
 RATE="${RATE:-1}"

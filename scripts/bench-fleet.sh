@@ -6,10 +6,8 @@
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
-source scripts/lib/packages.sh
 source scripts/lib/fedq.sh
-fedq_install_missing_packages
-fedq_build_release
+fedq_ready
 clients="${1:-1000}"
 updates="${2:-3000}"
 port="${FEDQ_BENCH_BROKER_PORT:-5697}"

@@ -9,14 +9,12 @@
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
-source scripts/lib/packages.sh
 source scripts/lib/fedq.sh
-fedq_install_missing_packages
 flag="${1:?usage: scripts/bench-loadtest-ab.sh FLAG [REPEATS] [UPDATES]}"
 repeats="${2:-5}"
 updates="${3:-5000}"
 port="${FEDQ_BENCH_BROKER_PORT:-5696}"
-fedq_build_release 2>/dev/null
+fedq_ready 2>/dev/null
 trap 'scripts/broker.sh stop "$port" >/dev/null 2>&1 || true' EXIT
 scripts/broker.sh reset "$port" >/dev/null 2>&1 || true
 broker="$(scripts/broker.sh start "$port")"

@@ -10,10 +10,8 @@
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
-source scripts/lib/packages.sh
 source scripts/lib/fedq.sh
-fedq_install_missing_packages
-fedq_build_release
+fedq_ready
 messages="${1:-3000}"
 rounds="${2:-3}"
 port="${FEDQ_BENCH_BROKER_PORT:-5694}"

@@ -19,10 +19,8 @@ set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
 
-source scripts/lib/packages.sh
 source scripts/lib/fedq.sh
-fedq_install_missing_packages
-fedq_build_release
+fedq_ready
 out="runs/demo-$(date +%Y%m%d-%H%M%S)"
 
 if [[ "${1:-}" != "--rabbitmq" ]]; then

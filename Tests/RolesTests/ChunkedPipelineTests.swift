@@ -59,21 +59,11 @@ struct ChunkedPipelineTests {
         }
 
         func start() async throws {
-            let (worker, coordinator) = (self.worker, self.coordinator)
-            running = Task {
-                try await withThrowingTaskGroup(of: Void.self) { group in
-                    group.addTask { try await worker.run() }
-                    group.addTask { try await coordinator.run() }
-                    try await group.next()
-                }
-            }
-            for _ in 0..<500 {
-                let chunks = try await setup.queueStatus(PipelineTopology.updateChunksQueue)
-                let partials = try await setup.queueStatus(PipelineTopology.partialsQueue)
-                if chunks.consumerCount >= 1 && partials.consumerCount >= 1 { return }
-                try await Task.sleep(for: .milliseconds(10))
-            }
+            running = try await InProcessPipeline.start(
+                worker: worker, coordinator: coordinator, setup: setup,
+                consuming: [PipelineTopology.updateChunksQueue, PipelineTopology.partialsQueue])
         }
+
 
         /// Whether the worker and the coordinator still consume (a hostile input must not have ended them).
         func stillConsuming() async throws -> Bool {

@@ -228,7 +228,7 @@ import Wire
     func partial(_ entries: [(UpdateID, UInt32)]) throws -> CoordinatorStateMachine.Input {
         var aggregate = PartialAggregate(dimension: base.spec.parameterCount)
         for (id, checksum) in entries {
-            try aggregate.add(id: id, baseVersion: 0, checksum: checksum, weight: 1, mass: 1) { sum, weight in
+            aggregate.add(id: id, baseVersion: 0, checksum: checksum, weight: 1, mass: 1) { sum, weight in
                 for index in 0..<sum.count { sum[index] += weight }
             }
         }

@@ -179,22 +179,11 @@ struct RoleTests {
         }
 
         func start() async throws {
-            let (worker, coordinator) = (self.worker, self.coordinator)
-            running = Task {
-                try await withThrowingTaskGroup(of: Void.self) { group in
-                    group.addTask { try await worker.run() }
-                    group.addTask { try await coordinator.run() }
-                    try await group.next()
-                }
-            }
-            // Consuming before the test publishes: on RabbitMQ the consumers take a moment.
-            for _ in 0..<500 {
-                let updates = try await setup.queueStatus(PipelineTopology.updatesQueue)
-                let partials = try await setup.queueStatus(PipelineTopology.partialsQueue)
-                if updates.consumerCount >= 1 && partials.consumerCount >= 1 { return }
-                try await Task.sleep(for: .milliseconds(10))
-            }
+            running = try await InProcessPipeline.start(
+                worker: worker, coordinator: coordinator, setup: setup,
+                consuming: [PipelineTopology.updatesQueue, PipelineTopology.partialsQueue])
         }
+
 
         /// Stops the worker and the coordinator; the connections stay open.
         func halt() async {

@@ -152,7 +152,7 @@ struct StreamClaimTests {
                 mandatory: true)
         }
         let first = try await coordinator()
-        var running = Task { try await first.run() }
+        let running = Task { try await first.run() }
 
         let workerA = try await connector.connect()
         let claimA = try #require(try await ShardClaim.take(shard: 0, on: workerA))

@@ -2,10 +2,10 @@ import Testing
 @testable import Wire
 
 @Suite struct AccumulateTests {
-    /// The hot path must give exactly what decoding and then an axpy would.
-    @Test(arguments: RoundTripTests.allCodecs)
-    func accumulateEqualsDecodeThenAxpy(codec: String) throws {
-        let count = 5000
+    /// The hot path must give exactly what decoding and then an axpy would, for every codec
+    /// chain, at an even count and an odd one (int4 packs two values a byte).
+    @Test(arguments: RoundTripTests.allCodecs + Int4Tests.codecs, [5000, 5001])
+    func accumulateEqualsDecodeThenAxpy(codec: String, count: Int) throws {
         let envelope = try Envelope(bytes: Fixture.message(codec: codec, values: Fixture.update(count: count, seed: 8)))
         let start = Fixture.update(count: count, seed: 77)
         let weight: Float = 0.37

@@ -88,25 +88,6 @@ import Testing
         #expect(Double(Fixture.message(codec: "int8", values: values).count) / Double(int4) > 1.89)
     }
 
-    /// The hot path gives exactly what decoding and then an axpy would, odd counts included.
-    @Test(arguments: codecs)
-    func accumulateEqualsDecodeThenAxpy(codec: String) throws {
-        let count = 5001
-        let envelope = try Envelope(bytes: Fixture.message(codec: codec, values: Fixture.update(count: count, seed: 8)))
-        let start = Fixture.update(count: count, seed: 77)
-        let weight: Float = 0.37
-        var accumulated = start
-        try envelope.accumulate(into: &accumulated, weight: weight)
-        let decoded = envelope.decode()
-        let expected = zip(start, decoded).map { $0 + weight * $1 }
-        for index in 0..<count {
-            #expect(abs(accumulated[index] - expected[index]) <= 1e-7 * max(1, abs(expected[index])), "index \(index)")
-        }
-        var raw = start
-        try raw.withUnsafeMutableBufferPointer { try envelope.accumulate(into: $0, weight: weight) }
-        #expect(raw == accumulated)
-    }
-
     @Test func specStringsParseAndPrintCanonically() throws {
         #expect(try CodecSpec(parsing: "INT4:128").description == "int4")
         #expect(try CodecSpec(parsing: "topk:0.01+int4:64+deflate").description == "topk:0.01+int4:64+deflate")

@@ -10,6 +10,15 @@ fedq_build_release() {
     fedq="$repo/.build/release/fedq"
 }
 
+# fedq_ready: what every script that runs the release `fedq` starts with: the system
+# packages it needs, installed through apt when missing, then the build ($fedq).
+fedq_ready() {
+    # shellcheck source=scripts/lib/packages.sh
+    source "$repo/scripts/lib/packages.sh"
+    fedq_install_missing_packages
+    fedq_build_release
+}
+
 fedq_role_pids=()
 
 # fedq_start_role LOG ARGUMENTS...: runs `$fedq ARGUMENTS...` in the background,

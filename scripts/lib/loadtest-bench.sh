@@ -3,8 +3,6 @@
 # bench-pipeline-vs-c.sh), from the repository root: what each needs before it measures.
 # Installs what is missing, builds `fedq` in release ($fedq), and defines `field` and `cpu`,
 # which read figures out of `fedq loadtest --json` files.
-source scripts/lib/packages.sh
 source scripts/lib/fedq.sh
 source scripts/lib/loadtest-json.sh
-fedq_install_missing_packages
-fedq_build_release
+fedq_ready
