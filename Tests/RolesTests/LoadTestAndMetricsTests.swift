@@ -35,6 +35,13 @@ struct LoadTestAndMetricsTests {
         // (to the last confirm) is at least the end-to-end one (to the last settlement).
         let accepted = try #require(result["accepted_per_second"] as? Double)
         #expect(accepted >= perSecond, "accepted \(accepted) < end to end \(perSecond)")
+        // What the machine's disks wrote, and that over the 400 updates' bytes. (Not a lower
+        // bound: a broker whose files are on tmpfs writes nothing to a disk.)
+        let written = try #require(result["disk_bytes_written"] as? Double)
+        let perByte = try #require(result["disk_bytes_per_published_byte"] as? Double)
+        let messageBytes = Double(result["message_bytes"] as? Int ?? 0)
+        #expect(written >= 0 && abs(perByte - written / (400 * messageBytes)) < 1e-9, "\(written) B, \(perByte) per byte")
+        #expect(run.output.contains("disk writes (every disk of this machine)"))
         #expect(abs((result["ratio_to_raw"] as? Double ?? 0) - perSecond / raw) < 1e-9)
         // The machine's busy cores hold every process's, the broker's among them. /proc counts
         // in 10 ms ticks, floored per field and per core, which over a window of well under a

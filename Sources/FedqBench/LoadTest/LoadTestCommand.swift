@@ -142,6 +142,10 @@ public struct LoadTestCommand: AsyncParsableCommand {
             String(format: "latency publish → version: p50 %.1f ms, p90 %.1f ms, p99 %.1f ms, max %.1f ms",
                    result.latencyMs.p50, result.latencyMs.p90, result.latencyMs.p99, result.latencyMs.max),
         ]
+        if let written = result.diskBytesWritten, let perByte = result.diskBytesPerPublishedByte {
+            lines.append(String(format: "disk writes (every disk of this machine): %.0f MB, %.0f MB/s, %.2f bytes per byte published",
+                                written / 1e6, written / 1e6 / max(1e-6, result.seconds), perByte))
+        }
         if let raw = result.rawUpdatesPerSecond, let ratio = result.ratioToRaw {
             lines.append(String(format: "raw broker ceiling %.0f updates/s: pipeline at %.1f%% of it", raw, ratio * 100))
         }

@@ -16,6 +16,9 @@ public enum LoadTestReport {
             ("updates aggregated / published", "\(result.updatesAggregated) / \(result.updatesPublished)"),
             ("throughput", "\(format(result.updatesPerSecond)) updates/s, \(format(result.mbPerSecond)) MB/s"),
             ("latency p50 / p90 / p99 / max", [result.latencyMs.p50, result.latencyMs.p90, result.latencyMs.p99, result.latencyMs.max].map(format).joined(separator: " / ") + " ms"),
+            ("disk writes (every disk of the machine)", result.diskBytesWritten.map { written in
+                String(format: "%.0f MB, %.2f bytes per byte published", written / 1e6, result.diskBytesPerPublishedByte ?? 0)
+            } ?? "not measured"),
             ("raw broker ceiling", result.rawUpdatesPerSecond.map { "\(format($0)) updates/s" } ?? "not measured (--raw)"),
             ("pipeline / raw", result.ratioToRaw.map { String(format: "%.1f%%", $0 * 100) } ?? "–"),
         ]

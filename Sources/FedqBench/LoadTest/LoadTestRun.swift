@@ -54,6 +54,11 @@ struct LoadTestResult: Codable {
     /// Equal to the end-to-end rate when the workers kept up (`queueDepth` near 0), less
     /// the drain; nil in files from before it was measured.
     var acceptedPerSecond: Double?
+    /// Bytes every disk of the machine wrote during the run (`MachineDisk`), and those over
+    /// the bytes published: with the broker on this machine, how many times it wrote each
+    /// update (nil where the machine does not say).
+    var diskBytesWritten: Double?
+    var diskBytesPerPublishedByte: Double?
     var latencyMs: Latency
     /// Latency histogram: (upper bound in ms, count) per bucket.
     var latencyHistogram: [[Double]]
@@ -211,6 +216,7 @@ struct LoadTestRun {
         spec: ModelSpec, template: [UInt8], header: MessageHeader, clients: [ClientIdentity], setup: any Transport, roles: [RoleProcess]
     ) async throws -> LoadTestResult {
         let cpuWindow = Self.cpuWindow(roles: roles, ownRole: "publishers (this process)", brokerPID: brokerPID)
+        let diskBefore = MachineDisk.bytesWritten
         let published = PublishLog()
         var connections: [any Transport] = []
         for _ in 0..<publishers { connections.append(try await broker.connect()) }
@@ -303,6 +309,7 @@ struct LoadTestRun {
         }
         let wall = max(1e-6, lastSettled - started)
         let cpu = cpuWindow.close()
+        let diskWritten = MachineDisk.bytesWritten.flatMap { after in diskBefore.map { after - $0 } }
         let milliseconds = { (micros: UInt64) in Double(micros) / 1000 }
         let aggregated = records.filter { sentTimes["\($0.id)"] != nil }.count
         return LoadTestResult(
@@ -312,6 +319,8 @@ struct LoadTestRun {
             updatesAggregated: aggregated, seconds: wall, updatesPerSecond: Double(aggregated) / wall,
             mbPerSecond: Double(aggregated) * Double(template.count) / 1e6 / wall,
             acceptedPerSecond: Double(sentTimes.count) / max(1e-6, published.lastConfirm - started),
+            diskBytesWritten: diskWritten,
+            diskBytesPerPublishedByte: diskWritten.map { $0 / Double(max(1, sentTimes.count * template.count)) },
             latencyMs: .init(
                 p50: milliseconds(histogram.valueAtPercentile(50)), p90: milliseconds(histogram.valueAtPercentile(90)),
                 p99: milliseconds(histogram.valueAtPercentile(99)), max: milliseconds(histogram.max), mean: histogram.mean / 1000),
