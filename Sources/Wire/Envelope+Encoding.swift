@@ -160,6 +160,7 @@ extension Envelope {
             bytes.replaceSubrange(offset..<(offset + 16), with: entry.updateID.bytes)
             put(entry.baseVersion, at: offset + 16, in: &bytes)
             bytes[offset + 24] = entry.reason.rawValue
+            put(entry.checksum, at: offset + 28, in: &bytes)
         }
         if let range = partial.streamRange {
             let offset = settledStart + partial.settled.count * settledEntryByteCount

@@ -35,7 +35,8 @@ public struct Envelope: Sendable {
     /// `flags` bit 1 of a model version: its section holds a table federation's
     /// standardisation (`Standardization`, docs/wire-format.md), covered by the CRC.
     public static let standardizationFlag: UInt8 = 2
-    /// Bytes per settled entry (id, base version, reason code, 7 reserved zero bytes).
+    /// Bytes per settled entry (id, base version, reason code, 3 reserved zero bytes, the
+    /// refused message's checksum or 0).
     static let settledEntryByteCount = 32
 
     public let header: MessageHeader
@@ -296,11 +297,11 @@ extension Envelope {
             let offset = settledStart + entry * settledEntryByteCount
             let code: UInt8 = reader.read(at: offset + 24)
             guard let reason = RejectionReason(rawValue: code) else { throw .unknownSettlementCode(entry: entry, code: code) }
-            guard reader.read(at: offset + 24) as UInt64 >> 8 == 0 else { throw .reservedNotZero(field: .section) }
+            guard reader.read(at: offset + 24) as UInt32 >> 8 == 0 else { throw .reservedNotZero(field: .section) }
             settled.append(
                 .init(
                     updateID: reader.updateID(at: offset),
-                    baseVersion: reader.read(at: offset + 16), reason: reason))
+                    baseVersion: reader.read(at: offset + 16), reason: reason, checksum: reader.read(at: offset + 28)))
         }
         var streamRange: PartialAggregateSummary.StreamRange?
         if hasStreamRange {

@@ -26,10 +26,16 @@ public struct PartialAggregateSummary: Hashable, Sendable {
         public var updateID: UpdateID
         public var baseVersion: UInt64
         public var reason: RejectionReason
-        public init(updateID: UpdateID, baseVersion: UInt64, reason: RejectionReason) {
+        /// The CRC-32C trailer of the refused message when it is booked under its own update
+        /// id (0: not known, or booked under its bytes' digest), so that the coordinator tells
+        /// a redelivered copy (the same checksum: settled with it) from another message that
+        /// reuses the id (a replay: booked `duplicate`).
+        public var checksum: UInt32
+        public init(updateID: UpdateID, baseVersion: UInt64, reason: RejectionReason, checksum: UInt32 = 0) {
             self.updateID = updateID
             self.baseVersion = baseVersion
             self.reason = reason
+            self.checksum = checksum
         }
     }
 

@@ -259,4 +259,31 @@ import Wire
         #expect(machine.state.accounting.applied == 1 && machine.state.accounting.rejectedTotal == 3)
         #expect(machine.state.model.version == 1)
     }
+
+    /// A message refused under its own id (rate-limited, stale, over a bound) and then another
+    /// message under that id that a worker took: the second is a replay, booked `duplicate`
+    /// and not applied; the refused message itself, redelivered and taken this time, books
+    /// nothing. (The attack test once lost a replay's line this way: refusals were
+    /// remembered without their checksum, so every later message under the id looked like
+    /// a copy.)
+    @Test func aReplayOfARefusedIdIsBookedAndACopyOfItIsNot() throws {
+        var machine = base.machine(.fedAsync(mixing: 1))
+        let id = UpdateID.random()
+        let refused = PartialAggregateSummary.Settled(updateID: id, baseVersion: 0, reason: .rateLimited, checksum: 0xAAAA)
+        let first = base.records(machine.receive(.partial(PartialAggregate(dimension: base.spec.parameterCount), settled: [refused])))
+        #expect(first.map(\.id) == [id] && first.map(\.reason) == [.rateLimited])
+        // The refused message itself, taken by a worker on a redelivery: already booked.
+        #expect(machine.receive(try partial([(id, 0xAAAA)])) == .acknowledge(records: []))
+        // Another message under the id: one duplicate line, under a key of its own.
+        let replay = base.records(machine.receive(try partial([(id, 0xBBBB)])))
+        #expect(replay.map(\.reason) == [.duplicate] && replay.first?.id != id)
+        #expect(machine.state.accounting.applied == 0 && machine.state.accounting.rejectedTotal == 2)
+        // A third message under the id, refused by a worker too (rate-limited again): also a
+        // duplicate line of its own; the first refusal redelivered books nothing.
+        let refusedReplay = PartialAggregateSummary.Settled(updateID: id, baseVersion: 0, reason: .rateLimited, checksum: 0xCCCC)
+        let third = base.records(machine.receive(.partial(PartialAggregate(dimension: base.spec.parameterCount), settled: [refusedReplay, refused])))
+        #expect(third.map(\.reason) == [.duplicate] && !([id] + replay.map(\.id)).contains(third.first?.id ?? id))
+        #expect(machine.state.accounting.applied == 0 && machine.state.accounting.rejectedTotal == 3)
+        #expect(machine.state.model.version == 0)
+    }
 }

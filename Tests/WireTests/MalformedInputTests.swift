@@ -163,6 +163,9 @@ import Testing
         #expect(
             Fixture.decodeError(Self.mutated(partial) { $0[Self.firstSettledReason + 3] = 1 })
                 == .reservedNotZero(field: .section))
+        // The last four bytes are the refused message's checksum, any value.
+        let other = Self.mutated(partial) { Fixture.put(UInt32(0x1234_5678), at: Self.firstSettledReason + 4, in: &$0) }
+        #expect((try? Envelope(bytes: other))?.partial?.settled.first?.checksum == 0x1234_5678)
     }
 
     @Test func nonFiniteValues() {

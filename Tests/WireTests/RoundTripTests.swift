@@ -63,6 +63,8 @@ import Testing
         #expect(Set(partial.entries.map(\.updateID)).count == 3)
         #expect(partial.settled.map(\.baseVersion) == [30, 41])
         #expect(partial.settled.map(\.reason) == [.stale, .nonFinite])
+        // A refusal booked under its update id carries its message's checksum; 0: not known.
+        #expect(partial.settled.map(\.checksum) == [0xFEED_0001, 0])
         #expect(Set(partial.settled.map(\.updateID) + partial.entries.map(\.updateID)).count == 5)
     }
 

@@ -31,7 +31,7 @@ enum Fixture {
                 weightTotal: 2.5, massTotal: 3,
                 entries: (0..<3).map { .init(updateID: .random(using: &generator), baseVersion: UInt64(40 + $0), checksum: UInt32(0xC0DE_0000 + $0)) },
                 settled: [
-                    .init(updateID: .random(using: &generator), baseVersion: 30, reason: .stale),
+                    .init(updateID: .random(using: &generator), baseVersion: 30, reason: .stale, checksum: 0xFEED_0001),
                     .init(updateID: .random(using: &generator), baseVersion: 41, reason: .nonFinite),
                 ])
             : nil

@@ -151,8 +151,16 @@ public struct CoordinatorStateMachine: Sendable {
     ) -> Action {
         var records: [SettlementRecord] = []
         // Checked entry by entry: the same poison message twice in one list counts once.
-        for entry in settled where !state.settledIDs.contains(entry.updateID) {
-            records.append(settleUnapplied(entry.updateID, reason: entry.reason, base: Self.expiringBase(entry)))
+        for entry in settled {
+            guard let known = state.settledIDs.checksum(of: entry.updateID) else {
+                records.append(settleUnapplied(entry.updateID, reason: entry.reason, base: Self.expiringBase(entry), checksum: entry.checksum))
+                continue
+            }
+            // Its id is counted: the same message refused again books nothing, another
+            // message under the id (a replay a worker refused) a duplicate line of its own.
+            guard known != 0, entry.checksum != 0, known != entry.checksum else { continue }
+            let key = Self.foreignKey(entry.updateID, checksum: entry.checksum)
+            if !state.settledIDs.contains(key) { records.append(settleUnapplied(key, reason: .duplicate, base: nil)) }
         }
         if partial.isEmpty { return .acknowledge(records: records) }
         let standings = partial.entries.map(standing)
@@ -295,8 +303,10 @@ public struct CoordinatorStateMachine: Sendable {
 
     /// The key a replay is booked under: its id with its checksum folded in, so the
     /// honest update keeps its own line and the replay gets one of its own.
-    static func foreignKey(_ entry: PartialAggregate.Entry) -> UpdateID {
-        UpdateID(high: entry.id.high ^ 0xD0B1_E1D0_0000_0000, low: entry.id.low ^ UInt64(entry.checksum))
+    static func foreignKey(_ entry: PartialAggregate.Entry) -> UpdateID { foreignKey(entry.id, checksum: entry.checksum) }
+
+    static func foreignKey(_ id: UpdateID, checksum: UInt32) -> UpdateID {
+        UpdateID(high: id.high ^ 0xD0B1_E1D0_0000_0000, low: id.low ^ UInt64(checksum))
     }
 
     /// The version a worker's settled entry expires with: refusals judged as an admitted
@@ -314,8 +324,12 @@ public struct CoordinatorStateMachine: Sendable {
     /// Books an update that will never be applied: dropped stale, or rejected for
     /// `reason`; returns its line for `updates.csv`.
     /// - Parameter base: the version its id expires with (nil: booked under a digest).
-    private mutating func settleUnapplied(_ id: UpdateID, reason: RejectionReason, base: ModelVersion?) -> SettlementRecord {
-        state.settledIDs.insert(id, base: base, current: state.model.version)
+    /// - Parameter checksum: its message's checksum when booked under its update id (0: not
+    ///   known), so that another message under that id is told from a redelivered copy.
+    private mutating func settleUnapplied(
+        _ id: UpdateID, reason: RejectionReason, base: ModelVersion?, checksum: UInt32 = 0
+    ) -> SettlementRecord {
+        state.settledIDs.insert(id, base: base, current: state.model.version, checksum: checksum)
         guard reason.isRejection else {
             state.accounting.recordDroppedStale()
             return SettlementRecord(id: id, disposition: .stale, version: state.model.version)

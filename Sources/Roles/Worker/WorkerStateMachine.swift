@@ -31,6 +31,9 @@ public struct WorkerStateMachine: Sendable {
         /// client's update (stale, out of bounds), else the digest of its bytes (`Settlement`).
         public var id: UpdateID
         public var baseVersion: ModelVersion
+        /// The message's CRC-32C trailer when it is booked under its update id (0 when
+        /// under its digest): how the coordinator tells a copy from a replay of that id.
+        public var checksum: UInt32 = 0
     }
 
     /// One flush: the partial of added updates, the settled (refused) entries, and how
@@ -162,15 +165,15 @@ public struct WorkerStateMachine: Sendable {
         // nothing (an update only ever counts as fresh against the versions announced).
         if heardNotice, header.modelVersion > knownVersion &+ Self.versionLead {
             return judged(
-                .outOfBounds, "base-version-ahead: \(header.modelVersion) > newest version \(knownVersion) + \(Self.versionLead)", header)
+                .outOfBounds, "base-version-ahead: \(header.modelVersion) > newest version \(knownVersion) + \(Self.versionLead)", envelope)
         }
         if let refusal = defence.refusal(samples: header.sampleCount) {
-            return judged(.outOfBounds, refusal, header)
+            return judged(.outOfBounds, refusal, envelope)
         }
         let samples = settings.staleness.weighsBySamples ? defence.weighedSamples(claimed: header.sampleCount) : 1
         switch settings.staleness.verdict(base: header.modelVersion, current: knownVersion, samples: samples) {
         case .dropStale(let tau):
-            return judged(.stale, "stale: \(tau) versions behind (max \(settings.staleness.horizon))", header)
+            return judged(.stale, "stale: \(tau) versions behind (max \(settings.staleness.horizon))", envelope)
         case .accept(_, let weight, let mass):
             // Counted against the client's share of this version only once it would be
             // taken, so a stale or refused update costs the client nothing.
@@ -178,7 +181,7 @@ public struct WorkerStateMachine: Sendable {
                 return judged(
                     .rateLimited,
                     "rate-limited: client \(header.clientID) had \(settings.defences.updatesPerClientVersion ?? 0) updates at version \(knownVersion)",
-                    header)
+                    envelope)
             }
             return add(Accepted(envelope: envelope, weight: weight, mass: mass), redelivered: redelivered, now: now, body: body)
         }
@@ -203,7 +206,7 @@ public struct WorkerStateMachine: Sendable {
             // update is then accumulated straight from its bytes, scaled by its clip.
             update.norm = update.envelope.l2Norm()
             if let maxNorm = settings.maxNorm, update.norm > Double(maxNorm) {
-                return judged(.outOfBounds, "l2-norm \(update.norm) > \(maxNorm)", header)
+                return judged(.outOfBounds, "l2-norm \(update.norm) > \(maxNorm)", update.envelope)
             }
             defence.record(norm: update.norm)
         }
@@ -273,7 +276,7 @@ public struct WorkerStateMachine: Sendable {
 
     /// Books a refused update once its message is parked in `fedq.dead`.
     public mutating func settleRefused(_ refusal: Refusal, now: ContinuousClock.Instant = .now) {
-        settled.append(.init(updateID: refusal.id, baseVersion: refusal.baseVersion, reason: refusal.reason))
+        settled.append(.init(updateID: refusal.id, baseVersion: refusal.baseVersion, reason: refusal.reason, checksum: refusal.checksum))
         hold(now: now)
     }
 
@@ -320,8 +323,10 @@ public struct WorkerStateMachine: Sendable {
     /// Refused as an admitted client's update (it decoded and, with an issuer key, proved
     /// its sender): booked under its own update id, so a client's republished copy of a
     /// stale update settles with the first.
-    private func judged(_ reason: RejectionReason, _ detail: String, _ header: MessageHeader) -> Decision {
-        .refuse(Refusal(reason: reason, detail: detail, id: header.updateID, baseVersion: header.modelVersion))
+    private func judged(_ reason: RejectionReason, _ detail: String, _ envelope: Envelope) -> Decision {
+        .refuse(Refusal(
+            reason: reason, detail: detail, id: envelope.header.updateID, baseVersion: envelope.header.modelVersion,
+            checksum: envelope.checksum))
     }
 
     /// Refused before it could be taken as anyone's update: booked under its bytes' digest,
