@@ -19,7 +19,23 @@ echo "test.sh: shellcheck clean"
 
 port="${FEDQ_BROKER_PORT:-5699}"
 tls_port="${FEDQ_TLS_BROKER_PORT:-5697}"
-trap 'scripts/broker.sh stop "$port" >/dev/null 2>&1 || true; scripts/tls-node.sh stop "$tls_port" >/dev/null 2>&1 || true; scripts/cluster.sh stop >/dev/null 2>&1 || true' EXIT
+# However the run ends (a failing test included, which ends it through set -e), its watchdog
+# (below) goes with it, and the nodes are stopped.
+watchdog=""
+running="$repo/.build/test-running.$$"
+# shellcheck disable=SC2317  # run by the EXIT trap
+stop_run() {
+    rm -f "$running"
+    if [[ -n $watchdog ]]; then
+        # Its sleep too: an orphaned sleep would hold the output pipe open (and CI waiting) for the limit.
+        pkill -P "$watchdog" 2>/dev/null || true
+        kill "$watchdog" 2>/dev/null || true
+    fi
+    scripts/broker.sh stop "$port" >/dev/null 2>&1 || true
+    scripts/tls-node.sh stop "$tls_port" >/dev/null 2>&1 || true
+    scripts/cluster.sh stop >/dev/null 2>&1 || true
+}
+trap stop_run EXIT
 url="$(scripts/broker.sh start "$port")"
 export FEDQ_TEST_BROKER="$url"
 export FEDQ_BROKER_SCRIPT="$repo/scripts/broker.sh"
@@ -48,7 +64,8 @@ status_file="$repo/.build/test-status"
 rm -f "$status_file"
 cluster_base="${FEDQ_CLUSTER_BASE_PORT:-5710}"
 cluster_dir="$repo/.broker/cluster-$cluster_base"
-fedq_test_watchdog "${FEDQ_TEST_TIMEOUT_MINUTES:-45}" "$log" \
+mkdir -p "$repo/.build" && touch "$running"
+fedq_test_watchdog "${FEDQ_TEST_TIMEOUT_MINUTES:-45}" "$running" "$log" \
     "$port:$((port - 1000)):$repo/.broker/$port" "$tls_port:$((tls_port - 1000)):$repo/.broker/tls-$tls_port" \
     "$cluster_base:$((cluster_base - 1000)):$cluster_dir/node-1:$cluster_dir/home" \
     "$((cluster_base + 1)):$((cluster_base - 1000)):$cluster_dir/node-2:$cluster_dir/home" \
@@ -59,8 +76,15 @@ disown "$watchdog"  # ended below; no "Terminated" line for it
 # until it exits: a hung run's log would end well before the hang. (Every test is a Swift
 # Testing test; there are no XCTest cases for `swift test` to add.)
 bundle="$(swift build -c release -Xswiftc -enable-testing --show-bin-path)/FedQueuePackageTests.xctest"
-{ NO_COLOR=1 "$bundle" --testing-library swift-testing "$@" 2>&1; echo $? >"$status_file"; } | tee "$log"
-# Its sleep too: an orphaned sleep would hold the output pipe open (and CI waiting) for the limit.
+# The bundle's status goes to a file, not through the pipe: under set -e a failing bundle
+# would end the pipe's subshell (and this script) before anything after it ran.
+run_bundle() {
+    local status=0
+    NO_COLOR=1 "$bundle" --testing-library swift-testing "$@" 2>&1 || status=$?
+    echo "$status" >"$status_file"
+}
+run_bundle "$@" | tee "$log"
+rm -f "$running"
 pkill -P "$watchdog" 2>/dev/null || true
 kill "$watchdog" 2>/dev/null || true
 status="$(cat "$status_file" 2>/dev/null || echo 1)"

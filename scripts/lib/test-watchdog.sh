@@ -38,12 +38,16 @@ fedq_broker_alarms() {
     done
 }
 
-# fedq_test_watchdog MINUTES LOG NODE...: after MINUTES, reports on the test process still
+# fedq_test_watchdog MINUTES RUNNING LOG NODE...: after MINUTES, if the file RUNNING is still
+# there (the run that started this watchdog has not ended), reports on the test process still
 # running from this checkout and stops it. Run in the background; kill it when the tests end.
+# RUNNING is the run's own: a watchdog that outlived its run (once one did, after a failing
+# run exited without stopping it) must not stop a later run's tests in the same checkout.
 fedq_test_watchdog() {
-    local minutes=$1 log=$2 pid
-    shift 2
+    local minutes=$1 running=$2 log=$3 pid
+    shift 3
     sleep "$((minutes * 60))"
+    [[ -e $running ]] || return 0
     pid="$(pgrep -f "$repo/\.build/.*PackageTests\.xctest" | head -n 1)"
     echo
     echo "test.sh: the tests are still running after $minutes minutes (FEDQ_TEST_TIMEOUT_MINUTES): a hang."
