@@ -35,8 +35,16 @@ broker_pid="$(scripts/broker.sh pid "$port")"
 echo "$runs runs, 2 publishers x $in_flight in flight, C loop window $((2 * in_flight)), roles' files in $roles_dir${FEDQ_BENCH_LOADTEST_FLAGS:+, load test flags $FEDQ_BENCH_LOADTEST_FLAGS}; $(uptime | sed 's/.*load average/load average/')"
 echo "| run | pipeline updates/s | C loop msgs/s | pipeline / C loop | accepted updates/s / C loop | disk bytes written per 200 KB moved: load test / bench amqp (wrapper and C loop) | p50 / p99 ms | CPU broker / workers / publishers / coordinator / machine |"
 echo "|---|---:|---:|---:|---:|---|---|---|"
-# Bytes written to every disk so far (sectors of 512 bytes, /proc/diskstats field 10).
-disk_bytes() { awk '{sum += $10} END {printf "%.0f", sum * 512}' /proc/diskstats; }
+# Bytes written so far by every disk backed by a device, as `fedq loadtest` counts them
+# (MachineDisk): /proc/diskstats also lists partitions, loop and RAM devices, which would
+# count the same writes twice. Field 7 of /sys/block/DISK/stat: sectors of 512 bytes.
+disk_bytes() {
+    local disk sum=0
+    for disk in /sys/block/*; do
+        if [[ -e $disk/device ]]; then sum=$((sum + $(awk '{print $7}' "$disk/stat"))); fi
+    done
+    echo $((sum * 512))
+}
 ratios=()
 accepted_ratios=()
 for ((i = 1; i <= runs; i++)); do

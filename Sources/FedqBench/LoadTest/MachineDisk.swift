@@ -1,6 +1,6 @@
 import Foundation
 
-/// Bytes the machine's disks have written, from procfs and sysfs (Linux).
+/// Bytes the machine's disks have written, from sysfs (Linux).
 ///
 /// A load test's broker on one machine is limited by its disk as often as by its cores: a
 /// quorum queue writes every update to the node's write-ahead log and, when the log rolls
