@@ -14,6 +14,8 @@
 #   scripts/broker.sh reset [PORT]   stop the node and delete its state (every queue, user
 #                                    and message): benchmarks start from nothing, so a queue
 #                                    an older version left bound to an exchange skews nothing
+# A node started with FEDQ_NODE_CONF, FEDQ_NODE_ADVANCED_CONFIG or FEDQ_NODE_ERL_ARGS set
+# takes those settings too (scripts/lib/rabbit-node.sh), e.g. to try a broker setting.
 set -euo pipefail
 
 command="${1:-status}"

@@ -25,7 +25,9 @@ rabbit_node_env() {
     export RABBITMQ_PID_FILE="$node_dir/rabbitmq.pid"
     export RABBITMQ_ENABLED_PLUGINS_FILE="$node_dir/enabled_plugins"
     export RABBITMQ_ENABLED_PLUGINS="" # management is not needed by FedQueue; keeps start-up fast
-    export RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}"
+    # FEDQ_NODE_ERL_ARGS adds emulator flags to a node, e.g. "+sbwt none" (BENCHMARKS.md,
+    # "What holds the quorum path back", says which were tried on the benchmarks' node).
+    export RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1} ${FEDQ_NODE_ERL_ARGS:-}"
     export RABBITMQ_CTL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}"
     export RABBITMQ_CTL_DIST_PORT_MIN=$((port + 21000))
     export RABBITMQ_CTL_DIST_PORT_MAX=$((port + 21010))
@@ -61,8 +63,16 @@ log.file.level = warning
 heartbeat = 60
 max_message_size = 16777216
 ${rabbit_node_extra_conf:-}
+${FEDQ_NODE_CONF:-}
 CONF
     echo "[$RABBITMQ_ENABLED_PLUGINS]." >"$RABBITMQ_ENABLED_PLUGINS_FILE"
+    # FEDQ_NODE_CONF adds lines to rabbitmq.conf (e.g. 'raft.wal_max_size_bytes = 2147483648'),
+    # FEDQ_NODE_ADVANCED_CONFIG settings rabbitmq.conf cannot express, as the Erlang terms
+    # of an advanced.config, e.g. '[{rabbit, [{quorum_snapshot_interval, 1024}]}].'
+    if [[ -n "${FEDQ_NODE_ADVANCED_CONFIG:-}" ]]; then
+        echo "$FEDQ_NODE_ADVANCED_CONFIG" >"$node_dir/advanced.config"
+        export RABBITMQ_ADVANCED_CONFIG_FILE="$node_dir/advanced.config"
+    fi
     if [[ ! -f "$HOME/.erlang.cookie" ]]; then
         head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$HOME/.erlang.cookie"
     fi
