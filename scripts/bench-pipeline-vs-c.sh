@@ -20,6 +20,9 @@
 # /dev/shm to stand in for a disk of the coordinator's own: on one VM disk its fsyncs and
 # the broker's write-ahead log's wait for each other. FEDQ_BENCH_LOADTEST_FLAGS adds flags
 # to the load test, e.g. `--exact-partials` to measure what fp16 partials save.
+# The node's quorum write-ahead log (one process for every quorum queue, the limit in both
+# halves) is shown per half too: its batches (each a write and an fdatasync) and the wall time
+# per batch, the command's start-up included (scripts/broker.sh wal).
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
@@ -33,8 +36,8 @@ read -r -a extra_flags <<< "${FEDQ_BENCH_LOADTEST_FLAGS:-}"
 fedq_fresh_bench_node "$port" "$out"
 broker_pid="$(scripts/broker.sh pid "$port")"
 echo "$runs runs, 2 publishers x $in_flight in flight, C loop window $((2 * in_flight)), roles' files in $roles_dir${FEDQ_BENCH_LOADTEST_FLAGS:+, load test flags $FEDQ_BENCH_LOADTEST_FLAGS}; $(uptime | sed 's/.*load average/load average/')"
-echo "| run | pipeline updates/s | C loop msgs/s | pipeline / C loop | accepted updates/s / C loop | disk bytes written per 200 KB moved: load test / bench amqp (wrapper and C loop) | p50 / p99 ms | CPU broker / workers / publishers / coordinator / machine |"
-echo "|---|---:|---:|---:|---:|---|---|---|"
+echo "| run | pipeline updates/s | C loop msgs/s | pipeline / C loop | accepted updates/s / C loop | disk bytes written per 200 KB moved: load test / bench amqp (wrapper and C loop) | WAL batches, ms each: load test / bench amqp | p50 / p99 ms | CPU broker / workers / publishers / coordinator / machine |"
+echo "|---|---:|---:|---:|---:|---|---|---|---|"
 # Bytes written so far by every disk backed by a device, as `fedq loadtest` counts them
 # (MachineDisk): /proc/diskstats also lists partitions, loop and RAM devices, which would
 # count the same writes twice. Field 7 of /sys/block/DISK/stat: sectors of 512 bytes.
@@ -49,21 +52,23 @@ ratios=()
 accepted_ratios=()
 for ((i = 1; i <= runs; i++)); do
     json="$out/run-$i.json"
-    before="$(disk_bytes)"
+    before="$(disk_bytes)"; read -r wal_before _ <<< "$(scripts/broker.sh wal "$port")"; t_before="$(date +%s.%N)"
     "$fedq" loadtest --broker "$broker" --broker-pid "$broker_pid" --codec int8 --workers 2 --updates 10000 \
         --in-flight "$in_flight" "${extra_flags[@]}" --json "$json" --out "$roles_dir" > "$out/last.log" 2>&1 || { cat "$out/last.log"; exit 1; }
-    between="$(disk_bytes)"
+    t_load_test_end="$(date +%s.%N)"; between="$(disk_bytes)"; read -r wal_between _ <<< "$(scripts/broker.sh wal "$port")"; t_between="$(date +%s.%N)"
     c_loop="$("$fedq" bench amqp --broker "$broker" --sizes 200000 --queue-types quorum --messages 10000 --rounds 1 \
         --window $((2 * in_flight)) | awk '$1 == "quorum" {print $5}')"
-    after="$(disk_bytes)"
+    t_after="$(date +%s.%N)"; after="$(disk_bytes)"; read -r wal_after _ <<< "$(scripts/broker.sh wal "$port")"
     pipeline="$(field "$json" updates_per_second)"
     accepted="$(field "$json" accepted_per_second)"
     ratios+=("$(awk -v p="$pipeline" -v c="$c_loop" 'BEGIN {printf "%.1f", 100 * p / c}')")
     accepted_ratios+=("$(awk -v p="$accepted" -v c="$c_loop" 'BEGIN {printf "%.1f", 100 * p / c}')")
     # bench amqp moves its messages twice, through the wrapper and through the C loop.
     disk="$(awk -v b="$before" -v m="$between" -v a="$after" 'BEGIN {printf "%.2f / %.2f", (m - b) / 10000 / 200000, (a - m) / 20000 / 200000}')"
-    printf "| %d | %.0f | %.0f | %s%% | %.0f, %s%% | %s | %.0f / %.0f | %s / %s / %s / %s / %s |\n" "$i" "$pipeline" "$c_loop" "${ratios[-1]}" \
-        "$accepted" "${accepted_ratios[-1]}" "$disk" \
+    wal="$(awk -v b="$wal_before" -v m="$wal_between" -v a="$wal_after" -v tb="$t_before" -v te="$t_load_test_end" -v tm="$t_between" -v ta="$t_after" \
+        'BEGIN {printf "%d, %.1f / %d, %.1f", m - b, 1000 * (te - tb) / (m - b), a - m, 1000 * (ta - tm) / (a - m)}')"
+    printf "| %d | %.0f | %.0f | %s%% | %.0f, %s%% | %s | %s | %.0f / %.0f | %s / %s / %s / %s / %s |\n" "$i" "$pipeline" "$c_loop" "${ratios[-1]}" \
+        "$accepted" "${accepted_ratios[-1]}" "$disk" "$wal" \
         "$(field "$json" p50)" "$(field "$json" p99)" "$(cpu "$json" cpu broker)" "$(cpu "$json" cpu worker)" \
         "$(cpu "$json" cpu publishers)" "$(cpu "$json" cpu coordinator)" "$(cpu "$json" cpu machine)"
 done

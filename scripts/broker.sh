@@ -9,6 +9,7 @@
 #   scripts/broker.sh stop [PORT]    stop the node and the epmd it started
 #   scripts/broker.sh status [PORT]  exit 0 and print the URL when the node answers
 #   scripts/broker.sh pid [PORT]     print the node's (beam.smp) process id, e.g. for taskset
+#   scripts/broker.sh wal [PORT]     print "BATCHES WRITES" of the node's quorum write-ahead log so far
 #   scripts/broker.sh import PORT FILE  import a definitions file (users, permissions, topology)
 #   scripts/broker.sh alarm PORT on|off  raise or clear a memory alarm (publishers get blocked)
 #   scripts/broker.sh reset [PORT]   stop the node and delete its state (every queue, user
@@ -58,8 +59,14 @@ alarm)
     *) echo "usage: scripts/broker.sh alarm PORT on|off" >&2; exit 2 ;;
     esac
     ;;
+wal)
+    # The quorum queues' write-ahead log so far (Ra's counters), "BATCHES WRITES": the one
+    # process every quorum queue of the node writes through (BENCHMARKS.md, "What holds the
+    # quorum path back"); a batch is one write and one fdatasync of what came meanwhile.
+    rabbit_ctl eval 'C = maps:get(ra_log_wal, ra_counters:overview()), io:format("~b ~b~n", [maps:get(batches, C), maps:get(writes, C)]).' | head -n 1
+    ;;
 pid)
     if [[ -f "$RABBITMQ_PID_FILE" ]]; then cat "$RABBITMQ_PID_FILE"; else echo "not running: $RABBITMQ_NODENAME" >&2; exit 1; fi
     ;;
-*) echo "usage: scripts/broker.sh start|stop|status|pid|reset [PORT] | import PORT FILE | alarm PORT on|off" >&2; exit 2 ;;
+*) echo "usage: scripts/broker.sh start|stop|status|pid|wal|reset [PORT] | import PORT FILE | alarm PORT on|off" >&2; exit 2 ;;
 esac
