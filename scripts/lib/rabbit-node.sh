@@ -25,8 +25,8 @@ rabbit_node_env() {
     export RABBITMQ_PID_FILE="$node_dir/rabbitmq.pid"
     export RABBITMQ_ENABLED_PLUGINS_FILE="$node_dir/enabled_plugins"
     export RABBITMQ_ENABLED_PLUGINS="" # management is not needed by FedQueue; keeps start-up fast
-    # FEDQ_NODE_ERL_ARGS adds emulator flags to a node, e.g. "+sbwt none" (BENCHMARKS.md,
-    # "What holds the quorum path back", says which were tried on the benchmarks' node).
+    # FEDQ_NODE_ERL_ARGS adds emulator flags to a node, e.g. "+S 1" (BENCHMARKS.md, "What
+    # holds the quorum path back", says which settings were tried on the benchmarks' node).
     export RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1} ${FEDQ_NODE_ERL_ARGS:-}"
     export RABBITMQ_CTL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}"
     export RABBITMQ_CTL_DIST_PORT_MIN=$((port + 21000))
