@@ -31,5 +31,5 @@ for placement in shared pinned; do
     fi
     echo "== $placement cores ($(uptime | sed 's/.*load average/load average/'))"
     "${runner[@]}" "$fedq" bench amqp --broker "$broker" --sizes 200000 --queue-types classic,quorum,stream \
-        --messages "$messages" --rounds "$rounds" --json "$out/$placement.json" | grep -v '^wrote'
+        --messages "$messages" --rounds "$rounds" --keep-queues --json "$out/$placement.json" | grep -v '^wrote'
 done

@@ -13,6 +13,10 @@
 # cost alone). RUNS rounds, the cells interleaved in each, so that the machine's drift
 # weighs on all alike. A C loop that fails to declare its queue (a busy node's quorum
 # leader election can time out: `cluster_not_formed`) is tried again, up to 3 times.
+# The C loop's queues are purged between runs and kept (`--keep-queues`): deleting a quorum
+# queue can crash RabbitMQ 3.10's segment writer, and the node's write-ahead log with it,
+# during the next cell. The load test still replaces the update queues when a cell changes
+# their type (a queue's type cannot change under its name), which can do the same.
 #   scripts/bench-updates-path.sh [RUNS (default 3)] [UPDATES per cell (default 6000)]
 # Prints a row per cell, then per type and pinning the median pipeline / C loop.
 set -euo pipefail
@@ -46,7 +50,7 @@ cell() {
     local c_loop="" attempt
     for attempt in 1 2 3; do
         c_loop="$("${wrap[@]}" "$fedq" bench amqp --broker "$broker" --sizes 200000 --queue-types "$type" --messages "$updates" \
-            --rounds 1 --window 64 2> "$out/c-loop.err" | awk -v type="$type" '$1 == type {print $5}')" && [[ -n "$c_loop" ]] && break
+            --rounds 1 --window 64 --keep-queues 2> "$out/c-loop.err" | awk -v type="$type" '$1 == type {print $5}')" && [[ -n "$c_loop" ]] && break
         echo "C loop attempt $attempt failed: $(tail -1 "$out/c-loop.err")" >&2
         sleep 10
     done

@@ -33,6 +33,20 @@ struct BenchAMQP: AsyncParsableCommand {
     @Option(help: "Consumer prefetch (both implementations).")
     var prefetch: UInt16 = 64
 
+    @Option(help: "Deliveries each consumer acks at once, with one multiple ack (both implementations; 1 to --prefetch). An aggregator worker acks a partial's updates this way.")
+    var ackEvery: Int = 1
+
+    @Option(help: "Milliseconds from a batch's last delivery to its ack (both implementations): a worker's wait for its partial's confirm.")
+    var ackDelayMs: Int = 0
+
+    /// `--ack-every` and `--ack-delay-ms` (validated before `run`).
+    var acks: AckBatching {
+        get throws(AckBatchingError) { try AckBatching(every: ackEvery, delayMs: ackDelayMs, prefetch: Int(prefetch)) }
+    }
+
+    @Flag(help: "Leave the quorum and classic queues in place, empty, at the end (streams are deleted: they keep their messages). Deleting a quorum queue can crash RabbitMQ 3.10's log writer in the middle of whatever runs next.")
+    var keepQueues = false
+
     @Option(help: "Runs per implementation and size; the best run counts (the machine is shared and noisy).")
     var rounds: Int = 2
 
@@ -64,6 +78,7 @@ struct BenchAMQP: AsyncParsableCommand {
         guard messages > 0, window > 0, prefetch > 0, rounds > 0 else {
             throw ValidationError("--messages, --window, --prefetch and --rounds must be positive")
         }
+        do { _ = try acks } catch { throw ValidationError(error.description) }
         guard FileManager.default.fileExists(atPath: cLoopSource) else {
             throw ValidationError("--c-loop-source: no file at \(cLoopSource)")
         }
@@ -71,7 +86,8 @@ struct BenchAMQP: AsyncParsableCommand {
 
     func run() async throws {
         let cLoop = try await AMQPThroughputRun.compileCLoop(source: cLoopSource)
-        print("fedq bench amqp: \(messages) messages per run, window \(window), prefetch \(prefetch), best of \(rounds)")
+        let acks = try acks
+        print("fedq bench amqp: \(messages) messages per run, window \(window), prefetch \(prefetch), acks \(acks), best of \(rounds)")
         print("queue     size_bytes  wrapper_msgs/s  wrapper_MB/s  c_msgs/s  c_MB/s  ratio")
         var results: [AMQPThroughputRun.Comparison] = []
         for queueType in parsedQueueTypes {
@@ -80,7 +96,7 @@ struct BenchAMQP: AsyncParsableCommand {
             var last: AMQPThroughputRun?
             for size in parsedSizes {
                 let run = try AMQPThroughputRun(brokerURL: brokerURL!, queue: queue, queueType: queueType, size: size,
-                                                messages: messages, window: window, prefetch: prefetch)
+                                                messages: messages, window: window, prefetch: prefetch, acks: acks)
                 last = run
                 var wrapperBest = 0.0
                 var cBest = 0.0
@@ -90,12 +106,14 @@ struct BenchAMQP: AsyncParsableCommand {
                 }
                 let comparison = AMQPThroughputRun.Comparison(
                     queueType: queueType, size: size, wrapperSeconds: Double(messages) / wrapperBest,
-                    cSeconds: Double(messages) / cBest, messages: messages)
+                    cSeconds: Double(messages) / cBest, messages: messages, acks: acks)
                 results.append(comparison)
                 print(comparison.line)
             }
-            // Leave the broker as it was: a stream keeps its messages until deleted.
-            try await last?.deleteQueue()
+            // Leave the broker as it was: a stream keeps its messages until deleted. A quorum
+            // queue deleted here can crash RabbitMQ 3.10's segment writer during the next
+            // benchmark (`AMQPThroughputRun.freshQueue`): scripts that measure more keep it.
+            if !keepQueues || queueType == .stream { try await last?.deleteQueue() }
         }
         if let json {
             try writeJSON(results, to: json)

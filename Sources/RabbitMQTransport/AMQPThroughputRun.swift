@@ -26,11 +26,12 @@ public struct AMQPThroughputRun: Sendable {
     let messages: Int
     let window: Int
     let prefetch: UInt16
+    let acks: AckBatching
 
     /// - Throws: `TransportFactory.AddressError` for an unusable URL.
     public init(
         brokerURL: String, queue: String, queueType: QueueType = .classic, size: Int, messages: Int, window: Int,
-        prefetch: UInt16
+        prefetch: UInt16, acks: AckBatching = .eachAtOnce
     ) throws {
         configuration = try TransportFactory.configuration(for: brokerURL, connectionName: "fedq bench amqp")
         self.queue = queue
@@ -39,10 +40,16 @@ public struct AMQPThroughputRun: Sendable {
         self.messages = messages
         self.window = window
         self.prefetch = prefetch
+        self.acks = acks
     }
 
-    /// Deletes and declares the queue, so every run starts empty: a stream cannot be
-    /// purged, and its earlier messages would otherwise be read again from offset `first`.
+    /// Starts every run on an empty queue. A stream cannot be purged (its earlier messages
+    /// would be read again from offset `first`), so it is deleted and declared again; a quorum
+    /// or classic queue is declared and purged, not deleted: on RabbitMQ 3.10 (Ra 2.2),
+    /// deleting a quorum queue while the node's segment writer still has its entries to
+    /// flush crashes that writer when it comes to them (rabbitmq/ra#484, fixed in later Ra),
+    /// and the crash restarts the node's write-ahead log with it (rabbitmq-server#4512):
+    /// seen twice in one `bench-pipeline-vs-c.sh` run, in the middle of the next measurement.
     ///
     /// RabbitMQ refuses to declare a quorum queue while the Raft members of a namesake
     /// deleted a moment before are still stopping (541 INTERNAL_ERROR `cluster_not_formed`,
@@ -53,8 +60,14 @@ public struct AMQPThroughputRun: Sendable {
             let connection = try await AMQPConnection(configuration: configuration)
             do {
                 let setup = try await connection.openChannel()
-                _ = try await setup.deleteQueue(queue)
-                try await setup.declare(AMQPQueue(name: queue, durable: true, arguments: queueType.declarationArguments))
+                let declaration = AMQPQueue(name: queue, durable: true, arguments: queueType.declarationArguments)
+                if queueType == .stream {
+                    _ = try await setup.deleteQueue(queue)
+                    _ = try await setup.declare(declaration)
+                } else {
+                    _ = try await setup.declare(declaration)
+                    _ = try await setup.purgeQueue(queue)
+                }
                 await setup.close()
                 await connection.close()
                 return
@@ -85,9 +98,15 @@ public struct AMQPThroughputRun: Sendable {
         let cMessagesPerSecond: Double
         let cMBPerSecond: Double
         let ratio: Double
+        /// How both consumers acked.
+        let acks: AckBatching
 
-        public init(queueType: QueueType = .classic, size: Int, wrapperSeconds: Double, cSeconds: Double, messages: Int) {
+        public init(
+            queueType: QueueType = .classic, size: Int, wrapperSeconds: Double, cSeconds: Double, messages: Int,
+            acks: AckBatching = .eachAtOnce
+        ) {
             self.queueType = queueType
+            self.acks = acks
             messageBytes = size
             self.messages = messages
             wrapperMessagesPerSecond = Double(messages) / wrapperSeconds
@@ -118,14 +137,30 @@ public struct AMQPThroughputRun: Sendable {
         let (queue, messages, window, size) = (queue, messages, window, size)
 
         let start = ContinuousClock.now
+        let acks = acks
         async let consumed: Int = {
+            // Batched acks go out in order, each when due, from a task of their own: a later
+            // `multiple` ack sent before an earlier one would ack that one's tags twice.
+            let (batches, closed) = AsyncStream.makeStream(of: (AMQPDelivery, ContinuousClock.Instant).self)
+            async let acked: Void = {
+                for await (last, due) in batches {
+                    try await Task.sleep(until: due, clock: .continuous)
+                    try await last.ack(multiple: true)
+                }
+            }()
             var count = 0
             for try await delivery in consumer {
                 guard delivery.body.count == size else { throw BenchError.shortBody(delivery.body.count) }
-                try await delivery.ack()
                 count += 1
+                if acks.acksEachAtOnce {
+                    try await delivery.ack()
+                } else if acks.closesBatch(count, of: messages) {
+                    closed.yield((delivery, .now + .milliseconds(acks.delayMs)))
+                }
                 if count == messages { break }
             }
+            closed.finish()
+            try await acked
             return count
         }()
         try await withThrowingTaskGroup(of: Void.self) { group in
@@ -149,6 +184,7 @@ public struct AMQPThroughputRun: Sendable {
         let output = try await Self.runProcess(executable, [
             configuration.host, String(configuration.port), configuration.user,
             configuration.virtualHost, queue, queueType.rawValue, String(size), String(messages), String(window), String(prefetch),
+            String(acks.every), String(acks.delayMs),
         ], environment: ["FEDQ_C_LOOP_PASSWORD": configuration.password])
         guard let field = output.split(separator: " ").first(where: { $0.hasPrefix("seconds=") }),
               let seconds = Double(field.dropFirst("seconds=".count).trimmingCharacters(in: .whitespacesAndNewlines))
@@ -156,9 +192,10 @@ public struct AMQPThroughputRun: Sendable {
         return Double(messages) / seconds
     }
 
-    /// Compiles the C baseline into a temporary directory.
+    /// Compiles the C baseline into a temporary directory, under a name of its own: two
+    /// benchmarks of one process compiling at once must not write the same file.
     public static func compileCLoop(source: String) async throws -> String {
-        let output = FileManager.default.temporaryDirectory.appendingPathComponent("fedq-amqp-c-loop-\(getpid())").path
+        let output = FileManager.default.temporaryDirectory.appendingPathComponent("fedq-amqp-c-loop-\(getpid())-\(UUID().uuidString.prefix(8))").path
         _ = try await runProcess("/usr/bin/env", ["cc", "-O2", "-o", output, source, "-lrabbitmq"])
         return output
     }

@@ -57,6 +57,8 @@ import Testing
         (["bench", "transport", "--sizes", "1000,big"], "--sizes must be byte counts"),
         (["bench", "transport", "--messages", "0"], "--messages must be positive"),
         (["bench", "amqp", "--broker", "amqp://127.0.0.1/", "--queue-types", "classic,fifo"], "--queue-types must be classic, quorum or stream"),
+        (["bench", "amqp", "--broker", "amqp://127.0.0.1/", "--ack-every", "65"], "--ack-every must be in 1...--prefetch (64), got 65"),
+        (["bench", "amqp", "--broker", "amqp://127.0.0.1/", "--ack-delay-ms=-5"], "--ack-delay-ms must not be negative, got -5"),
         (["inspect", "a.msg", "--spec-hash", "xyz", "--parameters", "10"], "--spec-hash must be hexadecimal"),
         (["inspect", "a.msg", "--parameters", "10"], "--spec-hash and --parameters go together"),
         (["simulate", "--broker", "rabbitmq"], "--broker: 'embedded' or an amqp:// or amqps:// URL"),

@@ -10,10 +10,16 @@
  * read from its first offset, as a fresh stream's consumer must be to see every
  * message. The password comes from the environment (FEDQ_C_LOOP_PASSWORD), never
  * the command line, where any user's `ps` would show it.
+ * Two optional arguments make the consumer ack as a FedQueue aggregator worker must
+ * (BENCHMARKS.md, issue 21): ACK_EVERY deliveries at once, with one `multiple` ack
+ * (a worker's partial), sent ACK_DELAY_MS after the batch's last delivery (the wait
+ * for the partial's confirm). The last batch may be shorter. Defaults 1 and 0: each
+ * delivery acked at once.
  * Prints one line:
  *   messages=N bytes=B seconds=S
  *
  * usage: FEDQ_C_LOOP_PASSWORD=... amqp-c-loop HOST PORT USER VHOST QUEUE QUEUE_TYPE SIZE COUNT WINDOW PREFETCH
+ *            [ACK_EVERY [ACK_DELAY_MS]]
  * build: cc -O2 -o amqp-c-loop main.c -lrabbitmq
  */
 #include <amqp.h>
@@ -21,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -72,26 +79,66 @@ static amqp_table_t string_table(amqp_table_entry_t *entry, const char *key, con
     return table;
 }
 
+/* Batches closed but not yet acked: their last delivery tag and when the ack is due. A
+ * batch per ACK_EVERY deliveries, and at most PREFETCH deliveries unacked: PREFETCH + 1
+ * slots always suffice. */
+struct pending_acks {
+    uint64_t *tags;
+    double *due;
+    long capacity, head, tail;
+};
+
 static void consume(amqp_connection_state_t conn, const char *queue, const char *type, size_t size, long count,
-                    int prefetch) {
+                    int prefetch, long ack_every, double ack_delay) {
     amqp_basic_qos(conn, 1, 0, (uint16_t)prefetch, 0);
     die_on_reply(amqp_get_rpc_reply(conn), "basic.qos");
     amqp_table_entry_t entry;
     amqp_table_t arguments = strcmp(type, "stream") == 0 ? string_table(&entry, "x-stream-offset", "first") : amqp_empty_table;
     amqp_basic_consume(conn, 1, amqp_cstring_bytes(queue), amqp_empty_bytes, 0, 0, 0, arguments);
     die_on_reply(amqp_get_rpc_reply(conn), "basic.consume");
-    for (long consumed = 0; consumed < count;) {
+    struct pending_acks pending = {calloc((size_t)prefetch + 2, sizeof(uint64_t)), calloc((size_t)prefetch + 2, sizeof(double)),
+                                   prefetch + 2, 0, 0};
+    long in_batch = 0;
+    for (long consumed = 0; consumed < count || pending.head != pending.tail;) {
+        /* Send the acks that are due; wait for a delivery no longer than the next one's due time. */
+        struct timeval wait, *timeout = NULL;
+        while (pending.head != pending.tail) {
+            double left = pending.due[pending.head] - now_seconds();
+            if (left > 0) {
+                wait.tv_sec = (time_t)left;
+                wait.tv_usec = (suseconds_t)((left - (double)wait.tv_sec) * 1e6);
+                timeout = &wait;
+                break;
+            }
+            die_on_status(amqp_basic_ack(conn, 1, pending.tags[pending.head], 1), "ack");
+            pending.head = (pending.head + 1) % pending.capacity;
+        }
+        if (consumed == count) {
+            if (timeout) nanosleep(&(struct timespec){wait.tv_sec, (long)wait.tv_usec * 1000}, NULL);
+            continue;
+        }
         amqp_envelope_t envelope;
         amqp_maybe_release_buffers(conn);
-        die_on_reply(amqp_consume_message(conn, &envelope, NULL, 0), "consume");
+        amqp_rpc_reply_t reply = amqp_consume_message(conn, &envelope, timeout, 0);
+        if (reply.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION && reply.library_error == AMQP_STATUS_TIMEOUT) continue;
+        die_on_reply(reply, "consume");
         if (envelope.message.body.len != size) {
             fprintf(stderr, "short body %zu\n", envelope.message.body.len);
             exit(1);
         }
-        die_on_status(amqp_basic_ack(conn, 1, envelope.delivery_tag, 0), "ack");
-        amqp_destroy_envelope(&envelope);
         consumed++;
+        if (ack_every == 1 && ack_delay == 0) {
+            die_on_status(amqp_basic_ack(conn, 1, envelope.delivery_tag, 0), "ack");
+        } else if (++in_batch == ack_every || consumed == count) {
+            pending.tags[pending.tail] = envelope.delivery_tag;
+            pending.due[pending.tail] = now_seconds() + ack_delay;
+            pending.tail = (pending.tail + 1) % pending.capacity;
+            in_batch = 0;
+        }
+        amqp_destroy_envelope(&envelope);
     }
+    free(pending.tags);
+    free(pending.due);
 }
 
 static void publish(amqp_connection_state_t conn, const char *queue, size_t size, long count, long window) {
@@ -136,8 +183,10 @@ static void publish(amqp_connection_state_t conn, const char *queue, size_t size
 
 int main(int argc, char **argv) {
     const char *password = getenv("FEDQ_C_LOOP_PASSWORD");
-    if (argc != 11 || password == NULL) {
-        fprintf(stderr, "usage: FEDQ_C_LOOP_PASSWORD=... %s HOST PORT USER VHOST QUEUE QUEUE_TYPE SIZE COUNT WINDOW PREFETCH\n",
+    if (argc < 11 || argc > 13 || password == NULL) {
+        fprintf(stderr,
+                "usage: FEDQ_C_LOOP_PASSWORD=... %s HOST PORT USER VHOST QUEUE QUEUE_TYPE SIZE COUNT WINDOW PREFETCH"
+                " [ACK_EVERY [ACK_DELAY_MS]]\n",
                 argv[0]);
         return 2;
     }
@@ -146,6 +195,12 @@ int main(int argc, char **argv) {
     size_t size = (size_t)atol(argv[7]);
     long count = atol(argv[8]), window = atol(argv[9]);
     int prefetch = atoi(argv[10]);
+    long ack_every = argc > 11 ? atol(argv[11]) : 1;
+    double ack_delay = argc > 12 ? atof(argv[12]) / 1000 : 0;
+    if (prefetch < 1 || ack_every < 1 || ack_every > prefetch || ack_delay < 0) {
+        fprintf(stderr, "PREFETCH must be positive, ACK_EVERY in 1...PREFETCH and ACK_DELAY_MS not negative\n");
+        return 2;
+    }
     if (strcmp(type, "classic") != 0 && strcmp(type, "quorum") != 0 && strcmp(type, "stream") != 0) {
         fprintf(stderr, "QUEUE_TYPE must be classic, quorum or stream, got %s\n", type);
         return 2;
@@ -164,7 +219,7 @@ int main(int argc, char **argv) {
         return 1;
     }
     if (child == 0) {
-        consume(consumer, queue, type, size, count, prefetch);
+        consume(consumer, queue, type, size, count, prefetch, ack_every, ack_delay);
         close_connection(consumer);
         _exit(0);
     }
