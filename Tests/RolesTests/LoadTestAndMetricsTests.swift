@@ -20,7 +20,16 @@ struct LoadTestAndMetricsTests {
             "loadtest", "--updates", "400", "--workers", "2", "--publishers", "2", "--buffer", "20", "--flush-updates", "10",
             "--raw", "--json", json, "--out", deployment.directory + "/out",
         ])
+        // The coordinator and workers it starts must not carry the broker's password on
+        // their command lines, which every user of the machine can read.
+        let password = try #require(URLComponents(string: deployment.broker)?.password)
+        let roleCommandLines = await Self.childCommandLines(of: run, atLeast: 3)
         #expect(await run.wait(timeout: .seconds(240)) == 0, "loadtest failed: \(run.output.suffix(600))")
+        #expect(roleCommandLines.count >= 3, "saw \(roleCommandLines.count) role processes")
+        #expect(roleCommandLines.filter { $0.contains("worker") }.count == 2, "\(roleCommandLines)")
+        for line in roleCommandLines {
+            #expect(!line.contains(password) && !line.contains("--broker"), "a role's command line holds the broker URL")
+        }
         let result = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: json))) as? [String: Any])
         #expect(result["updates_published"] as? Int == 400)
         #expect(result["updates_aggregated"] as? Int == 400)
@@ -139,6 +148,29 @@ struct LoadTestAndMetricsTests {
     }
 
     /// The port a role printed for `--metrics-port 0`.
+    /// The command lines (arguments joined by spaces) of `parent`'s child processes, read from
+    /// `/proc` as any user could, polled until at least `count` were seen or `parent` ended.
+    static func childCommandLines(of parent: ChildProcess, atLeast count: Int) async -> [String] {
+        var seen: [Int32: String] = [:]
+        let deadline = ContinuousClock.now + .seconds(120)
+        while seen.count < count, ContinuousClock.now < deadline, kill(parent.pid, 0) == 0 {
+            let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+            for pid in entries.compactMap(Int32.init) where seen[pid] == nil {
+                guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+                      let close = stat.lastIndex(of: ")")
+                else { continue }
+                // Field 4, the parent's pid, is the second after the command name.
+                let fields = stat[stat.index(after: close)...].split(separator: " ")
+                guard fields.count > 1, Int32(fields[1]) == parent.pid,
+                      let cmdline = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline")
+                else { continue }
+                seen[pid] = String(decoding: cmdline.map { $0 == 0 ? UInt8(ascii: " ") : $0 }, as: UTF8.self)
+            }
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        return Array(seen.values)
+    }
+
     static func metricsPort(_ process: ChildProcess) throws -> Int {
         let match = try #require(process.output.firstMatch(of: /metrics on http:\/\/\S+:(\d+)\/metrics/), "no metrics line in \(process.output)")
         return try #require(Int(match.1))

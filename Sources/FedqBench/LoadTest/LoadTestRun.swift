@@ -157,16 +157,19 @@ struct LoadTestRun {
         return (0..<100).map { ClientIdentity.issue(clientID: $0, notAfter: notAfter, by: issuer) }
     }
 
+    /// The coordinator and workers find the broker in `FEDQ_BROKER` (`EnvironmentDefaults`),
+    /// not in a `--broker` flag: their command lines are readable by every user of the machine.
     private func startRoles() throws -> [RoleProcess] {
+        let environment = ["FEDQ_BROKER": brokerURL]
         let shared = [
-            "--broker", brokerURL, "--model", "synthetic:\(parameters)", "--strategy", "fedbuff:\(buffer)", "--update-shards", "\(shards.count)",
+            "--model", "synthetic:\(parameters)", "--strategy", "fedbuff:\(buffer)", "--update-shards", "\(shards.count)",
             "--updates-queue", shards.queueType.rawValue,
         ]
         var roles = [
             try RoleProcess(
                 name: "coordinator",
                 arguments: ["coordinator"] + shared + ["--checkpoint", out + "/coordinator", "--max-buffer-wait-ms", "200"],
-                log: out + "/coordinator.log")
+                environment: environment, log: out + "/coordinator.log")
         ]
         for index in 1...workers {
             roles.append(try RoleProcess(
@@ -175,7 +178,7 @@ struct LoadTestRun {
                     + (sign ? ["--issuer-key", out + "/issuer.pub"] : [])
                     + (defencesOff ? ["--clip", "off", "--sample-share", "0", "--max-client-rate", "0"] : [])
                     + (exactPartials ? ["--exact-partials"] : []),
-                log: out + "/worker-\(index).log"))
+                environment: environment, log: out + "/worker-\(index).log"))
         }
         return roles
     }

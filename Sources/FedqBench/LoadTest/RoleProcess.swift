@@ -6,12 +6,18 @@ final class RoleProcess: Sendable {
     let name: String
     private let process: Process
 
-    /// Starts this same `fedq` binary with `arguments`, its output appended to `log`.
-    init(name: String, arguments: [String], log: String) throws {
+    /// Starts this same `fedq` binary with `arguments`, and `environment` on top of this
+    /// process's own, its output appended to `log`. Anything secret (the broker URL's
+    /// password) goes in `environment`: every user of the machine can read a process's
+    /// command line (`ps`, `/proc/PID/cmdline`), but not its environment.
+    init(name: String, arguments: [String], environment: [String: String] = [:], log: String) throws {
         self.name = name
         let process = Process()
         process.executableURL = URL(fileURLWithPath: try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
         process.arguments = arguments
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+        }
         guard FileManager.default.createFile(atPath: log, contents: nil) else {
             throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: log])
         }
