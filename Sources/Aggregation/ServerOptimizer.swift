@@ -15,12 +15,13 @@ public struct ServerOptimizer: Sendable, Equatable, Codable {
         /// No bias correction, as in Reddi et al.'s Algorithm 2.
         case adam(learningRate: Float, beta1: Float, beta2: Float, epsilon: Float)
 
-        /// The rule of a run that names none: plain FedBuff's step, lengthened by a tenth.
-        /// FedBuff divides its buffer's staleness-weighted sum by K, so at `poly:0.5` and
-        /// the default K's mean staleness (about 1.5) a step is about 0.63 of the mean
-        /// update; 1.1 makes up part of that. 1.4 with K = 10, or 1.2 with K = 8, did no
-        /// better, and 2.0 overshot (BENCHMARKS.md, "Tuning FedBuff for stragglers").
-        public static let `default` = Rule.sgd(learningRate: 1.1)
+        /// The rule of a run that names none: plain FedBuff's step (η = 1). Longer steps
+        /// helped in the simulator, where a version reaches every client at once (1.1 with
+        /// K = 6, BENCHMARKS.md, "Tuning FedBuff for stragglers"), but not on RabbitMQ,
+        /// where updates arrive more versions stale: there 1.1 (K = 6), 1.2 (K = 8) and 1.4
+        /// (K = 10) let the accuracy dip as low as 58%, 84% and 51% between versions and
+        /// needed 1.3-2.3× the updates to 97% (BENCHMARKS.md, "FedBuff's defaults on RabbitMQ").
+        public static let `default` = Rule.sgd(learningRate: 1)
 
         public var description: String {
             switch self {

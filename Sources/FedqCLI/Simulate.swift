@@ -16,7 +16,7 @@ struct Simulate: AsyncParsableCommand {
         abstract: "Run clients, aggregator workers, coordinator and evaluator in one process until a target accuracy.",
         discussion: """
             The defaults reach 97% MNIST test accuracy: 100 IID clients, 10 training at once, \
-            FedBuff with K=6, polynomial staleness weights and a server rate of 1.1, int8 updates.
+            FedBuff with K=7, polynomial staleness weights and a server rate of 1, int8 updates.
 
             Exit status: 0 when the run completed, whether or not it reached the target \
             (the last lines and summary.json's reached_target say which); 1 when it could \

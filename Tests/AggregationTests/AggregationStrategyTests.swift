@@ -133,7 +133,7 @@ struct AggregationStrategyTests {
     @Test(arguments: [
         ("fedasync", AggregationStrategy.Kind.fedAsync(mixing: 0.6)),
         ("fedasync:0.4", .fedAsync(mixing: 0.4)),
-        ("fedbuff", .fedBuff(bufferSize: 6)),
+        ("fedbuff", .fedBuff(bufferSize: 7)),
         ("fedbuff:3", .fedBuff(bufferSize: 3)),
         ("fedavg:20", .fedAvg(clientsPerRound: 20)),
     ])

@@ -15,7 +15,7 @@ import Wire
 /// coordinator's `updates.csv` exactly once, whatever was killed or restarted.
 @Suite(.exclusiveBroker, .serialized, .timeLimit(.minutes(5)))
 struct DistributedPipelineTests {
-    /// Starts a coordinator and two workers (FedBuff K=6 and sgd:1.1, the defaults).
+    /// Starts a coordinator and two workers (FedBuff K=7 and sgd:1, the defaults).
     func startServers(_ deployment: Deployment) throws {
         try deployment.start("coordinator", ["coordinator", "--checkpoint", deployment.directory + "/coordinator"])
         try deployment.start("worker-1", ["worker"])
@@ -139,7 +139,7 @@ struct DistributedPipelineTests {
         }
         let published = deployment.published("client-0") + deployment.published("client-1")
         #expect(published.count == 2 && Set(published).count == 2, "published ids \(published)")
-        // The coordinator's K=6 buffer is applied short after --max-buffer-wait-ms.
+        // The coordinator's K=7 buffer is applied short after --max-buffer-wait-ms.
         try await deployment.waitUntil("both updates settled", timeout: .seconds(60)) { deployment.settled().count >= 2 }
         let settled = deployment.settled()
         #expect(settled.count == 2)

@@ -23,7 +23,7 @@ struct TLSDeploymentTests {
         #expect(await client.wait(timeout: .seconds(120)) == 0, "the client did not finish: \(client.output.suffix(600))")
         let published = deployment.published("client")
         #expect(published.count == 1, "published \(published)")
-        // The coordinator's K=6 buffer is applied short after --max-buffer-wait-ms.
+        // The coordinator's K=7 buffer is applied short after --max-buffer-wait-ms.
         try await deployment.waitUntil("the update is settled", timeout: .seconds(60)) { deployment.settled().count >= 1 }
         #expect(deployment.settled().map(\.id) == published)
         #expect(deployment.settled().map(\.disposition) == ["applied"])

@@ -1,3 +1,4 @@
+import Aggregation
 import Foundation
 import Learning
 import Messaging
@@ -56,7 +57,7 @@ struct TableDeploymentTests {
         }
         #expect(deployment.read("coordinator.log").contains("statistics refused"))
         let store = try CoordinatorStore(directory: deployment.directory + "/coordinator")
-        let frozen = try #require(try store.load(spec: spec, strategy: "fedbuff:6")?.model.standardization)
+        let frozen = try #require(try store.load(spec: spec, strategy: AggregationStrategy.Kind.default.description)?.model.standardization)
 
         try #require(deployment.process(named: "coordinator")).signal(SIGKILL)
         try await Task.sleep(for: .milliseconds(500))
@@ -72,7 +73,7 @@ struct TableDeploymentTests {
         // The restarted coordinator served the checkpointed numbers and waited for no one.
         let restarted = deployment.read("coordinator-restarted.log")
         #expect(restarted.contains("serving version") && !restarted.contains("waiting for"))
-        #expect(try store.load(spec: spec, strategy: "fedbuff:6")?.model.standardization == frozen)
+        #expect(try store.load(spec: spec, strategy: AggregationStrategy.Kind.default.description)?.model.standardization == frozen)
         // Those numbers are the statistics of every training row (the five clients' rows
         // are all of them), not the forger's and not the test rows'.
         let split = try TableSource(path: Self.wdbc, label: "diagnosis").split(seed: 1)
