@@ -24,7 +24,7 @@ public enum CheckpointError: Error, Equatable, CustomStringConvertible {
         case .corrupt(let path, let reason): "\(path): corrupt checkpoint: \(reason)"
         case .wrongModel(let path): "\(path): the checkpoint is for another model"
         case .wrongStrategy(let path, let stored, let configured):
-            "\(path): the checkpoint's run used strategy \(stored), this one \(configured): use another --checkpoint directory"
+            "\(path): the checkpoint's run used strategy \(stored), this one \(configured): pass --strategy \(stored) to go on with it, or use another --checkpoint directory"
         case .nonFiniteModel(let path):
             "\(path): the checkpoint's model holds NaN or infinite values; refusing to resume from it (move it away to start afresh)"
         }
