@@ -250,7 +250,7 @@ extension EmbeddedBroker {
         }
         // A consumer whose iteration ends (its task cancelled, the sequence dropped) is
         // cancelled too, so its unsettled messages go back to the queue.
-        continuation.onTermination = { [weak self] _ in self?.cancelConsumer(id, queue: queue) }
+        continuation.onTermination = { [weak self] _ in self?.consumerEnded(id, queue: queue) }
         return Consumer(tag: "ctag-\(id)", queue: queue, deliveries: stream, termination: termination) {
             [weak self] in
             self?.cancelConsumer(id, queue: queue)
@@ -263,5 +263,21 @@ extension EmbeddedBroker {
 
     private func cancelConsumer(_ id: UInt64, queue: String) {
         state.withLock { $0.cancelConsumer(id, queue: queue, acknowledger: self) }.forEach { $0.finish() }
+    }
+
+    /// A consumer's stream ended (its task cancelled, the sequence dropped). The concurrency
+    /// runtime may call this while it holds the cancelled task's status lock, and a publish
+    /// that holds the broker's lock while it hands a delivery to that same stream needs that
+    /// task lock to resume its reader: waiting here for the broker's lock deadlocked (a stream
+    /// worker cancelling its readers while the coordinator published, in a test). So the lock
+    /// is taken only if it is free, and otherwise the consumer is cancelled from a task of its
+    /// own a moment later. Meanwhile its stream is finished: a delivery handed to it is
+    /// dropped and stays unsettled under this consumer, and the cancel puts it back.
+    private func consumerEnded(_ id: UInt64, queue: String) {
+        if let finished = state.withLockIfAvailable({ $0.cancelConsumer(id, queue: queue, acknowledger: self) }) {
+            finished.forEach { $0.finish() }
+        } else {
+            Task.detached { [weak self] in self?.cancelConsumer(id, queue: queue) }
+        }
     }
 }
