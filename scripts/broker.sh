@@ -10,6 +10,8 @@
 #   scripts/broker.sh status [PORT]  exit 0 and print the URL when the node answers
 #   scripts/broker.sh pid [PORT]     print the node's (beam.smp) process id, e.g. for taskset
 #   scripts/broker.sh wal [PORT]     print "BATCHES WRITES" of the node's quorum write-ahead log so far
+#   scripts/broker.sh walstate PORT SECONDS [STOPFILE]  sample that log's process every 2 ms and print
+#                                    what share of the time it ran, waited for a scheduler, or idled
 #   scripts/broker.sh import PORT FILE  import a definitions file (users, permissions, topology)
 #   scripts/broker.sh alarm PORT on|off  raise or clear a memory alarm (publishers get blocked)
 #   scripts/broker.sh reset [PORT]   stop the node and delete its state (every queue, user
@@ -65,8 +67,28 @@ wal)
     # quorum path back"); a batch is one write and one fdatasync of what came meanwhile.
     rabbit_ctl eval 'C = maps:get(ra_log_wal, ra_counters:overview()), io:format("~b ~b~n", [maps:get(batches, C), maps:get(writes, C)]).' | head -n 1
     ;;
+walstate)
+    # walstate PORT SECONDS [STOPFILE]: the write-ahead log's process sampled every 2 ms for
+    # SECONDS (or until STOPFILE exists): "running R% runnable Q% idle I% (N samples); busy
+    # time waiting for a scheduler W%". Idle is waiting with an empty mailbox (nothing to
+    # write); runnable is ready to run but not on a scheduler. W% = runnable / (running +
+    # runnable): how much of its busy time the node's one serial writer loses to the rest of
+    # the node and the machine (BENCHMARKS.md, "The write-ahead log waits for a scheduler").
+    seconds="${3:?usage: scripts/broker.sh walstate PORT SECONDS [STOPFILE]}"
+    [[ "$seconds" =~ ^[0-9]+$ ]] || { echo "broker.sh: SECONDS must be a whole number, got '$seconds'" >&2; exit 2; }
+    stop="${4:-}"
+    rabbit_ctl eval "
+        Wal = whereis(ra_log_wal), Until = erlang:monotonic_time(millisecond) + $seconds * 1000, Stop = \"$stop\",
+        State = fun() -> case erlang:process_info(Wal, [status, message_queue_len]) of
+            [{status, waiting}, {message_queue_len, 0}] -> idle; [{status, runnable}, _] -> runnable; _ -> running end end,
+        Loop = fun L(Acc) -> case erlang:monotonic_time(millisecond) >= Until orelse (Stop =/= \"\" andalso filelib:is_file(Stop)) of
+            true -> Acc; false -> S = State(), timer:sleep(2), L(maps:update_with(S, fun(V) -> V + 1 end, 1, Acc)) end end,
+        C = Loop(#{}), Run = maps:get(running, C, 0), Rq = maps:get(runnable, C, 0), Idle = maps:get(idle, C, 0), N = max(1, Run + Rq + Idle), Total = Run + Rq + Idle,
+        io:format(\"running ~b% runnable ~b% idle ~b% (~b samples); busy time waiting for a scheduler ~b%~n\",
+            [100 * Run div N, 100 * Rq div N, 100 * Idle div N, Total, 100 * Rq div max(1, Run + Rq)])." | head -n 1
+    ;;
 pid)
     if [[ -f "$RABBITMQ_PID_FILE" ]]; then cat "$RABBITMQ_PID_FILE"; else echo "not running: $RABBITMQ_NODENAME" >&2; exit 1; fi
     ;;
-*) echo "usage: scripts/broker.sh start|stop|status|pid|wal|reset [PORT] | import PORT FILE | alarm PORT on|off" >&2; exit 2 ;;
+*) echo "usage: scripts/broker.sh start|stop|status|pid|wal|reset [PORT] | walstate PORT SECONDS [STOPFILE] | import PORT FILE | alarm PORT on|off" >&2; exit 2 ;;
 esac

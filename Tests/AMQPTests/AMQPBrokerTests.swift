@@ -1,5 +1,6 @@
 import AMQP
 import Foundation
+import Synchronization
 import TestSupport
 import Testing
 
@@ -233,4 +234,69 @@ struct AMQPBrokerTests {
         #expect(problems.first?.contains("406") == true)
         await connection.close()
     }
+
+    /// `scripts/broker.sh walstate`, which the pipeline-against-C-loop benchmark samples the
+    /// node's quorum write-ahead log with: idle while nothing is written, busy while 200 KB
+    /// messages stream into a quorum queue. The queue is purged, not deleted: deleting a
+    /// quorum queue can crash RabbitMQ 3.10's segment writer under whatever runs next.
+    @Test func walStateSeesTheWriteAheadLogIdleThenBusy() async throws {
+        let quiet = try WALState(try await TestBrokerNode.runScript("walstate", "1"))
+        #expect(quiet.samples > 100)
+        #expect(quiet.idle >= 80)
+
+        let connection = try await TestBroker.connect()
+        let channel = try await connection.openChannel()
+        let queue = "fedq.test.walstate"
+        try await channel.declare(AMQPQueue(name: queue, durable: true, autoDelete: false, arguments: ["x-queue-type": .string("quorum")]))
+        let publisher = try await connection.makePublisher(window: 32)
+        let body = Data(repeating: 7, count: 200_000)
+        let confirmed = ConfirmCount()
+        let publishing = Task {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for _ in 0..<32 {
+                    group.addTask {
+                        while !Task.isCancelled {
+                            try await publisher.publish(body, exchange: "", routingKey: queue)
+                            confirmed.increment()
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+        }
+        while confirmed.value < 64 { try await Task.sleep(for: .milliseconds(10)) }
+        let busy = try WALState(try await TestBrokerNode.runScript("walstate", "2"))
+        publishing.cancel()
+        _ = try? await publishing.value
+        #expect(busy.samples > 100)
+        #expect(busy.idle <= 50, "the log should be busy while 200 KB messages stream in: \(busy)")
+        #expect(busy.running + busy.runnable + busy.idle >= 97)
+        _ = try await channel.purgeQueue(queue)
+        await connection.close()
+    }
+}
+
+/// One line of `scripts/broker.sh walstate`: "running R% runnable Q% idle I% (N samples);
+/// busy time waiting for a scheduler W%".
+struct WALState: CustomStringConvertible {
+    var running: Int
+    var runnable: Int
+    var idle: Int
+    var samples: Int
+    var waiting: Int
+
+    init(_ line: String) throws {
+        let numbers = line.split(whereSeparator: { !$0.isNumber }).compactMap { Int($0) }
+        try #require(numbers.count == 5 && line.hasPrefix("running "), "not a walstate line: \(line)")
+        (running, runnable, idle, samples, waiting) = (numbers[0], numbers[1], numbers[2], numbers[3], numbers[4])
+    }
+
+    var description: String { "running \(running)% runnable \(runnable)% idle \(idle)% (\(samples) samples)" }
+}
+
+/// A count the publishing tasks share.
+final class ConfirmCount: Sendable {
+    private let count = Mutex(0)
+    func increment() { count.withLock { $0 += 1 } }
+    var value: Int { count.withLock { $0 } }
 }

@@ -22,15 +22,19 @@ public enum TestBrokerNode {
         return port
     }
 
-    /// Runs `scripts/broker.sh ARGUMENT PORT [EXTRA…]` (path in `FEDQ_BROKER_SCRIPT`).
-    public static func runScript(_ argument: String, _ extra: String...) async throws {
+    /// Runs `scripts/broker.sh ARGUMENT PORT [EXTRA…]` (path in `FEDQ_BROKER_SCRIPT`) and
+    /// returns what it printed.
+    @discardableResult
+    public static func runScript(_ argument: String, _ extra: String...) async throws -> String {
         let script = try #require(
             ProcessInfo.processInfo.environment["FEDQ_BROKER_SCRIPT"],
             "FEDQ_BROKER_SCRIPT is not set: run the tests through scripts/test.sh")
-        let output = FileManager.default.temporaryDirectory.appendingPathComponent("fedq-broker-script.log").path
+        let output = FileManager.default.temporaryDirectory.appendingPathComponent("fedq-broker-script-\(UUID().uuidString).log").path
         let process = try ChildProcess(["/bin/bash", script, argument, String(try port())] + extra, outputPath: output)
         let status = await process.wait(timeout: .seconds(120))
         try #require(status == 0, "broker.sh \(argument) exited with \(status.map(String.init) ?? "nothing (timed out)")")
+        defer { try? FileManager.default.removeItem(atPath: output) }
+        return (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
     }
 }
 
