@@ -30,6 +30,10 @@ source "$repo/scripts/lib/rabbit-node.sh"
 # Ports derived from the AMQP port so several private nodes can coexist.
 rabbit_node_env "$port" $((port - 1000)) "$repo/.broker/$port"
 
+# One line and exit 1 when the node does not answer, rather than rabbitmqctl's page of
+# diagnostics, for the commands that ask a running node.
+require_node() { rabbit_node_answers || { echo "broker.sh: no node answers on port $port (scripts/broker.sh start $port)" >&2; exit 1; }; }
+
 start() {
     if rabbit_node_answers; then echo "$node_url"; return 0; fi
     rabbit_node_launch
@@ -65,6 +69,7 @@ wal)
     # The quorum queues' write-ahead log so far (Ra's counters), "BATCHES WRITES": the one
     # process every quorum queue of the node writes through (BENCHMARKS.md, "What holds the
     # quorum path back"); a batch is one write and one fdatasync of what came meanwhile.
+    require_node
     rabbit_ctl eval 'C = maps:get(ra_log_wal, ra_counters:overview()), io:format("~b ~b~n", [maps:get(batches, C), maps:get(writes, C)]).' | head -n 1
     ;;
 walstate)
@@ -77,6 +82,7 @@ walstate)
     seconds="${3:?usage: scripts/broker.sh walstate PORT SECONDS [STOPFILE]}"
     [[ "$seconds" =~ ^[0-9]+$ ]] || { echo "broker.sh: SECONDS must be a whole number, got '$seconds'" >&2; exit 2; }
     stop="${4:-}"
+    require_node
     rabbit_ctl eval "
         Wal = whereis(ra_log_wal), Until = erlang:monotonic_time(millisecond) + $seconds * 1000, Stop = \"$stop\",
         State = fun() -> case erlang:process_info(Wal, [status, message_queue_len]) of
