@@ -277,18 +277,17 @@ struct AMQPBrokerTests {
 }
 
 /// One line of `scripts/broker.sh walstate`: "running R% runnable Q% idle I% (N samples);
-/// busy time waiting for a scheduler W%".
+/// busy time waiting for a scheduler W%". W follows from R and Q, so it is not kept.
 struct WALState: CustomStringConvertible {
     var running: Int
     var runnable: Int
     var idle: Int
     var samples: Int
-    var waiting: Int
 
     init(_ line: String) throws {
         let numbers = line.split(whereSeparator: { !$0.isNumber }).compactMap { Int($0) }
         try #require(numbers.count == 5 && line.hasPrefix("running "), "not a walstate line: \(line)")
-        (running, runnable, idle, samples, waiting) = (numbers[0], numbers[1], numbers[2], numbers[3], numbers[4])
+        (running, runnable, idle, samples) = (numbers[0], numbers[1], numbers[2], numbers[3])
     }
 
     var description: String { "running \(running)% runnable \(runnable)% idle \(idle)% (\(samples) samples)" }
