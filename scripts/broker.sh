@@ -70,7 +70,7 @@ wal)
     # process every quorum queue of the node writes through (BENCHMARKS.md, "What holds the
     # quorum path back"); a batch is one write and one fdatasync of what came meanwhile.
     require_node
-    rabbit_ctl eval 'C = maps:get(ra_log_wal, ra_counters:overview()), io:format("~b ~b~n", [maps:get(batches, C), maps:get(writes, C)]).' | head -n 1
+    rabbit_ctl eval 'C = maps:get(ra_log_wal, ra_counters:overview()), io:format("~b ~b~n", [maps:get(batches, C), maps:get(writes, C)]).' | sed -n 1p
     ;;
 walstate)
     # walstate PORT SECONDS [STOPFILE]: the write-ahead log's process sampled every 2 ms for
@@ -91,7 +91,7 @@ walstate)
             true -> Acc; false -> S = State(), timer:sleep(2), L(maps:update_with(S, fun(V) -> V + 1 end, 1, Acc)) end end,
         C = Loop(#{}), Run = maps:get(running, C, 0), Rq = maps:get(runnable, C, 0), Idle = maps:get(idle, C, 0), N = max(1, Run + Rq + Idle), Total = Run + Rq + Idle,
         io:format(\"running ~b% runnable ~b% idle ~b% (~b samples); busy time waiting for a scheduler ~b%~n\",
-            [100 * Run div N, 100 * Rq div N, 100 * Idle div N, Total, 100 * Rq div max(1, Run + Rq)])." | head -n 1
+            [100 * Run div N, 100 * Rq div N, 100 * Idle div N, Total, 100 * Rq div max(1, Run + Rq)])." | sed -n 1p
     ;;
 pid)
     if [[ -f "$RABBITMQ_PID_FILE" ]]; then cat "$RABBITMQ_PID_FILE"; else echo "not running: $RABBITMQ_NODENAME" >&2; exit 1; fi

@@ -6,6 +6,23 @@
 
 rabbit_bin=/usr/lib/rabbitmq/bin
 
+# FEDQ_RABBITMQ_ROOT runs RabbitMQ from another Debian root instead of this system's package:
+# scripts/rabbitmq-root.sh makes one with Debian 13's RabbitMQ 4.0 (and Erlang 27), to
+# measure what a newer RabbitMQ changes (BENCHMARKS.md, issue 21). The node's files stay
+# where they are: the root sees /work, /tmp, /proc, /sys and /dev through bind mounts.
+# rabbit_tool_command TOOL: sets rabbit_cmd to the command line of one of RabbitMQ's tools
+# (rabbitmqctl, rabbitmq-server), for callers that wrap it (timeout); rabbit_tool TOOL ARGS...
+# runs it.
+rabbit_tool_command() {
+    rabbit_cmd=("$rabbit_bin/$1")
+    if [[ -n "${FEDQ_RABBITMQ_ROOT:-}" ]]; then rabbit_cmd=(chroot "$FEDQ_RABBITMQ_ROOT" "${rabbit_cmd[@]}"); fi
+}
+rabbit_tool() {
+    rabbit_tool_command "$1"
+    shift
+    "${rabbit_cmd[@]}" "$@"
+}
+
 # rabbit_node_env PORT EPMD_PORT DIR [COOKIE_HOME]: selects the node listening for AMQP
 # on PORT, its state under DIR, registered with the epmd on EPMD_PORT; nodes that
 # share COOKIE_HOME (default DIR/home) share an Erlang cookie and may be clustered.
@@ -37,14 +54,16 @@ rabbit_node_env() {
 
 rabbit_run_as_broker() {
     # The Debian package runs the node as user rabbitmq; as root, do the same.
-    if [[ $(id -u) -eq 0 ]] && id rabbitmq >/dev/null 2>&1; then
+    if [[ -n "${FEDQ_RABBITMQ_ROOT:-}" ]]; then
+        chroot --userspec=rabbitmq:rabbitmq "$FEDQ_RABBITMQ_ROOT" "$@"
+    elif [[ $(id -u) -eq 0 ]] && id rabbitmq >/dev/null 2>&1; then
         setpriv --reuid=rabbitmq --regid=rabbitmq --init-groups "$@"
     else
         "$@"
     fi
 }
 
-rabbit_ctl() { "$rabbit_bin/rabbitmqctl" -q -n "$RABBITMQ_NODENAME" "$@"; }
+rabbit_ctl() { rabbit_tool rabbitmqctl -q -n "$RABBITMQ_NODENAME" "$@"; }
 
 rabbit_node_answers() { rabbit_ctl status >/dev/null 2>&1; }
 
@@ -77,7 +96,10 @@ CONF
         head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$HOME/.erlang.cookie"
     fi
     chmod 400 "$HOME/.erlang.cookie"
-    if [[ $(id -u) -eq 0 ]] && id rabbitmq >/dev/null 2>&1; then
+    if [[ -n "${FEDQ_RABBITMQ_ROOT:-}" ]]; then
+        # That root's user rabbitmq, whose ids need not be this system's.
+        chroot "$FEDQ_RABBITMQ_ROOT" chown -R rabbitmq:rabbitmq "$node_dir" "$HOME"
+    elif [[ $(id -u) -eq 0 ]] && id rabbitmq >/dev/null 2>&1; then
         chown -R rabbitmq:rabbitmq "$repo/.broker"
         # Never let the packaged system service start alongside (or instead of) this node.
         update-rc.d rabbitmq-server disable >/dev/null 2>&1 || true

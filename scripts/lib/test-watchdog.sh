@@ -33,7 +33,7 @@ fedq_broker_alarms() {
             source "$repo/scripts/lib/rabbit-node.sh"
             rabbit_node_env "$port" "$epmd" "$dir" "$home"
             printf '  node on %s: alarms %s\n' "$port" \
-                "$(timeout 20 "$rabbit_bin/rabbitmqctl" -q -n "$RABBITMQ_NODENAME" eval 'rabbit_alarm:get_alarms().' 2>&1 | tr -s ' \n' ' ')"
+                "$(rabbit_tool_command rabbitmqctl && timeout 20 "${rabbit_cmd[@]}" -q -n "$RABBITMQ_NODENAME" eval 'rabbit_alarm:get_alarms().' 2>&1 | tr -s ' \n' ' ')"
         )
     done
 }
