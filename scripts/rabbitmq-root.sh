@@ -5,7 +5,7 @@
 #   export FEDQ_RABBITMQ_ROOT=DIR      # then scripts/broker.sh, cluster.sh, tls-node.sh,
 #                                      # test.sh and the benchmarks run RabbitMQ 4.0 nodes
 # Why a root and not the package: Erlang 27 needs Debian 13's C library, which Debian 12
-# cannot take; the docker image (docker/compose.yaml, rabbitmq:4-management) runs RabbitMQ 4,
+# cannot take; the docker image (docker/compose.yml, rabbitmq:4-management) runs RabbitMQ 4,
 # and this is how the tests and benchmarks meet it on a machine without Docker Hub.
 # debootstrap fetches Debian 13 from deb.debian.org (about 45 s here, 400 MB on disk). The
 # node keeps its files where scripts/broker.sh puts them: the root sees this repository,

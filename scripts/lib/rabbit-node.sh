@@ -9,7 +9,8 @@ rabbit_bin=/usr/lib/rabbitmq/bin
 # FEDQ_RABBITMQ_ROOT runs RabbitMQ from another Debian root instead of this system's package:
 # scripts/rabbitmq-root.sh makes one with Debian 13's RabbitMQ 4.0 (and Erlang 27), to
 # measure what a newer RabbitMQ changes (BENCHMARKS.md, issue 21). The node's files stay
-# where they are: the root sees /work, /tmp, /proc, /sys and /dev through bind mounts.
+# where they are: the root sees this repository, /tmp, /proc, /sys and /dev through bind
+# mounts.
 # rabbit_tool_command TOOL: sets rabbit_cmd to the command line of one of RabbitMQ's tools
 # (rabbitmqctl, rabbitmq-server), for callers that wrap it (timeout); rabbit_tool TOOL ARGS...
 # runs it.
