@@ -97,10 +97,13 @@ struct BrokerState {
     }
 
     /// A stream's dispatch: each reader gets the log from its cursor on, as far as its
-    /// prefetch allows; nothing leaves the log.
+    /// prefetch allows; nothing leaves the log but what retention removes.
     private mutating func dispatch(_ log: StreamLog, of queue: QueueState, acknowledger: any DeliveryAcknowledger) {
         for index in queue.consumers.indices {
-            while queue.consumers[index].hasRoom, let cursor = queue.consumers[index].cursor, let message = log[cursor] {
+            // A reader that fell behind what retention keeps goes on from the oldest message held.
+            while queue.consumers[index].hasRoom, let cursor = queue.consumers[index].cursor.map({ max($0, log.first) }),
+                let message = log[cursor]
+            {
                 queue.consumers[index].cursor = cursor + 1
                 hand(message, to: index, of: queue, streamOffset: cursor, acknowledger: acknowledger)
             }
@@ -286,7 +289,7 @@ final class QueueState {
     init(_ declaration: QueueDeclaration, owner: UInt64?) {
         self.declaration = declaration
         self.owner = owner
-        log = declaration.arguments.queueType == .stream ? StreamLog() : nil
+        log = declaration.arguments.queueType == .stream ? StreamLog(maxBytes: declaration.arguments.maxLengthBytes) : nil
     }
 
     var status: QueueStatus {

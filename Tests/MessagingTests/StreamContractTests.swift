@@ -100,6 +100,51 @@ struct StreamContractTests {
         await transport.close()
     }
 
+    /// Retention (`x-max-length-bytes`) removes the oldest messages: a reader of `.first`, and
+    /// a reader of an offset that was removed, both start at the oldest message still held,
+    /// and what follows is whole and in order.
+    @Test(arguments: TestTransport.allCases)
+    func aReaderOfAnOffsetRetentionRemovedStartsAtTheOldestHeld(on broker: TestTransport) async throws {
+        let connector = try broker.connector()
+        defer { Task { await connector.close() } }
+        let transport = try await connector.connect()
+        let stream = TestBroker.uniqueName("stream")
+        var arguments = QueueArguments(queueType: .stream)
+        arguments.maxLengthBytes = 8_192
+        arguments.maxSegmentSizeBytes = 4_096
+        try await transport.declareQueue(QueueDeclaration(name: stream, arguments: arguments))
+        // 200 messages of 500 bytes, each starting with its number (mod 256) then its number's high byte.
+        for index in 0..<200 {
+            let body = [UInt8(index & 0xFF), UInt8(index >> 8)] + [UInt8](repeating: 7, count: 498)
+            try await transport.publish(body, exchange: "", routingKey: stream, properties: MessageProperties(), mandatory: true)
+        }
+        func firstHeld(from offset: StreamOffset) async throws -> (offset: UInt64, index: Int, rest: [Int], offsets: [UInt64]) {
+            let reader = try await transport.consume(stream: stream, prefetch: 64, from: offset)
+            var iterator = reader.makeAsyncIterator()
+            var read: [(UInt64, Int)] = []
+            repeat {
+                let delivery = try await nextDelivery(&iterator)
+                try await delivery.ack()
+                read.append((delivery.streamOffset ?? .max, Int(delivery.body[0]) | Int(delivery.body[1]) << 8))
+            } while read.last?.1 != 199
+            await reader.cancel()
+            return (read[0].0, read[0].1, read.map(\.1), read.map(\.0))
+        }
+        let fromFirst = try await firstHeld(from: .first)
+        let fromZero = try await firstHeld(from: .offset(0))
+        #expect(fromFirst.offset == fromZero.offset && fromFirst.index == fromZero.index)
+        // About 8 KB kept (RabbitMQ: whole 4 KB segments, so somewhat more): the first ~170 are gone.
+        #expect(fromFirst.index > 150 && fromFirst.index < 195, "oldest held: message \(fromFirst.index)")
+        #expect(fromFirst.offset >= UInt64(fromFirst.index), "offsets only grow past message numbers (tracking chunks)")
+        #expect(fromFirst.rest == Array(fromFirst.index...199))
+        // Between messages, offsets step by one, or by two over a segment's tracking chunk:
+        // what a worker relies on to tell a step from a loss (`UpdateSource.removedByRetention`).
+        let steps = zip(fromFirst.offsets, fromFirst.offsets.dropFirst()).map { $1 - $0 }
+        #expect(steps.allSatisfy { $0 == 1 || $0 == 2 }, "\(steps)")
+        try await transport.deleteQueue(stream)
+        await transport.close()
+    }
+
     @Test(arguments: TestTransport.allCases)
     func aStreamReaderNeedsCreditAndAQueueIsNotAStream(on broker: TestTransport) async throws {
         let connector = try broker.connector()

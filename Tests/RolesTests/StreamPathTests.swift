@@ -121,16 +121,74 @@ struct StreamPathTests {
         await connector.close()
     }
 
-    /// A stream path of `shards` shards (small segments), its other queues empty, a
-    /// coordinator with a signing key, and the settings of workers that check it.
-    func pipeline(shards count: Int, on broker: TestTransport) async throws
+    /// Updates that the stream's retention removed before any worker read them are lost, and
+    /// the worker says how many at most (`fedq_stream_offsets_lost_total`, an error line);
+    /// the ones still held are applied once, and the path goes on taking new ones.
+    @Test(arguments: TestTransport.allCases)
+    func updatesRetentionRemovedBeforeTheyWereReadAreCountedAsLost(on broker: TestTransport) async throws {
+        let (connector, setup, coordinator, settings) = try await pipeline(shards: 1, retentionBytes: 8_192, on: broker)
+        let running = Task { try await coordinator.run() }
+        defer { running.cancel() }
+        try await coordinator.announce()
+        // No worker yet: 300 updates (about 40 KB) into a stream that keeps about 8 KB.
+        try await publish(on: setup, 0..<300)
+
+        let connection = try await connector.connect()
+        let worker = StreamWorker(transport: connection, spec: spec, settings: settings, claimInterval: .milliseconds(50))
+        let run = Task { try await worker.run() }
+        func lost() async -> Int {
+            var total = 0
+            for shardWorker in await worker.workers { total += await shardWorker.offsetsLostToRetention }
+            return total
+        }
+        for _ in 0..<500 where await lost() == 0 { try await Task.sleep(for: .milliseconds(10)) }
+        let removed = await lost()
+        #expect(removed > 200, "\(removed) offsets removed before they were read")
+        // What is still held is applied (until the count stays put for half a second: more
+        // than the coordinator's 200 ms buffer wait); nothing more arrives from before.
+        var held = -1
+        for _ in 0..<20 {
+            let now = await coordinator.accounting.applied
+            if now == held && now > 0 { break }
+            held = now
+            try await Task.sleep(for: .milliseconds(500))
+        }
+        #expect(held > 0 && held < 100, "\(held) applied of the ones held")
+        if broker == .embedded {
+            #expect(held + removed == 300, "one offset an update")
+        } else {
+            // The removed segments' tracking chunks are offsets too, one a 4 KB segment here (a
+            // few updates; one per 500 MB by default): the count is an upper bound.
+            #expect(held + removed >= 300 && held + removed <= 375, "\(held) + \(removed)")
+        }
+        // The path goes on: 20 more, all applied once.
+        try await publish(on: setup, 300..<320)
+        for _ in 0..<500 where await coordinator.accounting.applied < held + 20 { try await Task.sleep(for: .milliseconds(10)) }
+        try await coordinator.drain()
+        let books = await coordinator.accounting
+        #expect(books.applied == held + 20)
+        #expect(books.rejectedTotal == 0 && books.droppedStale == 0)
+        #expect(await lost() == removed, "nothing more lost")
+        run.cancel()
+        _ = await run.result
+        await connection.close()
+        try await deleteUpdateQueues(on: setup)
+        try await PipelineTopology.declare(on: setup, shards: .single)
+        await setup.close()
+        await connector.close()
+    }
+
+    /// A stream path of `shards` shards (small segments, and `retentionBytes` each when
+    /// given), its other queues empty, a coordinator with a signing key, and the settings of
+    /// workers that check it.
+    func pipeline(shards count: Int, retentionBytes: Int? = nil, on broker: TestTransport) async throws
         -> (connector: TransportConnector, setup: any Transport, coordinator: Coordinator, settings: WorkerSettings)
     {
         let shards = try UpdateShards(count).with(.stream)
         let connector = try broker.connector(name: "fedq-stream-path-tests")
         let setup = try await connector.connect()
         try await deleteUpdateQueues(on: setup)
-        try await declareWithSmallSegments(shards, on: setup)
+        try await declareWithSmallSegments(shards, retentionBytes: retentionBytes, on: setup)
         for queue in [
             PipelineTopology.updateChunksQueue, PipelineTopology.partialsQueue, PipelineTopology.deadQueue,
             PipelineTopology.modelRequestsQueue, PipelineTopology.statisticsQueue,
@@ -158,11 +216,14 @@ struct StreamPathTests {
     /// The pipeline's topology, its streams in segments of 4 KB: RabbitMQ starts each
     /// segment with a tracking chunk that takes an offset, so a stream's offsets have holes
     /// (every 500 MB by default; here every ~15 updates), which the ranges must get over.
-    func declareWithSmallSegments(_ shards: UpdateShards, on transport: any Transport) async throws {
+    func declareWithSmallSegments(_ shards: UpdateShards, retentionBytes: Int? = nil, on transport: any Transport) async throws {
         for exchange in PipelineTopology.exchanges { try await transport.declareExchange(exchange) }
         for (queue, exchange, keys) in PipelineTopology.queues(shards: shards) {
             var queue = queue
-            if queue.arguments.queueType == .stream { queue.arguments.maxSegmentSizeBytes = 4_096 }
+            if queue.arguments.queueType == .stream {
+                queue.arguments.maxSegmentSizeBytes = 4_096
+                if let retentionBytes { queue.arguments.maxLengthBytes = retentionBytes }
+            }
             _ = try await transport.declareQueue(queue)
             for key in keys { try await transport.bindQueue(queue.name, exchange: exchange, routingKey: key) }
         }

@@ -29,6 +29,7 @@ public enum PipelineMetric: String, CaseIterable, Sendable {
     case statisticsRejected = "fedq_statistics_rejected_total"
     case streamPartialsDropped = "fedq_stream_partials_dropped_total"
     case streamClaimsRejected = "fedq_stream_claims_rejected_total"
+    case streamOffsetsLost = "fedq_stream_offsets_lost_total"
 
     /// What swift-metrics type makes it, and so its Prometheus type.
     public enum Kind: Sendable, Equatable {
@@ -49,7 +50,7 @@ public enum PipelineMetric: String, CaseIterable, Sendable {
         switch self {
         case .updatesReceived, .updatesApplied, .updatesDroppedStale, .updatesRejected, .updatesPublished, .partialsFlushed,
             .partialsReceived, .reconnects, .modelsRejected, .modelRequestsRefused, .updatesClipped, .statisticsReceived,
-            .statisticsRejected, .streamPartialsDropped, .streamClaimsRejected:
+            .statisticsRejected, .streamPartialsDropped, .streamClaimsRejected, .streamOffsetsLost:
             .counter
         case .modelVersion, .evaluatedAccuracy, .queueReady, .dpEpsilon: .gauge
         // Staleness is counted in versions: buckets that separate fresh from stale.
@@ -99,6 +100,8 @@ public enum PipelineMetric: String, CaseIterable, Sendable {
             "Model requests the coordinator did not answer: their reply_to named a queue that is not a subscriber's own (amq.gen-…)."
         case .streamPartialsDropped:
             "Stream partials the coordinator dropped by the offsets they cover: copy (taken before), superseded (read under an old claim, read again by the new one) or gap (parked; the reader is sent back)."
+        case .streamOffsetsLost:
+            "Offsets of a stream shard that retention removed before this worker read them: client updates lost, at most that many (docs/cluster.md, Retention)."
         case .streamClaimsRejected:
             "Stream shard claims refused (coordinator: a broken announcement) and claim answers dropped (worker: broken, unsigned or not the coordinator's), by reason."
         }
@@ -136,6 +139,8 @@ public enum PipelineMetrics {
     public static let modelRequestsRefused = Counter(label: PipelineMetric.modelRequestsRefused.name)
     public static let updatesClipped = Counter(label: PipelineMetric.updatesClipped.name)
     public static let statisticsReceived = Counter(label: PipelineMetric.statisticsReceived.name)
+    /// Stream offsets retention removed before a worker read them (updates lost).
+    public static let streamOffsetsLost = Counter(label: PipelineMetric.streamOffsetsLost.name)
 
     /// Stream partials dropped by the coordinator's ledger, by verdict (`copy`, `superseded`, `gap`).
     public static func streamPartialsDropped(_ verdict: String) -> Counter {

@@ -40,6 +40,10 @@ public actor AggregatorWorker {
     /// On a stream: the offset the next partial's range starts at (right after the last
     /// one's, or where the coordinator's answer said); nil until known.
     private var streamNext: UInt64?
+    /// Offsets of this worker's stream shard that retention removed before they were read
+    /// (`UpdateSource.removedByRetention`), where it started or as it went: at most that
+    /// many updates lost.
+    public private(set) var offsetsLostToRetention = 0
     /// The consumers `run` reads (updates and version notices), for `stopReading`.
     private var readers: [Consumer] = []
 
@@ -105,11 +109,18 @@ public actor AggregatorWorker {
             for (shard, consumer) in shards.enumerated() {
                 let source = self.source
                 group.addTask {
+                    var expected = source.expectedStart
                     for try await delivery in consumer {
-                        // A stream reader may be handed messages before the offset it asked for.
-                        if let offset = delivery.streamOffset, source.skips(offset: offset) {
-                            try await delivery.ack()
-                            continue
+                        if let offset = delivery.streamOffset {
+                            // A stream reader may be handed messages before the offset it asked for.
+                            if source.skips(offset: offset) {
+                                try await delivery.ack()
+                                continue
+                            }
+                            if let expected, let removed = UpdateSource.removedByRetention(expected: expected, read: offset) {
+                                await self.lostToRetention(removed)
+                            }
+                            expected = offset &+ 1
                         }
                         merge.yield(Held(shard: shard, delivery: delivery))
                     }
@@ -127,6 +138,16 @@ public actor AggregatorWorker {
             }
             try await group.next()
         }
+    }
+
+    /// Nothing can bring those updates back, and nothing else would tell: the partial's range
+    /// starts where the coordinator said, so the ledger sees no gap. Say it loudly, and count it.
+    private func lostToRetention(_ removed: Range<UInt64>) {
+        offsetsLostToRetention += removed.count
+        PipelineMetrics.streamOffsetsLost.increment(by: removed.count)
+        let shard = if case .stream(let stream) = source { "\(stream.queue)" } else { "?" }
+        logger.error(
+            "\(shard): offsets \(removed.lowerBound)…\(removed.upperBound - 1) were removed by the stream's retention before they were read: up to \(removed.count) updates lost (keep workers running, or give the shards more retention: docs/cluster.md)")
     }
 
     /// A delivery held for the open batch and the shard whose consumer settles it
