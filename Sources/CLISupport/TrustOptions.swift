@@ -17,11 +17,13 @@ public struct TrustOptions: ParsableArguments {
     public var coordinatorKey: String?
     @Option(help: "fleet, client: directory of client-<id>.key and client-<id>.cred (`fedq keys issue`); every update is signed.")
     public var credentials: String?
+    @Option(help: "worker, with --issuer-key: a revocation list (`client ID` or `key HEX` a line, `fedq keys revoke`); updates under a credential on it are refused. Read again whenever the file changes.")
+    public var revoked: String?
 
     public init() {}
 
     /// The flags `EnvironmentDefaults` fills from `FEDQ_*` variables.
-    public static let environmentFlags = ["signing-key", "issuer-key", "coordinator-key", "credentials"]
+    public static let environmentFlags = ["signing-key", "issuer-key", "coordinator-key", "credentials", "revoked"]
 
     /// The coordinator's private key, if `--signing-key` was given.
     public func loadSigningKey() throws(KeyOptionError) -> SigningKey? {
@@ -31,6 +33,13 @@ public struct TrustOptions: ParsableArguments {
     /// The issuer's public key, if `--issuer-key` was given.
     public func loadIssuerKey() throws(KeyOptionError) -> VerifyingKey? {
         try issuerKey.map { path throws(KeyOptionError) in try load("issuer-key") { () throws(TrustError) in try KeyFile.readVerifyingKey(at: path) } }
+    }
+
+    /// The revocation list of `--revoked`, read now, if it was given.
+    public func loadRevocations() throws(KeyOptionError) -> Revocations? {
+        try revoked.map { path throws(KeyOptionError) in
+            Revocations(try load("revoked") { () throws(TrustError) in try RevocationFile.read(at: path) })
+        }
     }
 
     /// The coordinator's public key, if `--coordinator-key` was given.

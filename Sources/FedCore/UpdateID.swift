@@ -28,14 +28,8 @@ public struct UpdateID: Hashable, Comparable, Sendable, Codable, CustomStringCon
 
     /// Parses 32 hex digits (the AMQP message id form); nil for anything else.
     public init?(hex: String) {
-        let digits = Array(hex.utf8)
-        guard digits.count == 32 else { return nil }
-        var words: (UInt64, UInt64) = (0, 0)
-        for (index, digit) in digits.enumerated() {
-            guard let value = Self.nibble(digit) else { return nil }
-            if index < 16 { words.0 = words.0 << 4 | UInt64(value) } else { words.1 = words.1 << 4 | UInt64(value) }
-        }
-        self.init(high: words.0, low: words.1)
+        guard hex.utf8.count == 32, let bytes = Hex.decode(hex), let id = try? UpdateID(bytes: bytes) else { return nil }
+        self = id
     }
 
     /// A fresh random identity from the system generator.
@@ -58,30 +52,12 @@ public struct UpdateID: Hashable, Comparable, Sendable, Codable, CustomStringCon
     }
 
     /// 32 lowercase hex digits: the AMQP message id, and the form in logs and `updates.csv`.
-    public var hex: String {
-        let digits = Array("0123456789abcdef".utf8)
-        var text: [UInt8] = []
-        text.reserveCapacity(32)
-        for byte in bytes {
-            text.append(digits[Int(byte >> 4)])
-            text.append(digits[Int(byte & 0xF)])
-        }
-        return String(decoding: text, as: UTF8.self)
-    }
+    public var hex: String { Hex.encode(bytes) }
 
     public var description: String { hex }
 
     public static func < (lhs: UpdateID, rhs: UpdateID) -> Bool {
         (lhs.high, lhs.low) < (rhs.high, rhs.low)
-    }
-
-    private static func nibble(_ digit: UInt8) -> UInt8? {
-        switch digit {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): digit - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): digit - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): digit - UInt8(ascii: "A") + 10
-        default: nil
-        }
     }
 }
 

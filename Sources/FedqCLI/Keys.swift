@@ -1,13 +1,14 @@
 import ArgumentParser
 import Foundation
 import Trust
+import CLISupport
 
 /// `fedq keys`: the federation's keys and its clients' credentials (docs/signing.md).
 struct Keys: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "keys",
-        abstract: "Make the issuer's and the coordinator's key pairs, issue client credentials, show a key or credential.",
-        subcommands: [Init.self, Issue.self, Show.self]
+        abstract: "Make the issuer's and the coordinator's key pairs, issue, show and revoke client credentials.",
+        subcommands: [Init.self, Issue.self, Show.self, Revoke.self]
     )
 
     struct Init: ParsableCommand {
@@ -83,6 +84,52 @@ struct Keys: ParsableCommand {
                 try KeyFile.write(ClientIdentity.issue(clientID: id, notAfter: notAfter, by: issuer), directory: out)
             }
             print("\(ids.count) clients in \(out), valid until \(Show.date(notAfter)), issuer \(issuer.publicKey.fingerprint)")
+        }
+    }
+
+    struct Revoke: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Add clients, or one credential's key, to a revocation list (a worker's --revoked; created if missing).",
+            discussion: """
+                --clients shuts those clients out whatever key they hold (a member that left); \
+                --credential withdraws that credential's key only, so the client can be given a \
+                new key and credential (a lost device). Workers running with --revoked LIST read \
+                the change within 2 seconds. The list is rewritten whole (a new file renamed \
+                over it), so a worker never reads half of it; one that does not parse is left \
+                alone.
+                """
+        )
+
+        @Option(help: "The revocation list to add to.")
+        var list: String
+        @Option(help: "Client ids to revoke: N, A-B (inclusive) or a comma-separated list of both.")
+        var clients: String?
+        @Option(help: "A client's .cred file: revoke that credential's key.")
+        var credential: String?
+
+        func validate() throws {
+            guard (clients == nil) != (credential == nil) else { throw ValidationError("give either --clients or --credential") }
+            if let clients { _ = try Issue.parseIDs(clients) }
+        }
+
+        func run() throws {
+            let existing = FileManager.default.fileExists(atPath: list) ? try RevocationFile.read(at: list) : RevocationList()
+            let text = FileManager.default.contents(atPath: list).flatMap { String(data: $0, encoding: .utf8) } ?? ""
+            let stamp = "revoked \(Show.date(UInt64(Date().timeIntervalSince1970)))"
+            var lines: [String] = []
+            if let clients {
+                for id in try Issue.parseIDs(clients) where !existing.clients.contains(id) { lines.append("client \(id)  # \(stamp)") }
+            } else if let credential {
+                let revoked = try KeyFile.readCredential(at: credential)
+                if !existing.keys.contains(revoked.publicKey.rawBytes) {
+                    lines.append(
+                        RevocationList.line(revokingKeyOf: revoked)
+                            + "  # client \(revoked.clientID)'s credential valid until \(Show.date(revoked.notAfter)), \(stamp)")
+                }
+            }
+            let joined = text.isEmpty || text.hasSuffix("\n") ? text : text + "\n"
+            try Data((joined + lines.map { $0 + "\n" }.joined()).utf8).write(to: URL(fileURLWithPath: list), options: .atomic)
+            print("\(lines.count) entries added to \(list)")
         }
     }
 

@@ -1,3 +1,4 @@
+import FedCore
 import Foundation
 
 /// MD5 (RFC 1321), only to check downloaded files against their published
@@ -26,12 +27,9 @@ enum MD5 {
         tail.withUnsafeBytes { t in
             for block in 0..<(t.count / 64) { compress(t.baseAddress! + block * 64, &state) }
         }
-        return [state.0, state.1, state.2, state.3].map { word in
-            (0..<4).map { i in
-                let byte = UInt8(truncatingIfNeeded: word >> (8 * UInt32(i)))
-                return (byte < 16 ? "0" : "") + String(byte, radix: 16)
-            }.joined()
-        }.joined()
+        return Hex.encode([state.0, state.1, state.2, state.3].flatMap { word in
+            (0..<4).map { i in UInt8(truncatingIfNeeded: word >> (8 * UInt32(i))) }
+        })
     }
 
     private static func compress(_ block: UnsafeRawPointer, _ state: inout (UInt32, UInt32, UInt32, UInt32)) {

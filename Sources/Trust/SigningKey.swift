@@ -1,5 +1,6 @@
 import Crypto
 import CryptoExtras
+import FedCore
 import Foundation
 
 /// An Ed25519 private key: the federation's issuer key, the coordinator's model key, or
@@ -81,7 +82,7 @@ public struct VerifyingKey: Sendable, Hashable, CustomStringConvertible {
     /// `sha256:` and the first 16 hex digits of SHA-256 over the 32 key bytes: enough for
     /// an operator to tell keys apart in `fedq keys show` and logs.
     public var fingerprint: String {
-        "sha256:" + Digest.sha256(rawBytes).prefix(8).map { String(format: "%02x", $0) }.joined()
+        "sha256:" + Hex.encode(Digest.sha256(rawBytes).prefix(8))
     }
 
     public var description: String { fingerprint }

@@ -21,6 +21,10 @@ public enum TrustError: Error, Equatable, Sendable, CustomStringConvertible {
     case keyFile(path: String, reason: String)
     /// A client's private key is not the one its credential names.
     case keyDoesNotMatchCredential(clientID: UInt64)
+    /// The credential is on the federation's revocation list (`RevocationList`).
+    case revoked(clientID: UInt64)
+    /// A revocation list's line that is not an entry (1-based line number, and why).
+    case revocationList(line: Int, reason: String)
 
     /// A short kebab-case name of the failed check, for `x-fedq-detail` and logs.
     public var reasonCode: String {
@@ -34,6 +38,8 @@ public enum TrustError: Error, Equatable, Sendable, CustomStringConvertible {
         case .badSignature: "bad-signature"
         case .keyFile: "key-file"
         case .keyDoesNotMatchCredential: "key-does-not-match-credential"
+        case .revoked: "credential-revoked"
+        case .revocationList: "revocation-list"
         }
     }
 
@@ -49,6 +55,8 @@ public enum TrustError: Error, Equatable, Sendable, CustomStringConvertible {
         case .badSignature: "signature does not verify"
         case .keyFile(let path, let reason): "\(path): \(reason)"
         case .keyDoesNotMatchCredential(let id): "client \(id)'s private key does not match its credential"
+        case .revoked(let id): "client \(id)'s credential is revoked"
+        case .revocationList(let line, let reason): "line \(line): \(reason)"
         }
     }
 }

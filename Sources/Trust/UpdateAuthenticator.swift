@@ -11,14 +11,20 @@ import FedCore
 /// updates cost one Ed25519 verification, not two. Only issued credentials enter the
 /// cache, so no one without the issuer's key can flush it; a failed one costs its
 /// sender's verification every time, as it should.
+///
+/// A revoked credential (`revocations`) is refused after the cache, so a list the operator
+/// changes takes effect with the next update, cached credential or not.
 public struct UpdateAuthenticator: Sendable {
     public let issuer: VerifyingKey
     public let capacity: Int
+    /// The process's revocation list, read at every check (nil: none).
+    public let revocations: Revocations?
     /// Verified credentials by their bytes.
     private var verified: RecentWindow<[UInt8], ClientCredential>
 
-    public init(issuer: VerifyingKey, capacity: Int = 16_384) {
+    public init(issuer: VerifyingKey, revocations: Revocations? = nil, capacity: Int = 16_384) {
         self.issuer = issuer
+        self.revocations = revocations
         self.capacity = max(1, capacity)
         verified = RecentWindow(capacity: self.capacity)
     }
@@ -29,7 +35,7 @@ public struct UpdateAuthenticator: Sendable {
     /// Checks the credential and the signature of one update's `body`.
     /// - Returns: the credential, whose client id the caller compares with the envelope's.
     /// - Throws: `TrustError`: missing headers, malformed or unissued credential, expired,
-    ///   bad signature.
+    ///   revoked, bad signature.
     public mutating func authenticate(
         body: [UInt8], credential credentialBytes: [UInt8]?, signature: [UInt8]?, now: UInt64
     ) throws(TrustError) -> ClientCredential {
@@ -44,6 +50,7 @@ public struct UpdateAuthenticator: Sendable {
         guard let signature, signature.count == 64 else { throw .missingSignature }
         let credential = try admitted(credentialBytes)
         try credential.checkValid(at: now)
+        if let revocations, revocations.current.revokes(credential) { throw .revoked(clientID: credential.clientID) }
         guard credential.publicKey.verifies(signature, of: statement) else { throw .badSignature }
         return credential
     }

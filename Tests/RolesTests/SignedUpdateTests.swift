@@ -15,9 +15,10 @@ import Wire
     let issuer = SigningKey()
     let now: UInt64 = 1_800_000_000
 
-    func machine() -> WorkerStateMachine {
-        WorkerStateMachine(spec: spec, settings: WorkerSettings(
-            flushUpdates: 10, staleness: StalenessPolicy(function: .constant), issuer: issuer.publicKey))
+    func machine(revocations: Revocations? = nil) -> WorkerStateMachine {
+        var settings = WorkerSettings(flushUpdates: 10, staleness: StalenessPolicy(function: .constant), issuer: issuer.publicKey)
+        settings.revocations = revocations
+        return WorkerStateMachine(spec: spec, settings: settings)
     }
 
     func client(_ id: UInt64, notAfter: UInt64? = nil, issuer: SigningKey? = nil) -> ClientIdentity {
@@ -69,6 +70,29 @@ import Wire
             "expired": "credential-expired", "other-client-id": "client-id-mismatch",
         ][forgery]!
         #expect(refused.detail.hasPrefix(expected), "detail \(refused.detail)")
+    }
+
+    /// A revoked client's updates are refused as unauthenticated (`credential-revoked`) from
+    /// the moment the list names it, the others' still added; taken off the list, it is back.
+    @Test func aRevokedClientsUpdatesAreRefusedWhileTheListNamesIt() throws {
+        let revocations = Revocations()
+        var machine = machine(revocations: revocations)
+        let member = client(3)
+        let other = client(4)
+        let before = try update(1, client: member)
+        #expect(machine.receive(before.body, properties: before.properties, redelivered: false, unixTime: now) == .added(batches: []))
+        revocations.replace(with: RevocationList(clients: [3]))
+        let after = try update(1, client: member)
+        let refused = try #require(refusal(machine.receive(after.body, properties: after.properties, redelivered: false, unixTime: now)))
+        #expect(refused.reason == .unauthenticated && refused.detail.hasPrefix("credential-revoked"), "\(refused.detail)")
+        #expect(refused.id == Settlement.fnv1a128(after.body))
+        machine.settleRefused(refused)
+        let others = try update(1, client: other)
+        #expect(machine.receive(others.body, properties: others.properties, redelivered: false, unixTime: now) == .added(batches: []))
+        revocations.replace(with: RevocationList())
+        let again = try update(1, client: member)
+        #expect(machine.receive(again.body, properties: again.properties, redelivered: false, unixTime: now) == .added(batches: []))
+        #expect(machine.takeBatch()?.partial.updateIDs == [before.id, others.id, again.id])
     }
 
     /// The forger copies an honest update's id (it arrives first, in the same partial):

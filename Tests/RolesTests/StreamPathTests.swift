@@ -63,10 +63,7 @@ struct StreamPathTests {
         secondRun.cancel()
         _ = await secondRun.result
         await secondConnection.close()
-        try await deleteUpdateQueues(on: setup)
-        try await PipelineTopology.declare(on: setup, shards: .single)
-        await setup.close()
-        await connector.close()
+        try await restoreQueueShards(setup: setup, connector: connector)
     }
 
     /// Scaling by adding a worker on a stream path: the first worker holds all four shards;
@@ -115,10 +112,7 @@ struct StreamPathTests {
             _ = await run.result
             await connection.close()
         }
-        try await deleteUpdateQueues(on: setup)
-        try await PipelineTopology.declare(on: setup, shards: .single)
-        await setup.close()
-        await connector.close()
+        try await restoreQueueShards(setup: setup, connector: connector)
     }
 
     /// Updates that the stream's retention removed before any worker read them are lost, and
@@ -172,10 +166,7 @@ struct StreamPathTests {
         run.cancel()
         _ = await run.result
         await connection.close()
-        try await deleteUpdateQueues(on: setup)
-        try await PipelineTopology.declare(on: setup, shards: .single)
-        await setup.close()
-        await connector.close()
+        try await restoreQueueShards(setup: setup, connector: connector)
     }
 
     /// A stream path of `shards` shards (small segments, and `retentionBytes` each when
@@ -227,6 +218,14 @@ struct StreamPathTests {
             _ = try await transport.declareQueue(queue)
             for key in keys { try await transport.bindQueue(queue.name, exchange: exchange, routingKey: key) }
         }
+    }
+
+    /// Puts back the single quorum updates queue the other suites expect, and closes up.
+    func restoreQueueShards(setup: any Transport, connector: TransportConnector) async throws {
+        try await deleteUpdateQueues(on: setup)
+        try await PipelineTopology.declare(on: setup, shards: .single)
+        await setup.close()
+        await connector.close()
     }
 
     /// Leaves the broker without update queues (a stream and a quorum queue cannot share a

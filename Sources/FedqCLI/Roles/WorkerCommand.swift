@@ -16,7 +16,9 @@ struct WorkerCommand: AsyncParsableCommand {
             fedq.q.dead queue with an x-fedq-reason header; updates staler than \
             --max-staleness (1,000 versions by default) are dropped. Both are counted by the \
             coordinator (docs/robustness.md). With --issuer-key, updates not signed under a \
-            credential of that issuer are refused as unauthenticated (docs/signing.md).
+            credential of that issuer are refused as unauthenticated (docs/signing.md), and \
+            so are those under a credential on the --revoked list, which is read again \
+            whenever the file changes.
             """
     )
 
@@ -40,6 +42,9 @@ struct WorkerCommand: AsyncParsableCommand {
         guard prefetch > 0 else { throw ValidationError("--prefetch must be positive") }
         guard maxNorm.map({ $0 > 0 && $0.isFinite }) ?? true else { throw ValidationError("--max-norm must be a positive number") }
         guard maxMessageBytes.map({ $0 > 0 }) ?? true else { throw ValidationError("--max-message-bytes must be positive") }
+        guard shared.trust.revoked == nil || shared.trust.issuerKey != nil else {
+            throw ValidationError("--revoked needs --issuer-key: without it no update carries a credential to revoke")
+        }
         _ = try shared.roleConnector(name: "fedq worker")
     }
 
@@ -61,14 +66,24 @@ struct WorkerCommand: AsyncParsableCommand {
         settings.shards = try shared.shards()
         settings.chunkSize = shared.chunks.chunkSize
         settings.exactPartials = exactPartials
-        let (shards, configured) = (settings.shards, settings)
+        settings.revocations = try shared.trust.loadRevocations()
+        let (shards, configured, revokedFile) = (settings.shards, settings, shared.trust.revoked)
         shared.trust.warnIfUnauthenticated(role: "worker", logger: logger)
         let supervisor = try shared.supervisor(role: "worker", logger: logger)
         try await RoleRuntime.runUntilSignalled(logger: logger) {
-            try await supervisor.run { transport, _ in
-                try await PipelineTopology.ensure(on: transport, shards: shards)
-                // A fresh worker per connection: what the old one held was never acknowledged.
-                try await makeWorker(transport: transport, spec: spec, settings: configured, logger: logger).run()
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                if let revokedFile, let revocations = configured.revocations {
+                    group.addTask { try await RevocationFile.watch(revokedFile, into: revocations, logger: logger) }
+                }
+                group.addTask {
+                    try await supervisor.run { transport, _ in
+                        try await PipelineTopology.ensure(on: transport, shards: shards)
+                        // A fresh worker per connection: what the old one held was never acknowledged.
+                        try await makeWorker(transport: transport, spec: spec, settings: configured, logger: logger).run()
+                    }
+                }
+                defer { group.cancelAll() }
+                try await group.next()
             }
         }
         logger.info("stopped")

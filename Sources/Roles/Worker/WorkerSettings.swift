@@ -27,6 +27,10 @@ public struct WorkerSettings: Sendable {
     /// The federation's issuer key (`--issuer-key`): with it, only updates signed under a
     /// credential it issued are taken; the rest are refused as `unauthenticated`.
     public var issuer: VerifyingKey?
+    /// Credentials withdrawn before they expire (`--revoked`), with `issuer`: updates under
+    /// one are refused as `unauthenticated` (`credential-revoked`). Shared by the process's
+    /// workers and replaced when the file changes.
+    public var revocations: Revocations?
     /// The coordinator's key (`--coordinator-key`): version notices it did not sign are dropped.
     public var coordinatorKey: VerifyingKey?
     /// The update queues to consume: every shard, so that no shard is left without

@@ -95,7 +95,7 @@ public struct WorkerStateMachine: Sendable {
         self.spec = spec
         self.settings = settings
         partial = PartialAggregate(dimension: spec.parameterCount)
-        authenticator = settings.issuer.map { UpdateAuthenticator(issuer: $0) }
+        authenticator = settings.issuer.map { UpdateAuthenticator(issuer: $0, revocations: settings.revocations) }
         var defences = settings.defences
         // Differential privacy clips every update to its fixed C already, which is the bound
         // its guarantee rests on; an adaptive bound on top would only hold updates back.

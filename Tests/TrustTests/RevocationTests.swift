@@ -1,0 +1,76 @@
+import Foundation
+import Testing
+
+@testable import Trust
+
+/// Revocation lists: the text format, what a list withdraws, and that the authenticator
+/// refuses a withdrawn credential even when it had verified it before.
+@Suite struct RevocationTests {
+    let issuer = SigningKey()
+    let now: UInt64 = 1_800_000_000
+
+    func identity(_ clientID: UInt64) -> ClientIdentity { .issue(clientID: clientID, notAfter: now + 3600, by: issuer) }
+
+    func keyHex(_ identity: ClientIdentity) -> String { identity.credential.publicKey.rawBytes.map { String(format: "%02x", $0) }.joined() }
+
+    @Test func theTextFormatNamesClientsAndKeys() throws {
+        let lost = identity(9)
+        let list = try RevocationList(text: """
+            # lost and left
+            client 3   # left the federation
+              client 18446744073709551615
+
+            key \(keyHex(lost))  # a lost phone
+            """)
+        #expect(list.clients == [3, .max])
+        #expect(list.keys == [lost.credential.publicKey.rawBytes])
+        #expect(RevocationList.line(revokingKeyOf: lost.credential) == "key \(keyHex(lost))")
+        #expect(try RevocationList(text: "").isEmpty && RevocationList(text: "# nothing\n\n").isEmpty)
+    }
+
+    @Test(arguments: [
+        ("client 3\nclient three", TrustError.revocationList(line: 2, reason: "`three` is not a client id (a decimal number)")),
+        ("client -1", .revocationList(line: 1, reason: "`-1` is not a client id (a decimal number)")),
+        ("client 3 4", .revocationList(line: 1, reason: "expected `client ID` or `key HEX`, got 3 words")),
+        ("\n\nkey abcd", .revocationList(line: 3, reason: "a key is 64 hex digits (an Ed25519 public key), got 4 characters")),
+        ("key " + String(repeating: "zz", count: 32), .revocationList(line: 1, reason: "a key is 64 hex digits (an Ed25519 public key), got 64 characters")),
+        ("user 3", .revocationList(line: 1, reason: "`user` is neither `client` nor `key`")),
+    ])
+    func aBadLineIsNamed(text: String, error: TrustError) {
+        #expect(throws: error) { try RevocationList(text: text) }
+    }
+
+    @Test func aListRevokesByClientOrByKey() throws {
+        let left = identity(3)
+        let lost = identity(9)
+        let reissued = identity(9)  // the same client, a new key
+        let list = try RevocationList(text: "client 3\nkey \(keyHex(lost))")
+        #expect(list.revokes(left.credential))
+        #expect(list.revokes(lost.credential))
+        #expect(!list.revokes(reissued.credential))
+        #expect(!list.revokes(identity(4).credential))
+    }
+
+    /// A credential verified (and cached) before it was revoked is refused from the next
+    /// update on, and taken again once the list lets it go.
+    @Test func aRevokedCredentialIsRefusedEvenWhenCached() throws {
+        let client = identity(9)
+        let revocations = Revocations()
+        var authenticator = UpdateAuthenticator(issuer: issuer.publicKey, revocations: revocations)
+        func check() -> Result<ClientCredential, TrustError> {
+            let body = Array("an update".utf8)
+            let signature = client.sign(update: body)
+            return Result { () throws(TrustError) in
+                try authenticator.authenticate(body: body, credential: signature.credential, signature: signature.signature, now: now)
+            }
+        }
+        #expect(try check().get().clientID == 9)
+        revocations.replace(with: RevocationList(clients: [9]))
+        #expect(throws: TrustError.revoked(clientID: 9)) { try check().get() }
+        #expect(TrustError.revoked(clientID: 9).reasonCode == "credential-revoked")
+        revocations.replace(with: RevocationList(keys: [client.credential.publicKey.rawBytes]))
+        #expect(throws: TrustError.revoked(clientID: 9)) { try check().get() }
+        revocations.replace(with: RevocationList())
+        #expect(try check().get().clientID == 9)
+    }
+}
