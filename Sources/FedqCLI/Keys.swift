@@ -1,7 +1,7 @@
 import ArgumentParser
+import CLISupport
 import Foundation
 import Trust
-import CLISupport
 
 /// `fedq keys`: the federation's keys and its clients' credentials (docs/signing.md).
 struct Keys: ParsableCommand {

@@ -8,7 +8,8 @@
 final class StreamLog {
     /// `x-max-length-bytes`; nil keeps everything.
     private let maxBytes: Int?
-    /// Every message appended; those before `head` were removed by retention.
+    /// The messages held start at `head`; the ones before it were removed by retention and
+    /// are let go from the array in batches.
     private var messages: [StoredMessage] = []
     private var head = 0
     private var bytesHeld = 0
