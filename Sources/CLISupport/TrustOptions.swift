@@ -17,7 +17,7 @@ public struct TrustOptions: ParsableArguments {
     public var coordinatorKey: String?
     @Option(help: "fleet, client: directory of client-<id>.key and client-<id>.cred (`fedq keys issue`); every update is signed.")
     public var credentials: String?
-    @Option(help: "worker, with --issuer-key: a revocation list (`client ID` or `key HEX` a line, `fedq keys revoke`); updates under a credential on it are refused. Read again whenever the file changes.")
+    @Option(help: "worker (and a table federation's coordinator), with --issuer-key: a revocation list (`client ID` or `key HEX` a line, `fedq keys revoke`); updates (statistics) under a credential on it are refused. Read again whenever the file changes.")
     public var revoked: String?
 
     public init() {}
@@ -40,6 +40,13 @@ public struct TrustOptions: ParsableArguments {
         try revoked.map { path throws(KeyOptionError) in
             Revocations(try load("revoked") { () throws(TrustError) in try RevocationFile.read(at: path) })
         }
+    }
+
+    /// Follows the `--revoked` file into `revocations` until the task is cancelled; nil
+    /// without the option.
+    public func followRevocations(into revocations: Revocations?, logger: Logger) -> Task<Void, any Error>? {
+        guard let revoked, let revocations else { return nil }
+        return Task { try await RevocationFile.watch(revoked, into: revocations, logger: logger) }
     }
 
     /// The coordinator's public key, if `--coordinator-key` was given.

@@ -60,6 +60,22 @@ struct TableStatisticsTests {
         #expect(try open.check(body, properties: unsigned).get().clientID == 1)
     }
 
+    /// A revoked client's statistics are refused like unsigned ones (`credential-revoked`),
+    /// the others' taken, and the revoked client's again once the list lets it go.
+    @Test func aRevokedClientsStatisticsAreRefused() throws {
+        let issuer = SigningKey()
+        let revocations = Revocations(RevocationList(clients: [1]))
+        var verifier = StatisticsVerifier(spec: spec, issuer: issuer.publicKey, revocations: revocations)
+        let (revokedBody, revoked) = try PipelineMessage.encodeStatistics(
+            one, clientID: 1, spec: spec, signedBy: ClientIdentity.issue(clientID: 1, notAfter: 10_000, by: issuer))
+        let (memberBody, member) = try PipelineMessage.encodeStatistics(
+            one, clientID: 2, spec: spec, signedBy: ClientIdentity.issue(clientID: 2, notAfter: 10_000, by: issuer))
+        #expect(rejection(revokedBody, revoked, &verifier) == .init(reason: .unauthenticated, detail: "credential-revoked"))
+        #expect(try verifier.check(memberBody, properties: member, now: 1_000).get().clientID == 2)
+        revocations.replace(with: RevocationList())
+        #expect(try verifier.check(revokedBody, properties: revoked, now: 1_000).get().clientID == 1)
+    }
+
     /// The coordinator publishes nothing until two clients' statistics arrived (a repeat of
     /// the first and a malformed message do not count), then a version 0 that carries the
     /// merged standardisation; a coordinator restarted on its checkpoint publishes at once

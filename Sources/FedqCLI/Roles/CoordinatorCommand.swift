@@ -80,7 +80,11 @@ struct CoordinatorCommand: AsyncParsableCommand {
         let signingKey = try shared.trust.loadSigningKey()
         // A table federation's statistics are signed like updates: the coordinator checks them.
         let statisticsIssuer = statisticsQuorum == nil ? nil : try shared.trust.loadIssuerKey()
+        // …and against the revocation list, when there is an issuer to check them with.
+        let statisticsRevocations = statisticsIssuer == nil ? nil : try shared.trust.loadRevocations()
         let statisticsQuorum = self.statisticsQuorum
+        let following = shared.trust.followRevocations(into: statisticsRevocations, logger: logger)
+        defer { following?.cancel() }
         shared.trust.warnIfUnauthenticated(role: "coordinator", logger: logger)
 
         @Sendable func writeSummary(final: Bool) async throws {
@@ -114,7 +118,8 @@ struct CoordinatorCommand: AsyncParsableCommand {
                     transport: transport, spec: spec, initialParameters: initial, strategy: AggregationStrategy(kind, rule: rule),
                     optimizer: ServerOptimizer(optimizerRule), store: store, settledWindow: settledWindow, stalenessHorizon: horizon,
                     maxBufferWait: maxBufferWait, privacy: privacy, signingKey: signingKey,
-                    chunkSize: chunkSize, statisticsQuorum: statisticsQuorum, statisticsIssuer: statisticsIssuer, logger: logger
+                    chunkSize: chunkSize, statisticsQuorum: statisticsQuorum, statisticsIssuer: statisticsIssuer,
+                    statisticsRevocations: statisticsRevocations, logger: logger
                 ) { model in
                     if model.version % 10 == 0 {
                         logger.info("\(model.updatesApplied) updates applied", metadata: ["version": "\(model.version)"])

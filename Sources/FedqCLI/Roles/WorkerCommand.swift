@@ -67,23 +67,16 @@ struct WorkerCommand: AsyncParsableCommand {
         settings.chunkSize = shared.chunks.chunkSize
         settings.exactPartials = exactPartials
         settings.revocations = try shared.trust.loadRevocations()
-        let (shards, configured, revokedFile) = (settings.shards, settings, shared.trust.revoked)
+        let (shards, configured) = (settings.shards, settings)
         shared.trust.warnIfUnauthenticated(role: "worker", logger: logger)
         let supervisor = try shared.supervisor(role: "worker", logger: logger)
+        let following = shared.trust.followRevocations(into: configured.revocations, logger: logger)
+        defer { following?.cancel() }
         try await RoleRuntime.runUntilSignalled(logger: logger) {
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                if let revokedFile, let revocations = configured.revocations {
-                    group.addTask { try await RevocationFile.watch(revokedFile, into: revocations, logger: logger) }
-                }
-                group.addTask {
-                    try await supervisor.run { transport, _ in
-                        try await PipelineTopology.ensure(on: transport, shards: shards)
-                        // A fresh worker per connection: what the old one held was never acknowledged.
-                        try await makeWorker(transport: transport, spec: spec, settings: configured, logger: logger).run()
-                    }
-                }
-                defer { group.cancelAll() }
-                try await group.next()
+            try await supervisor.run { transport, _ in
+                try await PipelineTopology.ensure(on: transport, shards: shards)
+                // A fresh worker per connection: what the old one held was never acknowledged.
+                try await makeWorker(transport: transport, spec: spec, settings: configured, logger: logger).run()
             }
         }
         logger.info("stopped")

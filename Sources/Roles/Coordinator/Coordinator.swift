@@ -67,6 +67,8 @@ public actor Coordinator {
     ///     (nil: MNIST, no standardisation). A checkpoint that already holds one keeps it.
     ///   - statisticsIssuer: take only statistics signed under a credential this key issued
     ///     to the client id they name (nil: unauthenticated, as updates without `--issuer-key`).
+    ///   - statisticsRevocations: with `statisticsIssuer`, refuse statistics under a
+    ///     credential on this list (`--revoked`), as workers refuse such updates.
     /// - Throws: `CheckpointError` for an unreadable checkpoint or another run's.
     public init(
         transport: any Transport, spec: ModelSpec, initialParameters: [Float], strategy: AggregationStrategy,
@@ -74,6 +76,7 @@ public actor Coordinator {
         stalenessHorizon: Int = StalenessPolicy.defaultHorizon,
         maxBufferWait: Duration? = nil, privacy: DifferentialPrivacy? = nil, signingKey: SigningKey? = nil,
         chunkSize: Int = Chunk.defaultChunkSize, statisticsQuorum: Int? = nil, statisticsIssuer: VerifyingKey? = nil,
+        statisticsRevocations: Revocations? = nil,
         logger: Logger = Logger(label: "fedq", factory: { _ in SwiftLogNoOpLogHandler() }),
         onVersion: @escaping @Sendable (GlobalModel) -> Void = { _ in }
     ) throws(CheckpointError) {
@@ -94,7 +97,7 @@ public actor Coordinator {
                 settledIDs: SettledIndex(stalenessHorizon: stalenessHorizon, refusalWindow: settledWindow), strategy: name)
         machine = CoordinatorStateMachine(state: state, strategy: strategy, privacy: privacy)
         persistedStreams = state.streams
-        statisticsVerifier = StatisticsVerifier(spec: spec, issuer: statisticsIssuer)
+        statisticsVerifier = StatisticsVerifier(spec: spec, issuer: statisticsIssuer, revocations: statisticsRevocations)
         statistics = statisticsQuorum.map { quorum in
             state.model.standardization.map { StatisticsQuorum(restoring: $0, quorum: quorum) }
                 ?? StatisticsQuorum(quorum: quorum, featureCount: spec.inputSize)

@@ -45,9 +45,10 @@ public struct StatisticsVerifier: Sendable {
     public let spec: ModelSpec
     private var authenticator: UpdateAuthenticator?
 
-    public init(spec: ModelSpec, issuer: VerifyingKey?) {
+    /// - Parameter revocations: with `issuer`, credentials withdrawn early (`--revoked`).
+    public init(spec: ModelSpec, issuer: VerifyingKey?, revocations: Revocations? = nil) {
         self.spec = spec
-        authenticator = issuer.map { UpdateAuthenticator(issuer: $0) }
+        authenticator = issuer.map { UpdateAuthenticator(issuer: $0, revocations: revocations) }
     }
 
     /// The client id and statistics `body` holds, or why it is refused.
