@@ -10,8 +10,18 @@ import Trust
 public enum RevocationFile {
     /// - Throws: `TrustError.keyFile` naming the path, and the line for a parse error.
     public static func read(at path: String) throws(TrustError) -> RevocationList {
+        try parse(try text(at: path), path: path)
+    }
+
+    /// The file's text. - Throws: `TrustError.keyFile` when it cannot be read as UTF-8.
+    public static func text(at path: String) throws(TrustError) -> String {
         guard let data = FileManager.default.contents(atPath: path) else { throw .keyFile(path: path, reason: "cannot be read") }
         guard let text = String(data: data, encoding: .utf8) else { throw .keyFile(path: path, reason: "not a text file") }
+        return text
+    }
+
+    /// `text` read from `path` as a list. - Throws: `TrustError.keyFile` naming the path and line.
+    public static func parse(_ text: String, path: String) throws(TrustError) -> RevocationList {
         do { return try RevocationList(text: text) } catch { throw .keyFile(path: path, reason: "\(error)") }
     }
 

@@ -113,8 +113,8 @@ struct Keys: ParsableCommand {
         }
 
         func run() throws {
-            let existing = FileManager.default.fileExists(atPath: list) ? try RevocationFile.read(at: list) : RevocationList()
-            let text = FileManager.default.contents(atPath: list).flatMap { String(data: $0, encoding: .utf8) } ?? ""
+            let text = FileManager.default.fileExists(atPath: list) ? try RevocationFile.text(at: list) : ""
+            let existing = try RevocationFile.parse(text, path: list)
             let stamp = "revoked \(Show.date(UInt64(Date().timeIntervalSince1970)))"
             var lines: [String] = []
             if let clients {
