@@ -73,5 +73,9 @@ public final class Revocations: Sendable {
 
     public var current: RevocationList { list.withLock { $0 } }
 
+    /// Whether the current list withdraws `credential`: checked under the lock, without
+    /// copying the list out (the per-update path).
+    public func revokes(_ credential: ClientCredential) -> Bool { list.withLock { $0.revokes(credential) } }
+
     public func replace(with new: RevocationList) { list.withLock { $0 = new } }
 }

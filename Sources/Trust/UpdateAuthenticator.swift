@@ -50,7 +50,7 @@ public struct UpdateAuthenticator: Sendable {
         guard let signature, signature.count == 64 else { throw .missingSignature }
         let credential = try admitted(credentialBytes)
         try credential.checkValid(at: now)
-        if let revocations, revocations.current.revokes(credential) { throw .revoked(clientID: credential.clientID) }
+        if let revocations, revocations.revokes(credential) { throw .revoked(clientID: credential.clientID) }
         guard credential.publicKey.verifies(signature, of: statement) else { throw .badSignature }
         return credential
     }
