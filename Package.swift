@@ -178,7 +178,9 @@ let package = Package(
                 "FedqCLI", "FedqBench", "CLISupport", "RabbitMQTransport", "Messaging", "AMQP", "Roles", "Telemetry", "TestSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Yams", package: "Yams"),
-            ]
+            ],
+            // Read through #filePath: a real run's outputs, not resources of the bundle.
+            exclude: ["Fixtures"]
         ),
     ]
 )

@@ -12,7 +12,9 @@
 #       each as its own least-privilege broker identity, with signed updates and models
 #   scripts/demo.sh --rabbitmq --dataset data/wdbc/wdbc.csv --label diagnosis [--clients 5 ...]
 #       the table federation as processes: every role gets the table options, the clients
-#       send signed statistics (never rows), and the coordinator waits for all of them
+#       send signed statistics (never rows), and the coordinator waits for all of them;
+#       with --feature-ranges data/wdbc/wdbc-ranges.csv the table is scaled by those public
+#       bounds instead, and no client sends statistics
 # Installs missing system packages, builds in release, runs, prints where the
 # report is, and stops everything it started.
 set -euo pipefail
@@ -41,7 +43,7 @@ target=0.97
 args=("$@")
 for ((i = 0; i < ${#args[@]}; i++)); do
     case "${args[i]}" in
-        --dataset | --label | --model | --test-fraction) table+=("${args[i]}" "${args[i + 1]:-}") ;;
+        --dataset | --label | --model | --test-fraction | --feature-ranges) table+=("${args[i]}" "${args[i + 1]:-}") ;;
     esac
 done
 fleet_defaults=()
@@ -54,7 +56,11 @@ fi
 for ((i = 0; i < ${#args[@]}; i++)); do
     [[ "${args[i]}" == --clients ]] && clients="${args[i + 1]:-$clients}"
 done
-if ((${#table[@]} > 0)); then coordinator_table=("${table[@]}" --statistics-quorum "$clients"); fi
+# With --feature-ranges the table is scaled by public bounds: no statistics, no quorum.
+if ((${#table[@]} > 0)); then
+    coordinator_table=("${table[@]}")
+    [[ " ${table[*]} " == *" --feature-ranges "* ]] || coordinator_table+=(--statistics-quorum "$clients")
+fi
 
 port="${FEDQ_DEMO_BROKER_PORT:-5698}"
 trap 'fedq_stop_roles_and_broker "$port"' EXIT

@@ -1,3 +1,4 @@
+import Foundation
 import ArgumentParser
 import Learning
 
@@ -10,14 +11,22 @@ public struct DatasetOptions: ParsableArguments {
     public var label: String?
     @Option(help: "With --dataset: the fraction of each class held out for testing, chosen by --seed.")
     public var testFraction = 0.2
+    @Option(
+        help: """
+            With --dataset: scale each feature by public bounds from this CSV (feature,min,max), known \
+            before any client's rows, instead of by the clients' statistics: no client sends statistics \
+            and the first version goes out at once. Needed with --dp-clip (docs/privacy.md).
+            """)
+    public var featureRanges: String?
 
     public init() {}
 
     /// The flags `EnvironmentDefaults` fills from `FEDQ_*` variables.
-    public static let environmentFlags = ["dataset", "label", "test-fraction"]
+    public static let environmentFlags = ["dataset", "label", "test-fraction", "feature-ranges"]
 
     public func validate() throws {
         guard (dataset == nil) == (label == nil) else { throw ValidationError("--dataset and --label go together") }
+        guard featureRanges == nil || dataset != nil else { throw ValidationError("--feature-ranges needs --dataset (MNIST needs no scaling)") }
         guard testFraction > 0, testFraction < 1 else { throw ValidationError("--test-fraction must be in (0, 1), got \(testFraction)") }
     }
 
@@ -33,6 +42,31 @@ public struct DatasetOptions: ParsableArguments {
     public func shape() throws -> (shape: SampleShape, classCount: Int, classNames: [String]?, columns: TableColumns?) {
         guard let loaded = try loadTable() else { return (.mnist, 10, nil, nil) }
         return (.flat(loaded.dataset.featureCount), loaded.classNames.count, loaded.classNames, loaded.columns)
+    }
+
+    /// The standardisation from `--feature-ranges` for the table's features (nil: none given,
+    /// the clients' statistics make it).
+    /// - Throws: `ValidationError` naming `--feature-ranges`, the file and the problem.
+    public func publicStandardization() throws -> Standardization? {
+        guard let featureRanges, let table = try loadTable() else { return nil }
+        guard let data = FileManager.default.contents(atPath: featureRanges), let text = String(data: data, encoding: .utf8) else {
+            throw ValidationError("--feature-ranges: \(featureRanges): no such file, not readable or not UTF-8")
+        }
+        do throws(FeatureRangesError) {
+            return try FeatureRanges(parsing: text).standardization(for: table.featureNames)
+        } catch {
+            throw ValidationError("--feature-ranges: \(featureRanges): \(error)")
+        }
+    }
+
+    /// Refuses differential privacy on a table scaled by its clients' statistics: those are
+    /// un-noised sums over the clients' rows, and every version would carry what is made of
+    /// them outside the accountant's ε (docs/privacy.md).
+    /// - Throws: `ValidationError` saying what to give instead.
+    public func checkPrivacy(enabled: Bool) throws {
+        guard enabled, dataset != nil, featureRanges == nil else { return }
+        throw ValidationError(
+            "--dp-clip on a --dataset table needs --feature-ranges FILE: a standardisation made of the clients' statistics is released in every version without noise (docs/privacy.md)")
     }
 
     /// Checks a `column:NAME` partition against the whole table before anything runs, so a

@@ -104,8 +104,10 @@ extension SharedOptions {
         config.tableColumns = data.columns
         // Run after `FleetOptions.apply`, which set the partition and the client count.
         try datasetOptions.check(partition: config.partition, clients: config.clients)
+        config.publicStandardization = try datasetOptions.publicStandardization()
         // Simulated clients are the population unless --dp-population says otherwise.
         config.privacy = try privacy.settings(population: config.clients)
+        try datasetOptions.checkPrivacy(enabled: config.privacy != nil)
         config.defences = try defences.defences()
         config.aggregateRule = try aggregateRule()
         config.shards = try shards()

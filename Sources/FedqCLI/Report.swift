@@ -17,13 +17,24 @@ struct Report: AsyncParsableCommand {
     var directory: String
     @Option(help: "The accuracy 'seconds/updates to target' refer to.")
     var targetAccuracy = 0.97
-    @Option(help: "Wait up to this many seconds for the coordinator to account for every published update.")
+    @Option(help: "Wait up to this many seconds for the roles' summaries and for the coordinator to account for every published update.")
     var waitSettled = 0.0
 
     func run() async throws {
         if FileManager.default.fileExists(atPath: directory + "/loadtest.json") { return try renderLoadTest() }
-        var result = try DeploymentRun.load(directory: directory, targetAccuracy: targetAccuracy)
         let deadline = ContinuousClock.now + .seconds(waitSettled)
+        // The coordinator writes its summary every second and when it stops: a run over in
+        // less (a table federation at its target by version 7) has none yet when the
+        // evaluator stops; with --wait-settled it is waited for like the rest.
+        var result: RunResult
+        while true {
+            do {
+                result = try DeploymentRun.load(directory: directory, targetAccuracy: targetAccuracy)
+                break
+            } catch DeploymentRunError.missing where ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(500))
+            }
+        }
         while result.summary.updatesPublished != settled(result.summary), ContinuousClock.now < deadline {
             try await Task.sleep(for: .milliseconds(500))
             result = try DeploymentRun.load(directory: directory, targetAccuracy: targetAccuracy)

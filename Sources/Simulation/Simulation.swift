@@ -122,7 +122,7 @@ public struct Simulation: Sendable {
                 transport: transport, spec: spec, initialParameters: initialModel.parameters,
                 strategy: AggregationStrategy(config.strategy, rule: config.aggregateRule), optimizer: ServerOptimizer(config.serverOptimizer),
                 store: store, stalenessHorizon: policy.horizon, privacy: config.privacy, chunkSize: config.chunkSize,
-                statisticsQuorum: config.statisticsQuorum)
+                tableScaling: config.tableScaling)
         }
         // The coordinator keeps the books of what became of each update; the fleet counts what it published.
         @Sendable func books() async -> AggregationAccounting {

@@ -41,7 +41,8 @@ extension SimulationConfig {
             maxUpdates: maxUpdates, seed: seed)
         settings.chunkSize = chunkSize
         settings.columns = tableColumns
-        settings.sharesStatistics = table != nil
+        settings.tableFederation = table != nil
+        settings.sharesStatistics = statisticsQuorum != nil
         return settings
     }
 

@@ -18,9 +18,18 @@ public struct SimulationConfig: Sendable {
     public var classNames: [String]?
     /// The table's label and feature names, for `--partition column:NAME` (nil on MNIST).
     public var tableColumns: TableColumns?
+    /// A table's scaling from public bounds (`--feature-ranges`): the coordinator publishes it
+    /// with the first version and no client sends statistics. Nil: MNIST, or statistics.
+    public var publicStandardization: Standardization?
     /// A table federation's coordinator freezes the standardisation once this many clients'
-    /// statistics arrived: in one process, every client's (`--clients`); nil on MNIST.
-    public var statisticsQuorum: Int? { table == nil ? nil : clients }
+    /// statistics arrived: in one process, every client's (`--clients`); nil on MNIST and
+    /// with `publicStandardization`.
+    public var statisticsQuorum: Int? { table == nil || publicStandardization != nil ? nil : clients }
+    /// Where the coordinator's standardisation comes from (nil on MNIST).
+    public var tableScaling: TableScaling? {
+        guard table != nil else { return nil }
+        return publicStandardization.map { .publicBounds($0) } ?? statisticsQuorum.map { .statistics(quorum: $0) }
+    }
     public var clients = 100
     public var concurrency = 10
     public var partition: PartitionScheme = .iid

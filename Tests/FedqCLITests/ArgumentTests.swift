@@ -12,6 +12,10 @@ import Testing
     static let hospitals = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().appendingPathComponent("data/wdbc/wdbc-hospitals.csv").path
 
+    /// Public bounds for that table's features, and for the table without `hospital`.
+    static let hospitalRanges = URL(fileURLWithPath: hospitals).deletingLastPathComponent().appendingPathComponent("wdbc-hospitals-ranges.csv").path
+    static let wdbcRanges = URL(fileURLWithPath: hospitals).deletingLastPathComponent().appendingPathComponent("wdbc-ranges.csv").path
+
     /// Parses `arguments` as `fedq` would and returns the error it refuses them with.
     private func refusal(_ arguments: [String]) -> (any Error)? {
         do {
@@ -90,7 +94,18 @@ import Testing
         (["keys", "revoke", "--list", "revoked.txt", "--clients", "3", "--credential", "c.cred"], "give either --clients or --credential"),
         (["keys", "revoke", "--list", "revoked.txt", "--clients", "9-3"], "--clients: '9-3' is not N or A-B with A <= B"),
         (["coordinator", "--dataset", ArgumentTests.hospitals, "--label", "diagnosis"],
-         "--dataset needs --statistics-quorum N: the number of clients whose statistics make the standardisation"),
+         "--dataset needs --statistics-quorum N (the number of clients whose statistics make the standardisation) or --feature-ranges FILE"),
+        (["coordinator", "--dataset", ArgumentTests.hospitals, "--label", "diagnosis", "--statistics-quorum", "3", "--feature-ranges", ArgumentTests.hospitalRanges],
+         "--statistics-quorum and --feature-ranges are two ways to scale the table: give one"),
+        (["coordinator", "--dataset", ArgumentTests.hospitals, "--label", "diagnosis", "--statistics-quorum", "3", "--dp-clip", "1", "--dp-noise-multiplier", "1", "--dp-population", "100"],
+         "--dp-clip on a --dataset table needs --feature-ranges FILE: a standardisation made of the clients' statistics is released in every version without noise"),
+        (["simulate", "--dataset", ArgumentTests.hospitals, "--label", "diagnosis", "--model", "dense:8,relu,dense:2", "--dp-clip", "1", "--dp-noise-multiplier", "1"],
+         "--dp-clip on a --dataset table needs --feature-ranges FILE"),
+        (["simulate", "--feature-ranges", ArgumentTests.hospitalRanges], "--feature-ranges needs --dataset (MNIST needs no scaling)"),
+        (["simulate", "--dataset", ArgumentTests.hospitals, "--label", "diagnosis", "--model", "dense:8,relu,dense:2", "--feature-ranges", "no-such-ranges.csv"],
+         "--feature-ranges: no-such-ranges.csv: no such file, not readable or not UTF-8"),
+        (["simulate", "--dataset", ArgumentTests.hospitals, "--label", "diagnosis", "--model", "dense:8,relu,dense:2", "--feature-ranges", ArgumentTests.wdbcRanges],
+         "wdbc-ranges.csv: no range for `hospital`"),
         (["coordinator", "--dataset", ArgumentTests.hospitals, "--label", "diagnosis", "--statistics-quorum", "0"],
          "--statistics-quorum must be at least 1, got 0"),
         (["simulate", "--partition", "column:"], "--partition: bad partition 'column:': column takes the name of a table column"),

@@ -22,6 +22,28 @@ struct TableStatisticsTests {
         func settle(deliveryTag: UInt64, _ outcome: DeliveryOutcome, multiple: Bool) async throws(TransportError) {}
     }
 
+    /// A coordinator store in a fresh directory, and a connection on `broker` with the
+    /// pipeline's topology declared and emptied and a subscription to the models fanout.
+    func freshPipeline(on broker: TestTransport) async throws -> (CoordinatorStore, TransportConnector, any Transport, Consumer) {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("fedq-stats-\(UUID().uuidString.prefix(8))").path
+        let store = try CoordinatorStore(directory: directory)
+        let connector = try broker.connector(name: "fedq-statistics-tests")
+        let setup = try await connector.connect()
+        try await PipelineTopology.declare(on: setup)
+        try await PipelineTopology.purge(on: setup)
+        return (store, connector, setup, try await PipelineTopology.subscribeToModels(on: setup))
+    }
+
+    /// Waits up to 5 s for the coordinator to take every statistics message; whether it did.
+    @discardableResult
+    func waitUntilConsumed(on setup: any Transport) async throws -> Bool {
+        for _ in 0..<500 {
+            if try await setup.queueStatus(PipelineTopology.statisticsQueue).messageCount == 0 { return true }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        return false
+    }
+
     func rejection(_ body: [UInt8], _ properties: MessageProperties, _ verifier: inout StatisticsVerifier) -> StatisticsRejection? {
         if case .failure(let rejection) = verifier.check(body, properties: properties, now: 1_000) { rejection } else { nil }
     }
@@ -82,32 +104,20 @@ struct TableStatisticsTests {
     /// with the very same numbers, and merges nothing more.
     @Test(arguments: TestTransport.allCases)
     func noVersionBeforeTheQuorumThenTheFrozenStandardizationSurvivesARestart(on broker: TestTransport) async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("fedq-stats-\(UUID().uuidString.prefix(8))").path
-        let store = try CoordinatorStore(directory: directory)
-        let connector = try broker.connector(name: "fedq-statistics-tests")
-        let setup = try await connector.connect()
-        try await PipelineTopology.declare(on: setup)
-        try await PipelineTopology.purge(on: setup)
-        let models = try await PipelineTopology.subscribeToModels(on: setup)
+        let (store, connector, setup, models) = try await freshPipeline(on: broker)
         var received = models.makeAsyncIterator()
         let initial = Network(spec: spec, seed: 1).parameters
 
         func coordinator(on transport: any Transport) throws -> Coordinator {
             try Coordinator(
                 transport: transport, spec: spec, initialParameters: initial, strategy: AggregationStrategy(.fedAsync(mixing: 0.5)),
-                optimizer: ServerOptimizer(.sgd(learningRate: 1)), store: store, statisticsQuorum: 2)
+                optimizer: ServerOptimizer(.sgd(learningRate: 1)), store: store, tableScaling: .statistics(quorum: 2))
         }
         func send(_ statistics: FeatureStatistics, from client: UInt64) async throws {
             let (body, properties) = try PipelineMessage.encodeStatistics(statistics, clientID: client, spec: spec, signedBy: nil)
             try await setup.publish(
                 body, exchange: PipelineTopology.statisticsExchange, routingKey: PipelineTopology.statisticsRoutingKey,
                 properties: properties, mandatory: true)
-        }
-        func waitUntilConsumed() async throws {
-            for _ in 0..<500 {
-                if try await setup.queueStatus(PipelineTopology.statisticsQueue).messageCount == 0 { return }
-                try await Task.sleep(for: .milliseconds(10))
-            }
         }
 
         let firstConnection = try await connector.connect()
@@ -120,7 +130,7 @@ struct TableStatisticsTests {
         try await setup.publish(
             TestUpdates.garbage, exchange: PipelineTopology.statisticsExchange, routingKey: PipelineTopology.statisticsRoutingKey,
             properties: MessageProperties(), mandatory: true)
-        try await waitUntilConsumed()
+        try await waitUntilConsumed(on: setup)
         try await Task.sleep(for: .milliseconds(100))
         #expect(await first.isWaitingForStatistics)
         try await send(two, from: 2)
@@ -154,11 +164,62 @@ struct TableStatisticsTests {
         #expect(try PipelineMessage.decodeModel(again, spec: spec).standardization == expected)
         let resumed = Task { try await second.run() }
         try await send(FeatureStatistics(count: 1, sums: [100, 100, 100], sumsOfSquares: [1e4, 1e4, 1e4]), from: 3)
-        try await waitUntilConsumed()
+        try await waitUntilConsumed(on: setup)
         #expect(await second.standardization == expected)
         resumed.cancel()
         _ = await resumed.result
         await secondConnection.close()
+        await setup.close()
+        await connector.close()
+    }
+
+    /// With public bounds (`--feature-ranges`), version 0 goes out at once carrying them; a
+    /// client's statistics that arrive anyway are acknowledged and never merged; the
+    /// checkpoint keeps the bounds, and a restart given other bounds is refused, since every
+    /// version so far meant its weights relative to the first ones.
+    @Test(arguments: TestTransport.allCases)
+    func publicBoundsGoOutWithVersionZeroAndStatisticsChangeNothing(on broker: TestTransport) async throws {
+        let (store, connector, setup, models) = try await freshPipeline(on: broker)
+        var received = models.makeAsyncIterator()
+        let initial = Network(spec: spec, seed: 1).parameters
+        let ranges = try FeatureRanges(parsing: "feature,min,max\nb,0,10\na,-1,1\nc,2,4\n")
+        let bounds = try ranges.standardization(for: ["a", "b", "c"])
+        #expect(bounds == Standardization(means: [0, 5, 3], deviations: [1, 5, 1]))
+
+        func coordinator(on transport: any Transport, scaling: Standardization) throws -> Coordinator {
+            try Coordinator(
+                transport: transport, spec: spec, initialParameters: initial, strategy: AggregationStrategy(.fedAsync(mixing: 0.5)),
+                optimizer: ServerOptimizer(.sgd(learningRate: 1)), store: store, tableScaling: .publicBounds(scaling))
+        }
+        let connection = try await connector.connect()
+        let first = try coordinator(on: connection, scaling: bounds)
+        #expect(!(await first.isWaitingForStatistics))
+        // Checkpointed before anything is published.
+        #expect(try store.load(spec: spec, strategy: "fedasync:0.5")?.model.standardization == bounds)
+        try await first.announce()
+        let delivery = try #require(try await received.next())
+        try await delivery.ack()
+        let model = try PipelineMessage.decodeModel(delivery, spec: spec)
+        #expect(model.version == 0 && model.standardization == bounds)
+
+        let running = Task { try await first.run() }
+        let (body, properties) = try PipelineMessage.encodeStatistics(one, clientID: 1, spec: spec, signedBy: nil)
+        try await setup.publish(
+            body, exchange: PipelineTopology.statisticsExchange, routingKey: PipelineTopology.statisticsRoutingKey,
+            properties: properties, mandatory: true)
+        #expect(try await waitUntilConsumed(on: setup))
+        try await Task.sleep(for: .milliseconds(100))
+        #expect(await first.standardization == bounds)
+        running.cancel()
+        _ = await running.result
+        await connection.close()
+
+        // The same bounds resume; other bounds are refused, naming the checkpoint.
+        let again = try await connector.connect()
+        #expect(await (try coordinator(on: again, scaling: bounds)).standardization == bounds)
+        let other = Standardization(means: [0, 5, 3], deviations: [2, 5, 1])
+        #expect(throws: CheckpointError.otherScaling(path: store.checkpointPath)) { try coordinator(on: again, scaling: other) }
+        await again.close()
         await setup.close()
         await connector.close()
     }

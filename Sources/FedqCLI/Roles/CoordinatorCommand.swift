@@ -33,21 +33,28 @@ struct CoordinatorCommand: AsyncParsableCommand {
     var maxBufferWaitMs = 5000
     @Option(
         help: """
-            With --dataset: publish the first version once this many clients have sent their rows'             statistics, merged into the standardisation every version carries (docs/models.md). Needed             with --dataset; with --issuer-key only signed statistics count.
+            With --dataset: publish the first version once this many clients have sent their rows' \
+            statistics, merged into the standardisation every version carries (docs/models.md). A table \
+            needs this or --feature-ranges; with --issuer-key only signed statistics count.
             """)
     var statisticsQuorum: Int?
 
     func validate() throws {
         guard settledWindow > 0 else { throw ValidationError("--settled-window must be positive") }
         guard maxBufferWaitMs >= 0 else { throw ValidationError("--max-buffer-wait-ms must be >= 0") }
+        let ranges = shared.datasetOptions.featureRanges
         switch (shared.datasetOptions.table, statisticsQuorum) {
         case (nil, .some): throw ValidationError("--statistics-quorum needs --dataset (MNIST needs no standardisation)")
-        case (.some, nil):
-            throw ValidationError("--dataset needs --statistics-quorum N: the number of clients whose statistics make the standardisation")
+        case (.some, nil) where ranges == nil:
+            throw ValidationError(
+                "--dataset needs --statistics-quorum N (the number of clients whose statistics make the standardisation) or --feature-ranges FILE")
+        case (.some, .some) where ranges != nil:
+            throw ValidationError("--statistics-quorum and --feature-ranges are two ways to scale the table: give one")
         case (_, .some(let quorum)) where quorum < 1: throw ValidationError("--statistics-quorum must be at least 1, got \(quorum)")
         default: break
         }
-        _ = try shared.privacy.settings(population: nil)
+        try shared.datasetOptions.checkPrivacy(enabled: try shared.privacy.settings(population: nil) != nil)
+        _ = try shared.datasetOptions.publicStandardization()
         _ = try shared.roleConnector(name: "fedq coordinator")
     }
 
@@ -83,6 +90,8 @@ struct CoordinatorCommand: AsyncParsableCommand {
         // …and against the revocation list, when there is an issuer to check them with.
         let statisticsRevocations = statisticsIssuer == nil ? nil : try shared.trust.loadRevocations()
         let statisticsQuorum = self.statisticsQuorum
+        let tableScaling: TableScaling? =
+            try shared.datasetOptions.publicStandardization().map { .publicBounds($0) } ?? statisticsQuorum.map { .statistics(quorum: $0) }
         let following = shared.trust.followRevocations(into: statisticsRevocations, logger: logger)
         defer { following?.cancel() }
         shared.trust.warnIfUnauthenticated(role: "coordinator", logger: logger)
@@ -118,7 +127,7 @@ struct CoordinatorCommand: AsyncParsableCommand {
                     transport: transport, spec: spec, initialParameters: initial, strategy: AggregationStrategy(kind, rule: rule),
                     optimizer: ServerOptimizer(optimizerRule), store: store, settledWindow: settledWindow, stalenessHorizon: horizon,
                     maxBufferWait: maxBufferWait, privacy: privacy, signingKey: signingKey,
-                    chunkSize: chunkSize, statisticsQuorum: statisticsQuorum, statisticsIssuer: statisticsIssuer,
+                    chunkSize: chunkSize, tableScaling: tableScaling, statisticsIssuer: statisticsIssuer,
                     statisticsRevocations: statisticsRevocations, logger: logger
                 ) { model in
                     if model.version % 10 == 0 {

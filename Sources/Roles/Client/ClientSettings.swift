@@ -22,9 +22,12 @@ public struct ClientSettings: Sendable {
     public var chunkSize: Int = Chunk.defaultChunkSize
     /// The table's column names, for a partition by column (nil: MNIST, or a table split by label).
     public var columns: TableColumns?
-    /// A table federation: clients send their rows' statistics before the first version,
-    /// train on their rows scaled with the model's standardisation, and drop a model
-    /// version that carries none (`ModelVerifier.requiresStandardization`).
+    /// A table federation: clients train on their rows scaled with the model's
+    /// standardisation, and drop a model version that carries none
+    /// (`ModelVerifier.requiresStandardization`).
+    public var tableFederation = false
+    /// A table federation scaled by its clients' statistics (not `--feature-ranges`):
+    /// clients send their rows' statistics until the first version arrives.
     public var sharesStatistics = false
 
     public init(
@@ -66,7 +69,7 @@ public struct ClientSettings: Sendable {
         let clients = try makeClients(train: train, only: only)
         return FleetRunner(
             clients: clients, spec: spec, pool: pool, publisher: publisher, concurrency: concurrency, seed: seed &+ 17,
-            models: ModelVerifier(coordinatorKey: trust.coordinatorKey, requiresStandardization: sharesStatistics, logger: logger),
+            models: ModelVerifier(coordinatorKey: trust.coordinatorKey, requiresStandardization: tableFederation || sharesStatistics, logger: logger),
             statistics: sharesStatistics ? StatisticsAnnouncer(clients: clients, spec: spec) : nil, logger: logger)
     }
 }

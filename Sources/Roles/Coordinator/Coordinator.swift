@@ -62,9 +62,10 @@ public actor Coordinator {
 
     /// A coordinator with `store` resumes from its last checkpoint, if there is one.
     /// - Parameters:
-    ///   - statisticsQuorum: a table federation: publish no version before this many
-    ///     clients' statistics were merged into the standardisation every version carries
-    ///     (nil: MNIST, no standardisation). A checkpoint that already holds one keeps it.
+    ///   - tableScaling: a table federation: where the standardisation every version carries
+    ///     comes from, the clients' statistics or public bounds (nil: MNIST, none). A
+    ///     checkpoint that already holds one keeps it; one that holds other public bounds
+    ///     than these is refused (`CheckpointError.otherScaling`).
     ///   - statisticsIssuer: take only statistics signed under a credential this key issued
     ///     to the client id they name (nil: unauthenticated, as updates without `--issuer-key`).
     ///   - statisticsRevocations: with `statisticsIssuer`, refuse statistics under a
@@ -75,7 +76,7 @@ public actor Coordinator {
         optimizer: ServerOptimizer, store: CoordinatorStore? = nil, settledWindow: Int = 1 << 16,
         stalenessHorizon: Int = StalenessPolicy.defaultHorizon,
         maxBufferWait: Duration? = nil, privacy: DifferentialPrivacy? = nil, signingKey: SigningKey? = nil,
-        chunkSize: Int = Chunk.defaultChunkSize, statisticsQuorum: Int? = nil, statisticsIssuer: VerifyingKey? = nil,
+        chunkSize: Int = Chunk.defaultChunkSize, tableScaling: TableScaling? = nil, statisticsIssuer: VerifyingKey? = nil,
         statisticsRevocations: Revocations? = nil,
         logger: Logger = Logger(label: "fedq", factory: { _ in SwiftLogNoOpLogHandler() }),
         onVersion: @escaping @Sendable (GlobalModel) -> Void = { _ in }
@@ -98,9 +99,15 @@ public actor Coordinator {
         machine = CoordinatorStateMachine(state: state, strategy: strategy, privacy: privacy)
         persistedStreams = state.streams
         statisticsVerifier = StatisticsVerifier(spec: spec, issuer: statisticsIssuer, revocations: statisticsRevocations)
-        statistics = statisticsQuorum.map { quorum in
-            state.model.standardization.map { StatisticsQuorum(restoring: $0, quorum: quorum) }
-                ?? StatisticsQuorum(quorum: quorum, featureCount: spec.inputSize)
+        statistics = tableScaling?.quorum(featureCount: spec.inputSize, checkpointed: state.model.standardization)
+        if case .publicBounds(let bounds) = tableScaling {
+            // Versions already out meant their weights relative to the checkpoint's scaling:
+            // other bounds now would change what every one of them meant.
+            if let held = state.model.standardization, held != bounds { throw .otherScaling(path: store?.checkpointPath ?? "") }
+            if state.model.standardization == nil {
+                machine.adopt(bounds)
+                try store?.commit(machine.state, spec: spec, records: [])
+            }
         }
     }
 

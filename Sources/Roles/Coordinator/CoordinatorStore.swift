@@ -17,6 +17,8 @@ public enum CheckpointError: Error, Equatable, CustomStringConvertible {
     /// The model in (or on its way to) the checkpoint holds NaN or ∞: resuming from it
     /// would publish a broken model forever, so it is never written and never loaded.
     case nonFiniteModel(path: String)
+    /// `--feature-ranges` gives other bounds than the checkpoint's model was scaled with.
+    case otherScaling(path: String)
 
     public var description: String {
         switch self {
@@ -27,6 +29,8 @@ public enum CheckpointError: Error, Equatable, CustomStringConvertible {
             "\(path): the checkpoint's run used strategy \(stored), this one \(configured): pass --strategy \(stored) to go on with it, or use another --checkpoint directory"
         case .nonFiniteModel(let path):
             "\(path): the checkpoint's model holds NaN or infinite values; refusing to resume from it (move it away to start afresh)"
+        case .otherScaling(let path):
+            "\(path): the checkpoint's model was scaled with other feature bounds than --feature-ranges gives: every version so far meant its weights relative to those; give the same file, or use another --checkpoint directory"
         }
     }
 }
