@@ -15,13 +15,14 @@ import Foundation
 /// values inside the bounds land in [−1, 1]; values outside are not clipped (update
 /// clipping, not input clipping, bounds what one client can do to the model).
 public struct FeatureRanges: Sendable, Equatable {
-    /// Lower and upper bound per feature name.
-    public let bounds: [String: (lower: Double, upper: Double)]
-
-    public static func == (lhs: FeatureRanges, rhs: FeatureRanges) -> Bool {
-        lhs.bounds.keys == rhs.bounds.keys
-            && lhs.bounds.allSatisfy { name, bound in rhs.bounds[name].map { $0 == bound } ?? false }
+    /// One feature's bounds, lower < upper.
+    public struct Bounds: Sendable, Equatable {
+        public var lower: Double
+        public var upper: Double
     }
+
+    /// The bounds per feature name.
+    public let bounds: [String: Bounds]
 
     /// - Throws: `FeatureRangesError` naming the line of the first bad entry.
     public init(parsing text: String) throws(FeatureRangesError) {
@@ -30,7 +31,7 @@ public struct FeatureRanges: Sendable, Equatable {
         guard header == ["feature", "min", "max"] else {
             throw .badLine(line: 1, reason: "the header must be `feature,min,max`")
         }
-        var bounds: [String: (lower: Double, upper: Double)] = [:]
+        var bounds: [String: Bounds] = [:]
         for (index, line) in lines.enumerated().dropFirst() {
             let fields = Self.fields(line)
             if fields == [""] || fields.first?.hasPrefix("#") == true { continue }
@@ -38,16 +39,17 @@ public struct FeatureRanges: Sendable, Equatable {
             guard fields.count == 3, !fields[0].isEmpty else {
                 throw .badLine(line: number, reason: "expected `feature,min,max`, got \(fields.count) fields")
             }
-            guard let lower = Double(fields[1]), let upper = Double(fields[2]), lower.isFinite, upper.isFinite else {
-                throw .badLine(line: number, reason: "`\(fields[1])` and `\(fields[2])` must be finite numbers")
+            // Float, not Double, is what the standardisation holds: a bound beyond Float's
+            // range would scale to infinity, and a range narrower than Float can tell apart
+            // would divide by zero.
+            guard let lower = Double(fields[1]), let upper = Double(fields[2]), Float(lower).isFinite, Float(upper).isFinite else {
+                throw .badLine(line: number, reason: "`\(fields[1])` and `\(fields[2])` must be finite numbers within Float's range")
             }
-            // Float, not Double, is what the standardisation holds: a range narrower than
-            // Float can tell apart would divide by zero.
             guard lower < upper, Float(upper) - Float(lower) > 0 else {
                 throw .badLine(line: number, reason: "min \(fields[1]) must be below max \(fields[2])")
             }
             guard bounds[fields[0]] == nil else { throw .badLine(line: number, reason: "`\(fields[0])` is given twice") }
-            bounds[fields[0]] = (lower, upper)
+            bounds[fields[0]] = Bounds(lower: lower, upper: upper)
         }
         self.bounds = bounds
     }
