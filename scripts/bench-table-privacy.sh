@@ -31,15 +31,16 @@ print(line + (", ε %.2f" % p if p is not None else ""))
 PY
 }
 ranges=(--feature-ranges data/wdbc/wdbc-ranges.csv)
-echo "| seed | 5 clients, statistics | 5 clients, public bounds | 20 clients, statistics | 20 clients, public bounds | 20 clients, public bounds, DP σ 4 to ε 8 ($repeats runs) |"
+private=(--clients 20 "${ranges[@]}" --dp-clip 0.5 --dp-noise-multiplier 4 --dp-target-epsilon 8)
+echo "| seed | 5 clients, statistics | 5 clients, public bounds | 20 clients, statistics | 20 clients, public bounds | 20, bounds, DP σ 4 to ε 8 ($repeats runs) |"
 echo "|---:|---|---|---|---|---|"
 for seed in $seeds; do
-    private=()
+    plain=()
     for ((i = 1; i <= repeats; i++)); do
-        private+=("$(run "dp-$seed-$i" --clients 20 --seed "$seed" "${ranges[@]}" --dp-clip 0.5 --dp-noise-multiplier 4 --dp-target-epsilon 8)")
+        plain+=("$(run "dp-$seed-$i" --seed "$seed" "${private[@]}")")
     done
     printf "| %s | %s | %s | %s | %s | %s |\n" "$seed" \
         "$(run "stats5-$seed" --clients 5 --seed "$seed")" "$(run "ranges5-$seed" --clients 5 --seed "$seed" "${ranges[@]}")" \
         "$(run "stats20-$seed" --clients 20 --seed "$seed")" "$(run "ranges20-$seed" --clients 20 --seed "$seed" "${ranges[@]}")" \
-        "$(printf "%s; " "${private[@]}")"
+        "$(printf "%s; " "${plain[@]}")"
 done

@@ -98,15 +98,10 @@ struct TableFederationTests {
         #expect(entries.count == 2 && entries.allSatisfy { $0["recall"] is Double && $0["f1"] is Double })
     }
 
-    /// Differential privacy on a table, as `--feature-ranges` makes it sound: the scaling
-    /// comes from public bounds (data/wdbc/wdbc-ranges.csv), so no client sends statistics
-    /// and the versions carry nothing about the rows outside ε. Twenty hospitals, clip 0.5,
-    /// σ = 4, stopped at ε = 8 (δ = 1e-5). Single private runs vary: of 15 runs here the
-    /// final model scored 55-96% (the noise of the last aggregates can undo the run), the
-    /// best version 80-96% (scripts/bench-table-privacy.sh, BENCHMARKS.md). Every version is
-    /// a DP release, so the bar is on the best: 75%, above the 63% of always saying `benign`.
-    @Test(arguments: TestTransport.allCases)
-    func publicBoundsLetTwentyHospitalsTrainPrivatelyWellAboveTheMajorityClass(on broker: TestTransport) async throws {
+    /// The configuration of a WDBC federation scaled by the public bounds of
+    /// data/wdbc/wdbc-ranges.csv (`--feature-ranges`), `clients` hospitals on a
+    /// Dirichlet(0.5) label skew.
+    func publicBoundsConfig(clients: Int) throws -> SimulationConfig {
         let text = try String(contentsOfFile: packageRoot + "/data/wdbc/wdbc-ranges.csv", encoding: .utf8)
         let columns = try CSVTable.load(path: Self.wdbc.path, label: "diagnosis").columns
         var config = SimulationConfig()
@@ -115,25 +110,54 @@ struct TableFederationTests {
         config.classNames = ["benign", "malignant"]
         config.publicStandardization = try FeatureRanges(parsing: text).standardization(for: columns.features)
         config.model = try ModelSpec.resolve("dense:64,relu,dense:2", input: .flat(30), classCount: 2)
-        config.clients = 20
+        config.clients = clients
         config.concurrency = 5
         config.partition = .dirichlet(alpha: 0.5)
-        config.seed = 2
-        config.targetAccuracy = 1
         config.maxSeconds = 60
-        config.privacy = try DifferentialPrivacy(clipNorm: 0.5, noiseMultiplier: 4, targetEpsilon: 8, population: 20)
         config.evaluationPacing = EvaluationPacing(minimumInterval: .milliseconds(50))
+        return config
+    }
+
+    /// Public bounds instead of statistics: no client announces, no quorum is waited for,
+    /// every version carries the bounds, and five hospitals still reach 95% (seed 1: 96.5%
+    /// best in 15 s runs, against 97.4% with statistics; BENCHMARKS.md).
+    @Test(arguments: TestTransport.allCases)
+    func publicBoundsReplaceTheStatisticsAndFiveHospitalsReachNinetyFivePercent(on broker: TestTransport) async throws {
+        var config = try publicBoundsConfig(clients: 5)
+        config.targetAccuracy = 0.95
         let clients = try config.clientSettings()
         #expect(config.statisticsQuorum == nil && !clients.sharesStatistics && clients.tableFederation)
+        #expect(config.tableScaling == .publicBounds(try #require(config.publicStandardization)))
+        let connector = try broker.connector(name: "fedq-table-tests")
+        let result = try await Simulation(config: config).run(connect: connector.connect)
+        await connector.close()
+        #expect(result.standardization == config.publicStandardization)
+        #expect(result.summary.reachedTarget, "best accuracy \(result.summary.bestAccuracy)")
+        #expect(result.summary.updatesApplied + result.summary.updatesDroppedStale + result.summary.updatesRejected == result.summary.updatesPublished)
+    }
+
+    /// Differential privacy on a table, as `--feature-ranges` makes it sound: twenty
+    /// hospitals, clip 0.5, σ = 4, stopped at ε = 8 (δ = 1e-5). What this asserts is the
+    /// mechanism: the versions carried only the public bounds, ε stopped at the target, and
+    /// every update is booked. It asserts no accuracy: a single private run of 20 clients
+    /// varies too much (final 57-96% over 30 runs of this configuration here, median 88.5%,
+    /// a collapse in about one run in 30; BENCHMARKS.md gives the distribution), and the
+    /// test above checks what the bounds cost without noise.
+    @Test(arguments: TestTransport.allCases)
+    func publicBoundsLetTwentyHospitalsTrainPrivatelyUpToTheTargetEpsilon(on broker: TestTransport) async throws {
+        var config = try publicBoundsConfig(clients: 20)
+        config.seed = 2
+        config.targetAccuracy = 1
+        config.privacy = try DifferentialPrivacy(clipNorm: 0.5, noiseMultiplier: 4, targetEpsilon: 8, population: 20)
         let connector = try broker.connector(name: "fedq-table-tests")
         let result = try await Simulation(config: config).run(connect: connector.connect)
         await connector.close()
         let summary = result.summary
-        // The versions carried the public bounds, not anything made of the rows.
         #expect(result.standardization == config.publicStandardization)
         let privacy = try #require(summary.privacy)
         #expect(privacy.epsilon <= 8 && privacy.epsilon > 7, "ε \(privacy.epsilon)")
-        #expect(summary.bestAccuracy >= 0.75, "best accuracy \(summary.bestAccuracy)")
+        // The run ended at the budget: the aggregate that would have passed it was refused.
+        #expect(summary.rejectedByReason["privacy-budget", default: 0] > 0)
         #expect(summary.updatesApplied + summary.updatesDroppedStale + summary.updatesRejected == summary.updatesPublished)
     }
 }
