@@ -42,6 +42,7 @@ struct Train: ParsableCommand {
         guard batch > 0 else { throw ValidationError("--batch must be positive") }
         guard threads > 0 else { throw ValidationError("--threads must be positive") }
         if datasetOptions.table == nil { _ = try modelOptions.modelSpec() }  // MNIST; a table's shape is known once it is read
+        _ = try datasetOptions.publicStandardization()
         guard LearningRateSchedule(rawValue: lrSchedule) != nil else {
             throw ValidationError("--lr-schedule must be cosine or constant, got \(lrSchedule)")
         }
@@ -54,7 +55,9 @@ struct Train: ParsableCommand {
         BLASThreads.set(threads)
         let data =
             if let table = datasetOptions.table {
-                try TrainingData.csv(path: table.path, label: table.label, testFraction: table.testFraction, seed: seed)
+                try TrainingData.csv(
+                    path: table.path, label: table.label, testFraction: table.testFraction, seed: seed,
+                    standardization: datasetOptions.publicStandardization())
             } else {
                 try TrainingData.mnist(directory: self.data)
             }

@@ -14,11 +14,16 @@ struct TrainingData {
         return TrainingData(train: train, test: test, shape: .mnist, classNames: (0...9).map(String.init))
     }
 
-    static func csv(path: String, label: String, testFraction: Double, seed: UInt64) throws -> TrainingData {
+    /// - Parameter standardization: public bounds' scaling (`--feature-ranges`); nil: the
+    ///   training rows' statistics.
+    static func csv(
+        path: String, label: String, testFraction: Double, seed: UInt64, standardization: Standardization? = nil
+    ) throws -> TrainingData {
         // The same split and standardisation code the federation runs, with one "client"
         // holding every training row.
         let table = try TableSource(path: path, label: label, testFraction: testFraction).split(seed: seed)
-        let prepared = table.standardized(with: table.statistics(of: Array(0..<table.train.count)).standardization)
+        let prepared = table.standardized(
+            with: standardization ?? table.statistics(of: Array(0..<table.train.count)).standardization)
         return TrainingData(
             train: prepared.train, test: prepared.test, shape: .flat(table.train.featureCount),
             classNames: table.classNames)

@@ -102,6 +102,8 @@ import Testing
         (["simulate", "--dataset", ArgumentTests.hospitals, "--label", "diagnosis", "--model", "dense:8,relu,dense:2", "--dp-clip", "1", "--dp-noise-multiplier", "1"],
          "--dp-clip on a --dataset table needs --feature-ranges FILE"),
         (["simulate", "--feature-ranges", ArgumentTests.hospitalRanges], "--feature-ranges needs --dataset (MNIST needs no scaling)"),
+        (["train", "--dataset", ArgumentTests.hospitals, "--label", "diagnosis", "--model", "dense:8,relu,dense:2", "--feature-ranges", ArgumentTests.wdbcRanges],
+         "wdbc-ranges.csv: no range for `hospital`"),
         (["simulate", "--dataset", ArgumentTests.hospitals, "--label", "diagnosis", "--model", "dense:8,relu,dense:2", "--feature-ranges", "no-such-ranges.csv"],
          "--feature-ranges: no-such-ranges.csv: no such file, not readable or not UTF-8"),
         (["simulate", "--dataset", ArgumentTests.hospitals, "--label", "diagnosis", "--model", "dense:8,relu,dense:2", "--feature-ranges", ArgumentTests.wdbcRanges],
@@ -121,6 +123,22 @@ import Testing
         let error = try #require(refusal(arguments))
         #expect(Fedq.message(for: error).contains(message))
         #expect(Fedq.exitCode(for: error) == .validationFailure)
+    }
+
+    /// `fedq train --feature-ranges` scales the table by the bounds, as a federation would:
+    /// every row of WDBC lies within them, so every scaled value lies in [-1, 1], which the
+    /// training rows' own standardisation does not give.
+    @Test func trainScalesATableByPublicBoundsWhenGiven() throws {
+        let table = URL(fileURLWithPath: Self.hospitals).deletingLastPathComponent().appendingPathComponent("wdbc.csv").path
+        let command = try #require(
+            try Fedq.parseAsRoot(["train", "--dataset", table, "--label", "diagnosis", "--feature-ranges", Self.wdbcRanges]) as? Train)
+        let bounds = try #require(try command.datasetOptions.publicStandardization())
+        let scaled = try TrainingData.csv(path: table, label: "diagnosis", testFraction: 0.2, seed: 1, standardization: bounds)
+        let own = try TrainingData.csv(path: table, label: "diagnosis", testFraction: 0.2, seed: 1)
+        #expect(scaled.train.features.allSatisfy { (-1...1).contains($0) })
+        #expect(scaled.test.features.allSatisfy { (-1...1).contains($0) })
+        #expect(!own.train.features.allSatisfy { (-1...1).contains($0) })
+        #expect(scaled.train.count == own.train.count && scaled.train.labels == own.train.labels)
     }
 
     @Test func validCommandLinesParseToTheirCommands() throws {
