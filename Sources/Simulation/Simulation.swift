@@ -201,7 +201,11 @@ public struct Simulation: Sendable {
             var lastApplied = 0
             var lastTime = 0.0
             while !stop.isRequested {
-                try await Task.sleep(for: .milliseconds(250))
+                // Sampled every 250 ms, but the target ends the run within milliseconds of the
+                // evaluation that met it: a small model's fleet publishes thousands of updates
+                // in 250 ms (WDBC: 973 to the target, 7,354 by the next sample), which trained
+                // on past the goal and left a final model unlike the one that met it.
+                _ = try await target.reached(within: .milliseconds(250))
                 let elapsed = (ContinuousClock.now - started).seconds
                 let accounting = await books()
                 let rate = Double(accounting.applied - lastApplied) / max(1e-9, elapsed - lastTime)
@@ -296,6 +300,18 @@ final class TargetWatch: Sendable {
     }
 
     var reached: Bool { state.withLock { $0.reached } }
+
+    /// Waits until the target is reached or `duration` has passed; returns whether it was.
+    /// It polls every 2 ms rather than waiting on a continuation: the run loop is its only
+    /// caller, a few hundred cheap wakeups a second cost nothing beside training, and there
+    /// is no continuation to leak when the loop is cancelled.
+    func reached(within duration: Duration) async throws -> Bool {
+        let deadline = ContinuousClock.now + duration
+        while !reached && ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(2))
+        }
+        return reached
+    }
     var secondsToTarget: Double? { state.withLock { $0.secondsToTarget } }
     var updatesToTarget: Int? { state.withLock { $0.updatesToTarget } }
     var latestAccuracy: Double? { state.withLock { $0.latestAccuracy } }

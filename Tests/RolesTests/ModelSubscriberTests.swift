@@ -96,6 +96,23 @@ struct ModelSubscriberTests {
         await setup.close()
     }
 
+    /// The history a run's final accuracy is read from (its last record) stays in version
+    /// order: an older version evaluated after a newer one is scored, not recorded.
+    @Test func theHistoryKeepsVersionOrderWhenAnOlderVersionIsEvaluatedLate() async throws {
+        let pool = ComputePool<Network>(threads: 1, name: "fedq-eval-tests") { _ in Network(spec: .mlp, seed: 1) }
+        defer { pool.shutdown() }
+        let evaluator = Evaluator(
+            spec: spec, test: ClientTests.data.subset(Array(0..<100)), pool: pool,
+            pacing: EvaluationPacing(minimumInterval: .zero, share: 1), started: .now) { _, _ in }
+        let parameters = Network(spec: spec, seed: 1).parameters
+        let newer = try await evaluator.evaluate(GlobalModel(version: 5, parameters: parameters, updatesApplied: 0))
+        let older = try await evaluator.evaluate(GlobalModel(version: 2, parameters: parameters, updatesApplied: 0))
+        let again = try await evaluator.evaluate(GlobalModel(version: 5, parameters: parameters, updatesApplied: 0))
+        #expect(older.version == 2 && older.accuracy == newer.accuracy)
+        #expect(again == newer)
+        #expect(await evaluator.history.map(\.version) == [5])
+    }
+
     @Test func withoutAKeyGarbageIsDroppedAndUnsignedModelsTaken() async throws {
         let setup = try await Self.pipeline()
         let (_, models) = try await subscribe(setup)

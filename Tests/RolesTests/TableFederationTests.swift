@@ -86,12 +86,14 @@ struct TableFederationTests {
             #expect(abs(shipped.deviations[feature] - all.deviations[feature]) <= 1e-5 * all.deviations[feature])
         }
         #expect(shipped != FeatureStatistics(of: table.test).standardization)
-        #expect(summary.finalAccuracy >= 0.96, "final accuracy \(summary.finalAccuracy)")
+        // Each evaluated version and its accuracy, for a failure to say how the run went.
+        let trajectory = result.history.map { "v\($0.version) \(String(format: "%.3f", $0.accuracy))" }.joined(separator: ", ")
+        #expect(summary.finalAccuracy >= 0.96, "final accuracy \(summary.finalAccuracy); history: \(trajectory)")
         #expect(summary.updatesApplied + summary.updatesDroppedStale + summary.updatesRejected == summary.updatesPublished)
         let perClass = try #require(summary.perClass)
         #expect(perClass.map(\.name) == ["benign", "malignant"])
         let malignant = try #require(perClass.last)
-        #expect(malignant.recall > 0.85 && malignant.precision > 0.85, "malignant \(malignant)")
+        #expect(malignant.recall > 0.85 && malignant.precision > 0.85, "malignant \(malignant); history: \(trajectory)")
         // The JSON a script reads.
         let json = try JSONSerialization.jsonObject(with: summary.jsonData()) as? [String: Any]
         let entries = try #require(json?["per_class"] as? [[String: Any]])

@@ -70,6 +70,10 @@ public actor Evaluator {
     }
 
     /// Evaluates `model` now and records it (also used for the final model of a run).
+    ///
+    /// `history` stays in version order, newest last (a run's final accuracy is its last
+    /// record): the actor is free while the pool evaluates, so a pass over an older version
+    /// may end after a newer one was recorded; that record is returned, not kept.
     @discardableResult
     public func evaluate(_ model: GlobalModel) async throws -> EvaluationRecord {
         let test = testRows(for: model)
@@ -87,7 +91,7 @@ public actor Evaluator {
             version: model.version, seconds: (ContinuousClock.now - started).seconds,
             accuracy: evaluation.accuracy, loss: evaluation.loss, macroF1: evaluation.macroF1, dpEpsilon: model.privacyEpsilon,
             perClass: classNames.flatMap { ClassMetrics.of(evaluation, names: $0) })
-        if let last = history.last, last.version == record.version { return last }
+        if let last = history.last, last.version >= record.version { return last.version == record.version ? last : record }
         history.append(record)
         PipelineMetrics.evaluatedAccuracy.record(record.accuracy)
         onRecord(record, model)
