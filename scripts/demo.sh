@@ -15,6 +15,9 @@
 #       send signed statistics (never rows), and the coordinator waits for all of them;
 #       with --feature-ranges data/wdbc/wdbc-ranges.csv the table is scaled by those public
 #       bounds instead, and no client sends statistics
+#   FEDQ_REVOKED=FILE scripts/demo.sh --rabbitmq ...
+#       the coordinator sends the revocation list FILE (`fedq keys revoke`) to the workers
+#       on its signed version notices; no other role reads the file
 # Installs missing system packages, builds in release, runs, prints where the
 # report is, and stops everything it started.
 set -euo pipefail
@@ -62,6 +65,11 @@ if ((${#table[@]} > 0)); then
     [[ " ${table[*]} " == *" --feature-ranges "* ]] || coordinator_table+=(--statistics-quorum "$clients")
 fi
 
+# A revocation list goes to the coordinator alone: the workers get it from its notices.
+revoked=()
+if [[ -n "${FEDQ_REVOKED:-}" ]]; then revoked=(--revoked "$FEDQ_REVOKED"); fi
+unset FEDQ_REVOKED
+
 port="${FEDQ_DEMO_BROKER_PORT:-5698}"
 trap 'fedq_stop_roles_and_broker "$port"' EXIT
 scripts/broker.sh start "$port" >/dev/null
@@ -89,7 +97,7 @@ echo "demo: RabbitMQ at amqp://…@$broker, one identity per role ($ids), signed
 # administrator may declare or purge the topology.
 as fedq-admin "$fedq" topology apply --purge > "$out/topology.log" 2>&1
 as fedq-coordinator fedq_start_role "$out/coordinator.log" coordinator --checkpoint "$out/coordinator" \
-    --signing-key "$keys/coordinator.key" --issuer-key "$keys/issuer.pub" "${coordinator_table[@]}"
+    --signing-key "$keys/coordinator.key" --issuer-key "$keys/issuer.pub" "${revoked[@]}" "${coordinator_table[@]}"
 for worker in 1 2; do
     as fedq-worker fedq_start_role "$out/worker-$worker.log" worker \
         --issuer-key "$keys/issuer.pub" --coordinator-key "$keys/coordinator.pub" "${table[@]}"

@@ -17,7 +17,7 @@ public struct TrustOptions: ParsableArguments {
     public var coordinatorKey: String?
     @Option(help: "fleet, client: directory of client-<id>.key and client-<id>.cred (`fedq keys issue`); every update is signed.")
     public var credentials: String?
-    @Option(help: "worker (and a table federation's coordinator), with --issuer-key: a revocation list (`client ID` or `key HEX` a line, `fedq keys revoke`); updates (statistics) under a credential on it are refused. Read again whenever the file changes.")
+    @Option(help: "coordinator, with --signing-key: a revocation list (`client ID` or `key HEX` a line, `fedq keys revoke`) sent signed to every worker on its version notices; worker, with --issuer-key: a list of its own, on top of the coordinator's. Updates (a table federation's statistics) under a credential on either are refused. Read again whenever the file changes.")
     public var revoked: String?
 
     public init() {}
@@ -75,7 +75,8 @@ public struct TrustOptions: ParsableArguments {
             case "coordinator": signingKey == nil ? ["model versions go out unsigned (no --signing-key)"] : []
             case "worker":
                 (issuerKey == nil ? ["updates are taken from anyone holding the broker credential (no --issuer-key)"] : [])
-                    + (coordinatorKey == nil ? ["version notices are not verified (no --coordinator-key)"] : [])
+                    + (coordinatorKey == nil
+                        ? ["version notices are not verified and the coordinator's revocation list is not taken (no --coordinator-key)"] : [])
             case "eval": coordinatorKey == nil ? ["model versions are not verified (no --coordinator-key)"] : []
             default:
                 (credentials == nil ? ["updates go out unsigned (no --credentials)"] : [])

@@ -25,6 +25,11 @@ public struct MessageProperties: Sendable, Hashable {
         /// On a client update, a model version or a version notice: the 64-byte Ed25519
         /// signature (by the client's or the coordinator's key) of what docs/wire-format.md says.
         public static let signature = "x-fedq-signature"
+        /// On a version notice whose body is the coordinator's revocation list: the list's
+        /// serial (an integer, newer lists larger).
+        public static let revocationsSerial = "x-fedq-revocations-serial"
+        /// Beside it: the coordinator's Ed25519 signature of the list and its serial.
+        public static let revocationsSignature = "x-fedq-revocations-signature"
     }
 
     /// The update's or model version's id: consumers deduplicate on it.

@@ -57,25 +57,79 @@ public struct RevocationList: Sendable, Equatable {
         clients.contains(credential.clientID) || keys.contains(credential.publicKey.rawBytes)
     }
 
+    /// The list in its text format with one spelling per list: `client` lines by id, then
+    /// `key` lines by key, no comments. What the coordinator signs and sends workers, so
+    /// equal lists are equal bytes.
+    public var canonicalText: String {
+        let clientLines = clients.sorted().map { "client \($0)\n" }
+        let keyLines = keys.map { "key " + Hex.encode($0) + "\n" }.sorted()
+        return (clientLines + keyLines).joined()
+    }
+
+    /// Both lists' entries: what a worker checks when it has a file of its own and the
+    /// coordinator's list.
+    public func union(_ other: RevocationList) -> RevocationList {
+        RevocationList(clients: clients.union(other.clients), keys: keys.union(other.keys))
+    }
+
     /// The line that revokes `credential`'s key (`fedq keys revoke --credential`).
     public static func line(revokingKeyOf credential: ClientCredential) -> String {
         "key " + Hex.encode(credential.publicKey.rawBytes)
     }
 }
 
-/// The revocation list a process checks credentials against now, shared by its workers and
-/// replaced whole when the operator changes the file (`RevocationFile` in CLISupport). A
-/// lock, not an actor: the check sits on the per-update path of value types that do no I/O.
+/// The revocation list a process checks credentials against now, shared by its workers:
+/// its own file's (`--revoked`, replaced whole when the operator changes the file,
+/// `RevocationFile` in CLISupport), and on a worker also the coordinator's, which arrives
+/// signed on version notices (`adopt`). A credential on either is refused. A lock, not an
+/// actor: the check sits on the per-update path of value types that do no I/O.
 public final class Revocations: Sendable {
-    private let list: Mutex<RevocationList>
+    private struct State {
+        var local: RevocationList
+        var distributed = RevocationList()
+        var serial: UInt64?
+        /// Both, merged whenever either changes: the per-update check reads one list.
+        var effective: RevocationList
+    }
+    private let state: Mutex<State>
 
-    public init(_ list: RevocationList = RevocationList()) { self.list = Mutex(list) }
+    public init(_ list: RevocationList = RevocationList()) { state = Mutex(State(local: list, effective: list)) }
 
-    public var current: RevocationList { list.withLock { $0 } }
+    /// The process's own list (its file's).
+    public var current: RevocationList { state.withLock { $0.local } }
 
-    /// Whether the current list withdraws `credential`: checked under the lock, without
-    /// copying the list out (the per-update path).
-    public func revokes(_ credential: ClientCredential) -> Bool { list.withLock { $0.revokes(credential) } }
+    /// The coordinator's list last adopted, and its serial (nil: none adopted yet).
+    public var distributed: (list: RevocationList, serial: UInt64)? {
+        state.withLock { state in state.serial.map { (state.distributed, $0) } }
+    }
 
-    public func replace(with new: RevocationList) { list.withLock { $0 = new } }
+    /// Whether either list withdraws `credential`: checked under the lock, without copying
+    /// the lists out (the per-update path).
+    public func revokes(_ credential: ClientCredential) -> Bool { state.withLock { $0.effective.revokes(credential) } }
+
+    /// Replaces the process's own list (its file changed).
+    public func replace(with new: RevocationList) {
+        state.withLock {
+            $0.local = new
+            $0.effective = new.union($0.distributed)
+        }
+    }
+
+    /// Takes the coordinator's list if `serial` is newer than the one held: an older one,
+    /// replayed or overtaken on the way, never replaces a newer one.
+    /// - Returns: whether the list was taken.
+    @discardableResult
+    public func adopt(_ list: RevocationList, serial: UInt64) -> Bool {
+        state.withLock {
+            if let held = $0.serial, held >= serial { return false }
+            ($0.distributed, $0.serial) = (list, serial)
+            $0.effective = $0.local.union(list)
+            return true
+        }
+    }
+
+    /// Whether a list under `serial` would be taken (checked before verifying and parsing one).
+    public func wouldAdopt(serial: UInt64) -> Bool {
+        state.withLock { $0.serial.map { $0 < serial } ?? true }
+    }
 }

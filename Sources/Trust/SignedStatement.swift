@@ -46,6 +46,14 @@ public struct SignedStatement: Sendable, Equatable {
         SignedStatement(bytes: Array("FDQS-release-v1".utf8) + littleEndian(shard) + littleEndian(claim))
     }
 
+    /// The coordinator's revocation list on a version notice (docs/signing.md, "Revoking a
+    /// credential"): `"FDQS-revocations-v1" ‖ u64 LE serial ‖ SHA-256(body)`, the body being
+    /// the list's canonical text. The serial is signed with it, so an older list replayed
+    /// under a newer serial does not verify.
+    public static func revocations(serial: UInt64, body: [UInt8]) -> SignedStatement {
+        SignedStatement(bytes: Array("FDQS-revocations-v1".utf8) + littleEndian(serial) + Digest.sha256(body))
+    }
+
     static func littleEndian(_ value: UInt64) -> [UInt8] {
         (0..<8).map { UInt8(truncatingIfNeeded: value >> (8 * $0)) }
     }

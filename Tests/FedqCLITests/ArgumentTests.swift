@@ -90,6 +90,7 @@ import Testing
         (["coordinator", "--dp-clip", "1", "--dp-noise-multiplier", "1"], "--dp-population is needed with --dp-clip"),
         (["coordinator", "--statistics-quorum", "3"], "--statistics-quorum needs --dataset (MNIST needs no standardisation)"),
         (["worker", "--revoked", "revoked.txt"], "--revoked needs --issuer-key: without it no update carries a credential to revoke"),
+        (["coordinator", "--revoked", "revoked.txt"], "--revoked on the coordinator needs --signing-key: the list goes to the workers signed"),
         (["keys", "revoke", "--list", "revoked.txt"], "give either --clients or --credential"),
         (["keys", "revoke", "--list", "revoked.txt", "--clients", "3", "--credential", "c.cred"], "give either --clients or --credential"),
         (["keys", "revoke", "--list", "revoked.txt", "--clients", "9-3"], "--clients: '9-3' is not N or A-B with A <= B"),

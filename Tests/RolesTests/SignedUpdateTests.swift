@@ -158,6 +158,58 @@ import Wire
         #expect(try verifier.check(version: delivery([], notice), spec: spec).get() == 1_000_000)
     }
 
+    /// The coordinator's revocation list on a notice: taken when signed by the coordinator
+    /// and newer than the one held; a tampered list, another key's or a malformed one is
+    /// refused under its reason; an older serial, or no key to verify with, takes nothing.
+    @Test func aNoticesRevocationListIsTakenOnlySignedAndNewer() throws {
+        let verifier = ModelVerifier(coordinatorKey: coordinator.publicKey)
+        let (_, properties) = try model(7, signedBy: coordinator)
+        let list = RevocationList(clients: [12, 40])
+        func notice(_ signed: PipelineMessage.SignedRevocations, body: [UInt8]? = nil) -> Delivery {
+            var notice = PipelineMessage.versionNotice(properties, version: 7, spec: spec, signedBy: coordinator)
+            signed.attach(to: &notice)
+            return delivery(body ?? signed.body, notice)
+        }
+        let signed = PipelineMessage.SignedRevocations(list, serial: 1_000, signedBy: coordinator)
+        let held = Revocations()
+        let taken = try #require(try verifier.check(revocations: notice(signed), newerThan: held).get())
+        #expect(taken.list == list && taken.serial == 1_000)
+        // The notice's version still verifies with a list on it.
+        #expect(try verifier.check(version: notice(signed), spec: spec).get() == 7)
+        held.adopt(taken.list, serial: taken.serial)
+        #expect(try verifier.check(revocations: notice(signed), newerThan: held).get() == nil)
+        let older = PipelineMessage.SignedRevocations(RevocationList(), serial: 999, signedBy: coordinator)
+        #expect(try verifier.check(revocations: notice(older), newerThan: held).get() == nil)
+        // Newer, but not the coordinator's: an empty list would readmit clients 12 and 40.
+        let newer = PipelineMessage.SignedRevocations(RevocationList(), serial: 2_000, signedBy: coordinator)
+        let tampered = notice(newer, body: Array("client 1\n".utf8))
+        #expect(rejection(verifier.check(revocations: tampered, newerThan: held))?.reason == .unauthenticated)
+        let forged = PipelineMessage.SignedRevocations(RevocationList(), serial: 2_000, signedBy: SigningKey())
+        #expect(rejection(verifier.check(revocations: notice(forged), newerThan: held))?.reason == .unauthenticated)
+        var unsigned = PipelineMessage.versionNotice(properties, version: 7, spec: spec, signedBy: coordinator)
+        unsigned.headers[MessageProperties.HeaderName.revocationsSerial] = .int(3_000)
+        #expect(rejection(verifier.check(revocations: delivery([], unsigned), newerThan: held))?.detail == TrustError.missingSignature.reasonCode)
+        unsigned.headers[MessageProperties.HeaderName.revocationsSerial] = .string("3000")
+        #expect(rejection(verifier.check(revocations: delivery([], unsigned), newerThan: held))?.reason == .malformed)
+        // Signed, but not a list: refused as malformed, never a crash.
+        var garbage = PipelineMessage.versionNotice(properties, version: 7, spec: spec, signedBy: coordinator)
+        garbage.headers[MessageProperties.HeaderName.revocationsSerial] = .int(4_000)
+        let body = Array("clientele 5\n".utf8)
+        garbage.headers[MessageProperties.HeaderName.revocationsSignature] = .bytes(coordinator.sign(.revocations(serial: 4_000, body: body)))
+        #expect(rejection(verifier.check(revocations: delivery(body, garbage), newerThan: held))?.reason == .malformed)
+        // A worker without the coordinator's key takes no list at all.
+        #expect(try ModelVerifier(coordinatorKey: nil).check(revocations: notice(newer), newerThan: held).get() == nil)
+        #expect(held.distributed?.serial == 1_000 && held.distributed?.list == list)
+    }
+
+    /// A restarted coordinator keeps no serial: milliseconds since 1970 keep its lists newer.
+    @Test func aListsSerialGrowsWithTheClockAndWithinARun() {
+        let now = Date(timeIntervalSince1970: 1_800_000_000)
+        #expect(PipelineMessage.SignedRevocations.serial(after: nil, now: now) == 1_800_000_000_000)
+        #expect(PipelineMessage.SignedRevocations.serial(after: 1_800_000_000_000, now: now) == 1_800_000_000_001)
+        #expect(PipelineMessage.SignedRevocations.serial(after: 5, now: now) == 1_800_000_000_000)
+    }
+
     /// A table federation's model carries its standardisation inside the signed body: the
     /// subscriber gets exactly the coordinator's numbers, and one changed mean (the CRC
     /// resealed, so only the signature can tell) is refused as unauthenticated.

@@ -13,6 +13,41 @@ import Testing
 
     func keyHex(_ identity: ClientIdentity) -> String { identity.credential.publicKey.rawBytes.map { String(format: "%02x", $0) }.joined() }
 
+    /// What the coordinator signs: one spelling per list (sorted, no comments), which
+    /// parses back to the same list.
+    @Test func theCanonicalTextIsSortedAndReadsBackAsTheSameList() throws {
+        let (a, b) = (identity(4), identity(5))
+        let list = RevocationList(clients: [30, 2, 100], keys: [b.credential.publicKey.rawBytes, a.credential.publicKey.rawBytes])
+        let text = list.canonicalText
+        let keys = [keyHex(a), keyHex(b)].sorted()
+        #expect(text == "client 2\nclient 30\nclient 100\nkey \(keys[0])\nkey \(keys[1])\n")
+        #expect(try RevocationList(text: text) == list)
+        #expect(RevocationList().canonicalText.isEmpty)
+    }
+
+    /// A worker's file and the coordinator's list both count; a newer coordinator list
+    /// replaces the older, an older or equal serial never replaces a newer one, and the
+    /// file changing keeps the coordinator's.
+    @Test func aWorkerChecksItsOwnListAndTheCoordinatorsNewest() throws {
+        let (mine, theirs, later) = (identity(1), identity(2), identity(3))
+        let revocations = Revocations(RevocationList(clients: [1]))
+        #expect(revocations.distributed == nil && revocations.wouldAdopt(serial: 0))
+        #expect(revocations.adopt(RevocationList(clients: [2]), serial: 10))
+        #expect(revocations.revokes(mine.credential) && revocations.revokes(theirs.credential))
+        #expect(!revocations.revokes(later.credential))
+        // Replayed or overtaken: refused, the newer list stays.
+        #expect(!revocations.wouldAdopt(serial: 10) && !revocations.adopt(RevocationList(clients: [3]), serial: 10))
+        #expect(!revocations.adopt(RevocationList(), serial: 9))
+        #expect(revocations.distributed?.serial == 10 && revocations.revokes(theirs.credential))
+        // The coordinator withdrew client 2's revocation and added client 3.
+        #expect(revocations.adopt(RevocationList(clients: [3]), serial: 11))
+        #expect(!revocations.revokes(theirs.credential) && revocations.revokes(later.credential))
+        // The worker's file changed: the coordinator's list still counts.
+        revocations.replace(with: RevocationList())
+        #expect(!revocations.revokes(mine.credential) && revocations.revokes(later.credential))
+        #expect(revocations.current.isEmpty && revocations.distributed?.list == RevocationList(clients: [3]))
+    }
+
     @Test func theTextFormatNamesClientsAndKeys() throws {
         let lost = identity(9)
         let list = try RevocationList(text: """

@@ -18,7 +18,10 @@ struct CoordinatorCommand: AsyncParsableCommand {
             logs what became of every update. A second coordinator on the same --checkpoint \
             directory (a shared volume) is a standby: it waits until the first one is gone, \
             then resumes from its last checkpoint (give each its own --out). The partials \
-            queue has a single active consumer, so two coordinators never both apply.
+            queue has a single active consumer, so two coordinators never both apply. \
+            With --revoked and --signing-key, every version notice carries the revocation \
+            list, signed, and workers holding --coordinator-key refuse updates under it \
+            (docs/signing.md); the file is read again whenever it changes.
             """
     )
 
@@ -55,6 +58,10 @@ struct CoordinatorCommand: AsyncParsableCommand {
         }
         try shared.datasetOptions.checkPrivacy(enabled: try shared.privacy.settings(population: nil) != nil)
         _ = try shared.datasetOptions.publicStandardization()
+        if shared.trust.revoked != nil && shared.trust.signingKey == nil && (statisticsQuorum == nil || shared.trust.issuerKey == nil) {
+            throw ValidationError(
+                "--revoked on the coordinator needs --signing-key: the list goes to the workers signed (or, with --statistics-quorum, --issuer-key to check statistics against it)")
+        }
         _ = try shared.roleConnector(name: "fedq coordinator")
     }
 
@@ -87,12 +94,13 @@ struct CoordinatorCommand: AsyncParsableCommand {
         let signingKey = try shared.trust.loadSigningKey()
         // A table federation's statistics are signed like updates: the coordinator checks them.
         let statisticsIssuer = statisticsQuorum == nil ? nil : try shared.trust.loadIssuerKey()
-        // …and against the revocation list, when there is an issuer to check them with.
-        let statisticsRevocations = statisticsIssuer == nil ? nil : try shared.trust.loadRevocations()
+        // The revocation list: sent to the workers on every version notice, signed with
+        // --signing-key, and checked against statistics when there is an issuer.
+        let revocations = try shared.trust.loadRevocations()
         let statisticsQuorum = self.statisticsQuorum
         let tableScaling: TableScaling? =
             try shared.datasetOptions.publicStandardization().map { .publicBounds($0) } ?? statisticsQuorum.map { .statistics(quorum: $0) }
-        let following = shared.trust.followRevocations(into: statisticsRevocations, logger: logger)
+        let following = shared.trust.followRevocations(into: revocations, logger: logger)
         defer { following?.cancel() }
         shared.trust.warnIfUnauthenticated(role: "coordinator", logger: logger)
 
@@ -128,7 +136,7 @@ struct CoordinatorCommand: AsyncParsableCommand {
                     optimizer: ServerOptimizer(optimizerRule), store: store, settledWindow: settledWindow, stalenessHorizon: horizon,
                     maxBufferWait: maxBufferWait, privacy: privacy, signingKey: signingKey,
                     chunkSize: chunkSize, tableScaling: tableScaling, statisticsIssuer: statisticsIssuer,
-                    statisticsRevocations: statisticsRevocations, logger: logger
+                    revocations: revocations, logger: logger
                 ) { model in
                     if model.version % 10 == 0 {
                         logger.info("\(model.updatesApplied) updates applied", metadata: ["version": "\(model.version)"])

@@ -1,6 +1,7 @@
 import ArgumentParser
 import CLISupport
 import Roles
+import Trust
 import Wire
 
 /// `fedq worker`: one aggregator worker; start as many as the load needs.
@@ -17,8 +18,9 @@ struct WorkerCommand: AsyncParsableCommand {
             --max-staleness (1,000 versions by default) are dropped. Both are counted by the \
             coordinator (docs/robustness.md). With --issuer-key, updates not signed under a \
             credential of that issuer are refused as unauthenticated (docs/signing.md), and \
-            so are those under a credential on the --revoked list, which is read again \
-            whenever the file changes.
+            so are those under a credential on the coordinator's revocation list (it comes \
+            signed on its version notices: with --coordinator-key) or on the worker's own \
+            --revoked list, which is read again whenever the file changes.
             """
     )
 
@@ -66,7 +68,8 @@ struct WorkerCommand: AsyncParsableCommand {
         settings.shards = try shared.shards()
         settings.chunkSize = shared.chunks.chunkSize
         settings.exactPartials = exactPartials
-        settings.revocations = try shared.trust.loadRevocations()
+        // With an issuer, always a list: the coordinator's arrives on its notices.
+        settings.revocations = try shared.trust.loadRevocations() ?? (settings.issuer == nil ? nil : Revocations())
         let (shards, configured) = (settings.shards, settings)
         shared.trust.warnIfUnauthenticated(role: "worker", logger: logger)
         let supervisor = try shared.supervisor(role: "worker", logger: logger)

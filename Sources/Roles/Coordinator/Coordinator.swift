@@ -50,6 +50,16 @@ public actor Coordinator {
     var statisticsVerifier: StatisticsVerifier
     /// Which stream shard to ask a worker to release when another wants one.
     var balancer = ShardBalancer()
+    /// The list the notices carry (nil: none, or no key to sign it with).
+    private let revocations: Revocations?
+    /// `revocations` as last signed: signed again only when the list changes.
+    private var signedRevocations: PipelineMessage.SignedRevocations?
+    /// The current version's notice, without a list, to send again (`renoticeIfDue`).
+    private var lastNotice: MessageProperties?
+    private var lastNoticeSent = ContinuousClock.now
+    /// How often the current notice, and so the list, goes out again when no version
+    /// does: a worker started since the last version learns the list within this long.
+    static let revocationsRepeat = Duration.seconds(2)
 
     public var model: GlobalModel { machine.state.model }
     public var accounting: AggregationAccounting { machine.state.accounting }
@@ -68,8 +78,10 @@ public actor Coordinator {
     ///     than these is refused (`CheckpointError.otherScaling`).
     ///   - statisticsIssuer: take only statistics signed under a credential this key issued
     ///     to the client id they name (nil: unauthenticated, as updates without `--issuer-key`).
-    ///   - statisticsRevocations: with `statisticsIssuer`, refuse statistics under a
-    ///     credential on this list (`--revoked`), as workers refuse such updates.
+    ///   - revocations: the federation's revocation list (`--revoked`). With `signingKey`
+    ///     it rides signed on every version notice, so workers refuse updates under it
+    ///     without a file of their own; with `statisticsIssuer`, statistics under a
+    ///     credential on it are refused, as workers refuse such updates.
     /// - Throws: `CheckpointError` for an unreadable checkpoint or another run's.
     public init(
         transport: any Transport, spec: ModelSpec, initialParameters: [Float], strategy: AggregationStrategy,
@@ -77,7 +89,7 @@ public actor Coordinator {
         stalenessHorizon: Int = StalenessPolicy.defaultHorizon,
         maxBufferWait: Duration? = nil, privacy: DifferentialPrivacy? = nil, signingKey: SigningKey? = nil,
         chunkSize: Int = Chunk.defaultChunkSize, tableScaling: TableScaling? = nil, statisticsIssuer: VerifyingKey? = nil,
-        statisticsRevocations: Revocations? = nil,
+        revocations: Revocations? = nil,
         logger: Logger = Logger(label: "fedq", factory: { _ in SwiftLogNoOpLogHandler() }),
         onVersion: @escaping @Sendable (GlobalModel) -> Void = { _ in }
     ) throws(CheckpointError) {
@@ -98,7 +110,8 @@ public actor Coordinator {
                 settledIDs: SettledIndex(stalenessHorizon: stalenessHorizon, refusalWindow: settledWindow), strategy: name)
         machine = CoordinatorStateMachine(state: state, strategy: strategy, privacy: privacy)
         persistedStreams = state.streams
-        statisticsVerifier = StatisticsVerifier(spec: spec, issuer: statisticsIssuer, revocations: statisticsRevocations)
+        statisticsVerifier = StatisticsVerifier(spec: spec, issuer: statisticsIssuer, revocations: revocations)
+        self.revocations = signingKey == nil ? nil : revocations
         statistics = tableScaling?.quorum(featureCount: spec.inputSize, checkpointed: state.model.standardization)
         if case .publicBounds(let bounds) = tableScaling {
             // Versions already out meant their weights relative to the checkpoint's scaling:
@@ -147,9 +160,39 @@ public actor Coordinator {
         let (body, properties) = try PipelineMessage.encodeModel(model, spec: spec, signedBy: signingKey)
         try await transport.publish(
             body, exchange: PipelineTopology.modelsExchange, routingKey: "", properties: properties, mandatory: false, chunkSize: chunkSize)
-        let notice = PipelineMessage.versionNotice(properties, version: model.version, spec: spec, signedBy: signingKey)
-        try await transport.publish([], exchange: PipelineTopology.versionsExchange, routingKey: "", properties: notice, mandatory: false)
+        lastNotice = PipelineMessage.versionNotice(properties, version: model.version, spec: spec, signedBy: signingKey)
+        try await publishNotice()
         onVersion(model)
+    }
+
+    /// Sends workers the current version's notice, with the revocation list as it is now.
+    private func publishNotice() async throws {
+        guard var notice = lastNotice else { return }
+        var body: [UInt8] = []
+        if let revocations, let signingKey {
+            let list = revocations.current
+            if signedRevocations?.list != list {
+                signedRevocations = PipelineMessage.SignedRevocations(
+                    list, serial: PipelineMessage.SignedRevocations.serial(after: signedRevocations?.serial), signedBy: signingKey)
+                logger.notice("revocation list signed for the workers: \(list.clients.count) clients, \(list.keys.count) keys")
+            }
+            if let signed = signedRevocations {
+                signed.attach(to: &notice)
+                body = signed.body
+            }
+        }
+        try await transport.publish(body, exchange: PipelineTopology.versionsExchange, routingKey: "", properties: notice, mandatory: false)
+        lastNoticeSent = .now
+    }
+
+    /// Sends the current notice again if the revocation list changed since the last one
+    /// (at once: a revoked client must be shut out before the next version), or if
+    /// `revocationsRepeat` passed (for workers started since).
+    func renoticeIfDue() async throws {
+        guard let revocations else { return }
+        if revocations.current != signedRevocations?.list || ContinuousClock.now - lastNoticeSent >= Self.revocationsRepeat {
+            try await publishNotice()
+        }
     }
 
     /// Consumes partials, and answers late joiners' model requests, until cancelled.
@@ -166,6 +209,14 @@ public actor Coordinator {
                 group.addTask { for try await delivery in statistics { try await self.takeStatistics(delivery) } }
             }
             group.addTask { try await PipelineMetrics.watch(PipelineTopology.partialsQueue, on: self.transport) }
+            if revocations != nil {
+                group.addTask {
+                    while true {
+                        try await Task.sleep(for: .milliseconds(500))
+                        try await self.renoticeIfDue()
+                    }
+                }
+            }
             if let wait = maxBufferWait {
                 group.addTask {
                     while true {

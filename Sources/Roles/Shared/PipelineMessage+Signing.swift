@@ -65,7 +65,7 @@ public struct ModelVerifier: Sendable {
     /// applied to rows nobody knows how to scale. Version notices carry no section and are
     /// not affected.
     public let requiresStandardization: Bool
-    private let logger: Logger
+    let logger: Logger
 
     public init(
         coordinatorKey: VerifyingKey?, requiresStandardization: Bool = false,

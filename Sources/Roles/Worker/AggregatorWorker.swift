@@ -95,6 +95,13 @@ public actor AggregatorWorker {
                 let verifier = ModelVerifier(coordinatorKey: self.settings.coordinatorKey, logger: self.logger)
                 for try await delivery in versions {
                     if let version = verifier.version(delivery, spec: self.spec) { await self.heard(version) }
+                    // The coordinator's revocation list rides on its notices, signed apart.
+                    if let held = self.settings.revocations, let (list, serial) = verifier.revocations(delivery, newerThan: held),
+                        held.adopt(list, serial: serial)
+                    {
+                        self.logger.notice(
+                            "revocation list \(serial) from the coordinator: \(list.clients.count) clients, \(list.keys.count) keys")
+                    }
                     try await delivery.ack()
                 }
             }
