@@ -6,5 +6,7 @@ public func writeJSON(_ value: some Encodable, to path: String) throws {
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
     encoder.keyEncodingStrategy = .convertToSnakeCase
-    try encoder.encode(value).write(to: URL(fileURLWithPath: path))
+    // Atomically (a temporary file, then a rename): role summaries are rewritten every
+    // second while `fedq report` reads them, which once read one half-written.
+    try encoder.encode(value).write(to: URL(fileURLWithPath: path), options: .atomic)
 }

@@ -11,8 +11,8 @@ import Trust
 /// The coordinator's revocation list reaches the workers on its version notices, signed:
 /// a worker with no list of its own refuses the updates of a client the operator revoked
 /// at the coordinator, a worker started after the last version learns the list from the
-/// notice the coordinator repeats, and a change to the list takes effect before the next
-/// version. On both brokers.
+/// notice the coordinator repeats before it consumes a single update, and a change to the
+/// list takes effect before the next version. On both brokers.
 @Suite(.serialized, .exclusiveBroker, .timeLimit(.minutes(3)))
 struct RevocationDistributionTests {
     static let spec = try! ModelSpec.synthetic(parameters: 8)
@@ -54,10 +54,13 @@ struct RevocationDistributionTests {
             strategy: AggregationStrategy(.fedBuff(bufferSize: 1)), optimizer: ServerOptimizer(.sgd(learningRate: 1)),
             signingKey: coordinatorKey, revocations: operatorsList)
         // Version 0's notice goes out before the worker subscribes: it learns the list from
-        // the notice the coordinator repeats (every `revocationsRepeat`), not from this one.
+        // the notice the coordinator repeats (every `Coordinator.noticeRepeat`), not from
+        // this one, and consumes no update before it has it.
         try await coordinator.announce()
         let running = try await InProcessPipeline.start(
             worker: worker, coordinator: coordinator, setup: setup, consuming: [PipelineTopology.updatesQueue, PipelineTopology.partialsQueue])
+        #expect(try await setup.queueStatus(PipelineTopology.updatesQueue).consumerCount == 1)
+        #expect(workersList.distributed != nil, "the worker consumed updates before it had the coordinator's list")
         let first = try #require(try await Self.adopted(after: nil, by: workersList), "the worker never got the coordinator's list")
         #expect(first.list == RevocationList(clients: [2]))
         #expect(workersList.current.isEmpty)
@@ -97,6 +100,38 @@ struct RevocationDistributionTests {
         running.cancel()
         _ = await running.result
         for connection in [setup, workerConnection, coordinatorConnection] { await connection.close() }
+        await connector.close()
+    }
+
+    /// With no coordinator to hear from, a worker waits `firstNoticeWait` and then consumes
+    /// all the same: it must not depend on the coordinator to start.
+    @Test(arguments: TestTransport.allCases)
+    func aWorkerWithNoCoordinatorToHearFromStartsAfterItsWait(on broker: TestTransport) async throws {
+        let connector = try broker.connector(name: "fedq-revocation-tests")
+        let setup = try await connector.connect()
+        try await PipelineTopology.declare(on: setup)
+        try await PipelineTopology.purge(on: setup)
+        let connection = try await connector.connect()
+        var settings = WorkerSettings(
+            flushUpdates: 1, staleness: StalenessPolicy(), defences: .off, issuer: SigningKey().publicKey,
+            coordinatorKey: SigningKey().publicKey)
+        settings.revocations = Revocations()
+        settings.firstNoticeWait = .milliseconds(400)
+        let worker = AggregatorWorker(transport: connection, spec: Self.spec, settings: settings)
+        let started = ContinuousClock.now
+        let running = Task { try await worker.run() }
+        var consumers = 0
+        for _ in 0..<500 {
+            consumers = try await setup.queueStatus(PipelineTopology.updatesQueue).consumerCount
+            if consumers > 0 { break }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        #expect(consumers == 1)
+        #expect(ContinuousClock.now - started >= .milliseconds(400))
+        #expect(settings.revocations?.distributed == nil)
+        running.cancel()
+        _ = await running.result
+        for transport in [setup, connection] { await transport.close() }
         await connector.close()
     }
 }

@@ -57,9 +57,10 @@ public actor Coordinator {
     /// The current version's notice, without a list, to send again (`renoticeIfDue`).
     private var lastNotice: MessageProperties?
     private var lastNoticeSent = ContinuousClock.now
-    /// How often the current notice, and so the list, goes out again when no version
-    /// does: a worker started since the last version learns the list within this long.
-    static let revocationsRepeat = Duration.seconds(2)
+    /// How often a signing coordinator sends its current notice (with its list) again when
+    /// no version goes out: a worker started since the last version waits for a notice
+    /// before it consumes (`WorkerSettings.firstNoticeWait`), and learns the list.
+    static let noticeRepeat = Duration.seconds(2)
 
     public var model: GlobalModel { machine.state.model }
     public var accounting: AggregationAccounting { machine.state.accounting }
@@ -187,12 +188,10 @@ public actor Coordinator {
 
     /// Sends the current notice again if the revocation list changed since the last one
     /// (at once: a revoked client must be shut out before the next version), or if
-    /// `revocationsRepeat` passed (for workers started since).
+    /// `noticeRepeat` passed (for workers started since).
     func renoticeIfDue() async throws {
-        guard let revocations else { return }
-        if revocations.current != signedRevocations?.list || ContinuousClock.now - lastNoticeSent >= Self.revocationsRepeat {
-            try await publishNotice()
-        }
+        let listChanged = revocations.map { $0.current != signedRevocations?.list } ?? false
+        if listChanged || ContinuousClock.now - lastNoticeSent >= Self.noticeRepeat { try await publishNotice() }
     }
 
     /// Consumes partials, and answers late joiners' model requests, until cancelled.
@@ -209,7 +208,8 @@ public actor Coordinator {
                 group.addTask { for try await delivery in statistics { try await self.takeStatistics(delivery) } }
             }
             group.addTask { try await PipelineMetrics.watch(PipelineTopology.partialsQueue, on: self.transport) }
-            if revocations != nil {
+            // Signed notices only: a worker waits for one (and its list) only if it can verify it.
+            if signingKey != nil {
                 group.addTask {
                     while true {
                         try await Task.sleep(for: .milliseconds(500))

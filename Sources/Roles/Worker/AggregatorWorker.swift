@@ -71,6 +71,7 @@ public actor AggregatorWorker {
     /// Consumes updates (and listens for new model versions) until cancelled. What it
     /// holds unconfirmed then goes back to the queue with its consumer, for another worker.
     public func run() async throws {
+        try await awaitRevocations()
         var shards: [Consumer] = []
         switch source {
         case .queues:
@@ -162,6 +163,45 @@ public actor AggregatorWorker {
     struct Held: Sendable {
         var shard: Int
         var delivery: Delivery
+    }
+
+    /// Before the first update: waits (at most `firstNoticeWait`) for a version notice, and
+    /// takes the revocation list on it, when the worker checks credentials against the
+    /// coordinator's list and holds none yet. A separate subscription, cancelled after: the
+    /// run's own is opened after the update consumers, as before.
+    private func awaitRevocations() async throws {
+        guard let held = settings.revocations, held.distributed == nil, let key = settings.coordinatorKey else { return }
+        let versions = try await PipelineTopology.subscribeToVersions(on: transport)
+        let verifier = ModelVerifier(coordinatorKey: key, logger: logger)
+        let spec = self.spec
+        let heard = try await withThrowingTaskGroup(of: ModelVersion?.self) { group in
+            group.addTask {
+                for try await delivery in versions {
+                    let version = verifier.version(delivery, spec: spec)
+                    if let (list, serial) = verifier.revocations(delivery, newerThan: held) { held.adopt(list, serial: serial) }
+                    try await delivery.ack()
+                    if let version { return version }
+                }
+                return nil
+            }
+            group.addTask {
+                try await Task.sleep(for: self.settings.firstNoticeWait)
+                return nil
+            }
+            let first = try await group.next() ?? nil
+            await versions.cancel()
+            group.cancelAll()
+            return first
+        }
+        if let heard {
+            machine.heard(heard)
+            if let list = held.distributed {
+                logger.notice("revocation list \(list.serial) from the coordinator: \(list.list.clients.count) clients, \(list.list.keys.count) keys")
+            }
+        } else {
+            logger.warning(
+                "no version notice from the coordinator within \(settings.firstNoticeWait): consuming updates without its revocation list until one comes")
+        }
     }
 
     /// Hands whatever is held now to `run`'s flusher (the end of a simulation); it is

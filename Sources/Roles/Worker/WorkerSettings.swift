@@ -27,10 +27,18 @@ public struct WorkerSettings: Sendable {
     /// The federation's issuer key (`--issuer-key`): with it, only updates signed under a
     /// credential it issued are taken; the rest are refused as `unauthenticated`.
     public var issuer: VerifyingKey?
-    /// Credentials withdrawn before they expire (`--revoked`), with `issuer`: updates under
-    /// one are refused as `unauthenticated` (`credential-revoked`). Shared by the process's
-    /// workers and replaced when the file changes.
+    /// Credentials withdrawn before they expire, with `issuer`: updates under one are
+    /// refused as `unauthenticated` (`credential-revoked`). The worker's own file's
+    /// (`--revoked`, replaced when the file changes) and, with `coordinatorKey`, the list the
+    /// coordinator signs on its version notices. Shared by the process's workers, so a new
+    /// session keeps the list the last one had.
     public var revocations: Revocations?
+    /// With `revocations` and `coordinatorKey`: how long a worker that holds no list from
+    /// the coordinator yet waits for a notice before it consumes updates (the coordinator
+    /// repeats its notice every 2 s), so that a new process does not admit a client the
+    /// coordinator's list revokes in its first seconds. After this it starts all the same,
+    /// with one warning line: a worker must not depend on the coordinator to start.
+    public var firstNoticeWait: Duration = .seconds(3)
     /// The coordinator's key (`--coordinator-key`): version notices it did not sign are dropped.
     public var coordinatorKey: VerifyingKey?
     /// The update queues to consume: every shard, so that no shard is left without
