@@ -129,7 +129,7 @@ struct Keys: ParsableCommand {
             }
             let joined = text.isEmpty || text.hasSuffix("\n") ? text : text + "\n"
             try Data((joined + lines.map { $0 + "\n" }.joined()).utf8).write(to: URL(fileURLWithPath: list), options: .atomic)
-            print("\(lines.count) entries added to \(list)")
+            print("\(lines.count) \(lines.count == 1 ? "entry" : "entries") added to \(list)")
         }
     }
 

@@ -21,6 +21,7 @@ import FoundationNetworking
         PipelineMetrics.queueReady(PipelineTopology.updatesQueue).record(12)
         PipelineMetrics.staleness.record(2)
         PipelineMetrics.dpEpsilon.record(1.5)
+        PipelineMetrics.revocationListSerial.record(1_796_592_956_965)
 
         let (data, response) = try await URLSession.shared.data(from: URL(string: "http://127.0.0.1:\(server.port)/metrics")!)
         await server.shutdown()

@@ -175,6 +175,7 @@ public actor Coordinator {
             if signedRevocations?.list != list {
                 signedRevocations = PipelineMessage.SignedRevocations(
                     list, serial: PipelineMessage.SignedRevocations.serial(after: signedRevocations?.serial), signedBy: signingKey)
+                PipelineMetrics.revocationListSerial.record(Double(signedRevocations?.serial ?? 0))
                 logger.notice("revocation list signed for the workers: \(list.clients.count) clients, \(list.keys.count) keys")
             }
             if let signed = signedRevocations {

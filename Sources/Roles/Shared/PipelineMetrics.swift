@@ -30,6 +30,7 @@ public enum PipelineMetric: String, CaseIterable, Sendable {
     case streamPartialsDropped = "fedq_stream_partials_dropped_total"
     case streamClaimsRejected = "fedq_stream_claims_rejected_total"
     case streamOffsetsLost = "fedq_stream_offsets_lost_total"
+    case revocationListSerial = "fedq_revocation_list_serial"
 
     /// What swift-metrics type makes it, and so its Prometheus type.
     public enum Kind: Sendable, Equatable {
@@ -52,7 +53,7 @@ public enum PipelineMetric: String, CaseIterable, Sendable {
             .partialsReceived, .reconnects, .modelsRejected, .modelRequestsRefused, .updatesClipped, .statisticsReceived,
             .statisticsRejected, .streamPartialsDropped, .streamClaimsRejected, .streamOffsetsLost:
             .counter
-        case .modelVersion, .evaluatedAccuracy, .queueReady, .dpEpsilon: .gauge
+        case .modelVersion, .evaluatedAccuracy, .queueReady, .dpEpsilon, .revocationListSerial: .gauge
         // Staleness is counted in versions: buckets that separate fresh from stale.
         case .staleness: .histogram(buckets: [0, 1, 2, 3, 5, 8, 13, 21, 34, 55])
         case .aggregationDuration: .timer
@@ -102,6 +103,8 @@ public enum PipelineMetric: String, CaseIterable, Sendable {
             "Stream partials the coordinator dropped by the offsets they cover: copy (taken before), superseded (read under an old claim, read again by the new one) or gap (parked; the reader is sent back)."
         case .streamOffsetsLost:
             "Offsets of a stream shard that retention removed before this worker read them: client updates lost, at most that many (docs/cluster.md, Retention)."
+        case .revocationListSerial:
+            "Serial of the revocation list the coordinator signed last, or this worker took from its notices last (milliseconds since 1970 when it was signed): every worker should show the coordinator's."
         case .streamClaimsRejected:
             "Stream shard claims refused (coordinator: a broken announcement) and claim answers dropped (worker: broken, unsigned or not the coordinator's), by reason."
         }
@@ -136,6 +139,7 @@ public enum PipelineMetrics {
         label: PipelineMetric.aggregationDuration.name, preferredDisplayUnit: .seconds)
     public static let evaluatedAccuracy = Gauge(label: PipelineMetric.evaluatedAccuracy.name)
     public static let dpEpsilon = Gauge(label: PipelineMetric.dpEpsilon.name)
+    public static let revocationListSerial = Gauge(label: PipelineMetric.revocationListSerial.name)
     public static let modelRequestsRefused = Counter(label: PipelineMetric.modelRequestsRefused.name)
     public static let updatesClipped = Counter(label: PipelineMetric.updatesClipped.name)
     public static let statisticsReceived = Counter(label: PipelineMetric.statisticsReceived.name)

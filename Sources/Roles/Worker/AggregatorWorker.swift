@@ -4,6 +4,7 @@ import Foundation
 import Learning
 import Logging
 import Messaging
+import Trust
 import Wire
 
 /// A competing consumer on the updates queue (on every shard of it, `UpdateShards`): decodes each client update
@@ -97,12 +98,7 @@ public actor AggregatorWorker {
                 for try await delivery in versions {
                     if let version = verifier.version(delivery, spec: self.spec) { await self.heard(version) }
                     // The coordinator's revocation list rides on its notices, signed apart.
-                    if let held = self.settings.revocations, let (list, serial) = verifier.revocations(delivery, newerThan: held),
-                        held.adopt(list, serial: serial)
-                    {
-                        self.logger.notice(
-                            "revocation list \(serial) from the coordinator: \(list.clients.count) clients, \(list.keys.count) keys")
-                    }
+                    if let held = self.settings.revocations { Self.takeRevocations(delivery, into: held, verifier: verifier, logger: self.logger) }
                     try await delivery.ack()
                 }
             }
@@ -173,12 +169,12 @@ public actor AggregatorWorker {
         guard let held = settings.revocations, held.distributed == nil, let key = settings.coordinatorKey else { return }
         let versions = try await PipelineTopology.subscribeToVersions(on: transport)
         let verifier = ModelVerifier(coordinatorKey: key, logger: logger)
-        let spec = self.spec
+        let (spec, logger) = (self.spec, self.logger)
         let heard = try await withThrowingTaskGroup(of: ModelVersion?.self) { group in
             group.addTask {
                 for try await delivery in versions {
                     let version = verifier.version(delivery, spec: spec)
-                    if let (list, serial) = verifier.revocations(delivery, newerThan: held) { held.adopt(list, serial: serial) }
+                    Self.takeRevocations(delivery, into: held, verifier: verifier, logger: logger)
                     try await delivery.ack()
                     if let version { return version }
                 }
@@ -195,13 +191,18 @@ public actor AggregatorWorker {
         }
         if let heard {
             machine.heard(heard)
-            if let list = held.distributed {
-                logger.notice("revocation list \(list.serial) from the coordinator: \(list.list.clients.count) clients, \(list.list.keys.count) keys")
-            }
         } else {
             logger.warning(
                 "no version notice from the coordinator within \(settings.firstNoticeWait): consuming updates without its revocation list until one comes")
         }
+    }
+
+    /// Takes the coordinator's revocation list on a notice if it is newer than `held`'s and
+    /// signed: logged once, and the gauge set, so an operator sees every worker's serial.
+    private static func takeRevocations(_ delivery: Delivery, into held: Revocations, verifier: ModelVerifier, logger: Logger) {
+        guard let (list, serial) = verifier.revocations(delivery, newerThan: held), held.adopt(list, serial: serial) else { return }
+        PipelineMetrics.revocationListSerial.record(Double(serial))
+        logger.notice("revocation list \(serial) from the coordinator: \(list.clients.count) clients, \(list.keys.count) keys")
     }
 
     /// Hands whatever is held now to `run`'s flusher (the end of a simulation); it is
