@@ -6,6 +6,7 @@ import Aggregation
 import Foundation
 import Learning
 import Testing
+import Trust
 import Wire
 
 /// The coordinator's durable state: the checkpoint file, the update log, the window
@@ -48,6 +49,42 @@ import Wire
         let log = try String(contentsOfFile: store.logPath, encoding: .utf8).split(separator: "\n")
         #expect(log.first.map(String.init) == SettlementRecord.header.trimmingCharacters(in: .newlines))
         #expect(log.dropFirst().compactMap(SettlementRecord.init(line:)).map(\.id) == ids)
+    }
+
+    /// The serial of the coordinator's revocation list is checkpointed before the list goes
+    /// out: a successor (a restart, a standby on another host) whose clock is behind still
+    /// signs a larger serial, so the workers take its list.
+    @Test func aSuccessorSignsALargerRevocationSerialEvenWithItsClockBehind() async throws {
+        let store = try CoordinatorStore(directory: try scratch())
+        let key = SigningKey()
+        let broker = EmbeddedBroker()
+        let (transport, listener) = (broker.connect(), broker.connect())
+        try await PipelineTopology.declare(on: transport)
+        let notices = try await PipelineTopology.subscribeToVersions(on: listener)
+        var iterator = notices.makeAsyncIterator()
+        func coordinator(_ list: RevocationList) throws -> Coordinator {
+            try Coordinator(
+                transport: transport, spec: spec, initialParameters: [Float](repeating: 0, count: spec.parameterCount),
+                strategy: AggregationStrategy(.fedBuff(bufferSize: 2)), optimizer: ServerOptimizer(.sgd(learningRate: 1)), store: store,
+                signingKey: key, revocations: Revocations(list))
+        }
+        // Acknowledged: the subscription holds one unacknowledged notice at a time.
+        func serial(of notice: Delivery?) async throws -> Int64? {
+            try await notice?.ack()
+            return notice?.properties.headers[MessageProperties.HeaderName.revocationsSerial]?.intValue
+        }
+
+        try await coordinator(RevocationList(clients: [3])).announce()
+        let first = try #require(try await serial(of: try await iterator.next()))
+        #expect(try store.load(spec: spec, strategy: "fedbuff:2")?.revocationsSerial == UInt64(first))
+        // A predecessor whose clock ran an hour ahead signed the last list.
+        var ahead = try #require(try store.load(spec: spec, strategy: "fedbuff:2"))
+        ahead.revocationsSerial = UInt64(first) + 3_600_000
+        try store.commit(ahead, spec: spec, records: [])
+        try await coordinator(RevocationList(clients: [3, 4])).announce()
+        let next = try #require(try await serial(of: try await iterator.next()))
+        #expect(next == first + 3_600_001)
+        for connection in [transport, listener] { await connection.close() }
     }
 
     @Test func restartCutsTheLogBackToTheCheckpoint() throws {

@@ -202,7 +202,8 @@ import Wire
         #expect(held.distributed?.serial == 1_000 && held.distributed?.list == list)
     }
 
-    /// A restarted coordinator keeps no serial: milliseconds since 1970 keep its lists newer.
+    /// A list's serial: milliseconds since 1970, or one more than the last checkpointed
+    /// serial when that is larger (a predecessor's clock ran ahead).
     @Test func aListsSerialGrowsWithTheClockAndWithinARun() {
         let now = Date(timeIntervalSince1970: 1_800_000_000)
         #expect(PipelineMessage.SignedRevocations.serial(after: nil, now: now) == 1_800_000_000_000)

@@ -173,9 +173,16 @@ public actor Coordinator {
         if let revocations, let signingKey {
             let list = revocations.current
             if signedRevocations?.list != list {
-                signedRevocations = PipelineMessage.SignedRevocations(
-                    list, serial: PipelineMessage.SignedRevocations.serial(after: signedRevocations?.serial), signedBy: signingKey)
-                PipelineMetrics.revocationListSerial.record(Double(signedRevocations?.serial ?? 0))
+                // Checkpointed before it goes out: a successor signs a larger serial even if
+                // its clock is behind. With the stream ledger as last persisted, not as the
+                // held partials moved it: those are not acknowledged yet (`commit`).
+                let serial = PipelineMessage.SignedRevocations.serial(after: machine.state.revocationsSerial)
+                machine.signedRevocations(serial: serial)
+                var checkpoint = machine.state
+                checkpoint.streams = persistedStreams
+                try store?.commit(checkpoint, spec: spec, records: [])
+                signedRevocations = PipelineMessage.SignedRevocations(list, serial: serial, signedBy: signingKey)
+                PipelineMetrics.revocationListSerial.record(Double(serial))
                 logger.notice("revocation list signed for the workers: \(list.clients.count) clients, \(list.keys.count) keys")
             }
             if let signed = signedRevocations {

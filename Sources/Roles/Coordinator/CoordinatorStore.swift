@@ -121,6 +121,8 @@ public final class CoordinatorStore: Sendable {
         var standardizationDeviations: [UInt32]?
         /// The stream ledger; absent on queue shards (and in checkpoints before streams).
         var streams: StreamLedger?
+        /// The last revocation list's serial; absent without one (and in older checkpoints).
+        var revocationsSerial: UInt64?
     }
 
     /// The last committed state, or nil for a new directory. Cuts `updates.csv` back to
@@ -185,11 +187,13 @@ public final class CoordinatorStore: Sendable {
         } catch { throw corrupt("\(error)") }
         let standardization = try Self.standardization(meta, featureCount: spec.inputSize, corrupt: corrupt)
         try truncateLog(to: meta.logLength)
-        return CoordinatorState(
+        var state = CoordinatorState(
             model: GlobalModel(
                 version: meta.version, parameters: parameters, updatesApplied: meta.updatesApplied, standardization: standardization),
             optimizer: optimizer, accounting: meta.accounting, settledIDs: settled, strategy: meta.strategy,
             privacy: meta.privacy, streams: meta.streams ?? StreamLedger())
+        state.revocationsSerial = meta.revocationsSerial
+        return state
     }
 
     /// The checkpoint's standardisation, checked as a model version's section would be: the
@@ -223,7 +227,7 @@ public final class CoordinatorStore: Sendable {
             versionedCount: versioned.count,
             standardizationMeans: state.model.standardization?.means.map(\.bitPattern),
             standardizationDeviations: state.model.standardization?.deviations.map(\.bitPattern),
-            streams: state.streams.shards.isEmpty ? nil : state.streams)
+            streams: state.streams.shards.isEmpty ? nil : state.streams, revocationsSerial: state.revocationsSerial)
         let metaBytes: [UInt8]
         do { metaBytes = [UInt8](try JSONEncoder().encode(meta)) } catch {
             throw .io(path: checkpointPath, reason: "cannot encode: \(error)")
