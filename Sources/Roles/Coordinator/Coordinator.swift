@@ -173,14 +173,9 @@ public actor Coordinator {
         if let revocations, let signingKey {
             let list = revocations.current
             if signedRevocations?.list != list {
-                // Checkpointed before it goes out: a successor signs a larger serial even if
-                // its clock is behind. With the stream ledger as last persisted, not as the
-                // held partials moved it: those are not acknowledged yet (`commit`).
-                let serial = PipelineMessage.SignedRevocations.serial(after: machine.state.revocationsSerial)
-                machine.signedRevocations(serial: serial)
-                var checkpoint = machine.state
-                checkpoint.streams = persistedStreams
-                try store?.commit(checkpoint, spec: spec, records: [])
+                // Kept before it goes out: a successor signs a larger serial even if its clock is behind.
+                let serial = PipelineMessage.SignedRevocations.serial(after: signedRevocations?.serial ?? store?.revocationsSerial())
+                try store?.recordRevocationsSerial(serial)
                 signedRevocations = PipelineMessage.SignedRevocations(list, serial: serial, signedBy: signingKey)
                 PipelineMetrics.revocationListSerial.record(Double(serial))
                 logger.notice("revocation list signed for the workers: \(list.clients.count) clients, \(list.keys.count) keys")

@@ -24,10 +24,6 @@ public struct CoordinatorState: Sendable {
     /// checkpointed with the model it went into, so a restart judges redelivered partials
     /// and tells a new reader where to start exactly as before the crash.
     public var streams = StreamLedger()
-    /// The serial of the last revocation list the coordinator signed (nil: none):
-    /// checkpointed before the list goes out, so a restarted or standby coordinator, whose
-    /// clock may be behind, still signs its next list with a larger one, which workers take.
-    public var revocationsSerial: UInt64?
 
     public init(
         model: GlobalModel, optimizer: ServerOptimizer, accounting: AggregationAccounting = AggregationAccounting(),

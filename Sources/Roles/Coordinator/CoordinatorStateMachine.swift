@@ -90,11 +90,6 @@ public struct CoordinatorStateMachine: Sendable {
         state.model.standardization = standardization
     }
 
-    /// Records the serial of a revocation list about to be signed (checkpointed with the state).
-    public mutating func signedRevocations(serial: UInt64) {
-        state.revocationsSerial = serial
-    }
-
     /// Updates the strategy buffers, not yet applied.
     public var bufferedUpdates: Int { strategy.pendingCount }
 

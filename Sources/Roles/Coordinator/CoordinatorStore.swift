@@ -85,6 +85,26 @@ public final class CoordinatorStore: Sendable {
     public let directory: String
     public var checkpointPath: String { directory + "/checkpoint.fedq" }
     public var logPath: String { directory + "/updates.csv" }
+    /// The serial of the last revocation list the coordinator signed, in decimal. A file of
+    /// its own, not a field of the checkpoint: it is written whenever the list changes,
+    /// which may be while the state holds changes that are not committed yet.
+    public var revocationsSerialPath: String { directory + "/revocations-serial" }
+
+    /// The serial `recordRevocationsSerial` wrote last (nil: none, or unreadable: the clock
+    /// then decides, as before there was a file).
+    public func revocationsSerial() -> UInt64? {
+        FileManager.default.contents(atPath: revocationsSerialPath)
+            .flatMap { String(data: $0, encoding: .utf8) }
+            .flatMap { UInt64($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+    }
+
+    /// Keeps `serial` before the list signed with it goes out, so a successor (a restart, a
+    /// standby on another host) whose clock is behind still signs a larger one.
+    public func recordRevocationsSerial(_ serial: UInt64) throws(CheckpointError) {
+        do {
+            try Data("\(serial)\n".utf8).write(to: URL(fileURLWithPath: revocationsSerialPath), options: .atomic)
+        } catch { throw .io(path: revocationsSerialPath, reason: "\(error)") }
+    }
 
     static let magic = Array("FEDQCKPT".utf8)
     static let formatVersion: UInt32 = 1
@@ -121,8 +141,6 @@ public final class CoordinatorStore: Sendable {
         var standardizationDeviations: [UInt32]?
         /// The stream ledger; absent on queue shards (and in checkpoints before streams).
         var streams: StreamLedger?
-        /// The last revocation list's serial; absent without one (and in older checkpoints).
-        var revocationsSerial: UInt64?
     }
 
     /// The last committed state, or nil for a new directory. Cuts `updates.csv` back to
@@ -187,13 +205,11 @@ public final class CoordinatorStore: Sendable {
         } catch { throw corrupt("\(error)") }
         let standardization = try Self.standardization(meta, featureCount: spec.inputSize, corrupt: corrupt)
         try truncateLog(to: meta.logLength)
-        var state = CoordinatorState(
+        return CoordinatorState(
             model: GlobalModel(
                 version: meta.version, parameters: parameters, updatesApplied: meta.updatesApplied, standardization: standardization),
             optimizer: optimizer, accounting: meta.accounting, settledIDs: settled, strategy: meta.strategy,
             privacy: meta.privacy, streams: meta.streams ?? StreamLedger())
-        state.revocationsSerial = meta.revocationsSerial
-        return state
     }
 
     /// The checkpoint's standardisation, checked as a model version's section would be: the
@@ -227,7 +243,7 @@ public final class CoordinatorStore: Sendable {
             versionedCount: versioned.count,
             standardizationMeans: state.model.standardization?.means.map(\.bitPattern),
             standardizationDeviations: state.model.standardization?.deviations.map(\.bitPattern),
-            streams: state.streams.shards.isEmpty ? nil : state.streams, revocationsSerial: state.revocationsSerial)
+            streams: state.streams.shards.isEmpty ? nil : state.streams)
         let metaBytes: [UInt8]
         do { metaBytes = [UInt8](try JSONEncoder().encode(meta)) } catch {
             throw .io(path: checkpointPath, reason: "cannot encode: \(error)")

@@ -38,8 +38,9 @@ extension PipelineMessage {
         }
 
         /// The serial of a list the coordinator signs at `now` after `previous` (the last one
-        /// it checkpointed): milliseconds since 1970, or one more than `previous` if that is
-        /// larger, so a successor whose clock is behind still signs a larger one.
+        /// it kept, `CoordinatorStore.revocationsSerial`): milliseconds since 1970, or one
+        /// more than `previous` if that is larger, so a successor whose clock is behind
+        /// still signs a larger one.
         public static func serial(after previous: UInt64?, now: Date = Date()) -> UInt64 {
             max(UInt64(max(0, now.timeIntervalSince1970 * 1000)), (previous ?? 0) + 1)
         }
