@@ -40,7 +40,7 @@ public enum RevocationFile {
             last = now
             do throws(TrustError) {
                 let list = try read(at: path)
-                guard list != revocations.current else { continue }
+                guard list != revocations.own else { continue }
                 revocations.replace(with: list)
                 logger.notice("revocation list \(path) read again: \(list.clients.count) clients, \(list.keys.count) keys")
             } catch {

@@ -95,8 +95,8 @@ public final class Revocations: Sendable {
 
     public init(_ list: RevocationList = RevocationList()) { state = Mutex(State(local: list, effective: list)) }
 
-    /// The process's own list (its file's).
-    public var current: RevocationList { state.withLock { $0.local } }
+    /// The process's own list (its file's; on the coordinator, the list it sends).
+    public var own: RevocationList { state.withLock { $0.local } }
 
     /// The coordinator's list last adopted, and its serial (nil: none adopted yet).
     public var distributed: (list: RevocationList, serial: UInt64)? {

@@ -36,20 +36,20 @@ import Trust
         let path = try file("client 1\n")
         defer { try? FileManager.default.removeItem(atPath: path) }
         let revocations = try #require(try TrustOptions.parse(["--revoked", path]).loadRevocations())
-        #expect(revocations.current.clients == [1])
+        #expect(revocations.own.clients == [1])
         let watching = Task {
             try await RevocationFile.watch(path, into: revocations, every: .milliseconds(20), logger: Logger(label: "test"))
         }
         defer { watching.cancel() }
         func waitFor(_ clients: Set<UInt64>) async throws {
-            for _ in 0..<200 where revocations.current.clients != clients { try await Task.sleep(for: .milliseconds(10)) }
-            #expect(revocations.current.clients == clients)
+            for _ in 0..<200 where revocations.own.clients != clients { try await Task.sleep(for: .milliseconds(10)) }
+            #expect(revocations.own.clients == clients)
         }
         try "client 1\nclient 2\n".write(toFile: path, atomically: true, encoding: .utf8)
         try await waitFor([1, 2])
         try "client 1\nclient 2\nclient oops\n".write(toFile: path, atomically: true, encoding: .utf8)
         try await Task.sleep(for: .milliseconds(200))
-        #expect(revocations.current.clients == [1, 2], "a broken change keeps the list before")
+        #expect(revocations.own.clients == [1, 2], "a broken change keeps the list before")
         try "client 2\n".write(toFile: path, atomically: true, encoding: .utf8)
         try await waitFor([2])
     }

@@ -63,7 +63,7 @@ struct RevocationDistributionTests {
         #expect(workersList.distributed != nil, "the worker consumed updates before it had the coordinator's list")
         let first = try #require(try await Self.adopted(after: nil, by: workersList), "the worker never got the coordinator's list")
         #expect(first.list == RevocationList(clients: [2]))
-        #expect(workersList.current.isEmpty)
+        #expect(workersList.own.isEmpty)
 
         let expiry = UInt64(Date().timeIntervalSince1970) + 3600
         let identities = [1, 2].reduce(into: [UInt64: ClientIdentity]()) { $0[$1] = .issue(clientID: $1, notAfter: expiry, by: issuer) }

@@ -45,7 +45,7 @@ import Testing
         // The worker's file changed: the coordinator's list still counts.
         revocations.replace(with: RevocationList())
         #expect(!revocations.revokes(mine.credential) && revocations.revokes(later.credential))
-        #expect(revocations.current.isEmpty && revocations.distributed?.list == RevocationList(clients: [3]))
+        #expect(revocations.own.isEmpty && revocations.distributed?.list == RevocationList(clients: [3]))
     }
 
     @Test func theTextFormatNamesClientsAndKeys() throws {

@@ -171,7 +171,7 @@ public actor Coordinator {
         guard var notice = lastNotice else { return }
         var body: [UInt8] = []
         if let revocations, let signingKey {
-            let list = revocations.current
+            let list = revocations.own
             if signedRevocations?.list != list {
                 // Kept before it goes out: a successor signs a larger serial even if its clock is behind.
                 let serial = PipelineMessage.SignedRevocations.serial(after: signedRevocations?.serial ?? store?.revocationsSerial())
@@ -193,7 +193,7 @@ public actor Coordinator {
     /// (at once: a revoked client must be shut out before the next version), or if
     /// `noticeRepeat` passed (for workers started since).
     func renoticeIfDue() async throws {
-        let listChanged = revocations.map { $0.current != signedRevocations?.list } ?? false
+        let listChanged = revocations.map { $0.own != signedRevocations?.list } ?? false
         if listChanged || ContinuousClock.now - lastNoticeSent >= Self.noticeRepeat { try await publishNotice() }
     }
 
