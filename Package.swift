@@ -177,6 +177,7 @@ let package = Package(
             dependencies: [
                 "FedqCLI", "FedqBench", "CLISupport", "RabbitMQTransport", "Messaging", "AMQP", "Roles", "Telemetry", "TestSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Yams", package: "Yams"),
             ],
             // Read through #filePath: a real run's outputs, not resources of the bundle.

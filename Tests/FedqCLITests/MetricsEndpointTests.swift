@@ -1,3 +1,4 @@
+import CoreMetrics
 import Foundation
 import Roles
 import Telemetry
@@ -15,13 +16,16 @@ import FoundationNetworking
 @Suite struct MetricsEndpointTests {
     @Test func everyMetricOfARolePassesPromtool() async throws {
         let server = try await SharedOptions.serveMetrics(role: "worker", host: "127.0.0.1", port: 0)
-        // Gauges are made by their first value, as a running pipeline sets them.
-        PipelineMetrics.modelVersion.record(3)
-        PipelineMetrics.evaluatedAccuracy.record(0.97)
+        // Gauges are made by their first value, as a running pipeline sets them. Made here,
+        // not through `PipelineMetrics`' statics: a static another test of this process
+        // touched before this one bootstrapped the metrics system is bound to the no-op
+        // factory for good (a role bootstraps before any metric, so it never meets this).
+        Gauge(label: PipelineMetric.modelVersion.name).record(3)
+        Gauge(label: PipelineMetric.evaluatedAccuracy.name).record(0.97)
         PipelineMetrics.queueReady(PipelineTopology.updatesQueue).record(12)
-        PipelineMetrics.staleness.record(2)
-        PipelineMetrics.dpEpsilon.record(1.5)
-        PipelineMetrics.revocationListSerial.record(1_796_592_956_965)
+        Recorder(label: PipelineMetric.staleness.name).record(2)
+        Gauge(label: PipelineMetric.dpEpsilon.name).record(1.5)
+        Gauge(label: PipelineMetric.revocationListSerial.name).record(1_796_592_956_965)
 
         let (data, response) = try await URLSession.shared.data(from: URL(string: "http://127.0.0.1:\(server.port)/metrics")!)
         await server.shutdown()
