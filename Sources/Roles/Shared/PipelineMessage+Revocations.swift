@@ -75,11 +75,10 @@ extension ModelVerifier {
         }
         let serial = UInt64(value)
         guard held.wouldAdopt(serial: serial), let coordinatorKey else { return .success(nil) }
-        guard let signature = headers[MessageProperties.HeaderName.revocationsSignature]?.bytesValue else {
-            return .failure(Rejection(reason: .unauthenticated, detail: TrustError.missingSignature.reasonCode))
-        }
-        guard coordinatorKey.verifies(signature, of: .revocations(serial: serial, body: delivery.body)) else {
-            return .failure(Rejection(reason: .unauthenticated, detail: TrustError.badSignature.reasonCode))
+        if let refused = Self.refusal(
+            of: headers[MessageProperties.HeaderName.revocationsSignature], over: .revocations(serial: serial, body: delivery.body), by: coordinatorKey)
+        {
+            return .failure(refused)
         }
         guard let text = String(validating: delivery.body, as: UTF8.self) else {
             return .failure(Rejection(reason: .malformed, detail: "revocation-list: not UTF-8"))

@@ -88,13 +88,10 @@ public struct ModelVerifier: Sendable {
 
     /// The decision alone, for tests: decode, then the signature over the body.
     public func check(model delivery: Delivery, spec: ModelSpec) -> Result<GlobalModel, Rejection> {
-        if let coordinatorKey {
-            guard let signature = delivery.properties.headers[MessageProperties.HeaderName.signature]?.bytesValue else {
-                return .failure(Rejection(reason: .unauthenticated, detail: TrustError.missingSignature.reasonCode))
-            }
-            guard coordinatorKey.verifies(signature, of: .model(body: delivery.body)) else {
-                return .failure(Rejection(reason: .unauthenticated, detail: TrustError.badSignature.reasonCode))
-            }
+        if let coordinatorKey,
+            let refused = Self.refusal(of: delivery.properties.headers[MessageProperties.HeaderName.signature], over: .model(body: delivery.body), by: coordinatorKey)
+        {
+            return .failure(refused)
         }
         do throws(WireError) {
             let model = try PipelineMessage.decodeModel(delivery, spec: spec)
@@ -117,15 +114,21 @@ public struct ModelVerifier: Sendable {
         guard specHash == spec.hash else {
             return .failure(Rejection(reason: .wrongModel, detail: "spec hash \(String(specHash, radix: 16))"))
         }
-        if let coordinatorKey {
-            guard let signature = headers[MessageProperties.HeaderName.signature]?.bytesValue else {
-                return .failure(Rejection(reason: .unauthenticated, detail: TrustError.missingSignature.reasonCode))
-            }
-            guard coordinatorKey.verifies(signature, of: .version(version, specHash: specHash)) else {
-                return .failure(Rejection(reason: .unauthenticated, detail: TrustError.badSignature.reasonCode))
-            }
+        if let coordinatorKey,
+            let refused = Self.refusal(of: headers[MessageProperties.HeaderName.signature], over: .version(version, specHash: specHash), by: coordinatorKey)
+        {
+            return .failure(refused)
         }
         return .success(version)
+    }
+
+    /// Why `signature` (a header's value) does not make `statement` the coordinator's:
+    /// missing (not bytes) or not its key's; nil when it does.
+    static func refusal(of signature: HeaderValue?, over statement: SignedStatement, by key: VerifyingKey) -> Rejection? {
+        guard let bytes = signature?.bytesValue else {
+            return Rejection(reason: .unauthenticated, detail: TrustError.missingSignature.reasonCode)
+        }
+        return key.verifies(bytes, of: statement) ? nil : Rejection(reason: .unauthenticated, detail: TrustError.badSignature.reasonCode)
     }
 
     private func accepted<T>(_ result: Result<T, Rejection>, _ delivery: Delivery) -> T? {
