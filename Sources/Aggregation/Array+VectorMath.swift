@@ -13,6 +13,18 @@ extension Array where Element == Float {
         }
     }
 
+    /// self[i] += fraction · (other[i] − self[i]): a step of an exponential moving average.
+    mutating func moveToward(_ other: [Float], by fraction: Float) {
+        precondition(other.count == count, "vector lengths differ")
+        withUnsafeMutableBufferPointer { target in
+            other.withUnsafeBufferPointer { source in
+                for index in 0..<target.count {
+                    target[index] += fraction * (source[index] - target[index])
+                }
+            }
+        }
+    }
+
     /// A copy with every element multiplied by `scale`.
     func scaled(by scale: Float) -> [Float] {
         [Float](unsafeUninitializedCapacity: count) { target, initialized in

@@ -15,23 +15,28 @@ public struct PrivacyOptions: ParsableArguments {
     public var dpTargetEpsilon: Double?
     @Option(parsing: .unconditional, help: "DP: clients in the federation, for each aggregate's sampling rate (updates / population). simulate: --clients.")
     public var dpPopulation: Int?
+    @Option(parsing: .unconditional, help: "DP with --dp-target-epsilon: when the budget is spent, the coordinator releases as the last version a moving average of the versions with this decay per version (default \(DifferentialPrivacy.defaultFinalAverageDecay); 0: none; costs no ε).")
+    public var dpFinalAverage: Double?
 
     public init() {}
 
     /// The flags `EnvironmentDefaults` fills from `FEDQ_DP_*` variables.
-    public static let environmentFlags = ["dp-clip", "dp-noise-multiplier", "dp-delta", "dp-target-epsilon", "dp-population"]
+    public static let environmentFlags = ["dp-clip", "dp-noise-multiplier", "dp-delta", "dp-target-epsilon", "dp-population", "dp-final-average"]
 
     public var isEnabled: Bool { dpClip != nil }
 
     public func validate() throws {
         guard isEnabled else {
             let given = [("--dp-noise-multiplier", dpNoiseMultiplier != nil), ("--dp-delta", dpDelta != nil),
-                         ("--dp-target-epsilon", dpTargetEpsilon != nil)].filter(\.1).map(\.0)
+                         ("--dp-target-epsilon", dpTargetEpsilon != nil), ("--dp-final-average", dpFinalAverage != nil)].filter(\.1).map(\.0)
             if let first = given.first { throw ValidationError("\(first) needs --dp-clip (which turns differential privacy on)") }
             return
         }
         guard dpNoiseMultiplier != nil else {
             throw ValidationError("--dp-clip needs --dp-noise-multiplier (0 clips without noise, which gives no privacy)")
+        }
+        if let dpFinalAverage, dpFinalAverage > 0, dpTargetEpsilon == nil {
+            throw ValidationError("--dp-final-average needs --dp-target-epsilon: the average is released when that budget runs out")
         }
         _ = try settings(population: dpPopulation ?? 1)
     }
@@ -47,7 +52,7 @@ public struct PrivacyOptions: ParsableArguments {
         do {
             return try DifferentialPrivacy(
                 clipNorm: dpClip, noiseMultiplier: dpNoiseMultiplier ?? 0, delta: dpDelta, targetEpsilon: dpTargetEpsilon,
-                population: population)
+                population: population, finalAverageDecay: dpFinalAverage ?? DifferentialPrivacy.defaultFinalAverageDecay)
         } catch {
             throw ValidationError(error.description)
         }

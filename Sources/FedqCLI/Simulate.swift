@@ -122,6 +122,9 @@ struct Simulate: AsyncParsableCommand {
                 format: "differential privacy: ε %.3f at δ %g over %d aggregates (clip %g, noise multiplier %g, mean sampling rate %.4f)%@",
                 privacy.epsilon, privacy.delta, privacy.steps, privacy.clip, privacy.noiseMultiplier, privacy.samplingRate,
                 summary.rejectedByReason["privacy-budget"].map { "; stopped at the target ε: \($0) updates refused" } ?? ""))
+            if let version = privacy.finalAverageVersion {
+                print("  the final model, version \(version), is the moving average of the versions (--dp-final-average; no ε spent)")
+            }
         }
         if summary.interrupted { print("interrupted after \(String(format: "%.1f", summary.seconds)) s") }
         print("report: \(report)")

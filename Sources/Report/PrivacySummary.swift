@@ -3,8 +3,9 @@ import Roles
 
 /// What a differentially private run spent, as `summary.json` states it: the keys
 /// `dp_epsilon`, `dp_delta`, `dp_noise_multiplier`, `dp_clip`, `dp_steps` and
-/// `dp_sampling_rate`, beside the summary's own (every one `null` when DP is off, so
-/// scripts index all summaries alike).
+/// `dp_sampling_rate`, and `dp_final_average_version` (the version that is the average of
+/// the versions, released when the budget ran out; null if none), beside the summary's own
+/// (every one `null` when DP is off, so scripts index all summaries alike).
 public struct PrivacySummary: Sendable, Equatable {
     /// ε spent at `delta`.
     public var epsilon: Double
@@ -15,14 +16,21 @@ public struct PrivacySummary: Sendable, Equatable {
     public var steps: Int
     /// The mean sampling rate of those steps: updates applied / steps / population.
     public var samplingRate: Double
+    /// The version released as the average of the versions when the budget ran out
+    /// (`IterateAverage`); nil when none was.
+    public var finalAverageVersion: UInt64?
 
-    public init(epsilon: Double, delta: Double, noiseMultiplier: Double, clip: Double, steps: Int, samplingRate: Double) {
+    public init(
+        epsilon: Double, delta: Double, noiseMultiplier: Double, clip: Double, steps: Int, samplingRate: Double,
+        finalAverageVersion: UInt64? = nil
+    ) {
         self.epsilon = epsilon
         self.delta = delta
         self.noiseMultiplier = noiseMultiplier
         self.clip = clip
         self.steps = steps
         self.samplingRate = samplingRate
+        self.finalAverageVersion = finalAverageVersion
     }
 
     public init(settings: DifferentialPrivacy, epsilon: Double, steps: Int, updatesApplied: Int) {
@@ -37,9 +45,11 @@ public struct PrivacySummary: Sendable, Equatable {
     /// What `coordinator` has spent so far (nil without differential privacy).
     public static func of(_ coordinator: Coordinator, settings: DifferentialPrivacy?) async -> PrivacySummary? {
         guard let settings, let epsilon = await coordinator.privacyEpsilon else { return nil }
-        return PrivacySummary(
+        var summary = PrivacySummary(
             settings: settings, epsilon: epsilon, steps: await coordinator.privacySteps ?? 0,
             updatesApplied: await coordinator.accounting.applied)
+        summary.finalAverageVersion = await coordinator.finalAverageVersion
+        return summary
     }
 
     enum CodingKeys: String, CodingKey {
@@ -49,6 +59,7 @@ public struct PrivacySummary: Sendable, Equatable {
         case clip = "dp_clip"
         case steps = "dp_steps"
         case samplingRate = "dp_sampling_rate"
+        case finalAverageVersion = "dp_final_average_version"
     }
 
     /// Writes the keys into the summary's own JSON object (nulls for nil).
@@ -61,6 +72,7 @@ public struct PrivacySummary: Sendable, Equatable {
         try container.encode(summary?.clip, forKey: .clip)
         try container.encode(summary?.steps, forKey: .steps)
         try container.encode(summary?.samplingRate, forKey: .samplingRate)
+        try container.encode(summary?.finalAverageVersion, forKey: .finalAverageVersion)
     }
 
     /// Reads the keys from the summary's own JSON object: nil when DP was off (`dp_clip`
@@ -73,6 +85,7 @@ public struct PrivacySummary: Sendable, Equatable {
             delta: try container.decode(Double.self, forKey: .delta),
             noiseMultiplier: try container.decode(Double.self, forKey: .noiseMultiplier), clip: clip,
             steps: try container.decode(Int.self, forKey: .steps),
-            samplingRate: try container.decode(Double.self, forKey: .samplingRate))
+            samplingRate: try container.decode(Double.self, forKey: .samplingRate),
+            finalAverageVersion: try container.decodeIfPresent(UInt64.self, forKey: .finalAverageVersion))
     }
 }

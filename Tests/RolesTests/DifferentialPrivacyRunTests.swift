@@ -69,6 +69,76 @@ struct DifferentialPrivacyRunTests {
         #expect(machine.bufferedUpdates == 0 && machine.state.privacy?.steps == 0)
     }
 
+    /// ε = 8 at σ = 1 with q = 0.2 allows a few aggregates, then refuses: the run that averages
+    /// releases the average of its versions once, and nothing after it.
+    func averagingRun(decay: Double?) throws -> (CoordinatorStateMachine, versions: [[Float]], last: CoordinatorStateMachine.Applied) {
+        var machine = coordinator(try DifferentialPrivacy(clipNorm: 1, noiseMultiplier: 1, targetEpsilon: 8, population: 10, finalAverageDecay: decay))
+        var versions = [machine.state.model.parameters]
+        while true {
+            _ = machine.receive(try partial(1))
+            _ = machine.receive(try partial(1))
+            let applying = try machine.applyBuffer()
+            let applied = try #require(applying)
+            if applied.refusal != nil { return (machine, versions, applied) }
+            versions.append(applied.model.parameters)
+        }
+    }
+
+    @Test func whenTheBudgetIsSpentTheAverageOfTheVersionsIsReleasedOnceAndNothingAfterIt() throws {
+        var (machine, versions, last) = try averagingRun(decay: 0.9)
+        #expect(versions.count >= 3, "ε = 8 should allow a few aggregates, got \(versions.count - 1)")
+        var expected = IterateAverage(decay: 0.9)
+        for version in versions { expected.include(version) }
+        #expect(last.refusal == .privacyBudget && last.releasesAverage && last.released)
+        #expect(last.records.map(\.reason) == [.privacyBudget, .privacyBudget])
+        #expect(last.model.version == UInt64(versions.count) && last.model.parameters == expected.parameters)
+        #expect(last.model.parameters != versions.last)
+        #expect(machine.state.budgetClosed && machine.state.model.parameters == expected.parameters)
+        // ε and the steps are those of the aggregates: the average spent nothing.
+        #expect(machine.state.privacy?.steps == versions.count - 1)
+        // Closed: even the smallest aggregate, which the budget alone might admit, is refused.
+        _ = machine.receive(try partial(1))
+        let applying = try machine.applyBuffer()
+        let after = try #require(applying)
+        #expect(after.refusal == .privacyBudget && !after.released && after.model.version == last.model.version)
+        #expect(machine.state.accounting.rejected[.privacyBudget] == 3)
+    }
+
+    @Test func withoutAnAverageTheBudgetRefusesAndReleasesNothing() throws {
+        let (machine, versions, last) = try averagingRun(decay: nil)
+        #expect(!last.released && last.model.version == UInt64(versions.count - 1))
+        #expect(machine.state.average == nil && !machine.state.budgetClosed)
+        #expect(try DifferentialPrivacy(clipNorm: 1, noiseMultiplier: 1, population: 10, finalAverageDecay: 0).finalAverageDecay == nil)
+        #expect(throws: DifferentialPrivacyError.self) {
+            try DifferentialPrivacy(clipNorm: 1, noiseMultiplier: 1, population: 10, finalAverageDecay: 1)
+        }
+    }
+
+    @Test func theAverageAndTheClosedBudgetSurviveARestart() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("fedq-dp-\(UUID().uuidString.prefix(6))").path
+        let store = try CoordinatorStore(directory: directory)
+        let privacy = try DifferentialPrivacy(clipNorm: 1, noiseMultiplier: 1, targetEpsilon: 8, population: 10, finalAverageDecay: 0.9)
+        var machine = coordinator(privacy)
+        _ = machine.receive(try partial(1))
+        _ = machine.receive(try partial(3))
+        let applying = try machine.applyBuffer()
+        try store.commit(machine.state, spec: spec, records: try #require(applying).records)
+        let loaded = try #require(try store.load(spec: spec, strategy: "fedbuff:2"))
+        #expect(loaded.average == machine.state.average && loaded.average?.count == 2 && !loaded.budgetClosed)
+        // Closed, and restarted: still closed, and the released average is the model.
+        let (closed, _, _) = try averagingRun(decay: 0.9)
+        try store.commit(closed.state, spec: spec, records: [])
+        let reloaded = try #require(try store.load(spec: spec, strategy: "fedbuff:2"))
+        #expect(reloaded.budgetClosed && reloaded.average == closed.state.average)
+        #expect(reloaded.model.parameters == closed.state.model.parameters)
+        var restarted = CoordinatorStateMachine(state: reloaded, strategy: AggregationStrategy(.fedBuff(bufferSize: 2)), privacy: privacy)
+        _ = restarted.receive(try partial(1))
+        _ = restarted.receive(try partial(1))
+        let refusing = try restarted.applyBuffer()
+        let refused = try #require(refusing)
+        #expect(refused.refusal == .privacyBudget && !refused.released)
+    }
+
     @Test func theSpentBudgetSurvivesARestart() throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("fedq-dp-\(UUID().uuidString.prefix(6))").path
         let store = try CoordinatorStore(directory: directory)
@@ -124,7 +194,9 @@ struct DifferentialPrivacyRunTests {
         let result = try await SimulationTests.run(config)
         let privacy = try #require(result.summary.privacy)
         #expect(privacy.epsilon <= 8 && privacy.epsilon > 0)
-        #expect(privacy.steps == Int(result.summary.modelVersions))
+        // One version per aggregate, and the last one is the versions' average (no step of its own).
+        #expect(privacy.steps + 1 == Int(result.summary.modelVersions))
+        #expect(privacy.finalAverageVersion == result.summary.modelVersions)
         #expect(privacy.clip == 1 && privacy.noiseMultiplier == 1 && privacy.delta == 1e-5)
         // The run stopped at its budget: the aggregates after it were refused and booked.
         #expect(result.summary.rejectedByReason["privacy-budget", default: 0] > 0)
@@ -135,7 +207,7 @@ struct DifferentialPrivacyRunTests {
         #expect(epsilons.count == result.history.count && epsilons == epsilons.sorted())
         // summary.json spells the keys the issue names.
         let json = try JSONSerialization.jsonObject(with: summary.jsonData()) as? [String: Any]
-        for key in ["dp_epsilon", "dp_delta", "dp_noise_multiplier", "dp_clip", "dp_steps", "dp_sampling_rate"] {
+        for key in ["dp_epsilon", "dp_delta", "dp_noise_multiplier", "dp_clip", "dp_steps", "dp_sampling_rate", "dp_final_average_version"] {
             #expect(json?[key] is NSNumber, "\(key) missing")
         }
         let reread = try JSONDecoder().decode(RunSummary.self, from: summary.jsonData())

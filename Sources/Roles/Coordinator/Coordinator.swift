@@ -70,6 +70,9 @@ public actor Coordinator {
     public var streamLedger: StreamLedger { machine.state.streams }
     /// Aggregates the accountant has recorded.
     public var privacySteps: Int? { machine.state.privacy?.steps }
+    /// The version released as the average of the versions when the privacy budget ran
+    /// out (the last one: nothing is applied after it); nil before that or without an average.
+    public var finalAverageVersion: UInt64? { machine.state.budgetClosed ? machine.state.model.version : nil }
 
     /// A coordinator with `store` resumes from its last checkpoint, if there is one.
     /// - Parameters:
@@ -313,6 +316,13 @@ public actor Coordinator {
                 "updates": "\(applied.records.count)", "epsilon": "\(machine.privacyEpsilon ?? 0)",
                 "version": "\(applied.model.version)",
             ])
+            if applied.releasesAverage {
+                logger.notice("privacy budget spent: the last version is the average of the versions so far; no aggregate is applied after it", metadata: [
+                    "version": "\(applied.model.version)", "decay": "\(machine.privacy?.finalAverageDecay ?? 0)",
+                ])
+                PipelineMetrics.modelVersion.record(applied.model.version)
+                try await announce()
+            }
             for delivery in acknowledged { try await delivery.ack() }
             return
         }

@@ -24,6 +24,12 @@ public struct CoordinatorState: Sendable {
     /// checkpointed with the model it went into, so a restart judges redelivered partials
     /// and tells a new reader where to start exactly as before the crash.
     public var streams = StreamLedger()
+    /// The average of the versions released so far, kept when a private run releases it at
+    /// the end of its budget (`DifferentialPrivacy.finalAverageDecay`); nil otherwise.
+    public var average: IterateAverage?
+    /// The privacy budget is spent and the average went out as the last version: no
+    /// aggregate is applied after it (checkpointed, so a restart does not reopen the budget).
+    public var budgetClosed = false
 
     public init(
         model: GlobalModel, optimizer: ServerOptimizer, accounting: AggregationAccounting = AggregationAccounting(),

@@ -46,17 +46,21 @@ public struct CoordinatorStateMachine: Sendable {
     }
 
     /// What became of a buffer: a new version to publish and what it settled, or (the
-    /// privacy budget spent) its updates refused and no version.
+    /// privacy budget spent) its updates refused and no version, or, when the run averages
+    /// its versions, the first such refusal together with the average as the last version.
     public struct Applied: Sendable {
         public var model: GlobalModel
         public var records: [SettlementRecord]
         /// The staleness of each applied update, for the histogram.
         public var staleness: [Int]
         /// Why the buffer was refused whole rather than applied (`privacyBudget`,
-        /// `nonFinite`): nothing to publish then. Nil for a new version.
+        /// `nonFinite`). Nil for a new version.
         public var refusal: RejectionReason? = nil
+        /// The budget ran out with this refusal and `model` is the average of the versions,
+        /// released as the last one (`IterateAverage`).
+        public var releasesAverage = false
         /// Whether there is a new version to publish.
-        public var released: Bool { refusal == nil }
+        public var released: Bool { refusal == nil || releasesAverage }
     }
 
     public private(set) var state: CoordinatorState
@@ -75,6 +79,11 @@ public struct CoordinatorStateMachine: Sendable {
         self.strategy = strategy
         self.privacy = privacy
         if privacy != nil, self.state.privacy == nil { self.state.privacy = RDPAccountant() }
+        if let decay = privacy?.finalAverageDecay, privacy?.averagesFinalVersion == true, self.state.average?.decay != decay {
+            // A new run, or a restart with another decay: the average starts at the current version.
+            self.state.average = IterateAverage(decay: decay)
+            self.state.average?.include(self.state.model.parameters)
+        }
         self.state.model.privacyEpsilon = privacyEpsilon
     }
 
@@ -225,16 +234,16 @@ public struct CoordinatorStateMachine: Sendable {
         let buffered = strategy.pendingCount
         guard buffered > 0 else { return nil }
         var ledger = privacy.map { PrivacyLedger(settings: $0, accountant: state.privacy ?? RDPAccountant()) }
-        if let ledger, !ledger.permits(updates: buffered) {
+        if let ledger, state.budgetClosed || !ledger.permits(updates: buffered) {
             // Releasing this aggregate would spend more than the target ε: it is refused
             // whole, and its updates are booked as such (never applied, never lost).
             let refused = strategy.discardPending()
             pendingIDs = [:]
             pendingSince = nil
             state.streams.settleHeld()
-            return Applied(
-                model: state.model, records: records + refused.map { settleUnapplied($0.id, reason: .privacyBudget, base: $0.baseVersion) },
-                staleness: [], refusal: .privacyBudget)
+            let records = records + refused.map { settleUnapplied($0.id, reason: .privacyBudget, base: $0.baseVersion) }
+            let releasesAverage = closeBudget()
+            return Applied(model: state.model, records: records, staleness: [], refusal: .privacyBudget, releasesAverage: releasesAverage)
         }
         // What to go back to should the aggregate overflow (issue 16): a copy of the
         // parameters (one memory pass per version) and of the optimizer's moments.
@@ -282,7 +291,22 @@ public struct CoordinatorStateMachine: Sendable {
         state.model.version += 1
         state.settledIDs.advance(to: state.model.version)
         state.model.updatesApplied += applied.count
+        state.average?.include(state.model.parameters)
         return Applied(model: state.model, records: records, staleness: stalenesses)
+    }
+
+    /// The first time the budget refuses an aggregate of a run that averages its versions:
+    /// the average becomes the next (and last) version, and the budget closes, so that no
+    /// smaller aggregate that would still fit is applied on top of it. Returns whether a
+    /// version was made. Without an average the budget stays as it was: a later, smaller
+    /// aggregate that fits is still applied.
+    private mutating func closeBudget() -> Bool {
+        guard !state.budgetClosed, let average = state.average, average.count > 1 else { return false }
+        state.budgetClosed = true
+        state.model.parameters = average.parameters
+        state.model.version += 1
+        state.settledIDs.advance(to: state.model.version)
+        return true
     }
 
     /// What an entry of an incoming partial is to the books.

@@ -141,6 +141,12 @@ public final class CoordinatorStore: Sendable {
         var standardizationDeviations: [UInt32]?
         /// The stream ledger; absent on queue shards (and in checkpoints before streams).
         var streams: StreamLedger?
+        /// The versions' average of a private run that releases it (`IterateAverage`): its
+        /// decay and count here, its parameters after the optimizer's moments; absent otherwise.
+        var averageDecay: Double?
+        var averageCount: Int?
+        /// The budget closed with the average released; absent while it is open.
+        var budgetClosed: Bool?
     }
 
     /// The last committed state, or nil for a new directory. Cuts `updates.csv` back to
@@ -158,7 +164,7 @@ public final class CoordinatorStore: Sendable {
         guard bytes.count >= 20, Array(bytes[0..<8]) == Self.magic else { throw corrupt("not a FedQueue checkpoint") }
         let stored = bytes[(bytes.count - 4)...].enumerated().reduce(UInt32(0)) { $0 | UInt32($1.element) << (8 * $1.offset) }
         guard CRC32C.checksum(bytes[..<(bytes.count - 4)]) == stored else { throw corrupt("checksum mismatch") }
-        typealias Restored = (Meta, [Float], [Float], [Float], SettledIndex)
+        typealias Restored = (Meta, [Float], [Float], [Float], [Float], SettledIndex)
         // `withUnsafeBytes` rethrows untyped errors: the reading returns a typed Result instead.
         let restored = bytes.withUnsafeBytes { buffer in Result { () throws(CheckpointError) -> Restored in
             var reader = ByteReader(buffer, offset: 8)
@@ -177,6 +183,9 @@ public final class CoordinatorStore: Sendable {
                 let second = reader.readFloats(count: meta.secondMomentCount), meta.settledCount <= meta.settledCapacity,
                 meta.settledCapacity > 0
             else { throw corrupt("truncated") }
+            guard let average = reader.readFloats(count: meta.averageCount == nil ? 0 : meta.parameterCount) else {
+                throw corrupt("truncated average")
+            }
             var settled = RecentIDs(capacity: meta.settledCapacity)
             for _ in 0..<meta.settledCount {
                 guard reader.remaining >= 16 else { throw corrupt("truncated id window") }
@@ -195,21 +204,27 @@ public final class CoordinatorStore: Sendable {
             }
             guard reader.offset == buffer.count - 4 else { throw corrupt("trailing bytes") }
             let index = SettledIndex(stalenessHorizon: stalenessHorizon, refusals: settled, versioned: versioned, current: meta.version)
-            return (meta, parameters, first, second, index)
+            return (meta, parameters, first, second, average, index)
         } }
-        let (meta, parameters, first, second, settled) = try restored.get()
-        guard parameters.isAllFinite else { throw .nonFiniteModel(path: checkpointPath) }
+        let (meta, parameters, first, second, average, settled) = try restored.get()
+        guard parameters.isAllFinite, average.isAllFinite else { throw .nonFiniteModel(path: checkpointPath) }
         let optimizer: ServerOptimizer
         do {
             optimizer = try ServerOptimizer(meta.optimizer, firstMoment: first, secondMoment: second, steps: meta.optimizerSteps)
         } catch { throw corrupt("\(error)") }
         let standardization = try Self.standardization(meta, featureCount: spec.inputSize, corrupt: corrupt)
         try truncateLog(to: meta.logLength)
-        return CoordinatorState(
+        var state = CoordinatorState(
             model: GlobalModel(
                 version: meta.version, parameters: parameters, updatesApplied: meta.updatesApplied, standardization: standardization),
             optimizer: optimizer, accounting: meta.accounting, settledIDs: settled, strategy: meta.strategy,
             privacy: meta.privacy, streams: meta.streams ?? StreamLedger())
+        if let decay = meta.averageDecay, let count = meta.averageCount {
+            guard decay >= 0, decay < 1, count > 0 else { throw corrupt("invalid average") }
+            state.average = IterateAverage(decay: decay, parameters: average, count: count)
+        }
+        state.budgetClosed = meta.budgetClosed ?? false
+        return state
     }
 
     /// The checkpoint's standardisation, checked as a model version's section would be: the
@@ -234,6 +249,7 @@ public final class CoordinatorStore: Sendable {
         let logLength = try append(records)
         let ids = state.settledIDs.refusals.oldestFirst
         let versioned = state.settledIDs.versionedEntries
+        let average = state.average.flatMap { $0.count > 0 ? $0 : nil }
         let meta = Meta(
             version: state.model.version, updatesApplied: state.model.updatesApplied, specHash: spec.hash,
             parameterCount: state.model.parameters.count, strategy: state.strategy, optimizer: state.optimizer.rule,
@@ -243,17 +259,19 @@ public final class CoordinatorStore: Sendable {
             versionedCount: versioned.count,
             standardizationMeans: state.model.standardization?.means.map(\.bitPattern),
             standardizationDeviations: state.model.standardization?.deviations.map(\.bitPattern),
-            streams: state.streams.shards.isEmpty ? nil : state.streams)
+            streams: state.streams.shards.isEmpty ? nil : state.streams,
+            averageDecay: average?.decay, averageCount: average?.count,
+            budgetClosed: state.budgetClosed ? true : nil)
         let metaBytes: [UInt8]
         do { metaBytes = [UInt8](try JSONEncoder().encode(meta)) } catch {
             throw .io(path: checkpointPath, reason: "cannot encode: \(error)")
         }
         var bytes = Self.magic
-        bytes.reserveCapacity(64 + metaBytes.count + 4 * (meta.parameterCount + meta.firstMomentCount * 2) + 16 * ids.count)
+        bytes.reserveCapacity(64 + metaBytes.count + 4 * (meta.parameterCount * 2 + meta.firstMomentCount * 2) + 16 * ids.count)
         bytes.appendLittleEndian(Self.formatVersion)
         bytes.appendLittleEndian(UInt32(metaBytes.count))
         bytes += metaBytes
-        for vector in [state.model.parameters, state.optimizer.firstMoment, state.optimizer.secondMoment] {
+        for vector in [state.model.parameters, state.optimizer.firstMoment, state.optimizer.secondMoment, average?.parameters ?? []] {
             vector.withUnsafeBytes { bytes += $0 }
         }
         for id in ids { bytes += id.bytes }
