@@ -32,6 +32,12 @@ public enum RejectionReason: UInt8, Sendable, CaseIterable, CustomStringConverti
     /// through (a Sybil-style flood under fresh ids). Booked, not lost: the client's next
     /// update, on a newer version, is taken.
     case rateLimited = 10
+    /// A proven client's update read from another shard of the updates path than its own
+    /// (`UpdateShards`: slot `clientID mod 64`): only a replay, or a client publishing under
+    /// another routing key, puts it there. Refused so that each client's updates, replays
+    /// included, reach only its shard's readers (on a stream path: one worker, which catches
+    /// the replay before it is summed). Booked under the digest of its bytes.
+    case misrouted = 11
 
     /// The reason's one spelling, kebab-case like RabbitMQ's own reasons.
     public var name: String {
@@ -46,6 +52,7 @@ public enum RejectionReason: UInt8, Sendable, CaseIterable, CustomStringConverti
         case .privacyBudget: "privacy-budget"
         case .unauthenticated: "unauthenticated"
         case .rateLimited: "rate-limited"
+        case .misrouted: "misrouted"
         }
     }
 

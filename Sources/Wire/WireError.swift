@@ -141,7 +141,7 @@ public enum WireError: Error, Equatable, Sendable, CustomStringConvertible {
             "accumulator has \(actual) elements, the message has \(expected) parameters"
         case .unencodableValue(let index, let value): "value[\(index)] = \(value) cannot be encoded"
         case .unknownSettlementCode(let entry, let code):
-            "settled[\(entry)] has reason code \(code), which is unknown (1 stale … 10 rate-limited)"
+            "settled[\(entry)] has reason code \(code), which is unknown (1 stale … 11 misrouted)"
         case .inconsistentInput(let field, let reason): "\(field.rawValue): \(reason)"
         case .featureCountMismatch(let expected, let found): "featureCount \(found) does not match the table's \(expected)"
         case .zeroCount: "count is 0: statistics of no rows"

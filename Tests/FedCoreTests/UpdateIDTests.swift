@@ -43,6 +43,7 @@ struct RejectionReasonTests {
             (.nonFinite, 4, "non-finite"), (.outOfBounds, 5, "out-of-bounds"), (.duplicate, 6, "duplicate"),
             (.wrongRound, 7, "wrong-round"), (.privacyBudget, 8, "privacy-budget"), (.unauthenticated, 9, "unauthenticated"),
             (.rateLimited, 10, "rate-limited"),
+            (.misrouted, 11, "misrouted"),
         ]
         #expect(RejectionReason.allCases.count == expected.count)
         for (reason, byte, name) in expected {
@@ -51,7 +52,7 @@ struct RejectionReasonTests {
             #expect(RejectionReason(name: name) == reason)
             #expect(reason.isRejection == (reason != .stale))
         }
-        #expect(RejectionReason(rawValue: 0) == nil && RejectionReason(rawValue: 11) == nil)
+        #expect(RejectionReason(rawValue: 0) == nil && RejectionReason(rawValue: 12) == nil)
         #expect(RejectionReason(name: "checksum-mismatch") == nil)
     }
 }

@@ -111,6 +111,36 @@ import Wire
         #expect(batch.settled == [.init(updateID: Settlement.fnv1a128(forged.body), baseVersion: 0, reason: .unauthenticated)])
     }
 
+    /// With shards, a proven client's update must come from its own shard: a replay published
+    /// under another routing key (here client 5, slot 5, shard 1 of 4, read from shard 2 and
+    /// from shard 0, where the old key `fedq.updates` lands) is refused `misrouted` under its
+    /// digest, and the copy read from its own shard is still added. A reassembled chunked
+    /// update (no shard) and an unsigned one (its id is only a claim) are not held to one.
+    @Test func aSignedUpdateReadFromAnotherShardIsRefusedMisroutedAndItsOwnShardsCopyIsAdded() throws {
+        var settings = WorkerSettings(flushUpdates: 10, staleness: StalenessPolicy(function: .constant), issuer: issuer.publicKey)
+        settings.shards = try UpdateShards(4)
+        var machine = WorkerStateMachine(spec: spec, settings: settings)
+        #expect(settings.shards.shard(ofClient: 5) == 1)
+        let honest = try update(3, client: client(5))
+        for shard in [2, 0] {
+            let refused = try #require(refusal(machine.receive(honest.body, properties: honest.properties, redelivered: false, unixTime: now, shard: shard)))
+            #expect(refused.reason == .misrouted && refused.id == Settlement.fnv1a128(honest.body))
+            #expect(refused.detail == "misrouted: client 5 publishes to shard 1, read from shard \(shard)")
+            machine.settleRefused(refused)
+        }
+        #expect(machine.receive(honest.body, properties: honest.properties, redelivered: false, unixTime: now, shard: 1) == .added(batches: []))
+        let chunked = try update(4, client: client(6))
+        #expect(machine.receive(chunked.body, properties: chunked.properties, redelivered: false, unixTime: now) == .added(batches: []))
+        let taken = machine.takeBatch()
+        let batch = try #require(taken)
+        #expect(batch.partial.updateIDs == [honest.id, chunked.id])
+        #expect(batch.settled.map(\.reason) == [.misrouted, .misrouted])
+        var unsignedSettings = WorkerSettings(flushUpdates: 10, staleness: StalenessPolicy(function: .constant))
+        unsignedSettings.shards = try UpdateShards(4)
+        var unsigned = WorkerStateMachine(spec: spec, settings: unsignedSettings)
+        #expect(unsigned.receive(honest.body, redelivered: false, unixTime: now, shard: 2) == .added(batches: []))
+    }
+
     /// Garbage claiming an honest update's AMQP message id is booked under its digest, and
     /// the honest update goes in under its own id.
     @Test func malformedBytesUnderACopiedMessageIDAreBookedUnderTheirDigest() throws {

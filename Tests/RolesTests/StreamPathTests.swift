@@ -66,6 +66,59 @@ struct StreamPathTests {
         try await restoreQueueShards(setup: setup, connector: connector)
     }
 
+    /// A replay that a client (or anyone holding a copy of its signed message) publishes into
+    /// another shard than its own: each shard has its own reader, so without a check the copy
+    /// would be summed there beside honest updates, and the coordinator could not split that
+    /// partial (docs/robustness.md). A worker that verifies credentials refuses it as
+    /// `misrouted`, booked under its digest, before it is summed: every honest update is
+    /// applied once and every replay is booked.
+    @Test(arguments: TestTransport.allCases)
+    func aSignedReplayIntoAnotherShardIsRefusedMisroutedAndCostsNoHonestUpdate(on broker: TestTransport) async throws {
+        var (connector, setup, coordinator, settings) = try await pipeline(shards: 2, on: broker)
+        let issuer = SigningKey()
+        settings.issuer = issuer.publicKey
+        let running = Task { try await coordinator.run() }
+        defer { running.cancel() }
+        try await coordinator.announce()
+        let workerConnection = try await connector.connect()
+        let worker = StreamWorker(transport: workerConnection, spec: spec, settings: settings, claimInterval: .milliseconds(100))
+        let workerRun = Task { try await worker.run() }
+        for _ in 0..<300 where await worker.workers.count < 3 { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(await worker.workers.count == 3, "the chunks reader and both shards")
+
+        // Clients 0…29 publish signed updates to their own shard (slot mod 2); a copy of each
+        // of the first ten goes, byte for byte with its headers, into the other shard.
+        let expiry = UInt64(Date().timeIntervalSince1970) + 3600
+        for client in UInt64(0)..<30 {
+            let (body, header) = try TestUpdates.update(1, spec: spec, client: client)
+            let properties = PipelineMessage.signed(
+                update: PipelineMessage.properties(for: header), body: body, by: .issue(clientID: client, notAfter: expiry, by: issuer))
+            for key in [client, client + 1].prefix(client < 10 ? 2 : 1).map(UpdateShards.routingKey(client:)) {
+                try await setup.publish(body, exchange: PipelineTopology.updatesExchange, routingKey: key, properties: properties, mandatory: true)
+            }
+        }
+        for _ in 0..<1_000 where await coordinator.accounting.settled < 40 { try await Task.sleep(for: .milliseconds(10)) }
+        try await coordinator.drain()
+        let books = await coordinator.accounting
+        #expect(books.applied == 30, "every honest update once: \(books)")
+        #expect(books.rejected == [.misrouted: 10] && books.droppedStale == 0, "\(books)")
+        let parkedCount = try await setup.queueStatus(PipelineTopology.deadQueue).messageCount
+        #expect(parkedCount == 10)
+        var details: [String] = []
+        if parkedCount > 0 {
+            for try await parked in try await setup.consume(queue: PipelineTopology.deadQueue, prefetch: 10) {
+                details.append(parked.properties.headers[MessageProperties.HeaderName.rejectDetail]?.stringValue ?? "")
+                try await parked.ack()
+                if details.count == parkedCount { break }
+            }
+        }
+        #expect(details.allSatisfy { $0.hasPrefix("misrouted: client ") }, "\(details)")
+        workerRun.cancel()
+        _ = await workerRun.result
+        await workerConnection.close()
+        try await restoreQueueShards(setup: setup, connector: connector)
+    }
+
     /// Scaling by adding a worker on a stream path: the first worker holds all four shards;
     /// a second one, finding none free, says it wants one, and the coordinator has the first
     /// release shards until each holds two. Updates published before, during and after the

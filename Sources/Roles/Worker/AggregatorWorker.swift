@@ -227,7 +227,9 @@ public actor AggregatorWorker {
     /// Carries out what the state machine decides about one update.
     func handle(_ delivery: Delivery, shard: Int = 0) async throws {
         PipelineMetrics.updatesReceived.increment()
-        switch machine.receive(delivery.body, properties: delivery.properties, redelivered: delivery.redelivered) {
+        switch machine.receive(
+            delivery.body, properties: delivery.properties, redelivered: delivery.redelivered, shard: pathShard(ofConsumer: shard)
+        ) {
         case .refuse(let refusal):
             logger.info("update refused", metadata: [
                 "update": "\(refusal.id)", "reason": "\(refusal.reason.name)", "detail": "\(refusal.detail)",
@@ -260,6 +262,17 @@ public actor AggregatorWorker {
 
     /// The shard of a reassembled update's delivery: not a queue's (`acknowledge`).
     static let chunkShard = -1
+
+    /// The updates path's shard behind consumer `index` (its index among the queue shards,
+    /// or the claimed stream shard); nil for reassembled chunked updates, which bypass the shards.
+    private func pathShard(ofConsumer index: Int) -> Int? {
+        guard index != Self.chunkShard else { return nil }
+        switch source {
+        case .queues: return index
+        case .stream(let stream): return stream.claim.shard
+        case .chunks: return nil
+        }
+    }
 
     /// Hands a batch to the flusher task without waiting for its confirm: the consumer
     /// goes on decoding the next updates (within its prefetch) meanwhile. Every flush

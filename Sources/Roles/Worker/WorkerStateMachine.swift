@@ -121,9 +121,11 @@ public struct WorkerStateMachine: Sendable {
     ///     the coordinator applied, so it travels alone in a partial of its own, which the
     ///     coordinator can recognise whole and skip.
     ///   - unixTime: now in unix seconds, for credential expiry.
+    ///   - shard: the updates path's shard it was read from (nil: a reassembled chunked
+    ///     update, which bypasses the shards). A proven client's update must come from its own.
     public mutating func receive(
         _ body: [UInt8], properties: MessageProperties = MessageProperties(), redelivered: Bool,
-        now: ContinuousClock.Instant = .now, unixTime: UInt64 = UInt64(Date().timeIntervalSince1970)
+        now: ContinuousClock.Instant = .now, unixTime: UInt64 = UInt64(Date().timeIntervalSince1970), shard: Int? = nil
     ) -> Decision {
         var credential: ClientCredential?
         do throws(TrustError) {
@@ -147,6 +149,13 @@ public struct WorkerStateMachine: Sendable {
             try credential?.checkSpeaks(for: header.clientID)
         } catch {
             return unjudged(.unauthenticated, "\(error.reasonCode): \(error)", body: body)
+        }
+        // Only a proven id is held to its shard: an unsigned one is whatever the sender claims.
+        if let shard, credential != nil, settings.shards.shard(ofClient: header.clientID) != shard {
+            return unjudged(
+                .misrouted,
+                "misrouted: client \(header.clientID) publishes to shard \(settings.shards.shard(ofClient: header.clientID)), read from shard \(shard)",
+                body: body, baseVersion: header.modelVersion)
         }
         if let first = ids[header.updateID] ?? recent.checksum(of: header.updateID) {
             // The same bytes again: a client republished what it saw no confirm for. The
