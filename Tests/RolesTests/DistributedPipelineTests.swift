@@ -183,6 +183,51 @@ struct DistributedPipelineTests {
         #expect(after["dp_clip"] as? Double == 1 && after["dp_noise_multiplier"] as? Double == 1)
     }
 
+    /// At the end of its budget a private coordinator process releases the versions' average
+    /// as the last version (`--dp-final-average`, on by default), and a coordinator killed
+    /// after that and restarted on its checkpoint finds the budget closed: it serves the
+    /// average, names it, applies nothing more, and no update is lost or counted twice.
+    /// (The fleet is stopped, not waited for: with no new version its clients have nothing
+    /// left to train on, as after any spent budget.)
+    @Test func aPrivateCoordinatorReleasesTheAverageAtItsBudgetsEndAndARestartKeepsItClosed() async throws {
+        let deployment = try await Deployment("dp-average")
+        let privacy = ["--dp-clip", "1", "--dp-noise-multiplier", "2", "--dp-population", "20", "--dp-target-epsilon", "4"]
+        let coordinator = ["coordinator", "--checkpoint", deployment.directory + "/coordinator"] + privacy
+        try deployment.start("coordinator", coordinator)
+        try deployment.start("worker-1", ["worker"] + privacy)
+        let fleet = try deployment.start(
+            "fleet", ["fleet", "--clients", "20", "--max-updates", "400", "--out", deployment.directory + "/fleet"])
+        let summaryPath = deployment.directory + "/coordinator/summary.json"
+        func summary() -> [String: Any] {
+            (try? JSONSerialization.jsonObject(with: Data(deployment.read("coordinator/summary.json").utf8))) as? [String: Any] ?? [:]
+        }
+        try await deployment.waitUntil("the budget's end released the average", timeout: .seconds(150)) {
+            summary()["dp_final_average_version"] as? Int != nil
+        }
+        let closed = summary()
+        let average = try #require(closed["dp_final_average_version"] as? Int)
+        #expect(closed["model_versions"] as? Int == average)
+        #expect((closed["dp_steps"] as? Int).map { $0 + 1 } == average, "one version per aggregate, then the average")
+        #expect(deployment.read("coordinator.log").contains("privacy budget spent: the last version is the average"))
+        try #require(deployment.process(named: "coordinator")).signal(SIGKILL)
+        try await Task.sleep(for: .milliseconds(500))
+        try FileManager.default.removeItem(atPath: summaryPath)
+        try deployment.start("coordinator-restarted", coordinator)
+        // Only the restored checkpoint can tell the restarted coordinator that the budget closed.
+        try await deployment.waitUntil("the restarted coordinator summarised", timeout: .seconds(60)) {
+            summary()["dp_final_average_version"] as? Int == average
+        }
+        try await Task.sleep(for: .seconds(3))
+        fleet.signal(SIGTERM)
+        _ = await fleet.wait(timeout: .seconds(30))
+        try await deployment.expectEveryPublishedUpdateSettledOnce()
+        await deployment.stopAll()
+        let after = summary()
+        #expect(after["model_versions"] as? Int == average && after["dp_final_average_version"] as? Int == average)
+        #expect(after["dp_steps"] as? Int == closed["dp_steps"] as? Int)
+        #expect((after["rejected_by_reason"] as? [String: Int])?["privacy-budget"] ?? 0 > 0)
+    }
+
     /// Issue 18 item 3: a standby coordinator on the same checkpoint directory waits, doing
     /// nothing (no summary, no model), while the first one runs; when the first is killed it
     /// takes over from the last checkpoint, and the run loses and doubles nothing.
