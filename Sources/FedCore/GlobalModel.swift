@@ -11,6 +11,9 @@ public struct GlobalModel: Sendable {
     /// In a table federation, how every role scales its rows for this model: merged from
     /// the clients' statistics and carried inside the signed message; nil otherwise.
     public var standardization: Standardization?
+    /// The run's last version: a private run's budget is spent and nothing will be applied
+    /// after it (`x-fedq-final`), so a client that trains on it only wastes its compute.
+    public var isFinal = false
 
     public init(
         version: ModelVersion, parameters: [Float], updatesApplied: Int, privacyEpsilon: Double? = nil,

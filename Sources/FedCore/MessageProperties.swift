@@ -20,6 +20,9 @@ public struct MessageProperties: Sendable, Hashable {
         public static let updatesApplied = "x-fedq-updates-applied"
         /// On a model version of a differentially private run: the ε spent so far (decimal).
         public static let privacyEpsilon = "x-fedq-dp-epsilon"
+        /// On the last model version of a run (a private run's average, released when its
+        /// budget ran out): `1`. No version follows it, and clients stop training.
+        public static let finalVersion = "x-fedq-final"
         /// On a client update: the issuer's credential for the client's key (117 bytes, docs/signing.md).
         public static let credential = "x-fedq-credential"
         /// On a client update, a model version or a version notice: the 64-byte Ed25519

@@ -1,6 +1,7 @@
 import Aggregation
 import Foundation
 import Learning
+import Messaging
 import Privacy
 import Report
 @testable import Roles
@@ -94,6 +95,13 @@ struct DifferentialPrivacyRunTests {
         #expect(last.model.version == UInt64(versions.count) && last.model.parameters == expected.parameters)
         #expect(last.model.parameters != versions.last)
         #expect(machine.state.budgetClosed && machine.state.model.parameters == expected.parameters)
+        // It goes out marked final, and only it: clients stop training on it.
+        #expect(last.model.isFinal && !versions.isEmpty)
+        for (model, final) in [(last.model, true), (GlobalModel(version: 1, parameters: versions[1], updatesApplied: 2), false)] {
+            let (body, properties) = try PipelineMessage.encodeModel(model, spec: spec)
+            #expect(properties.headers[MessageProperties.HeaderName.finalVersion]?.intValue == (final ? 1 : nil))
+            #expect(try PipelineMessage.decodeModel(TestUpdates.delivery(body, properties), spec: spec).isFinal == final)
+        }
         // ε and the steps are those of the aggregates: the average spent nothing.
         #expect(machine.state.privacy?.steps == versions.count - 1)
         // Closed: even the smallest aggregate, which the budget alone might admit, is refused.
@@ -132,6 +140,7 @@ struct DifferentialPrivacyRunTests {
         #expect(reloaded.budgetClosed && reloaded.average == closed.state.average)
         #expect(reloaded.model.parameters == closed.state.model.parameters)
         var restarted = CoordinatorStateMachine(state: reloaded, strategy: AggregationStrategy(.fedBuff(bufferSize: 2)), privacy: privacy)
+        #expect(restarted.state.model.isFinal, "a restart serves the average as final again")
         _ = restarted.receive(try partial(1))
         _ = restarted.receive(try partial(1))
         let refusing = try restarted.applyBuffer()

@@ -162,13 +162,7 @@ import Wire
     let spec = try! ModelSpec.synthetic(parameters: 8)
     let coordinator = SigningKey()
 
-    struct NoAck: DeliveryAcknowledger {
-        func settle(deliveryTag: UInt64, _ outcome: DeliveryOutcome, multiple: Bool) async throws(TransportError) {}
-    }
-
-    func delivery(_ body: [UInt8], _ properties: MessageProperties) -> Delivery {
-        Delivery(body: body, properties: properties, exchange: "", routingKey: "", redelivered: false, deliveryTag: 1, acknowledger: NoAck())
-    }
+    func delivery(_ body: [UInt8], _ properties: MessageProperties) -> Delivery { TestUpdates.delivery(body, properties) }
 
     /// Why the verifier refused, or nil when it took the message.
     func rejection<T>(_ result: Result<T, ModelVerifier.Rejection>) -> ModelVerifier.Rejection? {

@@ -18,10 +18,6 @@ struct TableStatisticsTests {
     let one = FeatureStatistics(count: 2, sums: [2, 10, 0], sumsOfSquares: [2, 52, 0])
     let two = FeatureStatistics(count: 2, sums: [6, 20, 10], sumsOfSquares: [18, 200, 50])
 
-    struct NoAck: DeliveryAcknowledger {
-        func settle(deliveryTag: UInt64, _ outcome: DeliveryOutcome, multiple: Bool) async throws(TransportError) {}
-    }
-
     /// A coordinator store in a fresh directory, and a connection on `broker` with the
     /// pipeline's topology declared and emptied and a subscription to the models fanout.
     func freshPipeline(on broker: TestTransport) async throws -> (CoordinatorStore, TransportConnector, any Transport, Consumer) {

@@ -70,4 +70,13 @@ enum TestUpdates {
     static func publishGarbage(on transport: some Transport) async throws {
         try await transport.publish(garbage, exchange: PipelineTopology.updatesExchange, routingKey: PipelineTopology.updatesRoutingKey)
     }
+
+    /// A delivery of `body` that no broker handed out: settling it does nothing.
+    static func delivery(_ body: [UInt8], _ properties: MessageProperties = MessageProperties()) -> Delivery {
+        Delivery(body: body, properties: properties, exchange: "", routingKey: "", redelivered: false, deliveryTag: 1, acknowledger: NoAck())
+    }
+
+    struct NoAck: DeliveryAcknowledger {
+        func settle(deliveryTag: UInt64, _ outcome: DeliveryOutcome, multiple: Bool) async throws(TransportError) {}
+    }
 }

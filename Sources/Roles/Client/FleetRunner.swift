@@ -28,6 +28,8 @@ public actor FleetRunner {
     public nonisolated let statistics: StatisticsAnnouncer?
     /// Turns whose training diverged (`LocalTrainingError`): they published nothing.
     public private(set) var trainingsDiverged = 0
+    /// Whether a final version ended the fleet's turns.
+    public private(set) var finalReached = false
 
     public init(
         clients: [Client], spec: ModelSpec, pool: ComputePool<Network>, publisher: UpdatePublisher, concurrency: Int,
@@ -75,6 +77,9 @@ public actor FleetRunner {
     /// A turn whose training diverged is counted and logged, and its slot waits for a
     /// newer version than the one that diverged: retrying the same model with another
     /// client would most likely diverge again and only burn the device's compute.
+    ///
+    /// A final version (`GlobalModel.isFinal`: a private run's budget is spent) ends every
+    /// slot: an update trained on it could only be refused.
     public func run(on feed: ModelFeed, turn: @escaping @Sendable (Client, GlobalModel) async throws -> Void) async throws {
         let publisher = self.publisher
         try await withThrowingTaskGroup(of: Void.self) { group in
@@ -86,6 +91,11 @@ public actor FleetRunner {
                         do {
                             let model = try await feed.model(after: diverged)
                             diverged = nil
+                            if model.isFinal {
+                                await self.release(index)
+                                await self.reachedFinal(model.version)
+                                return
+                            }
                             do {
                                 try await turn(self.clients[index], model)
                             } catch let error as LocalTrainingError {
@@ -116,6 +126,13 @@ public actor FleetRunner {
     private func record(_ error: LocalTrainingError, client: UInt64) {
         trainingsDiverged += 1
         logger.warning("client \(client): \(error)")
+    }
+
+    /// Says once that the run is over.
+    private func reachedFinal(_ version: ModelVersion) {
+        guard !finalReached else { return }
+        finalReached = true
+        logger.notice("version \(version) is the run's last (the privacy budget is spent): the clients stop training")
     }
 
     private func release(_ client: Int) {

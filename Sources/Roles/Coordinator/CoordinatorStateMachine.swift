@@ -79,6 +79,8 @@ public struct CoordinatorStateMachine: Sendable {
         self.strategy = strategy
         self.privacy = privacy
         if privacy != nil, self.state.privacy == nil { self.state.privacy = RDPAccountant() }
+        // A restart after the average went out serves it as the final version again.
+        self.state.model.isFinal = self.state.budgetClosed
         if let decay = privacy?.finalAverageDecay, privacy?.averagesFinalVersion == true, self.state.average?.decay != decay {
             // A new run, or a restart with another decay: the average starts at the current version.
             self.state.average = IterateAverage(decay: decay)
@@ -303,6 +305,7 @@ public struct CoordinatorStateMachine: Sendable {
     private mutating func closeBudget() -> Bool {
         guard !state.budgetClosed, let average = state.average, average.count > 1 else { return false }
         state.budgetClosed = true
+        state.model.isFinal = true
         state.model.parameters = average.parameters
         state.model.version += 1
         state.settledIDs.advance(to: state.model.version)

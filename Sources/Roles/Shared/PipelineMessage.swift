@@ -23,6 +23,7 @@ public enum PipelineMessage {
         let body = try Envelope.encode(model.parameters, header: header, standardization: model.standardization)
         var extra: [String: HeaderValue] = [MessageProperties.HeaderName.updatesApplied: .int(Int64(model.updatesApplied))]
         if let epsilon = model.privacyEpsilon { extra[MessageProperties.HeaderName.privacyEpsilon] = .string("\(epsilon)") }
+        if model.isFinal { extra[MessageProperties.HeaderName.finalVersion] = .int(1) }
         return (body, properties(for: header, extra: extra))
     }
 
@@ -33,9 +34,11 @@ public enum PipelineMessage {
         }
         let applied = delivery.properties.headers[MessageProperties.HeaderName.updatesApplied]?.intValue ?? 0
         let epsilon = delivery.properties.headers[MessageProperties.HeaderName.privacyEpsilon]?.stringValue.flatMap(Double.init)
-        return GlobalModel(
+        var model = GlobalModel(
             version: envelope.header.modelVersion, parameters: envelope.decode(), updatesApplied: Int(applied),
             privacyEpsilon: epsilon.flatMap { $0.isFinite && $0 >= 0 ? $0 : nil }, standardization: envelope.standardization)
+        model.isFinal = delivery.properties.headers[MessageProperties.HeaderName.finalVersion]?.intValue == 1
+        return model
     }
 
     /// The version a model message announces, read from its headers without decoding the body.
