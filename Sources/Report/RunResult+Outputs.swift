@@ -26,6 +26,10 @@ extension RunResult {
                     format: "ε %@ at δ %g over %d aggregates (clip %g, noise multiplier %g, mean sampling rate %.4f)",
                     privacy.epsilon.isFinite ? String(format: "%.3f", privacy.epsilon) : "∞ (no noise)", privacy.delta,
                     privacy.steps, privacy.clip, privacy.noiseMultiplier, privacy.samplingRate)))
+            if let version = privacy.finalAverageVersion {
+                report.summary.append((
+                    "final model", "version \(version): the moving average of the versions, released when the budget ran out (no ε)"))
+            }
         }
         if let note = finalBelowBest { report.summary.append(("final below best", note)) }
         if let perClass = summary.perClass ?? history.last?.perClass, perClass.count <= Self.maxClassesCharted {

@@ -222,6 +222,7 @@ struct DifferentialPrivacyRunTests {
         let reread = try JSONDecoder().decode(RunSummary.self, from: summary.jsonData())
         #expect(reread.privacy == summary.privacy)
         #expect(result.htmlReport().contains("Privacy spent (ε at δ 1e-05) vs model version"))
+        #expect(result.htmlReport().contains("version \(result.summary.modelVersions): the moving average of the versions"))
         let history = try HistoryCSV.parse(HistoryCSV.render(result.history))
         #expect(history.map(\.dpEpsilon) == result.history.map { $0.dpEpsilon.map { (($0 * 1e6).rounded()) / 1e6 } })
     }
