@@ -141,6 +141,9 @@ struct DifferentialPrivacyRunTests {
         #expect(reloaded.model.parameters == closed.state.model.parameters)
         var restarted = CoordinatorStateMachine(state: reloaded, strategy: AggregationStrategy(.fedBuff(bufferSize: 2)), privacy: privacy)
         #expect(restarted.state.model.isFinal, "a restart serves the average as final again")
+        // A restart before the budget's end that is told not to average forgets the average.
+        let unaveraged = try DifferentialPrivacy(clipNorm: 1, noiseMultiplier: 1, targetEpsilon: 8, population: 10, finalAverageDecay: 0)
+        #expect(CoordinatorStateMachine(state: loaded, strategy: AggregationStrategy(.fedBuff(bufferSize: 2)), privacy: unaveraged).state.average == nil)
         _ = restarted.receive(try partial(1))
         _ = restarted.receive(try partial(1))
         let refusing = try restarted.applyBuffer()

@@ -81,10 +81,15 @@ public struct CoordinatorStateMachine: Sendable {
         if privacy != nil, self.state.privacy == nil { self.state.privacy = RDPAccountant() }
         // A restart after the average went out serves it as the final version again.
         self.state.model.isFinal = self.state.budgetClosed
-        if let decay = privacy?.finalAverageDecay, privacy?.averagesFinalVersion == true, self.state.average?.decay != decay {
-            // A new run, or a restart with another decay: the average starts at the current version.
-            self.state.average = IterateAverage(decay: decay)
-            self.state.average?.include(self.state.model.parameters)
+        if let decay = privacy?.finalAverageDecay, privacy?.averagesFinalVersion == true {
+            if self.state.average?.decay != decay {
+                // A new run, or a restart with another decay: the average starts at the current version.
+                self.state.average = IterateAverage(decay: decay)
+                self.state.average?.include(self.state.model.parameters)
+            }
+        } else {
+            // A restart told not to average drops the checkpoint's average: it is never released.
+            self.state.average = nil
         }
         self.state.model.privacyEpsilon = privacyEpsilon
     }
