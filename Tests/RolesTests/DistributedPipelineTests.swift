@@ -194,6 +194,9 @@ struct DistributedPipelineTests {
         let coordinator = ["coordinator", "--checkpoint", deployment.directory + "/coordinator"] + privacy
         try deployment.start("coordinator", coordinator)
         try deployment.start("worker-1", ["worker"] + privacy)
+        // An evaluator asked to stop at a target this run never reaches stops at the final version.
+        let evaluator = try deployment.start(
+            "eval", ["eval", "--stop-at-target", "--target-accuracy", "0.999", "--test-samples", "500", "--out", deployment.directory + "/eval"])
         let fleet = try deployment.start(
             "fleet", ["fleet", "--clients", "20", "--max-updates", "400", "--out", deployment.directory + "/fleet"])
         let summaryPath = deployment.directory + "/coordinator/summary.json"
@@ -218,6 +221,9 @@ struct DistributedPipelineTests {
         }
         #expect(await fleet.wait(timeout: .seconds(60)) == 0, "the fleet did not stop at the final version: \(fleet.output.suffix(400))")
         #expect(deployment.read("fleet.log").contains("version \(average) is the run's last"))
+        #expect(await evaluator.wait(timeout: .seconds(60)) == 0, "the evaluator did not stop at the final version")
+        #expect(deployment.read("eval.log").contains("version \(average) is the run's last (the privacy budget is spent); 99.90% was not reached"))
+        #expect(deployment.read("eval/history.csv").split(separator: "\n").last?.hasPrefix("\(average),") == true)
         try await deployment.expectEveryPublishedUpdateSettledOnce()
         await deployment.stopAll()
         let after = summary()

@@ -17,7 +17,9 @@ struct EvalCommand: AsyncParsableCommand {
             --dataset table then precision_C,recall_C,f1_C for each class C), one row per \
             evaluated version; seconds count from this process's start. With \
             --stop-at-target the evaluator exits 0 once --target-accuracy is reached (scripts \
-            wait on it to end a run).
+            wait on it to end a run), or once it has evaluated the run's final version (a \
+            private run's budget is spent: no version follows, so the target can no longer be \
+            reached; the log says so).
             """
     )
 
@@ -26,7 +28,7 @@ struct EvalCommand: AsyncParsableCommand {
     var out = "runs/eval"
     @Option(help: "Report (and with --stop-at-target, stop at) this test accuracy.")
     var targetAccuracy = 0.97
-    @Flag(help: "Exit once the target accuracy is reached.")
+    @Flag(help: "Exit once the target accuracy is reached, or the run's final version is evaluated.")
     var stopAtTarget = false
     @OptionGroup(title: "Evaluation")
     var evaluation: EvaluationOptions
@@ -56,6 +58,7 @@ struct EvalCommand: AsyncParsableCommand {
         let historyPath = out + "/history.csv"
         let (target, stopAtTarget) = (targetAccuracy, self.stopAtTarget)
         let reached = Shared(false)
+        let ended = Shared(false)
         let coordinatorKey = try shared.trust.loadCoordinatorKey()
         shared.trust.warnIfUnauthenticated(role: "eval", logger: logger)
         let supervisor = try shared.supervisor(role: "eval", logger: logger)
@@ -74,6 +77,11 @@ struct EvalCommand: AsyncParsableCommand {
                 reached.current = true
                 logger.notice("\(String(format: "reached %.2f%% at version %llu", target * 100, record.version))")
             }
+            if model.isFinal && !ended.current {
+                ended.current = true
+                let missed = reached.current ? "" : String(format: "; %.2f%% was not reached", target * 100)
+                logger.notice("version \(record.version) is the run's last (the privacy budget is spent)\(missed)")
+            }
         }
         try await RoleRuntime.runUntilSignalled(logger: logger) {
             try await supervisor.run { transport, _ in
@@ -91,7 +99,7 @@ struct EvalCommand: AsyncParsableCommand {
                                 try HistoryCSV.render(history).write(toFile: historyPath, atomically: true, encoding: .utf8)
                                 written = history.count
                             }
-                            if stopAtTarget && reached.current { return }
+                            if stopAtTarget && (reached.current || ended.current) { return }
                         }
                     }
                     defer { group.cancelAll() }
