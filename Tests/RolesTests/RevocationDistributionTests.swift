@@ -134,4 +134,43 @@ struct RevocationDistributionTests {
         for transport in [setup, connection] { await transport.close() }
         await connector.close()
     }
+
+    /// `--notice-wait forever`: a worker consumes no update before the coordinator's first
+    /// notice, however long that takes, and starts as soon as it comes, with the list.
+    @Test(arguments: TestTransport.allCases)
+    func aWorkerToldToWaitForeverConsumesOnlyOnceTheCoordinatorsListCame(on broker: TestTransport) async throws {
+        let coordinatorKey = SigningKey()
+        let connector = try broker.connector(name: "fedq-revocation-tests")
+        let setup = try await connector.connect()
+        try await PipelineTopology.declare(on: setup)
+        try await PipelineTopology.purge(on: setup)
+        let (workerConnection, coordinatorConnection) = (try await connector.connect(), try await connector.connect())
+        var settings = WorkerSettings(
+            flushUpdates: 1, staleness: StalenessPolicy(), defences: .off, issuer: SigningKey().publicKey,
+            coordinatorKey: coordinatorKey.publicKey)
+        let held = Revocations()
+        settings.revocations = held
+        settings.firstNoticeWait = nil
+        let worker = AggregatorWorker(transport: workerConnection, spec: Self.spec, settings: settings)
+        let running = Task { try await worker.run() }
+        // More than twice the default wait, and no coordinator: still not consuming.
+        try await Task.sleep(for: .seconds(7))
+        #expect(try await setup.queueStatus(PipelineTopology.updatesQueue).consumerCount == 0)
+        let coordinator = try Coordinator(
+            transport: coordinatorConnection, spec: Self.spec, initialParameters: [Float](repeating: 0, count: 8),
+            strategy: AggregationStrategy(.fedBuff(bufferSize: 1)), optimizer: ServerOptimizer(.sgd(learningRate: 1)),
+            signingKey: coordinatorKey, revocations: Revocations(RevocationList(clients: [7])))
+        try await coordinator.announce()
+        var consumers = 0
+        for _ in 0..<1_000 where consumers == 0 {
+            try await Task.sleep(for: .milliseconds(10))
+            consumers = try await setup.queueStatus(PipelineTopology.updatesQueue).consumerCount
+        }
+        #expect(consumers == 1)
+        #expect(held.distributed?.list == RevocationList(clients: [7]), "it consumed before it had the list")
+        running.cancel()
+        _ = await running.result
+        for transport in [setup, workerConnection, coordinatorConnection] { await transport.close() }
+        await connector.close()
+    }
 }

@@ -37,6 +37,17 @@ struct WorkerCommand: AsyncParsableCommand {
     var maxMessageBytes: Int?
     @Flag(help: "Send partials in fp32 even when every update in them was lossy (default: fp16 then, half the bytes).")
     var exactPartials = false
+    @Option(parsing: .unconditional, help: "With --issuer-key and --coordinator-key: seconds a starting worker waits for the coordinator's first notice (and its revocation list) before it consumes without it (default 3); 'forever' never consumes without it.")
+    var noticeWait: String?
+
+    /// `--notice-wait` as the worker's setting (nil: forever).
+    static func noticeWait(_ text: String) throws -> Duration? {
+        if text == "forever" { return nil }
+        guard let seconds = Double(text), seconds >= 0, seconds.isFinite else {
+            throw ValidationError("--notice-wait must be a number of seconds (0 or more) or 'forever', got '\(text)'")
+        }
+        return .milliseconds(Int64((seconds * 1000).rounded()))
+    }
 
     func validate() throws {
         guard flushUpdates.map({ $0 > 0 }) ?? true else { throw ValidationError("--flush-updates must be positive") }
@@ -46,6 +57,12 @@ struct WorkerCommand: AsyncParsableCommand {
         guard maxMessageBytes.map({ $0 > 0 }) ?? true else { throw ValidationError("--max-message-bytes must be positive") }
         guard shared.trust.revoked == nil || shared.trust.issuerKey != nil else {
             throw ValidationError("--revoked needs --issuer-key: without it no update carries a credential to revoke")
+        }
+        if let noticeWait {
+            _ = try Self.noticeWait(noticeWait)
+            guard shared.trust.issuerKey != nil, shared.trust.coordinatorKey != nil else {
+                throw ValidationError("--notice-wait needs --issuer-key and --coordinator-key: only then does a worker wait for the coordinator's revocation list")
+            }
         }
         _ = try shared.roleConnector(name: "fedq worker")
     }
@@ -68,6 +85,7 @@ struct WorkerCommand: AsyncParsableCommand {
         settings.shards = try shared.shards()
         settings.chunkSize = shared.chunks.chunkSize
         settings.exactPartials = exactPartials
+        if let noticeWait { settings.firstNoticeWait = try Self.noticeWait(noticeWait) }
         // With an issuer, always a list: the coordinator's arrives on its notices.
         settings.revocations = try shared.trust.loadRevocations() ?? (settings.issuer == nil ? nil : Revocations())
         let (shards, configured) = (settings.shards, settings)

@@ -180,9 +180,13 @@ public actor AggregatorWorker {
                 }
                 return nil
             }
-            group.addTask {
-                try await Task.sleep(for: self.settings.firstNoticeWait)
-                return nil
+            if let wait = settings.firstNoticeWait {
+                group.addTask {
+                    try await Task.sleep(for: wait)
+                    return nil
+                }
+            } else {
+                logger.notice("waiting for the coordinator's first version notice (its revocation list) before consuming any update")
             }
             let first = try await group.next() ?? nil
             await versions.cancel()
@@ -193,7 +197,7 @@ public actor AggregatorWorker {
             machine.heard(heard)
         } else {
             logger.warning(
-                "no version notice from the coordinator within \(settings.firstNoticeWait): consuming updates without its revocation list until one comes")
+                "no version notice from the coordinator within \(settings.firstNoticeWait ?? .zero): consuming updates without its revocation list until one comes")
         }
     }
 

@@ -37,8 +37,10 @@ public struct WorkerSettings: Sendable {
     /// the coordinator yet waits for a notice before it consumes updates (the coordinator
     /// repeats its notice every 2 s), so that a new process does not admit a client the
     /// coordinator's list revokes in its first seconds. After this it starts all the same,
-    /// with one warning line: a worker must not depend on the coordinator to start.
-    public var firstNoticeWait: Duration = .seconds(3)
+    /// with one warning line: a worker must not depend on the coordinator to start. Nil
+    /// (`--notice-wait forever`): it never consumes before it has the coordinator's list,
+    /// for a federation that would rather stop than admit a revoked client.
+    public var firstNoticeWait: Duration? = .seconds(3)
     /// The coordinator's key (`--coordinator-key`): version notices it did not sign are dropped.
     public var coordinatorKey: VerifyingKey?
     /// The update queues to consume: every shard, so that no shard is left without
