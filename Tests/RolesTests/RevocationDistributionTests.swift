@@ -25,6 +25,18 @@ struct RevocationDistributionTests {
         return await coordinator.accounting
     }
 
+    /// The pipeline's topology declared and emptied on `broker`, and a connection for each of
+    /// setup, a worker and a coordinator.
+    static func pipeline(on broker: TestTransport) async throws
+        -> (connector: TransportConnector, setup: any Transport, worker: any Transport, coordinator: any Transport)
+    {
+        let connector = try broker.connector(name: "fedq-revocation-tests")
+        let setup = try await connector.connect()
+        try await PipelineTopology.declare(on: setup)
+        try await PipelineTopology.purge(on: setup)
+        return (connector, setup, try await connector.connect(), try await connector.connect())
+    }
+
     /// Waits until the worker's list holds the coordinator's list newer than `serial`.
     static func adopted(after serial: UInt64?, by held: Revocations, seconds: Int = 15) async throws -> (list: RevocationList, serial: UInt64)? {
         for _ in 0..<(seconds * 100) {
@@ -37,11 +49,7 @@ struct RevocationDistributionTests {
     @Test(arguments: TestTransport.allCases)
     func workersRefuseWhomTheCoordinatorsListNamesWithoutAFileOfTheirOwn(on broker: TestTransport) async throws {
         let (issuer, coordinatorKey) = (SigningKey(), SigningKey())
-        let connector = try broker.connector(name: "fedq-revocation-tests")
-        let setup = try await connector.connect()
-        try await PipelineTopology.declare(on: setup)
-        try await PipelineTopology.purge(on: setup)
-        let (workerConnection, coordinatorConnection) = (try await connector.connect(), try await connector.connect())
+        let (connector, setup, workerConnection, coordinatorConnection) = try await Self.pipeline(on: broker)
         var settings = WorkerSettings(
             flushUpdates: 1, staleness: StalenessPolicy(), defences: .off, issuer: issuer.publicKey, coordinatorKey: coordinatorKey.publicKey)
         let workersList = Revocations()
@@ -140,11 +148,7 @@ struct RevocationDistributionTests {
     @Test(arguments: TestTransport.allCases)
     func aWorkerToldToWaitForeverConsumesOnlyOnceTheCoordinatorsListCame(on broker: TestTransport) async throws {
         let coordinatorKey = SigningKey()
-        let connector = try broker.connector(name: "fedq-revocation-tests")
-        let setup = try await connector.connect()
-        try await PipelineTopology.declare(on: setup)
-        try await PipelineTopology.purge(on: setup)
-        let (workerConnection, coordinatorConnection) = (try await connector.connect(), try await connector.connect())
+        let (connector, setup, workerConnection, coordinatorConnection) = try await Self.pipeline(on: broker)
         var settings = WorkerSettings(
             flushUpdates: 1, staleness: StalenessPolicy(), defences: .off, issuer: SigningKey().publicKey,
             coordinatorKey: coordinatorKey.publicKey)
