@@ -29,7 +29,11 @@ public struct CoordinatorState: Sendable {
     public var average: IterateAverage?
     /// The privacy budget is spent and the average went out as the last version: no
     /// aggregate is applied after it (checkpointed, so a restart does not reopen the budget).
-    public var budgetClosed = false
+    /// The same fact as the model's `isFinal`, which travels with it: one stored flag.
+    public var budgetClosed: Bool {
+        get { model.isFinal }
+        set { model.isFinal = newValue }
+    }
 
     public init(
         model: GlobalModel, optimizer: ServerOptimizer, accounting: AggregationAccounting = AggregationAccounting(),

@@ -79,8 +79,6 @@ public struct CoordinatorStateMachine: Sendable {
         self.strategy = strategy
         self.privacy = privacy
         if privacy != nil, self.state.privacy == nil { self.state.privacy = RDPAccountant() }
-        // A restart after the average went out serves it as the final version again.
-        self.state.model.isFinal = self.state.budgetClosed
         if let decay = privacy?.finalAverageDecay, privacy?.averagesFinalVersion == true {
             if self.state.average?.decay != decay {
                 // A new run, or a restart with another decay: the average starts at the current version.
@@ -310,7 +308,6 @@ public struct CoordinatorStateMachine: Sendable {
     private mutating func closeBudget() -> Bool {
         guard !state.budgetClosed, let average = state.average, average.count > 1 else { return false }
         state.budgetClosed = true
-        state.model.isFinal = true
         state.model.parameters = average.parameters
         state.model.version += 1
         state.settledIDs.advance(to: state.model.version)
