@@ -33,6 +33,13 @@ public struct MessageProperties: Sendable, Hashable {
         public static let revocationsSerial = "x-fedq-revocations-serial"
         /// Beside it: the coordinator's Ed25519 signature of the list and its serial.
         public static let revocationsSignature = "x-fedq-revocations-signature"
+        /// On a partial from a queue-shard worker: 16 bytes, the worker's instance and the
+        /// partial's sequence number (big-endian `UInt64` each), where a refused partial's new
+        /// updates can be asked back (`PartialReturn`, docs/wire-format.md).
+        public static let returnAddress = "x-fedq-return-to"
+        /// On a version notice: the return addresses of partials whose new updates the
+        /// coordinator asks back, 16 bytes each (docs/wire-format.md, "Version notices").
+        public static let returnRequests = "x-fedq-returns"
     }
 
     /// The update's or model version's id: consumers deduplicate on it.

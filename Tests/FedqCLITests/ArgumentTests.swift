@@ -95,6 +95,8 @@ import Testing
         (["coordinator", "--statistics-quorum", "3"], "--statistics-quorum needs --dataset (MNIST needs no standardisation)"),
         (["worker", "--revoked", "revoked.txt"], "--revoked needs --issuer-key: without it no update carries a credential to revoke"),
         (["worker", "--notice-wait", "forever"], "--notice-wait needs --issuer-key and --coordinator-key"),
+        (["worker", "--return-shelf", "-1"], "--return-shelf must be 0 or more MiB (at most 1048576), got -1"),
+        (["worker", "--return-shelf", "lots"], "The value 'lots' is invalid for '--return-shelf <mib>'"),
         (["worker", "--notice-wait", "soon"], "--notice-wait must be a number of seconds (0 or more) or 'forever', got 'soon'"),
         (["worker", "--notice-wait", "-1"], "--notice-wait must be a number of seconds (0 or more) or 'forever', got '-1'"),
         (["coordinator", "--revoked", "revoked.txt"], "--revoked on the coordinator needs --signing-key: the list goes to the workers signed"),

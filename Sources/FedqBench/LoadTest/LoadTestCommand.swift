@@ -63,6 +63,8 @@ public struct LoadTestCommand: AsyncParsableCommand {
     var defencesOff = false
     @Flag(help: "Run the workers with --exact-partials (fp32 partials), to measure what fp16 partials save.")
     var exactPartials = false
+    @Option(help: "The workers' --return-shelf in MiB (default theirs: 128 with --sign, else 0), to measure what keeping their last partials' updates costs.")
+    var returnShelf: Int?
     @Option(help: "The broker's process id, whose CPU the report shows (scripts/broker.sh pid PORT); default: every beam.smp on this host.")
     var brokerPid: Int32?
     @Option(help: "Write every figure here as JSON.")
@@ -78,6 +80,7 @@ public struct LoadTestCommand: AsyncParsableCommand {
         guard publishers > 0 else { throw ValidationError("--publishers must be positive") }
         guard inFlight > 0 else { throw ValidationError("--in-flight must be positive") }
         guard workers > 0 else { throw ValidationError("--workers must be positive") }
+        guard returnShelf.map({ $0 >= 0 }) ?? true else { throw ValidationError("--return-shelf must be 0 or more MiB") }
         guard rate.map({ $0 > 0 }) ?? true else { throw ValidationError("--rate must be positive") }
         guard updates.map({ $0 > 0 }) ?? true else { throw ValidationError("--updates must be positive") }
         guard seconds.map({ $0 > 0 }) ?? true else { throw ValidationError("--seconds must be positive") }
@@ -123,6 +126,7 @@ public struct LoadTestCommand: AsyncParsableCommand {
         run.brokerPID = brokerPid
         run.defencesOff = defencesOff
         run.exactPartials = exactPartials
+        run.returnShelf = returnShelf
         run.shards = try shards()
         print("load test: \(workers) workers, \(publishers) publishers, \(updateShards) \(updatesQueue) update queue\(updateShards == 1 ? "" : "s"), \(params) parameters, codec \(codec), K=\(buffer)\(sign ? ", signed updates" : "")\(defencesOff ? ", defences off" : "")")
         let result = try await run.run()

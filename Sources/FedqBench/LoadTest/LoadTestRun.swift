@@ -102,6 +102,8 @@ struct LoadTestRun {
     var defencesOff = false
     /// Workers with `--exact-partials`.
     var exactPartials = false
+    /// The workers' `--return-shelf` (nil: their default).
+    var returnShelf: Int?
     /// The update queues (`--update-shards`).
     var shards: UpdateShards = .single
     var progress: @Sendable (_ published: Int, _ aggregated: Int, _ elapsed: Double) -> Void
@@ -177,7 +179,8 @@ struct LoadTestRun {
                 arguments: ["worker"] + shared + ["--flush-updates", "\(flushUpdates)", "--prefetch", "\(4 * flushUpdates)", "--flush-ms", "\(flushMs)"]
                     + (sign ? ["--issuer-key", out + "/issuer.pub"] : [])
                     + (defencesOff ? ["--clip", "off", "--sample-share", "0", "--max-client-rate", "0"] : [])
-                    + (exactPartials ? ["--exact-partials"] : []),
+                    + (exactPartials ? ["--exact-partials"] : [])
+                    + (returnShelf.map { ["--return-shelf", "\($0)"] } ?? []),
                 environment: environment, log: out + "/worker-\(index).log"))
         }
         return roles

@@ -37,6 +37,10 @@ struct WorkerCommand: AsyncParsableCommand {
     var maxMessageBytes: Int?
     @Flag(help: "Send partials in fp32 even when every update in them was lossy (default: fp16 then, half the bytes).")
     var exactPartials = false
+    @Option(parsing: .unconditional, help: ArgumentHelp(
+        "MiB of the last partials' updates kept, should the coordinator ask them back (it does when a partial mixed a replay with new updates; docs/robustness.md); 0 keeps none. (default: 128 with --issuer-key, else 0)",
+        valueName: "mib"))
+    var returnShelf: Int?
     @Option(parsing: .unconditional, help: "With --issuer-key and --coordinator-key: seconds a starting worker waits for the coordinator's first notice (and its revocation list) before it consumes without it (default 3); 'forever' never consumes without it.")
     var noticeWait: String?
 
@@ -55,6 +59,9 @@ struct WorkerCommand: AsyncParsableCommand {
         guard prefetch > 0 else { throw ValidationError("--prefetch must be positive") }
         guard maxNorm.map({ $0 > 0 && $0.isFinite }) ?? true else { throw ValidationError("--max-norm must be a positive number") }
         guard maxMessageBytes.map({ $0 > 0 }) ?? true else { throw ValidationError("--max-message-bytes must be positive") }
+        if let returnShelf, !(0...(1 << 20)).contains(returnShelf) {
+            throw ValidationError("--return-shelf must be 0 or more MiB (at most 1048576), got \(returnShelf)")
+        }
         guard shared.trust.revoked == nil || shared.trust.issuerKey != nil else {
             throw ValidationError("--revoked needs --issuer-key: without it no update carries a credential to revoke")
         }
@@ -85,6 +92,7 @@ struct WorkerCommand: AsyncParsableCommand {
         settings.shards = try shared.shards()
         settings.chunkSize = shared.chunks.chunkSize
         settings.exactPartials = exactPartials
+        settings.returnShelfBytes = returnShelf.map { $0 << 20 }
         if let noticeWait { settings.firstNoticeWait = try Self.noticeWait(noticeWait) }
         // With an issuer, always a list: the coordinator's arrives on its notices.
         settings.revocations = try shared.trust.loadRevocations() ?? (settings.issuer == nil ? nil : Revocations())

@@ -17,9 +17,10 @@ import Wire
 /// for a new version, published. A crash before that makes the broker
 /// redeliver the partial, and the window of settled ids then recognises what
 /// the restored state already counts: a partial whose updates were all settled
-/// is skipped; one that mixes settled and new updates (two workers raced over
-/// one redelivered update) cannot be split, so it is dead-lettered and its new
-/// updates are counted as rejected duplicates, never twice. Those decisions are
+/// is skipped; one that mixes settled and new updates (a replay that reached another
+/// worker) cannot be split, so it is dead-lettered and its new updates are asked back
+/// from their worker (`PartialReturn`), or counted as rejected duplicates if they do not
+/// come back in time: never twice. Those decisions are
 /// `CoordinatorStateMachine`'s; this actor only does the I/O they call for.
 public actor Coordinator {
     let transport: any Transport
@@ -66,6 +67,8 @@ public actor Coordinator {
     public var accounting: AggregationAccounting { machine.state.accounting }
     /// ε spent so far (nil without differential privacy).
     public var privacyEpsilon: Double? { machine.privacyEpsilon }
+    /// Partials whose new updates are asked back from their workers, not all back yet.
+    public var pendingReturns: [PendingReturn] { machine.state.pendingReturns }
     /// How far each stream shard was taken, and by whose claim (empty on queue shards).
     public var streamLedger: StreamLedger { machine.state.streams }
     /// Aggregates the accountant has recorded.
@@ -188,16 +191,27 @@ public actor Coordinator {
                 body = signed.body
             }
         }
+        PartialReturn.attach(machine.returnRequests, to: &notice)
         try await transport.publish(body, exchange: PipelineTopology.versionsExchange, routingKey: "", properties: notice, mandatory: false)
         lastNoticeSent = .now
     }
 
     /// Sends the current notice again if the revocation list changed since the last one
     /// (at once: a revoked client must be shut out before the next version), or if
-    /// `noticeRepeat` passed (for workers started since).
+    /// `noticeRepeat` passed (for workers started since, and, while updates are asked back,
+    /// for a worker whose copy of the request was pushed out of its newest-only queue).
+    /// Settles the return requests first: those fulfilled are dropped, those expired booked.
     func renoticeIfDue() async throws {
+        let (records, changed) = machine.settleReturns()
+        if changed { try commit(records, force: true) }
+        if !records.isEmpty {
+            logger.warning("updates asked back from a worker did not come back in time: booked as duplicates", metadata: [
+                "updates": "\(records.count)", "waited": "\(CoordinatorStateMachine.returnWait) s",
+            ])
+        }
         let listChanged = revocations.map { $0.own != signedRevocations?.list } ?? false
-        if listChanged || ContinuousClock.now - lastNoticeSent >= Self.noticeRepeat { try await publishNotice() }
+        let repeats = signingKey != nil || !machine.returnRequests.isEmpty
+        if listChanged || (repeats && ContinuousClock.now - lastNoticeSent >= Self.noticeRepeat) { try await publishNotice() }
     }
 
     /// Consumes partials, and answers late joiners' model requests, until cancelled.
@@ -214,13 +228,12 @@ public actor Coordinator {
                 group.addTask { for try await delivery in statistics { try await self.takeStatistics(delivery) } }
             }
             group.addTask { try await PipelineMetrics.watch(PipelineTopology.partialsQueue, on: self.transport) }
-            // Signed notices only: a worker waits for one (and its list) only if it can verify it.
-            if signingKey != nil {
-                group.addTask {
-                    while true {
-                        try await Task.sleep(for: .milliseconds(500))
-                        try await self.renoticeIfDue()
-                    }
+            // Repeated notices: signed ones (a worker waits for one, and its list, only if it
+            // can verify it) and any while updates are asked back.
+            group.addTask {
+                while true {
+                    try await Task.sleep(for: .milliseconds(500))
+                    try await self.renoticeIfDue()
                 }
             }
             if let wait = maxBufferWait {
@@ -270,7 +283,7 @@ public actor Coordinator {
     func handle(_ delivery: Delivery) async throws {
         let input = CoordinatorStateMachine.decode(delivery.body, spec: spec)
         if case .partial = input { PipelineMetrics.partialsReceived.increment() }
-        switch machine.receive(input) {
+        switch machine.receive(input, returnTo: PartialReturn(delivery.properties)) {
         case .acknowledge(let records):
             try commit(records)
             try await delivery.ack()
@@ -287,6 +300,17 @@ public actor Coordinator {
             try await deadLetter(delivery, reason: reason, detail: detail)
             try commit(records)
             try await delivery.ack()
+        case .returnUpdates(let detail, let records):
+            logger.warning("partial parked in \(PipelineTopology.deadQueue); its new updates are asked back", metadata: [
+                "detail": "\(detail)", "updates": "\(records.count)", "version": "\(machine.state.model.version)",
+            ])
+            try await deadLetter(delivery, reason: .duplicate, detail: detail)
+            // The request is persisted before the partial goes: a restart still waits for
+            // its updates and books them if they never come.
+            try commit(records, force: true)
+            try await delivery.ack()
+            PipelineMetrics.returnsRequested.increment()
+            try await publishNotice()
         case .apply(let records):
             held.append(delivery)
             try await applyBuffer(booking: records)
@@ -349,8 +373,8 @@ public actor Coordinator {
     /// ledger that moved is persisted even without records: a partial acknowledged with
     /// no record to book (its updates all settled before) still moved its shard on, and
     /// a restart that forgot it would take the next partial for a gap.
-    private func commit(_ records: [SettlementRecord], persistingStreams: Bool = true) throws {
-        guard !records.isEmpty || (persistingStreams && machine.state.streams != persistedStreams) else { return }
+    private func commit(_ records: [SettlementRecord], persistingStreams: Bool = true, force: Bool = false) throws {
+        guard force || !records.isEmpty || (persistingStreams && machine.state.streams != persistedStreams) else { return }
         try store?.commit(machine.state, spec: spec, records: records)
         persistedStreams = machine.state.streams
         PipelineMetrics.count(records)

@@ -27,6 +27,10 @@ public struct CoordinatorState: Sendable {
     /// The average of the versions released so far, kept when a private run releases it at
     /// the end of its budget (`DifferentialPrivacy.finalAverageDecay`); nil otherwise.
     public var average: IterateAverage?
+    /// Partials parked because they mixed counted and new updates, whose new updates the
+    /// coordinator asked back from their workers (`PartialReturn`), until they come or their
+    /// deadline passes.
+    public var pendingReturns: [PendingReturn] = []
     /// The privacy budget is spent and the average went out as the last version: no
     /// aggregate is applied after it (checkpointed, so a restart does not reopen the budget).
     /// The same fact as the model's `isFinal`, which travels with it: one stored flag.

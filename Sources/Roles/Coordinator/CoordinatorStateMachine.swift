@@ -16,8 +16,10 @@ import Wire
 /// - undecodable: parked in `fedq.dead` as `malformed` (its updates cannot be named);
 /// - settled entries (updates a worker refused) are booked once each, by id;
 /// - a partial whose updates are all settled or buffered is a redelivery: acknowledged;
-/// - one mixing counted and new updates (two workers raced over one redelivered update)
-///   cannot be split: parked as `duplicate`, its new updates booked as duplicates;
+/// - one mixing counted and new updates (a replay, or two workers raced over one
+///   redelivered update) cannot be split: parked as `duplicate`; its new updates are asked
+///   back from its worker when it carries a return address (`PartialReturn`), and booked as
+///   duplicates when it does not or they do not come back in time;
 /// - otherwise the strategy buffers it, says the aggregate is ready, or refuses it.
 public struct CoordinatorStateMachine: Sendable {
     /// What to do with one partial's delivery. Every case persists `records` first
@@ -32,6 +34,10 @@ public struct CoordinatorStateMachine: Sendable {
         /// Hold the partial and apply the buffer now (`applyBuffer(booking:)`), which
         /// also settles `records`.
         case apply(records: [SettlementRecord])
+        /// A partial that mixed counted and new updates: park it (`duplicate`, with `detail`),
+        /// persist `records` and the request (`state.pendingReturns`, even with no record),
+        /// acknowledge it, and send a notice carrying the requests (`returnRequests`).
+        case returnUpdates(detail: String, records: [SettlementRecord])
         /// A stream partial that does not continue its shard: park it (`malformed`, with
         /// `detail`), acknowledge it, and tell the shard's reader, in its claim queue, to
         /// read again from `answer.from`.
@@ -126,12 +132,19 @@ public struct CoordinatorStateMachine: Sendable {
     /// Decides what becomes of one partial (see the type's rules). A partial read off a
     /// stream is first judged by the stream ledger (``StreamLedger``): only one that
     /// continues its shard under the shard's claim goes on to the rules above.
-    public mutating func receive(_ input: Input, now: ContinuousClock.Instant = .now) -> Action {
+    /// - Parameters:
+    ///   - returnTo: where the partial's new updates can be asked back should it mix them
+    ///     with counted ones (its `x-fedq-return-to`; nil: they are booked as duplicates).
+    ///   - unixTime: now in unix seconds, for a return's deadline.
+    public mutating func receive(
+        _ input: Input, returnTo: PartialReturn? = nil, now: ContinuousClock.Instant = .now,
+        unixTime: UInt64 = UInt64(Date().timeIntervalSince1970)
+    ) -> Action {
         guard case .partial(let partial, let settled, let range) = input else {
             if case .undecodable(let detail) = input { return .deadLetter(reason: .malformed, detail: detail, records: []) }
             return .acknowledge(records: [])
         }
-        guard let range else { return receive(partial, settled: settled, now: now) }
+        guard let range else { return receive(partial, settled: settled, returnTo: returnTo, now: now, unixTime: unixTime) }
         let (shard, claim) = (Int(range.shard), range.claim)
         switch state.streams.judge(shard: shard, claim: claim, first: range.first, last: range.last) {
         case .accept:
@@ -139,7 +152,7 @@ public struct CoordinatorStateMachine: Sendable {
             switch action {
             case .acknowledge, .deadLetter:
                 state.streams.settle(shard: shard, claim: claim, first: range.first, last: range.last)
-            case .hold, .apply, .rewind:
+            case .hold, .apply, .rewind, .returnUpdates:
                 break
             }
             return action
@@ -161,7 +174,8 @@ public struct CoordinatorStateMachine: Sendable {
 
     /// The rules for a partial that the stream ledger (if any) let through.
     private mutating func receive(
-        _ partial: PartialAggregate, settled: [PartialAggregateSummary.Settled], now: ContinuousClock.Instant
+        _ partial: PartialAggregate, settled: [PartialAggregateSummary.Settled], returnTo: PartialReturn? = nil,
+        now: ContinuousClock.Instant, unixTime: UInt64 = 0
     ) -> Action {
         var records: [SettlementRecord] = []
         // Checked entry by entry: the same poison message twice in one list counts once.
@@ -199,10 +213,15 @@ public struct CoordinatorStateMachine: Sendable {
                 reason: .stale, detail: "base version older than the staleness horizon \(state.settledIDs.horizon)", records: records)
         }
         if fresh.count < partial.count {
+            let counted = "\(partial.count - fresh.count) of \(partial.count) updates already counted"
+            if let returnTo, askBack(fresh, from: returnTo, unixTime: unixTime) {
+                return .returnUpdates(
+                    detail: "\(counted); the other \(fresh.count) asked back from worker \(String(returnTo.worker, radix: 16)), partial \(returnTo.partial)",
+                    records: records)
+            }
             records += fresh.map { settleUnapplied($0.id, reason: .duplicate, base: $0.baseVersion) }
             return .deadLetter(
-                reason: .duplicate, detail: "\(partial.count - fresh.count) of \(partial.count) updates already counted",
-                records: records)
+                reason: .duplicate, detail: counted, records: records)
         }
         switch strategy.receive(partial, currentVersion: state.model.version) {
         case .buffered:
@@ -216,6 +235,48 @@ public struct CoordinatorStateMachine: Sendable {
             records += partial.entries.map { settleUnapplied($0.id, reason: reason, base: $0.baseVersion) }
             return .deadLetter(reason: reason, detail: "refused by the strategy", records: records)
         }
+    }
+
+    /// How long a worker has to send a refused partial's new updates back before they are
+    /// booked as duplicates: far longer than a notice takes to reach it and a partial to come
+    /// back, far shorter than a worker keeps them (`ReturnShelf`) only under a light load.
+    public static let returnWait: UInt64 = 30
+
+    /// The addresses whose updates the coordinator waits for, for its notices.
+    public var returnRequests: [PartialReturn] { state.pendingReturns.map(\.address) }
+
+    /// Records a request for `fresh` (once per address: a redelivered partial asks again
+    /// nothing new); false when too many requests are outstanding, and the updates are then
+    /// booked as duplicates, as before returns.
+    private mutating func askBack(_ fresh: [PartialAggregate.Entry], from address: PartialReturn, unixTime: UInt64) -> Bool {
+        if state.pendingReturns.contains(where: { $0.address == address }) { return true }
+        guard state.pendingReturns.count < PartialReturn.maxRequests else { return false }
+        state.pendingReturns.append(PendingReturn(address: address, entries: fresh, deadline: unixTime + Self.returnWait))
+        return true
+    }
+
+    /// Forgets the requests whose updates are all counted now (come back, or counted from
+    /// another copy), and books as duplicates the updates of an expired request that never
+    /// came back: the outcome before returns (lost to training, but booked once).
+    /// - Returns: the records to persist, and whether the requests changed (persist even
+    ///   without records, and tell the workers).
+    public mutating func settleReturns(unixTime: UInt64 = UInt64(Date().timeIntervalSince1970)) -> (
+        records: [SettlementRecord], changed: Bool
+    ) {
+        var records: [SettlementRecord] = []
+        var waiting: [PendingReturn] = []
+        for pending in state.pendingReturns {
+            let missing = pending.entries.filter { standing($0) == .fresh }
+            if missing.isEmpty { continue }
+            if unixTime < pending.deadline {
+                waiting.append(pending)
+                continue
+            }
+            records += missing.map { settleUnapplied($0.id, reason: .duplicate, base: $0.baseVersion) }
+        }
+        let changed = waiting.count != state.pendingReturns.count
+        state.pendingReturns = waiting
+        return (records, changed)
     }
 
     /// Records `claim` as the owner of stream shard `shard` and says where its reader

@@ -147,6 +147,9 @@ public final class CoordinatorStore: Sendable {
         var averageCount: Int?
         /// The budget closed with the average released; absent while it is open.
         var budgetClosed: Bool?
+        /// Partials whose new updates the coordinator asked back (`PendingReturn`); absent
+        /// when none are outstanding.
+        var returns: [PendingReturn]?
     }
 
     /// The last committed state, or nil for a new directory. Cuts `updates.csv` back to
@@ -224,6 +227,7 @@ public final class CoordinatorStore: Sendable {
             state.average = IterateAverage(decay: decay, parameters: average, count: count)
         }
         state.budgetClosed = meta.budgetClosed ?? false
+        state.pendingReturns = meta.returns ?? []
         return state
     }
 
@@ -261,7 +265,8 @@ public final class CoordinatorStore: Sendable {
             standardizationDeviations: state.model.standardization?.deviations.map(\.bitPattern),
             streams: state.streams.shards.isEmpty ? nil : state.streams,
             averageDecay: average?.decay, averageCount: average?.count,
-            budgetClosed: state.budgetClosed ? true : nil)
+            budgetClosed: state.budgetClosed ? true : nil,
+            returns: state.pendingReturns.isEmpty ? nil : state.pendingReturns)
         let metaBytes: [UInt8]
         do { metaBytes = [UInt8](try JSONEncoder().encode(meta)) } catch {
             throw .io(path: checkpointPath, reason: "cannot encode: \(error)")

@@ -31,6 +31,8 @@ public enum PipelineMetric: String, CaseIterable, Sendable {
     case streamClaimsRejected = "fedq_stream_claims_rejected_total"
     case streamOffsetsLost = "fedq_stream_offsets_lost_total"
     case revocationListSerial = "fedq_revocation_list_serial"
+    case returnsRequested = "fedq_partial_returns_requested_total"
+    case updatesReturned = "fedq_updates_returned_total"
 
     /// What swift-metrics type makes it, and so its Prometheus type.
     public enum Kind: Sendable, Equatable {
@@ -51,7 +53,8 @@ public enum PipelineMetric: String, CaseIterable, Sendable {
         switch self {
         case .updatesReceived, .updatesApplied, .updatesDroppedStale, .updatesRejected, .updatesPublished, .partialsFlushed,
             .partialsReceived, .reconnects, .modelsRejected, .modelRequestsRefused, .updatesClipped, .statisticsReceived,
-            .statisticsRejected, .streamPartialsDropped, .streamClaimsRejected, .streamOffsetsLost:
+            .statisticsRejected, .streamPartialsDropped, .streamClaimsRejected, .streamOffsetsLost, .returnsRequested,
+            .updatesReturned:
             .counter
         case .modelVersion, .evaluatedAccuracy, .queueReady, .dpEpsilon, .revocationListSerial: .gauge
         // Staleness is counted in versions: buckets that separate fresh from stale.
@@ -105,6 +108,10 @@ public enum PipelineMetric: String, CaseIterable, Sendable {
             "Offsets of a stream shard that retention removed before this worker read them: client updates lost, at most that many (docs/cluster.md, Retention)."
         case .revocationListSerial:
             "Serial of the revocation list the coordinator signed last, or this worker took from its notices last (milliseconds since 1970 when it was signed): every worker should show the coordinator's."
+        case .returnsRequested:
+            "Partials the coordinator parked because they mixed counted and new updates (a replay, or a copy two workers raced over), asking their worker for the new updates back."
+        case .updatesReturned:
+            "Updates this worker summed again, each alone, because the coordinator asked them back; those it no longer kept are logged, and booked as duplicates by the coordinator."
         case .streamClaimsRejected:
             "Stream shard claims refused (coordinator: a broken announcement) and claim answers dropped (worker: broken, unsigned or not the coordinator's), by reason."
         }
@@ -131,6 +138,8 @@ public enum PipelineMetrics {
     public static let updatesPublished = Counter(label: PipelineMetric.updatesPublished.name)
     public static let partialsFlushed = Counter(label: PipelineMetric.partialsFlushed.name)
     public static let partialsReceived = Counter(label: PipelineMetric.partialsReceived.name)
+    public static let returnsRequested = Counter(label: PipelineMetric.returnsRequested.name)
+    public static let updatesReturned = Counter(label: PipelineMetric.updatesReturned.name)
     /// Staleness τ of each applied update, in versions.
     public static let staleness = Recorder(label: PipelineMetric.staleness.name)
     public static let modelVersion = Gauge(label: PipelineMetric.modelVersion.name)

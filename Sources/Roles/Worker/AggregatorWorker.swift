@@ -47,6 +47,16 @@ public actor AggregatorWorker {
     public private(set) var offsetsLostToRetention = 0
     /// The consumers `run` reads (updates and version notices), for `stopReading`.
     private var readers: [Consumer] = []
+    /// This process's instance on partials' return addresses (`PartialReturn`): random, so a
+    /// restarted worker is never asked for what its predecessor kept.
+    let instance = UInt64.random(in: 1...UInt64.max)
+    /// The sequence number of the next partial with a return address.
+    private var nextPartial: UInt64 = 0
+    /// The summed updates of the last partials, for the coordinator to ask back (nil: on a
+    /// stream shard, or `effectiveReturnShelfBytes` 0).
+    private var shelf: ReturnShelf?
+    /// Partials asked back already: a request rides on every notice until it is fulfilled.
+    private var answeredReturns = Set<UInt64>()
 
     /// A worker on `settings.shards`' queues. (On a stream updates path, `StreamWorker`
     /// runs one of these per claimed shard.)
@@ -65,6 +75,9 @@ public actor AggregatorWorker {
         self.spec = spec
         self.settings = settings
         machine = WorkerStateMachine(spec: spec, settings: settings)
+        if case .stream = source {} else if settings.effectiveReturnShelfBytes > 0 {
+            shelf = ReturnShelf(capacity: settings.effectiveReturnShelfBytes)
+        }
         chunks = DeliveryReassembler(limits: settings.chunkLimits)
         (flushes, flushQueue) = AsyncStream.makeStream(of: Outgoing.self)
     }
@@ -97,6 +110,7 @@ public actor AggregatorWorker {
                 let verifier = ModelVerifier(coordinatorKey: self.settings.coordinatorKey, logger: self.logger)
                 for try await delivery in versions {
                     if let version = verifier.version(delivery, spec: self.spec) { await self.heard(version) }
+                    try await self.giveBack(asked: delivery.properties)
                     // The coordinator's revocation list rides on its notices, signed apart.
                     if let held = self.settings.revocations { Self.takeRevocations(delivery, into: held, verifier: verifier, logger: self.logger) }
                     try await delivery.ack()
@@ -159,6 +173,42 @@ public actor AggregatorWorker {
     struct Held: Sendable {
         var shard: Int
         var delivery: Delivery
+        /// Taken into the open partial (not refused): what the return shelf keeps.
+        var summed = false
+    }
+
+    /// Sums again, each alone, the updates of this worker's partials a notice asks back
+    /// (`PartialReturn`). A request for a partial no longer kept is said once: the
+    /// coordinator books those updates as duplicates when its wait ends.
+    private func giveBack(asked properties: MessageProperties) async throws {
+        guard shelf != nil else { return }
+        guard let requests = PartialReturn.requests(on: properties) else {
+            PipelineMetrics.modelsRejected(.malformed).increment()
+            logger.warning("return requests on a version notice dropped: not a whole number of 16-byte addresses, or too many")
+            return
+        }
+        for request in requests where request.worker == instance && !answeredReturns.contains(request.partial) {
+            if answeredReturns.count >= PartialReturn.maxRequests { answeredReturns.removeAll() }
+            answeredReturns.insert(request.partial)
+            guard let updates = shelf?.take(partial: request.partial) else {
+                logger.warning("the coordinator asked back partial \(request.partial), no longer kept: its new updates are lost (a larger --return-shelf keeps more)")
+                continue
+            }
+            logger.notice("the coordinator parked partial \(request.partial) (it mixed counted and new updates): summing its \(updates.count) updates again")
+            for update in updates {
+                PipelineMetrics.updatesReturned.increment()
+                try await handle(
+                    Delivery(
+                        body: update.body, properties: update.properties, exchange: "", routingKey: "", redelivered: true,
+                        deliveryTag: 0, acknowledger: SettledAlready()),
+                    shard: Self.chunkShard, returned: true)
+            }
+        }
+    }
+
+    /// A returned update's delivery: its message was acknowledged with its first partial.
+    private struct SettledAlready: DeliveryAcknowledger {
+        func settle(deliveryTag: UInt64, _ outcome: DeliveryOutcome, multiple: Bool) async throws(TransportError) {}
     }
 
     /// Before the first update: waits (at most `firstNoticeWait`) for a version notice, and
@@ -229,10 +279,11 @@ public actor AggregatorWorker {
     }
 
     /// Carries out what the state machine decides about one update.
-    func handle(_ delivery: Delivery, shard: Int = 0) async throws {
-        PipelineMetrics.updatesReceived.increment()
+    func handle(_ delivery: Delivery, shard: Int = 0, returned: Bool = false) async throws {
+        if !returned { PipelineMetrics.updatesReceived.increment() }
         switch machine.receive(
-            delivery.body, properties: delivery.properties, redelivered: delivery.redelivered, shard: pathShard(ofConsumer: shard)
+            delivery.body, properties: delivery.properties, redelivered: delivery.redelivered,
+            shard: returned ? nil : pathShard(ofConsumer: shard), returned: returned
         ) {
         case .refuse(let refusal):
             logger.info("update refused", metadata: [
@@ -248,13 +299,14 @@ public actor AggregatorWorker {
             machine.settleRefused(refusal)
             held.append(Held(shard: shard, delivery: delivery))
         case .added(let batches):
-            held.append(Held(shard: shard, delivery: delivery))
+            held.append(Held(shard: shard, delivery: delivery, summed: true))
             for batch in batches { enqueue(batch) }
         }
     }
 
     private func flushIfDue() {
         enqueue(machine.batchIfDue())
+        shelf?.expire()
     }
 
     /// What one flush sends: the batch, and the deliveries it acknowledges once the
@@ -298,12 +350,21 @@ public actor AggregatorWorker {
             return
         }
         if !partial.isEmpty {
+            // Shelved before it goes: the coordinator's request could come before the confirm.
+            let address = shelf.map { _ in PartialReturn(worker: instance, partial: nextPartial) }
+            if let address {
+                nextPartial += 1
+                shelf?.shelve(
+                    outgoing.deliveries.filter(\.summed).map { .init(body: $0.delivery.body, properties: $0.delivery.properties) },
+                    partial: address.partial)
+            }
             try await publish(PartialAggregateSummary(
                 weightTotal: partial.weightTotal, massTotal: partial.massTotal,
                 entries: partial.entries.map { .init(updateID: $0.id, baseVersion: $0.baseVersion, checksum: $0.checksum) }),
                 sum: partial.weightedSum,
                 codec: PartialPrecision.codec(
-                    for: partial.weightedSum, holdsExactUpdates: settings.exactPartials || outgoing.batch.holdsExactUpdates))
+                    for: partial.weightedSum, holdsExactUpdates: settings.exactPartials || outgoing.batch.holdsExactUpdates),
+                returnTo: address)
         }
         // Settled entries travel apart from added ones: the coordinator can account each
         // alone, however the broker interleaves redeliveries. Their zero sum deflates to
@@ -345,14 +406,16 @@ public actor AggregatorWorker {
         }
     }
 
-    private func publish(_ summary: PartialAggregateSummary, sum: [Float], codec: CodecSpec) async throws {
+    private func publish(_ summary: PartialAggregateSummary, sum: [Float], codec: CodecSpec, returnTo: PartialReturn? = nil) async throws {
         let header = MessageHeader(
             kind: .partialAggregate, specHash: spec.hash, modelVersion: machine.knownVersion,
             parameterCount: spec.parameterCount, codec: codec)
         let body = try Envelope.encode(sum, header: header, partial: summary)
+        var properties = PipelineMessage.properties(for: header)
+        returnTo?.attach(to: &properties)
         try await transport.publish(
             body, exchange: PipelineTopology.partialsExchange, routingKey: PipelineTopology.partialsRoutingKey,
-            properties: PipelineMessage.properties(for: header), mandatory: true, chunkSize: settings.chunkSize)
+            properties: properties, mandatory: true, chunkSize: settings.chunkSize)
         partialsPublished += 1
         PipelineMetrics.partialsFlushed.increment()
     }

@@ -52,6 +52,23 @@ public struct WorkerSettings: Sendable {
     /// Partials always in fp32 (`--exact-partials`), even when every update in them was
     /// lossy: for an audit that replays the sums bit for bit, at twice the partials' bytes.
     public var exactPartials = false
+    /// Bytes of updates kept from the last partials so that the coordinator can ask them back
+    /// (`ReturnShelf`, `--return-shelf`); 0 keeps none, and a partial the coordinator must
+    /// park then costs its new updates, as before returns. Nil: `defaultReturnShelfBytes` for
+    /// a worker that verifies credentials, none for one that does not. Queue shards only: a
+    /// stream shard's partials carry offsets, and its reader settles a replay itself.
+    ///
+    /// Why not always: keeping the bodies costs about 3% of a worker's throughput on the
+    /// default path (new bodies land in memory the last ones no longer free, not in warm
+    /// cache; BENCHMARKS.md, "A worker's return shelf") and 125 MiB of memory. Where updates
+    /// are signed, a replay is how an admitted client (or an insider) can still cost honest
+    /// updates, and the shelf is worth it; where they are not, anyone can publish anything
+    /// under any id, and the shelf would not make that deployment trustworthy.
+    public var returnShelfBytes: Int? = nil
+    public static let defaultReturnShelfBytes = 128 << 20
+
+    /// `returnShelfBytes`, resolved.
+    public var effectiveReturnShelfBytes: Int { returnShelfBytes ?? (issuer == nil ? 0 : Self.defaultReturnShelfBytes) }
     /// How long a chunked update may stay incomplete before it is given up and booked.
     public var chunkTimeout: Duration = .seconds(60)
 

@@ -88,6 +88,8 @@ public struct WorkerStateMachine: Sendable {
     private var recent = RecentIDs(capacity: Self.recentWindow)
     /// 65,536 ids: minutes of a busy worker's updates, 1.5 MB.
     public static let recentWindow = 1 << 16
+    /// The ids this worker summed again because the coordinator asked them back: each once.
+    private var returnedIDs = RecentIDs(capacity: 1 << 12)
     /// Updates scaled down by a norm bound so far (for the metric and the attack benchmark).
     public private(set) var clippedCount = 0
 
@@ -122,10 +124,16 @@ public struct WorkerStateMachine: Sendable {
     ///     coordinator can recognise whole and skip.
     ///   - unixTime: now in unix seconds, for credential expiry.
     ///   - shard: the updates path's shard it was read from (nil: a reassembled chunked
-    ///     update, which bypasses the shards). A proven client's update must come from its own.
+    ///     update, or a returned one, which bypass the shards). A proven client's update must
+    ///     come from its own.
+    ///   - returned: an update this worker summed before, which the coordinator asked back
+    ///     (`PartialReturn`): judged again (it may be stale now), but not refused as one this
+    ///     worker summed already, nor counted against its client's rate once more; it travels
+    ///     alone, as a redelivered one does.
     public mutating func receive(
         _ body: [UInt8], properties: MessageProperties = MessageProperties(), redelivered: Bool,
-        now: ContinuousClock.Instant = .now, unixTime: UInt64 = UInt64(Date().timeIntervalSince1970), shard: Int? = nil
+        now: ContinuousClock.Instant = .now, unixTime: UInt64 = UInt64(Date().timeIntervalSince1970), shard: Int? = nil,
+        returned: Bool = false
     ) -> Decision {
         var credential: ClientCredential?
         do throws(TrustError) {
@@ -157,7 +165,11 @@ public struct WorkerStateMachine: Sendable {
                 "misrouted: client \(header.clientID) publishes to shard \(settings.shards.shard(ofClient: header.clientID)), read from shard \(shard)",
                 body: body, baseVersion: header.modelVersion)
         }
-        if let first = ids[header.updateID] ?? recent.checksum(of: header.updateID) {
+        // A returned update was summed here before, so it is in `recent`; only a second
+        // return of it (two copies of one message were kept) settles with the first.
+        let summed = returned ? returnedIDs.checksum(of: header.updateID) : ids[header.updateID] ?? recent.checksum(of: header.updateID)
+        if returned { returnedIDs.insert(header.updateID, checksum: envelope.checksum) }
+        if let first = summed {
             // The same bytes again: a client republished what it saw no confirm for. The
             // first copy counts and this one settles with it (effectively once).
             if first == envelope.checksum {
@@ -186,13 +198,13 @@ public struct WorkerStateMachine: Sendable {
         case .accept(_, let weight, let mass):
             // Counted against the client's share of this version only once it would be
             // taken, so a stale or refused update costs the client nothing.
-            guard defence.admit(client: header.clientID, version: knownVersion) else {
+            guard returned || defence.admit(client: header.clientID, version: knownVersion) else {
                 return judged(
                     .rateLimited,
                     "rate-limited: client \(header.clientID) had \(settings.defences.updatesPerClientVersion ?? 0) updates at version \(knownVersion)",
                     envelope)
             }
-            return add(Accepted(envelope: envelope, weight: weight, mass: mass), redelivered: redelivered, now: now, body: body)
+            return add(Accepted(envelope: envelope, weight: weight, mass: mass), redelivered: redelivered || returned, now: now, body: body)
         }
     }
 
