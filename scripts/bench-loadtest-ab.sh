@@ -4,7 +4,8 @@
 # scripts/bench-loadtest.sh pins its target cell), on a private node.
 #   scripts/bench-loadtest-ab.sh FLAG [REPEATS (default 5)] [UPDATES per run (default 5000)]
 #   FLAG: --sign (signed updates, issue 15: "with" is the cost) or --defences-off (the
-#   workers' defences, issue 16: "without" is the cost)
+#   workers' defences, issue 16: "without" is the cost); several words are several flags,
+#   e.g. "--sign --return-shelf=0" (signed workers without their return shelf)
 # Prints one line per run and the medians; JSON per run in runs/bench-ab/.
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -30,7 +31,7 @@ run loadtest --broker "$broker" --codec int8 --workers 2 --updates 1000 --out "$
 declare -a without with cpu_without cpu_with
 for i in $(seq 1 "$repeats"); do
     for mode in without with; do
-        flags=(); [[ $mode == with ]] && flags=("$flag")
+        flags=(); [[ $mode == with ]] && read -r -a flags <<< "$flag"
         json="$out/$mode-$i.json"
         run loadtest --broker "$broker" --broker-pid "$broker_pid" --codec int8 --workers 2 --updates "$updates" \
             "${flags[@]}" --json "$json" --out "$out/run" >/dev/null

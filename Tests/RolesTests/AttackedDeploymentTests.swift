@@ -20,8 +20,8 @@ struct AttackedDeploymentTests {
         let roles = [
             try deployment.start("coordinator", ["coordinator", "--checkpoint", deployment.directory + "/coordinator"]),
             // Unsigned, so the return shelf is asked for (it is on by default with --issuer-key).
-            try deployment.start("worker-1", ["worker", "--return-shelf", "128"]),
-            try deployment.start("worker-2", ["worker", "--return-shelf", "128"]),
+            try deployment.start("worker-1", ["worker", "--return-shelf", "32"]),
+            try deployment.start("worker-2", ["worker", "--return-shelf", "32"]),
         ]
         let evaluator = try deployment.start(
             "eval", ["eval", "--out", deployment.directory + "/eval", "--target-accuracy", "0.9", "--stop-at-target"])

@@ -118,7 +118,7 @@ import Wire
         var settings = WorkerSettings(flushUpdates: 1, staleness: StalenessPolicy())
         #expect(settings.effectiveReturnShelfBytes == 0)
         settings.issuer = SigningKey().publicKey
-        #expect(settings.effectiveReturnShelfBytes == 128 << 20)
+        #expect(settings.effectiveReturnShelfBytes == 32 << 20)
         settings.returnShelfBytes = 0
         #expect(settings.effectiveReturnShelfBytes == 0)
         settings.issuer = nil

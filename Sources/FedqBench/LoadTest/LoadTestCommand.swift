@@ -63,7 +63,7 @@ public struct LoadTestCommand: AsyncParsableCommand {
     var defencesOff = false
     @Flag(help: "Run the workers with --exact-partials (fp32 partials), to measure what fp16 partials save.")
     var exactPartials = false
-    @Option(help: "The workers' --return-shelf in MiB (default theirs: 128 with --sign, else 0), to measure what keeping their last partials' updates costs.")
+    @Option(help: "The workers' --return-shelf in MiB (default theirs: 32 with --sign, else 0), to measure what keeping their last partials' updates costs.")
     var returnShelf: Int?
     @Option(help: "The broker's process id, whose CPU the report shows (scripts/broker.sh pid PORT); default: every beam.smp on this host.")
     var brokerPid: Int32?

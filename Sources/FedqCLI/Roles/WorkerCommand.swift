@@ -38,7 +38,7 @@ struct WorkerCommand: AsyncParsableCommand {
     @Flag(help: "Send partials in fp32 even when every update in them was lossy (default: fp16 then, half the bytes).")
     var exactPartials = false
     @Option(parsing: .unconditional, help: ArgumentHelp(
-        "MiB of the last partials' updates kept, should the coordinator ask them back (it does when a partial mixed a replay with new updates; docs/robustness.md); 0 keeps none. (default: 128 with --issuer-key, else 0)",
+        "MiB of the last partials' updates kept, should the coordinator ask them back (it does when a partial mixed a replay with new updates; docs/robustness.md); 0 keeps none. (default: 32 with --issuer-key, else 0)",
         valueName: "mib"))
     var returnShelf: Int?
     @Option(parsing: .unconditional, help: "With --issuer-key and --coordinator-key: seconds a starting worker waits for the coordinator's first notice (and its revocation list) before it consumes without it (default 3); 'forever' never consumes without it.")

@@ -58,14 +58,15 @@ public struct WorkerSettings: Sendable {
     /// a worker that verifies credentials, none for one that does not. Queue shards only: a
     /// stream shard's partials carry offsets, and its reader settles a replay itself.
     ///
-    /// Why not always: keeping the bodies costs about 3% of a worker's throughput on the
-    /// default path (new bodies land in memory the last ones no longer free, not in warm
-    /// cache; BENCHMARKS.md, "A worker's return shelf") and 125 MiB of memory. Where updates
-    /// are signed, a replay is how an admitted client (or an insider) can still cost honest
-    /// updates, and the shelf is worth it; where they are not, anyone can publish anything
-    /// under any id, and the shelf would not make that deployment trustworthy.
+    /// Why not always: the shelf costs its memory and filling it once (page faults: a 128 MiB
+    /// shelf made short benchmarks 2-4% slower; BENCHMARKS.md, "A worker's return shelf").
+    /// Where updates are signed, a replay is how an admitted client (or an insider) can still
+    /// cost honest updates, and the shelf is worth it; where they are not, anyone can publish
+    /// anything under any id, and the shelf would not make that deployment trustworthy.
+    /// 32 MiB: 160 updates of 200 KB, a quarter of a second of a worker at full speed here;
+    /// the coordinator asks within milliseconds.
     public var returnShelfBytes: Int? = nil
-    public static let defaultReturnShelfBytes = 128 << 20
+    public static let defaultReturnShelfBytes = 32 << 20
 
     /// `returnShelfBytes`, resolved.
     public var effectiveReturnShelfBytes: Int { returnShelfBytes ?? (issuer == nil ? 0 : Self.defaultReturnShelfBytes) }
