@@ -187,4 +187,19 @@ import Wire
         #expect(machine.receive(update.body, redelivered: true, returned: true) == .added(batches: []))
         #expect(machine.takeBatch()?.partial.isEmpty == true)
     }
+
+    /// Bytes asked back come out of the worker's own memory, where only updates it verified
+    /// went: they are not authenticated again, so a credential that expired or was revoked in
+    /// between cannot book the update a second time (under its digest) beside the request.
+    @Test func aReturnedUpdateIsNotAuthenticatedAgain() throws {
+        let settings = WorkerSettings(flushUpdates: 4, staleness: StalenessPolicy(), defences: .off, issuer: SigningKey().publicKey)
+        var machine = WorkerStateMachine(spec: base.spec, settings: settings)
+        let update = try base.update(0.5)
+        #expect(base.refusal(base.receive(&machine, update))?.reason == .unauthenticated, "from the network, unsigned bytes are refused")
+        guard case .added(let batches) = machine.receive(update.body, redelivered: true, returned: true) else {
+            Issue.record("a returned update was refused")
+            return
+        }
+        #expect(batches.last?.partial.updateIDs == [update.id])
+    }
 }

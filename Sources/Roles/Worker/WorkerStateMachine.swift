@@ -127,19 +127,22 @@ public struct WorkerStateMachine: Sendable {
     ///     update, or a returned one, which bypass the shards). A proven client's update must
     ///     come from its own.
     ///   - returned: an update this worker summed before, which the coordinator asked back
-    ///     (`PartialReturn`): judged again (it may be stale now), but not refused as one this
-    ///     worker summed already, nor counted against its client's rate once more; it travels
-    ///     alone, as a redelivered one does.
+    ///     (`PartialReturn`): judged again (it may be stale now), but not authenticated again,
+    ///     refused as one this worker summed already, nor counted against its client's rate
+    ///     once more; it travels alone, as a redelivered one does.
     public mutating func receive(
         _ body: [UInt8], properties: MessageProperties = MessageProperties(), redelivered: Bool,
         now: ContinuousClock.Instant = .now, unixTime: UInt64 = UInt64(Date().timeIntervalSince1970), shard: Int? = nil,
         returned: Bool = false
     ) -> Decision {
         var credential: ClientCredential?
+        // A returned update is bytes this worker verified when it first took them, out of its
+        // own memory: not checked again, so a credential that expired or was revoked since
+        // cannot book it a second time, under its digest, beside the coordinator's request.
         do throws(TrustError) {
-            credential = try authenticator?.authenticate(
+            if !returned { credential = try authenticator?.authenticate(
                 body: body, credential: properties.headers[MessageProperties.HeaderName.credential]?.bytesValue,
-                signature: properties.headers[MessageProperties.HeaderName.signature]?.bytesValue, now: unixTime)
+                signature: properties.headers[MessageProperties.HeaderName.signature]?.bytesValue, now: unixTime) }
         } catch {
             return unjudged(.unauthenticated, "\(error.reasonCode): \(error)", body: body)
         }
