@@ -42,7 +42,7 @@ struct ReplayReturnTests {
                 update.body, exchange: PipelineTopology.updatesExchange, routingKey: UpdateShards.routingKey(client: client),
                 properties: update.properties, mandatory: true)
         }
-        func run(_ worker: AggregatorWorker, on connection: any Transport) async throws -> Task<Void, any Error> {
+        func run(_ worker: AggregatorWorker) async throws -> Task<Void, any Error> {
             let running = Task { try await worker.run() }
             for _ in 0..<500 where try await setup.queueStatus(PipelineTopology.updatesQueue).consumerCount < 1 {
                 try await Task.sleep(for: .milliseconds(10))
@@ -53,7 +53,7 @@ struct ReplayReturnTests {
         // Worker A sums ten clients' updates, which are applied; then it is gone.
         let originals = try (UInt64(0)..<10).map(signed)
         let firstConnection = try await connector.connect()
-        let first = try await run(AggregatorWorker(transport: firstConnection, spec: Self.spec, settings: settings), on: firstConnection)
+        let first = try await run(AggregatorWorker(transport: firstConnection, spec: Self.spec, settings: settings))
         for (client, update) in originals.enumerated() { try await publish(update, client: UInt64(client)) }
         #expect(try await RevocationDistributionTests.settled(10, by: coordinator).applied == 10)
         first.cancel()
@@ -63,7 +63,7 @@ struct ReplayReturnTests {
         // Worker B gets twenty new updates with a byte-for-byte replay of each original in
         // between: every partial it makes mixes counted and new updates.
         let secondConnection = try await connector.connect()
-        let second = try await run(AggregatorWorker(transport: secondConnection, spec: Self.spec, settings: settings), on: secondConnection)
+        let second = try await run(AggregatorWorker(transport: secondConnection, spec: Self.spec, settings: settings))
         for client in UInt64(10)..<30 {
             try await publish(try signed(client), client: client)
             if client % 2 == 0 { try await publish(originals[Int(client - 10) / 2], client: (client - 10) / 2) }
