@@ -16,11 +16,17 @@ import Wire
     let replays = CoordinatorReplayTests()
     let address = PartialReturn(worker: 0xFEED_0000_0000_0001, partial: 41)
 
-    @Test func aMixedPartialWithAnAddressAsksItsNewUpdatesBackAndTheyCount() throws {
+    /// A machine that applied one update (`honest`, checksum 0xAAAA): the id a replay reuses.
+    func counted() throws -> (CoordinatorStateMachine, UpdateID) {
         var machine = base.machine(.fedAsync(mixing: 1))
         let honest = UpdateID.random()
         _ = machine.receive(try replays.partial([(honest, 0xAAAA)]))
         _ = try machine.applyBuffer()
+        return (machine, honest)
+    }
+
+    @Test func aMixedPartialWithAnAddressAsksItsNewUpdatesBackAndTheyCount() throws {
+        var (machine, honest) = try counted()
         // A byte-for-byte replay of `honest`, summed by another worker beside two new updates.
         let (first, second) = (UpdateID.random(), UpdateID.random())
         let mixed = try replays.partial([(first, 1), (honest, 0xAAAA), (second, 2)])
@@ -48,10 +54,7 @@ import Wire
     }
 
     @Test func updatesThatDoNotComeBackInTimeAreBookedAsDuplicatesOnce() throws {
-        var machine = base.machine(.fedAsync(mixing: 1))
-        let honest = UpdateID.random()
-        _ = machine.receive(try replays.partial([(honest, 0xAAAA)]))
-        _ = try machine.applyBuffer()
+        var (machine, honest) = try counted()
         let (back, lost) = (UpdateID.random(), UpdateID.random())
         _ = machine.receive(try replays.partial([(back, 1), (honest, 0xBBBB), (lost, 2)]), returnTo: address, unixTime: 100)
         // The replay under a counted id (another message: its checksum differs) is booked at once.
@@ -70,10 +73,7 @@ import Wire
     }
 
     @Test func withoutAnAddressAMixedPartialCostsItsNewUpdatesAsBefore() throws {
-        var machine = base.machine(.fedAsync(mixing: 1))
-        let honest = UpdateID.random()
-        _ = machine.receive(try replays.partial([(honest, 0xAAAA)]))
-        _ = try machine.applyBuffer()
+        var (machine, honest) = try counted()
         guard case .deadLetter(.duplicate, _, let records) = machine.receive(try replays.partial([(honest, 0xAAAA), (.random(), 1)])) else {
             Issue.record("not parked")
             return
@@ -85,10 +85,7 @@ import Wire
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("fedq-returns-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let store = try CoordinatorStore(directory: directory)
-        var machine = base.machine(.fedAsync(mixing: 1))
-        let honest = UpdateID.random()
-        _ = machine.receive(try replays.partial([(honest, 0xAAAA)]))
-        _ = try machine.applyBuffer()
+        var (machine, honest) = try counted()
         _ = machine.receive(try replays.partial([(honest, 0xAAAA), (.random(), 7)]), returnTo: address, unixTime: 50)
         try store.commit(machine.state, spec: base.spec, records: [])
         let loaded = try #require(try store.load(spec: base.spec, strategy: machine.state.strategy, stalenessHorizon: 8))
