@@ -65,8 +65,9 @@ let package = Package(
             dependencies: ["FedCore", "CBLAS", .product(name: "CompressNIO", package: "compress-nio")],
             swiftSettings: x86VectorFlags
         ),
-        // Privacy: differential privacy settings, Gaussian noise and the RDP accountant. Pure math.
-        .target(name: "Privacy", dependencies: ["FedCore"]),
+        // Privacy: differential privacy settings, Gaussian noise and the RDP accountant. Pure math
+        // (Aggregation for its vector math: a local-DP client clips as a worker does).
+        .target(name: "Privacy", dependencies: ["FedCore", "Aggregation"]),
         // Trust: who may say what. Ed25519 keys, client credentials, message signatures, and
         // the broker identities' password hashes. No I/O beyond reading key files.
         // CryptoExtras: PKCS#8 and SPKI PEM for Ed25519 keys, so `openssl pkey` reads the key files.

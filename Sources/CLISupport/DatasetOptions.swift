@@ -63,10 +63,12 @@ public struct DatasetOptions: ParsableArguments {
     /// un-noised sums over the clients' rows, and every version would carry what is made of
     /// them outside the accountant's ε (docs/privacy.md).
     /// - Throws: `ValidationError` saying what to give instead.
-    public func checkPrivacy(enabled: Bool) throws {
+    /// - Parameter option: the flag that turned it on (`--dp-clip`, or `--ldp-clip`: a client
+    ///   under local DP would send its statistics in the clear beside its noised updates).
+    public func checkPrivacy(enabled: Bool, option: String = "--dp-clip") throws {
         guard enabled, dataset != nil, featureRanges == nil else { return }
         throw ValidationError(
-            "--dp-clip on a --dataset table needs --feature-ranges FILE: a standardisation made of the clients' statistics is released in every version without noise (docs/privacy.md)")
+            "\(option) on a --dataset table needs --feature-ranges FILE: a standardisation made of the clients' statistics is released in every version without noise (docs/privacy.md)")
     }
 
     /// Checks a `column:NAME` partition against the whole table before anything runs, so a

@@ -42,6 +42,7 @@ struct FleetOptions: ParsableArguments {
     var threads = 2
     @Option(help: "How a top-k client keeps its error-feedback residual: int8 (a quarter of the memory) or fp32 (exact).")
     var residual = "int8"
+    @OptionGroup(title: "Local differential privacy") var localPrivacy: LocalPrivacyOptions
 
     func validate() throws {
         var config = SimulationConfig()
@@ -82,6 +83,8 @@ struct FleetOptions: ParsableArguments {
             throw ValidationError("--residual must be int8 or fp32, got '\(residual)'")
         }
         config.residual = storage
+        config.localPrivacy = try localPrivacy.settings()
+        config.localPrivacyFile = localPrivacy.ldpBudgetFile
     }
 }
 
@@ -108,6 +111,7 @@ extension SharedOptions {
         // Simulated clients are the population unless --dp-population says otherwise.
         config.privacy = try privacy.settings(population: config.clients)
         try datasetOptions.checkPrivacy(enabled: config.privacy != nil)
+        try datasetOptions.checkPrivacy(enabled: config.localPrivacy != nil, option: "--ldp-clip")
         config.defences = try defences.defences()
         config.aggregateRule = try aggregateRule()
         config.shards = try shards()

@@ -89,6 +89,7 @@ struct Simulate: AsyncParsableCommand {
         let roles = "\(config.clients) clients, \(config.strategy), codec \(config.codec), \(config.workers) workers"
         let connector = try connector()
         print("simulating \(roles) on \(connector.isEmbedded ? "" : "RabbitMQ at ")\(connector)")
+        if let privacy = config.localPrivacy { print(privacy.summaryLine) }
         // On RabbitMQ every role reconnects as the role commands do (several comma-separated
         // node URLs fail over), the coordinator checkpointing under --out.
         let recovery = connector.isEmbedded
@@ -125,6 +126,12 @@ struct Simulate: AsyncParsableCommand {
             if let version = privacy.finalAverageVersion {
                 print("  the final model, version \(version), is the moving average of the versions (--dp-final-average; no ε spent)")
             }
+        }
+        if let local = summary.localPrivacy {
+            print(String(
+                format: "local differential privacy: ε up to %.3f per client at δ %g (the most updates one client published: %d; clip %g, noise multiplier %g)%@",
+                local.epsilon, local.delta, local.releases, local.clip, local.noiseMultiplier,
+                local.clientsSpent > 0 ? "; \(local.clientsSpent) clients spent their budget" : ""))
         }
         if summary.interrupted { print("interrupted after \(String(format: "%.1f", summary.seconds)) s") }
         print("report: \(report)")

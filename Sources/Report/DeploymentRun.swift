@@ -84,6 +84,13 @@ public struct FleetSummary: Codable, Sendable {
     public var codec: String? = nil
     /// Local trainings that diverged (NaN or overflow) and published nothing (absent in older summaries).
     public var trainingsDiverged: Int? = nil
+    /// Under local DP, what the process's clients spent. Written as `ldp_*` keys (null when
+    /// off); not read back.
+    public var localPrivacy: LocalPrivacySummary? = nil
+
+    enum CodingKeys: String, CodingKey {
+        case clients, updatesPublished, bytesPublished, clientsDropped, reconnects, seconds, codec, trainingsDiverged
+    }
 
     public init(clients: Int, updatesPublished: Int, bytesPublished: Int, clientsDropped: Int, reconnects: Int, seconds: Double) {
         self.clients = clients
@@ -92,6 +99,19 @@ public struct FleetSummary: Codable, Sendable {
         self.clientsDropped = clientsDropped
         self.reconnects = reconnects
         self.seconds = seconds
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(clients, forKey: .clients)
+        try container.encode(updatesPublished, forKey: .updatesPublished)
+        try container.encode(bytesPublished, forKey: .bytesPublished)
+        try container.encode(clientsDropped, forKey: .clientsDropped)
+        try container.encode(reconnects, forKey: .reconnects)
+        try container.encode(seconds, forKey: .seconds)
+        try container.encodeIfPresent(codec, forKey: .codec)
+        try container.encodeIfPresent(trainingsDiverged, forKey: .trainingsDiverged)
+        try LocalPrivacySummary.encode(localPrivacy, to: encoder)
     }
 }
 

@@ -27,6 +27,8 @@ public struct RunSummary: Codable, Sendable, Equatable {
     public var interrupted: Bool
     /// Differential privacy's spend (nil: the run was not private).
     public var privacy: PrivacySummary?
+    /// Local differential privacy's spend by the clients (nil: off).
+    public var localPrivacy: LocalPrivacySummary?
     /// Precision, recall and F1 of each class on the final model (runs on a table; nil on MNIST).
     public var perClass: [ClassMetrics]?
 
@@ -104,6 +106,7 @@ public struct RunSummary: Codable, Sendable, Equatable {
         try container.encode(interrupted, forKey: .interrupted)
         try container.encodeIfPresent(perClass, forKey: .perClass)
         try PrivacySummary.encode(privacy, to: encoder)
+        try LocalPrivacySummary.encode(localPrivacy, to: encoder)
     }
 
     public init(from decoder: any Decoder) throws {
@@ -128,6 +131,7 @@ public struct RunSummary: Codable, Sendable, Equatable {
         interrupted = try container.decodeIfPresent(Bool.self, forKey: .interrupted) ?? false
         perClass = try container.decodeIfPresent([ClassMetrics].self, forKey: .perClass)
         privacy = try PrivacySummary.decode(from: decoder)
+        localPrivacy = try LocalPrivacySummary.decode(from: decoder)
     }
 
     /// Pretty, key-sorted JSON, so summaries diff cleanly between runs.

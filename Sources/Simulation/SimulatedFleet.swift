@@ -68,27 +68,36 @@ public actor SimulatedFleet {
         while !Task.isCancelled, await !publisher.isFull {
             let model = try await feed.model(after: previous)
             previous = model.version
-            var chosen = sample(min(clientsPerRound, clients.count))
+            var chosen = await sample(min(clientsPerRound, clients.count))
+            // Every client spent its local privacy budget: no round can fill again.
+            if chosen.isEmpty { return }
             // A client that drops out is replaced, as a FedAvg server re-samples to fill its round.
             while !chosen.isEmpty, await !publisher.isFull {
                 let finished = try await withThrowingTaskGroup(of: Bool.self) { group in
                     for index in chosen {
                         group.addTask {
-                            // A diverged training is replaced like a dropout: the round still fills.
-                            do { return try await self.turn(clients[index], from: model) } catch is LocalTrainingError { return false }
+                            // A diverged training is replaced like a dropout: the round still fills,
+                            // and a client out of local privacy budget is retired and replaced.
+                            do {
+                                return try await self.turn(clients[index], from: model)
+                            } catch let error as LocalTrainingError {
+                                if case .privacyBudgetSpent = error { await self.runner.retire(index, error: error) }
+                                return false
+                            }
                         }
                     }
                     var finished = 0
                     for try await published in group where published { finished += 1 }
                     return finished
                 }
-                chosen = sample(chosen.count - finished)
+                chosen = await sample(chosen.count - finished)
             }
         }
     }
 
-    private func sample(_ count: Int) -> [Int] {
-        Array(runner.clients.indices.shuffled(using: &generator).prefix(count))
+    /// `count` clients drawn from those that may still publish.
+    private func sample(_ count: Int) async -> [Int] {
+        Array(await runner.activeClients.shuffled(using: &generator).prefix(count))
     }
 
     /// One client's turn on a simulated device.

@@ -220,6 +220,8 @@ public struct Simulation: Sendable {
                 if let maxUpdates = config.maxUpdates, accounting.published >= maxUpdates { break }
                 // The privacy budget is spent: no further aggregate may be released.
                 if accounting.rejected[.privacyBudget, default: 0] > 0 { break }
+                // Every client spent its local privacy budget: nothing more will be published.
+                if let runner = roles.fleet?.runner, await runner.clientsRetired == runner.clients.count { break }
             }
 
             // Stop the clients, then let every published update settle (with recovery, for
@@ -256,6 +258,7 @@ public struct Simulation: Sendable {
             meanStaleness: accounting.meanStaleness, seconds: (ContinuousClock.now - started).seconds,
             interrupted: stop.isRequested, privacy: await PrivacySummary.of(coordinator, settings: config.privacy))
         summary.updatesClipped = await roles.updatesClipped()
+        summary.localPrivacy = roles.fleet?.runner.privacyBooks.map(LocalPrivacySummary.init)
         summary.perClass = history.last?.perClass
         var result = RunResult(
             summary: summary, history: history, throughput: throughput,

@@ -35,7 +35,8 @@ extension SimulationConfig {
     public func clientSettings() throws -> ClientSettings {
         let training = LocalTraining(
             epochs: localEpochs, batchSize: batchSize, optimizer: try SGD(learningRate: learningRate, momentum: momentum),
-            codec: codec, residual: residual, decay: try learningRateDecay.map { try LearningRateDecay(halvingVersion: $0) })
+            codec: codec, residual: residual, decay: try learningRateDecay.map { try LearningRateDecay(halvingVersion: $0) },
+            privacy: localPrivacy)
         var settings = ClientSettings(
             spec: model, clients: clients, partition: partition, training: training, concurrency: concurrency,
             maxUpdates: maxUpdates, seed: seed)
@@ -43,6 +44,7 @@ extension SimulationConfig {
         settings.columns = tableColumns
         settings.tableFederation = table != nil
         settings.sharesStatistics = statisticsQuorum != nil
+        settings.privacyBooks = try localPrivacy.map { try LocalPrivacyBooks(settings: $0, file: localPrivacyFile) }
         return settings
     }
 

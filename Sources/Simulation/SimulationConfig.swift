@@ -72,6 +72,12 @@ public struct SimulationConfig: Sendable {
     public var flushInterval: Duration = .milliseconds(20)
     /// Differential privacy (nil: off): workers clip, the coordinator adds noise and accounts.
     public var privacy: DifferentialPrivacy?
+    /// Local differential privacy (nil: off): each client clips and noises its own delta
+    /// before encoding it, and keeps its own books (`LocalPrivacyBooks`).
+    public var localPrivacy: LocalDifferentialPrivacy?
+    /// Where the clients' local privacy books are kept across restarts (`--ldp-budget-file`;
+    /// nil: in memory, for this process only).
+    public var localPrivacyFile: String?
     /// The workers' defences against hostile updates (on by default).
     public var defences: UpdateDefences = .default
     /// One malicious client sending this attack alongside the fleet (nil: none); for the
@@ -104,6 +110,10 @@ public struct SimulationConfig: Sendable {
             ("differential privacy", privacy.map {
                 "clip \($0.clipNorm), noise multiplier \($0.noiseMultiplier), δ \($0.delta), population \($0.population)"
                     + ($0.targetEpsilon.map { ", target ε \($0)" } ?? "")
+            } ?? "off"),
+            ("local differential privacy", localPrivacy.map {
+                "clip \($0.clipNorm), noise multiplier \($0.noiseMultiplier), δ \($0.delta) per client"
+                    + ($0.targetEpsilon.map { ", target ε \($0) per client" } ?? "")
             } ?? "off"),
             ("defences", defences.description), ("attack", attack?.description ?? "none"),
         ]

@@ -37,6 +37,8 @@ import Testing
         (["train", "--bogus"], "Unknown option '--bogus'"),
         (["bench", "codecs", "--fast"], "Unknown option '--fast'"),
         (["inspect", "a.msg", "--verbose"], "Unknown option '--verbose'"),
+        // Local DP is the clients' own: a worker has no such option.
+        (["worker", "--broker", "amqp://u@127.0.0.1/", "--ldp-clip", "1"], "Unknown option '--ldp-clip'. Did you mean '--dp-clip'?"),
         (["bench", "transport", "--size", "10"], "Unknown option '--size'"),
     ])
     func unknownFlagIsRefusedByName(arguments: [String], message: String) throws {
@@ -111,6 +113,16 @@ import Testing
          "--dp-clip on a --dataset table needs --feature-ranges FILE: a standardisation made of the clients' statistics is released in every version without noise"),
         (["simulate", "--dataset", ArgumentTests.hospitals, "--label", "diagnosis", "--model", "dense:8,relu,dense:2", "--dp-clip", "1", "--dp-noise-multiplier", "1"],
          "--dp-clip on a --dataset table needs --feature-ranges FILE"),
+        (["simulate", "--dataset", ArgumentTests.hospitals, "--label", "diagnosis", "--model", "dense:8,relu,dense:2", "--ldp-clip", "1", "--ldp-noise-multiplier", "1"],
+         "--ldp-clip on a --dataset table needs --feature-ranges FILE"),
+        (["simulate", "--ldp-clip", "1"], "--ldp-clip needs --ldp-noise-multiplier: a clipped update without noise is not private"),
+        (["fleet", "--ldp-noise-multiplier", "2"], "--ldp-noise-multiplier needs --ldp-clip (which turns local differential privacy on)"),
+        (["client", "--client-index", "0", "--ldp-budget-file", "books.json"], "--ldp-budget-file needs --ldp-clip"),
+        (["simulate", "--ldp-clip", "1", "--ldp-noise-multiplier", "0"], "--ldp-noise-multiplier must be a positive number, got 0.0"),
+        (["fleet", "--ldp-clip", "-2", "--ldp-noise-multiplier", "1"], "--ldp-clip must be a positive number, got -2.0"),
+        (["simulate", "--ldp-clip", "1", "--ldp-noise-multiplier", "1", "--ldp-target-epsilon", "0"], "--ldp-target-epsilon must be a positive number, got 0.0"),
+        (["simulate", "--ldp-clip", "1", "--ldp-noise-multiplier", "1", "--ldp-delta", "1"], "--ldp-delta must be in (0, 1), got 1.0"),
+        (["fleet", "--ldp-clip", "1", "--ldp-noise-multiplier", "1", "--ldp-budget-file", ""], "--ldp-budget-file must name a file"),
         (["simulate", "--feature-ranges", ArgumentTests.hospitalRanges], "--feature-ranges needs --dataset (MNIST needs no scaling)"),
         (["train", "--dataset", ArgumentTests.hospitals, "--label", "diagnosis", "--model", "dense:8,relu,dense:2", "--feature-ranges", ArgumentTests.wdbcRanges],
          "wdbc-ranges.csv: no range for `hospital`"),

@@ -103,6 +103,7 @@ struct ClientRunner {
         let clientIDs = onlyClient.map { [UInt64($0)] } ?? (0..<UInt64(config.clients)).map { $0 }
         let trust = try shared.trust.clientTrust(clientIDs: clientIDs)
         shared.trust.warnIfUnauthenticated(role: role, logger: logger)
+        if let privacy = config.localPrivacy { logger.notice("\(privacy.summaryLine)") }
         let log = try LineLog(path: out + "/published.csv", header: "update_id,client_id,base_version")
         let supervisor = try shared.supervisor(role: role, logger: logger)
         let shards = try shared.shards()
@@ -121,6 +122,7 @@ struct ClientRunner {
                 seconds: (ContinuousClock.now - started).seconds)
             summary.codec = config.codec.description
             summary.trainingsDiverged = await fleet.current?.runner.trainingsDiverged ?? 0
+            summary.localPrivacy = fleet.current?.runner.privacyBooks.map(LocalPrivacySummary.init)
             try writeJSON(summary, to: summaryPath)
         }
         try await RoleRuntime.runUntilSignalled(logger: logger) {

@@ -1,5 +1,6 @@
 import FedCore
 import Learning
+import Privacy
 import Wire
 
 /// One federated participant: its id, its shard of the training data, its training
@@ -28,10 +29,14 @@ public actor Client {
     private var feedback: ErrorFeedback?
     /// A table federation's shard scaled with the model's standardisation.
     private var scaled = ScaledRows()
+    /// Under local DP, what this client has released (shared with the process's other
+    /// clients, and with `--ldp-budget-file`); nil otherwise.
+    private let books: LocalPrivacyBooks?
 
     /// - Parameter seed: the run's seed; the client mixes its id in.
-    public init(id: UInt64, data: Dataset, shard: [Int], training: LocalTraining, seed: UInt64) {
+    public init(id: UInt64, data: Dataset, shard: [Int], training: LocalTraining, seed: UInt64, books: LocalPrivacyBooks? = nil) {
         self.id = id
+        self.books = books
         self.data = data
         self.shard = shard
         self.training = training
@@ -44,7 +49,12 @@ public actor Client {
     /// The update id comes from the system generator, not from the seed: every process of
     /// a split shares the seed, so an id derived from it repeats across clients and runs,
     /// and the coordinator would book two updates as one (issue 20).
+    /// - Throws: `LocalTrainingError.privacyBudgetSpent` before training when another release
+    ///   would take this client's local ε beyond its target.
     public func train(from model: GlobalModel, on pool: ComputePool<Network>) async throws -> LocalTraining.Outcome {
+        if let books, !books.permitsRelease(client: id) {
+            throw LocalTrainingError.privacyBudgetSpent(client: id, epsilon: books.epsilon(client: id))
+        }
         let seed = generator.next()
         let previous = feedback ?? (training.codec.topkFraction == nil ? nil : ErrorFeedback(parameterCount: model.parameters.count, storage: training.residual))
         let (data, shard) = rows(for: model)
@@ -66,6 +76,8 @@ public actor Client {
     ///   publisher's outbox, so its residual is kept as well.
     @discardableResult
     public func publish(_ update: LocalTraining.Outcome, via publisher: UpdatePublisher) async throws -> Bool {
+        // Booked before it leaves: a release whose publish then fails still counts.
+        try books?.recordRelease(client: id)
         let sent: Bool
         do {
             sent = try await publisher.publish(update)

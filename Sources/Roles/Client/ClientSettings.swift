@@ -29,6 +29,8 @@ public struct ClientSettings: Sendable {
     /// A table federation scaled by its clients' statistics (not `--feature-ranges`):
     /// clients send their rows' statistics until the first version arrives.
     public var sharesStatistics = false
+    /// Under local DP (`training.privacy`), the books of what each client released.
+    public var privacyBooks: LocalPrivacyBooks?
 
     public init(
         spec: ModelSpec, clients: Int, partition: PartitionScheme, training: LocalTraining, concurrency: Int,
@@ -50,7 +52,7 @@ public struct ClientSettings: Sendable {
         let split = try Partition(scheme: partition, data: train, columns: columns, clientCount: clients, seed: seed)
         let indices = only.map { [$0] } ?? Array(split.clients.indices)
         return indices.map { index in
-            Client(id: UInt64(index), data: train, shard: split.clients[index], training: training, seed: seed)
+            Client(id: UInt64(index), data: train, shard: split.clients[index], training: training, seed: seed, books: privacyBooks)
         }
     }
 
@@ -70,6 +72,7 @@ public struct ClientSettings: Sendable {
         return FleetRunner(
             clients: clients, spec: spec, pool: pool, publisher: publisher, concurrency: concurrency, seed: seed &+ 17,
             models: ModelVerifier(coordinatorKey: trust.coordinatorKey, requiresStandardization: tableFederation || sharesStatistics, logger: logger),
-            statistics: sharesStatistics ? StatisticsAnnouncer(clients: clients, spec: spec) : nil, logger: logger)
+            statistics: sharesStatistics ? StatisticsAnnouncer(clients: clients, spec: spec) : nil, privacyBooks: privacyBooks,
+            logger: logger)
     }
 }

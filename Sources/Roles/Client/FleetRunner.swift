@@ -23,9 +23,13 @@ public actor FleetRunner {
     /// Picks the next idle client (seeded, so a run picks the same order).
     private var generator: SeededGenerator
     private var busy: Set<Int> = []
+    /// Clients that spent their local privacy budget: never picked again.
+    private var retired: Set<Int> = []
     private let logger: Logger
     /// A table federation's statistics, sent until the first model version (nil: MNIST).
     public nonisolated let statistics: StatisticsAnnouncer?
+    /// Under local DP, the books of what each client released (nil: off).
+    public nonisolated let privacyBooks: LocalPrivacyBooks?
     /// Turns whose training diverged (`LocalTrainingError`): they published nothing.
     public private(set) var trainingsDiverged = 0
     /// Whether a final version ended the fleet's turns.
@@ -34,8 +38,9 @@ public actor FleetRunner {
     public init(
         clients: [Client], spec: ModelSpec, pool: ComputePool<Network>, publisher: UpdatePublisher, concurrency: Int,
         seed: UInt64, models: ModelVerifier = ModelVerifier(coordinatorKey: nil), statistics: StatisticsAnnouncer? = nil,
-        logger: Logger = Logger(label: "fedq", factory: { _ in SwiftLogNoOpLogHandler() })
+        privacyBooks: LocalPrivacyBooks? = nil, logger: Logger = Logger(label: "fedq", factory: { _ in SwiftLogNoOpLogHandler() })
     ) {
+        self.privacyBooks = privacyBooks
         self.statistics = statistics
         self.logger = logger
         self.models = models
@@ -80,6 +85,10 @@ public actor FleetRunner {
     ///
     /// A final version (`GlobalModel.isFinal`: a private run's budget is spent) ends every
     /// slot: an update trained on it could only be refused.
+    ///
+    /// A client whose local privacy budget is spent (`LocalTrainingError.privacyBudgetSpent`)
+    /// is retired for good; a slot that finds no client left to pick ends, and once every
+    /// client is retired, so does the run.
     public func run(on feed: ModelFeed, turn: @escaping @Sendable (Client, GlobalModel) async throws -> Void) async throws {
         let publisher = self.publisher
         try await withThrowingTaskGroup(of: Void.self) { group in
@@ -87,7 +96,7 @@ public actor FleetRunner {
                 group.addTask {
                     var diverged: ModelVersion?
                     while !Task.isCancelled, await !publisher.isFull {
-                        let index = await self.pickIdleClient()
+                        guard let index = await self.pickIdleClient() else { return }
                         do {
                             let model = try await feed.model(after: diverged)
                             diverged = nil
@@ -98,6 +107,8 @@ public actor FleetRunner {
                             }
                             do {
                                 try await turn(self.clients[index], model)
+                            } catch LocalTrainingError.privacyBudgetSpent(let client, let epsilon) {
+                                await self.retire(index, error: .privacyBudgetSpent(client: client, epsilon: epsilon))
                             } catch let error as LocalTrainingError {
                                 diverged = model.version
                                 await self.record(error, client: self.clients[index].id)
@@ -114,13 +125,28 @@ public actor FleetRunner {
         }
     }
 
-    private func pickIdleClient() -> Int {
+    /// A random client that is neither training nor retired (nil: none is left).
+    private func pickIdleClient() -> Int? {
+        guard busy.union(retired).count < clients.count else { return nil }
         var client = Int.random(in: 0..<clients.count, using: &generator)
-        while busy.contains(client) && busy.count < clients.count {
+        while busy.contains(client) || retired.contains(client) {
             client = Int.random(in: 0..<clients.count, using: &generator)
         }
         busy.insert(client)
         return client
+    }
+
+    /// The clients that may still publish (FedAvg rounds sample from these).
+    public var activeClients: [Int] { clients.indices.filter { !retired.contains($0) } }
+
+    /// Clients retired because their local privacy budget is spent.
+    public var clientsRetired: Int { retired.count }
+
+    /// Retires a client whose local privacy budget is spent, saying so once.
+    public func retire(_ client: Int, error: LocalTrainingError) {
+        guard retired.insert(client).inserted else { return }
+        logger.notice("\(error)")
+        if retired.count == clients.count { logger.notice("every client has spent its local privacy budget: the clients stop") }
     }
 
     private func record(_ error: LocalTrainingError, client: UInt64) {

@@ -1,7 +1,9 @@
 import Aggregation
 import FedCore
+import Foundation
 import Learning
 import Messaging
+import Privacy
 import Wire
 
 /// What one client does with a global model: train on its own samples and
@@ -17,11 +19,15 @@ public struct LocalTraining: Sendable {
     /// The learning rate's decay over the federation's model versions (`--lr-decay`): nil
     /// keeps it constant.
     public var decay: LearningRateDecay?
+    /// Local differential privacy (`--ldp-clip`): the delta is clipped and noised before it
+    /// is encoded, so nothing after this point sees it unprotected (nil: off).
+    public var privacy: LocalDifferentialPrivacy?
 
     public init(
         epochs: Int, batchSize: Int, optimizer: SGD, codec: CodecSpec, residual: ErrorFeedback.Storage = .int8,
-        decay: LearningRateDecay? = nil
+        decay: LearningRateDecay? = nil, privacy: LocalDifferentialPrivacy? = nil
     ) {
+        self.privacy = privacy
         self.epochs = epochs
         self.batchSize = batchSize
         self.optimizer = optimizer
@@ -65,15 +71,23 @@ public struct LocalTraining: Sendable {
         let summary = try network.train(
             on: data, indices: indices, epochs: epochs, batchSize: batchSize, optimizer: try optimizer(for: model.version),
             generator: &generator)
-        let delta = try network.update(from: model.parameters).delta
+        var delta = try network.update(from: model.parameters).delta
         // A model far from any minimum (a privacy run's noise on a small population, a
         // learning rate too high for it) can train to NaN or overflow. Such a delta is
         // nobody's update: say so, typed, rather than fail in the codec and stop the process.
         guard delta.isAllFinite, summary.meanLoss.isFinite else { throw LocalTrainingError.diverged(version: model.version) }
+        var (samples, steps) = (UInt64(summary.samples / epochs), UInt32(summary.steps))
+        if let privacy {
+            // Before the codec and the error feedback: what they do to a private delta is
+            // post-processing. The counts would tell the size of the client's data, which the
+            // guarantee covers too, so a private update claims one sample and one step.
+            privacy.privatize(&delta)
+            (samples, steps) = (1, 1)
+        }
         let header = MessageHeader(
             kind: .clientUpdate, specHash: network.spec.hash, modelVersion: model.version,
-            updateID: updateID, clientID: clientID, sampleCount: UInt64(summary.samples / epochs),
-            localSteps: UInt32(summary.steps), parameterCount: delta.count, codec: codec)
+            updateID: updateID, clientID: clientID, sampleCount: samples,
+            localSteps: steps, parameterCount: delta.count, codec: codec)
         if var feedback {
             let message = try feedback.encode(delta, header: header, using: &generator)
             return Outcome(
@@ -91,11 +105,16 @@ public enum LocalTrainingError: Error, Equatable, CustomStringConvertible {
     /// Training on this version gave a loss or a delta that is not finite: the client
     /// publishes nothing and waits for a newer version (`FleetRunner`).
     case diverged(version: ModelVersion)
+    /// Another update would take the client's local ε beyond `--ldp-target-epsilon`: the
+    /// client is done for good (`FleetRunner` retires it), whatever version comes next.
+    case privacyBudgetSpent(client: UInt64, epsilon: Double)
 
     public var description: String {
         switch self {
         case .diverged(let version):
             "local training on version \(version) diverged (a loss or a weight that is NaN or infinite); no update published"
+        case .privacyBudgetSpent(let client, let epsilon):
+            "client \(client) has spent its local privacy budget (ε = \(String(format: "%.2f", epsilon))): it publishes no more updates"
         }
     }
 }

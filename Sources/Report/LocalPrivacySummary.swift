@@ -1,0 +1,65 @@
+import Privacy
+import Roles
+
+/// What a run's clients spent under local differential privacy, as `summary.json` states
+/// it: `ldp_epsilon` (the largest ε any one client spent: each client's guarantee is its
+/// own, and the weakest is the one to read), `ldp_delta`, `ldp_clip`,
+/// `ldp_noise_multiplier`, `ldp_releases` (the most updates one client published) and
+/// `ldp_clients_spent` (clients that may publish nothing more), every one `null` when local
+/// DP is off, as the central `dp_*` keys are.
+public struct LocalPrivacySummary: Sendable, Equatable {
+    public var epsilon: Double
+    public var delta: Double
+    public var clip: Double
+    public var noiseMultiplier: Double
+    public var releases: Int
+    public var clientsSpent: Int
+
+    public init(epsilon: Double, delta: Double, clip: Double, noiseMultiplier: Double, releases: Int, clientsSpent: Int) {
+        self.epsilon = epsilon
+        self.delta = delta
+        self.clip = clip
+        self.noiseMultiplier = noiseMultiplier
+        self.releases = releases
+        self.clientsSpent = clientsSpent
+    }
+
+    /// The books' state now.
+    public init(_ books: LocalPrivacyBooks) {
+        let overview = books.overview
+        self.init(
+            epsilon: overview.largestEpsilon, delta: books.settings.delta, clip: books.settings.clipNorm,
+            noiseMultiplier: books.settings.noiseMultiplier, releases: overview.mostReleases, clientsSpent: overview.clientsSpent)
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case epsilon = "ldp_epsilon"
+        case delta = "ldp_delta"
+        case clip = "ldp_clip"
+        case noiseMultiplier = "ldp_noise_multiplier"
+        case releases = "ldp_releases"
+        case clientsSpent = "ldp_clients_spent"
+    }
+
+    /// Writes the keys into the summary's own JSON object (nulls for nil).
+    static func encode(_ summary: LocalPrivacySummary?, to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(summary?.epsilon, forKey: .epsilon)
+        try container.encode(summary?.delta, forKey: .delta)
+        try container.encode(summary?.clip, forKey: .clip)
+        try container.encode(summary?.noiseMultiplier, forKey: .noiseMultiplier)
+        try container.encode(summary?.releases, forKey: .releases)
+        try container.encode(summary?.clientsSpent, forKey: .clientsSpent)
+    }
+
+    /// Reads the keys: nil when local DP was off (`ldp_clip` null or absent).
+    static func decode(from decoder: any Decoder) throws -> LocalPrivacySummary? {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        guard let clip = try container.decodeIfPresent(Double.self, forKey: .clip) else { return nil }
+        return LocalPrivacySummary(
+            epsilon: try container.decode(Double.self, forKey: .epsilon), delta: try container.decode(Double.self, forKey: .delta),
+            clip: clip, noiseMultiplier: try container.decode(Double.self, forKey: .noiseMultiplier),
+            releases: try container.decode(Int.self, forKey: .releases),
+            clientsSpent: try container.decode(Int.self, forKey: .clientsSpent))
+    }
+}
