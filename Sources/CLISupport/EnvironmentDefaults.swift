@@ -6,6 +6,8 @@ import Foundation
 public enum EnvironmentDefaults {
     /// Commands whose options include `SharedOptions`.
     public static let commands: Set<String> = ["simulate", "coordinator", "worker", "fleet", "client", "eval"]
+    /// Commands that run clients, whose options include `LocalPrivacyOptions`.
+    public static let clientCommands: Set<String> = ["simulate", "fleet", "client"]
 
     /// `arguments` (without the program name) with a flag appended for each variable set
     /// whose flag is not already given. A boolean flag is set by `1`, `true` or `yes`.
@@ -15,7 +17,10 @@ public enum EnvironmentDefaults {
         let end = arguments.firstIndex(of: "--") ?? arguments.count
         let given = arguments[..<end]
         var added: [String] = []
-        for flag in SharedOptions.environmentFlags {
+        // Local DP is the clients' own: `FEDQ_LDP_*` fills only the commands that run clients,
+        // so one environment can serve every role of a deployment.
+        let flags = SharedOptions.environmentFlags + (clientCommands.contains(command) ? LocalPrivacyOptions.environmentFlags : [])
+        for flag in flags {
             let variable = "FEDQ_" + flag.uppercased().replacingOccurrences(of: "-", with: "_")
             guard let value = environment[variable], !value.isEmpty else { continue }
             guard !given.contains(where: { $0 == "--\(flag)" || $0.hasPrefix("--\(flag)=") }) else { continue }

@@ -21,6 +21,18 @@ import Testing
         #expect(EnvironmentDefaults.arguments(["eval", "--", "--x"], environment: environment) == ["eval", "--broker", "amqp://h/", "--", "--x"])
     }
 
+    /// `FEDQ_LDP_*` reaches the commands that run clients and no other: one environment can
+    /// serve a whole deployment, and a worker is not refused for an option it does not have.
+    @Test func localPrivacyVariablesFillOnlyTheClientCommands() throws {
+        let environment = ["FEDQ_BROKER": "amqp://u@h/", "FEDQ_LDP_CLIP": "1", "FEDQ_LDP_NOISE_MULTIPLIER": "4", "FEDQ_LDP_BUDGET_FILE": "/var/lib/fedq/books.json"]
+        let fleet = try #require(try Fedq.parseAsRoot(EnvironmentDefaults.arguments(["fleet"], environment: environment)) as? FleetCommand)
+        #expect(fleet.fleet.localPrivacy.ldpClip == 1 && fleet.fleet.localPrivacy.ldpNoiseMultiplier == 4)
+        #expect(fleet.fleet.localPrivacy.ldpBudgetFile == "/var/lib/fedq/books.json")
+        let worker = EnvironmentDefaults.arguments(["worker"], environment: environment)
+        #expect(!worker.contains { $0.hasPrefix("--ldp") })
+        #expect(try Fedq.parseAsRoot(worker) is WorkerCommand)
+    }
+
     @Test func badValuesFromTheEnvironmentAreTheSameTypedErrors() {
         let arguments = EnvironmentDefaults.arguments(["coordinator"], environment: ["FEDQ_STRATEGY": "fedsomething"])
         #expect(throws: (any Error).self) { _ = try Fedq.parseAsRoot(arguments) }

@@ -25,6 +25,8 @@ import FoundationNetworking
         PipelineMetrics.queueReady(PipelineTopology.updatesQueue).record(12)
         Recorder(label: PipelineMetric.staleness.name).record(2)
         Gauge(label: PipelineMetric.dpEpsilon.name).record(1.5)
+        Gauge(label: PipelineMetric.ldpEpsilon.name).record(7.59)
+        Gauge(label: PipelineMetric.ldpClientsSpent.name).record(4)
         Gauge(label: PipelineMetric.revocationListSerial.name).record(1_796_592_956_965)
 
         let (data, response) = try await URLSession.shared.data(from: URL(string: "http://127.0.0.1:\(server.port)/metrics")!)

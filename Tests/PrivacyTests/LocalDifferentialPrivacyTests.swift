@@ -122,7 +122,9 @@ import Testing
         accountant.record(samplingRate: 1, noiseMultiplier: 2, steps: 2)
         #expect(abs(spend.epsilon(under: privacy) - accountant.epsilon(delta: 1e-5).epsilon) < 1e-12)
         #expect(spend.total == 3)
-        let json = try JSONEncoder().encode(spend)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        let json = try encoder.encode(spend)
         #expect(String(decoding: json, as: UTF8.self) == #"[{"noise_multiplier":2,"releases":1},{"noise_multiplier":4,"releases":2}]"#)
         #expect(try JSONDecoder().decode(LocalPrivacySpend.self, from: json) == spend)
         #expect(throws: DecodingError.self) {

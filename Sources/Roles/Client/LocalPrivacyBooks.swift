@@ -14,7 +14,14 @@ import Synchronization
 public final class LocalPrivacyBooks: Sendable {
     public let settings: LocalDifferentialPrivacy
     public let file: String?
-    private let spends: Mutex<[UInt64: LocalPrivacySpend]>
+    private let state: Mutex<State>
+
+    /// Every client's releases, and the overview kept up to date release by release (a
+    /// fleet of thousands would otherwise recompute every client's ε for each one).
+    private struct State {
+        var spends: [UInt64: LocalPrivacySpend]
+        var overview: Overview
+    }
 
     /// The file's shape: `{"clients": {"<id>": [{"noise_multiplier": σ, "releases": n}]}}`.
     private struct Contents: Codable {
@@ -39,45 +46,65 @@ public final class LocalPrivacyBooks: Sendable {
                 throw .unreadable(file, "\(error)")
             }
         }
-        spends = Mutex(loaded)
+        var overview = Overview(largestEpsilon: 0, mostReleases: 0, clientsSpent: 0)
+        for spend in loaded.values { overview.count(spend, under: settings) }
+        state = Mutex(State(spends: loaded, overview: overview))
+        overview.report()
     }
 
     /// Whether `client` may release one more update within the target ε.
     public func permitsRelease(client: UInt64) -> Bool {
-        spends.withLock { ($0[client] ?? LocalPrivacySpend()).permitsRelease(under: settings) }
+        state.withLock { ($0.spends[client] ?? LocalPrivacySpend()).permitsRelease(under: settings) }
     }
 
     /// Books one release by `client`, and writes the file first when there is one.
     /// - Throws: `LocalPrivacyBooksError.unwritable`: the update must then not leave.
     public func recordRelease(client: UInt64) throws(LocalPrivacyBooksError) {
-        try spends.withLock { (spends: inout [UInt64: LocalPrivacySpend]) throws(LocalPrivacyBooksError) in
-            var next = spends
-            next[client, default: LocalPrivacySpend()].record(noiseMultiplier: settings.noiseMultiplier)
-            if let file { try Self.write(next, to: file) }
-            spends = next
+        let overview = try state.withLock { (state: inout State) throws(LocalPrivacyBooksError) -> Overview in
+            var spends = state.spends
+            let before = spends[client] ?? LocalPrivacySpend()
+            var after = before
+            after.record(noiseMultiplier: settings.noiseMultiplier)
+            spends[client] = after
+            if let file { try Self.write(spends, to: file) }
+            state.spends = spends
+            state.overview.replace(before, with: after, under: settings)
+            return state.overview
         }
+        overview.report()
     }
 
     /// ε `client` has spent so far.
     public func epsilon(client: UInt64) -> Double {
-        spends.withLock { ($0[client] ?? LocalPrivacySpend()).epsilon(under: settings) }
+        state.withLock { ($0.spends[client] ?? LocalPrivacySpend()).epsilon(under: settings) }
     }
 
-    /// The books in brief, for `summary.json`: the largest ε and release count of any one
-    /// client, and how many clients may release nothing more.
-    public var overview: Overview {
-        spends.withLock { spends in
-            Overview(
-                largestEpsilon: spends.values.map { $0.epsilon(under: settings) }.max() ?? 0,
-                mostReleases: spends.values.map(\.total).max() ?? 0,
-                clientsSpent: spends.values.filter { !$0.permitsRelease(under: settings) }.count)
-        }
-    }
+    /// The books in brief, for `summary.json` and the `fedq_ldp_*` gauges: the largest ε and
+    /// release count of any one client, and how many clients may release nothing more.
+    public var overview: Overview { state.withLock { $0.overview } }
 
     public struct Overview: Sendable, Equatable {
         public var largestEpsilon: Double
         public var mostReleases: Int
         public var clientsSpent: Int
+
+        /// Adds a client's spend (a client's ε and count only grow, so maxima stay maxima).
+        mutating func count(_ spend: LocalPrivacySpend, under settings: LocalDifferentialPrivacy) {
+            largestEpsilon = max(largestEpsilon, spend.epsilon(under: settings))
+            mostReleases = max(mostReleases, spend.total)
+            if !spend.permitsRelease(under: settings) { clientsSpent += 1 }
+        }
+
+        /// A client's spend grew from `before` to `after`.
+        mutating func replace(_ before: LocalPrivacySpend, with after: LocalPrivacySpend, under settings: LocalDifferentialPrivacy) {
+            if !before.permitsRelease(under: settings) { clientsSpent -= 1 }
+            count(after, under: settings)
+        }
+
+        func report() {
+            PipelineMetrics.ldpEpsilon.record(largestEpsilon)
+            PipelineMetrics.ldpClientsSpent.record(clientsSpent)
+        }
     }
 
     private static func write(_ spends: [UInt64: LocalPrivacySpend], to file: String) throws(LocalPrivacyBooksError) {

@@ -33,6 +33,8 @@ public enum PipelineMetric: String, CaseIterable, Sendable {
     case revocationListSerial = "fedq_revocation_list_serial"
     case returnsRequested = "fedq_partial_returns_requested_total"
     case updatesReturned = "fedq_updates_returned_total"
+    case ldpEpsilon = "fedq_ldp_epsilon"
+    case ldpClientsSpent = "fedq_ldp_clients_spent"
 
     /// What swift-metrics type makes it, and so its Prometheus type.
     public enum Kind: Sendable, Equatable {
@@ -56,7 +58,7 @@ public enum PipelineMetric: String, CaseIterable, Sendable {
             .statisticsRejected, .streamPartialsDropped, .streamClaimsRejected, .streamOffsetsLost, .returnsRequested,
             .updatesReturned:
             .counter
-        case .modelVersion, .evaluatedAccuracy, .queueReady, .dpEpsilon, .revocationListSerial: .gauge
+        case .modelVersion, .evaluatedAccuracy, .queueReady, .dpEpsilon, .revocationListSerial, .ldpEpsilon, .ldpClientsSpent: .gauge
         // Staleness is counted in versions: buckets that separate fresh from stale.
         case .staleness: .histogram(buckets: [0, 1, 2, 3, 5, 8, 13, 21, 34, 55])
         case .aggregationDuration: .timer
@@ -112,6 +114,10 @@ public enum PipelineMetric: String, CaseIterable, Sendable {
             "Partials the coordinator parked because they mixed counted and new updates (a replay, or a copy two workers raced over), asking their worker for the new updates back."
         case .updatesReturned:
             "Updates this worker summed again, each alone, because the coordinator asked them back; those it no longer kept are logged, and booked as duplicates by the coordinator."
+        case .ldpEpsilon:
+            "Local differential privacy: the largest epsilon any client of this process has spent on its own updates, at its delta (--ldp-delta)."
+        case .ldpClientsSpent:
+            "Local differential privacy: clients of this process whose budget (--ldp-target-epsilon) allows no further update; they are retired."
         case .streamClaimsRejected:
             "Stream shard claims refused (coordinator: a broken announcement) and claim answers dropped (worker: broken, unsigned or not the coordinator's), by reason."
         }
@@ -148,6 +154,8 @@ public enum PipelineMetrics {
         label: PipelineMetric.aggregationDuration.name, preferredDisplayUnit: .seconds)
     public static let evaluatedAccuracy = Gauge(label: PipelineMetric.evaluatedAccuracy.name)
     public static let dpEpsilon = Gauge(label: PipelineMetric.dpEpsilon.name)
+    public static let ldpEpsilon = Gauge(label: PipelineMetric.ldpEpsilon.name)
+    public static let ldpClientsSpent = Gauge(label: PipelineMetric.ldpClientsSpent.name)
     public static let revocationListSerial = Gauge(label: PipelineMetric.revocationListSerial.name)
     public static let modelRequestsRefused = Counter(label: PipelineMetric.modelRequestsRefused.name)
     public static let updatesClipped = Counter(label: PipelineMetric.updatesClipped.name)
