@@ -127,12 +127,7 @@ struct Simulate: AsyncParsableCommand {
                 print("  the final model, version \(version), is the moving average of the versions (--dp-final-average; no ε spent)")
             }
         }
-        if let local = summary.localPrivacy {
-            print(String(
-                format: "local differential privacy: ε up to %.3f per client at δ %g (the most updates one client published: %d; clip %g, noise multiplier %g)%@",
-                local.epsilon, local.delta, local.releases, local.clip, local.noiseMultiplier,
-                local.clientsSpent > 0 ? "; \(local.clientsSpent) clients spent their budget" : ""))
-        }
+        if let local = summary.localPrivacy { print("local differential privacy: \(local.description)") }
         if summary.interrupted { print("interrupted after \(String(format: "%.1f", summary.seconds)) s") }
         print("report: \(report)")
     }

@@ -1,3 +1,4 @@
+import Foundation
 import Privacy
 import Roles
 
@@ -30,6 +31,13 @@ public struct LocalPrivacySummary: Sendable, Equatable {
         self.init(
             epsilon: overview.largestEpsilon, delta: books.settings.delta, clip: books.settings.clipNorm,
             noiseMultiplier: books.settings.noiseMultiplier, releases: overview.mostReleases, clientsSpent: overview.clientsSpent)
+    }
+
+    /// One line for people: `simulate`'s closing lines and the HTML report's summary.
+    public var description: String {
+        String(
+            format: "ε up to %.3f per client at δ %g (the most updates one client published: %d; clip %g, noise multiplier %g)%@",
+            epsilon, delta, releases, clip, noiseMultiplier, clientsSpent > 0 ? "; \(clientsSpent) clients spent their budget" : "")
     }
 
     enum CodingKeys: String, CodingKey {

@@ -31,6 +31,7 @@ extension RunResult {
                     "final model", "version \(version): the moving average of the versions, released when the budget ran out (no ε)"))
             }
         }
+        if let local = summary.localPrivacy { report.summary.append(("local differential privacy", local.description)) }
         if let note = finalBelowBest { report.summary.append(("final below best", note)) }
         if let perClass = summary.perClass ?? history.last?.perClass, perClass.count <= Self.maxClassesCharted {
             report.summary += perClass.map { ("final \($0.name)", String($0.text.dropFirst($0.name.count + 2))) }

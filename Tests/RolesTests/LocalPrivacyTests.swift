@@ -4,7 +4,10 @@ import Foundation
 import Learning
 import Messaging
 import Privacy
+import Report
+import Simulation
 import Synchronization
+import TestSupport
 import Testing
 import Wire
 
@@ -63,7 +66,7 @@ struct LocalPrivacyTests {
         let privacy = try LocalDifferentialPrivacy(clipNorm: 0.5, noiseMultiplier: 2, targetEpsilon: 8)
         #expect(privacy.releasesWithinTarget == 2)
         let file = Self.temporaryFile()
-        defer { try? FileManager.default.removeItem(atPath: file) }
+        defer { for path in [file, file + ".lock"] { try? FileManager.default.removeItem(atPath: path) } }
         let broker = EmbeddedBroker()
         let setup = broker.connect()
         try await PipelineTopology.declare(on: setup)
@@ -88,14 +91,18 @@ struct LocalPrivacyTests {
         let first = try await runFleet()
         #expect(first.published.count == 8 && first.retired == 4)
         #expect(Dictionary(grouping: first.published, by: \.clientID).mapValues(\.count) == [0: 2, 1: 2, 2: 2, 3: 2])
-        let books = try LocalPrivacyBooks(settings: privacy, file: file)
-        for client in UInt64(0)..<4 {
-            #expect(!books.permitsRelease(client: client))
-            #expect(books.epsilon(client: client) == privacy.epsilon(releases: 2))
+        do {
+            let books = try LocalPrivacyBooks(settings: privacy, file: file)
+            for client in UInt64(0)..<4 {
+                #expect(!books.permitsRelease(client: client))
+                #expect(books.epsilon(client: client) == privacy.epsilon(releases: 2))
+            }
+            // Kept release by release in the running fleet, and recomputed from the file: the same.
+            let spent = LocalPrivacyBooks.Overview(largestEpsilon: privacy.epsilon(releases: 2), mostReleases: 2, clientsSpent: 4)
+            #expect(first.overview == spent && books.overview == spent)
+            // While these books hold the file, no other may.
+            #expect(throws: LocalPrivacyBooksError.inUse(file)) { try LocalPrivacyBooks(settings: privacy, file: file) }
         }
-        // Kept release by release in the running fleet, and recomputed from the file: the same.
-        let spent = LocalPrivacyBooks.Overview(largestEpsilon: privacy.epsilon(releases: 2), mostReleases: 2, clientsSpent: 4)
-        #expect(first.overview == spent && books.overview == spent)
 
         let again = try await runFleet()
         #expect(again.published.isEmpty && again.retired == 4)
@@ -107,7 +114,7 @@ struct LocalPrivacyTests {
     @Test func unreadableOrUnwritableBooksAreTypedErrors() throws {
         let privacy = try LocalDifferentialPrivacy(clipNorm: 1, noiseMultiplier: 4)
         let garbage = Self.temporaryFile()
-        defer { try? FileManager.default.removeItem(atPath: garbage) }
+        defer { for path in [garbage, garbage + ".lock"] { try? FileManager.default.removeItem(atPath: path) } }
         try Data("not json".utf8).write(to: URL(fileURLWithPath: garbage))
         #expect { try LocalPrivacyBooks(settings: privacy, file: garbage) } throws: { error in
             guard case .unreadable(let file, _) = error as? LocalPrivacyBooksError else { return false }
@@ -118,12 +125,72 @@ struct LocalPrivacyTests {
             try LocalPrivacyBooks(settings: privacy, file: garbage)
         }
 
+        // A directory that is not there: refused at start, before anything is trained.
         let nowhere = NSTemporaryDirectory() + "fedq-no-such-directory-\(UInt64.random(in: 1...UInt64.max))/books.json"
-        let books = try LocalPrivacyBooks(settings: privacy, file: nowhere)
-        #expect { try books.recordRelease(client: 1) } throws: { error in
+        #expect { try LocalPrivacyBooks(settings: privacy, file: nowhere) } throws: { error in
             guard case .unwritable(let file, _) = error as? LocalPrivacyBooksError else { return false }
             return file == nowhere
         }
+        // One that goes away while the books are open: the release is refused and not booked.
+        let directory = NSTemporaryDirectory() + "fedq-ldp-\(UInt64.random(in: 1...UInt64.max))"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let books = try LocalPrivacyBooks(settings: privacy, file: directory + "/books.json")
+        try FileManager.default.removeItem(atPath: directory)
+        #expect { try books.recordRelease(client: 1) } throws: { error in
+            guard case .unwritable(let file, _) = error as? LocalPrivacyBooksError else { return false }
+            return file == directory + "/books.json"
+        }
         #expect(books.epsilon(client: 1) == 0 && books.overview.mostReleases == 0)
+    }
+}
+
+/// A private simulation on both brokers: 20 WDBC hospitals at σ = 4 and ε = 8 each may publish
+/// 9 updates apiece; the run stops by itself once all have, and every place a user looks
+/// says what they spent.
+@Suite(.serialized, .exclusiveBroker, .timeLimit(.minutes(3)))
+struct LocalPrivacySimulationTests {
+    @Test(arguments: TestTransport.allCases)
+    func aPrivateSimulationStopsWhenEveryHospitalSpentItsBudget(on broker: TestTransport) async throws {
+        let wdbc = TableSource(path: packageRoot + "/data/wdbc/wdbc.csv", label: "diagnosis")
+        let columns = try CSVTable.load(path: wdbc.path, label: "diagnosis").columns
+        var config = SimulationConfig()
+        config.table = wdbc
+        config.tableColumns = columns
+        config.classNames = ["benign", "malignant"]
+        config.publicStandardization = try FeatureRanges(
+            parsing: try String(contentsOfFile: packageRoot + "/data/wdbc/wdbc-ranges.csv", encoding: .utf8)
+        ).standardization(for: columns.features)
+        config.model = try ModelSpec.resolve("dense:64,relu,dense:2", input: .flat(30), classCount: 2)
+        config.clients = 20
+        config.concurrency = 5
+        config.partition = .dirichlet(alpha: 0.5)
+        config.targetAccuracy = 1
+        config.maxSeconds = 60
+        let privacy = try LocalDifferentialPrivacy(clipNorm: 0.5, noiseMultiplier: 4, targetEpsilon: 8)
+        #expect(privacy.releasesWithinTarget == 9)
+        config.localPrivacy = privacy
+
+        let connector = try broker.connector(name: "fedq-ldp-tests")
+        let result = try await Simulation(config: config).run(connect: connector.connect)
+        await connector.close()
+        let summary = result.summary
+        // Stopped by the budgets, long before the 60 s: 20 hospitals × 9 updates, each settled.
+        #expect(summary.seconds < 30 && !summary.interrupted)
+        #expect(summary.updatesPublished == 180)
+        #expect(summary.updatesApplied + summary.updatesDroppedStale + summary.updatesRejected == 180)
+        let local = try #require(summary.localPrivacy)
+        #expect(local == LocalPrivacySummary(
+            epsilon: privacy.epsilon(releases: 9), delta: 1e-5, clip: 0.5, noiseMultiplier: 4, releases: 9, clientsSpent: 20))
+        #expect(summary.privacy == nil)
+
+        let json = try #require(try JSONSerialization.jsonObject(with: summary.jsonData()) as? [String: Any])
+        for key in ["ldp_epsilon", "ldp_delta", "ldp_clip", "ldp_noise_multiplier", "ldp_releases", "ldp_clients_spent"] {
+            #expect(json[key] is NSNumber, "\(key) missing")
+        }
+        #expect(try JSONDecoder().decode(RunSummary.self, from: summary.jsonData()).localPrivacy == local)
+        #expect(result.htmlReport().contains("ε up to 7.588 per client at δ 1e-05 (the most updates one client published: 9"))
+        // Without local DP the keys are there, null.
+        let plain = try #require(try JSONSerialization.jsonObject(with: RunSummary().jsonData()) as? [String: Any])
+        #expect(plain["ldp_epsilon"] is NSNull && plain["ldp_clients_spent"] is NSNull)
     }
 }

@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import Foundation
 import Privacy
 import Synchronization
@@ -10,11 +15,15 @@ import Synchronization
 /// each update leaves (an update whose publish then fails was counted anyway: the budget errs
 /// towards spent), so a client restarted, or killed, does not get its budget back. The file
 /// is replaced whole (write, then rename over the old one): a crash leaves the old books or
-/// the new ones, never half of either.
+/// the new ones, never half of either. One process holds a file at a time (an exclusive lock
+/// on `FILE.lock` for the books' lifetime): two processes writing one file would each put
+/// back what the other had booked away.
 public final class LocalPrivacyBooks: Sendable {
     public let settings: LocalDifferentialPrivacy
     public let file: String?
     private let state: Mutex<State>
+    /// The descriptor holding the lock on `FILE.lock`; closing it releases the lock.
+    private let lock: Int32?
 
     /// Every client's releases, and the overview kept up to date release by release (a
     /// fleet of thousands would otherwise recompute every client's ε for each one).
@@ -32,6 +41,7 @@ public final class LocalPrivacyBooks: Sendable {
     public init(settings: LocalDifferentialPrivacy, file: String? = nil) throws(LocalPrivacyBooksError) {
         self.settings = settings
         self.file = file
+        lock = try file.map(Self.lock)
         var loaded: [UInt64: LocalPrivacySpend] = [:]
         if let file, FileManager.default.fileExists(atPath: file) {
             do {
@@ -41,8 +51,10 @@ public final class LocalPrivacyBooks: Sendable {
                     loaded[id] = spend
                 }
             } catch let error as LocalPrivacyBooksError {
+                if let lock { close(lock) }
                 throw error
             } catch {
+                if let lock { close(lock) }
                 throw .unreadable(file, "\(error)")
             }
         }
@@ -107,6 +119,21 @@ public final class LocalPrivacyBooks: Sendable {
         }
     }
 
+    deinit {
+        if let lock { close(lock) }
+    }
+
+    /// Takes the exclusive lock on `file.lock`, without waiting.
+    private static func lock(_ file: String) throws(LocalPrivacyBooksError) -> Int32 {
+        let descriptor = open(file + ".lock", O_CREAT | O_RDWR | O_CLOEXEC, 0o600)
+        guard descriptor >= 0 else { throw .unwritable(file, "cannot create \(file).lock: \(String(cString: strerror(errno)))") }
+        guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else {
+            close(descriptor)
+            throw .inUse(file)
+        }
+        return descriptor
+    }
+
     private static func write(_ spends: [UInt64: LocalPrivacySpend], to file: String) throws(LocalPrivacyBooksError) {
         let contents = Contents(clients: Dictionary(uniqueKeysWithValues: spends.map { (String($0.key), $0.value) }))
         let encoder = JSONEncoder()
@@ -125,11 +152,15 @@ public final class LocalPrivacyBooks: Sendable {
 public enum LocalPrivacyBooksError: Error, Equatable, CustomStringConvertible {
     case unreadable(String, String)
     case unwritable(String, String)
+    /// Another process (or another set of books in this one) holds the file.
+    case inUse(String)
 
     public var description: String {
         switch self {
         case .unreadable(let file, let reason): "--ldp-budget-file \(file) cannot be read as local privacy books: \(reason)"
         case .unwritable(let file, let reason): "--ldp-budget-file \(file) cannot be written (no update is published without it): \(reason)"
+        case .inUse(let file):
+            "--ldp-budget-file \(file) is in use by another process: give each process its own file (two writers would undo each other's bookings)"
         }
     }
 }
