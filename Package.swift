@@ -66,8 +66,11 @@ let package = Package(
             swiftSettings: x86VectorFlags
         ),
         // Privacy: differential privacy settings, Gaussian noise and the RDP accountant. Pure math
-        // (Aggregation for its vector math: a local-DP client clips as a worker does).
-        .target(name: "Privacy", dependencies: ["FedCore", "Aggregation"]),
+        // (Aggregation for its vector math: a local-DP client clips as a worker does; Crypto for
+        // the noise's ChaCha20 keystream, keyed from the kernel).
+        .target(
+            name: "Privacy",
+            dependencies: ["FedCore", "Aggregation", .product(name: "Crypto", package: "swift-crypto")]),
         // Trust: who may say what. Ed25519 keys, client credentials, message signatures, and
         // the broker identities' password hashes. No I/O beyond reading key files.
         // CryptoExtras: PKCS#8 and SPKI PEM for Ed25519 keys, so `openssl pkey` reads the key files.

@@ -1,8 +1,11 @@
+import Crypto
+import Foundation
+
 /// Adds N(0, s²) noise to a sum, in place.
 ///
-/// Production draws from `SystemRandomNumberGenerator` (the kernel's CSPRNG): noise from a
-/// seeded generator could be regenerated and subtracted by anyone who learns the seed,
-/// which would void the guarantee. Tests pass a seeded generator to check the statistics.
+/// Production draws from `BulkSystemRandom` (a ChaCha20 keystream keyed from the kernel's
+/// CSPRNG): noise from a seeded generator could be regenerated and subtracted by anyone who
+/// learns the seed, which would void the guarantee. Tests pass a seeded generator to check the statistics.
 /// Normals come from the Box–Muller transform in Double, two per pair of uniforms (no
 /// library in the allowed set samples normals).
 public enum GaussianNoise {
@@ -33,13 +36,22 @@ public enum GaussianNoise {
     }
 }
 
-/// The kernel's CSPRNG read 32 KiB at a time. `SystemRandomNumberGenerator` makes one
-/// `getrandom` call per 64-bit draw: for a 200k-parameter model's noise that is 200,000
-/// system calls, which made every private aggregate take a few hundred milliseconds.
-/// The bytes are the same kernel's; only the calls are batched.
+/// A ChaCha20 keystream under a 256-bit key drawn from the kernel's CSPRNG when the
+/// generator is made, read 256 KiB at a time. The kernel's own `getrandom` is ChaCha20 too,
+/// but reading it costs a system call per 32 KiB and ran at ~300 MB/s here: 5.3 ms of the
+/// 7.7 ms a local-DP client spent noising the mlp's 199,210 parameters. swift-crypto's
+/// ChaCha20-Poly1305 (BoringSSL, vectorised) makes the same stream in-process, several
+/// times faster: sealing zeros under a fresh key yields the keystream itself. Each refill
+/// uses the next 96-bit nonce (a counter), so no block of the stream is ever produced twice,
+/// and a new generator has a new key. swift-crypto exposes no bare ChaCha20 or DRBG; the
+/// Poly1305 tag is computed and thrown away.
 struct BulkSystemRandom: RandomNumberGenerator {
-    private var buffer = [UInt64](repeating: 0, count: 4096)
-    private var position = 4096
+    private static let words = 32_768
+    private static let zeros = Data(count: words * 8)
+    private let key = SymmetricKey(size: .bits256)
+    private var nonce: UInt64 = 0
+    private var buffer = [UInt64](repeating: 0, count: words)
+    private var position = words
 
     mutating func next() -> UInt64 {
         if position == buffer.count { refill() }
@@ -48,28 +60,18 @@ struct BulkSystemRandom: RandomNumberGenerator {
     }
 
     private mutating func refill() {
-        buffer.withUnsafeMutableBytes { bytes in
-            #if canImport(Glibc)
-            // /dev/urandom is the same pool as getrandom(2), which Glibc's Swift module
-            // does not expose; it never blocks once the kernel has booted.
-            let fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC)
-            precondition(fd >= 0, "cannot open /dev/urandom: errno \(errno)")
-            defer { close(fd) }
-            var filled = 0
-            while filled < bytes.count {
-                let count = read(fd, bytes.baseAddress! + filled, bytes.count - filled)
-                if count > 0 { filled += count } else { precondition(errno == EINTR, "reading /dev/urandom failed: errno \(errno)") }
+        var nonceBytes = [UInt8](repeating: 0, count: 12)
+        withUnsafeBytes(of: nonce.littleEndian) { nonceBytes.replaceSubrange(0..<8, with: $0) }
+        nonce += 1
+        do {
+            let sealed = try ChaChaPoly.seal(Self.zeros, using: key, nonce: try ChaChaPoly.Nonce(data: nonceBytes))
+            buffer.withUnsafeMutableBytes { words in
+                sealed.ciphertext.withUnsafeBytes { stream in words.copyMemory(from: UnsafeRawBufferPointer(rebasing: stream[..<words.count])) }
             }
-            #else
-            arc4random_buf(bytes.baseAddress!, bytes.count)
-            #endif
+        } catch {
+            // A 12-byte nonce and a 256-bit key are always valid: this cannot happen.
+            preconditionFailure("ChaCha20-Poly1305 refused a valid key and nonce: \(error)")
         }
         position = 0
     }
 }
-
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif

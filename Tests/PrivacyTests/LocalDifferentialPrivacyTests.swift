@@ -52,6 +52,33 @@ import Testing
         #expect(first != second && first.allSatisfy { $0 != 0 })
     }
 
+    /// The production generator (a ChaCha20 keystream keyed from the kernel): its noise has the
+    /// same spread over 200,000 parameters (several refills), its uniforms are uniform, and
+    /// two generators never share a stream.
+    @Test func theProductionGeneratorGivesTheSameNoise() throws {
+        let privacy = try LocalDifferentialPrivacy(clipNorm: 0.5, noiseMultiplier: 4)
+        var delta = [Float](repeating: 0, count: 200_000)
+        privacy.privatize(&delta)
+        let mean = delta.reduce(0.0) { $0 + Double($1) } / Double(delta.count)
+        let spread = (delta.reduce(0.0) { $0 + (Double($1) - mean) * (Double($1) - mean) } / Double(delta.count)).squareRoot()
+        #expect(abs(mean) < 0.02 && abs(spread - 2) < 0.02, "mean \(mean), spread \(spread)")
+        // 3σ of N(0,1) holds 99.73% of draws.
+        let within = Double(delta.filter { abs($0) < 6 }.count) / Double(delta.count)
+        #expect(abs(within - 0.9973) < 0.001, "\(within) within 3σ")
+
+        var generator = BulkSystemRandom(), other = BulkSystemRandom()
+        var buckets = [Int](repeating: 0, count: 16)
+        var draws: [UInt64] = []
+        for _ in 0..<100_000 {
+            let draw = generator.next()
+            buckets[Int(draw >> 60)] += 1
+            if draws.count < 1_000 { draws.append(draw) }
+        }
+        // 6,250 expected a bucket; 5 standard deviations is ±375.
+        #expect(buckets.allSatisfy { abs($0 - 6_250) < 375 }, "\(buckets)")
+        #expect((0..<1_000).map { _ in other.next() } != draws)
+    }
+
     /// ε of T releases is what the accountant gives T steps of the Gaussian mechanism at
     /// sampling rate 1 and noise multiplier σ/2 (noise σC over a sensitivity of 2C).
     @Test func releasesAreAccountedAsGaussianStepsOfHalfTheMultiplier() throws {
