@@ -151,21 +151,9 @@ struct LocalPrivacyTests {
 struct LocalPrivacySimulationTests {
     @Test(arguments: TestTransport.allCases)
     func aPrivateSimulationStopsWhenEveryHospitalSpentItsBudget(on broker: TestTransport) async throws {
-        let wdbc = TableSource(path: packageRoot + "/data/wdbc/wdbc.csv", label: "diagnosis")
-        let columns = try CSVTable.load(path: wdbc.path, label: "diagnosis").columns
-        var config = SimulationConfig()
-        config.table = wdbc
-        config.tableColumns = columns
-        config.classNames = ["benign", "malignant"]
-        config.publicStandardization = try FeatureRanges(
-            parsing: try String(contentsOfFile: packageRoot + "/data/wdbc/wdbc-ranges.csv", encoding: .utf8)
-        ).standardization(for: columns.features)
-        config.model = try ModelSpec.resolve("dense:64,relu,dense:2", input: .flat(30), classCount: 2)
-        config.clients = 20
-        config.concurrency = 5
-        config.partition = .dirichlet(alpha: 0.5)
+        // TableFederationTests' private table: public bounds, Dirichlet 0.5, 5 at once, 60 s at most.
+        var config = try TableFederationTests.publicBoundsConfig(clients: 20)
         config.targetAccuracy = 1
-        config.maxSeconds = 60
         let privacy = try LocalDifferentialPrivacy(clipNorm: 0.5, noiseMultiplier: 4, targetEpsilon: 8)
         #expect(privacy.releasesWithinTarget == 9)
         config.localPrivacy = privacy

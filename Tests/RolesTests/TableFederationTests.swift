@@ -103,7 +103,7 @@ struct TableFederationTests {
     /// The configuration of a WDBC federation scaled by the public bounds of
     /// data/wdbc/wdbc-ranges.csv (`--feature-ranges`), `clients` hospitals on a
     /// Dirichlet(0.5) label skew.
-    func publicBoundsConfig(clients: Int) throws -> SimulationConfig {
+    static func publicBoundsConfig(clients: Int) throws -> SimulationConfig {
         let text = try String(contentsOfFile: packageRoot + "/data/wdbc/wdbc-ranges.csv", encoding: .utf8)
         let columns = try CSVTable.load(path: Self.wdbc.path, label: "diagnosis").columns
         var config = SimulationConfig()
@@ -125,7 +125,7 @@ struct TableFederationTests {
     /// best in 15 s runs, against 97.4% with statistics; BENCHMARKS.md).
     @Test(arguments: TestTransport.allCases)
     func publicBoundsReplaceTheStatisticsAndFiveHospitalsReachNinetyFivePercent(on broker: TestTransport) async throws {
-        var config = try publicBoundsConfig(clients: 5)
+        var config = try Self.publicBoundsConfig(clients: 5)
         config.targetAccuracy = 0.95
         let clients = try config.clientSettings()
         #expect(config.statisticsQuorum == nil && !clients.sharesStatistics && clients.tableFederation)
@@ -148,7 +148,7 @@ struct TableFederationTests {
     /// cost without noise.
     @Test(arguments: TestTransport.allCases)
     func publicBoundsLetTwentyHospitalsTrainPrivatelyUpToTheTargetEpsilon(on broker: TestTransport) async throws {
-        var config = try publicBoundsConfig(clients: 20)
+        var config = try Self.publicBoundsConfig(clients: 20)
         config.seed = 2
         config.targetAccuracy = 1
         config.privacy = try DifferentialPrivacy(clipNorm: 0.5, noiseMultiplier: 4, targetEpsilon: 8, population: 20)
