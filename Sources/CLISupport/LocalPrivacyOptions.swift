@@ -22,8 +22,6 @@ public struct LocalPrivacyOptions: ParsableArguments {
     /// The flags `EnvironmentDefaults` fills from `FEDQ_LDP_*` variables, for the client commands only.
     public static let environmentFlags = ["ldp-clip", "ldp-noise-multiplier", "ldp-delta", "ldp-target-epsilon", "ldp-budget-file"]
 
-    public var isEnabled: Bool { ldpClip != nil }
-
     public func validate() throws {
         _ = try settings()
     }

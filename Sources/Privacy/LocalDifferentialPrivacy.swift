@@ -13,7 +13,7 @@ import Aggregation
 /// Gaussian mechanism of sensitivity 2C: its noise multiplier, in sensitivity units, is σ/2.
 /// Each release is accounted at sampling rate 1 (a client knows when it takes part, so there
 /// is no amplification by sampling), and releases compose in Rényi DP (`RDPAccountant`).
-public struct LocalDifferentialPrivacy: Sendable, Codable, Equatable {
+public struct LocalDifferentialPrivacy: Sendable, Equatable {
     /// C: the L2 norm the client clips its delta to.
     public var clipNorm: Double
     /// σ: the noise's standard deviation in units of C, per parameter.

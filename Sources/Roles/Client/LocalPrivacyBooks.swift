@@ -73,13 +73,20 @@ public final class LocalPrivacyBooks: Sendable {
     /// - Throws: `LocalPrivacyBooksError.unwritable`: the update must then not leave.
     public func recordRelease(client: UInt64) throws(LocalPrivacyBooksError) {
         let overview = try state.withLock { (state: inout State) throws(LocalPrivacyBooksError) -> Overview in
-            var spends = state.spends
-            let before = spends[client] ?? LocalPrivacySpend()
+            // In place, not on a copy of every client's books: this runs once per update.
+            let before = state.spends[client] ?? LocalPrivacySpend()
             var after = before
             after.record(noiseMultiplier: settings.noiseMultiplier)
-            spends[client] = after
-            if let file { try Self.write(spends, to: file) }
-            state.spends = spends
+            state.spends[client] = after
+            if let file {
+                do throws(LocalPrivacyBooksError) {
+                    try Self.write(state.spends, to: file)
+                } catch {
+                    // Not on disk, so not released: the books stay as the file has them.
+                    state.spends[client] = before.total == 0 ? nil : before
+                    throw error
+                }
+            }
             state.overview.replace(before, with: after, under: settings)
             return state.overview
         }
