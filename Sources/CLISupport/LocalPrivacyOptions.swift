@@ -3,12 +3,16 @@ import Privacy
 
 /// Local differential privacy's options, for the commands that run clients (`simulate`,
 /// `fleet`, `client`): each client clips and noises its own delta before it leaves, and
-/// keeps its own books of what it spent. `--ldp-clip` turns it on. Values parse a leading
+/// keeps its own books of what it spent. `--ldp-clip` turns it on; `--ldp-unit` says whether
+/// the guarantee covers each client's whole data (its update is noised) or each record (it
+/// trains with DP-SGD). Values parse a leading
 /// minus as theirs (`--ldp-clip -1`), so the error names the real problem.
 public struct LocalPrivacyOptions: ParsableArguments {
-    @Option(parsing: .unconditional, help: "Local differential privacy: each client clips its update to this L2 norm and adds noise before publishing it. Turns local DP on; needs --ldp-noise-multiplier.")
+    @Option(parsing: .unconditional, help: "Local differential privacy: each client clips its update (--ldp-unit update) or each example's gradient (record) to this L2 norm and adds noise. Turns local DP on; needs --ldp-noise-multiplier.")
     public var ldpClip: Double?
-    @Option(parsing: .unconditional, help: "Local DP: the Gaussian noise's standard deviation per parameter, in units of --ldp-clip (positive).")
+    @Option(help: "Local DP: what each client's guarantee covers: 'update' (its whole data; the update is clipped and noised before it leaves) or 'record' (each of its rows; it trains with DP-SGD).")
+    public var ldpUnit: LocalDifferentialPrivacy.Unit?
+    @Option(parsing: .unconditional, help: "Local DP: the Gaussian noise's standard deviation per parameter, in units of --ldp-clip (positive): on each update, or on each DP-SGD step's gradient sum.")
     public var ldpNoiseMultiplier: Double?
     @Option(parsing: .unconditional, help: "Local DP: the δ of each client's (ε, δ) (default \(LocalDifferentialPrivacy.defaultDelta)).")
     public var ldpDelta: Double?
@@ -20,7 +24,7 @@ public struct LocalPrivacyOptions: ParsableArguments {
     public init() {}
 
     /// The flags `EnvironmentDefaults` fills from `FEDQ_LDP_*` variables, for the client commands only.
-    public static let environmentFlags = ["ldp-clip", "ldp-noise-multiplier", "ldp-delta", "ldp-target-epsilon", "ldp-budget-file"]
+    public static let environmentFlags = ["ldp-clip", "ldp-unit", "ldp-noise-multiplier", "ldp-delta", "ldp-target-epsilon", "ldp-budget-file"]
 
     public func validate() throws {
         _ = try settings()
@@ -30,7 +34,7 @@ public struct LocalPrivacyOptions: ParsableArguments {
     /// - Throws: `ValidationError` naming the option at fault.
     public func settings() throws -> LocalDifferentialPrivacy? {
         guard let ldpClip else {
-            let given = [("--ldp-noise-multiplier", ldpNoiseMultiplier != nil), ("--ldp-delta", ldpDelta != nil),
+            let given = [("--ldp-unit", ldpUnit != nil), ("--ldp-noise-multiplier", ldpNoiseMultiplier != nil), ("--ldp-delta", ldpDelta != nil),
                          ("--ldp-target-epsilon", ldpTargetEpsilon != nil), ("--ldp-budget-file", ldpBudgetFile != nil)].filter(\.1).map(\.0)
             if let first = given.first { throw ValidationError("\(first) needs --ldp-clip (which turns local differential privacy on)") }
             return nil
@@ -41,9 +45,12 @@ public struct LocalPrivacyOptions: ParsableArguments {
         if let ldpBudgetFile, ldpBudgetFile.isEmpty { throw ValidationError("--ldp-budget-file must name a file") }
         do {
             return try LocalDifferentialPrivacy(
-                clipNorm: ldpClip, noiseMultiplier: ldpNoiseMultiplier, delta: ldpDelta, targetEpsilon: ldpTargetEpsilon)
+                clipNorm: ldpClip, noiseMultiplier: ldpNoiseMultiplier, delta: ldpDelta, targetEpsilon: ldpTargetEpsilon,
+                unit: ldpUnit ?? .update)
         } catch {
             throw ValidationError(error.description)
         }
     }
 }
+
+extension LocalDifferentialPrivacy.Unit: ExpressibleByArgument {}

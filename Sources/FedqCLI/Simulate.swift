@@ -89,7 +89,7 @@ struct Simulate: AsyncParsableCommand {
         let roles = "\(config.clients) clients, \(config.strategy), codec \(config.codec), \(config.workers) workers"
         let connector = try connector()
         print("simulating \(roles) on \(connector.isEmbedded ? "" : "RabbitMQ at ")\(connector)")
-        if let privacy = config.localPrivacy { print(privacy.summaryLine) }
+        if let line = try config.localPrivacySummaryLine() { print(line) }
         // On RabbitMQ every role reconnects as the role commands do (several comma-separated
         // node URLs fail over), the coordinator checkpointing under --out.
         let recovery = connector.isEmbedded

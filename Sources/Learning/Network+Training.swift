@@ -71,13 +71,18 @@ extension Network {
             backward(batch: batch, target: GradientTarget(base: parameterStorage, alpha: fused.alpha, beta: fused.beta))
         } else {
             backward(batch: batch, target: GradientTarget(base: gradientStorage, alpha: 1, beta: 0))
-            let count = spec.parameterCount
-            if velocity == nil {
-                velocity = .allocate(capacity: count)
-                velocity!.initialize(repeating: 0, count: count)
-            }
-            optimizer.apply(parameters: parameterStorage, gradients: gradientStorage, velocity: velocity!, count: count)
+            apply(optimizer, gradients: gradientStorage)
         }
         return outcome
+    }
+
+    /// The optimiser's step (momentum, weight decay) with `gradients` laid out like the parameters.
+    func apply(_ optimizer: SGD, gradients: UnsafePointer<Float>) {
+        let count = spec.parameterCount
+        if velocity == nil {
+            velocity = .allocate(capacity: count)
+            velocity!.initialize(repeating: 0, count: count)
+        }
+        optimizer.apply(parameters: parameterStorage, gradients: gradients, velocity: velocity!, count: count)
     }
 }

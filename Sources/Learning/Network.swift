@@ -20,6 +20,8 @@ public final class Network {
     let batchInput = ScratchBuffer<Float>()
     let batchLabels = ScratchBuffer<Int32>()
     let batchPredictions = ScratchBuffer<Int32>()
+    /// DP-SGD's sum of clipped per-example gradients (`trainPrivately`); sized on first use.
+    let clippedSum = ScratchBuffer<Float>()
     /// Sample order of the current run; reshuffled in place every epoch.
     var order: [Int] = []
     var forwardCapacity = 0

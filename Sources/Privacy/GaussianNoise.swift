@@ -12,20 +12,25 @@ public enum GaussianNoise {
     public static func add(
         standardDeviation: Double, to values: inout [Float], using generator: inout some RandomNumberGenerator
     ) {
+        values.withUnsafeMutableBufferPointer { add(standardDeviation: standardDeviation, to: $0, using: &generator) }
+    }
+
+    /// `add` over a buffer: DP-SGD noises each step's gradient sum in the network's own buffer.
+    public static func add(
+        standardDeviation: Double, to buffer: UnsafeMutableBufferPointer<Float>, using generator: inout some RandomNumberGenerator
+    ) {
         guard standardDeviation > 0 else { return }
-        let count = values.count
-        values.withUnsafeMutableBufferPointer { buffer in
-            var index = 0
-            while index < count {
-                // u1 in (0, 1]: never log(0).
-                let u1 = Double(generator.next() >> 11 + 1) * 0x1p-53
-                let u2 = Double(generator.next() >> 11) * 0x1p-53
-                let radius = standardDeviation * (-2 * log(u1)).squareRoot()
-                let angle = 2 * Double.pi * u2
-                buffer[index] += Float(radius * cos(angle))
-                if index + 1 < count { buffer[index + 1] += Float(radius * sin(angle)) }
-                index += 2
-            }
+        let count = buffer.count
+        var index = 0
+        while index < count {
+            // u1 in (0, 1]: never log(0).
+            let u1 = Double(generator.next() >> 11 + 1) * 0x1p-53
+            let u2 = Double(generator.next() >> 11) * 0x1p-53
+            let radius = standardDeviation * (-2 * log(u1)).squareRoot()
+            let angle = 2 * Double.pi * u2
+            buffer[index] += Float(radius * cos(angle))
+            if index + 1 < count { buffer[index + 1] += Float(radius * sin(angle)) }
+            index += 2
         }
     }
 
@@ -45,7 +50,7 @@ public enum GaussianNoise {
 /// uses the next 96-bit nonce (a counter), so no block of the stream is ever produced twice,
 /// and a new generator has a new key. swift-crypto exposes no bare ChaCha20 or DRBG; the
 /// Poly1305 tag is computed and thrown away.
-struct BulkSystemRandom: RandomNumberGenerator {
+public struct BulkSystemRandom: RandomNumberGenerator {
     private static let words = 32_768
     private static let zeros = Data(count: words * 8)
     private let key = SymmetricKey(size: .bits256)
@@ -53,7 +58,9 @@ struct BulkSystemRandom: RandomNumberGenerator {
     private var buffer = [UInt64](repeating: 0, count: words)
     private var position = words
 
-    mutating func next() -> UInt64 {
+    public init() {}
+
+    public mutating func next() -> UInt64 {
         if position == buffer.count { refill() }
         defer { position += 1 }
         return buffer[position]

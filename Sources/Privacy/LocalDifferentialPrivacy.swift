@@ -1,22 +1,41 @@
 import Aggregation
 
-/// Local differential privacy on the client (issue 17, item 4): before its update leaves the
-/// device, a client clips its delta to L2 norm `clipNorm` and adds Gaussian noise of standard
-/// deviation `noiseMultiplier × clipNorm` to every parameter. What it publishes is then
-/// (ε, δ)-DP with respect to *everything* it trained on, whoever reads it: the broker, its
-/// operator, a compromised worker or coordinator. Central DP (`DifferentialPrivacy`) trusts
-/// those; this does not, and pays for it with far more noise (every update carries its own,
-/// instead of one draw per aggregate; docs/privacy.md, "Local differential privacy").
+/// Local differential privacy on the client (issue 17, item 4): what a client publishes is
+/// (ε, δ)-DP with respect to its own data *whoever reads it*: the broker, its operator, a
+/// compromised worker or coordinator. Central DP (`DifferentialPrivacy`) trusts those; this
+/// does not, and pays for it with far more noise (docs/privacy.md, "Local differential
+/// privacy"). Two units of protection (`Unit`):
 ///
-/// **Neighbours are any two datasets of the client** (replace-one, the usual local
-/// definition), so two clipped deltas differ by up to 2C in L2 and each release is a
-/// Gaussian mechanism of sensitivity 2C: its noise multiplier, in sensitivity units, is σ/2.
-/// Each release is accounted at sampling rate 1 (a client knows when it takes part, so there
-/// is no amplification by sampling), and releases compose in Rényi DP (`RDPAccountant`).
+/// - **`.update`** (user level): before its update leaves, a client clips its delta to L2
+///   norm `clipNorm` and adds Gaussian noise of standard deviation `noiseMultiplier ×
+///   clipNorm` to every parameter. Neighbours are any two datasets of the client
+///   (replace-one), so two clipped deltas differ by up to 2C and each release is a Gaussian
+///   mechanism of sensitivity 2C: its noise multiplier, in sensitivity units, is σ/2, at
+///   sampling rate 1 (a client knows when it takes part: no amplification).
+/// - **`.record`** (record level, DP-SGD; Abadi et al. 2016): the client trains with
+///   per-example gradients clipped to `clipNorm`, Poisson-sampled batches of expected size B
+///   (rate q = B / its records) and noise σ·C on each step's sum. Neighbours differ by one
+///   record (add/remove, Opacus's convention), so each step is a subsampled Gaussian of
+///   multiplier σ at rate q, and an update of E epochs costs ⌈E / q⌉ such steps. It protects
+///   each patient of a hospital rather than the hospital's whole dataset, and sampling
+///   amplifies it: far less noise for the same ε.
+///
+/// Either way, steps compose in Rényi DP (`RDPAccountant`) in the client's own books.
 public struct LocalDifferentialPrivacy: Sendable, Equatable {
-    /// C: the L2 norm the client clips its delta to.
+    /// What one client's guarantee covers.
+    public enum Unit: String, Sendable, CaseIterable {
+        /// The client's whole dataset: its update is clipped and noised (user-level DP).
+        case update
+        /// Each of the client's records: it trains with DP-SGD (record-level DP).
+        case record
+    }
+
+    public var unit: Unit
+    /// C: the L2 norm the client clips its delta to (`.update`), or each example's gradient
+    /// to (`.record`).
     public var clipNorm: Double
-    /// σ: the noise's standard deviation in units of C, per parameter.
+    /// σ: the noise's standard deviation in units of C, per parameter (per update for
+    /// `.update`, per step's gradient sum for `.record`).
     public var noiseMultiplier: Double
     /// δ of each client's (ε, δ).
     public var delta: Double
@@ -28,7 +47,9 @@ public struct LocalDifferentialPrivacy: Sendable, Equatable {
     public static let defaultDelta = 1e-5
 
     /// - Throws: `DifferentialPrivacyError` naming the option at fault.
-    public init(clipNorm: Double, noiseMultiplier: Double, delta: Double? = nil, targetEpsilon: Double? = nil) throws(DifferentialPrivacyError) {
+    public init(
+        clipNorm: Double, noiseMultiplier: Double, delta: Double? = nil, targetEpsilon: Double? = nil, unit: Unit = .update
+    ) throws(DifferentialPrivacyError) {
         guard clipNorm > 0, clipNorm.isFinite else { throw .invalid(option: "--ldp-clip", "must be a positive number, got \(clipNorm)") }
         // Unlike the central noise, zero is refused: a clipped delta without noise is the
         // client's data in the clear, and its ε would be infinite from the first release.
@@ -40,6 +61,7 @@ public struct LocalDifferentialPrivacy: Sendable, Equatable {
         if let targetEpsilon, !(targetEpsilon > 0 && targetEpsilon.isFinite) {
             throw .invalid(option: "--ldp-target-epsilon", "must be a positive number, got \(targetEpsilon)")
         }
+        self.unit = unit
         self.clipNorm = clipNorm
         self.noiseMultiplier = noiseMultiplier
         self.delta = delta
@@ -49,49 +71,90 @@ public struct LocalDifferentialPrivacy: Sendable, Equatable {
     /// The noise's standard deviation per parameter: σ·C.
     public var noiseStandardDeviation: Double { noiseMultiplier * clipNorm }
 
-    /// The noise multiplier the accountant sees for local noise σ·C: in units of the
-    /// sensitivity, 2C, it is σ/2. The one place that says so.
-    static func accountedNoiseMultiplier(_ sigma: Double) -> Double { sigma / 2 }
-
-    /// ε after `releases` updates of one client under these settings, at `delta`.
-    public func epsilon(releases: Int) -> Double {
-        LocalPrivacySpend(releases: [noiseMultiplier: releases]).epsilon(under: self)
+    /// What one update costs a client: `steps` applications of one Gaussian mechanism.
+    public struct Release: Sendable, Hashable {
+        public var mechanism: LocalPrivacySpend.Mechanism
+        public var steps: Int
     }
 
-    /// How many updates one client may publish within `targetEpsilon` (nil without one).
-    /// ε grows with every release, so this is the last count whose ε fits.
-    public var releasesWithinTarget: Int? {
+    /// The update unit's release: one Gaussian step at rate 1 whose multiplier, in units of
+    /// the sensitivity 2C, is σ/2. The one place that says so.
+    public var updateRelease: Release {
+        Release(mechanism: .init(noiseMultiplier: noiseMultiplier / 2, samplingRate: 1), steps: 1)
+    }
+
+    /// What one update of a client with `records` rows costs under these settings, training
+    /// `epochs` epochs in batches of (expected) size `batchSize`. `.record`: q = B / records
+    /// (1 when the client has no more than B), and ⌈epochs / q⌉ steps, the whole epochs in
+    /// expectation; the record count is the client's own and, as in Opacus, public to it.
+    public func release(records: Int, batchSize: Int, epochs: Int) -> Release {
+        switch unit {
+        case .update:
+            return updateRelease
+        case .record:
+            let rate = min(1, Double(batchSize) / Double(max(records, 1)))
+            let steps = max(1, Int((Double(epochs) / rate).rounded(.up)))
+            return Release(mechanism: .init(noiseMultiplier: noiseMultiplier, samplingRate: rate), steps: steps)
+        }
+    }
+
+    /// ε after `releases` updates of one client (each `release`, by default the update
+    /// unit's), at `delta`.
+    public func epsilon(releases: Int, each release: Release? = nil) -> Double {
+        let release = release ?? updateRelease
+        var spend = LocalPrivacySpend()
+        for _ in 0..<releases { spend.record(release) }
+        return spend.epsilon(delta: delta)
+    }
+
+    /// How many updates (each `release`, by default the update unit's) one client may
+    /// publish within `targetEpsilon` (nil without one). ε grows with every release, so
+    /// this is the last count whose ε fits.
+    public func releasesWithinTarget(each release: Release? = nil) -> Int? {
         guard let targetEpsilon else { return nil }
         // ε(n) is increasing: double, then bisect. One release beyond 2^20 is no budget a
         // person would set, and it bounds the search.
-        guard epsilon(releases: 1) <= targetEpsilon else { return 0 }
-        var (fits, exceeds) = (1, 2)
-        while exceeds < 1 << 20, epsilon(releases: exceeds) <= targetEpsilon { (fits, exceeds) = (exceeds, exceeds * 2) }
-        while exceeds - fits > 1 {
-            let middle = (fits + exceeds) / 2
-            if epsilon(releases: middle) <= targetEpsilon { fits = middle } else { exceeds = middle }
+        func fits(_ count: Int) -> Bool { epsilon(releases: count, each: release) <= targetEpsilon }
+        guard fits(1) else { return 0 }
+        var (fitting, exceeding) = (1, 2)
+        while exceeding < 1 << 20, fits(exceeding) { (fitting, exceeding) = (exceeding, exceeding * 2) }
+        while exceeding - fitting > 1 {
+            let middle = (fitting + exceeding) / 2
+            if fits(middle) { fitting = middle } else { exceeding = middle }
         }
-        return fits
+        return fitting
     }
 
-    /// What a client process says at start: the settings, and what they allow.
-    public var summaryLine: String {
-        let single = epsilon(releases: 1)
+    /// The update unit's `releasesWithinTarget(each:)`.
+    public var releasesWithinTarget: Int? { releasesWithinTarget(each: nil) }
+
+    /// What a client process says at start: the settings, and what they allow a client
+    /// whose update costs `release` (for `.record`, the process's smallest client: the
+    /// fewest records pay the most per update).
+    public func summaryLine(each release: Release? = nil) -> String {
+        let release = release ?? updateRelease
+        let single = epsilon(releases: 1, each: release)
+        let who = unit == .update ? "each client" : "the client with the fewest records"
         let budget = targetEpsilon.map { target in
-            let releases = releasesWithinTarget ?? 0
+            let releases = releasesWithinTarget(each: release) ?? 0
             return releases == 0
-                ? "; not one update fits in the target ε = \(Self.short(target)): the clients will publish nothing"
-                : "; each client may publish \(releases) updates within its target ε = \(Self.short(target))"
+                ? "; not one update fits in the target ε = \(Self.short(target)): \(who) will publish nothing"
+                : "; \(who) may publish \(releases) updates within its target ε = \(Self.short(target))"
         } ?? "; no target ε: the clients publish without limit"
-        return "local differential privacy: clip \(Self.short(clipNorm)), noise multiplier \(Self.short(noiseMultiplier)), "
-            + "one update costs a client ε = \(Self.short(single)) at δ = \(delta)" + budget
+        let what = switch unit {
+        case .update: "local differential privacy per update: clip \(Self.short(clipNorm)), noise multiplier \(Self.short(noiseMultiplier)), one update costs a client"
+        case .record:
+            "local differential privacy per record (DP-SGD): clip \(Self.short(clipNorm)) per example, noise multiplier \(Self.short(noiseMultiplier)), "
+                + "sampling rate up to \(Self.short(release.mechanism.samplingRate)), one update (\(release.steps) steps) costs the client with the fewest records"
+        }
+        return what + " ε = \(Self.short(single)) at δ = \(delta)" + budget
     }
 
     private static func short(_ value: Double) -> String {
         value == value.rounded() && abs(value) < 1e9 ? String(Int(value)) : String((value * 1000).rounded() / 1000)
     }
 
-    /// Clips `delta` to `clipNorm` and adds the noise, in place; `generator` draws it (the
+    /// `.update`: clips `delta` to `clipNorm` and adds the noise, in place; `generator` draws it (the
     /// system CSPRNG in production: `privatize(_:)`).
     /// - Returns: the delta's norm before clipping.
     @discardableResult
@@ -109,46 +172,45 @@ public struct LocalDifferentialPrivacy: Sendable, Equatable {
     }
 }
 
-/// One client's spent local budget: how many updates it released under each noise
-/// multiplier. Counts, not RDP curves, so a fleet of thousands of clients keeps its books
-/// in a small file (`LocalPrivacyBooks` in Roles) and the ε is recomputed from them.
+
+/// One client's spent local budget: how many Gaussian steps it took under each mechanism
+/// (multiplier and sampling rate), and how many updates it released. Counts, not RDP
+/// curves, so a fleet of thousands of clients keeps its books in a small file
+/// (`LocalPrivacyBooks` in Roles) and the ε is recomputed from them.
 public struct LocalPrivacySpend: Sendable, Codable, Equatable {
-    /// Releases per noise multiplier σ (a client restarted with another σ keeps both).
-    public private(set) var releases: [Double: Int] = [:]
+    /// A Gaussian mechanism as the accountant sees it: its noise multiplier in units of the
+    /// sensitivity, at a Poisson sampling rate.
+    public struct Mechanism: Sendable, Hashable, Comparable {
+        public var noiseMultiplier: Double
+        public var samplingRate: Double
 
-    public init() {}
+        public init(noiseMultiplier: Double, samplingRate: Double) {
+            self.noiseMultiplier = noiseMultiplier
+            self.samplingRate = samplingRate
+        }
 
-    init(releases: [Double: Int]) {
-        self.releases = releases.filter { $0.value > 0 }
-    }
-
-    /// Written as `[{"noise_multiplier": σ, "releases": n}, …]`: JSON has no number keys.
-    private struct Entry: Codable {
-        var noiseMultiplier: Double
-        var releases: Int
-        enum CodingKeys: String, CodingKey { case noiseMultiplier = "noise_multiplier", releases }
-    }
-
-    public init(from decoder: any Decoder) throws {
-        let entries = try decoder.singleValueContainer().decode([Entry].self)
-        for entry in entries {
-            guard entry.noiseMultiplier > 0, entry.noiseMultiplier.isFinite, entry.releases >= 0 else {
-                throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "a noise multiplier must be positive and a release count not negative"))
-            }
-            releases[entry.noiseMultiplier, default: 0] += entry.releases
+        public static func < (a: Self, b: Self) -> Bool {
+            (a.noiseMultiplier, a.samplingRate) < (b.noiseMultiplier, b.samplingRate)
         }
     }
 
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.singleValueContainer()
-        try container.encode(releases.sorted { $0.key < $1.key }.map { Entry(noiseMultiplier: $0.key, releases: $0.value) })
+    /// Steps per mechanism (a client restarted with other settings keeps both).
+    public private(set) var steps: [Mechanism: Int] = [:]
+    /// Updates released in all.
+    public private(set) var total = 0
+    /// Set by the books once this client's next update would not fit its target: it is retired.
+    public var exhausted = false
+
+    public init() {}
+
+    public mutating func record(_ release: LocalDifferentialPrivacy.Release) {
+        steps[release.mechanism, default: 0] += release.steps
+        total += 1
     }
 
-    /// Updates released in all.
-    public var total: Int { releases.values.reduce(0, +) }
-
-    public mutating func record(noiseMultiplier: Double) {
-        releases[noiseMultiplier, default: 0] += 1
+    /// ε of everything released so far, at `delta`.
+    public func epsilon(delta: Double) -> Double {
+        epsilon(delta: delta, adding: nil)
     }
 
     /// ε of everything released so far, with `settings`' δ.
@@ -156,20 +218,80 @@ public struct LocalPrivacySpend: Sendable, Codable, Equatable {
         epsilon(delta: settings.delta, adding: nil)
     }
 
-    /// Whether one more release under `settings` keeps ε within its target.
-    public func permitsRelease(under settings: LocalDifferentialPrivacy) -> Bool {
+    /// Whether one more `release` keeps ε within `settings`' target.
+    public func permits(_ release: LocalDifferentialPrivacy.Release, under settings: LocalDifferentialPrivacy) -> Bool {
         guard let target = settings.targetEpsilon else { return true }
-        return epsilon(delta: settings.delta, adding: settings.noiseMultiplier) <= target
+        return epsilon(delta: settings.delta, adding: release) <= target
     }
 
-    private func epsilon(delta: Double, adding extra: Double?) -> Double {
-        var accountant = RDPAccountant()
-        var counts = releases
-        if let extra { counts[extra, default: 0] += 1 }
+    private func epsilon(delta: Double, adding extra: LocalDifferentialPrivacy.Release?) -> Double {
+        var counts = steps
+        if let extra { counts[extra.mechanism, default: 0] += extra.steps }
         guard !counts.isEmpty else { return 0 }
-        for (sigma, count) in counts.sorted(by: { $0.key < $1.key }) {
-            accountant.record(samplingRate: 1, noiseMultiplier: LocalDifferentialPrivacy.accountedNoiseMultiplier(sigma), steps: count)
+        var accountant = RDPAccountant()
+        for (mechanism, count) in counts.sorted(by: { $0.key < $1.key }) {
+            accountant.record(samplingRate: mechanism.samplingRate, noiseMultiplier: mechanism.noiseMultiplier, steps: count)
         }
         return accountant.epsilon(delta: delta).epsilon
+    }
+
+    // MARK: The books file's form
+
+    /// `{"releases": n, "exhausted": b, "steps": [{"noise_multiplier": σ', "sampling_rate": q,
+    /// "steps": k}, …]}`, σ' in units of the sensitivity (JSON has no structured keys). The
+    /// first form (2026-12-07, update unit only), `[{"noise_multiplier": σ, "releases": n}]`
+    /// with σ in units of C, is still read.
+    private struct Entry: Codable {
+        var noiseMultiplier: Double
+        var samplingRate: Double
+        var steps: Int
+        enum CodingKeys: String, CodingKey { case noiseMultiplier = "noise_multiplier", samplingRate = "sampling_rate", steps }
+    }
+
+    private struct FirstFormEntry: Decodable {
+        var noiseMultiplier: Double
+        var releases: Int
+        enum CodingKeys: String, CodingKey { case noiseMultiplier = "noise_multiplier", releases }
+    }
+
+    private enum CodingKeys: String, CodingKey { case releases, exhausted, steps }
+
+    public init(from decoder: any Decoder) throws {
+        func corrupt(_ what: String) -> DecodingError {
+            .dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: what))
+        }
+        if let first = try? decoder.singleValueContainer().decode([FirstFormEntry].self) {
+            for entry in first {
+                guard entry.noiseMultiplier > 0, entry.noiseMultiplier.isFinite, entry.releases >= 0 else {
+                    throw corrupt("a noise multiplier must be positive and a release count not negative")
+                }
+                steps[Mechanism(noiseMultiplier: entry.noiseMultiplier / 2, samplingRate: 1), default: 0] += entry.releases
+                total += entry.releases
+            }
+            steps = steps.filter { $0.value > 0 }
+            return
+        }
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        total = try container.decode(Int.self, forKey: .releases)
+        exhausted = try container.decodeIfPresent(Bool.self, forKey: .exhausted) ?? false
+        guard total >= 0 else { throw corrupt("a release count must not be negative") }
+        for entry in try container.decode([Entry].self, forKey: .steps) {
+            guard entry.noiseMultiplier > 0, entry.noiseMultiplier.isFinite, entry.samplingRate > 0, entry.samplingRate <= 1,
+                  entry.steps >= 0 else {
+                throw corrupt("a noise multiplier must be positive, a sampling rate in (0, 1] and a step count not negative")
+            }
+            steps[Mechanism(noiseMultiplier: entry.noiseMultiplier, samplingRate: entry.samplingRate), default: 0] += entry.steps
+        }
+        steps = steps.filter { $0.value > 0 }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(total, forKey: .releases)
+        try container.encode(exhausted, forKey: .exhausted)
+        try container.encode(
+            steps.sorted { $0.key < $1.key }.map {
+                Entry(noiseMultiplier: $0.key.noiseMultiplier, samplingRate: $0.key.samplingRate, steps: $0.value)
+            }, forKey: .steps)
     }
 }

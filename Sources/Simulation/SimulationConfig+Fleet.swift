@@ -48,6 +48,22 @@ extension SimulationConfig {
         return settings
     }
 
+    /// The line `simulate` and `fleet` print at start under local DP: its settings and what
+    /// they allow (per record, for the client of `train`'s split with the fewest rows, among
+    /// all or only `onlyClient`). nil without local DP.
+    /// - Throws: `SimulationError` when the data cannot be read or split.
+    public func localPrivacySummaryLine(train: Dataset? = nil, onlyClient: Int? = nil) throws -> String? {
+        guard let privacy = localPrivacy else { return nil }
+        guard privacy.unit == .record else { return privacy.summaryLine() }
+        let rows = try train ?? loadData().train
+        let split: Partition
+        do throws(PartitionError) {
+            split = try Partition(scheme: partition, data: rows, columns: tableColumns, clientCount: clients, seed: seed)
+        } catch { throw SimulationError.partition(error) }
+        let sizes = onlyClient.map { [split.clients[$0].count] } ?? split.clients.map(\.count)
+        return privacy.summaryLine(each: privacy.release(records: sizes.min() ?? 0, batchSize: batchSize, epochs: localEpochs))
+    }
+
     /// Whether the clients need the simulation layer at all: slower devices, dropouts or
     /// FedAvg rounds. Without any, `fedq fleet` and `fedq client` run the real clients alone.
     public var simulatesDevices: Bool {

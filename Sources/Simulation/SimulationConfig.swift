@@ -112,7 +112,7 @@ public struct SimulationConfig: Sendable {
                     + ($0.targetEpsilon.map { ", target ε \($0)" } ?? "")
             } ?? "off"),
             ("local differential privacy", localPrivacy.map {
-                "clip \($0.clipNorm), noise multiplier \($0.noiseMultiplier), δ \($0.delta) per client"
+                "per \($0.unit.rawValue), clip \($0.clipNorm), noise multiplier \($0.noiseMultiplier), δ \($0.delta) per client"
                     + ($0.targetEpsilon.map { ", target ε \($0) per client" } ?? "")
             } ?? "off"),
             ("defences", defences.description), ("attack", attack?.description ?? "none"),

@@ -116,6 +116,8 @@ import Testing
         (["simulate", "--dataset", ArgumentTests.hospitals, "--label", "diagnosis", "--model", "dense:8,relu,dense:2", "--ldp-clip", "1", "--ldp-noise-multiplier", "1"],
          "--ldp-clip on a --dataset table needs --feature-ranges FILE"),
         (["simulate", "--ldp-clip", "1"], "--ldp-clip needs --ldp-noise-multiplier: a clipped update without noise is not private"),
+        (["fleet", "--ldp-unit", "record"], "--ldp-unit needs --ldp-clip (which turns local differential privacy on)"),
+        (["simulate", "--ldp-clip", "1", "--ldp-noise-multiplier", "1", "--ldp-unit", "patient"], "The value 'patient' is invalid for '--ldp-unit <ldp-unit>'. Please provide one of 'update' and 'record'."),
         (["fleet", "--ldp-noise-multiplier", "2"], "--ldp-noise-multiplier needs --ldp-clip (which turns local differential privacy on)"),
         (["client", "--client-index", "0", "--ldp-budget-file", "books.json"], "--ldp-budget-file needs --ldp-clip"),
         (["simulate", "--ldp-clip", "1", "--ldp-noise-multiplier", "0"], "--ldp-noise-multiplier must be a positive number, got 0.0"),

@@ -130,20 +130,21 @@ import Testing
 
         var spend = LocalPrivacySpend()
         for _ in 0..<allowed {
-            #expect(spend.permitsRelease(under: privacy))
-            spend.record(noiseMultiplier: 2)
+            #expect(spend.permits(privacy.updateRelease, under: privacy))
+            spend.record(privacy.updateRelease)
         }
-        #expect(!spend.permitsRelease(under: privacy))
+        #expect(!spend.permits(privacy.updateRelease, under: privacy))
         #expect(spend.epsilon(under: privacy) == privacy.epsilon(releases: allowed))
     }
 
     /// Releases under another σ (a client restarted with other settings) compose with the rest.
     @Test func releasesUnderTwoMultipliersComposeAndSurviveCoding() throws {
         let privacy = try LocalDifferentialPrivacy(clipNorm: 1, noiseMultiplier: 4)
+        let other = try LocalDifferentialPrivacy(clipNorm: 1, noiseMultiplier: 2)
         var spend = LocalPrivacySpend()
-        spend.record(noiseMultiplier: 4)
-        spend.record(noiseMultiplier: 2)
-        spend.record(noiseMultiplier: 4)
+        spend.record(privacy.updateRelease)
+        spend.record(other.updateRelease)
+        spend.record(privacy.updateRelease)
         var accountant = RDPAccountant()
         accountant.record(samplingRate: 1, noiseMultiplier: 1, steps: 1)
         accountant.record(samplingRate: 1, noiseMultiplier: 2, steps: 2)
@@ -152,10 +153,15 @@ import Testing
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
         let json = try encoder.encode(spend)
-        #expect(String(decoding: json, as: UTF8.self) == #"[{"noise_multiplier":2,"releases":1},{"noise_multiplier":4,"releases":2}]"#)
+        #expect(String(decoding: json, as: UTF8.self) == #"{"exhausted":false,"releases":3,"steps":[{"noise_multiplier":1,"sampling_rate":1,"steps":1},{"noise_multiplier":2,"sampling_rate":1,"steps":2}]}"#)
         #expect(try JSONDecoder().decode(LocalPrivacySpend.self, from: json) == spend)
-        #expect(throws: DecodingError.self) {
-            try JSONDecoder().decode(LocalPrivacySpend.self, from: Data(#"[{"noise_multiplier":0,"releases":1}]"#.utf8))
+        // The books' first form (update unit, σ in units of C) reads as the same spend.
+        let first = Data(#"[{"noise_multiplier":2,"releases":1},{"noise_multiplier":4,"releases":2}]"#.utf8)
+        #expect(try JSONDecoder().decode(LocalPrivacySpend.self, from: first) == spend)
+        for bad in [#"[{"noise_multiplier":0,"releases":1}]"#,
+                    #"{"releases":1,"steps":[{"noise_multiplier":1,"sampling_rate":1.5,"steps":1}]}"#,
+                    #"{"releases":-1,"steps":[]}"#] {
+            #expect(throws: DecodingError.self, "\(bad)") { try JSONDecoder().decode(LocalPrivacySpend.self, from: Data(bad.utf8)) }
         }
     }
 }

@@ -94,7 +94,7 @@ struct LocalPrivacyTests {
         do {
             let books = try LocalPrivacyBooks(settings: privacy, file: file)
             for client in UInt64(0)..<4 {
-                #expect(!books.permitsRelease(client: client))
+                #expect(!books.permitsRelease(client: client, release: privacy.updateRelease))
                 #expect(books.epsilon(client: client) == privacy.epsilon(releases: 2))
             }
             // Kept release by release in the running fleet, and recomputed from the file: the same.
@@ -136,7 +136,7 @@ struct LocalPrivacyTests {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let books = try LocalPrivacyBooks(settings: privacy, file: directory + "/books.json")
         try FileManager.default.removeItem(atPath: directory)
-        #expect { try books.recordRelease(client: 1) } throws: { error in
+        #expect { try books.recordRelease(client: 1, release: privacy.updateRelease) } throws: { error in
             guard case .unwritable(let file, _) = error as? LocalPrivacyBooksError else { return false }
             return file == directory + "/books.json"
         }
@@ -176,9 +176,43 @@ struct LocalPrivacySimulationTests {
             #expect(json[key] is NSNumber, "\(key) missing")
         }
         #expect(try JSONDecoder().decode(RunSummary.self, from: summary.jsonData()).localPrivacy == local)
-        #expect(result.htmlReport().contains("ε up to 7.588 per client at δ 1e-05 (the most updates one client published: 9"))
+        #expect(result.htmlReport().contains("ε up to 7.588 per client at δ 1e-05, per update (the most updates one client published: 9"))
+        #expect(json["ldp_unit"] as? String == "update")
         // Without local DP the keys are there, null.
         let plain = try #require(try JSONSerialization.jsonObject(with: RunSummary().jsonData()) as? [String: Any])
         #expect(plain["ldp_epsilon"] is NSNull && plain["ldp_clients_spent"] is NSNull)
+    }
+
+    /// Per record (DP-SGD): a hospital's update costs it according to its own rows (more
+    /// rows, a smaller sampling rate, a cheaper update), so each publishes exactly the
+    /// updates its rows allow within ε = 8, the run stops by itself, and the model learns.
+    @Test(arguments: TestTransport.allCases)
+    func perRecordEachHospitalPublishesWhatItsRowsAllow(on broker: TestTransport) async throws {
+        var config = try TableFederationTests.publicBoundsConfig(clients: 20)
+        config.targetAccuracy = 1
+        config.batchSize = 4
+        let privacy = try LocalDifferentialPrivacy(clipNorm: 1, noiseMultiplier: 1, targetEpsilon: 8, unit: .record)
+        config.localPrivacy = privacy
+        let (train, _) = try config.loadData()
+        let rows = try config.clientSettings().makeClients(train: train).map(\.shard.count)
+        let allowed = try rows.map { records in
+            try #require(privacy.releasesWithinTarget(each: privacy.release(records: records, batchSize: 4, epochs: config.localEpochs)))
+        }
+        // The Dirichlet split gives hospitals of very different sizes, and so different budgets.
+        #expect(allowed.min()! < allowed.max()!, "\(rows) rows allow \(allowed) updates")
+
+        let connector = try broker.connector(name: "fedq-ldp-record-tests")
+        let result = try await Simulation(config: config).run(connect: connector.connect)
+        await connector.close()
+        let summary = result.summary
+        #expect(summary.seconds < 30 && !summary.interrupted)
+        #expect(summary.updatesPublished == allowed.reduce(0, +))
+        let local = try #require(summary.localPrivacy)
+        #expect(local.unit == .record && local.releases == allowed.max()! && local.clientsSpent == 20)
+        #expect(local.epsilon <= 8 && local.epsilon > 7)
+        #expect(summary.finalAccuracy > 0.85, "final accuracy \(summary.finalAccuracy)")
+        let json = try #require(try JSONSerialization.jsonObject(with: summary.jsonData()) as? [String: Any])
+        #expect(json["ldp_unit"] as? String == "record")
+        #expect(try JSONDecoder().decode(RunSummary.self, from: summary.jsonData()).localPrivacy == local)
     }
 }

@@ -103,7 +103,7 @@ struct ClientRunner {
         let clientIDs = onlyClient.map { [UInt64($0)] } ?? (0..<UInt64(config.clients)).map { $0 }
         let trust = try shared.trust.clientTrust(clientIDs: clientIDs)
         shared.trust.warnIfUnauthenticated(role: role, logger: logger)
-        if let privacy = config.localPrivacy { logger.notice("\(privacy.summaryLine)") }
+        if let line = try config.localPrivacySummaryLine(train: train, onlyClient: onlyClient) { logger.notice("\(line)") }
         let log = try LineLog(path: out + "/published.csv", header: "update_id,client_id,base_version")
         let supervisor = try shared.supervisor(role: role, logger: logger)
         let shards = try shared.shards()

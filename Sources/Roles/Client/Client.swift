@@ -52,7 +52,7 @@ public actor Client {
     /// - Throws: `LocalTrainingError.privacyBudgetSpent` before training when another release
     ///   would take this client's local ε beyond its target.
     public func train(from model: GlobalModel, on pool: ComputePool<Network>) async throws -> LocalTraining.Outcome {
-        if let books, !books.permitsRelease(client: id) {
+        if let books, let release, !books.permitsRelease(client: id, release: release) {
             throw LocalTrainingError.privacyBudgetSpent(client: id, epsilon: books.epsilon(client: id))
         }
         let seed = generator.next()
@@ -77,7 +77,7 @@ public actor Client {
     @discardableResult
     public func publish(_ update: LocalTraining.Outcome, via publisher: UpdatePublisher) async throws -> Bool {
         // Booked before it leaves: a release whose publish then fails still counts.
-        try books?.recordRelease(client: id)
+        if let books, let release { try books.recordRelease(client: id, release: release) }
         let sent: Bool
         do {
             sent = try await publisher.publish(update)
@@ -93,6 +93,12 @@ public actor Client {
     @discardableResult
     public func participate(in model: GlobalModel, pool: ComputePool<Network>, publisher: UpdatePublisher) async throws -> Bool {
         try await publish(try await train(from: model, on: pool), via: publisher)
+    }
+
+    /// What one update costs this client under local DP (nil without): per record, it
+    /// depends on how many rows it has.
+    private var release: LocalDifferentialPrivacy.Release? {
+        training.privacy?.release(records: shard.count, batchSize: training.batchSize, epochs: training.epochs)
     }
 
     /// What a client of a table federation shares about its raw rows before the first

@@ -32,7 +32,7 @@ public final class LocalPrivacyBooks: Sendable {
         var overview: Overview
     }
 
-    /// The file's shape: `{"clients": {"<id>": [{"noise_multiplier": σ, "releases": n}]}}`.
+    /// The file's shape: `{"clients": {"<id>": <LocalPrivacySpend>}}`.
     private struct Contents: Codable {
         var clients: [String: LocalPrivacySpend]
     }
@@ -58,25 +58,48 @@ public final class LocalPrivacyBooks: Sendable {
                 throw .unreadable(file, "\(error)")
             }
         }
+        if settings.unit == .update {
+            // The first form of the file (update unit only) did not say who was spent.
+            for (id, spend) in loaded where !spend.exhausted {
+                loaded[id]?.exhausted = !spend.permits(settings.updateRelease, under: settings)
+            }
+        }
         var overview = Overview(largestEpsilon: 0, mostReleases: 0, clientsSpent: 0)
         for spend in loaded.values { overview.count(spend, under: settings) }
         state = Mutex(State(spends: loaded, overview: overview))
         overview.report()
     }
 
-    /// Whether `client` may release one more update within the target ε.
-    public func permitsRelease(client: UInt64) -> Bool {
-        state.withLock { ($0.spends[client] ?? LocalPrivacySpend()).permitsRelease(under: settings) }
+    /// Whether `client` may release one more update costing `release` within the target ε.
+    /// A client refused is counted as spent from then on (in memory; the file learns it with
+    /// the next booking, and a restart finds it out again).
+    public func permitsRelease(client: UInt64, release: LocalDifferentialPrivacy.Release) -> Bool {
+        let (permitted, overview) = state.withLock { state -> (Bool, Overview?) in
+            let spend = state.spends[client] ?? LocalPrivacySpend()
+            if spend.permits(release, under: settings) { return (true, nil) }
+            if !spend.exhausted {
+                var after = spend
+                after.exhausted = true
+                state.spends[client] = after
+                state.overview.replace(spend, with: after, under: settings)
+                return (false, state.overview)
+            }
+            return (false, nil)
+        }
+        overview?.report()
+        return permitted
     }
 
-    /// Books one release by `client`, and writes the file first when there is one.
+    /// Books one `release` by `client`, and writes the file first when there is one. The
+    /// client counts as spent at once when the same release again would not fit.
     /// - Throws: `LocalPrivacyBooksError.unwritable`: the update must then not leave.
-    public func recordRelease(client: UInt64) throws(LocalPrivacyBooksError) {
+    public func recordRelease(client: UInt64, release: LocalDifferentialPrivacy.Release) throws(LocalPrivacyBooksError) {
         let overview = try state.withLock { (state: inout State) throws(LocalPrivacyBooksError) -> Overview in
             // In place, not on a copy of every client's books: this runs once per update.
             let before = state.spends[client] ?? LocalPrivacySpend()
             var after = before
-            after.record(noiseMultiplier: settings.noiseMultiplier)
+            after.record(release)
+            after.exhausted = !after.permits(release, under: settings)
             state.spends[client] = after
             if let file {
                 do throws(LocalPrivacyBooksError) {
@@ -111,12 +134,12 @@ public final class LocalPrivacyBooks: Sendable {
         mutating func count(_ spend: LocalPrivacySpend, under settings: LocalDifferentialPrivacy) {
             largestEpsilon = max(largestEpsilon, spend.epsilon(under: settings))
             mostReleases = max(mostReleases, spend.total)
-            if !spend.permitsRelease(under: settings) { clientsSpent += 1 }
+            if spend.exhausted { clientsSpent += 1 }
         }
 
         /// A client's spend grew from `before` to `after`.
         mutating func replace(_ before: LocalPrivacySpend, with after: LocalPrivacySpend, under settings: LocalDifferentialPrivacy) {
-            if !before.permitsRelease(under: settings) { clientsSpent -= 1 }
+            if before.exhausted { clientsSpent -= 1 }
             count(after, under: settings)
         }
 

@@ -19,8 +19,9 @@ public struct LocalTraining: Sendable {
     /// The learning rate's decay over the federation's model versions (`--lr-decay`): nil
     /// keeps it constant.
     public var decay: LearningRateDecay?
-    /// Local differential privacy (`--ldp-clip`): the delta is clipped and noised before it
-    /// is encoded, so nothing after this point sees it unprotected (nil: off).
+    /// Local differential privacy (`--ldp-clip`): per update, the delta is clipped and noised
+    /// before it is encoded; per record, the client trains with DP-SGD. Either way nothing
+    /// after this point sees it unprotected (nil: off).
     public var privacy: LocalDifferentialPrivacy?
 
     public init(
@@ -68,9 +69,14 @@ public struct LocalTraining: Sendable {
         let started = ContinuousClock.now
         try network.load(parameters: model.parameters)
         var generator = SeededGenerator(seed: seed)
-        let summary = try network.train(
-            on: data, indices: indices, epochs: epochs, batchSize: batchSize, optimizer: try optimizer(for: model.version),
-            generator: &generator)
+        let optimizer = try optimizer(for: model.version)
+        let summary: TrainingSummary
+        if let privacy, privacy.unit == .record {
+            summary = try trainPrivately(on: network, data: data, indices: indices, optimizer: optimizer, privacy: privacy)
+        } else {
+            summary = try network.train(
+                on: data, indices: indices, epochs: epochs, batchSize: batchSize, optimizer: optimizer, generator: &generator)
+        }
         var delta = try network.update(from: model.parameters).delta
         // A model far from any minimum (a privacy run's noise on a small population, a
         // learning rate too high for it) can train to NaN or overflow. Such a delta is
@@ -81,7 +87,7 @@ public struct LocalTraining: Sendable {
             // Before the codec and the error feedback: what they do to a private delta is
             // post-processing. The counts would tell the size of the client's data, which the
             // guarantee covers too, so a private update claims one sample and one step.
-            privacy.privatize(&delta)
+            if privacy.unit == .update { privacy.privatize(&delta) }
             (samples, steps) = (1, 1)
         }
         let header = MessageHeader(
@@ -97,6 +103,26 @@ public struct LocalTraining: Sendable {
         let message = try Envelope.encode(delta, header: header, using: &generator)
         return Outcome(
             message: message, header: header, steps: summary.steps, feedback: nil, computeTime: ContinuousClock.now - started)
+    }
+}
+
+extension LocalTraining {
+    /// Record-level local DP: DP-SGD over the client's rows, its batches drawn and its noise
+    /// made from kernel-keyed keystreams (never the seed: a sample or a noise draw someone
+    /// could regenerate would void the guarantee), so such a run does not repeat for a seed.
+    func trainPrivately(
+        on network: Network, data: Dataset, indices: [Int], optimizer: SGD, privacy: LocalDifferentialPrivacy
+    ) throws -> TrainingSummary {
+        let release = privacy.release(records: indices.count, batchSize: batchSize, epochs: epochs)
+        let deviation = privacy.noiseStandardDeviation
+        var sampler = BulkSystemRandom()
+        var noise = BulkSystemRandom()
+        return try network.trainPrivately(
+            on: data, indices: indices, steps: release.steps, samplingRate: release.mechanism.samplingRate,
+            clipNorm: Float(privacy.clipNorm), optimizer: optimizer, sampler: &sampler
+        ) { sum in
+            GaussianNoise.add(standardDeviation: deviation, to: sum, using: &noise)
+        }
     }
 }
 

@@ -1,0 +1,95 @@
+import Learning
+import Testing
+
+/// DP-SGD (`Network.trainPrivately`), the training behind record-level local DP: each
+/// example's gradient clipped alone, Poisson batches, the noise on each step's sum, and the
+/// sum divided by the expected batch size.
+struct PrivateTrainingTests {
+    /// One step at sampling rate 1 without noise moves the parameters by −lr/n · Σ clip(gᵢ),
+    /// each gᵢ the gradient of one example computed on its own: checked against
+    /// `computeGradients` example by example, on a dense model and on a convolutional one.
+    @Test(arguments: [GradientCheckTests.specs[1], GradientCheckTests.specs[2]])
+    func aStepIsTheMeanOfClippedPerExampleGradients(spec: ModelSpec) throws {
+        let data = Fixtures.randomDataset(count: 8, features: spec.inputSize, classes: spec.classCount, seed: 11)
+        let reference = Network(spec: spec, seed: 5)
+        let start = reference.parameters
+        var perExample: [[Float]] = []
+        for index in 0..<data.count {
+            try reference.computeGradients(on: data, indices: [index])
+            perExample.append(reference.gradients)
+        }
+        let norms = perExample.map { $0.reduce(0) { $0 + Double($1) * Double($1) }.squareRoot() }
+        // A clip between the smallest and the largest norm: some examples are clipped, some not.
+        let clip = norms.sorted()[data.count / 2]
+        #expect(norms.contains { $0 > clip * 1.01 } && norms.contains { $0 < clip * 0.99 })
+        var expected = start
+        for (gradient, norm) in zip(perExample, norms) {
+            let scale = Float(norm > clip ? clip / norm : 1)
+            for i in expected.indices { expected[i] -= 0.1 / Float(data.count) * scale * gradient[i] }
+        }
+
+        let network = Network(spec: spec, seed: 5)
+        var sampler = SeededGenerator(seed: 1)
+        var noiseCalls = 0
+        let summary = try network.trainPrivately(
+            on: data, indices: Array(0..<data.count), steps: 1, samplingRate: 1, clipNorm: Float(clip),
+            optimizer: try SGD(learningRate: 0.1), sampler: &sampler
+        ) { sum in
+            noiseCalls += 1
+            #expect(sum.count == spec.parameterCount)
+        }
+        #expect(noiseCalls == 1 && summary.steps == 1 && summary.samples == data.count)
+        let worst = zip(network.parameters, expected).map { abs($0 - $1) }.max() ?? 0
+        #expect(worst < 1e-5, "largest difference \(worst)")
+    }
+
+    /// The noise lands on the sum before the division by the expected batch (q·n), whatever
+    /// the drawn batch: with the gradients clipped to nothing, noise of 1 on every sum moves
+    /// every parameter by −lr/(q·n) per step.
+    @Test func theNoiseIsDividedByTheExpectedBatch() throws {
+        let spec = GradientCheckTests.specs[0]
+        let data = Fixtures.randomDataset(count: 10, features: spec.inputSize, classes: spec.classCount, seed: 3)
+        let network = Network(spec: spec, seed: 2)
+        let start = network.parameters
+        var sampler = SeededGenerator(seed: 9)
+        let summary = try network.trainPrivately(
+            on: data, indices: Array(0..<10), steps: 3, samplingRate: 0.5, clipNorm: 1e-30, optimizer: try SGD(learningRate: 0.1),
+            sampler: &sampler
+        ) { sum in
+            for i in sum.indices { sum[i] += 1 }
+        }
+        #expect(summary.steps == 3)
+        // −3 steps × 0.1 × 1 / (0.5 × 10) = −0.06 on every parameter.
+        for (after, before) in zip(network.parameters, start) { #expect(abs((before - after) - 0.06) < 1e-5) }
+    }
+
+    /// Each example joins a step with probability q, independently: over 20 steps of 400
+    /// examples at q = 0.25 the batches hold 2,000 in expectation (σ ≈ 39).
+    @Test func batchesArePoissonSamples() throws {
+        let spec = GradientCheckTests.specs[0]
+        let data = Fixtures.randomDataset(count: 400, features: spec.inputSize, classes: spec.classCount, seed: 4)
+        let network = Network(spec: spec, seed: 2)
+        var sampler = SeededGenerator(seed: 21)
+        let summary = try network.trainPrivately(
+            on: data, indices: Array(0..<400), steps: 20, samplingRate: 0.25, clipNorm: 1, optimizer: try SGD(learningRate: 0.01),
+            sampler: &sampler
+        ) { _ in }
+        #expect(summary.steps == 20)
+        #expect((1_800...2_200).contains(summary.samples), "\(summary.samples) examples in 20 steps")
+        #expect(summary.meanLoss.isFinite && summary.meanLoss > 0)
+    }
+
+    @Test func settingsOutsideTheirRangeAreRefused() throws {
+        let spec = GradientCheckTests.specs[0]
+        let data = Fixtures.randomDataset(count: 4, features: spec.inputSize, classes: spec.classCount, seed: 4)
+        let network = Network(spec: spec, seed: 2)
+        var sampler = SeededGenerator(seed: 1)
+        for (steps, rate, clip, indices) in [(0, 0.5, Float(1), [0]), (1, 0, 1, [0]), (1, 1.5, 1, [0]), (1, 0.5, 0, [0]), (1, 0.5, 1, [7])] {
+            #expect(throws: ModelError.self) {
+                try network.trainPrivately(
+                    on: data, indices: indices, steps: steps, samplingRate: rate, clipNorm: clip, optimizer: try SGD(learningRate: 0.1),
+                    sampler: &sampler) { _ in }
+            }
+        }
+    }
+}
