@@ -70,7 +70,10 @@ let package = Package(
         // the noise's ChaCha20 keystream, keyed from the kernel).
         .target(
             name: "Privacy",
-            dependencies: ["FedCore", "Aggregation", .product(name: "Crypto", package: "swift-crypto")]),
+            dependencies: [
+                "FedCore", "Aggregation", .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "CryptoExtras", package: "swift-crypto"),
+            ]),
         // Trust: who may say what. Ed25519 keys, client credentials, message signatures, and
         // the broker identities' password hashes. No I/O beyond reading key files.
         // CryptoExtras: PKCS#8 and SPKI PEM for Ed25519 keys, so `openssl pkey` reads the key files.
@@ -133,7 +136,7 @@ let package = Package(
             name: "FedqBench",
             dependencies: [
                 "FedCore", "Wire", "Learning", "Aggregation", "Messaging", "RabbitMQTransport", "Roles", "Report", "CLISupport",
-                "Trust", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "Trust", "Privacy", .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],
             // The codec benchmark's axpy reference is compiled like the kernels it is compared with.

@@ -4,7 +4,7 @@ import ArgumentParser
 public struct Bench: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         abstract: "Measure throughput of the transport, codecs and training.",
-        subcommands: [BenchAMQP.self, BenchCodecs.self, BenchTrain.self, BenchTransport.self, BenchSigning.self]
+        subcommands: [BenchAMQP.self, BenchCodecs.self, BenchTrain.self, BenchDPSGD.self, BenchTransport.self, BenchSigning.self]
     )
 
     public init() {}

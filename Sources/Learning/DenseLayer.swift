@@ -89,6 +89,35 @@ final class DenseLayer: Layer {
         target.accumulate(outputGradient, count: outputSize, at: biasOffset)
     }
 
+    let clipsExamplesInBatch = true
+
+    /// An example's weight gradient is the outer product of its input a and its output
+    /// gradient d, whose Frobenius norm is ‖a‖·‖d‖; its bias gradient is d. So the squared
+    /// norm is ‖a‖²‖d‖² + ‖d‖², from vectors the batch pass has anyway, without forming any
+    /// example's gradient (Goodfellow 2015, "Efficient per-example gradient computations").
+    func accumulateExampleNorms(
+        input: UnsafePointer<Float>, output: UnsafePointer<Float>, outputGradient: UnsafeMutablePointer<Float>,
+        inputGradient: UnsafeMutablePointer<Float>?, batch: Int, parameters: UnsafePointer<Float>,
+        squaredNorms: UnsafeMutablePointer<Float>
+    ) {
+        let n = Int32(outputSize)
+        let k = Int32(inputSize)
+        if fusedReLU {
+            for i in 0..<(batch * outputSize) where output[i] <= 0 { outputGradient[i] = 0 }
+        }
+        if let inputGradient {
+            cblas_sgemm(
+                CblasRowMajor, CblasNoTrans, CblasTrans, Int32(batch), k, n,
+                1, outputGradient, n, parameters + parameterOffset, n, 0, inputGradient, k)
+        }
+        for row in 0..<batch {
+            let a = input + row * inputSize
+            let d = outputGradient + row * outputSize
+            let dd = cblas_sdot(n, d, 1, d, 1)
+            squaredNorms[row] += cblas_sdot(k, a, 1, a, 1) * dd + dd
+        }
+    }
+
     /// Below this fraction of non-zero inputs the sparse kernels beat the GEMM.
     static let sparseDensityLimit = 0.5
 

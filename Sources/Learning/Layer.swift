@@ -20,8 +20,31 @@ protocol Layer: AnyObject {
         input: UnsafePointer<Float>, output: UnsafePointer<Float>, outputGradient: UnsafeMutablePointer<Float>,
         inputGradient: UnsafeMutablePointer<Float>?, batch: Int, parameters: UnsafePointer<Float>, target: GradientTarget
     )
+
+    /// Whether `accumulateExampleNorms` is implemented: DP-SGD then clips a whole batch at
+    /// once; otherwise it takes one example at a time (`Network.trainPrivately`).
+    var clipsExamplesInBatch: Bool { get }
+    /// DP-SGD's per-example norms without per-example passes: masks `outputGradient` as
+    /// `backward` does, adds each example's squared L2 norm of this layer's parameter
+    /// gradient to `squaredNorms[example]`, and writes the input gradient when asked.
+    /// `outputGradient` holds each example's own loss gradient (not divided by the batch).
+    func accumulateExampleNorms(
+        input: UnsafePointer<Float>, output: UnsafePointer<Float>, outputGradient: UnsafeMutablePointer<Float>,
+        inputGradient: UnsafeMutablePointer<Float>?, batch: Int, parameters: UnsafePointer<Float>,
+        squaredNorms: UnsafeMutablePointer<Float>
+    )
 }
 
 extension Layer {
     func reserve(batch: Int) {}
+
+    var clipsExamplesInBatch: Bool { false }
+
+    func accumulateExampleNorms(
+        input: UnsafePointer<Float>, output: UnsafePointer<Float>, outputGradient: UnsafeMutablePointer<Float>,
+        inputGradient: UnsafeMutablePointer<Float>?, batch: Int, parameters: UnsafePointer<Float>,
+        squaredNorms: UnsafeMutablePointer<Float>
+    ) {
+        preconditionFailure("\(type(of: self)) does not clip examples in a batch: check clipsExamplesInBatch")
+    }
 }

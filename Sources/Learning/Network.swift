@@ -22,6 +22,10 @@ public final class Network {
     let batchPredictions = ScratchBuffer<Int32>()
     /// DP-SGD's sum of clipped per-example gradients (`trainPrivately`); sized on first use.
     let clippedSum = ScratchBuffer<Float>()
+    /// DP-SGD's per-example loss gradients of a batch, kept while the norms pass masks them.
+    let exampleGradients = ScratchBuffer<Float>()
+    /// DP-SGD's per-example squared gradient norms of a batch.
+    let exampleNorms = ScratchBuffer<Float>()
     /// Sample order of the current run; reshuffled in place every epoch.
     var order: [Int] = []
     var forwardCapacity = 0

@@ -20,7 +20,22 @@ final class ReLULayer: Layer {
         input: UnsafePointer<Float>, output: UnsafePointer<Float>, outputGradient: UnsafeMutablePointer<Float>,
         inputGradient: UnsafeMutablePointer<Float>?, batch: Int, parameters: UnsafePointer<Float>, target: GradientTarget
     ) {
+        mask(outputGradient, into: inputGradient, output: output, batch: batch)
+    }
+
+    private func mask(_ outputGradient: UnsafePointer<Float>, into inputGradient: UnsafeMutablePointer<Float>?, output: UnsafePointer<Float>, batch: Int) {
         guard let inputGradient else { return }
         for i in 0..<(batch * inputSize) { inputGradient[i] = output[i] > 0 ? outputGradient[i] : 0 }
+    }
+
+    let clipsExamplesInBatch = true
+
+    /// No parameters: only the mask, as `backward`.
+    func accumulateExampleNorms(
+        input: UnsafePointer<Float>, output: UnsafePointer<Float>, outputGradient: UnsafeMutablePointer<Float>,
+        inputGradient: UnsafeMutablePointer<Float>?, batch: Int, parameters: UnsafePointer<Float>,
+        squaredNorms: UnsafeMutablePointer<Float>
+    ) {
+        mask(outputGradient, into: inputGradient, output: output, batch: batch)
     }
 }

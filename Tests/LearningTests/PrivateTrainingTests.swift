@@ -5,12 +5,20 @@ import Testing
 /// example's gradient clipped alone, Poisson batches, the noise on each step's sum, and the
 /// sum divided by the expected batch size.
 struct PrivateTrainingTests {
+    /// A dense model (clipped a batch at once, 70 examples: two chunks), the same with 80%
+    /// zero inputs (the first layer's sparse kernels), and a convolutional one (one example
+    /// at a time).
+    static let cases: [(ModelSpec, Int, Double)] = [
+        (GradientCheckTests.specs[1], 70, 0), (GradientCheckTests.sparseInput, 9, 0.8), (GradientCheckTests.specs[2], 8, 0),
+    ]
+
     /// One step at sampling rate 1 without noise moves the parameters by −lr/n · Σ clip(gᵢ),
     /// each gᵢ the gradient of one example computed on its own: checked against
-    /// `computeGradients` example by example, on a dense model and on a convolutional one.
-    @Test(arguments: [GradientCheckTests.specs[1], GradientCheckTests.specs[2]])
-    func aStepIsTheMeanOfClippedPerExampleGradients(spec: ModelSpec) throws {
-        let data = Fixtures.randomDataset(count: 8, features: spec.inputSize, classes: spec.classCount, seed: 11)
+    /// `computeGradients` example by example.
+    @Test(arguments: cases)
+    func aStepIsTheMeanOfClippedPerExampleGradients(spec: ModelSpec, examples: Int, zeroFraction: Double) throws {
+        let data = Fixtures.randomDataset(
+            count: examples, features: spec.inputSize, classes: spec.classCount, seed: 11, zeroFraction: zeroFraction)
         let reference = Network(spec: spec, seed: 5)
         let start = reference.parameters
         var perExample: [[Float]] = []
