@@ -8,8 +8,9 @@
 #   table:   20 WDBC hospitals (public bounds, Dirichlet 0.5, dense:64,relu,dense:2), 15 s runs;
 #            per record with batches of 4 (q = 4 / a hospital's rows);
 #   mnist:   1,000 MNIST clients (mlp, IID, FedBuff K = 100), at most 120 s or 40,000 updates;
-#   mnist10: 10 MNIST sites of 6,000 rows each (mlp, IID, K = 5, batches of 256 for every
-#            arm), at most 150 s: the federation record-level DP is for.
+#   mnist10: 10 MNIST sites of 6,000 rows each (mlp, IID, K = 5, batches of 256 and a client
+#            learning rate of 0.5 for every arm), at most 150 s: the federation record-level
+#            DP is for.
 # An arm is UNIT:σ:TARGET-ε, or "none". Prints one row per arm: final accuracy per seed, the
 # most updates one client published, and the largest ε a client spent.
 #   scripts/bench-ldp.sh [table|mnist|mnist10 (default table)] [SEEDS (default "1 2 3")]
@@ -30,15 +31,15 @@ case "$federation" in
               --feature-ranges data/wdbc/wdbc-ranges.csv)
         clip=0.5
         record_batch=(--batch 4)
-        arms="none update:4:8 update:16:8 update:4:100 update:1:100 update:1:1000 update:0.25:10000 record:1:8 record:2:4 record:2:2 record:4:1" ;;
+        arms="none update:4:8 update:16:8 update:4:100 update:1:100 update:1:1000 update:0.25:10000 record:1:8 record:1.5:8 record:2:8 record:2:4 record:2:2 record:4:1" ;;
     mnist)
         base=(--clients 1000 --buffer 100 --target-accuracy 1.0 --max-seconds 120 --max-updates 40000)
         clip=1
         arms="none update:4:8 update:1:100 update:0.25:1000 update:0.1:10000" ;;
     mnist10)
-        base=(--clients 10 --buffer 5 --batch 256 --target-accuracy 1.0 --max-seconds 150)
+        base=(--clients 10 --buffer 5 --batch 256 --lr 0.5 --target-accuracy 1.0 --max-seconds 150)
         clip=1
-        arms="none update:4:8 record:1:8 record:2:2" ;;
+        arms="none update:4:8 record:1:8 record:1.5:8 record:2:2" ;;
     *) echo "bench-ldp.sh: the federation must be table, mnist or mnist10, got '$federation'" >&2; exit 2 ;;
 esac
 for seed in $seeds; do

@@ -85,7 +85,7 @@ public struct FleetSummary: Codable, Sendable {
     /// Local trainings that diverged (NaN or overflow) and published nothing (absent in older summaries).
     public var trainingsDiverged: Int? = nil
     /// Under local DP, what the process's clients spent. Written as `ldp_*` keys (null when
-    /// off); not read back.
+    /// off); `DeploymentRun` reads them back (`LocalPrivacyKeys`).
     public var localPrivacy: LocalPrivacySummary? = nil
 
     enum CodingKeys: String, CodingKey {
@@ -149,6 +149,7 @@ public enum DeploymentRun {
             meanStaleness: coordinator.meanStaleness, seconds: coordinator.seconds)
         // The evaluator's last row: the per-class figures of the last version it saw.
         summary.perClass = history.last?.perClass
+        summary.localPrivacy = try decode(directory + "/fleet/summary.json", keys: .useDefaultKeys, as: LocalPrivacyKeys.self).summary
         var result = RunResult(
             summary: summary, history: history, throughput: throughput(records), stalenessHistogram: coordinator.stalenessHistogram,
             settings: [
@@ -175,9 +176,18 @@ public enum DeploymentRun {
         }
     }
 
-    private static func decode<T: Decodable>(_ path: String) throws -> T {
+    /// The fleet's `ldp_*` keys, read as written: the rest of its summary is read from snake
+    /// case, which would turn them into keys `LocalPrivacySummary` does not know.
+    private struct LocalPrivacyKeys: Decodable {
+        let summary: LocalPrivacySummary?
+        init(from decoder: any Decoder) throws { summary = try LocalPrivacySummary.decode(from: decoder) }
+    }
+
+    private static func decode<T: Decodable>(
+        _ path: String, keys: JSONDecoder.KeyDecodingStrategy = .convertFromSnakeCase, as type: T.Type = T.self
+    ) throws -> T {
         let decoder = JSONDecoder()
-        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        decoder.keyDecodingStrategy = keys
         do { return try decoder.decode(T.self, from: Data(try read(path).utf8)) } catch let error as DeploymentRunError {
             throw error
         } catch {

@@ -40,4 +40,41 @@ struct LocalPrivacyDeploymentTests {
         #expect(deployment.read("fleet-again.log").contains("client 2 has spent its local privacy budget"))
         await deployment.stopAll()
     }
+
+    /// Per record: one `fedq client` of four MNIST sites (15,000 rows each) trains with DP-SGD
+    /// at an expected batch of 50 (q = 1/300, 300 steps an update), publishes exactly the
+    /// updates its rows allow within ε = 1, every one settled and applied, and stops by
+    /// itself; its books say what it spent per step.
+    @Test func aPerRecordClientStopsAtItsBudget() async throws {
+        let deployment = try await Deployment("ldp-record")
+        let books = deployment.directory + "/ldp-books.json"
+        let privacy = try LocalDifferentialPrivacy(clipNorm: 1, noiseMultiplier: 1, targetEpsilon: 1, unit: .record)
+        let release = privacy.release(records: 15_000, batchSize: 50, epochs: 1)
+        #expect(release.steps == 300 && abs(release.mechanism.samplingRate - 1.0 / 300) < 1e-15)
+        let allowed = try #require(privacy.releasesWithinTarget(each: release))
+        #expect((2...40).contains(allowed), "\(allowed) updates fit")
+        try deployment.start("coordinator", ["coordinator", "--checkpoint", deployment.directory + "/coordinator", "--buffer", "2"])
+        try deployment.start("worker-1", ["worker"])
+        let client = try deployment.start("client", [
+            "client", "--client-index", "1", "--clients", "4", "--batch", "50", "--out", deployment.directory + "/fleet",
+            "--ldp-unit", "record", "--ldp-clip", "1", "--ldp-noise-multiplier", "1", "--ldp-target-epsilon", "1",
+            "--ldp-budget-file", books,
+        ])
+        #expect(await client.wait(timeout: .seconds(180)) == 0, "the client did not stop by itself: \(client.output.suffix(600))")
+        #expect(deployment.published().count == allowed)
+        try await deployment.expectEveryPublishedUpdateSettledOnce()
+        let log = deployment.read("client.log")
+        #expect(log.contains("local differential privacy per record (DP-SGD)"), "\(log.suffix(800))")
+        #expect(log.contains("the client with the fewest records may publish \(allowed) updates within its target ε = 1"))
+        let summary = try #require(try JSONSerialization.jsonObject(with: Data(deployment.read("fleet/summary.json").utf8)) as? [String: Any])
+        #expect(summary["ldp_unit"] as? String == "record" && summary["ldp_releases"] as? Int == allowed, "\(summary)")
+        let epsilon = try #require(summary["ldp_epsilon"] as? Double)
+        #expect(abs(epsilon - privacy.epsilon(releases: allowed, each: release)) < 1e-9 && epsilon <= 1)
+        let file = try #require(try JSONSerialization.jsonObject(with: Data(deployment.read("ldp-books.json").utf8)) as? [String: Any])
+        let entry = try #require((file["clients"] as? [String: Any])?["1"] as? [String: Any])
+        let steps = try #require((entry["steps"] as? [[String: Any]])?.first)
+        #expect(entry["releases"] as? Int == allowed && entry["exhausted"] as? Bool == true)
+        #expect(steps["steps"] as? Int == 300 * allowed && steps["noise_multiplier"] as? Double == 1)
+        await deployment.stopAll()
+    }
 }

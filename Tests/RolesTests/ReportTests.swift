@@ -2,6 +2,7 @@ import FedCore
 @testable import Learning
 @testable import Roles
 import Messaging
+import Privacy
 @testable import Report
 import Simulation
 import Foundation
@@ -151,7 +152,8 @@ import Testing
             throughput: [(0, 10), (0.25, 70), (0.5, 0)], stalenessHistogram: [3, 1], settings: [("clients", "100")])
     }
 
-    @Test func aDeploymentReportIsTitledAsOneAndNamesHowTheRunAggregated() throws {
+    /// A deployment's outputs as the roles write them, with `fleet` as the fleet's summary.
+    static func deploymentDirectory(fleet: String) throws -> String {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("fedq-deploy-\(UUID().uuidString.prefix(6))").path
         for folder in ["coordinator", "fleet", "eval"] {
             try FileManager.default.createDirectory(atPath: directory + "/" + folder, withIntermediateDirectories: true)
@@ -161,15 +163,22 @@ import Testing
              "mean_staleness": 0.5, "staleness_histogram": [10, 10], "seconds": 3.0, "reconnects": 0, "final": true,
              "updates_published": null, "model": "mlp", "strategy": "fedbuff:10", "server_optimizer": "sgd:1"}
             """.write(toFile: directory + "/coordinator/summary.json", atomically: true, encoding: .utf8)
-        try """
-            {"clients": 20, "updates_published": 20, "bytes_published": 4017200, "clients_dropped": 0, "reconnects": 0, "seconds": 3.0, "codec": "int8"}
-            """.write(toFile: directory + "/fleet/summary.json", atomically: true, encoding: .utf8)
+        try fleet.write(toFile: directory + "/fleet/summary.json", atomically: true, encoding: .utf8)
         try HistoryCSV.render([
             EvaluationRecord(version: 1, seconds: 1, accuracy: 0.9, loss: 0.3, macroF1: 0.89, perClass: HistoryCSVTests.diagnosis(0.8)),
             EvaluationRecord(version: 2, seconds: 2, accuracy: 0.95, loss: 0.2, macroF1: 0.94, perClass: HistoryCSVTests.diagnosis(0.9)),
         ]).write(toFile: directory + "/eval/history.csv", atomically: true, encoding: .utf8)
         try (SettlementRecord.header + (0..<20).map { "\(UpdateID.random()),applied,,\($0 < 10 ? 1 : 2),\(100.0 + Double($0) / 10)\n" }.joined())
             .write(toFile: directory + "/coordinator/updates.csv", atomically: true, encoding: .utf8)
+        return directory
+    }
+
+    static let plainFleet = """
+        {"clients": 20, "updates_published": 20, "bytes_published": 4017200, "clients_dropped": 0, "reconnects": 0, "seconds": 3.0, "codec": "int8"}
+        """
+
+    @Test func aDeploymentReportIsTitledAsOneAndNamesHowTheRunAggregated() throws {
+        let directory = try Self.deploymentDirectory(fleet: Self.plainFleet)
         let run = try DeploymentRun.load(directory: directory, targetAccuracy: 0.97)
         let html = run.htmlReport()
         #expect(html.contains("<title>FedQueue deployment: separate processes over RabbitMQ</title>"))
@@ -177,6 +186,24 @@ import Testing
         // The evaluator's last row gives the deployment's per-class figures.
         #expect(run.summary.perClass == HistoryCSVTests.diagnosis(0.9))
         #expect(html.contains("Recall per class vs model version"))
+        #expect(run.summary.localPrivacy == nil && !html.contains("local differential privacy"))
+    }
+
+    /// A fleet under local DP: the report and its `summary.json` say what the clients spent,
+    /// as `simulate`'s do.
+    @Test func aDeploymentReportStatesTheClientsLocalPrivacySpend() throws {
+        let fleet = """
+            {"clients": 20, "updates_published": 20, "bytes_published": 4017200, "clients_dropped": 0, "reconnects": 0, "seconds": 3.0,
+             "ldp_unit": "record", "ldp_epsilon": 1.986, "ldp_delta": 1e-05, "ldp_clip": 1, "ldp_noise_multiplier": 2,
+             "ldp_releases": 14, "ldp_clients_spent": 20}
+            """
+        let run = try DeploymentRun.load(directory: try Self.deploymentDirectory(fleet: fleet), targetAccuracy: 0.97)
+        let expected = LocalPrivacySummary(
+            unit: .record, epsilon: 1.986, delta: 1e-5, clip: 1, noiseMultiplier: 2, releases: 14, clientsSpent: 20)
+        #expect(run.summary.localPrivacy == expected)
+        #expect(run.htmlReport().contains("ε up to 1.986 per client at δ 1e-05, per record (the most updates one client published: 14"))
+        let json = try #require(try JSONSerialization.jsonObject(with: run.summary.jsonData()) as? [String: Any])
+        #expect(json["ldp_unit"] as? String == "record" && json["ldp_clients_spent"] as? Int == 20)
     }
 
     @Test func longBarLabelsGoOnTwoLines() {

@@ -71,20 +71,19 @@ public final class LocalPrivacyBooks: Sendable {
     }
 
     /// Whether `client` may release one more update costing `release` within the target ε.
-    /// A client refused is counted as spent from then on (in memory; the file learns it with
-    /// the next booking, and a restart finds it out again).
+    /// The answer also corrects the client's `exhausted` mark (and the count of spent clients):
+    /// a client refused is spent from then on, and one the file called spent may not be any
+    /// more under a larger target. The file learns it with the next booking.
     public func permitsRelease(client: UInt64, release: LocalDifferentialPrivacy.Release) -> Bool {
         let (permitted, overview) = state.withLock { state -> (Bool, Overview?) in
             let spend = state.spends[client] ?? LocalPrivacySpend()
-            if spend.permits(release, under: settings) { return (true, nil) }
-            if !spend.exhausted {
-                var after = spend
-                after.exhausted = true
-                state.spends[client] = after
-                state.overview.replace(spend, with: after, under: settings)
-                return (false, state.overview)
-            }
-            return (false, nil)
+            let permitted = spend.permits(release, under: settings)
+            guard spend.exhausted == permitted else { return (permitted, nil) }
+            var after = spend
+            after.exhausted = !permitted
+            state.spends[client] = after
+            state.overview.replace(spend, with: after, under: settings)
+            return (permitted, state.overview)
         }
         overview?.report()
         return permitted
