@@ -64,15 +64,7 @@ final class DenseLayer: Layer {
     ) {
         let n = Int32(outputSize)
         let k = Int32(inputSize)
-        if fusedReLU {
-            for i in 0..<(batch * outputSize) where output[i] <= 0 { outputGradient[i] = 0 }
-        }
-        if let inputGradient {
-            // dX = dZ * W^T
-            cblas_sgemm(
-                CblasRowMajor, CblasNoTrans, CblasTrans, Int32(batch), k, n,
-                1, outputGradient, n, parameters + parameterOffset, n, 0, inputGradient, k)
-        }
+        maskAndPropagate(output: output, outputGradient: outputGradient, inputGradient: inputGradient, batch: batch, parameters: parameters)
         // dW = X^T * dZ, written as target = beta * target + alpha * dW.
         if forwardWasSparse, let sparse = sparseInput {
             accumulateSparseWeightGradient(sparse, outputGradient: outputGradient, batch: batch, target: target)
@@ -102,19 +94,30 @@ final class DenseLayer: Layer {
     ) {
         let n = Int32(outputSize)
         let k = Int32(inputSize)
-        if fusedReLU {
-            for i in 0..<(batch * outputSize) where output[i] <= 0 { outputGradient[i] = 0 }
-        }
-        if let inputGradient {
-            cblas_sgemm(
-                CblasRowMajor, CblasNoTrans, CblasTrans, Int32(batch), k, n,
-                1, outputGradient, n, parameters + parameterOffset, n, 0, inputGradient, k)
-        }
+        maskAndPropagate(output: output, outputGradient: outputGradient, inputGradient: inputGradient, batch: batch, parameters: parameters)
         for row in 0..<batch {
             let a = input + row * inputSize
             let d = outputGradient + row * outputSize
             let dd = cblas_sdot(n, d, 1, d, 1)
             squaredNorms[row] += cblas_sdot(k, a, 1, a, 1) * dd + dd
+        }
+    }
+
+    /// The first half of both backward passes: the fused ReLU's mask on dZ, then dX = dZ·Wᵀ
+    /// when the layer below wants it.
+    private func maskAndPropagate(
+        output: UnsafePointer<Float>, outputGradient: UnsafeMutablePointer<Float>, inputGradient: UnsafeMutablePointer<Float>?,
+        batch: Int, parameters: UnsafePointer<Float>
+    ) {
+        if fusedReLU {
+            for i in 0..<(batch * outputSize) where output[i] <= 0 { outputGradient[i] = 0 }
+        }
+        if let inputGradient {
+            let n = Int32(outputSize)
+            let k = Int32(inputSize)
+            cblas_sgemm(
+                CblasRowMajor, CblasNoTrans, CblasTrans, Int32(batch), k, n,
+                1, outputGradient, n, parameters + parameterOffset, n, 0, inputGradient, k)
         }
     }
 
