@@ -103,7 +103,7 @@ public struct LocalDifferentialPrivacy: Sendable, Equatable {
     public func epsilon(releases: Int, each release: Release? = nil) -> Double {
         let release = release ?? updateRelease
         var spend = LocalPrivacySpend()
-        for _ in 0..<releases { spend.record(release) }
+        spend.record(release, times: releases)
         return spend.epsilon(delta: delta)
     }
 
@@ -172,7 +172,6 @@ public struct LocalDifferentialPrivacy: Sendable, Equatable {
     }
 }
 
-
 /// One client's spent local budget: how many Gaussian steps it took under each mechanism
 /// (multiplier and sampling rate), and how many updates it released. Counts, not RDP
 /// curves, so a fleet of thousands of clients keeps its books in a small file
@@ -203,9 +202,11 @@ public struct LocalPrivacySpend: Sendable, Codable, Equatable {
 
     public init() {}
 
-    public mutating func record(_ release: LocalDifferentialPrivacy.Release) {
-        steps[release.mechanism, default: 0] += release.steps
-        total += 1
+    /// Books `times` updates, each costing `release`.
+    public mutating func record(_ release: LocalDifferentialPrivacy.Release, times: Int = 1) {
+        guard times > 0 else { return }
+        steps[release.mechanism, default: 0] += release.steps * times
+        total += times
     }
 
     /// ε of everything released so far, at `delta`.
