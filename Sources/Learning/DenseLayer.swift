@@ -104,7 +104,9 @@ final class DenseLayer: Layer {
     }
 
     /// The first half of both backward passes: the fused ReLU's mask on dZ, then dX = dZ·Wᵀ
-    /// when the layer below wants it.
+    /// when the layer below wants it. Inlined: as a call, plain training ran ~1.5% slower at
+    /// batch 10 and 32 (BENCHMARKS.md, "What DP-SGD costs in time").
+    @inline(__always)
     private func maskAndPropagate(
         output: UnsafePointer<Float>, outputGradient: UnsafeMutablePointer<Float>, inputGradient: UnsafeMutablePointer<Float>?,
         batch: Int, parameters: UnsafePointer<Float>
