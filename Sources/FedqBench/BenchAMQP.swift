@@ -61,18 +61,16 @@ struct BenchAMQP: AsyncParsableCommand {
             .appendingPathComponent("benchmarks/amqp-c-loop/main.c").path
     }
 
-    var parsedSizes: [Int] { sizes.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) } }
+    var parsedSizes: [Int] { CommaSeparated.integers(sizes, minimum: 1) ?? [] }
     var parsedQueueTypes: [AMQPThroughputRun.QueueType] {
-        queueTypes.split(separator: ",").compactMap { AMQPThroughputRun.QueueType(rawValue: $0.trimmingCharacters(in: .whitespaces)) }
+        CommaSeparated.values(queueTypes) { AMQPThroughputRun.QueueType(rawValue: $0) } ?? []
     }
 
     func validate() throws {
         guard let broker = brokerURL else { throw ValidationError("--broker is required (or set FEDQ_BROKER)") }
         do { try TransportFactory.validate(broker) } catch { throw ValidationError("--broker: \(error)") }
-        guard !parsedSizes.isEmpty, parsedSizes.allSatisfy({ $0 > 0 }),
-              parsedSizes.count == sizes.split(separator: ",").count
-        else { throw ValidationError("--sizes must be positive integers separated by commas") }
-        guard !parsedQueueTypes.isEmpty, parsedQueueTypes.count == queueTypes.split(separator: ",").count else {
+        guard !parsedSizes.isEmpty else { throw ValidationError("--sizes must be positive integers separated by commas") }
+        guard !parsedQueueTypes.isEmpty else {
             throw ValidationError("--queue-types must be classic, quorum or stream, separated by commas, got \(queueTypes)")
         }
         guard messages > 0, window > 0, prefetch > 0, rounds > 0 else {

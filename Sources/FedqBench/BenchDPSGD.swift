@@ -30,11 +30,11 @@ struct BenchDPSGD: ParsableCommand {
     @Option(help: "Directory with the MNIST gzip IDX files.")
     var data = "data/mnist"
 
-    private var batchSizes: [Int] { batches.split(separator: ",").compactMap { Int($0) } }
+    private var batchSizes: [Int] { CommaSeparated.integers(batches, minimum: 1) ?? [] }
 
     func validate() throws {
         _ = try modelOptions.modelSpec()
-        guard !batchSizes.isEmpty, batchSizes.count == batches.split(separator: ",").count, batchSizes.allSatisfy({ $0 > 0 }) else {
+        guard !batchSizes.isEmpty else {
             throw ValidationError("--batches must be positive integers separated by commas, got \(batches)")
         }
         guard (1...60_000).contains(rows) else { throw ValidationError("--rows must be in 1...60000, got \(rows)") }

@@ -38,11 +38,11 @@ struct BenchTrain: ParsableCommand {
     @Option(help: "Write the figures as JSON to this path.")
     var json: String?
 
-    private var batchSizes: [Int] { batches.split(separator: ",").compactMap { Int($0) } }
+    private var batchSizes: [Int] { CommaSeparated.integers(batches, minimum: 1) ?? [] }
 
     func validate() throws {
         _ = try modelOptions.modelSpec()  // MNIST
-        guard !batchSizes.isEmpty, batchSizes.count == batches.split(separator: ",").count, batchSizes.allSatisfy({ $0 > 0 }) else {
+        guard !batchSizes.isEmpty else {
             throw ValidationError("--batches must be positive integers separated by commas, got \(batches)")
         }
         guard threads > 0 else { throw ValidationError("--threads must be positive") }

@@ -25,10 +25,10 @@ struct BenchTransport: AsyncParsableCommand {
     @Option(help: "Write the figures as JSON to this path.")
     var json: String?
 
-    private var bodySizes: [Int] { sizes.split(separator: ",").compactMap { Int($0) } }
+    private var bodySizes: [Int] { CommaSeparated.integers(sizes, minimum: 0) ?? [] }
 
     func validate() throws {
-        guard !bodySizes.isEmpty, bodySizes.count == sizes.split(separator: ",").count, bodySizes.allSatisfy({ $0 >= 0 }) else {
+        guard !bodySizes.isEmpty else {
             throw ValidationError("--sizes must be byte counts separated by commas, got \(sizes)")
         }
         guard messages > 0 else { throw ValidationError("--messages must be positive") }

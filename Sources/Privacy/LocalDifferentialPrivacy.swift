@@ -83,6 +83,14 @@ public struct LocalDifferentialPrivacy: Sendable, Equatable {
         Release(mechanism: .init(noiseMultiplier: noiseMultiplier / 2, samplingRate: 1), steps: 1)
     }
 
+    /// The release the functions below take when given none: the update unit's. Per record
+    /// there is no such default (an update's cost depends on the client's rows), and asking
+    /// for one is a programming error, not a figure to print.
+    private var defaultRelease: Release {
+        precondition(unit == .update, "per record, pass the client's release(records:batchSize:epochs:)")
+        return updateRelease
+    }
+
     /// What one update of a client with `records` rows costs under these settings, training
     /// `epochs` epochs in batches of (expected) size `batchSize`. `.record`: q = B / records
     /// (1 when the client has no more than B), and ⌈epochs / q⌉ steps, the whole epochs in
@@ -101,7 +109,7 @@ public struct LocalDifferentialPrivacy: Sendable, Equatable {
     /// ε after `releases` updates of one client (each `release`, by default the update
     /// unit's), at `delta`.
     public func epsilon(releases: Int, each release: Release? = nil) -> Double {
-        let release = release ?? updateRelease
+        let release = release ?? defaultRelease
         var spend = LocalPrivacySpend()
         spend.record(release, times: releases)
         return spend.epsilon(delta: delta)
@@ -132,7 +140,7 @@ public struct LocalDifferentialPrivacy: Sendable, Equatable {
     /// whose update costs `release` (for `.record`, the process's smallest client: the
     /// fewest records pay the most per update).
     public func summaryLine(each release: Release? = nil) -> String {
-        let release = release ?? updateRelease
+        let release = release ?? defaultRelease
         let single = epsilon(releases: 1, each: release)
         let who = unit == .update ? "each client" : "the client with the fewest records"
         let budget = targetEpsilon.map { target in
