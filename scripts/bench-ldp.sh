@@ -11,7 +11,8 @@
 #   mnist10: 10 MNIST sites of 6,000 rows each (mlp, IID, K = 5, batches of 256 and a client
 #            learning rate of 0.5 for every arm), at most 150 s: the federation record-level
 #            DP is for.
-# An arm is UNIT:σ:TARGET-ε, or "none". Prints one row per arm: final accuracy per seed, the
+# An arm is UNIT:σ:TARGET-ε[:q], or "none"; q, per record only, is one sampling rate for every
+# client (--ldp-sampling-rate: the row counts stay private). Prints one row per arm: final accuracy per seed, the
 # most updates one client published, and the largest ε a client spent.
 #   scripts/bench-ldp.sh [table|mnist|mnist10 (default table)] [SEEDS (default "1 2 3")]
 set -euo pipefail
@@ -31,7 +32,7 @@ case "$federation" in
               --feature-ranges data/wdbc/wdbc-ranges.csv)
         clip=0.5
         record_batch=(--batch 4)
-        arms="none update:4:8 update:16:8 update:4:100 update:1:100 update:1:1000 update:0.25:10000 record:1:8 record:1.5:8 record:2:8 record:2:4 record:2:2 record:4:1" ;;
+        arms="none update:4:8 update:16:8 update:4:100 update:1:100 update:1:1000 update:0.25:10000 record:1:8 record:1.5:8 record:2:8 record:2:4 record:2:2 record:4:1 record:1:8:0.05 record:1:8:0.1 record:2:8:0.1" ;;
     mnist)
         base=(--clients 1000 --buffer 100 --target-accuracy 1.0 --max-seconds 120 --max-updates 40000)
         clip=1
@@ -47,8 +48,9 @@ for seed in $seeds; do
         name="$arm-$seed"
         flags=()
         if [[ "$arm" != none ]]; then
-            IFS=: read -r unit sigma target <<< "$arm"
+            IFS=: read -r unit sigma target rate <<< "$arm"
             flags=(--ldp-unit "$unit" --ldp-noise-multiplier "$sigma" --ldp-target-epsilon "$target")
+            if [[ -n "$rate" ]]; then flags+=(--ldp-sampling-rate "$rate"); fi
             if [[ "$unit" == record ]]; then
                 flags+=(--ldp-clip 1 "${record_batch[@]}")
             else

@@ -18,13 +18,15 @@ public struct LocalPrivacyOptions: ParsableArguments {
     public var ldpDelta: Double?
     @Option(parsing: .unconditional, help: "Local DP: a client publishes nothing more once another update would take its own ε beyond this; without it ε is only reported.")
     public var ldpTargetEpsilon: Double?
+    @Option(parsing: .unconditional, help: "Local DP per record: one Poisson sampling rate q in (0, 1] for every client, so that its row count stays private too: an update is ceil(epochs / q) steps and each step's sum is divided by --batch whatever the client's rows (default: --batch / the client's rows, and the row count is treated as public).")
+    public var ldpSamplingRate: Double?
     @Option(help: "Local DP: keep what each client spent in FILE, read at start and written before each update leaves, so a restarted client keeps its spent budget (default: this process's memory only).")
     public var ldpBudgetFile: String?
 
     public init() {}
 
     /// The flags `EnvironmentDefaults` fills from `FEDQ_LDP_*` variables, for the client commands only.
-    public static let environmentFlags = ["ldp-clip", "ldp-unit", "ldp-noise-multiplier", "ldp-delta", "ldp-target-epsilon", "ldp-budget-file"]
+    public static let environmentFlags = ["ldp-clip", "ldp-unit", "ldp-noise-multiplier", "ldp-delta", "ldp-target-epsilon", "ldp-sampling-rate", "ldp-budget-file"]
 
     public func validate() throws {
         _ = try settings()
@@ -35,7 +37,8 @@ public struct LocalPrivacyOptions: ParsableArguments {
     public func settings() throws -> LocalDifferentialPrivacy? {
         guard let ldpClip else {
             let given = [("--ldp-unit", ldpUnit != nil), ("--ldp-noise-multiplier", ldpNoiseMultiplier != nil), ("--ldp-delta", ldpDelta != nil),
-                         ("--ldp-target-epsilon", ldpTargetEpsilon != nil), ("--ldp-budget-file", ldpBudgetFile != nil)].filter(\.1).map(\.0)
+                         ("--ldp-target-epsilon", ldpTargetEpsilon != nil), ("--ldp-sampling-rate", ldpSamplingRate != nil),
+                         ("--ldp-budget-file", ldpBudgetFile != nil)].filter(\.1).map(\.0)
             if let first = given.first { throw ValidationError("\(first) needs --ldp-clip (which turns local differential privacy on)") }
             return nil
         }
@@ -46,7 +49,7 @@ public struct LocalPrivacyOptions: ParsableArguments {
         do {
             return try LocalDifferentialPrivacy(
                 clipNorm: ldpClip, noiseMultiplier: ldpNoiseMultiplier, delta: ldpDelta, targetEpsilon: ldpTargetEpsilon,
-                unit: ldpUnit ?? .update)
+                unit: ldpUnit ?? .update, samplingRate: ldpSamplingRate)
         } catch {
             throw ValidationError(error.description)
         }

@@ -39,6 +39,8 @@ final class Conv2DLayer: Layer {
     /// layout is sample-major (a dense layer or the logits follow).
     private let planes = ScratchBuffer<Float>()
     private let biasSums: ScratchBuffer<Float>
+    /// One example's weight gradient, for DP-SGD's norms (`accumulateExampleNorms`).
+    private let exampleGradient = ScratchBuffer<Float>()
     /// The last forward pass fitted in one chunk, so `columns` still holds
     /// its unfolded input when the backward pass (which always follows the
     /// forward pass of the same batch) needs it again.
@@ -116,17 +118,8 @@ final class Conv2DLayer: Layer {
     ) {
         let dZ = channelMajorOutputGradient(output: output, outputGradient: outputGradient, batch: batch)
         let columnCount = batch * pixels
-        if let inputGradient {
-            // dColumns = W^T * dZ, folded back onto the input (before `target`,
-            // which may be the weights themselves, changes).
-            forEachChunk(batch) { start, count in
-                cblas_sgemm(
-                    CblasRowMajor, CblasTrans, CblasNoTrans, Int32(patchSize), Int32(count * pixels), Int32(filters),
-                    1, parameters + parameterOffset, Int32(patchSize), dZ + start * pixels, Int32(columnCount),
-                    0, columnGradients.pointer, Int32(count * pixels))
-                fold(into: inputGradient, batch: batch, samples: start..<(start + count))
-            }
-        }
+        // Before `target`, which may be the weights themselves, changes.
+        propagate(dZ, into: inputGradient, batch: batch, parameters: parameters)
         // dW = dZ * columns^T, accumulated over the chunks.
         forEachChunk(batch) { start, count in
             if !columnsHoldBatch { unfold(input, batch: batch, samples: start..<(start + count)) }
@@ -139,6 +132,59 @@ final class Conv2DLayer: Layer {
             biasSums.pointer[f] = Self.sum(dZ + f * columnCount, count: columnCount)
         }
         target.accumulate(biasSums.pointer, count: filters, at: biasOffset)
+    }
+
+    let clipsExamplesInBatch = true
+
+    /// Each example's weight gradient formed whole, dZᵢ·columnsᵢᵀ (one GEMM per example over
+    /// its own pixels: as many multiply-adds as its share of `backward`'s weight gradient),
+    /// measured and dropped. A convolution's norm does not factor into ‖a‖·‖d‖ as a dense
+    /// layer's does, since every weight meets every pixel; the "ghost" form,
+    /// Σₚ Σₚ′ (aₚ·aₚ′)(dₚ·dₚ′), costs pixels² per example, more than this GEMM for the
+    /// McMahan CNN's 784 and 196 pixels.
+    func accumulateExampleNorms(
+        input: UnsafePointer<Float>, output: UnsafePointer<Float>, outputGradient: UnsafeMutablePointer<Float>,
+        inputGradient: UnsafeMutablePointer<Float>?, batch: Int, parameters: UnsafePointer<Float>,
+        squaredNorms: UnsafeMutablePointer<Float>
+    ) {
+        let dZ = channelMajorOutputGradient(output: output, outputGradient: outputGradient, batch: batch)
+        propagate(dZ, into: inputGradient, batch: batch, parameters: parameters)
+        let columnCount = batch * pixels
+        exampleGradient.reserve(filters * patchSize)
+        let gradient = exampleGradient.pointer
+        forEachChunk(batch) { start, count in
+            if !columnsHoldBatch { unfold(input, batch: batch, samples: start..<(start + count)) }
+            for offset in 0..<count {
+                let sample = start + offset
+                cblas_sgemm(
+                    CblasRowMajor, CblasNoTrans, CblasTrans, Int32(filters), Int32(patchSize), Int32(pixels),
+                    1, dZ + sample * pixels, Int32(columnCount), columns.pointer + offset * pixels, Int32(count * pixels),
+                    0, gradient, Int32(patchSize))
+                var squared = cblas_sdot(Int32(filters * patchSize), gradient, 1, gradient, 1)
+                for f in 0..<filters {
+                    let bias = Self.sum(dZ + f * columnCount + sample * pixels, count: pixels)
+                    squared += bias * bias
+                }
+                squaredNorms[sample] += squared
+            }
+        }
+    }
+
+    /// dColumns = Wᵀ·dZ, folded back onto the input gradient when the layer below wants it:
+    /// the first half of both backward passes. Inlined, as the dense layer's is.
+    @inline(__always)
+    private func propagate(
+        _ dZ: UnsafePointer<Float>, into inputGradient: UnsafeMutablePointer<Float>?, batch: Int, parameters: UnsafePointer<Float>
+    ) {
+        guard let inputGradient else { return }
+        let columnCount = batch * pixels
+        forEachChunk(batch) { start, count in
+            cblas_sgemm(
+                CblasRowMajor, CblasTrans, CblasNoTrans, Int32(patchSize), Int32(count * pixels), Int32(filters),
+                1, parameters + parameterOffset, Int32(patchSize), dZ + start * pixels, Int32(columnCount),
+                0, columnGradients.pointer, Int32(count * pixels))
+            fold(into: inputGradient, batch: batch, samples: start..<(start + count))
+        }
     }
 
     /// The sum of `count` floats, in 16 lanes: a plain `sum += x[i]` loop is

@@ -45,6 +45,25 @@ final class MaxPoolLayer: Layer {
         input: UnsafePointer<Float>, output: UnsafePointer<Float>, outputGradient: UnsafeMutablePointer<Float>,
         inputGradient: UnsafeMutablePointer<Float>?, batch: Int, parameters: UnsafePointer<Float>, target: GradientTarget
     ) {
+        propagate(input: input, output: output, outputGradient: outputGradient, inputGradient: inputGradient, batch: batch)
+    }
+
+    let clipsExamplesInBatch = true
+
+    /// No parameters: only the gradient's way back to the winners, as `backward`.
+    func accumulateExampleNorms(
+        input: UnsafePointer<Float>, output: UnsafePointer<Float>, outputGradient: UnsafeMutablePointer<Float>,
+        inputGradient: UnsafeMutablePointer<Float>?, batch: Int, parameters: UnsafePointer<Float>,
+        squaredNorms: UnsafeMutablePointer<Float>
+    ) {
+        propagate(input: input, output: output, outputGradient: outputGradient, inputGradient: inputGradient, batch: batch)
+    }
+
+    @inline(__always)
+    private func propagate(
+        input: UnsafePointer<Float>, output: UnsafePointer<Float>, outputGradient: UnsafePointer<Float>,
+        inputGradient: UnsafeMutablePointer<Float>?, batch: Int
+    ) {
         guard let inputGradient else { return }
         forEachRow(batch: batch) { inputRow, outputRow, count in
             let (top, gradientTop) = (input + inputRow, inputGradient + inputRow)

@@ -2,7 +2,8 @@ import CBLAS
 
 /// How DP-SGD forms each example's clipped gradient (`Network.trainPrivately`).
 public enum ExampleClipping: String, Sendable, CaseIterable {
-    /// A whole batch at once when every layer allows it (dense layers, ReLUs), else one by one.
+    /// A whole batch at once when every layer allows it (all of today's: dense, convolution,
+    /// ReLU, max-pooling), else one by one.
     case automatic
     /// One example at a time, its gradient formed whole: any layer; kept for comparison.
     case oneByOne = "one-by-one"
@@ -17,27 +18,34 @@ extension Network {
     /// expected batch size before the optimiser's step. Dividing by the expected size rather
     /// than the drawn one keeps the batch's size out of the update.
     ///
-    /// Models of dense layers and ReLUs clip a whole batch at once (`clipBatch`); others
-    /// (convolutions) take one example at a time (`clipOneByOne`). Both give the same sum.
+    /// Every layer of today clips a whole batch at once (`clipBatch`); a layer that cannot
+    /// would make the model take one example at a time (`clipOneByOne`). Both give the same
+    /// sum.
     ///
     /// - Parameters:
     ///   - sampler: draws the Poisson samples. Its output must stay secret (the kernel's
     ///     CSPRNG in production): the guarantee's amplification rests on nobody knowing which
     ///     records a step used.
     ///   - noise: adds the Gaussian noise to the step's clipped sum, in place.
+    ///   - stepDivisor: what each step's noisy sum is divided by; nil for the expected batch,
+    ///     q·|indices|. A caller that keeps the row count private passes a constant (the
+    ///     batch size it was configured with), since q·|indices| would scale every update by it.
     ///   - clipping: `.automatic` but for benchmarks, which compare the two ways.
     /// - Throws: `ModelError` for a dataset of another width, an index out of range, or a
     ///   setting that is not positive (or a rate above 1).
     @discardableResult
     public func trainPrivately(
         on dataset: Dataset, indices: [Int], steps: Int, samplingRate: Double, clipNorm: Float, optimizer: SGD,
-        sampler: inout some RandomNumberGenerator, clipping: ExampleClipping = .automatic,
+        sampler: inout some RandomNumberGenerator, stepDivisor: Double? = nil, clipping: ExampleClipping = .automatic,
         noise: (UnsafeMutableBufferPointer<Float>) -> Void
     ) throws(ModelError) -> TrainingSummary {
         try checkFeatures(dataset)
         guard steps > 0, samplingRate > 0, samplingRate <= 1, clipNorm > 0, clipNorm.isFinite else {
             throw .invalidTrainingSetting(
                 "DP-SGD needs positive steps and clip norm and a sampling rate in (0, 1], got \(steps), \(clipNorm) and \(samplingRate)")
+        }
+        if let stepDivisor, !(stepDivisor > 0 && stepDivisor.isFinite) {
+            throw .invalidTrainingSetting("DP-SGD's step divisor must be a positive number, got \(stepDivisor)")
         }
         guard indices.allSatisfy({ $0 >= 0 && $0 < dataset.count }) else {
             throw .invalidTrainingSetting("a sample index is outside 0..<\(dataset.count)")
@@ -52,7 +60,7 @@ extension Network {
         exampleGradients.reserve(chunk * spec.classCount)
         exampleNorms.reserve(chunk)
         let sum = clippedSum.pointer
-        let expectedBatch = Float(samplingRate * Double(indices.count))
+        let divisor = Float(stepDivisor ?? samplingRate * Double(indices.count))
         // The probability as a 53-bit threshold: a sample is taken when a draw falls below it.
         let threshold = UInt64(samplingRate * 0x1p53)
         var lossSum = 0.0
@@ -75,7 +83,7 @@ extension Network {
             }
             summary.samples += drawn.count
             noise(UnsafeMutableBufferPointer(start: sum, count: count))
-            cblas_sscal(Int32(count), 1 / expectedBatch, sum, 1)
+            cblas_sscal(Int32(count), 1 / divisor, sum, 1)
             apply(optimizer, gradients: sum)
             summary.steps += 1
         }

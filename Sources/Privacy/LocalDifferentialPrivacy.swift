@@ -18,7 +18,11 @@ import Aggregation
 ///   record (add/remove, Opacus's convention), so each step is a subsampled Gaussian of
 ///   multiplier σ at rate q, and an update of E epochs costs ⌈E / q⌉ such steps. It protects
 ///   each patient of a hospital rather than the hospital's whole dataset, and sampling
-///   amplifies it: far less noise for the same ε.
+///   amplifies it: far less noise for the same ε. By default the rate, and with it the
+///   steps an update takes, derive from the client's row count, which is then public, as in
+///   Opacus. A fixed `samplingRate` (`--ldp-sampling-rate`) for every client keeps the row
+///   count inside the guarantee instead: the steps are ⌈E / q⌉ whatever the rows, and each
+///   step's sum is divided by B rather than by q·n.
 ///
 /// Either way, steps compose in Rényi DP (`RDPAccountant`) in the client's own books.
 public struct LocalDifferentialPrivacy: Sendable, Equatable {
@@ -42,13 +46,17 @@ public struct LocalDifferentialPrivacy: Sendable, Equatable {
     /// A client publishes nothing more once another release would take its ε beyond this
     /// (nil: ε is only reported).
     public var targetEpsilon: Double?
+    /// `.record` only: one Poisson sampling rate for every client (nil: B / its rows). With it
+    /// nothing the client's settings make it do or say depends on how many rows it holds.
+    public var samplingRate: Double?
 
     /// 1e-5: the central default's ceiling. Here it is per client, over its own data.
     public static let defaultDelta = 1e-5
 
     /// - Throws: `DifferentialPrivacyError` naming the option at fault.
     public init(
-        clipNorm: Double, noiseMultiplier: Double, delta: Double? = nil, targetEpsilon: Double? = nil, unit: Unit = .update
+        clipNorm: Double, noiseMultiplier: Double, delta: Double? = nil, targetEpsilon: Double? = nil, unit: Unit = .update,
+        samplingRate: Double? = nil
     ) throws(DifferentialPrivacyError) {
         guard clipNorm > 0, clipNorm.isFinite else { throw .invalid(option: "--ldp-clip", "must be a positive number, got \(clipNorm)") }
         // Unlike the central noise, zero is refused: a clipped delta without noise is the
@@ -61,7 +69,16 @@ public struct LocalDifferentialPrivacy: Sendable, Equatable {
         if let targetEpsilon, !(targetEpsilon > 0 && targetEpsilon.isFinite) {
             throw .invalid(option: "--ldp-target-epsilon", "must be a positive number, got \(targetEpsilon)")
         }
+        if let samplingRate {
+            guard unit == .record else {
+                throw .invalid(option: "--ldp-sampling-rate", "applies to --ldp-unit record only (an update is released whole)")
+            }
+            guard samplingRate > 0, samplingRate <= 1 else {
+                throw .invalid(option: "--ldp-sampling-rate", "must be in (0, 1], got \(samplingRate)")
+            }
+        }
         self.unit = unit
+        self.samplingRate = samplingRate
         self.clipNorm = clipNorm
         self.noiseMultiplier = noiseMultiplier
         self.delta = delta
@@ -93,17 +110,26 @@ public struct LocalDifferentialPrivacy: Sendable, Equatable {
 
     /// What one update of a client with `records` rows costs under these settings, training
     /// `epochs` epochs in batches of (expected) size `batchSize`. `.record`: q = B / records
-    /// (1 when the client has no more than B), and ⌈epochs / q⌉ steps, the whole epochs in
-    /// expectation; the record count is the client's own and, as in Opacus, public to it.
+    /// (1 when the client has no more than B), or the fixed `samplingRate`, and ⌈epochs / q⌉
+    /// steps, the whole epochs in expectation. Without a fixed rate the record count is the
+    /// client's own and, as in Opacus, public to it.
     public func release(records: Int, batchSize: Int, epochs: Int) -> Release {
         switch unit {
         case .update:
             return updateRelease
         case .record:
-            let rate = min(1, Double(batchSize) / Double(max(records, 1)))
+            let rate = samplingRate ?? min(1, Double(batchSize) / Double(max(records, 1)))
             let steps = max(1, Int((Double(epochs) / rate).rounded(.up)))
             return Release(mechanism: .init(noiseMultiplier: noiseMultiplier, samplingRate: rate), steps: steps)
         }
+    }
+
+    /// What a DP-SGD step's noisy sum is divided by: the expected batch q·n when the rate
+    /// derives from the rows (which are public then), B under a fixed `samplingRate`, where
+    /// dividing by q·n would scale the update by the row count the guarantee hides.
+    public func stepDivisor(records: Int, batchSize: Int, epochs: Int) -> Double {
+        guard samplingRate == nil else { return Double(batchSize) }
+        return release(records: records, batchSize: batchSize, epochs: epochs).mechanism.samplingRate * Double(records)
     }
 
     /// ε after `releases` updates of one client (each `release`, by default the update
@@ -142,7 +168,7 @@ public struct LocalDifferentialPrivacy: Sendable, Equatable {
     public func summaryLine(each release: Release? = nil) -> String {
         let release = release ?? defaultRelease
         let single = epsilon(releases: 1, each: release)
-        let who = unit == .update ? "each client" : "the client with the fewest records"
+        let who = unit == .update || samplingRate != nil ? "each client" : "the client with the fewest records"
         let budget = targetEpsilon.map { target in
             let releases = releasesWithinTarget(each: release) ?? 0
             return releases == 0
@@ -151,6 +177,9 @@ public struct LocalDifferentialPrivacy: Sendable, Equatable {
         } ?? "; no target ε: the clients publish without limit"
         let what = switch unit {
         case .update: "local differential privacy per update: clip \(Self.short(clipNorm)), noise multiplier \(Self.short(noiseMultiplier)), one update costs a client"
+        case .record where samplingRate != nil:
+            "local differential privacy per record (DP-SGD): clip \(Self.short(clipNorm)) per example, noise multiplier \(Self.short(noiseMultiplier)), "
+                + "sampling rate \(Self.short(release.mechanism.samplingRate)) for every client (row counts stay private), one update (\(release.steps) steps) costs each client"
         case .record:
             "local differential privacy per record (DP-SGD): clip \(Self.short(clipNorm)) per example, noise multiplier \(Self.short(noiseMultiplier)), "
                 + "sampling rate up to \(Self.short(release.mechanism.samplingRate)), one update (\(release.steps) steps) costs the client with the fewest records"

@@ -8,7 +8,8 @@ import Roles
 /// is the one to read), `ldp_delta`, `ldp_clip`,
 /// `ldp_noise_multiplier`, `ldp_releases` (the most updates one client published) and
 /// `ldp_clients_spent` (clients that may publish nothing more), every one `null` when local
-/// DP is off, as the central `dp_*` keys are.
+/// DP is off, as the central `dp_*` keys are; `ldp_sampling_rate` is the fixed rate of a
+/// per-record run that kept its clients' row counts private (`null` otherwise).
 public struct LocalPrivacySummary: Sendable, Equatable {
     public var unit: LocalDifferentialPrivacy.Unit
     public var epsilon: Double
@@ -17,10 +18,11 @@ public struct LocalPrivacySummary: Sendable, Equatable {
     public var noiseMultiplier: Double
     public var releases: Int
     public var clientsSpent: Int
+    public var samplingRate: Double?
 
     public init(
         unit: LocalDifferentialPrivacy.Unit = .update, epsilon: Double, delta: Double, clip: Double, noiseMultiplier: Double,
-        releases: Int, clientsSpent: Int
+        releases: Int, clientsSpent: Int, samplingRate: Double? = nil
     ) {
         self.unit = unit
         self.epsilon = epsilon
@@ -29,6 +31,7 @@ public struct LocalPrivacySummary: Sendable, Equatable {
         self.noiseMultiplier = noiseMultiplier
         self.releases = releases
         self.clientsSpent = clientsSpent
+        self.samplingRate = samplingRate
     }
 
     /// The books' state now.
@@ -36,14 +39,17 @@ public struct LocalPrivacySummary: Sendable, Equatable {
         let overview = books.overview
         self.init(
             unit: books.settings.unit, epsilon: overview.largestEpsilon, delta: books.settings.delta, clip: books.settings.clipNorm,
-            noiseMultiplier: books.settings.noiseMultiplier, releases: overview.mostReleases, clientsSpent: overview.clientsSpent)
+            noiseMultiplier: books.settings.noiseMultiplier, releases: overview.mostReleases, clientsSpent: overview.clientsSpent,
+            samplingRate: books.settings.samplingRate)
     }
 
     /// One line for people: `simulate`'s closing lines and the HTML report's summary.
     public var description: String {
         String(
-            format: "ε up to %.3f per client at δ %g, per %@ (the most updates one client published: %d; clip %g, noise multiplier %g)%@",
-            epsilon, delta, unit.rawValue, releases, clip, noiseMultiplier, clientsSpent > 0 ? "; \(clientsSpent) clients spent their budget" : "")
+            format: "ε up to %.3f per client at δ %g, per %@ (the most updates one client published: %d; clip %g, noise multiplier %g%@)%@",
+            epsilon, delta, unit.rawValue, releases, clip, noiseMultiplier,
+            samplingRate.map { String(format: ", sampling rate %g for every client", $0) } ?? "",
+            clientsSpent > 0 ? "; \(clientsSpent) clients spent their budget" : "")
     }
 
     enum CodingKeys: String, CodingKey {
@@ -54,6 +60,7 @@ public struct LocalPrivacySummary: Sendable, Equatable {
         case noiseMultiplier = "ldp_noise_multiplier"
         case releases = "ldp_releases"
         case clientsSpent = "ldp_clients_spent"
+        case samplingRate = "ldp_sampling_rate"
     }
 
     /// Writes the keys into the summary's own JSON object (nulls for nil).
@@ -66,6 +73,7 @@ public struct LocalPrivacySummary: Sendable, Equatable {
         try container.encode(summary?.noiseMultiplier, forKey: .noiseMultiplier)
         try container.encode(summary?.releases, forKey: .releases)
         try container.encode(summary?.clientsSpent, forKey: .clientsSpent)
+        try container.encode(summary?.samplingRate, forKey: .samplingRate)
     }
 
     /// Reads the keys: nil when local DP was off (`ldp_clip` null or absent).
@@ -83,6 +91,7 @@ public struct LocalPrivacySummary: Sendable, Equatable {
             unit: unit, epsilon: try container.decode(Double.self, forKey: .epsilon), delta: try container.decode(Double.self, forKey: .delta),
             clip: clip, noiseMultiplier: try container.decode(Double.self, forKey: .noiseMultiplier),
             releases: try container.decode(Int.self, forKey: .releases),
-            clientsSpent: try container.decode(Int.self, forKey: .clientsSpent))
+            clientsSpent: try container.decode(Int.self, forKey: .clientsSpent),
+            samplingRate: try container.decodeIfPresent(Double.self, forKey: .samplingRate))
     }
 }

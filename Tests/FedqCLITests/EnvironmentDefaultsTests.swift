@@ -24,10 +24,10 @@ import Testing
     /// `FEDQ_LDP_*` reaches the commands that run clients and no other: one environment can
     /// serve a whole deployment, and a worker is not refused for an option it does not have.
     @Test func localPrivacyVariablesFillOnlyTheClientCommands() throws {
-        let environment = ["FEDQ_BROKER": "amqp://u@h/", "FEDQ_LDP_CLIP": "1", "FEDQ_LDP_NOISE_MULTIPLIER": "4", "FEDQ_LDP_UNIT": "record", "FEDQ_LDP_BUDGET_FILE": "/var/lib/fedq/books.json"]
+        let environment = ["FEDQ_BROKER": "amqp://u@h/", "FEDQ_LDP_CLIP": "1", "FEDQ_LDP_NOISE_MULTIPLIER": "4", "FEDQ_LDP_UNIT": "record", "FEDQ_LDP_SAMPLING_RATE": "0.05", "FEDQ_LDP_BUDGET_FILE": "/var/lib/fedq/books.json"]
         let fleet = try #require(try Fedq.parseAsRoot(EnvironmentDefaults.arguments(["fleet"], environment: environment)) as? FleetCommand)
         #expect(fleet.fleet.localPrivacy.ldpClip == 1 && fleet.fleet.localPrivacy.ldpNoiseMultiplier == 4)
-        #expect(fleet.fleet.localPrivacy.ldpUnit == .record)
+        #expect(fleet.fleet.localPrivacy.ldpUnit == .record && fleet.fleet.localPrivacy.ldpSamplingRate == 0.05)
         #expect(fleet.fleet.localPrivacy.ldpBudgetFile == "/var/lib/fedq/books.json")
         let worker = EnvironmentDefaults.arguments(["worker"], environment: environment)
         #expect(!worker.contains { $0.hasPrefix("--ldp") })

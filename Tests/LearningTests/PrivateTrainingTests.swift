@@ -5,18 +5,26 @@ import Testing
 /// example's gradient clipped alone, Poisson batches, the noise on each step's sum, and the
 /// sum divided by the expected batch size.
 struct PrivateTrainingTests {
-    /// A dense model (clipped a batch at once, 70 examples: two chunks), the same with 80%
-    /// zero inputs (the first layer's sparse kernels), and a convolutional one (one example
-    /// at a time).
-    static let cases: [(ModelSpec, Int, Double)] = [
-        (GradientCheckTests.specs[1], 70, 0), (GradientCheckTests.sparseInput, 9, 0.8), (GradientCheckTests.specs[2], 8, 0),
+    /// Batched clipping on: a dense model (70 examples: two clipping chunks), the same with
+    /// 80% zero inputs (the first layer's sparse kernels), three convolutional ones (a fused
+    /// and a separate ReLU, pooling on either side of it, channel-major activations between
+    /// two convolutions, 70 examples), and the McMahan CNN itself, whose second convolution
+    /// unfolds 6 examples at a time, so 14 examples take three of its chunks. One example at
+    /// a time on a convolutional model, the comparison path.
+    static let cases: [(ModelSpec, Int, Double, ExampleClipping)] = [
+        (GradientCheckTests.specs[1], 70, 0, .automatic), (GradientCheckTests.sparseInput, 9, 0.8, .automatic),
+        (GradientCheckTests.specs[2], 70, 0, .automatic), (GradientCheckTests.specs[3], 70, 0, .automatic),
+        (GradientCheckTests.specs[4], 70, 0, .automatic), (.cnn, 14, 0, .automatic),
+        (GradientCheckTests.specs[2], 8, 0, .oneByOne),
     ]
 
     /// One step at sampling rate 1 without noise moves the parameters by −lr/n · Σ clip(gᵢ),
     /// each gᵢ the gradient of one example computed on its own: checked against
     /// `computeGradients` example by example.
     @Test(arguments: cases)
-    func aStepIsTheMeanOfClippedPerExampleGradients(spec: ModelSpec, examples: Int, zeroFraction: Double) throws {
+    func aStepIsTheMeanOfClippedPerExampleGradients(
+        spec: ModelSpec, examples: Int, zeroFraction: Double, clipping: ExampleClipping
+    ) throws {
         let data = Fixtures.randomDataset(
             count: examples, features: spec.inputSize, classes: spec.classCount, seed: 11, zeroFraction: zeroFraction)
         let reference = Network(spec: spec, seed: 5)
@@ -41,7 +49,7 @@ struct PrivateTrainingTests {
         var noiseCalls = 0
         let summary = try network.trainPrivately(
             on: data, indices: Array(0..<data.count), steps: 1, samplingRate: 1, clipNorm: Float(clip),
-            optimizer: try SGD(learningRate: 0.1), sampler: &sampler
+            optimizer: try SGD(learningRate: 0.1), sampler: &sampler, clipping: clipping
         ) { sum in
             noiseCalls += 1
             #expect(sum.count == spec.parameterCount)
@@ -69,6 +77,29 @@ struct PrivateTrainingTests {
         #expect(summary.steps == 3)
         // −3 steps × 0.1 × 1 / (0.5 × 10) = −0.06 on every parameter.
         for (after, before) in zip(network.parameters, start) { #expect(abs((before - after) - 0.06) < 1e-5) }
+    }
+
+    /// A caller that keeps the row count private gives the divisor itself: noise of 1 on
+    /// every sum, divided by 20 whatever the rows, moves every parameter by −lr/20 per step.
+    @Test func aGivenDivisorReplacesTheExpectedBatch() throws {
+        let spec = GradientCheckTests.specs[0]
+        let data = Fixtures.randomDataset(count: 10, features: spec.inputSize, classes: spec.classCount, seed: 3)
+        let network = Network(spec: spec, seed: 2)
+        let start = network.parameters
+        var sampler = SeededGenerator(seed: 9)
+        try network.trainPrivately(
+            on: data, indices: Array(0..<10), steps: 3, samplingRate: 0.5, clipNorm: 1e-30, optimizer: try SGD(learningRate: 0.1),
+            sampler: &sampler, stepDivisor: 20
+        ) { sum in
+            for i in sum.indices { sum[i] += 1 }
+        }
+        // −3 steps × 0.1 × 1 / 20 = −0.015.
+        for (after, before) in zip(network.parameters, start) { #expect(abs((before - after) - 0.015) < 1e-5) }
+        #expect(throws: ModelError.self) {
+            try network.trainPrivately(
+                on: data, indices: [0], steps: 1, samplingRate: 0.5, clipNorm: 1, optimizer: try SGD(learningRate: 0.1),
+                sampler: &sampler, stepDivisor: 0) { _ in }
+        }
     }
 
     /// Each example joins a step with probability q, independently: over 20 steps of 400

@@ -20,6 +20,32 @@ import Testing
         #expect(throws: DifferentialPrivacyError.invalid(option: "--ldp-target-epsilon", "must be a positive number, got -3.0")) {
             try LocalDifferentialPrivacy(clipNorm: 1, noiseMultiplier: 1, targetEpsilon: -3)
         }
+        #expect(throws: DifferentialPrivacyError.invalid(option: "--ldp-sampling-rate", "must be in (0, 1], got 0.0")) {
+            try LocalDifferentialPrivacy(clipNorm: 1, noiseMultiplier: 1, unit: .record, samplingRate: 0)
+        }
+        #expect(throws: DifferentialPrivacyError.invalid(
+            option: "--ldp-sampling-rate", "applies to --ldp-unit record only (an update is released whole)")) {
+            try LocalDifferentialPrivacy(clipNorm: 1, noiseMultiplier: 1, samplingRate: 0.1)
+        }
+    }
+
+    /// Per record, an update's cost follows the client's rows (q = B / n, ⌈E / q⌉ steps, the
+    /// sum divided by q·n = B, or by n below B rows), unless one rate is fixed for every
+    /// client: then the cost and the divisor are the same whatever the rows.
+    @Test func aRecordReleaseFollowsTheRowsUnlessTheRateIsFixed() throws {
+        let byRows = try LocalDifferentialPrivacy(clipNorm: 1, noiseMultiplier: 1.5, unit: .record)
+        #expect(byRows.release(records: 1_000, batchSize: 50, epochs: 2) == .init(mechanism: .init(noiseMultiplier: 1.5, samplingRate: 0.05), steps: 40))
+        #expect(byRows.release(records: 30, batchSize: 50, epochs: 2) == .init(mechanism: .init(noiseMultiplier: 1.5, samplingRate: 1), steps: 2))
+        #expect(abs(byRows.stepDivisor(records: 1_000, batchSize: 50, epochs: 2) - 50) < 1e-9)
+        #expect(byRows.stepDivisor(records: 30, batchSize: 50, epochs: 2) == 30)
+
+        let fixed = try LocalDifferentialPrivacy(clipNorm: 1, noiseMultiplier: 1.5, unit: .record, samplingRate: 0.04)
+        for records in [3, 30, 1_000, 100_000] {
+            #expect(fixed.release(records: records, batchSize: 50, epochs: 2) == .init(mechanism: .init(noiseMultiplier: 1.5, samplingRate: 0.04), steps: 50))
+            #expect(fixed.stepDivisor(records: records, batchSize: 50, epochs: 2) == 50)
+        }
+        #expect(fixed.summaryLine(each: fixed.release(records: 7, batchSize: 50, epochs: 2)).contains(
+            "sampling rate 0.04 for every client (row counts stay private), one update (50 steps) costs each client"))
     }
 
     /// An update of norm 5e6 leaves with norm C plus the noise: the clip happens first.

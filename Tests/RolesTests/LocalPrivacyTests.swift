@@ -213,6 +213,42 @@ struct LocalPrivacySimulationTests {
         #expect(summary.finalAccuracy > 0.85, "final accuracy \(summary.finalAccuracy)")
         let json = try #require(try JSONSerialization.jsonObject(with: summary.jsonData()) as? [String: Any])
         #expect(json["ldp_unit"] as? String == "record")
+        #expect(json["ldp_sampling_rate"] is NSNull)
         #expect(try JSONDecoder().decode(RunSummary.self, from: summary.jsonData()).localPrivacy == local)
+    }
+
+    /// Per record at one sampling rate for every hospital (`--ldp-sampling-rate`): the row
+    /// counts stay private, so an update costs every hospital the same, and each of the 20,
+    /// whatever its rows, publishes exactly the updates that fit ε = 8.
+    @Test(arguments: TestTransport.allCases)
+    func aFixedSamplingRateGivesEveryHospitalTheSameBudget(on broker: TestTransport) async throws {
+        var config = try TableFederationTests.publicBoundsConfig(clients: 20)
+        config.targetAccuracy = 1
+        config.batchSize = 4
+        let privacy = try LocalDifferentialPrivacy(clipNorm: 1, noiseMultiplier: 1, targetEpsilon: 8, unit: .record, samplingRate: 0.1)
+        config.localPrivacy = privacy
+        let (train, _) = try config.loadData()
+        let rows = try config.clientSettings().makeClients(train: train).map(\.shard.count)
+        #expect(rows.min()! * 3 < rows.max()!, "hospitals of \(rows) rows")
+        let releases = Set(rows.map { privacy.release(records: $0, batchSize: 4, epochs: config.localEpochs) })
+        #expect(releases.count == 1)
+        let allowed = try #require(privacy.releasesWithinTarget(each: try #require(releases.first)))
+        #expect(allowed > 1)
+
+        let connector = try broker.connector(name: "fedq-ldp-rate-tests")
+        let result = try await Simulation(config: config).run(connect: connector.connect)
+        await connector.close()
+        let summary = result.summary
+        #expect(summary.seconds < 30 && !summary.interrupted)
+        #expect(summary.updatesPublished == 20 * allowed)
+        #expect(summary.updatesApplied + summary.updatesDroppedStale + summary.updatesRejected == 20 * allowed)
+        let local = try #require(summary.localPrivacy)
+        #expect(local.unit == .record && local.releases == allowed && local.clientsSpent == 20 && local.samplingRate == 0.1)
+        #expect(local.epsilon <= 8 && local.epsilon > 7)
+        #expect(summary.finalAccuracy > 0.85, "final accuracy \(summary.finalAccuracy)")
+        let json = try #require(try JSONSerialization.jsonObject(with: summary.jsonData()) as? [String: Any])
+        #expect(json["ldp_sampling_rate"] as? Double == 0.1)
+        #expect(try JSONDecoder().decode(RunSummary.self, from: summary.jsonData()).localPrivacy == local)
+        #expect(result.htmlReport().contains("sampling rate 0.1 for every client"))
     }
 }

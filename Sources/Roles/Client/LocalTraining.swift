@@ -119,7 +119,8 @@ extension LocalTraining {
         var noise = BulkSystemRandom()
         return try network.trainPrivately(
             on: data, indices: indices, steps: release.steps, samplingRate: release.mechanism.samplingRate,
-            clipNorm: Float(privacy.clipNorm), optimizer: optimizer, sampler: &sampler
+            clipNorm: Float(privacy.clipNorm), optimizer: optimizer, sampler: &sampler,
+            stepDivisor: privacy.stepDivisor(records: indices.count, batchSize: batchSize, epochs: epochs)
         ) { sum in
             GaussianNoise.add(standardDeviation: deviation, to: sum, using: &noise)
         }
