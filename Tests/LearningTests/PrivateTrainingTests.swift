@@ -59,10 +59,12 @@ struct PrivateTrainingTests {
         #expect(worst < 1e-5, "largest difference \(worst)")
     }
 
-    /// The noise lands on the sum before the division by the expected batch (q·n), whatever
-    /// the drawn batch: with the gradients clipped to nothing, noise of 1 on every sum moves
-    /// every parameter by −lr/(q·n) per step.
-    @Test func theNoiseIsDividedByTheExpectedBatch() throws {
+    /// The noise lands on the sum before the division, whatever the drawn batch: with the
+    /// gradients clipped to nothing, noise of 1 on every sum moves every parameter by −lr/d
+    /// per step, d the expected batch q·n (0.5 × 10), or the divisor a caller that keeps the
+    /// row count private gives (20, whatever the rows).
+    @Test(arguments: [(nil, 5), (20, 20)] as [(Double?, Float)])
+    func theNoiseIsDividedByTheExpectedBatchOrTheGivenDivisor(stepDivisor: Double?, divisor: Float) throws {
         let spec = GradientCheckTests.specs[0]
         let data = Fixtures.randomDataset(count: 10, features: spec.inputSize, classes: spec.classCount, seed: 3)
         let network = Network(spec: spec, seed: 2)
@@ -70,36 +72,13 @@ struct PrivateTrainingTests {
         var sampler = SeededGenerator(seed: 9)
         let summary = try network.trainPrivately(
             on: data, indices: Array(0..<10), steps: 3, samplingRate: 0.5, clipNorm: 1e-30, optimizer: try SGD(learningRate: 0.1),
-            sampler: &sampler
+            sampler: &sampler, stepDivisor: stepDivisor
         ) { sum in
             for i in sum.indices { sum[i] += 1 }
         }
         #expect(summary.steps == 3)
-        // −3 steps × 0.1 × 1 / (0.5 × 10) = −0.06 on every parameter.
-        for (after, before) in zip(network.parameters, start) { #expect(abs((before - after) - 0.06) < 1e-5) }
-    }
-
-    /// A caller that keeps the row count private gives the divisor itself: noise of 1 on
-    /// every sum, divided by 20 whatever the rows, moves every parameter by −lr/20 per step.
-    @Test func aGivenDivisorReplacesTheExpectedBatch() throws {
-        let spec = GradientCheckTests.specs[0]
-        let data = Fixtures.randomDataset(count: 10, features: spec.inputSize, classes: spec.classCount, seed: 3)
-        let network = Network(spec: spec, seed: 2)
-        let start = network.parameters
-        var sampler = SeededGenerator(seed: 9)
-        try network.trainPrivately(
-            on: data, indices: Array(0..<10), steps: 3, samplingRate: 0.5, clipNorm: 1e-30, optimizer: try SGD(learningRate: 0.1),
-            sampler: &sampler, stepDivisor: 20
-        ) { sum in
-            for i in sum.indices { sum[i] += 1 }
-        }
-        // −3 steps × 0.1 × 1 / 20 = −0.015.
-        for (after, before) in zip(network.parameters, start) { #expect(abs((before - after) - 0.015) < 1e-5) }
-        #expect(throws: ModelError.self) {
-            try network.trainPrivately(
-                on: data, indices: [0], steps: 1, samplingRate: 0.5, clipNorm: 1, optimizer: try SGD(learningRate: 0.1),
-                sampler: &sampler, stepDivisor: 0) { _ in }
-        }
+        // −3 steps × 0.1 × 1 / d on every parameter.
+        for (after, before) in zip(network.parameters, start) { #expect(abs((before - after) - 0.3 / divisor) < 1e-5) }
     }
 
     /// Each example joins a step with probability q, independently: over 20 steps of 400
@@ -128,6 +107,13 @@ struct PrivateTrainingTests {
                 try network.trainPrivately(
                     on: data, indices: indices, steps: steps, samplingRate: rate, clipNorm: clip, optimizer: try SGD(learningRate: 0.1),
                     sampler: &sampler) { _ in }
+            }
+        }
+        for divisor in [0, -1, .infinity] as [Double] {
+            #expect(throws: ModelError.self) {
+                try network.trainPrivately(
+                    on: data, indices: [0], steps: 1, samplingRate: 0.5, clipNorm: 1, optimizer: try SGD(learningRate: 0.1),
+                    sampler: &sampler, stepDivisor: divisor) { _ in }
             }
         }
     }
