@@ -22,6 +22,29 @@ public enum GaussianNoise {
     public static func add(
         standardDeviation: Double, to buffer: UnsafeMutableBufferPointer<Float>, using generator: inout some RandomNumberGenerator
     ) {
+        draw(standardDeviation: standardDeviation, into: buffer, using: &generator)
+    }
+
+    /// `add` with the production generator. Its own entry, not only the generic one: called
+    /// from another module (the client's training, the benchmarks), the generic entry is not
+    /// specialised, so every draw went through the protocol to an out-of-line `next()`; here
+    /// the generator's type is known inside this module, and the loop is compiled for it.
+    public static func add(
+        standardDeviation: Double, to buffer: UnsafeMutableBufferPointer<Float>, using generator: inout BulkSystemRandom
+    ) {
+        draw(standardDeviation: standardDeviation, into: buffer, using: &generator)
+    }
+
+    /// `add(standardDeviation:to:using:)` over an array, with the production generator.
+    public static func add(standardDeviation: Double, to values: inout [Float], using generator: inout BulkSystemRandom) {
+        values.withUnsafeMutableBufferPointer { draw(standardDeviation: standardDeviation, into: $0, using: &generator) }
+    }
+
+    /// The ziggurat loop behind every `add`.
+    @inline(__always)
+    private static func draw(
+        standardDeviation: Double, into buffer: UnsafeMutableBufferPointer<Float>, using generator: inout some RandomNumberGenerator
+    ) {
         guard standardDeviation > 0 else { return }
         Ziggurat.tables.withUnsafeBufferPointers { x, f in
             for index in buffer.indices {
