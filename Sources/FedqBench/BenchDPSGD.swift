@@ -7,7 +7,8 @@ import Privacy
 /// `fedq bench dp-sgd`: what record-level local DP's training costs against plain SGD, on
 /// MNIST, per expected batch size: plain mini-batch SGD, then DP-SGD (Poisson batches,
 /// per-example clipping, the production noise on each step's sum) with each example's
-/// gradient clipped a whole batch at once (`automatic`) and one at a time (`one-by-one`).
+/// gradient clipped a whole batch at once (`batched`), one at a time (`one-by-one`), and as
+/// training does it (`automatic`: the faster of the two, timed once on the warm-up run).
 struct BenchDPSGD: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dp-sgd",

@@ -1,12 +1,40 @@
 import CBLAS
 
-/// How DP-SGD forms each example's clipped gradient (`Network.trainPrivately`).
+/// How DP-SGD forms each example's clipped gradient (`Network.trainPrivately`). Both ways give
+/// the same sum; which is faster depends on the model. A batch at once costs about five
+/// passes (forward, a norms pass, the full backward pass) at the batch's GEMM efficiency;
+/// one example at a time costs three at batch 1's. For the mlp and the McMahan cnn, batch 1
+/// runs at a quarter of a batch's speed or less, so the batch wins (2-3×); for a small CNN
+/// whose per-example GEMMs are already wide, one at a time wins (BENCHMARKS.md, "What DP-SGD
+/// costs in time").
 public enum ExampleClipping: String, Sendable, CaseIterable {
-    /// A whole batch at once when every layer allows it (all of today's: dense, convolution,
-    /// ReLU, max-pooling), else one by one.
+    /// The faster of the two for this model, timed once per `Network` on a chunk of
+    /// `ClippingChoice.minimumExamples` or more (a batch until then); one at a time when a
+    /// layer cannot clip in batch.
     case automatic
-    /// One example at a time, its gradient formed whole: any layer; kept for comparison.
+    /// A whole batch at once (every layer of today allows it; one at a time otherwise).
+    case batched
+    /// One example at a time, its gradient formed whole: any layer.
     case oneByOne = "one-by-one"
+}
+
+/// `.automatic`'s decision from its one measurement: the way that took less time for the same
+/// examples. A value, so the rule is tested without a clock.
+public struct ClippingChoice: Sendable, Equatable {
+    /// A chunk smaller than this is not timed: a few examples take microseconds either way,
+    /// and the machine's noise would decide.
+    public static let minimumExamples = 16
+
+    public var batched: Duration
+    public var oneByOne: Duration
+
+    public init(batched: Duration, oneByOne: Duration) {
+        self.batched = batched
+        self.oneByOne = oneByOne
+    }
+
+    /// One at a time only when it was faster; a tie keeps the batch.
+    public var way: ExampleClipping { oneByOne < batched ? .oneByOne : .batched }
 }
 
 extension Network {
@@ -18,9 +46,9 @@ extension Network {
     /// expected batch size before the optimiser's step. Dividing by the expected size rather
     /// than the drawn one keeps the batch's size out of the update.
     ///
-    /// Every layer of today clips a whole batch at once (`clipBatch`); a layer that cannot
-    /// would make the model take one example at a time (`clipOneByOne`). Both give the same
-    /// sum.
+    /// Every layer of today can clip a whole batch at once (`clipBatch`); a layer that cannot
+    /// makes the model take one example at a time (`clipOneByOne`). Both give the same sum;
+    /// `.automatic` times both once and keeps the faster (`ExampleClipping`).
     ///
     /// - Parameters:
     ///   - sampler: draws the Poisson samples. Its output must stay secret (the kernel's
@@ -53,8 +81,13 @@ extension Network {
         var summary = TrainingSummary(steps: 0, samples: 0, meanLoss: 0, accuracy: 0)
         guard !indices.isEmpty else { return summary }
         let count = spec.parameterCount
-        let inBatch = clipping == .automatic && layers.allSatisfy(\.clipsExamplesInBatch)
-        let chunk = inBatch ? Self.clippingChunk : 1
+        let batchable = layers.allSatisfy(\.clipsExamplesInBatch)
+        var way: ExampleClipping = switch clipping {
+        case _ where !batchable, .oneByOne: .oneByOne
+        case .batched: .batched
+        case .automatic: measuredClipping ?? .automatic
+        }
+        let chunk = way == .oneByOne ? 1 : Self.clippingChunk
         reserve(batch: chunk, backward: true)
         clippedSum.reserve(count)
         exampleGradients.reserve(chunk * spec.classCount)
@@ -73,10 +106,22 @@ extension Network {
             sum.initialize(repeating: 0, count: count)
             var start = 0
             while start < drawn.count {
-                let end = min(start + chunk, drawn.count)
+                // Unmeasured `.automatic` reads chunks as a batch would, and times the first one
+                // large enough; the way may change after it, within a step.
+                let end = min(start + (way == .oneByOne ? 1 : Self.clippingChunk), drawn.count)
                 gather(dataset, indices: drawn[start..<end])
-                let outcome = inBatch
-                    ? clipBatch(end - start, clipNorm: clipNorm, into: sum) : clipOneByOne(clipNorm: clipNorm, into: sum)
+                let outcome: SoftmaxCrossEntropy.Outcome
+                switch way {
+                case .oneByOne: outcome = clipOneByOne(clipNorm: clipNorm, into: sum)
+                case .batched: outcome = clipBatch(end - start, clipNorm: clipNorm, into: sum)
+                case .automatic:
+                    if end - start >= ClippingChoice.minimumExamples {
+                        (outcome, way) = measureClipping(dataset, examples: drawn[start..<end], clipNorm: clipNorm, into: sum)
+                        measuredClipping = way
+                    } else {
+                        outcome = clipBatch(end - start, clipNorm: clipNorm, into: sum)
+                    }
+                }
                 lossSum += Double(outcome.lossSum)
                 correct += outcome.correct
                 start = end
@@ -131,6 +176,27 @@ extension Network {
         }
         backward(batch: batch, target: GradientTarget(base: sum, alpha: 1, beta: 1))
         return outcome
+    }
+
+    /// `.automatic`'s one measurement: the chunk in the batch buffers (`examples`) clipped as a
+    /// batch into `sum`, then the same examples one at a time into a scratch sum that is
+    /// dropped, each timed. Returns the batch's outcome and the faster way.
+    private func measureClipping(
+        _ dataset: Dataset, examples: ArraySlice<Int>, clipNorm: Float, into sum: UnsafeMutablePointer<Float>
+    ) -> (SoftmaxCrossEntropy.Outcome, ExampleClipping) {
+        let clock = ContinuousClock()
+        var outcome = SoftmaxCrossEntropy.Outcome(lossSum: 0, correct: 0)
+        let batched = clock.measure { outcome = clipBatch(examples.count, clipNorm: clipNorm, into: sum) }
+        var scratch = [Float](repeating: 0, count: spec.parameterCount)
+        let oneByOne = scratch.withUnsafeMutableBufferPointer { scratch in
+            clock.measure {
+                for index in examples.indices {
+                    gather(dataset, indices: examples[index..<(index + 1)])
+                    _ = clipOneByOne(clipNorm: clipNorm, into: scratch.baseAddress!)
+                }
+            }
+        }
+        return (outcome, ClippingChoice(batched: batched, oneByOne: oneByOne).way)
     }
 
     /// `clipBatch` for any layer: the one example in the batch buffers, its gradient formed

@@ -26,6 +26,9 @@ public final class Network {
     let exampleGradients = ScratchBuffer<Float>()
     /// DP-SGD's per-example squared gradient norms of a batch.
     let exampleNorms = ScratchBuffer<Float>()
+    /// Which way `.automatic` clipping turned out faster for this model on this machine,
+    /// once measured (`trainPrivately`): nil until a chunk large enough to time has come by.
+    public internal(set) var measuredClipping: ExampleClipping?
     /// Sample order of the current run; reshuffled in place every epoch.
     var order: [Int] = []
     var forwardCapacity = 0

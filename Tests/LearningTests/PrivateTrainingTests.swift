@@ -11,11 +11,14 @@ struct PrivateTrainingTests {
     /// two convolutions, 70 examples), and the McMahan CNN itself, whose second convolution
     /// unfolds 6 examples at a time, so 14 examples take three of its chunks. One example at
     /// a time on a convolutional model, the comparison path.
+    /// `.automatic` on two of them: it clips its first chunk of 16 or more as a batch while
+    /// timing the other way, then goes on the faster, so its sum is right either way.
     static let cases: [(ModelSpec, Int, Double, ExampleClipping)] = [
-        (GradientCheckTests.specs[1], 70, 0, .automatic), (GradientCheckTests.sparseInput, 9, 0.8, .automatic),
-        (GradientCheckTests.specs[2], 70, 0, .automatic), (GradientCheckTests.specs[3], 70, 0, .automatic),
-        (GradientCheckTests.specs[4], 70, 0, .automatic), (.cnn, 14, 0, .automatic),
+        (GradientCheckTests.specs[1], 70, 0, .batched), (GradientCheckTests.sparseInput, 9, 0.8, .batched),
+        (GradientCheckTests.specs[2], 70, 0, .batched), (GradientCheckTests.specs[3], 70, 0, .batched),
+        (GradientCheckTests.specs[4], 70, 0, .batched), (.cnn, 14, 0, .batched),
         (GradientCheckTests.specs[2], 8, 0, .oneByOne),
+        (GradientCheckTests.specs[4], 70, 0, .automatic), (GradientCheckTests.specs[1], 70, 0, .automatic),
     ]
 
     /// One step at sampling rate 1 without noise moves the parameters by −lr/n · Σ clip(gᵢ),
@@ -95,6 +98,34 @@ struct PrivateTrainingTests {
         #expect(summary.steps == 20)
         #expect((1_800...2_200).contains(summary.samples), "\(summary.samples) examples in 20 steps")
         #expect(summary.meanLoss.isFinite && summary.meanLoss > 0)
+    }
+
+    /// `.automatic` times the two ways once per network, on the first chunk of at least
+    /// `ClippingChoice.minimumExamples`, and keeps the faster; a smaller chunk, or a forced
+    /// way, measures nothing. The rule itself: one at a time only when strictly faster.
+    @Test func automaticClippingMeasuresOnceOnAChunkLargeEnough() throws {
+        let spec = GradientCheckTests.specs[4]
+        let data = Fixtures.randomDataset(count: 40, features: spec.inputSize, classes: spec.classCount, seed: 6)
+        var sampler = SeededGenerator(seed: 3)
+        func train(_ network: Network, examples: Int, clipping: ExampleClipping) throws {
+            try network.trainPrivately(
+                on: data, indices: Array(0..<examples), steps: 1, samplingRate: 1, clipNorm: 1,
+                optimizer: try SGD(learningRate: 0.1), sampler: &sampler, clipping: clipping) { _ in }
+        }
+        let small = Network(spec: spec, seed: 1)
+        try train(small, examples: ClippingChoice.minimumExamples - 1, clipping: .automatic)
+        #expect(small.measuredClipping == nil)
+        let forced = Network(spec: spec, seed: 1)
+        try train(forced, examples: 40, clipping: .batched)
+        #expect(forced.measuredClipping == nil)
+        let measured = Network(spec: spec, seed: 1)
+        try train(measured, examples: 40, clipping: .automatic)
+        let way = try #require(measured.measuredClipping)
+        #expect(way == .batched || way == .oneByOne)
+
+        #expect(ClippingChoice(batched: .milliseconds(3), oneByOne: .milliseconds(2)).way == .oneByOne)
+        #expect(ClippingChoice(batched: .milliseconds(2), oneByOne: .milliseconds(3)).way == .batched)
+        #expect(ClippingChoice(batched: .milliseconds(2), oneByOne: .milliseconds(2)).way == .batched)
     }
 
     @Test func settingsOutsideTheirRangeAreRefused() throws {
