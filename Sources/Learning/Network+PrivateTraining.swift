@@ -87,7 +87,7 @@ extension Network {
         case .batched: .batched
         case .automatic: measuredClipping ?? .automatic
         }
-        let chunk = way == .oneByOne ? 1 : Self.clippingChunk
+        let chunk = Self.chunk(way)
         reserve(batch: chunk, backward: true)
         clippedSum.reserve(count)
         exampleGradients.reserve(chunk * spec.classCount)
@@ -108,7 +108,7 @@ extension Network {
             while start < drawn.count {
                 // Unmeasured `.automatic` reads chunks as a batch would, and times the first one
                 // large enough; the way may change after it, within a step.
-                let end = min(start + (way == .oneByOne ? 1 : Self.clippingChunk), drawn.count)
+                let end = min(start + Self.chunk(way), drawn.count)
                 gather(dataset, indices: drawn[start..<end])
                 let outcome: SoftmaxCrossEntropy.Outcome
                 switch way {
@@ -142,6 +142,9 @@ extension Network {
     /// Examples clipped together when every layer allows it: large enough for the GEMMs,
     /// small enough that a chunk's activations stay in cache.
     static let clippingChunk = 64
+
+    /// Examples read into the batch buffers at once: one for `.oneByOne`, a chunk otherwise.
+    private static func chunk(_ way: ExampleClipping) -> Int { way == .oneByOne ? 1 : clippingChunk }
 
     /// Adds the clipped gradients of the `batch` examples in the batch buffers to `sum`, from
     /// two passes over the batch: one for each example's gradient norm (each layer's

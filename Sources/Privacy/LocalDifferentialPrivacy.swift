@@ -118,18 +118,24 @@ public struct LocalDifferentialPrivacy: Sendable, Equatable {
         case .update:
             return updateRelease
         case .record:
-            let rate = samplingRate ?? min(1, Double(batchSize) / Double(max(records, 1)))
+            let rate = recordSamplingRate(records: records, batchSize: batchSize)
             let steps = max(1, Int((Double(epochs) / rate).rounded(.up)))
             return Release(mechanism: .init(noiseMultiplier: noiseMultiplier, samplingRate: rate), steps: steps)
         }
     }
 
+    /// DP-SGD's Poisson rate for a client of `records` rows: the fixed `samplingRate`, or
+    /// B / records (1 when the client has no more than B).
+    private func recordSamplingRate(records: Int, batchSize: Int) -> Double {
+        samplingRate ?? min(1, Double(batchSize) / Double(max(records, 1)))
+    }
+
     /// What a DP-SGD step's noisy sum is divided by: the expected batch q·n when the rate
     /// derives from the rows (which are public then), B under a fixed `samplingRate`, where
     /// dividing by q·n would scale the update by the row count the guarantee hides.
-    public func stepDivisor(records: Int, batchSize: Int, epochs: Int) -> Double {
+    public func stepDivisor(records: Int, batchSize: Int) -> Double {
         guard samplingRate == nil else { return Double(batchSize) }
-        return release(records: records, batchSize: batchSize, epochs: epochs).mechanism.samplingRate * Double(records)
+        return recordSamplingRate(records: records, batchSize: batchSize) * Double(records)
     }
 
     /// ε after `releases` updates of one client (each `release`, by default the update

@@ -36,13 +36,13 @@ import Testing
         let byRows = try LocalDifferentialPrivacy(clipNorm: 1, noiseMultiplier: 1.5, unit: .record)
         #expect(byRows.release(records: 1_000, batchSize: 50, epochs: 2) == .init(mechanism: .init(noiseMultiplier: 1.5, samplingRate: 0.05), steps: 40))
         #expect(byRows.release(records: 30, batchSize: 50, epochs: 2) == .init(mechanism: .init(noiseMultiplier: 1.5, samplingRate: 1), steps: 2))
-        #expect(abs(byRows.stepDivisor(records: 1_000, batchSize: 50, epochs: 2) - 50) < 1e-9)
-        #expect(byRows.stepDivisor(records: 30, batchSize: 50, epochs: 2) == 30)
+        #expect(abs(byRows.stepDivisor(records: 1_000, batchSize: 50) - 50) < 1e-9)
+        #expect(byRows.stepDivisor(records: 30, batchSize: 50) == 30)
 
         let fixed = try LocalDifferentialPrivacy(clipNorm: 1, noiseMultiplier: 1.5, unit: .record, samplingRate: 0.04)
         for records in [3, 30, 1_000, 100_000] {
             #expect(fixed.release(records: records, batchSize: 50, epochs: 2) == .init(mechanism: .init(noiseMultiplier: 1.5, samplingRate: 0.04), steps: 50))
-            #expect(fixed.stepDivisor(records: records, batchSize: 50, epochs: 2) == 50)
+            #expect(fixed.stepDivisor(records: records, batchSize: 50) == 50)
         }
         #expect(fixed.summaryLine(each: fixed.release(records: 7, batchSize: 50, epochs: 2)).contains(
             "sampling rate 0.04 for every client (row counts stay private), one update (50 steps) costs each client"))

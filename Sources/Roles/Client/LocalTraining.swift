@@ -120,7 +120,7 @@ extension LocalTraining {
         return try network.trainPrivately(
             on: data, indices: indices, steps: release.steps, samplingRate: release.mechanism.samplingRate,
             clipNorm: Float(privacy.clipNorm), optimizer: optimizer, sampler: &sampler,
-            stepDivisor: privacy.stepDivisor(records: indices.count, batchSize: batchSize, epochs: epochs)
+            stepDivisor: privacy.stepDivisor(records: indices.count, batchSize: batchSize)
         ) { sum in
             GaussianNoise.add(standardDeviation: deviation, to: sum, using: &noise)
         }
