@@ -17,11 +17,16 @@ public struct PartialAggregate: Sendable, Equatable, Codable {
         /// The checksum of the update's message (0: unknown), which tells a second copy
         /// of it from another message under its id.
         public var checksum: UInt32 = 0
+        /// The client the update's envelope names (nil: not known, as in a partial of an
+        /// older worker or a checkpoint written before entries named clients), by which the
+        /// coordinator holds each client to its share of an aggregate (`FleetClientLimit`).
+        public var clientID: UInt64?
 
-        public init(id: UpdateID, baseVersion: ModelVersion, checksum: UInt32 = 0) {
+        public init(id: UpdateID, baseVersion: ModelVersion, checksum: UInt32 = 0, clientID: UInt64? = nil) {
             self.id = id
             self.baseVersion = baseVersion
             self.checksum = checksum
+            self.clientID = clientID
         }
     }
 
@@ -84,25 +89,25 @@ public struct PartialAggregate: Sendable, Equatable, Codable {
     /// throws, the update is not recorded, but anything it already wrote stays in the sum.
     /// - Throws: whatever `accumulate` throws.
     public mutating func add(
-        id: UpdateID, baseVersion: ModelVersion, checksum: UInt32 = 0, weight: Float, mass: Float = 1,
+        id: UpdateID, baseVersion: ModelVersion, checksum: UInt32 = 0, clientID: UInt64? = nil, weight: Float, mass: Float = 1,
         accumulate: (inout UnsafeMutableBufferPointer<Float>, Float) throws -> Void
     ) rethrows {
         try weightedSum.withUnsafeMutableBufferPointer { sum in
             try accumulate(&sum, weight)
         }
-        record(Entry(id: id, baseVersion: baseVersion, checksum: checksum), weight: weight, mass: mass)
+        record(Entry(id: id, baseVersion: baseVersion, checksum: checksum, clientID: clientID), weight: weight, mass: mass)
     }
 
     /// Adds one decoded update `delta` with the given weight and mass.
     /// - Throws: `PartialAggregateError.dimensionMismatch` if `delta` has the wrong length.
     public mutating func add(
-        id: UpdateID, baseVersion: ModelVersion, weight: Float, mass: Float = 1, delta: [Float]
+        id: UpdateID, baseVersion: ModelVersion, clientID: UInt64? = nil, weight: Float, mass: Float = 1, delta: [Float]
     ) throws(PartialAggregateError) {
         guard delta.count == dimension else {
             throw .dimensionMismatch(expected: dimension, got: delta.count)
         }
         weightedSum.addScaled(delta, by: weight)
-        record(Entry(id: id, baseVersion: baseVersion), weight: weight, mass: mass)
+        record(Entry(id: id, baseVersion: baseVersion, clientID: clientID), weight: weight, mass: mass)
     }
 
     /// Lets `body` change the sum in place (differential privacy's noise); the totals and

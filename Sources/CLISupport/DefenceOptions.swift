@@ -3,7 +3,8 @@ import ArgumentParser
 
 /// The workers' defences against hostile updates (issue 16, docs/robustness.md): on by
 /// default, each with a flag to tune or turn it off. Shared by `fedq worker` and
-/// `fedq simulate`; the other roles ignore them.
+/// `fedq simulate`; `fedq coordinator` holds `--max-client-rate` across the workers
+/// (`FleetClientLimit`); the other roles ignore them.
 public struct DefenceOptions: ParsableArguments {
     @Option(help: "Clip every update's L2 norm: adaptive[:M] (M × the median of recent norms, default 3), fixed:N, or off.")
     public var clip = NormBound.default.description
@@ -11,7 +12,7 @@ public struct DefenceOptions: ParsableArguments {
     public var maxSamples: UInt64 = UpdateDefences.defaultMaxSamples
     @Option(help: "With --weigh-by-samples: no update weighs more than this × the median sample count of recent updates (0: no cap).")
     public var sampleShare: Double = 4
-    @Option(help: "Take at most this many updates of one client per model version, per worker; the rest are refused rate-limited (0: no limit).")
+    @Option(help: "Take at most this many updates of one client per model version at each worker, and per aggregate at the coordinator across all workers; the rest are refused rate-limited (0: no limit).")
     public var maxClientRate = 4
 
     public init() {}

@@ -122,7 +122,7 @@ public struct Simulation: Sendable {
                 transport: transport, spec: spec, initialParameters: initialModel.parameters,
                 strategy: AggregationStrategy(config.strategy, rule: config.aggregateRule), optimizer: ServerOptimizer(config.serverOptimizer),
                 store: store, stalenessHorizon: policy.horizon, privacy: config.privacy, chunkSize: config.chunkSize,
-                tableScaling: config.tableScaling)
+                tableScaling: config.tableScaling, updatesPerClient: config.defences.updatesPerClientVersion)
         }
         // The coordinator keeps the books of what became of each update; the fleet counts what it published.
         @Sendable func books() async -> AggregationAccounting {

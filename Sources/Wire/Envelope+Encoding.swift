@@ -43,6 +43,7 @@ extension Envelope {
         var message = headerBytes(header)
         if scaling != nil { message[7] = standardizationFlag }
         if partial?.streamRange != nil { message[7] |= streamRangeFlag }
+        if partial?.entriesNameClients == true { message[7] |= clientEntriesFlag }
         if header.codec.topkFraction == nil && !header.codec.deflate {
             // Dense payloads have a known size: one allocation for the whole message.
             message.reserveCapacity(
@@ -137,24 +138,30 @@ extension Envelope {
 
     private static func partialSectionLength(_ partial: PartialAggregateSummary?) -> Int {
         guard let partial else { return 0 }
-        return partialFixedByteCount + partialEntryByteCount * partial.entries.count
+        return partialFixedByteCount + entryByteCount(partial) * partial.entries.count
             + settledEntryByteCount * partial.settled.count + (partial.streamRange == nil ? 0 : streamRangeByteCount)
+    }
+
+    private static func entryByteCount(_ partial: PartialAggregateSummary) -> Int {
+        partial.entriesNameClients ? clientPartialEntryByteCount : partialEntryByteCount
     }
 
     private static func appendSection(_ partial: PartialAggregateSummary, to bytes: inout [UInt8]) {
         let start = bytes.count
+        let entryBytes = entryByteCount(partial)
         bytes.append(contentsOf: repeatElement(0, count: partialSectionLength(partial)))
         put(partial.weightTotal.bitPattern, at: start, in: &bytes)
         put(partial.massTotal.bitPattern, at: start + 8, in: &bytes)
         put(UInt32(partial.entries.count), at: start + 16, in: &bytes)
         for (number, entry) in partial.entries.enumerated() {
-            let offset = start + partialFixedByteCount + number * partialEntryByteCount
+            let offset = start + partialFixedByteCount + number * entryBytes
             bytes.replaceSubrange(offset..<(offset + 16), with: entry.updateID.bytes)
             put(entry.baseVersion, at: offset + 16, in: &bytes)
             put(entry.checksum, at: offset + 24, in: &bytes)
+            if let client = entry.clientID, entryBytes == clientPartialEntryByteCount { put(client, at: offset + 32, in: &bytes) }
         }
         put(UInt32(partial.settled.count), at: start + 20, in: &bytes)
-        let settledStart = start + partialFixedByteCount + partial.entries.count * partialEntryByteCount
+        let settledStart = start + partialFixedByteCount + partial.entries.count * entryBytes
         for (number, entry) in partial.settled.enumerated() {
             let offset = settledStart + number * settledEntryByteCount
             bytes.replaceSubrange(offset..<(offset + 16), with: entry.updateID.bytes)

@@ -28,6 +28,11 @@ public struct Envelope: Sendable {
     /// `flags` bit 0 of a partial aggregate: its entries carry their message's checksum
     /// (32 bytes each). Every partial is written with it; one without is still read.
     static let checksummedEntriesFlag: UInt8 = 1
+    /// `flags` bit 3 of a partial aggregate: its entries also carry their update's client id
+    /// (40 bytes each). Written whenever every entry has one; a partial without it is still read.
+    static let clientEntriesFlag: UInt8 = 8
+    /// Bytes per entry with its client.
+    static let clientPartialEntryByteCount = 40
     /// A partial's `flags` bit: its section ends with a stream range (32 bytes).
     static let streamRangeFlag: UInt8 = 4
     /// The stream range's bytes at the end of a partial's section.
@@ -145,7 +150,7 @@ extension Envelope {
         guard let kind = MessageKind(rawValue: kindByte) else { throw .unknownKind(kindByte) }
         let flags: UInt8 = reader.read(at: 7)
         guard flags == 0
-            || (kind == .partialAggregate && (flags == checksummedEntriesFlag || flags == checksummedEntriesFlag | streamRangeFlag))
+            || (kind == .partialAggregate && flags & ~(clientEntriesFlag | streamRangeFlag) == checksummedEntriesFlag)
             || (kind == .modelVersion && flags == standardizationFlag)
         else {
             throw .reservedNotZero(field: .flags)
@@ -197,7 +202,7 @@ extension Envelope {
         }
         let partial = try parseSection(
             section, kind: kind, checksummedEntries: flags & checksummedEntriesFlag != 0,
-            hasStreamRange: flags & streamRangeFlag != 0, limits: limits)
+            clientEntries: flags & clientEntriesFlag != 0, hasStreamRange: flags & streamRangeFlag != 0, limits: limits)
         return Frame(header: header, partial: partial, encodedLength: encodedLength, payloadLength: payloadLength)
     }
 
@@ -252,8 +257,8 @@ extension Envelope {
     }
 
     private static func parseSection(
-        _ section: UnsafeRawBufferPointer, kind: MessageKind, checksummedEntries: Bool, hasStreamRange: Bool,
-        limits: DecodeLimits
+        _ section: UnsafeRawBufferPointer, kind: MessageKind, checksummedEntries: Bool, clientEntries: Bool = false,
+        hasStreamRange: Bool, limits: DecodeLimits
     ) throws(WireError) -> PartialAggregateSummary? {
         guard kind == .partialAggregate else {
             guard section.isEmpty else { throw .lengthMismatch(field: .sectionLength, declared: section.count, actual: 0) }
@@ -272,7 +277,8 @@ extension Envelope {
         guard count + settledCount <= limits.maxPartialEntries else {
             throw .limitExceeded(field: .updateCount, value: count + settledCount, limit: limits.maxPartialEntries)
         }
-        let entryBytes = checksummedEntries ? partialEntryByteCount : legacyPartialEntryByteCount
+        let entryBytes =
+            clientEntries ? clientPartialEntryByteCount : checksummedEntries ? partialEntryByteCount : legacyPartialEntryByteCount
         let settledStart = partialFixedByteCount + count * entryBytes
         let rangeStart = settledStart + settledCount * settledEntryByteCount
         let expected = rangeStart + (hasStreamRange ? streamRangeByteCount : 0)
@@ -289,7 +295,8 @@ extension Envelope {
             entries.append(
                 .init(
                     updateID: reader.updateID(at: offset), baseVersion: reader.read(at: offset + 16),
-                    checksum: checksummedEntries ? reader.read(at: offset + 24) : 0))
+                    checksum: checksummedEntries ? reader.read(at: offset + 24) : 0,
+                    clientID: clientEntries ? reader.read(at: offset + 32) as UInt64 : nil))
         }
         var settled: [PartialAggregateSummary.Settled] = []
         settled.reserveCapacity(settledCount)

@@ -11,10 +11,15 @@ public struct PartialAggregateSummary: Hashable, Sendable {
         /// an update it counted (a redelivery, a client's retry) from another message
         /// under the same id (a replay).
         public var checksum: UInt32
-        public init(updateID: UpdateID, baseVersion: UInt64, checksum: UInt32 = 0) {
+        /// The client the update's envelope names (nil: not known, a partial of a worker
+        /// older than entries with clients). With it the coordinator holds each client to
+        /// its share of an aggregate across every worker (`FleetClientLimit`).
+        public var clientID: UInt64?
+        public init(updateID: UpdateID, baseVersion: UInt64, checksum: UInt32 = 0, clientID: UInt64? = nil) {
             self.updateID = updateID
             self.baseVersion = baseVersion
             self.checksum = checksum
+            self.clientID = clientID
         }
     }
 
@@ -71,6 +76,10 @@ public struct PartialAggregateSummary: Hashable, Sendable {
     public var streamRange: StreamRange?
 
     public var updateCount: Int { entries.count }
+
+    /// Whether every entry names its client, so the entries are written with their clients
+    /// (`flags` bit 3, 40 bytes each).
+    var entriesNameClients: Bool { entries.allSatisfy { $0.clientID != nil } }
 
     public init(
         weightTotal: Double, massTotal: Double, entries: [Entry], settled: [Settled] = [], streamRange: StreamRange? = nil

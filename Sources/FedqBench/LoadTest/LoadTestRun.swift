@@ -145,18 +145,23 @@ struct LoadTestRun {
         return (try Envelope.encode(values, header: header), header)
     }
 
+    /// How many client ids load-test updates are spread over, signed or not: enough that the
+    /// per-client limit (`--max-client-rate` 4, per worker and per aggregate) refuses next to
+    /// none of them, as it would none of a real fleet's, whose clients each send one update a
+    /// version. With 100 ids, the ~1.3 updates each of a 128-update version put one client a
+    /// version beyond 4.
+    static let fleetClients: UInt64 = 1_000
+
     /// Signing clients minted in memory from a throwaway issuer, whose public key the
-    /// workers get in `issuerKeyFile`: 100 of them, so the workers' credential cache
-    /// works as it would for a fleet.
-    /// How many client ids unsigned load-test updates are spread over.
-    static let unsignedClients: UInt64 = 1_000
+    /// workers get in `issuerKeyFile`, one per fleet client id, so the workers' credential
+    /// cache works as it would for a fleet.
 
     static func signingClients(issuerKeyFile: String) throws -> [ClientIdentity] {
         let issuer = SigningKey()
         try? FileManager.default.removeItem(atPath: issuerKeyFile)
         try KeyFile.write(issuer.publicKey, to: issuerKeyFile)
         let notAfter = UInt64(Date().timeIntervalSince1970) + 86_400
-        return (0..<100).map { ClientIdentity.issue(clientID: $0, notAfter: notAfter, by: issuer) }
+        return (0..<fleetClients).map { ClientIdentity.issue(clientID: $0, notAfter: notAfter, by: issuer) }
     }
 
     /// The coordinator and workers find the broker in `FEDQ_BROKER` (`EnvironmentDefaults`),
@@ -252,7 +257,7 @@ struct LoadTestRun {
                         let client = clients.isEmpty ? nil : clients[Int(id.low % UInt64(clients.count))]
                         // Unsigned, the updates still come from a fleet of clients, as the
                         // workers' per-client rate limit expects of real traffic.
-                        stamped.clientID = client?.credential.clientID ?? id.low % Self.unsignedClients
+                        stamped.clientID = client?.credential.clientID ?? id.low % Self.fleetClients
                         let body = try Envelope.restamped(template, updateID: id, clientID: stamped.clientID)
                         var properties = PipelineMessage.properties(for: stamped)
                         if let client { properties = PipelineMessage.signed(update: properties, body: body, by: client) }

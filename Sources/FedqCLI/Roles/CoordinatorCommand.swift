@@ -98,6 +98,8 @@ struct CoordinatorCommand: AsyncParsableCommand {
         // --signing-key, and checked against statistics when there is an issuer.
         let revocations = try shared.trust.loadRevocations()
         let statisticsQuorum = self.statisticsQuorum
+        // The workers' --max-client-rate, held here across all of them (per aggregate).
+        let clientShare = try shared.defences.defences().updatesPerClientVersion
         let tableScaling: TableScaling? =
             try shared.datasetOptions.publicStandardization().map { .publicBounds($0) } ?? statisticsQuorum.map { .statistics(quorum: $0) }
         let following = shared.trust.followRevocations(into: revocations, logger: logger)
@@ -136,7 +138,7 @@ struct CoordinatorCommand: AsyncParsableCommand {
                     optimizer: ServerOptimizer(optimizerRule), store: store, settledWindow: settledWindow, stalenessHorizon: horizon,
                     maxBufferWait: maxBufferWait, privacy: privacy, signingKey: signingKey,
                     chunkSize: chunkSize, tableScaling: tableScaling, statisticsIssuer: statisticsIssuer,
-                    revocations: revocations, logger: logger
+                    revocations: revocations, updatesPerClient: clientShare, logger: logger
                 ) { model in
                     if model.version % 10 == 0 {
                         logger.info("\(model.updatesApplied) updates applied", metadata: ["version": "\(model.version)"])

@@ -69,7 +69,9 @@ public actor Coordinator {
     public var privacyEpsilon: Double? { machine.privacyEpsilon }
     /// Partials whose new updates are asked back from their workers, not all back yet.
     public var pendingReturns: [PendingReturn] { machine.state.pendingReturns }
-    /// How far each stream shard was taken, and by whose claim (empty on queue shards).
+    /// Updates the strategy buffers for the next version, not applied yet.
+    public var bufferedUpdates: Int { machine.bufferedUpdates }
+        /// How far each stream shard was taken, and by whose claim (empty on queue shards).
     public var streamLedger: StreamLedger { machine.state.streams }
     /// Aggregates the accountant has recorded.
     public var privacySteps: Int? { machine.state.privacy?.steps }
@@ -89,6 +91,9 @@ public actor Coordinator {
     ///     it rides signed on every version notice, so workers refuse updates under it
     ///     without a file of their own; with `statisticsIssuer`, statistics under a
     ///     credential on it are refused, as workers refuse such updates.
+    ///   - updatesPerClient: at most this many updates of one client in one aggregate,
+    ///     whichever workers summed them (`FleetClientLimit`; nil: no limit). The workers'
+    ///     `--max-client-rate`, held across all of them.
     /// - Throws: `CheckpointError` for an unreadable checkpoint or another run's.
     public init(
         transport: any Transport, spec: ModelSpec, initialParameters: [Float], strategy: AggregationStrategy,
@@ -96,7 +101,7 @@ public actor Coordinator {
         stalenessHorizon: Int = StalenessPolicy.defaultHorizon,
         maxBufferWait: Duration? = nil, privacy: DifferentialPrivacy? = nil, signingKey: SigningKey? = nil,
         chunkSize: Int = Chunk.defaultChunkSize, tableScaling: TableScaling? = nil, statisticsIssuer: VerifyingKey? = nil,
-        revocations: Revocations? = nil,
+        revocations: Revocations? = nil, updatesPerClient: Int? = UpdateDefences.default.updatesPerClientVersion,
         logger: Logger = Logger(label: "fedq", factory: { _ in SwiftLogNoOpLogHandler() }),
         onVersion: @escaping @Sendable (GlobalModel) -> Void = { _ in }
     ) throws(CheckpointError) {
@@ -115,7 +120,7 @@ public actor Coordinator {
             ?? CoordinatorState(
                 model: GlobalModel(version: 0, parameters: initialParameters, updatesApplied: 0), optimizer: optimizer,
                 settledIDs: SettledIndex(stalenessHorizon: stalenessHorizon, refusalWindow: settledWindow), strategy: name)
-        machine = CoordinatorStateMachine(state: state, strategy: strategy, privacy: privacy)
+        machine = CoordinatorStateMachine(state: state, strategy: strategy, privacy: privacy, updatesPerClient: updatesPerClient)
         persistedStreams = state.streams
         statisticsVerifier = StatisticsVerifier(spec: spec, issuer: statisticsIssuer, revocations: revocations)
         self.revocations = signingKey == nil ? nil : revocations
@@ -300,11 +305,11 @@ public actor Coordinator {
             try await deadLetter(delivery, reason: reason, detail: detail)
             try commit(records)
             try await delivery.ack()
-        case .returnUpdates(let detail, let records):
+        case .returnUpdates(let reason, let detail, let records):
             logger.warning("partial parked in \(PipelineTopology.deadQueue); its new updates are asked back", metadata: [
                 "detail": "\(detail)", "updates": "\(records.count)", "version": "\(machine.state.model.version)",
             ])
-            try await deadLetter(delivery, reason: .duplicate, detail: detail)
+            try await deadLetter(delivery, reason: reason, detail: detail)
             // The request is persisted before the partial goes: a restart still waits for
             // its updates and books them if they never come.
             try commit(records, force: true)

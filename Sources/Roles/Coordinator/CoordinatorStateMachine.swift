@@ -20,6 +20,10 @@ import Wire
 ///   redelivered update) cannot be split: parked as `duplicate`; its new updates are asked
 ///   back from its worker when it carries a return address (`PartialReturn`), and booked as
 ///   duplicates when it does not or they do not come back in time;
+/// - one that would take a client beyond its share of the aggregate being filled
+///   (`FleetClientLimit`): its excess is booked `rate-limited`; the partial is parked and its
+///   other updates asked back as above, or refused whole when it holds nothing else, or, when
+///   there is no return address, taken whole (a defence never costs another client's update);
 /// - otherwise the strategy buffers it, says the aggregate is ready, or refuses it.
 public struct CoordinatorStateMachine: Sendable {
     /// What to do with one partial's delivery. Every case persists `records` first
@@ -34,10 +38,12 @@ public struct CoordinatorStateMachine: Sendable {
         /// Hold the partial and apply the buffer now (`applyBuffer(booking:)`), which
         /// also settles `records`.
         case apply(records: [SettlementRecord])
-        /// A partial that mixed counted and new updates: park it (`duplicate`, with `detail`),
-        /// persist `records` and the request (`state.pendingReturns`, even with no record),
-        /// acknowledge it, and send a notice carrying the requests (`returnRequests`).
-        case returnUpdates(detail: String, records: [SettlementRecord])
+        /// A partial that cannot be taken whole but holds updates that can (it mixed counted
+        /// and new updates, `duplicate`, or went beyond a client's share, `rateLimited`): park
+        /// it with `reason` and `detail`, persist `records` and the request
+        /// (`state.pendingReturns`, even with no record), acknowledge it, and send a notice
+        /// carrying the requests (`returnRequests`).
+        case returnUpdates(reason: RejectionReason, detail: String, records: [SettlementRecord])
         /// A stream partial that does not continue its shard: park it (`malformed`, with
         /// `detail`), acknowledge it, and tell the shard's reader, in its claim queue, to
         /// read again from `answer.from`.
@@ -79,11 +85,18 @@ public struct CoordinatorStateMachine: Sendable {
 
     /// Differential privacy's settings (nil: none); the spent budget is `state.privacy`.
     public let privacy: DifferentialPrivacy?
+    /// Each client's updates in the aggregate being filled, held to its share (nil: no limit).
+    private var clientLimit: FleetClientLimit?
 
-    public init(state: CoordinatorState, strategy: AggregationStrategy, privacy: DifferentialPrivacy? = nil) {
+    /// - Parameter updatesPerClient: at most this many updates of one client in one
+    ///   aggregate, across every worker (`FleetClientLimit`; nil: no limit).
+    public init(
+        state: CoordinatorState, strategy: AggregationStrategy, privacy: DifferentialPrivacy? = nil, updatesPerClient: Int? = nil
+    ) {
         self.state = state
         self.strategy = strategy
         self.privacy = privacy
+        clientLimit = updatesPerClient.map(FleetClientLimit.init(perAggregate:))
         if privacy != nil, self.state.privacy == nil { self.state.privacy = RDPAccountant() }
         if let decay = privacy?.finalAverageDecay, privacy?.averagesFinalVersion == true {
             if self.state.average?.decay != decay {
@@ -122,7 +135,7 @@ public struct CoordinatorStateMachine: Sendable {
             }
             let partial = try PartialAggregate(
                 weightedSum: envelope.decode(), weightTotal: summary.weightTotal, massTotal: summary.massTotal,
-                entries: summary.entries.map { .init(id: $0.updateID, baseVersion: $0.baseVersion, checksum: $0.checksum) })
+                entries: summary.entries.map(PartialAggregate.Entry.init))
             return .partial(partial, settled: summary.settled, range: summary.streamRange)
         } catch {
             return .undecodable(detail: "partial: \(error)")
@@ -216,6 +229,7 @@ public struct CoordinatorStateMachine: Sendable {
             let counted = "\(partial.count - fresh.count) of \(partial.count) updates already counted"
             if let returnTo, askBack(fresh, from: returnTo, unixTime: unixTime) {
                 return .returnUpdates(
+                    reason: .duplicate,
                     detail: "\(counted); the other \(fresh.count) asked back from worker \(String(returnTo.worker, radix: 16)), partial \(returnTo.partial)",
                     records: records)
             }
@@ -223,18 +237,57 @@ public struct CoordinatorStateMachine: Sendable {
             return .deadLetter(
                 reason: .duplicate, detail: counted, records: records)
         }
+        if let excess = clientLimit?.excess(partial.entries), !excess.isEmpty {
+            if let refusal = limit(partial, excess: excess, returnTo: returnTo, unixTime: unixTime, records: &records) { return refusal }
+        }
         switch strategy.receive(partial, currentVersion: state.model.version) {
         case .buffered:
             if pendingIDs.isEmpty { pendingSince = now }
             for entry in partial.entries { pendingIDs[entry.id] = entry.checksum }
+            clientLimit?.take(partial.entries)
             return .hold(records: records)
         case .ready:
             for entry in partial.entries { pendingIDs[entry.id] = entry.checksum }
+            clientLimit?.take(partial.entries)
             return .apply(records: records)
         case .rejected(let reason):
             records += partial.entries.map { settleUnapplied($0.id, reason: reason, base: $0.baseVersion) }
             return .deadLetter(reason: reason, detail: "refused by the strategy", records: records)
         }
+    }
+
+    /// What becomes of a partial of new updates some of which (`excess`) would take their
+    /// client beyond its share of the aggregate: nil when it is taken whole all the same.
+    ///
+    /// A sum cannot be split, so the excess is booked `rate-limited` (under its ids, as a
+    /// worker's refusal is: a copy that comes back later settles with it), and the rest:
+    /// - nothing else in the partial: refused whole;
+    /// - a return address: parked, the rest asked back, to be judged again one by one;
+    /// - no address (an unsigned worker keeps no shelf, a stream path), or too many
+    ///   requests outstanding: the partial is taken whole and the excess is only counted
+    ///   (`fedq_client_limit_overruns_total`), since refusing it would cost the other
+    ///   clients' updates, which is what a hostile client would then aim for.
+    private mutating func limit(
+        _ partial: PartialAggregate, excess: [PartialAggregate.Entry], returnTo: PartialReturn?, unixTime: UInt64,
+        records: inout [SettlementRecord]
+    ) -> Action? {
+        let over = Set(excess.map(\.id))
+        let rest = partial.entries.filter { !over.contains($0.id) }
+        let share = clientLimit?.perAggregate ?? 0
+        let detail = "\(excess.count) of \(partial.count) updates beyond their client's \(share) in the aggregate"
+        if rest.isEmpty {
+            records += excess.map { settleUnapplied($0.id, reason: .rateLimited, base: $0.baseVersion, checksum: $0.checksum) }
+            return .deadLetter(reason: .rateLimited, detail: detail, records: records)
+        }
+        if let returnTo, askBack(rest, from: returnTo, unixTime: unixTime) {
+            records += excess.map { settleUnapplied($0.id, reason: .rateLimited, base: $0.baseVersion, checksum: $0.checksum) }
+            return .returnUpdates(
+                reason: .rateLimited,
+                detail: "\(detail); the other \(rest.count) asked back from worker \(String(returnTo.worker, radix: 16)), partial \(returnTo.partial)",
+                records: records)
+        }
+        PipelineMetrics.clientLimitOverruns.increment(by: excess.count)
+        return nil
     }
 
     /// How long a worker has to send a refused partial's new updates back before they are
@@ -304,9 +357,7 @@ public struct CoordinatorStateMachine: Sendable {
             // Releasing this aggregate would spend more than the target ε: it is refused
             // whole, and its updates are booked as such (never applied, never lost).
             let refused = strategy.discardPending()
-            pendingIDs = [:]
-            pendingSince = nil
-            state.streams.settleHeld()
+            bufferEmptied()
             let records = records + refused.map { settleUnapplied($0.id, reason: .privacyBudget, base: $0.baseVersion) }
             let releasesAverage = closeBudget()
             return Applied(model: state.model, records: records, staleness: [], refusal: .privacyBudget, releasesAverage: releasesAverage)
@@ -330,9 +381,7 @@ public struct CoordinatorStateMachine: Sendable {
             // previous version stays the current one.
             state.model.parameters = previous.parameters
             state.optimizer = previous.optimizer
-            pendingIDs = [:]
-            pendingSince = nil
-            state.streams.settleHeld()
+            bufferEmptied()
             return Applied(
                 model: state.model, records: records + applied.entries.map { settleUnapplied($0.id, reason: .nonFinite, base: $0.baseVersion) },
                 staleness: [], refusal: .nonFinite)
@@ -351,14 +400,21 @@ public struct CoordinatorStateMachine: Sendable {
             state.settledIDs.insert(entry.id, base: entry.baseVersion, current: state.model.version, checksum: entry.checksum)
             records.append(SettlementRecord(id: entry.id, disposition: .applied, version: state.model.version + 1))
         }
-        pendingIDs = [:]
-        pendingSince = nil
-        state.streams.settleHeld()
+        bufferEmptied()
         state.model.version += 1
         state.settledIDs.advance(to: state.model.version)
         state.model.updatesApplied += applied.count
         state.average?.include(state.model.parameters)
         return Applied(model: state.model, records: records, staleness: stalenesses)
+    }
+
+    /// The strategy's buffer was applied or refused: nothing is pending, the held stream
+    /// ranges are taken, and every client's share of the next aggregate starts again.
+    private mutating func bufferEmptied() {
+        pendingIDs = [:]
+        pendingSince = nil
+        state.streams.settleHeld()
+        clientLimit?.reset()
     }
 
     /// The first time the budget refuses an aggregate of a run that averages its versions:

@@ -33,6 +33,7 @@ public enum PipelineMetric: String, CaseIterable, Sendable {
     case revocationListSerial = "fedq_revocation_list_serial"
     case returnsRequested = "fedq_partial_returns_requested_total"
     case updatesReturned = "fedq_updates_returned_total"
+    case clientLimitOverruns = "fedq_client_limit_overruns_total"
     case ldpEpsilon = "fedq_ldp_epsilon"
     case ldpClientsSpent = "fedq_ldp_clients_spent"
 
@@ -56,7 +57,7 @@ public enum PipelineMetric: String, CaseIterable, Sendable {
         case .updatesReceived, .updatesApplied, .updatesDroppedStale, .updatesRejected, .updatesPublished, .partialsFlushed,
             .partialsReceived, .reconnects, .modelsRejected, .modelRequestsRefused, .updatesClipped, .statisticsReceived,
             .statisticsRejected, .streamPartialsDropped, .streamClaimsRejected, .streamOffsetsLost, .returnsRequested,
-            .updatesReturned:
+            .updatesReturned, .clientLimitOverruns:
             .counter
         case .modelVersion, .evaluatedAccuracy, .queueReady, .dpEpsilon, .revocationListSerial, .ldpEpsilon, .ldpClientsSpent: .gauge
         // Staleness is counted in versions: buckets that separate fresh from stale.
@@ -114,6 +115,8 @@ public enum PipelineMetric: String, CaseIterable, Sendable {
             "Partials the coordinator parked because they mixed counted and new updates (a replay, or a copy two workers raced over), asking their worker for the new updates back."
         case .updatesReturned:
             "Updates this worker summed again, each alone, because the coordinator asked them back; those it no longer kept are logged, and booked as duplicates by the coordinator."
+        case .clientLimitOverruns:
+            "Updates the coordinator took beyond their client's share of an aggregate (--max-client-rate) because their partial, holding other clients' updates too, could not be asked back (no return address)."
         case .ldpEpsilon:
             "Local differential privacy: the largest epsilon any client of this process has spent on its own updates, at its delta (--ldp-delta)."
         case .ldpClientsSpent:
@@ -146,6 +149,7 @@ public enum PipelineMetrics {
     public static let partialsReceived = Counter(label: PipelineMetric.partialsReceived.name)
     public static let returnsRequested = Counter(label: PipelineMetric.returnsRequested.name)
     public static let updatesReturned = Counter(label: PipelineMetric.updatesReturned.name)
+    public static let clientLimitOverruns = Counter(label: PipelineMetric.clientLimitOverruns.name)
     /// Staleness τ of each applied update, in versions.
     public static let staleness = Recorder(label: PipelineMetric.staleness.name)
     public static let modelVersion = Gauge(label: PipelineMetric.modelVersion.name)

@@ -360,7 +360,7 @@ public actor AggregatorWorker {
             }
             try await publish(PartialAggregateSummary(
                 weightTotal: partial.weightTotal, massTotal: partial.massTotal,
-                entries: partial.entries.map { .init(updateID: $0.id, baseVersion: $0.baseVersion, checksum: $0.checksum) }),
+                entries: partial.entries.map(PartialAggregateSummary.Entry.init)),
                 sum: partial.weightedSum,
                 codec: PartialPrecision.codec(
                     for: partial.weightedSum, holdsExactUpdates: settings.exactPartials || outgoing.batch.holdsExactUpdates),
@@ -395,7 +395,7 @@ public actor AggregatorWorker {
         let range = PartialAggregateSummary.StreamRange(shard: UInt32(claim.shard), claim: claim.id, first: first, last: last)
         let summary = PartialAggregateSummary(
             weightTotal: partial.weightTotal, massTotal: partial.massTotal,
-            entries: partial.entries.map { .init(updateID: $0.id, baseVersion: $0.baseVersion, checksum: $0.checksum) },
+            entries: partial.entries.map(PartialAggregateSummary.Entry.init),
             settled: batch.settled, streamRange: range)
         if partial.isEmpty {
             try await publish(summary, sum: [Float](repeating: 0, count: spec.parameterCount), codec: Self.settledCodec)

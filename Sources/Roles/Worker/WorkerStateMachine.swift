@@ -283,8 +283,8 @@ public struct WorkerStateMachine: Sendable {
             PipelineMetrics.updatesClipped.increment()
         }
         try partial.add(
-            id: header.updateID, baseVersion: header.modelVersion, checksum: update.envelope.checksum, weight: update.weight,
-            mass: update.mass
+            id: header.updateID, baseVersion: header.modelVersion, checksum: update.envelope.checksum, clientID: header.clientID,
+            weight: update.weight, mass: update.mass
         ) { sum, weight in try update.envelope.accumulate(into: sum, weight: weight * scale) }
         if header.codec.values.isExact { holdsExactUpdates = true }
     }

@@ -1,0 +1,104 @@
+import Aggregation
+import FedCore
+import Foundation
+import Learning
+import Messaging
+@testable import Roles
+import TestSupport
+import Testing
+import Trust
+
+/// One signed client floods two competing workers on the default quorum queue with 12
+/// updates at one version, beside 12 honest clients. Each worker takes 4 of its updates
+/// (`--max-client-rate`), so two let 8 through; the coordinator holds it to 4 in the
+/// aggregate across both, books the rest `rate-limited`, and asks back the honest updates
+/// that shared a partial with its excess, so every honest update still counts. The control
+/// arm runs without the coordinator's limit. On both brokers.
+@Suite(.serialized, .exclusiveBroker, .timeLimit(.minutes(3)))
+struct FleetRateLimitTests {
+    static let spec = try! ModelSpec.synthetic(parameters: 8)
+    static let flooder: UInt64 = 9
+
+    @Test(arguments: TestTransport.allCases, [true, false])
+    func aClientGetsItsShareOfAnAggregateHoweverManyWorkersTakeItsUpdates(on broker: TestTransport, limited: Bool) async throws {
+        let (connector, setup, _, coordinatorConnection) = try await RevocationDistributionTests.pipeline(on: broker)
+        let issuer = SigningKey()
+        var defences = UpdateDefences.off
+        defences.updatesPerClientVersion = 4
+        let settings = WorkerSettings(flushUpdates: 4, staleness: StalenessPolicy(), defences: defences, issuer: issuer.publicKey)
+        #expect(settings.effectiveReturnShelfBytes > 0, "signed workers keep their last partials' updates")
+        // K = 100: nothing is applied until the test drains the buffer, so one aggregate holds everything.
+        let coordinator = try Coordinator(
+            transport: coordinatorConnection, spec: Self.spec, initialParameters: [Float](repeating: 0, count: 8),
+            strategy: AggregationStrategy(.fedBuff(bufferSize: 100)), optimizer: ServerOptimizer(.sgd(learningRate: 1)),
+            updatesPerClient: limited ? 4 : nil)
+        try await coordinator.announce()
+        let coordinating = Task { try await coordinator.run() }
+        defer { coordinating.cancel() }
+
+        var workers: [(Task<Void, any Error>, any Transport)] = []
+        for _ in 0..<2 {
+            let connection = try await connector.connect()
+            let worker = try AggregatorWorker(transport: connection, spec: Self.spec, settings: settings)
+            workers.append((Task { try await worker.run() }, connection))
+        }
+        for _ in 0..<500 where try await setup.queueStatus(PipelineTopology.updatesQueue).consumerCount < 2 {
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        #expect(try await setup.queueStatus(PipelineTopology.updatesQueue).consumerCount == 2)
+
+        let expiry = UInt64(Date().timeIntervalSince1970) + 3600
+        func publish(_ value: Float, client: UInt64) async throws {
+            let (body, header) = try TestUpdates.update(value, spec: Self.spec, client: client)
+            let properties = PipelineMessage.signed(
+                update: PipelineMessage.properties(for: header), body: body, by: .issue(clientID: client, notAfter: expiry, by: issuer))
+            try await setup.publish(
+                body, exchange: PipelineTopology.updatesExchange, routingKey: UpdateShards.routingKey(client: client),
+                properties: properties, mandatory: true)
+        }
+        // The flooder's updates move the model by 1 each, the honest ones by 0.01. The order
+        // alternates in pairs, so that the broker's round robin gives each worker 6 of each.
+        for index in UInt64(0)..<12 {
+            if index % 2 == 0 { try await publish(1, client: Self.flooder) }
+            try await publish(0.01, client: 100 + index)
+            if index % 2 == 1 { try await publish(1, client: Self.flooder) }
+        }
+        // Every update booked or buffered, and every request answered, before the aggregate is applied.
+        for _ in 0..<1500 {
+            let (settled, buffered, waiting) = (await coordinator.accounting.settled, await coordinator.bufferedUpdates, await coordinator.pendingReturns)
+            if settled + buffered == 24 && waiting.isEmpty { break }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        try await coordinator.drain()
+        let books = await coordinator.accounting
+        let moved = Double(await coordinator.model.parameters[0])
+        // Applied = 12 honest + what the flooder got; the model says how many of each.
+        let flooderApplied = books.applied - 12
+        #expect(abs(moved - (Double(flooderApplied) + 0.12) / 100) < 1e-4, "every honest update counts once: moved \(moved), \(books)")
+        #expect(books.applied + books.rejected[.rateLimited, default: 0] == 24 && books.rejectedTotal == books.rejected[.rateLimited, default: 0], "\(books)")
+        // What was parked: the workers' refusals (updates), and with the limit the coordinator's partials.
+        var details: [String] = []
+        let parked = try await setup.queueStatus(PipelineTopology.deadQueue).messageCount
+        if parked > 0 {
+            for try await message in try await setup.consume(queue: PipelineTopology.deadQueue, prefetch: 32) {
+                details.append(message.properties.headers[MessageProperties.HeaderName.rejectDetail]?.stringValue ?? "")
+                try await message.ack()
+                if details.count == parked { break }
+            }
+        }
+        let askedBack = details.filter { $0.contains("beyond their client's 4 in the aggregate") && $0.contains("asked back from worker") }
+        if limited {
+            #expect(flooderApplied == 4, "the flooder's share across both workers: \(books)")
+            #expect(!askedBack.isEmpty, "the excess rode beside honest updates, which were asked back: \(details)")
+        } else {
+            // The control: each worker's own limit alone lets more through.
+            #expect(flooderApplied > 4, "two workers, 4 each: \(books)")
+            #expect(askedBack.isEmpty, "\(details)")
+        }
+        for (running, connection) in workers {
+            running.cancel()
+            _ = await running.result
+            await connection.close()
+        }
+    }
+}
