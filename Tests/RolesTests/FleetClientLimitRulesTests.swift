@@ -70,6 +70,29 @@ import Wire
         #expect(machine.receive(next, returnTo: address, unixTime: 1_003) == .hold(records: []))
     }
 
+    /// Updates asked back that never come (the worker restarted) are booked under the reason
+    /// their partial was parked for, once its deadline passes; a checkpoint's request from
+    /// before reasons were kept books `duplicate`, as it did then.
+    @Test func updatesAskedBackThatNeverComeAreBookedRateLimitedAtTheDeadline() throws {
+        var machine = machine()
+        _ = machine.receive(try partial([9, 9]).0)
+        let (mixed, ids) = try partial([9, 5, 6])
+        guard case .returnUpdates(.rateLimited, _, _) = machine.receive(mixed, returnTo: address, unixTime: 1_000) else {
+            Issue.record("not asked back")
+            return
+        }
+        #expect(machine.settleReturns(unixTime: 1_000 + CoordinatorStateMachine.returnWait - 1).records.isEmpty)
+        let booked = machine.settleReturns(unixTime: 1_000 + CoordinatorStateMachine.returnWait).records
+        #expect(booked.map(\.id) == [ids[1], ids[2]] && booked.map(\.reason) == [.rateLimited, .rateLimited])
+        #expect(machine.state.accounting.rejected == [.rateLimited: 3] && machine.state.pendingReturns.isEmpty)
+        let old = try JSONDecoder().decode(
+            PendingReturn.self, from: Data(#"{"address":{"worker":1,"partial":2},"entries":[],"deadline":5}"#.utf8))
+        #expect(old.reason == .duplicate)
+        let kept = try JSONDecoder().decode(PendingReturn.self, from: JSONEncoder().encode(machine.state.pendingReturns.first ?? PendingReturn(
+            address: address, entries: [], deadline: 1, reason: .rateLimited)))
+        #expect(kept.reason == .rateLimited)
+    }
+
     @Test func aPartialOfExcessAloneIsRefusedWholeAndOneWithoutAnAddressIsTakenWhole() throws {
         var machine = machine()
         _ = machine.receive(try partial([9, 9]).0)

@@ -77,15 +77,7 @@ struct FleetRateLimitTests {
         #expect(abs(moved - (Double(flooderApplied) + 0.12) / 100) < 1e-4, "every honest update counts once: moved \(moved), \(books)")
         #expect(books.applied + books.rejected[.rateLimited, default: 0] == 24 && books.rejectedTotal == books.rejected[.rateLimited, default: 0], "\(books)")
         // What was parked: the workers' refusals (updates), and with the limit the coordinator's partials.
-        var details: [String] = []
-        let parked = try await setup.queueStatus(PipelineTopology.deadQueue).messageCount
-        if parked > 0 {
-            for try await message in try await setup.consume(queue: PipelineTopology.deadQueue, prefetch: 32) {
-                details.append(message.properties.headers[MessageProperties.HeaderName.rejectDetail]?.stringValue ?? "")
-                try await message.ack()
-                if details.count == parked { break }
-            }
-        }
+        let details = try await RevocationDistributionTests.parkedDetails(on: setup)
         let askedBack = details.filter { $0.contains("beyond their client's 4 in the aggregate") && $0.contains("asked back from worker") }
         if limited {
             #expect(flooderApplied == 4, "the flooder's share across both workers: \(books)")

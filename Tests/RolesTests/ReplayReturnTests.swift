@@ -69,16 +69,8 @@ struct ReplayReturnTests {
             if client % 2 == 0 { try await publish(originals[Int(client - 10) / 2], client: (client - 10) / 2) }
         }
         let books = try await RevocationDistributionTests.settled(30, by: coordinator)
-        var details: [String] = []
-        let parked = try await setup.queueStatus(PipelineTopology.deadQueue).messageCount
-        if parked > 0 {
-            for try await message in try await setup.consume(queue: PipelineTopology.deadQueue, prefetch: 16) {
-                details.append(message.properties.headers[MessageProperties.HeaderName.rejectDetail]?.stringValue ?? "")
-                try await message.ack()
-                if details.count == parked { break }
-            }
-        }
-        #expect(parked > 0 && details.allSatisfy { $0.contains("updates already counted") }, "mixed partials were parked: \(details)")
+        let details = try await RevocationDistributionTests.parkedDetails(on: setup)
+        #expect(!details.isEmpty && details.allSatisfy { $0.contains("updates already counted") }, "mixed partials were parked: \(details)")
         if shelf {
             #expect(books.applied == 30 && books.rejectedTotal == 0, "every honest update once, every replay a copy: \(books)")
             #expect(details.allSatisfy { $0.contains("asked back from worker") }, "\(details)")

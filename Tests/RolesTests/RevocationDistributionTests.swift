@@ -25,6 +25,19 @@ struct RevocationDistributionTests {
         return await coordinator.accounting
     }
 
+    /// The `x-fedq-detail` of every message parked in `fedq.dead`, taken off the queue.
+    static func parkedDetails(on setup: any Transport) async throws -> [String] {
+        var details: [String] = []
+        let parked = try await setup.queueStatus(PipelineTopology.deadQueue).messageCount
+        guard parked > 0 else { return [] }
+        for try await message in try await setup.consume(queue: PipelineTopology.deadQueue, prefetch: 32) {
+            details.append(message.properties.headers[MessageProperties.HeaderName.rejectDetail]?.stringValue ?? "")
+            try await message.ack()
+            if details.count == parked { break }
+        }
+        return details
+    }
+
     /// The pipeline's topology declared and emptied on `broker`, and a connection for each of
     /// setup, a worker and a coordinator.
     static func pipeline(on broker: TestTransport) async throws

@@ -279,7 +279,7 @@ public struct CoordinatorStateMachine: Sendable {
             records += excess.map { settleUnapplied($0.id, reason: .rateLimited, base: $0.baseVersion, checksum: $0.checksum) }
             return .deadLetter(reason: .rateLimited, detail: detail, records: records)
         }
-        if let returnTo, askBack(rest, from: returnTo, unixTime: unixTime) {
+        if let returnTo, askBack(rest, from: returnTo, unixTime: unixTime, reason: .rateLimited) {
             records += excess.map { settleUnapplied($0.id, reason: .rateLimited, base: $0.baseVersion, checksum: $0.checksum) }
             return .returnUpdates(
                 reason: .rateLimited,
@@ -299,18 +299,23 @@ public struct CoordinatorStateMachine: Sendable {
     public var returnRequests: [PartialReturn] { state.pendingReturns.map(\.address) }
 
     /// Records a request for `fresh` (once per address: a redelivered partial asks again
-    /// nothing new); false when too many requests are outstanding, and the updates are then
-    /// booked as duplicates, as before returns.
-    private mutating func askBack(_ fresh: [PartialAggregate.Entry], from address: PartialReturn, unixTime: UInt64) -> Bool {
+    /// nothing new); false when too many requests are outstanding, and the caller then
+    /// decides without it (duplicates are booked, as before returns).
+    /// - Parameter reason: what the partial is parked for, and its updates that never come
+    ///   back are booked under.
+    private mutating func askBack(
+        _ fresh: [PartialAggregate.Entry], from address: PartialReturn, unixTime: UInt64, reason: RejectionReason = .duplicate
+    ) -> Bool {
         if state.pendingReturns.contains(where: { $0.address == address }) { return true }
         guard state.pendingReturns.count < PartialReturn.maxRequests else { return false }
-        state.pendingReturns.append(PendingReturn(address: address, entries: fresh, deadline: unixTime + Self.returnWait))
+        state.pendingReturns.append(PendingReturn(address: address, entries: fresh, deadline: unixTime + Self.returnWait, reason: reason))
         return true
     }
 
     /// Forgets the requests whose updates are all counted now (come back, or counted from
-    /// another copy), and books as duplicates the updates of an expired request that never
-    /// came back: the outcome before returns (lost to training, but booked once).
+    /// another copy), and books the updates of an expired request that never came back
+    /// under the reason their partial was parked for (`duplicate` for a replay's: the outcome
+    /// before returns): lost to training, but booked once.
     /// - Returns: the records to persist, and whether the requests changed (persist even
     ///   without records, and tell the workers).
     public mutating func settleReturns(unixTime: UInt64 = UInt64(Date().timeIntervalSince1970)) -> (
@@ -325,7 +330,7 @@ public struct CoordinatorStateMachine: Sendable {
                 waiting.append(pending)
                 continue
             }
-            records += missing.map { settleUnapplied($0.id, reason: .duplicate, base: $0.baseVersion) }
+            records += missing.map { settleUnapplied($0.id, reason: pending.reason, base: $0.baseVersion) }
         }
         let changed = waiting.count != state.pendingReturns.count
         state.pendingReturns = waiting
