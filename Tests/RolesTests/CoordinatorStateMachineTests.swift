@@ -31,7 +31,7 @@ import Wire
     func records(_ action: CoordinatorStateMachine.Action) -> [SettlementRecord] {
         switch action {
         case .acknowledge(let records), .hold(let records), .apply(let records): records
-        case .deadLetter(_, _, let records), .returnUpdates(_, _, let records): records
+        case .deadLetter(_, _, let records), .returnUpdates(_, let records): records
         case .rewind: []
         }
     }

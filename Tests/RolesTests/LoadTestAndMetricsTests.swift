@@ -33,6 +33,7 @@ struct LoadTestAndMetricsTests {
         let result = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: json))) as? [String: Any])
         #expect(result["updates_published"] as? Int == 400)
         #expect(result["updates_aggregated"] as? Int == 400)
+        #expect(result["clients"] as? Int == 1_000 && (result["rejected_by_reason"] as? [String: Int]) == [:], "an honest fleet's rate refuses nothing")
         #expect((result["message_bytes"] as? Int ?? 0) > 199_210)
         let latency = try #require(result["latency_ms"] as? [String: Double])
         let (p50, p90, p99, max) = (latency["p50"] ?? -1, latency["p90"] ?? -1, latency["p99"] ?? -1, latency["max"] ?? -1)
@@ -66,6 +67,33 @@ struct LoadTestAndMetricsTests {
         // The coordinator's own books agree: 400 applied, nothing else.
         let settled = deployment.read("out/coordinator/updates.csv").split(separator: "\n").dropFirst()
         #expect(settled.count == 400 && settled.allSatisfy { $0.contains(",applied,") })
+        await deployment.stopAll()
+    }
+
+    /// A signed fleet too small for its rate, as processes: 400 updates from 20 clients taking
+    /// turns, whom the two workers and the coordinator hold to 4 each per aggregate (each
+    /// worker's first update of a client rides beside the others and is taken whole, so up to
+    /// 4 + 2). No version holds more than 20 × 6 = 120 updates, the rest are refused
+    /// `rate-limited`, and every one of the 400 is settled once.
+    @Test func aSignedFleetTooSmallForItsRateGetsItsShareOfEachAggregate() async throws {
+        let deployment = try await Deployment("loadtest-rate")
+        let json = deployment.directory + "/result.json"
+        let run = try deployment.start("loadtest", [
+            "loadtest", "--updates", "400", "--workers", "2", "--buffer", "100", "--flush-updates", "10", "--sign", "--clients", "20",
+            "--json", json, "--out", deployment.directory + "/out",
+        ])
+        #expect(await run.wait(timeout: .seconds(240)) == 0, "loadtest failed: \(run.output.suffix(600))")
+        let result = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: json))) as? [String: Any])
+        #expect(result["updates_aggregated"] as? Int == 400 && result["clients"] as? Int == 20)
+        let refused = try #require(result["rejected_by_reason"] as? [String: Int])
+        #expect(Set(refused.keys) == ["rate-limited"] && refused["rate-limited", default: 0] > 0, "\(refused)")
+        #expect(run.output.contains("refused (settled, not applied): rate-limited \(refused["rate-limited", default: 0])"))
+        let lines = deployment.read("out/coordinator/updates.csv").split(separator: "\n").dropFirst().map { $0.split(separator: ",", omittingEmptySubsequences: false) }
+        #expect(lines.count == 400)
+        let applied = lines.filter { $0[1] == "applied" }
+        #expect(applied.count + refused["rate-limited", default: 0] == 400)
+        let perVersion = Dictionary(grouping: applied, by: { $0[3] }).mapValues(\.count)
+        #expect(!perVersion.isEmpty && perVersion.values.allSatisfy { $0 <= 120 }, "applied per version: \(perVersion.sorted { $0.key < $1.key })")
         await deployment.stopAll()
     }
 

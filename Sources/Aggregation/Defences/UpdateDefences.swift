@@ -103,6 +103,14 @@ public struct DefenceState: Sendable {
     public mutating func admit(client: UInt64, version: ModelVersion) -> Bool {
         limiter?.admit(client: client, version: version) ?? true
     }
+
+    /// Records that `client` had an update from base version `base` admitted at the
+    /// limiter's current version; true when it had one from that base already (false
+    /// without a limit). An honest client trains once per version it receives, so its
+    /// updates' bases differ; a second from one base is a flood's.
+    public mutating func repeats(client: UInt64, base: ModelVersion) -> Bool {
+        limiter?.repeats(client: client, base: base) ?? false
+    }
 }
 
 /// At most `perVersion` updates per client while the model stays at one version. Reset as
@@ -111,6 +119,13 @@ public struct ClientRateLimit: Sendable, Equatable {
     public let perVersion: Int
     private var version: ModelVersion = 0
     private var counts: [UInt64: Int] = [:]
+    /// The base versions each client's admitted updates came from, at this version.
+    private var bases: Set<ClientBase> = []
+
+    private struct ClientBase: Hashable, Sendable {
+        var client: UInt64
+        var base: ModelVersion
+    }
 
     public init(perVersion: Int) {
         precondition(perVersion > 0, "a client must be allowed at least one update per version")
@@ -121,10 +136,17 @@ public struct ClientRateLimit: Sendable, Equatable {
         if version != self.version {
             self.version = version
             counts.removeAll(keepingCapacity: true)
+            bases.removeAll(keepingCapacity: true)
         }
         let taken = counts[client, default: 0]
         guard taken < perVersion else { return false }
         counts[client] = taken + 1
         return true
+    }
+
+    /// Records an admitted update of `client` from `base` at the current version; true when
+    /// one from that base was admitted before.
+    public mutating func repeats(client: UInt64, base: ModelVersion) -> Bool {
+        !bases.insert(ClientBase(client: client, base: base)).inserted
     }
 }

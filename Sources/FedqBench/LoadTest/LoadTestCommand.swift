@@ -57,8 +57,10 @@ public struct LoadTestCommand: AsyncParsableCommand {
     var flushMs = 100
     @Flag(help: "Also measure the broker's ceiling for the same payload (plain publish/consume).")
     var raw = false
-    @Flag(help: "Sign every update (100 clients' credentials from a throwaway issuer) and have the workers verify them (--issuer-key).")
+    @Flag(help: "Sign every update (one credential per --clients id, from a throwaway issuer) and have the workers verify them (--issuer-key).")
     var sign = false
+    @Option(help: "Client ids the updates are spread over at random. The roles allow one client 4 updates a version (--max-client-rate): a few hundred ids at K=100 have some refused rate-limited.")
+    var clients = 1_000
     @Flag(help: "Run the workers with every defence against hostile updates off (--clip off, no sample or rate bounds), to measure what the defaults cost.")
     var defencesOff = false
     @Flag(help: "Run the workers with --exact-partials (fp32 partials), to measure what fp16 partials save.")
@@ -80,6 +82,7 @@ public struct LoadTestCommand: AsyncParsableCommand {
         guard publishers > 0 else { throw ValidationError("--publishers must be positive") }
         guard inFlight > 0 else { throw ValidationError("--in-flight must be positive") }
         guard workers > 0 else { throw ValidationError("--workers must be positive") }
+        guard clients > 0 else { throw ValidationError("--clients must be positive") }
         guard returnShelf.map({ $0 >= 0 }) ?? true else { throw ValidationError("--return-shelf must be 0 or more MiB") }
         guard rate.map({ $0 > 0 }) ?? true else { throw ValidationError("--rate must be positive") }
         guard updates.map({ $0 > 0 }) ?? true else { throw ValidationError("--updates must be positive") }
@@ -127,8 +130,9 @@ public struct LoadTestCommand: AsyncParsableCommand {
         run.defencesOff = defencesOff
         run.exactPartials = exactPartials
         run.returnShelf = returnShelf
+        run.clients = UInt64(clients)
         run.shards = try shards()
-        print("load test: \(workers) workers, \(publishers) publishers, \(updateShards) \(updatesQueue) update queue\(updateShards == 1 ? "" : "s"), \(params) parameters, codec \(codec), K=\(buffer)\(sign ? ", signed updates" : "")\(defencesOff ? ", defences off" : "")")
+        print("load test: \(workers) workers, \(publishers) publishers, \(updateShards) \(updatesQueue) update queue\(updateShards == 1 ? "" : "s"), \(params) parameters, codec \(codec), K=\(buffer), \(clients) client ids\(sign ? ", signed updates" : "")\(defencesOff ? ", defences off" : "")")
         let result = try await run.run()
         line.withLock { $0.finish() }
         for text in Self.lines(result) { print(text) }
@@ -146,6 +150,9 @@ public struct LoadTestCommand: AsyncParsableCommand {
             String(format: "latency publish → version: p50 %.1f ms, p90 %.1f ms, p99 %.1f ms, max %.1f ms",
                    result.latencyMs.p50, result.latencyMs.p90, result.latencyMs.p99, result.latencyMs.max),
         ]
+        if let refused = result.rejectedByReason, !refused.isEmpty {
+            lines.append("refused (settled, not applied): " + refused.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
+        }
         if let written = result.diskBytesWritten, let perByte = result.diskBytesPerPublishedByte {
             lines.append(String(format: "disk writes (every disk of this machine): %.0f MB, %.0f MB/s, %.2f bytes per byte published",
                                 written / 1e6, written / 1e6 / max(1e-6, result.seconds), perByte))

@@ -42,8 +42,14 @@ struct LoadTestResult: Codable {
     var defencesOff: Bool?
     /// The workers sent fp32 partials (`--exact-partials`).
     var exactPartials: Bool?
+    /// Client ids the updates were spread over (`--clients`; nil in files from before it was set).
+    var clients: Int?
     var updatesPublished: Int
+    /// Updates the coordinator settled, whatever became of them (applied, stale or refused).
     var updatesAggregated: Int
+    /// Settled updates that were refused, by reason (`updates.csv`'s names): a load test of an
+    /// honest fleet refuses none; `rate-limited` ones say the fleet was too small for its rate.
+    var rejectedByReason: [String: Int]?
     var seconds: Double
     /// Aggregated updates over the time from the first publish to the last settlement: the
     /// pipeline's end-to-end rate, its drain (the last partials and version) included.
@@ -95,6 +101,8 @@ struct LoadTestRun {
     var raw: Bool
     /// Sign every update and have the workers verify them.
     var sign: Bool = false
+    /// Client ids the updates are spread over, signed or not (`--clients`).
+    var clients: UInt64 = Self.defaultClients
     var out: String
     /// The broker's own process, for its CPU (nil: every `beam.smp` on this host).
     var brokerPID: Int32? = nil
@@ -119,7 +127,7 @@ struct LoadTestRun {
         // broker is its own, so they are replaced.
         try await PipelineTopology.declareReplacingUpdateQueues(on: setup, shards: shards)
         try await PipelineTopology.purge(on: setup, shards: shards)
-        let clients = try sign ? Self.signingClients(issuerKeyFile: out + "/issuer.pub") : []
+        let clients = try sign ? Self.signingClients(clients, issuerKeyFile: out + "/issuer.pub") : []
         let roles = try startRoles()
         do {
             try await waitForConsumers(setup)
@@ -145,23 +153,22 @@ struct LoadTestRun {
         return (try Envelope.encode(values, header: header), header)
     }
 
-    /// How many client ids load-test updates are spread over, signed or not: enough that the
-    /// per-client limit (`--max-client-rate` 4, per worker and per aggregate) refuses next to
-    /// none of them, as it would none of a real fleet's, whose clients each send one update a
-    /// version. With 100 ids, the ~1.3 updates each of a 128-update version put one client a
-    /// version beyond 4.
-    static let fleetClients: UInt64 = 1_000
+    /// How many client ids load-test updates take turns over by default, signed or not: more
+    /// than a version's updates, so that no client sends two updates a version, as no client
+    /// of a real fleet does; the per-client limit (`--max-client-rate`, per worker and per
+    /// aggregate) then refuses none of them.
+    static let defaultClients: UInt64 = 1_000
 
     /// Signing clients minted in memory from a throwaway issuer, whose public key the
     /// workers get in `issuerKeyFile`, one per fleet client id, so the workers' credential
     /// cache works as it would for a fleet.
 
-    static func signingClients(issuerKeyFile: String) throws -> [ClientIdentity] {
+    static func signingClients(_ count: UInt64, issuerKeyFile: String) throws -> [ClientIdentity] {
         let issuer = SigningKey()
         try? FileManager.default.removeItem(atPath: issuerKeyFile)
         try KeyFile.write(issuer.publicKey, to: issuerKeyFile)
         let notAfter = UInt64(Date().timeIntervalSince1970) + 86_400
-        return (0..<fleetClients).map { ClientIdentity.issue(clientID: $0, notAfter: notAfter, by: issuer) }
+        return (0..<count).map { ClientIdentity.issue(clientID: $0, notAfter: notAfter, by: issuer) }
     }
 
     /// The coordinator and workers find the broker in `FEDQ_BROKER` (`EnvironmentDefaults`),
@@ -172,10 +179,12 @@ struct LoadTestRun {
             "--model", "synthetic:\(parameters)", "--strategy", "fedbuff:\(buffer)", "--update-shards", "\(shards.count)",
             "--updates-queue", shards.queueType.rawValue,
         ]
+        // The coordinator holds --max-client-rate across the workers, so it is told too.
+        let defences = defencesOff ? ["--clip", "off", "--sample-share", "0", "--max-client-rate", "0"] : []
         var roles = [
             try RoleProcess(
                 name: "coordinator",
-                arguments: ["coordinator"] + shared + ["--checkpoint", out + "/coordinator", "--max-buffer-wait-ms", "200"],
+                arguments: ["coordinator"] + shared + defences + ["--checkpoint", out + "/coordinator", "--max-buffer-wait-ms", "200"],
                 environment: environment, log: out + "/coordinator.log")
         ]
         for index in 1...workers {
@@ -183,7 +192,7 @@ struct LoadTestRun {
                 name: "worker \(index)",
                 arguments: ["worker"] + shared + ["--flush-updates", "\(flushUpdates)", "--prefetch", "\(4 * flushUpdates)", "--flush-ms", "\(flushMs)"]
                     + (sign ? ["--issuer-key", out + "/issuer.pub"] : [])
-                    + (defencesOff ? ["--clip", "off", "--sample-share", "0", "--max-client-rate", "0"] : [])
+                    + defences
                     + (exactPartials ? ["--exact-partials"] : [])
                     + (returnShelf.map { ["--return-shelf", "\($0)"] } ?? []),
                 environment: environment, log: out + "/worker-\(index).log"))
@@ -245,7 +254,7 @@ struct LoadTestRun {
                     var sent = 0
                     while true {
                         if let deadline, ContinuousClock.now >= deadline { return }
-                        guard published.claim(upTo: total) else { return }
+                        guard let sequence = published.claim(upTo: total) else { return }
                         if let perLaneRate {
                             let due = clock + .seconds((Double(sent) + Double(lane) / Double(inFlight)) / perLaneRate)
                             if due > .now { try await Task.sleep(until: due) }
@@ -253,11 +262,13 @@ struct LoadTestRun {
                         let id = UpdateID.random()
                         var stamped = header
                         stamped.updateID = id
+                        // The clients take turns, as a fleet whose clients each send one update a
+                        // version would: none sends a second before all the others have sent one,
+                        // which is what the roles' per-client rate limit expects of real traffic.
                         // Signed: each update as one of the clients, its signature made here (in the timed loop).
-                        let client = clients.isEmpty ? nil : clients[Int(id.low % UInt64(clients.count))]
-                        // Unsigned, the updates still come from a fleet of clients, as the
-                        // workers' per-client rate limit expects of real traffic.
-                        stamped.clientID = client?.credential.clientID ?? id.low % Self.fleetClients
+                        let turn = UInt64(sequence) % self.clients
+                        let client = clients.isEmpty ? nil : clients[Int(turn)]
+                        stamped.clientID = client?.credential.clientID ?? turn
                         let body = try Envelope.restamped(template, updateID: id, clientID: stamped.clientID)
                         var properties = PipelineMessage.properties(for: stamped)
                         if let client { properties = PipelineMessage.signed(update: properties, body: body, by: client) }
@@ -326,8 +337,11 @@ struct LoadTestRun {
         return LoadTestResult(
             parameters: spec.parameterCount, codec: codec.description, messageBytes: template.count, publishers: publishers,
             workers: workers, buffer: buffer, flushUpdates: flushUpdates, flushMs: flushMs, targetRate: rate, signed: sign,
-            defencesOff: defencesOff, exactPartials: exactPartials, updatesPublished: sentTimes.count,
-            updatesAggregated: aggregated, seconds: wall, updatesPerSecond: Double(aggregated) / wall,
+            defencesOff: defencesOff, exactPartials: exactPartials, clients: Int(self.clients), updatesPublished: sentTimes.count,
+            updatesAggregated: aggregated,
+            rejectedByReason: records.reduce(into: [:]) { counts, record in
+                if let reason = record.reason, sentTimes["\(record.id)"] != nil { counts[reason.name, default: 0] += 1 }
+            }, seconds: wall, updatesPerSecond: Double(aggregated) / wall,
             mbPerSecond: Double(aggregated) * Double(template.count) / 1e6 / wall,
             acceptedPerSecond: Double(sentTimes.count) / max(1e-6, published.lastConfirm - started),
             diskBytesWritten: diskWritten,
@@ -376,7 +390,7 @@ struct LoadTestRun {
             for publisher in connections[..<publishers] {
                 for _ in 0..<inFlight {
                     group.addTask {
-                        while claims.claim(upTo: messages) {
+                        while claims.claim(upTo: messages) != nil {
                             try await publisher.publish(body, exchange: "", routingKey: queue, properties: MessageProperties(), mandatory: true)
                         }
                     }
@@ -451,12 +465,12 @@ private final class PublishLog: Sendable {
 
     var claimed: Int { state.withLock { $0.claimed } }
 
-    /// Takes the next update to publish; false once `total` are taken.
-    func claim(upTo total: Int?) -> Bool {
+    /// Takes the next update to publish: its sequence number from 0, nil once `total` are taken.
+    func claim(upTo total: Int?) -> Int? {
         state.withLock {
-            if let total, $0.claimed >= total { return false }
+            if let total, $0.claimed >= total { return nil }
             $0.claimed += 1
-            return true
+            return $0.claimed - 1
         }
     }
 

@@ -305,11 +305,11 @@ public actor Coordinator {
             try await deadLetter(delivery, reason: reason, detail: detail)
             try commit(records)
             try await delivery.ack()
-        case .returnUpdates(let reason, let detail, let records):
+        case .returnUpdates(let detail, let records):
             logger.warning("partial parked in \(PipelineTopology.deadQueue); its new updates are asked back", metadata: [
                 "detail": "\(detail)", "updates": "\(records.count)", "version": "\(machine.state.model.version)",
             ])
-            try await deadLetter(delivery, reason: reason, detail: detail)
+            try await deadLetter(delivery, reason: .duplicate, detail: detail)
             // The request is persisted before the partial goes: a restart still waits for
             // its updates and books them if they never come.
             try commit(records, force: true)

@@ -21,9 +21,8 @@ import Wire
 ///   back from its worker when it carries a return address (`PartialReturn`), and booked as
 ///   duplicates when it does not or they do not come back in time;
 /// - one that would take a client beyond its share of the aggregate being filled
-///   (`FleetClientLimit`): its excess is booked `rate-limited`; the partial is parked and its
-///   other updates asked back as above, or refused whole when it holds nothing else, or, when
-///   there is no return address, taken whole (a defence never costs another client's update);
+///   (`FleetClientLimit`): refused and booked `rate-limited` when it holds nothing else, taken
+///   whole otherwise (a defence never costs another client's update);
 /// - otherwise the strategy buffers it, says the aggregate is ready, or refuses it.
 public struct CoordinatorStateMachine: Sendable {
     /// What to do with one partial's delivery. Every case persists `records` first
@@ -38,12 +37,10 @@ public struct CoordinatorStateMachine: Sendable {
         /// Hold the partial and apply the buffer now (`applyBuffer(booking:)`), which
         /// also settles `records`.
         case apply(records: [SettlementRecord])
-        /// A partial that cannot be taken whole but holds updates that can (it mixed counted
-        /// and new updates, `duplicate`, or went beyond a client's share, `rateLimited`): park
-        /// it with `reason` and `detail`, persist `records` and the request
-        /// (`state.pendingReturns`, even with no record), acknowledge it, and send a notice
-        /// carrying the requests (`returnRequests`).
-        case returnUpdates(reason: RejectionReason, detail: String, records: [SettlementRecord])
+        /// A partial that mixed counted and new updates: park it (`duplicate`, with `detail`),
+        /// persist `records` and the request (`state.pendingReturns`, even with no record),
+        /// acknowledge it, and send a notice carrying the requests (`returnRequests`).
+        case returnUpdates(detail: String, records: [SettlementRecord])
         /// A stream partial that does not continue its shard: park it (`malformed`, with
         /// `detail`), acknowledge it, and tell the shard's reader, in its claim queue, to
         /// read again from `answer.from`.
@@ -229,7 +226,6 @@ public struct CoordinatorStateMachine: Sendable {
             let counted = "\(partial.count - fresh.count) of \(partial.count) updates already counted"
             if let returnTo, askBack(fresh, from: returnTo, unixTime: unixTime) {
                 return .returnUpdates(
-                    reason: .duplicate,
                     detail: "\(counted); the other \(fresh.count) asked back from worker \(String(returnTo.worker, radix: 16)), partial \(returnTo.partial)",
                     records: records)
             }
@@ -238,7 +234,7 @@ public struct CoordinatorStateMachine: Sendable {
                 reason: .duplicate, detail: counted, records: records)
         }
         if let excess = clientLimit?.excess(partial.entries), !excess.isEmpty {
-            if let refusal = limit(partial, excess: excess, returnTo: returnTo, unixTime: unixTime, records: &records) { return refusal }
+            if let refusal = limit(partial, excess: excess, records: &records) { return refusal }
         }
         switch strategy.receive(partial, currentVersion: state.model.version) {
         case .buffered:
@@ -259,35 +255,26 @@ public struct CoordinatorStateMachine: Sendable {
     /// What becomes of a partial of new updates some of which (`excess`) would take their
     /// client beyond its share of the aggregate: nil when it is taken whole all the same.
     ///
-    /// A sum cannot be split, so the excess is booked `rate-limited` (under its ids, as a
-    /// worker's refusal is: a copy that comes back later settles with it), and the rest:
-    /// - nothing else in the partial: refused whole;
-    /// - a return address: parked, the rest asked back, to be judged again one by one;
-    /// - no address (an unsigned worker keeps no shelf, a stream path), or too many
-    ///   requests outstanding: the partial is taken whole and the excess is only counted
-    ///   (`fedq_client_limit_overruns_total`), since refusing it would cost the other
-    ///   clients' updates, which is what a hostile client would then aim for.
+    /// A sum cannot be split. A partial of nothing but excess is refused, booked
+    /// `rate-limited` under its ids (as a worker's refusal is). One that also holds other
+    /// clients' updates is taken whole and its excess only counted
+    /// (`fedq_client_limit_overruns_total`): parking it and asking its other updates back
+    /// would lose them whenever the worker no longer holds them, which a flood makes the
+    /// rule (a worker keeps its last 32 MiB; measured in docs/robustness.md), so a hostile
+    /// client could trade its excess for honest updates. Signed workers send a client's
+    /// second and later updates from one base version alone (`WorkerStateMachine`), which is
+    /// where a flood's excess travels, so what rides mixed is one per worker and base.
     private mutating func limit(
-        _ partial: PartialAggregate, excess: [PartialAggregate.Entry], returnTo: PartialReturn?, unixTime: UInt64,
-        records: inout [SettlementRecord]
+        _ partial: PartialAggregate, excess: [PartialAggregate.Entry], records: inout [SettlementRecord]
     ) -> Action? {
-        let over = Set(excess.map(\.id))
-        let rest = partial.entries.filter { !over.contains($0.id) }
-        let share = clientLimit?.perAggregate ?? 0
-        let detail = "\(excess.count) of \(partial.count) updates beyond their client's \(share) in the aggregate"
-        if rest.isEmpty {
-            records += excess.map { settleUnapplied($0.id, reason: .rateLimited, base: $0.baseVersion, checksum: $0.checksum) }
-            return .deadLetter(reason: .rateLimited, detail: detail, records: records)
+        guard excess.count == partial.count else {
+            PipelineMetrics.clientLimitOverruns.increment(by: excess.count)
+            return nil
         }
-        if let returnTo, askBack(rest, from: returnTo, unixTime: unixTime, reason: .rateLimited) {
-            records += excess.map { settleUnapplied($0.id, reason: .rateLimited, base: $0.baseVersion, checksum: $0.checksum) }
-            return .returnUpdates(
-                reason: .rateLimited,
-                detail: "\(detail); the other \(rest.count) asked back from worker \(String(returnTo.worker, radix: 16)), partial \(returnTo.partial)",
-                records: records)
-        }
-        PipelineMetrics.clientLimitOverruns.increment(by: excess.count)
-        return nil
+        records += excess.map { settleUnapplied($0.id, reason: .rateLimited, base: $0.baseVersion, checksum: $0.checksum) }
+        return .deadLetter(
+            reason: .rateLimited,
+            detail: "\(excess.count) updates beyond their client's \(clientLimit?.perAggregate ?? 0) in the aggregate", records: records)
     }
 
     /// How long a worker has to send a refused partial's new updates back before they are
@@ -299,23 +286,18 @@ public struct CoordinatorStateMachine: Sendable {
     public var returnRequests: [PartialReturn] { state.pendingReturns.map(\.address) }
 
     /// Records a request for `fresh` (once per address: a redelivered partial asks again
-    /// nothing new); false when too many requests are outstanding, and the caller then
-    /// decides without it (duplicates are booked, as before returns).
-    /// - Parameter reason: what the partial is parked for, and its updates that never come
-    ///   back are booked under.
-    private mutating func askBack(
-        _ fresh: [PartialAggregate.Entry], from address: PartialReturn, unixTime: UInt64, reason: RejectionReason = .duplicate
-    ) -> Bool {
+    /// nothing new); false when too many requests are outstanding, and the updates are then
+    /// booked as duplicates, as before returns.
+    private mutating func askBack(_ fresh: [PartialAggregate.Entry], from address: PartialReturn, unixTime: UInt64) -> Bool {
         if state.pendingReturns.contains(where: { $0.address == address }) { return true }
         guard state.pendingReturns.count < PartialReturn.maxRequests else { return false }
-        state.pendingReturns.append(PendingReturn(address: address, entries: fresh, deadline: unixTime + Self.returnWait, reason: reason))
+        state.pendingReturns.append(PendingReturn(address: address, entries: fresh, deadline: unixTime + Self.returnWait))
         return true
     }
 
     /// Forgets the requests whose updates are all counted now (come back, or counted from
-    /// another copy), and books the updates of an expired request that never came back
-    /// under the reason their partial was parked for (`duplicate` for a replay's: the outcome
-    /// before returns): lost to training, but booked once.
+    /// another copy), and books as duplicates the updates of an expired request that never
+    /// came back: the outcome before returns (lost to training, but booked once).
     /// - Returns: the records to persist, and whether the requests changed (persist even
     ///   without records, and tell the workers).
     public mutating func settleReturns(unixTime: UInt64 = UInt64(Date().timeIntervalSince1970)) -> (
@@ -330,7 +312,7 @@ public struct CoordinatorStateMachine: Sendable {
                 waiting.append(pending)
                 continue
             }
-            records += missing.map { settleUnapplied($0.id, reason: pending.reason, base: $0.baseVersion) }
+            records += missing.map { settleUnapplied($0.id, reason: .duplicate, base: $0.baseVersion) }
         }
         let changed = waiting.count != state.pendingReturns.count
         state.pendingReturns = waiting

@@ -116,7 +116,10 @@ public struct WorkerStateMachine: Sendable {
     /// With an issuer key the credential and signature are checked first, so bytes no
     /// admitted client signed never reach the decoder; the envelope's client id is then
     /// held against the credential's. Nothing in `properties` but those two headers is
-    /// read: the AMQP message id is the sender's say-so.
+    /// read: the AMQP message id is the sender's say-so. A proven client's second and later
+    /// updates from one base version travel alone (see `redelivered`), where the coordinator
+    /// can hold the client to its share of an aggregate across workers without touching
+    /// anyone else's.
     /// - Parameters:
     ///   - properties: the message's properties (its `x-fedq-credential` and `x-fedq-signature`).
     ///   - redelivered: the broker handed it out before: it may already be in a partial
@@ -207,7 +210,14 @@ public struct WorkerStateMachine: Sendable {
                     "rate-limited: client \(header.clientID) had \(settings.defences.updatesPerClientVersion ?? 0) updates at version \(knownVersion)",
                     envelope)
             }
-            return add(Accepted(envelope: envelope, weight: weight, mass: mass), redelivered: redelivered || returned, now: now, body: body)
+            // A proven client's second and later updates from one base version (at this
+            // version) travel alone, so that the coordinator, which holds each client to its
+            // share across all workers (`FleetClientLimit`), can refuse one without the other
+            // clients' updates beside it. An honest client trains once per version it
+            // receives, so its updates never repeat a base; a flood's excess does.
+            let repeated = credential != nil && !returned && defence.repeats(client: header.clientID, base: header.modelVersion)
+            return add(
+                Accepted(envelope: envelope, weight: weight, mass: mass), alone: redelivered || returned || repeated, now: now, body: body)
         }
     }
 
@@ -222,7 +232,9 @@ public struct WorkerStateMachine: Sendable {
 
     /// Bounds the norm of `update` and adds it to the open partial (or, while an adaptive
     /// bound is still learning the run's norms, to the updates waiting for it).
-    private mutating func add(_ update: Accepted, redelivered: Bool, now: ContinuousClock.Instant, body: [UInt8]) -> Decision {
+    /// - Parameter alone: it travels in a partial of its own (redelivered, returned, or a
+    ///   proven client's second update from one base version; see `receive`).
+    private mutating func add(_ update: Accepted, alone: Bool, now: ContinuousClock.Instant, body: [UInt8]) -> Decision {
         var update = update
         let header = update.envelope.header
         if needsNorm {
@@ -235,9 +247,9 @@ public struct WorkerStateMachine: Sendable {
             defence.record(norm: update.norm)
         }
         var batches: [Batch] = []
-        // Redelivered: flush what is open so this one travels alone (see `receive`'s doc).
-        let before = redelivered ? takeBatch() : nil
-        if !redelivered, !defence.isWarm {
+        // Flush what is open so this one travels alone (see `receive`'s doc).
+        let before = alone ? takeBatch() : nil
+        if !alone, !defence.isWarm {
             // Too few norms yet to judge this one alone: it waits, held, for the bound the
             // next few updates make (or for the flush, `warmUpWait` at most).
             waiting.append(update)
@@ -257,7 +269,7 @@ public struct WorkerStateMachine: Sendable {
         if let before { batches.append(before) }
         ids[header.updateID] = update.envelope.checksum
         hold(now: now)
-        if redelivered || partial.count >= settings.flushUpdates, let batch = takeBatch() { batches.append(batch) }
+        if alone || partial.count >= settings.flushUpdates, let batch = takeBatch() { batches.append(batch) }
         return .added(batches: batches)
     }
 
