@@ -62,6 +62,8 @@ import Testing
         (["bench", "train", "--batches", "10,x"], "--batches must be positive integers"),
         (["bench", "transport", "--sizes", "1000,big"], "--sizes must be byte counts"),
         (["bench", "transport", "--messages", "0"], "--messages must be positive"),
+        (["loadtest", "--broker", "amqp://u@127.0.0.1/", "--clients", "0"], "--clients must be positive"),
+        (["coordinator", "--broker", "amqp://u@127.0.0.1/", "--max-client-rate=-1"], "--max-client-rate must be >= 0 (0: no limit)"),
         (["bench", "amqp", "--broker", "amqp://127.0.0.1/", "--queue-types", "classic,fifo"], "--queue-types must be classic, quorum or stream"),
         (["bench", "amqp", "--broker", "amqp://127.0.0.1/", "--ack-every", "65"], "--ack-every must be in 1...--prefetch (64), got 65"),
         (["bench", "amqp", "--broker", "amqp://127.0.0.1/", "--ack-delay-ms=-5"], "--ack-delay-ms must not be negative, got -5"),
