@@ -63,10 +63,8 @@ struct FleetRateLimitTests {
             try await publish(0.01, client: 100 + index)
             if index % 2 == 1 { try await publish(1, client: Self.flooder) }
         }
-        // Every update booked or buffered, and every request answered, before the aggregate is applied.
-        for _ in 0..<1500 {
-            let (settled, buffered, waiting) = (await coordinator.accounting.settled, await coordinator.bufferedUpdates, await coordinator.pendingReturns)
-            if settled + buffered == 24 && waiting.isEmpty { break }
+        // Every update booked or buffered before the aggregate is applied.
+        for _ in 0..<1500 where await coordinator.accounting.settled + coordinator.bufferedUpdates < 24 {
             try await Task.sleep(for: .milliseconds(10))
         }
         try await coordinator.drain()

@@ -59,7 +59,7 @@ public struct LoadTestCommand: AsyncParsableCommand {
     var raw = false
     @Flag(help: "Sign every update (one credential per --clients id, from a throwaway issuer) and have the workers verify them (--issuer-key).")
     var sign = false
-    @Option(help: "Client ids the updates are spread over at random. The roles allow one client 4 updates a version (--max-client-rate): a few hundred ids at K=100 have some refused rate-limited.")
+    @Option(help: "Client ids the updates come from, taking turns. Every update is stamped base version 0, so ids that come round again within a version repeat their base as a flood does: a few hundred ids at K=100 have some sent alone (signed) or refused rate-limited (--max-client-rate).")
     var clients = 1_000
     @Flag(help: "Run the workers with every defence against hostile updates off (--clip off, no sample or rate bounds), to measure what the defaults cost.")
     var defencesOff = false

@@ -162,7 +162,6 @@ struct LoadTestRun {
     /// Signing clients minted in memory from a throwaway issuer, whose public key the
     /// workers get in `issuerKeyFile`, one per fleet client id, so the workers' credential
     /// cache works as it would for a fleet.
-
     static func signingClients(_ count: UInt64, issuerKeyFile: String) throws -> [ClientIdentity] {
         let issuer = SigningKey()
         try? FileManager.default.removeItem(atPath: issuerKeyFile)
