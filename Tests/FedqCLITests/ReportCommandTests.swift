@@ -50,6 +50,8 @@ struct ReportCommandTests {
         let started = ContinuousClock.now
         await #expect(throws: DeploymentRunError.self) { try await command.run() }
         let waited = ContinuousClock.now - started
-        #expect(waited >= .seconds(wait) && waited < .seconds(wait + 5))
+        // It waited out `wait` and then gave up: the upper bound only tells giving up from
+        // waiting on forever (a busy shared machine once took 6 s past a 1 s wait here).
+        #expect(waited >= .seconds(wait) && waited < .seconds(wait + 60))
     }
 }

@@ -380,7 +380,9 @@ struct DistributedPipelineTests {
         let delivery = try #require(try await iterator.next())
         let waited = ContinuousClock.now - asked
         #expect(PipelineMessage.announcedVersion(delivery) == 1)
-        #expect(waited < .seconds(1), "waited \(waited)")
+        // No further version comes, so without the answer to its request nothing would arrive:
+        // a bound loose enough for a busy shared machine still tells the two apart.
+        #expect(waited < .seconds(10), "waited \(waited)")
         await models.cancel()
         await client.close()
         await deployment.stopAll()
