@@ -257,7 +257,7 @@ extension Envelope {
     }
 
     private static func parseSection(
-        _ section: UnsafeRawBufferPointer, kind: MessageKind, checksummedEntries: Bool, clientEntries: Bool = false,
+        _ section: UnsafeRawBufferPointer, kind: MessageKind, checksummedEntries: Bool, clientEntries: Bool,
         hasStreamRange: Bool, limits: DecodeLimits
     ) throws(WireError) -> PartialAggregateSummary? {
         guard kind == .partialAggregate else {

@@ -1,6 +1,6 @@
 /// At most `perAggregate` updates of one client in one aggregate the coordinator applies,
 /// whichever workers summed them (`--max-client-rate` at the coordinator, docs/robustness.md
-/// "Rate limits across workers").
+/// "Rate limit").
 ///
 /// Each worker holds a client to `ClientRateLimit`, but on queue shards competing workers
 /// share a shard's updates, so W workers would let a client put W times its share into one

@@ -116,7 +116,7 @@ public enum PipelineMetric: String, CaseIterable, Sendable {
         case .updatesReturned:
             "Updates this worker summed again, each alone, because the coordinator asked them back; those it no longer kept are logged, and booked as duplicates by the coordinator."
         case .clientLimitOverruns:
-            "Updates the coordinator took beyond their client's share of an aggregate (--max-client-rate) because their partial, holding other clients' updates too, could not be asked back (no return address)."
+            "Updates the coordinator took beyond their client's share of an aggregate (--max-client-rate) because their partial held other clients' updates too, which refusing it would have cost."
         case .ldpEpsilon:
             "Local differential privacy: the largest epsilon any client of this process has spent on its own updates, at its delta (--ldp-delta)."
         case .ldpClientsSpent:
