@@ -15,7 +15,7 @@ public struct PrivacyOptions: ParsableArguments {
     public var dpTargetEpsilon: Double?
     @Option(parsing: .unconditional, help: "DP: clients in the federation, for each aggregate's sampling rate (updates / population). simulate: --clients.")
     public var dpPopulation: Int?
-    @Option(parsing: .unconditional, help: "DP with --dp-target-epsilon: when the budget is spent, the coordinator releases as the last version a moving average of the versions with this decay per version (default \(DifferentialPrivacy.defaultFinalAverageDecay); 0: none; costs no ε).")
+    @Option(parsing: .unconditional, help: "DP with --dp-target-epsilon: when the budget is spent (or a simulation stops short of it), the coordinator releases as the last version a moving average of the versions with this decay per version (default \(DifferentialPrivacy.defaultFinalAverageDecay); 0: none; costs no ε).")
     public var dpFinalAverage: Double?
 
     public init() {}

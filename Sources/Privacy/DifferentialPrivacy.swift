@@ -16,7 +16,8 @@ public struct DifferentialPrivacy: Sendable, Codable, Equatable {
     public var targetEpsilon: Double?
     /// Clients in the federation: the sampling rate of an aggregate of n updates is n / population.
     public var population: Int
-    /// With a target ε: when the budget is spent, the coordinator releases as its last version
+    /// With a target ε: when the budget is spent (or a simulation stops short of it,
+    /// `CoordinatorStateMachine.releaseFinalAverage`), the coordinator releases as its last version
     /// an exponential moving average of the versions with this decay (`IterateAverage`), and
     /// applies nothing after it; nil releases nothing more (the last noisy iterate stays the
     /// final model). Post-processing of released versions: it costs no ε.

@@ -28,7 +28,7 @@ extension RunResult {
                     privacy.steps, privacy.clip, privacy.noiseMultiplier, privacy.samplingRate)))
             if let version = privacy.finalAverageVersion {
                 report.summary.append((
-                    "final model", "version \(version): the moving average of the versions, released when the budget ran out (no ε)"))
+                    "final model", "version \(version): the moving average of the versions, released when the budget ran out or the run ended (no ε)"))
             }
         }
         if let local = summary.localPrivacy { report.summary.append(("local differential privacy", local.description)) }

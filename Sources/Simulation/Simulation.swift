@@ -235,6 +235,11 @@ public struct Simulation: Sendable {
                 for worker in roles.workers { await worker.drain() }
                 try? await roles.coordinator?.drain()
             }
+            // A private run stopped before its budget (its time or update limit, Ctrl-C) ends
+            // as the budget's end would have ended it: with the versions' average as its last
+            // version, not whichever noisy iterate it stopped on. One that reached its target
+            // keeps the version that did.
+            if !target.reached, await books().inFlight == 0 { _ = try await roles.coordinator?.releaseFinalAverage() }
             group.cancelAll()
         }
 

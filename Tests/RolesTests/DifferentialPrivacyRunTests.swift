@@ -112,6 +112,45 @@ struct DifferentialPrivacyRunTests {
         #expect(machine.state.accounting.rejected[.privacyBudget] == 3)
     }
 
+    /// A run that stops before its budget (a simulation's limit) ends as the budget's end
+    /// would: the average of the versions so far becomes the last version, once, at no ε,
+    /// and only with nothing buffered.
+    @Test func aRunEndingBeforeItsBudgetReleasesTheAverageOfItsVersions() throws {
+        var machine = coordinator(try DifferentialPrivacy(clipNorm: 1, noiseMultiplier: 1, targetEpsilon: 8, population: 10))
+        var expected = IterateAverage(decay: DifferentialPrivacy.defaultFinalAverageDecay)
+        expected.include(machine.state.model.parameters)
+        for value: Float in [1, 2] {
+            _ = machine.receive(try partial(value))
+            _ = machine.receive(try partial(value))
+            let applying = try machine.applyBuffer()
+            let applied = try #require(applying)
+            #expect(applied.refusal == nil)
+            expected.include(applied.model.parameters)
+        }
+        let steps = machine.state.privacy?.steps
+        // Not while an aggregate is buffered: it would be lost under the closed budget.
+        _ = machine.receive(try partial(3))
+        let whileBuffered = machine.releaseFinalAverage()
+        #expect(!whileBuffered && !machine.state.budgetClosed)
+        _ = machine.receive(try partial(3))
+        let third = try machine.applyBuffer()
+        #expect(third?.refusal == nil)
+        expected.include(machine.state.model.parameters)
+        let released = machine.releaseFinalAverage()
+        #expect(released)
+        #expect(machine.state.budgetClosed && machine.state.model.version == 4 && machine.state.model.parameters == expected.parameters)
+        #expect(machine.state.model.isFinal && machine.state.privacy?.steps == (steps ?? 0) + 1)
+        let again = machine.releaseFinalAverage()
+        #expect(!again && machine.state.model.version == 4)
+        // Without an average there is nothing to release, and the budget stays open.
+        var plain = coordinator(try DifferentialPrivacy(clipNorm: 1, noiseMultiplier: 1, targetEpsilon: 8, population: 10, finalAverageDecay: 0))
+        _ = plain.receive(try partial(1))
+        _ = plain.receive(try partial(1))
+        _ = try plain.applyBuffer()
+        let unaveraged = plain.releaseFinalAverage()
+        #expect(!unaveraged && !plain.state.budgetClosed && plain.state.model.version == 1)
+    }
+
     @Test func withoutAnAverageTheBudgetRefusesAndReleasesNothing() throws {
         let (machine, versions, last) = try averagingRun(decay: nil)
         #expect(!last.released && last.model.version == UInt64(versions.count - 1))
@@ -196,14 +235,21 @@ struct DifferentialPrivacyRunTests {
         #expect(small == [Float](repeating: 0.1, count: spec.parameterCount))
     }
 
-    @Test func aPrivateSimulationReportsEpsilonAndStopsAtItsBudget() async throws {
+    /// A private simulation of 20 clients (clip 1, σ = 1) that never reaches its target
+    /// accuracy: it ends at its budget or at `maxUpdates`.
+    func privateRun(targetEpsilon: Double, maxUpdates: Int? = nil) async throws -> RunResult {
         let config = SimulationTests.config {
             $0.clients = 20
             $0.maxSeconds = 60
+            $0.maxUpdates = maxUpdates
             $0.targetAccuracy = 1
-            $0.privacy = try! DifferentialPrivacy(clipNorm: 1, noiseMultiplier: 1, targetEpsilon: 8, population: 20)
+            $0.privacy = try! DifferentialPrivacy(clipNorm: 1, noiseMultiplier: 1, targetEpsilon: targetEpsilon, population: 20)
         }
-        let result = try await SimulationTests.run(config)
+        return try await SimulationTests.run(config)
+    }
+
+    @Test func aPrivateSimulationReportsEpsilonAndStopsAtItsBudget() async throws {
+        let result = try await privateRun(targetEpsilon: 8)
         let privacy = try #require(result.summary.privacy)
         #expect(privacy.epsilon <= 8 && privacy.epsilon > 0)
         // One version per aggregate, and the last one is the versions' average (no step of its own).
@@ -228,6 +274,19 @@ struct DifferentialPrivacyRunTests {
         #expect(result.htmlReport().contains("version \(result.summary.modelVersions): the moving average of the versions"))
         let history = try HistoryCSV.parse(HistoryCSV.render(result.history))
         #expect(history.map(\.dpEpsilon) == result.history.map { $0.dpEpsilon.map { (($0 * 1e6).rounded()) / 1e6 } })
+    }
+
+    /// A private simulation stopped by its update limit long before its budget: its last
+    /// version, the one scored last, is the versions' average, as at the budget's end.
+    @Test func aPrivateSimulationStoppedBeforeItsBudgetEndsOnTheAverage() async throws {
+        let result = try await privateRun(targetEpsilon: 1000, maxUpdates: 60)
+        let privacy = try #require(result.summary.privacy)
+        #expect(result.summary.rejectedByReason["privacy-budget", default: 0] == 0 && privacy.epsilon < 1000)
+        #expect(privacy.steps >= 2 && privacy.steps + 1 == Int(result.summary.modelVersions))
+        #expect(privacy.finalAverageVersion == result.summary.modelVersions)
+        #expect(result.history.last?.version == result.summary.modelVersions)
+        let summary = result.summary
+        #expect(summary.updatesApplied + summary.updatesDroppedStale + summary.updatesRejected == summary.updatesPublished)
     }
 
     @Test func aRunWithoutPrivacyWritesNullKeysAndTheOldHistory() throws {

@@ -259,6 +259,22 @@ public actor Coordinator {
         if machine.bufferedUpdates > 0 { try await applyBuffer() }
     }
 
+    /// Ends a private run before its budget is spent (`CoordinatorStateMachine.releaseFinalAverage`):
+    /// checkpoints the closed budget and publishes the versions' average as the last version.
+    /// Returns whether it did (false for a run without an average, or one already ended).
+    /// `fedq simulate` calls it at its end; a deployed coordinator never does, since it may
+    /// be restarted and go on spending its budget.
+    public func releaseFinalAverage() async throws -> Bool {
+        guard machine.releaseFinalAverage() else { return false }
+        try commit([], force: true)
+        logger.notice("the run ended before its privacy budget was spent: the last version is the average of the versions so far", metadata: [
+            "version": "\(machine.state.model.version)", "decay": "\(machine.privacy?.finalAverageDecay ?? 0)",
+        ])
+        PipelineMetrics.modelVersion.record(machine.state.model.version)
+        try await announce()
+        return true
+    }
+
     private func applyIfWaitedTooLong(_ wait: Duration) async throws {
         if machine.bufferOverdue(after: wait) { try await applyBuffer() }
     }

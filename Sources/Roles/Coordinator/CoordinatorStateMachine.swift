@@ -404,6 +404,17 @@ public struct CoordinatorStateMachine: Sendable {
         clientLimit?.reset()
     }
 
+    /// Ends a private run that stopped before its budget was spent (a simulation's time or
+    /// update limit, or its interruption) as the budget's end would have: the versions'
+    /// average becomes the last version and the budget closes. Returns whether a version was
+    /// made: not without an average or with an aggregate still buffered (drain first), nor
+    /// twice. Only for a run that is over: the closed budget is checkpointed, so a
+    /// coordinator resumed from it applies nothing more.
+    public mutating func releaseFinalAverage() -> Bool {
+        guard strategy.pendingCount == 0 else { return false }
+        return closeBudget()
+    }
+
     /// The first time the budget refuses an aggregate of a run that averages its versions:
     /// the average becomes the next (and last) version, and the budget closes, so that no
     /// smaller aggregate that would still fit is applied on top of it. Returns whether a
