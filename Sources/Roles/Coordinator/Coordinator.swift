@@ -267,12 +267,18 @@ public actor Coordinator {
     public func releaseFinalAverage() async throws -> Bool {
         guard machine.releaseFinalAverage() else { return false }
         try commit([], force: true)
-        logger.notice("the run ended before its privacy budget was spent: the last version is the average of the versions so far", metadata: [
+        try await announceAverage(because: "the run ended before its privacy budget was spent")
+        return true
+    }
+
+    /// Says that the versions' average became the last version (`why`: the budget's end or
+    /// the run's), and publishes it.
+    private func announceAverage(because why: String) async throws {
+        logger.notice("\(why): the last version is the average of the versions so far; no aggregate is applied after it", metadata: [
             "version": "\(machine.state.model.version)", "decay": "\(machine.privacy?.finalAverageDecay ?? 0)",
         ])
         PipelineMetrics.modelVersion.record(machine.state.model.version)
         try await announce()
-        return true
     }
 
     private func applyIfWaitedTooLong(_ wait: Duration) async throws {
@@ -361,13 +367,7 @@ public actor Coordinator {
                 "updates": "\(applied.records.count)", "epsilon": "\(machine.privacyEpsilon ?? 0)",
                 "version": "\(applied.model.version)",
             ])
-            if applied.releasesAverage {
-                logger.notice("privacy budget spent: the last version is the average of the versions so far; no aggregate is applied after it", metadata: [
-                    "version": "\(applied.model.version)", "decay": "\(machine.privacy?.finalAverageDecay ?? 0)",
-                ])
-                PipelineMetrics.modelVersion.record(applied.model.version)
-                try await announce()
-            }
+            if applied.releasesAverage { try await announceAverage(because: "privacy budget spent") }
             for delivery in acknowledged { try await delivery.ack() }
             return
         }
