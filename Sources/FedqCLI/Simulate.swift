@@ -115,8 +115,7 @@ struct Simulate: AsyncParsableCommand {
             summary.updatesPublished, summary.updatesDroppedStale, summary.updatesRejected, summary.meanStaleness))
         print(String(format: "final accuracy %.2f%%, best %.2f%%", summary.finalAccuracy * 100, summary.bestAccuracy * 100))
         if summary.updatesRejected > 0 || summary.updatesClipped > 0 {
-            let reasons = summary.rejectedByReason.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }
-            print("defences: \(summary.updatesClipped) updates clipped; rejected: \(reasons.isEmpty ? "none" : reasons.joined(separator: ", "))")
+            print("defences: \(summary.updatesClipped) updates clipped; rejected: \(RejectionCounts.text(summary.rejectedByReason))")
         }
         if let privacy = summary.privacy {
             print(String(

@@ -151,7 +151,7 @@ public struct LoadTestCommand: AsyncParsableCommand {
                    result.latencyMs.p50, result.latencyMs.p90, result.latencyMs.p99, result.latencyMs.max),
         ]
         if let refused = result.rejectedByReason, !refused.isEmpty {
-            lines.append("refused (settled, not applied): " + refused.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
+            lines.append("refused (settled, not applied): " + RejectionCounts.text(refused))
         }
         if let written = result.diskBytesWritten, let perByte = result.diskBytesPerPublishedByte {
             lines.append(String(format: "disk writes (every disk of this machine): %.0f MB, %.0f MB/s, %.2f bytes per byte published",

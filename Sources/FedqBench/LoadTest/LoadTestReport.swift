@@ -15,9 +15,7 @@ public enum LoadTestReport {
         report.summary = [
             ("updates aggregated / published", "\(result.updatesAggregated) / \(result.updatesPublished)"
                 + (result.clients.map { ", from \($0) client ids" } ?? "")),
-            ("refused (settled, not applied)", result.rejectedByReason.map { refused in
-                refused.isEmpty ? "none" : refused.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
-            } ?? "not recorded"),
+            ("refused (settled, not applied)", result.rejectedByReason.map(RejectionCounts.text) ?? "not recorded"),
             ("throughput", "\(format(result.updatesPerSecond)) updates/s, \(format(result.mbPerSecond)) MB/s"),
             ("latency p50 / p90 / p99 / max", [result.latencyMs.p50, result.latencyMs.p90, result.latencyMs.p99, result.latencyMs.max].map(format).joined(separator: " / ") + " ms"),
             ("disk writes (every disk of the machine)", result.diskBytesWritten.map { written in

@@ -323,24 +323,27 @@ struct LoadTestRun {
         let sentTimes = published.times
         var histogram = Histogram<UInt64>(highestTrackableValue: 3_600_000_000, numberOfSignificantValueDigits: .three)
         var lastSettled = started
+        // One pass over the settlements of this run's updates: latency, the end, and the count
+        // of each kind.
+        var aggregated = 0
+        var refused: [String: Int] = [:]
         for record in records {
             guard let sentAt = sentTimes["\(record.id)"] else { continue }
             _ = histogram.record(UInt64(max(0, record.time - sentAt) * 1_000_000))
             lastSettled = max(lastSettled, record.time)
+            aggregated += 1
+            if let reason = record.reason { refused[reason.name, default: 0] += 1 }
         }
         let wall = max(1e-6, lastSettled - started)
         let cpu = cpuWindow.close()
         let diskWritten = MachineDisk.bytesWritten.flatMap { after in diskBefore.map { after - $0 } }
         let milliseconds = { (micros: UInt64) in Double(micros) / 1000 }
-        let aggregated = records.filter { sentTimes["\($0.id)"] != nil }.count
         return LoadTestResult(
             parameters: spec.parameterCount, codec: codec.description, messageBytes: template.count, publishers: publishers,
             workers: workers, buffer: buffer, flushUpdates: flushUpdates, flushMs: flushMs, targetRate: rate, signed: sign,
             defencesOff: defencesOff, exactPartials: exactPartials, clients: Int(self.clients), updatesPublished: sentTimes.count,
             updatesAggregated: aggregated,
-            rejectedByReason: records.reduce(into: [:]) { counts, record in
-                if let reason = record.reason, sentTimes["\(record.id)"] != nil { counts[reason.name, default: 0] += 1 }
-            }, seconds: wall, updatesPerSecond: Double(aggregated) / wall,
+            rejectedByReason: refused, seconds: wall, updatesPerSecond: Double(aggregated) / wall,
             mbPerSecond: Double(aggregated) * Double(template.count) / 1e6 / wall,
             acceptedPerSecond: Double(sentTimes.count) / max(1e-6, published.lastConfirm - started),
             diskBytesWritten: diskWritten,
