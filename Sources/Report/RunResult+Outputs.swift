@@ -118,7 +118,12 @@ extension RunResult {
             last.version, (best.accuracy - last.accuracy) * 100, best.accuracy * 100, best.version)
     }
 
-    /// Writes `summary.json`, `history.csv` and `report.html` into `directory`.
+    /// The file a run's final model version is saved in, beside `summary.json`; `fedq eval
+    /// --version-file` scores it again, `fedq inspect` explains it.
+    public static let modelFileName = "model.msg"
+
+    /// Writes `summary.json`, `history.csv`, `report.html` and, when there is one, the final
+    /// model version as `model.msg` into `directory`.
     /// - Returns: the report's path.
     @discardableResult
     public func write(to directory: String) throws -> String {
@@ -126,6 +131,9 @@ extension RunResult {
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         try summary.jsonData().write(to: folder.appendingPathComponent("summary.json"), options: .atomic)
         try Data(HistoryCSV.render(history).utf8).write(to: folder.appendingPathComponent("history.csv"), options: .atomic)
+        if let finalModelMessage {
+            try Data(finalModelMessage).write(to: folder.appendingPathComponent(Self.modelFileName), options: .atomic)
+        }
         let report = folder.appendingPathComponent("report.html")
         try Data(htmlReport().utf8).write(to: report, options: .atomic)
         return report.path

@@ -24,6 +24,9 @@ public struct RunResult: Sendable {
     /// A table federation's standardisation, as the final model version carried it (nil:
     /// MNIST, or the run ended before the clients' statistics quorum).
     public var standardization: Standardization?
+    /// The version scored last, as the model-version message the coordinator published it
+    /// (docs/wire-format.md; fp32, with its standardisation section): `model.msg`.
+    public var finalModelMessage: [UInt8]?
     /// The report's title: a simulation's, or a deployment's.
     public var title = "FedQueue simulation"
 }

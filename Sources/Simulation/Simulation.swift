@@ -269,6 +269,10 @@ public struct Simulation: Sendable {
             summary: summary, history: history, throughput: throughput,
             stalenessHistogram: accounting.stalenessHistogram, settings: config.settings)
         result.standardization = finalModel.standardization
+        // The model scored last (a table run stopped before its statistics quorum has none).
+        if let scored = await evaluator.latestModel {
+            result.finalModelMessage = try PipelineMessage.encodeModel(scored, spec: spec).0
+        }
         return result
     }
 }

@@ -45,6 +45,12 @@ struct DistributedPipelineTests {
 
         let history = try HistoryCSV.parse(deployment.read("eval/history.csv"))
         #expect((history.map(\.accuracy).max() ?? 0) >= 0.9)
+        // The evaluator saved the version it scored last; scored again from the file, without
+        // a broker, it gives the same line.
+        let last = try #require(history.last)
+        let rescore = try deployment.start("rescore", ["eval", "--version-file", deployment.directory + "/eval/model.msg"])
+        #expect(await rescore.wait(timeout: .seconds(60)) == 0, "\(rescore.output.suffix(300))")
+        #expect(rescore.output.contains(String(format: "version %llu  accuracy %.2f%%", last.version, last.accuracy * 100)), "\(rescore.output.suffix(300))")
         let summary = try JSONSerialization.jsonObject(with: Data(deployment.read("coordinator/summary.json").utf8)) as? [String: Any]
         let counts = ["updates_applied", "updates_dropped_stale", "updates_rejected"].map { summary?[$0] as? Int ?? -1 }
         #expect(counts.reduce(0, +) == deployment.published().count, "summary \(counts) vs \(deployment.published().count) published")

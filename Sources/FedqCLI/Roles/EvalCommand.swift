@@ -3,6 +3,7 @@ import CLISupport
 import Foundation
 import Learning
 import Logging
+import Report
 import Roles
 import Simulation
 
@@ -19,7 +20,10 @@ struct EvalCommand: AsyncParsableCommand {
             --stop-at-target the evaluator exits 0 once --target-accuracy is reached (scripts \
             wait on it to end a run), or once it has evaluated the run's final version (a \
             private run's budget is spent: no version follows, so the target can no longer be \
-            reached; the log says so).
+            reached; the log says so). On stopping it saves the version it evaluated last as \
+            DIR/model.msg (the model-version message, docs/wire-format.md). \
+            --version-file FILE scores such a saved version instead (a simulate run's \
+            model.msg too), without a broker, and prints its line.
             """
     )
 
@@ -34,14 +38,17 @@ struct EvalCommand: AsyncParsableCommand {
     var evaluation: EvaluationOptions
     @Option(help: "Evaluate on the first N test images only (default: all 10,000).")
     var testSamples: Int?
+    @Option(help: "Score this saved model version (a run's model.msg) and exit; no broker.")
+    var versionFile: String?
 
     func validate() throws {
         guard (0...1).contains(targetAccuracy) else { throw ValidationError("--target-accuracy must be in [0, 1]") }
         guard testSamples.map({ $0 > 0 }) ?? true else { throw ValidationError("--test-samples must be positive") }
-        _ = try shared.roleConnector(name: "fedq eval")
+        if versionFile == nil { _ = try shared.roleConnector(name: "fedq eval") }
     }
 
     func run() async throws {
+        if let versionFile { return print(Self.line(try await score(versionFile))) }
         let logger = shared.logger(role: "eval")
         try OutputDirectory.prepare(out, flag: "out")
         let metrics = try await shared.startMetrics(role: "eval")
@@ -68,10 +75,7 @@ struct EvalCommand: AsyncParsableCommand {
             verifier: ModelVerifier(coordinatorKey: coordinatorKey, requiresStandardization: config.table != nil, logger: logger),
             classNames: config.classNames
         ) { record, model in
-            let line = String(
-                format: "version %llu  accuracy %.2f%%  loss %.4f  macro-F1 %.4f  (%d updates applied)",
-                record.version, record.accuracy * 100, record.loss, record.macroF1, model.updatesApplied)
-                + (record.perClass.map { "  " + $0.map(\.text).joined(separator: "; ") } ?? "")
+            let line = Self.line(record, updatesApplied: model.updatesApplied)
             logger.info("\(line)", metadata: ["version": "\(record.version)"])
             if record.accuracy >= target && !reached.current {
                 reached.current = true
@@ -110,8 +114,49 @@ struct EvalCommand: AsyncParsableCommand {
         let history = await evaluator.history
         try HistoryCSV.render(history).write(toFile: historyPath, atomically: true, encoding: .utf8)
         logger.info("stopped after \(history.count) evaluations; \(historyPath)")
+        if let latest = await evaluator.latestModel {
+            let modelPath = out + "/" + RunResult.modelFileName
+            try Data(try PipelineMessage.encodeModel(latest, spec: spec).0).write(to: URL(fileURLWithPath: modelPath), options: .atomic)
+            logger.info("version \(latest.version) saved as \(modelPath)")
+        }
         if let last = history.last, let perClass = last.perClass {
             logger.info("version \(last.version): \(perClass.map(\.text).joined(separator: "; "))")
         }
+    }
+
+    /// `--version-file`: one saved version, scored on the same test rows a run's evaluator
+    /// uses (the same `--seed`, `--dataset` and `--test-samples`); `run` prints it as the
+    /// evaluator logs it. A file that is not a model version of this model is refused in one line
+    /// naming it and its `WireError` (exit 1), as a message from the network would be.
+    func score(_ path: String) async throws -> EvaluationRecord {
+        var config = SimulationConfig()
+        try shared.apply(to: &config)
+        config.testSubset = testSamples
+        let spec = config.model
+        let body = [UInt8](try CommandError.read(path))
+        let model: GlobalModel
+        do { model = try PipelineMessage.decodeModel(body: body, spec: spec) } catch {
+            throw CommandError("\(path) is not a version of this model (--model, --dataset): \(error)")
+        }
+        if config.table != nil && model.standardization == nil {
+            throw CommandError("\(path) is not a version of this model: a table's versions carry their standardisation, and this one has none")
+        }
+        let (_, test) = try config.loadData()
+        let seed = config.seed
+        BLASThreads.set(1)
+        let pool = ComputePool<Network>(threads: 1, name: "fedq-eval") { _ in Network(spec: spec, seed: seed) }
+        defer { pool.shutdown() }
+        let evaluator = Evaluator(
+            spec: spec, test: test, pool: pool, pacing: evaluation.pacing, started: .now, classNames: config.classNames
+        ) { _, _ in }
+        return try await evaluator.evaluate(model)
+    }
+
+    /// One evaluated version as the evaluator reports it (a saved version does not know how
+    /// many updates it holds: that rides in the broker properties).
+    static func line(_ record: EvaluationRecord, updatesApplied: Int? = nil) -> String {
+        String(format: "version %llu  accuracy %.2f%%  loss %.4f  macro-F1 %.4f", record.version, record.accuracy * 100, record.loss, record.macroF1)
+            + (updatesApplied.map { "  (\($0) updates applied)" } ?? "")
+            + (record.perClass.map { "  " + $0.map(\.text).joined(separator: "; ") } ?? "")
     }
 }

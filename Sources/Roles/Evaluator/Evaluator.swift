@@ -22,6 +22,9 @@ public actor Evaluator {
     /// each record; nil on MNIST.
     private let classNames: [String]?
     public private(set) var history: [EvaluationRecord] = []
+    /// The version of `history`'s last record, kept so a run can save the model it scored
+    /// last (`model.msg`).
+    public private(set) var latestModel: GlobalModel?
     /// A table federation's test rows scaled with the model's standardisation.
     private var scaledTest = ScaledRows()
     /// The CPU time of the last evaluation pass (for `pacing`).
@@ -93,6 +96,7 @@ public actor Evaluator {
             perClass: classNames.flatMap { ClassMetrics.of(evaluation, names: $0) })
         if let last = history.last, last.version >= record.version { return last.version == record.version ? last : record }
         history.append(record)
+        latestModel = model
         PipelineMetrics.evaluatedAccuracy.record(record.accuracy)
         onRecord(record, model)
         return record

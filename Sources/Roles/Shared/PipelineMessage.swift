@@ -28,17 +28,26 @@ public enum PipelineMessage {
     }
 
     public static func decodeModel(_ delivery: Delivery, spec: ModelSpec) throws(WireError) -> GlobalModel {
-        let envelope = try Envelope(bytes: delivery.body, expecting: expectation(spec))
+        var model = try decodeModel(body: delivery.body, spec: spec)
+        let applied = delivery.properties.headers[MessageProperties.HeaderName.updatesApplied]?.intValue ?? 0
+        let epsilon = delivery.properties.headers[MessageProperties.HeaderName.privacyEpsilon]?.stringValue.flatMap(Double.init)
+        model.updatesApplied = Int(applied)
+        model.privacyEpsilon = epsilon.flatMap { $0.isFinite && $0 >= 0 ? $0 : nil }
+        model.isFinal = delivery.properties.headers[MessageProperties.HeaderName.finalVersion]?.intValue == 1
+        return model
+    }
+
+    /// A model version from its body alone (a saved `model.msg`): what the body carries
+    /// (version, parameters, standardisation), none of what rides in the broker properties
+    /// (updates applied, ε, the final flag).
+    public static func decodeModel(body: [UInt8], spec: ModelSpec) throws(WireError) -> GlobalModel {
+        let envelope = try Envelope(bytes: body, expecting: expectation(spec))
         guard envelope.header.kind == .modelVersion else {
             throw .inconsistentInput(field: .kind, reason: "expected a model version, got \(envelope.header.kind)")
         }
-        let applied = delivery.properties.headers[MessageProperties.HeaderName.updatesApplied]?.intValue ?? 0
-        let epsilon = delivery.properties.headers[MessageProperties.HeaderName.privacyEpsilon]?.stringValue.flatMap(Double.init)
-        var model = GlobalModel(
-            version: envelope.header.modelVersion, parameters: envelope.decode(), updatesApplied: Int(applied),
-            privacyEpsilon: epsilon.flatMap { $0.isFinite && $0 >= 0 ? $0 : nil }, standardization: envelope.standardization)
-        model.isFinal = delivery.properties.headers[MessageProperties.HeaderName.finalVersion]?.intValue == 1
-        return model
+        return GlobalModel(
+            version: envelope.header.modelVersion, parameters: envelope.decode(), updatesApplied: 0,
+            standardization: envelope.standardization)
     }
 
     /// The version a model message announces, read from its headers without decoding the body.
