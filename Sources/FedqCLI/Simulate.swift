@@ -125,6 +125,11 @@ struct Simulate: AsyncParsableCommand {
             if let version = privacy.finalAverageVersion {
                 print("  the final model, version \(version), is the moving average of the versions (--dp-final-average; no ε spent)")
             }
+            if privacy.repeatedClientAggregates > 0 {
+                print(
+                    "  \(privacy.repeatedClientAggregates) of \(privacy.steps) aggregates held more than one update of a client (up to \(privacy.largestClientShare)): ε assumes one (docs/privacy.md)"
+                )
+            }
         }
         if let local = summary.localPrivacy { print("local differential privacy: \(local.description)") }
         if summary.interrupted { print("interrupted after \(String(format: "%.1f", summary.seconds)) s") }

@@ -19,6 +19,10 @@ public struct PrivacySummary: Sendable, Equatable {
     /// The version released as the average of the versions when the budget ran out
     /// (`IterateAverage`); nil when none was.
     public var finalAverageVersion: UInt64?
+    /// Aggregates that held more than one update of some client (their sensitivity was
+    /// beyond the clip the ε assumes; docs/privacy.md), and the most one client had in one.
+    public var repeatedClientAggregates = 0
+    public var largestClientShare = 0
 
     public init(
         epsilon: Double, delta: Double, noiseMultiplier: Double, clip: Double, steps: Int, samplingRate: Double,
@@ -49,6 +53,7 @@ public struct PrivacySummary: Sendable, Equatable {
             settings: settings, epsilon: epsilon, steps: await coordinator.privacySteps ?? 0,
             updatesApplied: await coordinator.accounting.applied)
         summary.finalAverageVersion = await coordinator.finalAverageVersion
+        (summary.repeatedClientAggregates, summary.largestClientShare) = await coordinator.repeatedClients
         return summary
     }
 
@@ -60,6 +65,8 @@ public struct PrivacySummary: Sendable, Equatable {
         case steps = "dp_steps"
         case samplingRate = "dp_sampling_rate"
         case finalAverageVersion = "dp_final_average_version"
+        case repeatedClientAggregates = "dp_aggregates_with_repeated_clients"
+        case largestClientShare = "dp_largest_client_share"
     }
 
     /// Writes the keys into the summary's own JSON object (nulls for nil).
@@ -73,6 +80,8 @@ public struct PrivacySummary: Sendable, Equatable {
         try container.encode(summary?.steps, forKey: .steps)
         try container.encode(summary?.samplingRate, forKey: .samplingRate)
         try container.encode(summary?.finalAverageVersion, forKey: .finalAverageVersion)
+        try container.encode(summary?.repeatedClientAggregates, forKey: .repeatedClientAggregates)
+        try container.encode(summary?.largestClientShare, forKey: .largestClientShare)
     }
 
     /// Reads the keys from the summary's own JSON object: nil when DP was off (`dp_clip`
@@ -80,12 +89,16 @@ public struct PrivacySummary: Sendable, Equatable {
     static func decode(from decoder: any Decoder) throws -> PrivacySummary? {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         guard let clip = try container.decodeIfPresent(Double.self, forKey: .clip) else { return nil }
-        return PrivacySummary(
+        var summary = PrivacySummary(
             epsilon: try container.decodeIfPresent(Double.self, forKey: .epsilon) ?? .infinity,
             delta: try container.decode(Double.self, forKey: .delta),
             noiseMultiplier: try container.decode(Double.self, forKey: .noiseMultiplier), clip: clip,
             steps: try container.decode(Int.self, forKey: .steps),
             samplingRate: try container.decode(Double.self, forKey: .samplingRate),
             finalAverageVersion: try container.decodeIfPresent(UInt64.self, forKey: .finalAverageVersion))
+        // Absent in the summaries of runs from before they were counted.
+        summary.repeatedClientAggregates = try container.decodeIfPresent(Int.self, forKey: .repeatedClientAggregates) ?? 0
+        summary.largestClientShare = try container.decodeIfPresent(Int.self, forKey: .largestClientShare) ?? 0
+        return summary
     }
 }

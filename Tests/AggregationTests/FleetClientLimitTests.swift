@@ -12,8 +12,9 @@ struct FleetClientLimitTests {
         var limit = FleetClientLimit(perAggregate: 2)
         let first = [7, 8, 7].map { Self.entry($0) }
         #expect(limit.excess(first).isEmpty)
+        #expect(limit.largestCount == 0)
         limit.take(first)
-        #expect(limit.count(of: 7) == 2 && limit.count(of: 8) == 1)
+        #expect(limit.count(of: 7) == 2 && limit.count(of: 8) == 1 && limit.largestCount == 2)
         // Client 7 has its two; 8 has room for one more, so its second entry here is excess.
         let second = [7, 8, 9, 8, 7].map { Self.entry($0) }
         let excess = limit.excess(second)
@@ -29,7 +30,8 @@ struct FleetClientLimitTests {
         limit.take(unknown + [Self.entry(3)])
         #expect(limit.count(of: 3) == 1)
         #expect(limit.excess([Self.entry(3)]).count == 1)
+        #expect(limit.largestCount == 1)
         limit.reset()
-        #expect(limit.count(of: 3) == 0 && limit.excess([Self.entry(3)]).isEmpty)
+        #expect(limit.count(of: 3) == 0 && limit.excess([Self.entry(3)]).isEmpty && limit.largestCount == 0)
     }
 }

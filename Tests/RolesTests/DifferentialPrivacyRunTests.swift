@@ -29,6 +29,46 @@ struct DifferentialPrivacyRunTests {
         return .partial(aggregate, settled: [])
     }
 
+    /// The noise is sized for one update per client per aggregate; a private run counts the
+    /// aggregates where a client had more (with or without a `--max-client-rate` limit), and
+    /// the most one client had.
+    @Test func aPrivateRunCountsAggregatesHoldingAClientMoreThanOnce() throws {
+        func partialOf(clients: [UInt64]) throws -> CoordinatorStateMachine.Input {
+            var aggregate = PartialAggregate(dimension: spec.parameterCount)
+            for client in clients {
+                try aggregate.add(id: .random(), baseVersion: 0, clientID: client, weight: 1, delta: [Float](repeating: 0.1, count: spec.parameterCount))
+            }
+            return .partial(aggregate, settled: [])
+        }
+        let privacy = try DifferentialPrivacy(clipNorm: 1, noiseMultiplier: 1, targetEpsilon: 100, population: 10)
+        for limit in [nil, 4] as [Int?] {
+            let state = CoordinatorState(
+                model: GlobalModel(version: 0, parameters: [Float](repeating: 0, count: spec.parameterCount), updatesApplied: 0),
+                optimizer: ServerOptimizer(.sgd(learningRate: 1)), settledIDs: SettledIndex(stalenessHorizon: 8), strategy: "fedbuff:4")
+            var machine = CoordinatorStateMachine(
+                state: state, strategy: AggregationStrategy(.fedBuff(bufferSize: 4)), privacy: privacy, updatesPerClient: limit)
+            // Four distinct clients: the assumption holds.
+            _ = machine.receive(try partialOf(clients: [1, 2]))
+            _ = machine.receive(try partialOf(clients: [3, 4]))
+            #expect(try machine.applyBuffer()?.refusal == nil)
+            #expect(machine.repeatedClientAggregates == 0 && machine.largestClientShare == 1)
+            // Client 5 twice across two partials (two workers), then client 6 three times.
+            _ = machine.receive(try partialOf(clients: [5, 1]))
+            _ = machine.receive(try partialOf(clients: [5, 2]))
+            #expect(try machine.applyBuffer()?.refusal == nil)
+            _ = machine.receive(try partialOf(clients: [6, 6]))
+            _ = machine.receive(try partialOf(clients: [6, 7]))
+            #expect(try machine.applyBuffer()?.refusal == nil)
+            #expect(machine.repeatedClientAggregates == 2 && machine.largestClientShare == 3, "limit \(String(describing: limit))")
+        }
+        // Without DP nothing is counted.
+        var plain = coordinator(nil)
+        _ = plain.receive(try partial(1))
+        _ = plain.receive(try partial(1))
+        _ = try plain.applyBuffer()
+        #expect(plain.repeatedClientAggregates == 0 && plain.largestClientShare == 0)
+    }
+
     @Test func withoutNoiseThePrivateStepIsThePlainMeanAndIsAccounted() throws {
         var machine = coordinator(try DifferentialPrivacy(clipNorm: 1, noiseMultiplier: 0, population: 10))
         _ = machine.receive(try partial(1))

@@ -42,6 +42,9 @@ public struct FleetClientLimit: Sendable, Equatable {
     /// Updates of `client` in the aggregate being filled.
     public func count(of client: UInt64) -> Int { counts[client, default: 0] }
 
+    /// The most updates any one client has in the aggregate being filled (0: none named).
+    public var largestCount: Int { counts.values.max() ?? 0 }
+
     /// The aggregate was applied or refused: every client starts again.
     public mutating func reset() { counts.removeAll(keepingCapacity: true) }
 }

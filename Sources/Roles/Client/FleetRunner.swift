@@ -23,6 +23,8 @@ public actor FleetRunner {
     /// Picks the next idle client (seeded, so a run picks the same order).
     private var generator: SeededGenerator
     private var busy: Set<Int> = []
+    /// The version each client last trained on: a client trains once per version.
+    private var lastTrained: [Int: ModelVersion] = [:]
     /// Clients that spent their local privacy budget: never picked again.
     private var retired: Set<Int> = []
     private let logger: Logger
@@ -83,6 +85,13 @@ public actor FleetRunner {
     /// newer version than the one that diverged: retrying the same model with another
     /// client would most likely diverge again and only burn the device's compute.
     ///
+    /// A slot picks a client that has not trained on the current version yet, as devices
+    /// that train on the versions they receive would; only when every idle client has (a
+    /// fleet smaller than the buffer) does one train on it again, so the buffer still
+    /// fills. (Picking any idle client let a fast client send up to the workers'
+    /// `--max-client-rate` updates from one version, all landing in one aggregate: under DP
+    /// its sensitivity was then that many clips; BENCHMARKS.md.)
+    ///
     /// A final version (`GlobalModel.isFinal`: a private run's budget is spent) ends every
     /// slot: an update trained on it could only be refused.
     ///
@@ -94,25 +103,23 @@ public actor FleetRunner {
         try await withThrowingTaskGroup(of: Void.self) { group in
             for _ in 0..<concurrency {
                 group.addTask {
-                    var diverged: ModelVersion?
+                    // The slot waits for a version newer than this one: its training diverged.
+                    var after: ModelVersion?
                     while !Task.isCancelled, await !publisher.isFull {
-                        guard let index = await self.pickIdleClient() else { return }
+                        let model = try await feed.model(after: after)
+                        after = nil
+                        if model.isFinal {
+                            await self.reachedFinal(model.version)
+                            return
+                        }
+                        guard let index = await self.pickIdleClient(preferringUntrainedOn: model.version) else { return }
                         do {
-                            let model = try await feed.model(after: diverged)
-                            diverged = nil
-                            if model.isFinal {
-                                await self.release(index)
-                                await self.reachedFinal(model.version)
-                                return
-                            }
-                            do {
-                                try await turn(self.clients[index], model)
-                            } catch LocalTrainingError.privacyBudgetSpent(let client, let epsilon) {
-                                await self.retire(index, error: .privacyBudgetSpent(client: client, epsilon: epsilon))
-                            } catch let error as LocalTrainingError {
-                                diverged = model.version
-                                await self.record(error, client: self.clients[index].id)
-                            }
+                            try await turn(self.clients[index], model)
+                        } catch LocalTrainingError.privacyBudgetSpent(let client, let epsilon) {
+                            await self.retire(index, error: .privacyBudgetSpent(client: client, epsilon: epsilon))
+                        } catch let error as LocalTrainingError {
+                            after = model.version
+                            await self.record(error, client: self.clients[index].id)
                         } catch {
                             await self.release(index)
                             throw error
@@ -125,14 +132,26 @@ public actor FleetRunner {
         }
     }
 
-    /// A random client that is neither training nor retired (nil: none is left).
-    private func pickIdleClient() -> Int? {
+    /// A random client that is neither training nor retired, one that has not trained on
+    /// `version` when there is one (nil: every client is training or retired).
+    private func pickIdleClient(preferringUntrainedOn version: ModelVersion) -> Int? {
         guard busy.union(retired).count < clients.count else { return nil }
-        var client = Int.random(in: 0..<clients.count, using: &generator)
-        while busy.contains(client) || retired.contains(client) {
-            client = Int.random(in: 0..<clients.count, using: &generator)
+        func idle(_ client: Int) -> Bool { !busy.contains(client) && !retired.contains(client) }
+        func fresh(_ client: Int) -> Bool { idle(client) && lastTrained[client] != version }
+        // A few random draws find one in a large fleet; the lists are built only when they miss.
+        var client: Int? = nil
+        for _ in 0..<16 where client == nil {
+            let draw = Int.random(in: 0..<clients.count, using: &generator)
+            if fresh(draw) { client = draw }
         }
+        if client == nil {
+            var candidates = clients.indices.filter(fresh)
+            if candidates.isEmpty { candidates = clients.indices.filter(idle) }
+            client = candidates[Int.random(in: 0..<candidates.count, using: &generator)]
+        }
+        guard let client else { return nil }
         busy.insert(client)
+        lastTrained[client] = version
         return client
     }
 

@@ -75,6 +75,11 @@ public actor Coordinator {
     public var streamLedger: StreamLedger { machine.state.streams }
     /// Aggregates the accountant has recorded.
     public var privacySteps: Int? { machine.state.privacy?.steps }
+    /// Private aggregates that held more than one update of a client, and the most one
+    /// client had in an aggregate (`CoordinatorStateMachine.repeatedClientAggregates`).
+    public var repeatedClients: (aggregates: Int, largest: Int) {
+        (machine.repeatedClientAggregates, machine.largestClientShare)
+    }
     /// The version released as the average of the versions when the privacy budget ran
     /// out (the last one: nothing is applied after it); nil before that or without an average.
     public var finalAverageVersion: UInt64? { machine.state.budgetClosed ? machine.state.model.version : nil }
@@ -355,6 +360,7 @@ public actor Coordinator {
     /// version, and only then acknowledges the partials it applied.
     private func applyBuffer(booking records: [SettlementRecord] = []) async throws {
         let began = ContinuousClock.now
+        let repeatedBefore = machine.repeatedClientAggregates
         let applied = try machine.applyBuffer(booking: records)
         PipelineMetrics.aggregationDuration.recordSeconds((ContinuousClock.now - began).seconds)
         guard let applied else { return }
@@ -372,6 +378,12 @@ public actor Coordinator {
             return
         }
         if let epsilon = machine.privacyEpsilon { PipelineMetrics.dpEpsilon.record(epsilon) }
+        if repeatedBefore == 0 && machine.repeatedClientAggregates > 0 {
+            // Once a run: summary.json keeps the count (dp_aggregates_with_repeated_clients).
+            logger.warning(
+                "a private aggregate held \(machine.largestClientShare) updates of one client: its sensitivity was beyond the clip ε assumes (docs/privacy.md, \"One update per client per aggregate\")",
+                metadata: ["version": "\(applied.model.version)"])
+        }
         logger.debug("version applied", metadata: [
             "version": "\(applied.model.version)", "updates": "\(applied.staleness.count)",
             "updates_applied": "\(applied.model.updatesApplied)",

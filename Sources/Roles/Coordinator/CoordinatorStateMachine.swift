@@ -82,8 +82,15 @@ public struct CoordinatorStateMachine: Sendable {
 
     /// Differential privacy's settings (nil: none); the spent budget is `state.privacy`.
     public let privacy: DifferentialPrivacy?
-    /// Each client's updates in the aggregate being filled, held to its share (nil: no limit).
+    /// Each client's updates in the aggregate being filled, held to its share (nil: no limit
+    /// and no privacy; a private run without a limit counts them all the same).
     private var clientLimit: FleetClientLimit?
+    /// Private aggregates that held more than one update of some client, and the most any
+    /// client had in one: the noise is sized for one (`docs/privacy.md`, "One update per
+    /// client per aggregate"), so these say how often, and how far, that assumption did not
+    /// hold. Counted since this process started (not checkpointed).
+    public private(set) var repeatedClientAggregates = 0
+    public private(set) var largestClientShare = 0
 
     /// - Parameter updatesPerClient: at most this many updates of one client in one
     ///   aggregate, across every worker (`FleetClientLimit`; nil: no limit).
@@ -94,6 +101,7 @@ public struct CoordinatorStateMachine: Sendable {
         self.strategy = strategy
         self.privacy = privacy
         clientLimit = updatesPerClient.map(FleetClientLimit.init(perAggregate:))
+            ?? (privacy != nil ? FleetClientLimit(perAggregate: .max) : nil)
         if privacy != nil, self.state.privacy == nil { self.state.privacy = RDPAccountant() }
         if let decay = privacy?.finalAverageDecay, privacy?.averagesFinalVersion == true {
             if self.state.average?.decay != decay {
@@ -374,6 +382,9 @@ public struct CoordinatorStateMachine: Sendable {
                 staleness: [], refusal: .nonFinite)
         }
         if ledger != nil {
+            let share = clientLimit?.largestCount ?? 0
+            if share > 1 { repeatedClientAggregates += 1 }
+            largestClientShare = max(largestClientShare, share)
             ledger?.record(updates: applied.count)
             state.privacy = ledger?.accountant
             state.model.privacyEpsilon = privacyEpsilon
