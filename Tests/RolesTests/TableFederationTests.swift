@@ -1,3 +1,4 @@
+import Aggregation
 import Roles
 import Foundation
 import Learning
@@ -175,10 +176,8 @@ struct TableFederationTests {
         #expect(released.version == summary.modelVersions)
         let initial = Network(spec: spec, seed: config.seed).parameters
         let perStep = privacy.noiseMultiplier * privacy.clip / (privacy.samplingRate * 20)
-        let predicted = (Self.squaredNorm(initial) + Double(privacy.steps * spec.parameterCount) * perStep * perStep).squareRoot()
-        let norm = Self.squaredNorm(released.parameters).squareRoot()
-        #expect(norm > 0.85 * predicted && norm < 1.1 * predicted, "L2 norm \(norm), predicted \(predicted) (initial \(Self.squaredNorm(initial).squareRoot()))")
+        let predicted = (pow(initial.l2Norm(), 2) + Double(privacy.steps * spec.parameterCount) * perStep * perStep).squareRoot()
+        let norm = released.parameters.l2Norm()
+        #expect(norm > 0.85 * predicted && norm < 1.1 * predicted, "L2 norm \(norm), predicted \(predicted) (initial \(initial.l2Norm()))")
     }
-
-    private static func squaredNorm(_ values: [Float]) -> Double { values.reduce(0) { $0 + Double($1) * Double($1) } }
 }

@@ -53,14 +53,10 @@ struct EvalCommand: AsyncParsableCommand {
         try OutputDirectory.prepare(out, flag: "out")
         let metrics = try await shared.startMetrics(role: "eval")
         defer { metrics?.close() }
-        var config = SimulationConfig()
-        try shared.apply(to: &config)
-        config.testSubset = testSamples
+        let config = try configuration()
         let (_, test) = try config.loadData()
         let spec = config.model
-        let seed = config.seed
-        BLASThreads.set(1)
-        let pool = ComputePool<Network>(threads: 1, name: "fedq-eval") { _ in Network(spec: spec, seed: seed) }
+        let pool = Self.evaluationPool(config)
         defer { pool.shutdown() }
         let historyPath = out + "/history.csv"
         let (target, stopAtTarget) = (targetAccuracy, self.stopAtTarget)
@@ -129,9 +125,7 @@ struct EvalCommand: AsyncParsableCommand {
     /// evaluator logs it. A file that is not a model version of this model is refused in one line
     /// naming it and its `WireError` (exit 1), as a message from the network would be.
     func score(_ path: String) async throws -> EvaluationRecord {
-        var config = SimulationConfig()
-        try shared.apply(to: &config)
-        config.testSubset = testSamples
+        let config = try configuration()
         let spec = config.model
         let body = [UInt8](try CommandError.read(path))
         let model: GlobalModel
@@ -142,14 +136,28 @@ struct EvalCommand: AsyncParsableCommand {
             throw CommandError("\(path) is not a version of this model: a table's versions carry their standardisation, and this one has none")
         }
         let (_, test) = try config.loadData()
-        let seed = config.seed
-        BLASThreads.set(1)
-        let pool = ComputePool<Network>(threads: 1, name: "fedq-eval") { _ in Network(spec: spec, seed: seed) }
+        let pool = Self.evaluationPool(config)
         defer { pool.shutdown() }
         let evaluator = Evaluator(
             spec: spec, test: test, pool: pool, pacing: evaluation.pacing, started: .now, classNames: config.classNames
         ) { _, _ in }
         return try await evaluator.evaluate(model)
+    }
+
+    /// The model, data and seed the options give, with `--test-samples`.
+    private func configuration() throws -> SimulationConfig {
+        var config = SimulationConfig()
+        try shared.apply(to: &config)
+        config.testSubset = testSamples
+        return config
+    }
+
+    /// One thread evaluating the model (and OpenBLAS at one thread): evaluation must not take
+    /// the cores from the clients training beside it.
+    private static func evaluationPool(_ config: SimulationConfig) -> ComputePool<Network> {
+        BLASThreads.set(1)
+        let (spec, seed) = (config.model, config.seed)
+        return ComputePool<Network>(threads: 1, name: "fedq-eval") { _ in Network(spec: spec, seed: seed) }
     }
 
     /// One evaluated version as the evaluator reports it (a saved version does not know how
