@@ -37,6 +37,15 @@ struct ClientTests {
             spec: .mlp, clients: clients, partition: .iid, training: training, concurrency: 3, maxUpdates: maxUpdates, seed: seed)
     }
 
+    /// A fresh embedded broker with the pipeline's topology, its set-up connection, and the
+    /// ledger the clients publish into.
+    static func declaredBroker() async throws -> (EmbeddedBroker, EmbeddedConnection, PipelineLedger) {
+        let broker = EmbeddedBroker()
+        let setup = broker.connect()
+        try await PipelineTopology.declare(on: setup)
+        return (broker, setup, PipelineLedger())
+    }
+
     static func withPool<T>(_ body: (ComputePool<Network>) async throws -> T) async rethrows -> T {
         let pool = ComputePool<Network>(threads: 1, name: "fedq-client-tests") { _ in Network(spec: .mlp, seed: 1) }
         defer { pool.shutdown() }
@@ -49,10 +58,7 @@ struct ClientTests {
     }
 
     @Test func aClientTrainsOnTheModelItIsSentAndPublishesOneUpdate() async throws {
-        let broker = EmbeddedBroker()
-        let setup = broker.connect()
-        try await PipelineTopology.declare(on: setup)
-        let ledger = PipelineLedger()
+        let (broker, setup, ledger) = try await Self.declaredBroker()
         let logged = Mutex<[UpdateID]>([])
         let settings = try Self.settings()
         try await Self.withPool { pool in
@@ -116,10 +122,7 @@ struct ClientTests {
     }
 
     @Test func aFleetPublishesNoMoreThanItsBoundAndReturns() async throws {
-        let broker = EmbeddedBroker()
-        let setup = broker.connect()
-        try await PipelineTopology.declare(on: setup)
-        let ledger = PipelineLedger()
+        let (broker, setup, ledger) = try await Self.declaredBroker()
         let settings = try Self.settings(maxUpdates: 4)
         try await Self.withPool { pool in
             let transport = broker.connect()
@@ -139,10 +142,7 @@ struct ClientTests {
     /// client done with it) does one train on it again, so a fleet smaller than the buffer
     /// still fills it.
     @Test func eachClientTrainsOnAVersionOnceBeforeAnyTrainsOnItAgain() async throws {
-        let broker = EmbeddedBroker()
-        let setup = broker.connect()
-        try await PipelineTopology.declare(on: setup)
-        let ledger = PipelineLedger()
+        let (broker, setup, ledger) = try await Self.declaredBroker()
         let senders = Mutex<[UInt64]>([])
         let settings = try Self.settings(maxUpdates: 14)
         try await Self.withPool { pool in
@@ -167,10 +167,7 @@ struct ClientTests {
     /// An update whose publish failed with the connection may or may not be at the broker:
     /// it goes out again, with the same id, first thing on the next connection.
     @Test func anUnconfirmedUpdateIsRepublishedAfterAReconnect() async throws {
-        let broker = EmbeddedBroker()
-        let setup = broker.connect()
-        try await PipelineTopology.declare(on: setup)
-        let ledger = PipelineLedger()
+        let (broker, setup, ledger) = try await Self.declaredBroker()
         let logged = Mutex<[UpdateID]>([])
         let lost = broker.connect()
         await lost.close()
@@ -194,10 +191,7 @@ struct ClientTests {
     /// -nan cannot be encoded"): the client publishes nothing, the turn is counted, and the
     /// fleet waits for the next version and publishes on that one.
     @Test func aTrainingThatDivergesPublishesNothingAndTheFleetGoesOnWithTheNextVersion() async throws {
-        let broker = EmbeddedBroker()
-        let setup = broker.connect()
-        try await PipelineTopology.declare(on: setup)
-        let ledger = PipelineLedger()
+        let (broker, setup, ledger) = try await Self.declaredBroker()
         let settings = try Self.settings(codec: "fp32", maxUpdates: 1)
         let exploding = GlobalModel(version: 5, parameters: Array(repeating: 1e18, count: Self.model.parameters.count), updatesApplied: 40)
         #expect(exploding.parameters.allSatisfy { $0.isFinite })
