@@ -210,7 +210,10 @@ struct LocalPrivacySimulationTests {
         let local = try #require(summary.localPrivacy)
         #expect(local.unit == .record && local.releases == allowed.max()! && local.clientsSpent == 20)
         #expect(local.epsilon <= 8 && local.epsilon > 7)
-        #expect(summary.finalAccuracy > 0.85, "final accuracy \(summary.finalAccuracy)")
+        // The last iterate of a locally private run moves with the arrival order (the noise is
+        // not seeded): 84.96% to 97.35% over 80 runs of each of these two tests, median 93-95%
+        // (BENCHMARKS.md, local DP). 80% is well clear of that and of the 63% of the majority class.
+        #expect(summary.finalAccuracy > 0.80, "final accuracy \(summary.finalAccuracy)")
         let json = try #require(try JSONSerialization.jsonObject(with: summary.jsonData()) as? [String: Any])
         #expect(json["ldp_unit"] as? String == "record")
         #expect(json["ldp_sampling_rate"] is NSNull)
@@ -245,7 +248,7 @@ struct LocalPrivacySimulationTests {
         let local = try #require(summary.localPrivacy)
         #expect(local.unit == .record && local.releases == allowed && local.clientsSpent == 20 && local.samplingRate == 0.1)
         #expect(local.epsilon <= 8 && local.epsilon > 7)
-        #expect(summary.finalAccuracy > 0.85, "final accuracy \(summary.finalAccuracy)")
+        #expect(summary.finalAccuracy > 0.80, "final accuracy \(summary.finalAccuracy) (see above)")
         let json = try #require(try JSONSerialization.jsonObject(with: summary.jsonData()) as? [String: Any])
         #expect(json["ldp_sampling_rate"] as? Double == 0.1)
         #expect(try JSONDecoder().decode(RunSummary.self, from: summary.jsonData()).localPrivacy == local)

@@ -33,6 +33,9 @@ public actor AggregatorWorker {
     public private(set) var partialsPublished = 0
     /// Updates scaled down to the norm bound so far.
     public var updatesClipped: Int { machine.clippedCount }
+    /// The newest version this worker has heard of from a coordinator's notice (what its
+    /// staleness checks measure against).
+    public var knownVersion: ModelVersion { machine.knownVersion }
     let logger: Logger
     private let flushes: AsyncStream<Outgoing>
     private let flushQueue: AsyncStream<Outgoing>.Continuation
