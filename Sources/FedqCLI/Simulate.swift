@@ -127,7 +127,7 @@ struct Simulate: AsyncParsableCommand {
             }
             if privacy.repeatedClientAggregates > 0 {
                 print(
-                    "  \(privacy.repeatedClientAggregates) of \(privacy.steps) aggregates held more than one update of a client (up to \(privacy.largestClientShare)): ε assumes one (docs/privacy.md)"
+                    "  \(privacy.repeatedClientAggregates) of \(privacy.steps) aggregates held more than one update of a client (up to \(privacy.largestClientShare)), charged to ε at σ/m (docs/privacy.md)"
                 )
             }
         }

@@ -19,8 +19,8 @@ public struct PrivacySummary: Sendable, Equatable {
     /// The version released as the average of the versions when the budget ran out
     /// (`IterateAverage`); nil when none was.
     public var finalAverageVersion: UInt64?
-    /// Aggregates that held more than one update of some client (their sensitivity was
-    /// beyond the clip the ε assumes; docs/privacy.md), and the most one client had in one.
+    /// Aggregates that held more than one update of some client (each charged to ε at σ/m
+    /// for the most, m, one client had in it; docs/privacy.md), and the largest such m.
     public var repeatedClientAggregates = 0
     public var largestClientShare = 0
 

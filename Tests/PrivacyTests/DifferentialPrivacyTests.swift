@@ -41,8 +41,8 @@ import Testing
         let dp = try DifferentialPrivacy(clipNorm: 1, noiseMultiplier: 1, delta: 1e-5, targetEpsilon: 6.3, population: 100)
         var ledger = PrivacyLedger(settings: dp)
         var applied = 0
-        while ledger.permits(updates: 10) {
-            ledger.record(updates: 10)
+        while ledger.permits(updates: 10, largestClientShare: 1) {
+            ledger.record(updates: 10, largestClientShare: 1)
             applied += 1
         }
         #expect(applied == 59)
@@ -50,6 +50,33 @@ import Testing
         #expect(ledger.accountant.epsilon(delta: 1e-5, afterRecording: 0.1, noiseMultiplier: 1) > 6.3)
         #expect(abs(ledger.accountant.epsilon(delta: 1e-5, afterRecording: 0.1, noiseMultiplier: 1) - 6.336596135764658) < 1e-9)
         #expect(ledger.lastSamplingRate == 0.1)
+    }
+
+    /// An aggregate holding m updates of one client moves the sum by up to m·C under noise
+    /// of σ·C: the ledger charges it as a step at σ/m, and refuses it sooner.
+    @Test func anAggregateHoldingAClientTwiceIsChargedAtHalfTheNoiseMultiplier() throws {
+        let dp = try DifferentialPrivacy(clipNorm: 1, noiseMultiplier: 2, delta: 1e-5, targetEpsilon: 3, population: 100)
+        #expect(PrivacyLedger(settings: dp).noiseMultiplier(largestClientShare: 2) == 1)
+        #expect(PrivacyLedger(settings: dp).noiseMultiplier(largestClientShare: 0) == 2, "no client named counts as one")
+        var once = PrivacyLedger(settings: dp), twice = PrivacyLedger(settings: dp)
+        once.record(updates: 10, largestClientShare: 1)
+        twice.record(updates: 10, largestClientShare: 2)
+        var atHalf = RDPAccountant()
+        atHalf.record(samplingRate: 0.1, noiseMultiplier: 1)
+        #expect(twice.accountant == atHalf)
+        #expect(twice.epsilon > 2 * once.epsilon, "ε \(twice.epsilon) against \(once.epsilon)")
+        // How many aggregates the target allows, every one with some client twice, against none.
+        func allowed(share: Int) -> Int {
+            var ledger = PrivacyLedger(settings: dp)
+            var count = 0
+            while ledger.permits(updates: 10, largestClientShare: share) {
+                ledger.record(updates: 10, largestClientShare: share)
+                count += 1
+            }
+            return count
+        }
+        let (single, repeated) = (allowed(share: 1), allowed(share: 2))
+        #expect(repeated > 0 && repeated * 3 < single, "\(repeated) aggregates with a client twice, \(single) without")
     }
 
     @Test func noiseHasTheRequestedSpread() {

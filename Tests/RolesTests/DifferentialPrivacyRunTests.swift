@@ -31,7 +31,7 @@ struct DifferentialPrivacyRunTests {
 
     /// The noise is sized for one update per client per aggregate; a private run counts the
     /// aggregates where a client had more (with or without a `--max-client-rate` limit), and
-    /// the most one client had.
+    /// the most one client had, and its ε charges each aggregate for that client.
     @Test func aPrivateRunCountsAggregatesHoldingAClientMoreThanOnce() throws {
         func partialOf(clients: [UInt64]) throws -> CoordinatorStateMachine.Input {
             var aggregate = PartialAggregate(dimension: spec.parameterCount)
@@ -60,6 +60,11 @@ struct DifferentialPrivacyRunTests {
             _ = machine.receive(try partialOf(clients: [6, 7]))
             #expect(try machine.applyBuffer()?.refusal == nil)
             #expect(machine.repeatedClientAggregates == 2 && machine.largestClientShare == 3, "limit \(String(describing: limit))")
+            // And ε charged each aggregate for its most repeated client: σ/1, σ/2, σ/3 at q = 4/10.
+            var charged = RDPAccountant()
+            for share in [1.0, 2, 3] { charged.record(samplingRate: 0.4, noiseMultiplier: 1 / share) }
+            #expect(machine.state.privacy == charged)
+            #expect(machine.privacyEpsilon == charged.epsilon(delta: privacy.delta).epsilon)
         }
         // Without DP nothing is counted.
         var plain = coordinator(nil)

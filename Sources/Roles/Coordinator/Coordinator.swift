@@ -381,7 +381,7 @@ public actor Coordinator {
         if repeatedBefore == 0 && machine.repeatedClientAggregates > 0 {
             // Once a run: summary.json keeps the count (dp_aggregates_with_repeated_clients).
             logger.warning(
-                "a private aggregate held \(machine.largestClientShare) updates of one client: its sensitivity was beyond the clip ε assumes (docs/privacy.md, \"One update per client per aggregate\")",
+                "a private aggregate held \(machine.largestClientShare) updates of one client: ε charged it at σ/\(machine.largestClientShare), which spends the budget faster (docs/privacy.md, \"One update per client per aggregate\")",
                 metadata: ["version": "\(applied.model.version)"])
         }
         logger.debug("version applied", metadata: [

@@ -348,7 +348,10 @@ public struct CoordinatorStateMachine: Sendable {
         let buffered = strategy.pendingCount
         guard buffered > 0 else { return nil }
         var ledger = privacy.map { PrivacyLedger(settings: $0, accountant: state.privacy ?? RDPAccountant()) }
-        if let ledger, state.budgetClosed || !ledger.permits(updates: buffered) {
+        // The most updates one client has in this aggregate: the accountant charges the
+        // aggregate at σ/m for it (`PrivacyLedger.noiseMultiplier(largestClientShare:)`).
+        let clientShare = clientLimit?.largestCount ?? 0
+        if let ledger, state.budgetClosed || !ledger.permits(updates: buffered, largestClientShare: clientShare) {
             // Releasing this aggregate would spend more than the target ε: it is refused
             // whole, and its updates are booked as such (never applied, never lost).
             let refused = strategy.discardPending()
@@ -382,10 +385,9 @@ public struct CoordinatorStateMachine: Sendable {
                 staleness: [], refusal: .nonFinite)
         }
         if ledger != nil {
-            let share = clientLimit?.largestCount ?? 0
-            if share > 1 { repeatedClientAggregates += 1 }
-            largestClientShare = max(largestClientShare, share)
-            ledger?.record(updates: applied.count)
+            if clientShare > 1 { repeatedClientAggregates += 1 }
+            largestClientShare = max(largestClientShare, clientShare)
+            ledger?.record(updates: applied.count, largestClientShare: clientShare)
             state.privacy = ledger?.accountant
             state.model.privacyEpsilon = privacyEpsilon
         }
