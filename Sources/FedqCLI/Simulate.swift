@@ -125,6 +125,9 @@ struct Simulate: AsyncParsableCommand {
             if let version = privacy.finalAverageVersion {
                 print("  the final model, version \(version), is the moving average of the versions (--dp-final-average; no ε spent)")
             }
+            if privacy.postponedPartials > 0 {
+                print("  \(privacy.postponedPartials) partials waited for a later aggregate so that none held a client twice")
+            }
             if privacy.repeatedClientAggregates > 0 {
                 print(
                     "  \(privacy.repeatedClientAggregates) of \(privacy.steps) aggregates held more than one update of a client (up to \(privacy.largestClientShare)), charged to ε at σ/m (docs/privacy.md)"

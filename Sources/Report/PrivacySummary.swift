@@ -23,6 +23,8 @@ public struct PrivacySummary: Sendable, Equatable {
     /// for the most, m, one client had in it; docs/privacy.md), and the largest such m.
     public var repeatedClientAggregates = 0
     public var largestClientShare = 0
+    /// Partials held back to a later aggregate so that no aggregate held a client twice.
+    public var postponedPartials = 0
 
     public init(
         epsilon: Double, delta: Double, noiseMultiplier: Double, clip: Double, steps: Int, samplingRate: Double,
@@ -54,6 +56,7 @@ public struct PrivacySummary: Sendable, Equatable {
             updatesApplied: await coordinator.accounting.applied)
         summary.finalAverageVersion = await coordinator.finalAverageVersion
         (summary.repeatedClientAggregates, summary.largestClientShare) = await coordinator.repeatedClients
+        summary.postponedPartials = await coordinator.postponedPartials
         return summary
     }
 
@@ -67,6 +70,7 @@ public struct PrivacySummary: Sendable, Equatable {
         case finalAverageVersion = "dp_final_average_version"
         case repeatedClientAggregates = "dp_aggregates_with_repeated_clients"
         case largestClientShare = "dp_largest_client_share"
+        case postponedPartials = "dp_partials_postponed"
     }
 
     /// Writes the keys into the summary's own JSON object (nulls for nil).
@@ -82,6 +86,7 @@ public struct PrivacySummary: Sendable, Equatable {
         try container.encode(summary?.finalAverageVersion, forKey: .finalAverageVersion)
         try container.encode(summary?.repeatedClientAggregates, forKey: .repeatedClientAggregates)
         try container.encode(summary?.largestClientShare, forKey: .largestClientShare)
+        try container.encode(summary?.postponedPartials, forKey: .postponedPartials)
     }
 
     /// Reads the keys from the summary's own JSON object: nil when DP was off (`dp_clip`
@@ -99,6 +104,7 @@ public struct PrivacySummary: Sendable, Equatable {
         // Absent in the summaries of runs from before they were counted.
         summary.repeatedClientAggregates = try container.decodeIfPresent(Int.self, forKey: .repeatedClientAggregates) ?? 0
         summary.largestClientShare = try container.decodeIfPresent(Int.self, forKey: .largestClientShare) ?? 0
+        summary.postponedPartials = try container.decodeIfPresent(Int.self, forKey: .postponedPartials) ?? 0
         return summary
     }
 }

@@ -52,12 +52,14 @@ struct DifferentialPrivacyRunTests {
             _ = machine.receive(try partialOf(clients: [3, 4]))
             #expect(try machine.applyBuffer()?.refusal == nil)
             #expect(machine.repeatedClientAggregates == 0 && machine.largestClientShare == 1)
-            // Client 5 twice across two partials (two workers), then client 6 three times.
-            _ = machine.receive(try partialOf(clients: [5, 1]))
-            _ = machine.receive(try partialOf(clients: [5, 2]))
+            // Client 5 twice in one partial (a worker from before DP kept them apart; across
+            // partials one would wait, `aPartialRepeatingAClientWaitsForTheNextAggregate`),
+            // then client 6 three times.
+            _ = machine.receive(try partialOf(clients: [5, 5]))
+            _ = machine.receive(try partialOf(clients: [1, 2]))
             #expect(try machine.applyBuffer()?.refusal == nil)
-            _ = machine.receive(try partialOf(clients: [6, 6]))
-            _ = machine.receive(try partialOf(clients: [6, 7]))
+            _ = machine.receive(try partialOf(clients: [6, 6, 6]))
+            _ = machine.receive(try partialOf(clients: [7]))
             #expect(try machine.applyBuffer()?.refusal == nil)
             #expect(machine.repeatedClientAggregates == 2 && machine.largestClientShare == 3, "limit \(String(describing: limit))")
             // And ε charged each aggregate for its most repeated client: σ/1, σ/2, σ/3 at q = 4/10.
@@ -252,6 +254,75 @@ struct DifferentialPrivacyRunTests {
         #expect(restarted.privacyEpsilon == machine.privacyEpsilon && restarted.privacyEpsilon ?? 0 > 0)
     }
 
+    /// One update per client per aggregate: a partial holding a client that the aggregate
+    /// being filled holds already waits for the next aggregate (the coordinator keeps it
+    /// unacknowledged and gives it again), so no aggregate needs charging at σ/2; what its
+    /// worker booked with it is booked once, when it first came.
+    @Test func aPartialRepeatingAClientWaitsForTheNextAggregate() throws {
+        func partialOf(clients: [UInt64], settled: [PartialAggregateSummary.Settled] = []) throws -> CoordinatorStateMachine.Input {
+            var aggregate = PartialAggregate(dimension: spec.parameterCount)
+            for client in clients {
+                try aggregate.add(id: .random(), baseVersion: 0, clientID: client, weight: 1, delta: [Float](repeating: 0.1, count: spec.parameterCount))
+            }
+            return .partial(aggregate, settled: settled)
+        }
+        let privacy = try DifferentialPrivacy(clipNorm: 1, noiseMultiplier: 1, targetEpsilon: 100, population: 10)
+        let state = CoordinatorState(
+            model: GlobalModel(version: 0, parameters: [Float](repeating: 0, count: spec.parameterCount), updatesApplied: 0),
+            optimizer: ServerOptimizer(.sgd(learningRate: 1)), settledIDs: SettledIndex(stalenessHorizon: 8), strategy: "fedbuff:4")
+        var machine = CoordinatorStateMachine(state: state, strategy: AggregationStrategy(.fedBuff(bufferSize: 4)), privacy: privacy)
+        #expect(machine.receive(try partialOf(clients: [1, 2])) == .hold(records: []))
+        // Client 2 again, beside a worker's refusal of another update: postponed, the refusal booked now.
+        let refused = PartialAggregateSummary.Settled(updateID: .random(), baseVersion: 0, reason: .outOfBounds)
+        let repeating = try partialOf(clients: [2, 3], settled: [refused])
+        guard case .postpone(let booked) = machine.receive(repeating) else {
+            Issue.record("a partial repeating client 2 was taken into the aggregate")
+            return
+        }
+        #expect(booked.map(\.id) == [refused.updateID] && booked.first?.disposition == .rejected)
+        #expect(machine.bufferedUpdates == 2 && machine.postponedPartials == 1)
+        #expect(machine.receive(try partialOf(clients: [3, 4])) == .apply(records: []))
+        let first = try #require(try machine.applyBuffer())
+        #expect(first.model.updatesApplied == 4 && first.refusal == nil)
+        // Given again to the next aggregate: taken, and its refusal not booked twice.
+        #expect(machine.receive(repeating) == .hold(records: []))
+        #expect(machine.receive(try partialOf(clients: [5, 6])) == .apply(records: []))
+        #expect(try machine.applyBuffer()?.model.updatesApplied == 8)
+        // No aggregate held a client twice, so both were charged at σ.
+        #expect(machine.repeatedClientAggregates == 0 && machine.largestClientShare == 1 && machine.postponedPartials == 1)
+        var charged = RDPAccountant()
+        charged.record(samplingRate: 0.4, noiseMultiplier: 1, steps: 2)
+        #expect(machine.state.privacy == charged)
+        #expect(machine.state.accounting.applied == 8 && machine.state.accounting.rejected[.outOfBounds] == 1)
+        // Without DP nothing waits.
+        var plain = coordinator(nil, buffer: 4)
+        #expect(plain.receive(try partialOf(clients: [1, 2])) == .hold(records: []))
+        #expect(plain.receive(try partialOf(clients: [2, 3])) == .apply(records: []))
+    }
+
+    /// Under DP a worker never sums two updates of one client into one partial: the
+    /// coordinator can postpone a partial, never split one. It flushes what it holds first.
+    @Test func underDPAWorkersPartialNeverHoldsAClientTwice() throws {
+        for clipNorm in [1, nil] as [Double?] {
+            var machine = WorkerStateMachine(spec: spec, settings: WorkerSettings(
+                flushUpdates: 10, staleness: StalenessPolicy(function: .constant), clipNorm: clipNorm, defences: .off))
+            _ = machine.receive(try TestUpdates.update(0.1, spec: spec, client: 7).body, redelivered: false)
+            _ = machine.receive(try TestUpdates.update(0.1, spec: spec, client: 8).body, redelivered: false)
+            let again = machine.receive(try TestUpdates.update(0.1, spec: spec, client: 7).body, redelivered: false)
+            guard case .added(let batches) = again else {
+                Issue.record("client 7's second update was refused: \(again)")
+                continue
+            }
+            if clipNorm == nil {
+                // Without DP it rides with the others until the flush size.
+                #expect(batches.isEmpty && machine.partial.count == 3)
+            } else {
+                #expect(batches.map { $0.partial.entries.compactMap(\.clientID) } == [[7, 8]])
+                #expect(batches.first?.deliveries == 2 && machine.partial.entries.compactMap(\.clientID) == [7])
+            }
+        }
+    }
+
     @Test func workersClipEveryUpdateToTheBound() throws {
         var machine = WorkerStateMachine(spec: spec, settings: WorkerSettings(
             flushUpdates: 1, staleness: StalenessPolicy(function: .constant), clipNorm: 1))
@@ -301,6 +372,9 @@ struct DifferentialPrivacyRunTests {
         #expect(privacy.steps + 1 == Int(result.summary.modelVersions))
         #expect(privacy.finalAverageVersion == result.summary.modelVersions)
         #expect(privacy.clip == 1 && privacy.noiseMultiplier == 1 && privacy.delta == 1e-5)
+        // 20 clients, several training at once: partials repeating a client of the aggregate
+        // being filled waited for the next one, and no aggregate held a client twice.
+        #expect(privacy.postponedPartials > 0 && privacy.repeatedClientAggregates == 0 && privacy.largestClientShare == 1)
         // The run stopped at its budget: the aggregates after it were refused and booked.
         #expect(result.summary.rejectedByReason["privacy-budget", default: 0] > 0)
         let summary = result.summary
@@ -310,7 +384,10 @@ struct DifferentialPrivacyRunTests {
         #expect(epsilons.count == result.history.count && epsilons == epsilons.sorted())
         // summary.json spells the keys the issue names.
         let json = try JSONSerialization.jsonObject(with: summary.jsonData()) as? [String: Any]
-        for key in ["dp_epsilon", "dp_delta", "dp_noise_multiplier", "dp_clip", "dp_steps", "dp_sampling_rate", "dp_final_average_version"] {
+        for key in [
+            "dp_epsilon", "dp_delta", "dp_noise_multiplier", "dp_clip", "dp_steps", "dp_sampling_rate", "dp_final_average_version",
+            "dp_aggregates_with_repeated_clients", "dp_largest_client_share", "dp_partials_postponed",
+        ] {
             #expect(json?[key] is NSNumber, "\(key) missing")
         }
         let reread = try JSONDecoder().decode(RunSummary.self, from: summary.jsonData())

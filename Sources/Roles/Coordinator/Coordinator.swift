@@ -30,6 +30,9 @@ public actor Coordinator {
     private var machine: CoordinatorStateMachine
     /// Deliveries of the buffered partials: acknowledged once they are applied.
     private var held: [Delivery] = []
+    /// Deliveries of private partials held back to the next aggregate (`Action.postpone`),
+    /// oldest first: unacknowledged, so a crash gives them back to the broker.
+    private var postponed: [Delivery] = []
     /// The stream ledger as last committed (`commit`).
     private var persistedStreams: StreamLedger
     /// Apply a buffer that has not filled within this long (nil: wait for K). Clients
@@ -80,6 +83,9 @@ public actor Coordinator {
     public var repeatedClients: (aggregates: Int, largest: Int) {
         (machine.repeatedClientAggregates, machine.largestClientShare)
     }
+    /// Private partials held back to a later aggregate so that it held no client twice
+    /// (`CoordinatorStateMachine.postponedPartials`).
+    public var postponedPartials: Int { machine.postponedPartials }
     /// The version released as the average of the versions when the privacy budget ran
     /// out (the last one: nothing is applied after it); nil before that or without an average.
     public var finalAverageVersion: UInt64? { machine.state.budgetClosed ? machine.state.model.version : nil }
@@ -261,7 +267,13 @@ public actor Coordinator {
 
     /// Applies whatever the strategy still buffers (the end of a run), even short of its K.
     public func drain() async throws {
-        if machine.bufferedUpdates > 0 { try await applyBuffer() }
+        // Each pass applies a buffer, and the partials postponed from it then fill the next:
+        // at most one pass more than there are postponed partials.
+        var passes = postponed.count + 1
+        while machine.bufferedUpdates > 0, passes > 0 {
+            try await applyBuffer()
+            passes -= 1
+        }
     }
 
     /// Ends a private run before its budget is spent (`CoordinatorStateMachine.releaseFinalAverage`):
@@ -312,9 +324,11 @@ public actor Coordinator {
     }
 
     /// Carries out what the state machine decides about one partial.
-    func handle(_ delivery: Delivery) async throws {
+    /// - Parameter retaken: a postponed partial given to the next aggregate (not counted as
+    ///   received again).
+    func handle(_ delivery: Delivery, retaken: Bool = false) async throws {
         let input = CoordinatorStateMachine.decode(delivery.body, spec: spec)
-        if case .partial = input { PipelineMetrics.partialsReceived.increment() }
+        if case .partial = input, !retaken { PipelineMetrics.partialsReceived.increment() }
         switch machine.receive(input, returnTo: PartialReturn(delivery.properties)) {
         case .acknowledge(let records):
             try commit(records)
@@ -323,6 +337,10 @@ public actor Coordinator {
             held.append(delivery)
             // Not persisted for the ledger alone: until its ack, a crash brings the partial
             // back, and the restored ledger takes it again.
+            try commit(records, persistingStreams: false)
+        case .postpone(let records):
+            postponed.append(delivery)
+            PipelineMetrics.partialsPostponed.increment()
             try commit(records, persistingStreams: false)
         case .deadLetter(let reason, let detail, let records):
             logger.warning("partial parked in \(PipelineTopology.deadQueue)", metadata: [
@@ -375,6 +393,7 @@ public actor Coordinator {
             ])
             if applied.releasesAverage { try await announceAverage(because: "privacy budget spent") }
             for delivery in acknowledged { try await delivery.ack() }
+            try await retakePostponed()
             return
         }
         if let epsilon = machine.privacyEpsilon { PipelineMetrics.dpEpsilon.record(epsilon) }
@@ -392,6 +411,18 @@ public actor Coordinator {
         PipelineMetrics.modelVersion.record(applied.model.version)
         try await announce()
         for delivery in acknowledged { try await delivery.ack() }
+        try await retakePostponed()
+    }
+
+    /// Gives the partials postponed for the aggregate just applied (or refused) to the next
+    /// one, oldest first. The first fills an empty buffer, so it is never postponed again
+    /// unless a partial that arrived meanwhile got there first; one postponed until its
+    /// updates are stale is then booked stale.
+    private func retakePostponed() async throws {
+        guard !postponed.isEmpty else { return }
+        let waiting = postponed
+        postponed = []
+        for delivery in waiting { try await handle(delivery, retaken: true) }
     }
 
     /// Puts a table federation's frozen standardisation in the model and checkpoints it,

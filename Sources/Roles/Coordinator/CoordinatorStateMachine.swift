@@ -32,6 +32,10 @@ public struct CoordinatorStateMachine: Sendable {
         case acknowledge(records: [SettlementRecord])
         /// Keep the partial unacknowledged: the strategy buffers it until it is applied.
         case hold(records: [SettlementRecord])
+        /// Keep the partial unacknowledged, outside the buffer, and `receive` it again once
+        /// the aggregate being filled is applied or refused: a private run's partial holding a
+        /// client that aggregate holds already (one update per client per aggregate).
+        case postpone(records: [SettlementRecord])
         /// Park the partial in `fedq.dead` with this reason, then acknowledge it.
         case deadLetter(reason: RejectionReason, detail: String, records: [SettlementRecord])
         /// Hold the partial and apply the buffer now (`applyBuffer(booking:)`), which
@@ -91,6 +95,10 @@ public struct CoordinatorStateMachine: Sendable {
     /// hold. Counted since this process started (not checkpointed).
     public private(set) var repeatedClientAggregates = 0
     public private(set) var largestClientShare = 0
+    /// Private partials held back to a later aggregate because the one being filled held
+    /// one of their clients already (`Action.postpone`); counted each time, since this
+    /// process started.
+    public private(set) var postponedPartials = 0
 
     /// - Parameter updatesPerClient: at most this many updates of one client in one
     ///   aggregate, across every worker (`FleetClientLimit`; nil: no limit).
@@ -162,7 +170,9 @@ public struct CoordinatorStateMachine: Sendable {
             if case .undecodable(let detail) = input { return .deadLetter(reason: .malformed, detail: detail, records: []) }
             return .acknowledge(records: [])
         }
-        guard let range else { return receive(partial, settled: settled, returnTo: returnTo, now: now, unixTime: unixTime) }
+        guard let range else {
+            return receive(partial, settled: settled, returnTo: returnTo, now: now, unixTime: unixTime, mayPostpone: true)
+        }
         let (shard, claim) = (Int(range.shard), range.claim)
         switch state.streams.judge(shard: shard, claim: claim, first: range.first, last: range.last) {
         case .accept:
@@ -170,7 +180,7 @@ public struct CoordinatorStateMachine: Sendable {
             switch action {
             case .acknowledge, .deadLetter:
                 state.streams.settle(shard: shard, claim: claim, first: range.first, last: range.last)
-            case .hold, .apply, .rewind, .returnUpdates:
+            case .hold, .apply, .rewind, .returnUpdates, .postpone:
                 break
             }
             return action
@@ -191,9 +201,11 @@ public struct CoordinatorStateMachine: Sendable {
     }
 
     /// The rules for a partial that the stream ledger (if any) let through.
+    /// - Parameter mayPostpone: the partial may wait for the next aggregate (a queue's: a
+    ///   stream's ranges must be taken in their order).
     private mutating func receive(
         _ partial: PartialAggregate, settled: [PartialAggregateSummary.Settled], returnTo: PartialReturn? = nil,
-        now: ContinuousClock.Instant, unixTime: UInt64 = 0
+        now: ContinuousClock.Instant, unixTime: UInt64 = 0, mayPostpone: Bool = false
     ) -> Action {
         var records: [SettlementRecord] = []
         // Checked entry by entry: the same poison message twice in one list counts once.
@@ -240,6 +252,17 @@ public struct CoordinatorStateMachine: Sendable {
             records += fresh.map { settleUnapplied($0.id, reason: .duplicate, base: $0.baseVersion) }
             return .deadLetter(
                 reason: .duplicate, detail: counted, records: records)
+        }
+        if mayPostpone, privacy != nil, let clientLimit, !state.budgetClosed,
+            partial.entries.contains(where: { entry in entry.clientID.map { clientLimit.count(of: $0) > 0 } ?? false }) {
+            // The aggregate being filled holds one of this partial's clients already: the
+            // partial waits for the next one, so no client has two updates in one aggregate
+            // and the noise covers each at σ (a partial of one client's two updates, which
+            // workers under DP do not make, would still be charged at σ/2 in `applyBuffer`).
+            // The first partial of an empty buffer is never postponed, so each waits at most
+            // as many aggregates as partials of its clients are ahead of it.
+            postponedPartials += 1
+            return .postpone(records: records)
         }
         if let excess = clientLimit?.excess(partial.entries), !excess.isEmpty {
             if let refusal = limit(partial, excess: excess, records: &records) { return refusal }

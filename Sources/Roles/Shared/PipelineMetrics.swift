@@ -34,6 +34,7 @@ public enum PipelineMetric: String, CaseIterable, Sendable {
     case returnsRequested = "fedq_partial_returns_requested_total"
     case updatesReturned = "fedq_updates_returned_total"
     case clientLimitOverruns = "fedq_client_limit_overruns_total"
+    case partialsPostponed = "fedq_partials_postponed_total"
     case ldpEpsilon = "fedq_ldp_epsilon"
     case ldpClientsSpent = "fedq_ldp_clients_spent"
 
@@ -57,7 +58,7 @@ public enum PipelineMetric: String, CaseIterable, Sendable {
         case .updatesReceived, .updatesApplied, .updatesDroppedStale, .updatesRejected, .updatesPublished, .partialsFlushed,
             .partialsReceived, .reconnects, .modelsRejected, .modelRequestsRefused, .updatesClipped, .statisticsReceived,
             .statisticsRejected, .streamPartialsDropped, .streamClaimsRejected, .streamOffsetsLost, .returnsRequested,
-            .updatesReturned, .clientLimitOverruns:
+            .updatesReturned, .clientLimitOverruns, .partialsPostponed:
             .counter
         case .modelVersion, .evaluatedAccuracy, .queueReady, .dpEpsilon, .revocationListSerial, .ldpEpsilon, .ldpClientsSpent: .gauge
         // Staleness is counted in versions: buckets that separate fresh from stale.
@@ -117,6 +118,8 @@ public enum PipelineMetric: String, CaseIterable, Sendable {
             "Updates this worker summed again, each alone, because the coordinator asked them back; those it no longer kept are logged, and booked as duplicates by the coordinator."
         case .clientLimitOverruns:
             "Updates the coordinator took beyond their client's share of an aggregate (--max-client-rate) because their partial held other clients' updates too, which refusing it would have cost."
+        case .partialsPostponed:
+            "Differential privacy: partials the coordinator held back to a later aggregate because the one it was filling held one of their clients already (one update per client per aggregate)."
         case .ldpEpsilon:
             "Local differential privacy: the largest epsilon any client of this process has spent on its own updates, at its delta (--ldp-delta)."
         case .ldpClientsSpent:
@@ -150,6 +153,7 @@ public enum PipelineMetrics {
     public static let returnsRequested = Counter(label: PipelineMetric.returnsRequested.name)
     public static let updatesReturned = Counter(label: PipelineMetric.updatesReturned.name)
     public static let clientLimitOverruns = Counter(label: PipelineMetric.clientLimitOverruns.name)
+    public static let partialsPostponed = Counter(label: PipelineMetric.partialsPostponed.name)
     /// Staleness τ of each applied update, in versions.
     public static let staleness = Recorder(label: PipelineMetric.staleness.name)
     public static let modelVersion = Gauge(label: PipelineMetric.modelVersion.name)

@@ -247,8 +247,13 @@ public struct WorkerStateMachine: Sendable {
             defence.record(norm: update.norm)
         }
         var batches: [Batch] = []
-        // Flush what is open so this one travels alone (see `receive`'s doc).
-        let before = alone ? takeBatch() : nil
+        // Flush what is open so this one travels alone (see `receive`'s doc), or, under
+        // differential privacy, so that no partial holds two updates of one client: the
+        // coordinator can hold a partial back to the next aggregate to keep one update per
+        // client in each, but never split one (docs/privacy.md, "One update per client per
+        // aggregate").
+        let repeatsClient = settings.clipNorm != nil && partial.entries.contains { $0.clientID == header.clientID }
+        let before = alone || repeatsClient ? takeBatch() : nil
         if !alone, !defence.isWarm {
             // Too few norms yet to judge this one alone: it waits, held, for the bound the
             // next few updates make (or for the flush, `warmUpWait` at most).
