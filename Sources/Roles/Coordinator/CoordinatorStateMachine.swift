@@ -259,8 +259,8 @@ public struct CoordinatorStateMachine: Sendable {
             // partial waits for the next one, so no client has two updates in one aggregate
             // and the noise covers each at σ (a partial of one client's two updates, which
             // workers under DP do not make, would still be charged at σ/2 in `applyBuffer`).
-            // The first partial of an empty buffer is never postponed, so each waits at most
-            // as many aggregates as partials of its clients are ahead of it.
+            // The first partial of an empty buffer is never postponed, and the coordinator
+            // offers the postponed ones, oldest first, right after each aggregate.
             postponedPartials += 1
             return .postpone(records: records)
         }
