@@ -131,6 +131,21 @@ final class Deployment: Sendable {
         read(fleet + "/published.csv").split(separator: "\n").dropFirst().map { String($0.prefix(32)) }
     }
 
+    /// The clients of each applied version's updates: the coordinator's log joined with the
+    /// fleet's (`published.csv` names each update's client).
+    func appliedClientsByVersion(_ fleet: String = "fleet", _ coordinator: String = "coordinator") -> [Int: [String]] {
+        var client: [String: String] = [:]
+        for line in read(fleet + "/published.csv").split(separator: "\n").dropFirst() {
+            let fields = line.split(separator: ",")
+            if fields.count == 3 { client[String(fields[0])] = String(fields[1]) }
+        }
+        var byVersion: [Int: [String]] = [:]
+        for record in settled(coordinator) where record.disposition == "applied" {
+            byVersion[record.version, default: []].append(client[record.id] ?? "unknown \(record.id)")
+        }
+        return byVersion
+    }
+
     /// The coordinator's log of what became of each update.
     func settled(_ coordinator: String = "coordinator") -> [(id: String, disposition: String, reason: String, version: Int)] {
         read(coordinator + "/updates.csv").split(separator: "\n").dropFirst().compactMap { line in

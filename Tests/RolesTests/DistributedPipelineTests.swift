@@ -187,6 +187,13 @@ struct DistributedPipelineTests {
         #expect(steps > stepsBefore)
         #expect((after["dp_epsilon"] as? Double ?? 0) > epsilonBefore)
         #expect(after["dp_clip"] as? Double == 1 && after["dp_noise_multiplier"] as? Double == 1)
+        // One update per client per aggregate, across two workers and the restart: no applied
+        // version's updates share a client (the logs joined, not the coordinator's own count).
+        let clients = deployment.appliedClientsByVersion()
+        #expect(clients.count == steps)
+        let repeating = clients.filter { Set($0.value).count < $0.value.count }
+        #expect(repeating.isEmpty, "versions holding a client twice: \(repeating.keys.sorted().prefix(5))")
+        #expect(after["dp_aggregates_with_repeated_clients"] as? Int == 0)
     }
 
     /// At the end of its budget a private coordinator process releases the versions' average
