@@ -20,6 +20,9 @@ import Wire
 ///   redelivered update) cannot be split: parked as `duplicate`; its new updates are asked
 ///   back from its worker when it carries a return address (`PartialReturn`), and booked as
 ///   duplicates when it does not or they do not come back in time;
+/// - under differential privacy, a queue's partial holding a client that the aggregate being
+///   filled holds already: postponed, unacknowledged, to the next aggregate (one update per
+///   client per aggregate, which the noise is sized for);
 /// - one that would take a client beyond its share of the aggregate being filled
 ///   (`FleetClientLimit`): refused and booked `rate-limited` when it holds nothing else, taken
 ///   whole otherwise (a defence never costs another client's update);
