@@ -16,11 +16,21 @@ import Wire
 struct DifferentialPrivacyRunTests {
     let spec = try! ModelSpec.synthetic(parameters: 8)
 
-    func coordinator(_ privacy: DifferentialPrivacy?, buffer: Int = 2) -> CoordinatorStateMachine {
+    func coordinator(_ privacy: DifferentialPrivacy?, buffer: Int = 2, updatesPerClient: Int? = nil) -> CoordinatorStateMachine {
         let state = CoordinatorState(
             model: GlobalModel(version: 0, parameters: [Float](repeating: 0, count: spec.parameterCount), updatesApplied: 0),
             optimizer: ServerOptimizer(.sgd(learningRate: 1)), settledIDs: SettledIndex(stalenessHorizon: 8), strategy: "fedbuff:\(buffer)")
-        return CoordinatorStateMachine(state: state, strategy: AggregationStrategy(.fedBuff(bufferSize: buffer)), privacy: privacy)
+        return CoordinatorStateMachine(
+            state: state, strategy: AggregationStrategy(.fedBuff(bufferSize: buffer)), privacy: privacy, updatesPerClient: updatesPerClient)
+    }
+
+    /// A partial of one update of 0.1 from each of `clients` (a client named twice has two).
+    func partial(clients: [UInt64], settled: [PartialAggregateSummary.Settled] = []) throws -> CoordinatorStateMachine.Input {
+        var aggregate = PartialAggregate(dimension: spec.parameterCount)
+        for client in clients {
+            try aggregate.add(id: .random(), baseVersion: 0, clientID: client, weight: 1, delta: [Float](repeating: 0.1, count: spec.parameterCount))
+        }
+        return .partial(aggregate, settled: settled)
     }
 
     func partial(_ value: Float) throws -> CoordinatorStateMachine.Input {
@@ -33,33 +43,22 @@ struct DifferentialPrivacyRunTests {
     /// aggregates where a client had more (with or without a `--max-client-rate` limit), and
     /// the most one client had, and its ε charges each aggregate for that client.
     @Test func aPrivateRunCountsAggregatesHoldingAClientMoreThanOnce() throws {
-        func partialOf(clients: [UInt64]) throws -> CoordinatorStateMachine.Input {
-            var aggregate = PartialAggregate(dimension: spec.parameterCount)
-            for client in clients {
-                try aggregate.add(id: .random(), baseVersion: 0, clientID: client, weight: 1, delta: [Float](repeating: 0.1, count: spec.parameterCount))
-            }
-            return .partial(aggregate, settled: [])
-        }
         let privacy = try DifferentialPrivacy(clipNorm: 1, noiseMultiplier: 1, targetEpsilon: 100, population: 10)
         for limit in [nil, 4] as [Int?] {
-            let state = CoordinatorState(
-                model: GlobalModel(version: 0, parameters: [Float](repeating: 0, count: spec.parameterCount), updatesApplied: 0),
-                optimizer: ServerOptimizer(.sgd(learningRate: 1)), settledIDs: SettledIndex(stalenessHorizon: 8), strategy: "fedbuff:4")
-            var machine = CoordinatorStateMachine(
-                state: state, strategy: AggregationStrategy(.fedBuff(bufferSize: 4)), privacy: privacy, updatesPerClient: limit)
+            var machine = coordinator(privacy, buffer: 4, updatesPerClient: limit)
             // Four distinct clients: the assumption holds.
-            _ = machine.receive(try partialOf(clients: [1, 2]))
-            _ = machine.receive(try partialOf(clients: [3, 4]))
+            _ = machine.receive(try partial(clients: [1, 2]))
+            _ = machine.receive(try partial(clients: [3, 4]))
             #expect(try machine.applyBuffer()?.refusal == nil)
             #expect(machine.repeatedClientAggregates == 0 && machine.largestClientShare == 1)
             // Client 5 twice in one partial (a worker from before DP kept them apart; across
             // partials one would wait, `aPartialRepeatingAClientWaitsForTheNextAggregate`),
             // then client 6 three times.
-            _ = machine.receive(try partialOf(clients: [5, 5]))
-            _ = machine.receive(try partialOf(clients: [1, 2]))
+            _ = machine.receive(try partial(clients: [5, 5]))
+            _ = machine.receive(try partial(clients: [1, 2]))
             #expect(try machine.applyBuffer()?.refusal == nil)
-            _ = machine.receive(try partialOf(clients: [6, 6, 6]))
-            _ = machine.receive(try partialOf(clients: [7]))
+            _ = machine.receive(try partial(clients: [6, 6, 6]))
+            _ = machine.receive(try partial(clients: [7]))
             #expect(try machine.applyBuffer()?.refusal == nil)
             #expect(machine.repeatedClientAggregates == 2 && machine.largestClientShare == 3, "limit \(String(describing: limit))")
             // And ε charged each aggregate for its most repeated client: σ/1, σ/2, σ/3 at q = 4/10.
@@ -259,34 +258,24 @@ struct DifferentialPrivacyRunTests {
     /// unacknowledged and gives it again), so no aggregate needs charging at σ/2; what its
     /// worker booked with it is booked once, when it first came.
     @Test func aPartialRepeatingAClientWaitsForTheNextAggregate() throws {
-        func partialOf(clients: [UInt64], settled: [PartialAggregateSummary.Settled] = []) throws -> CoordinatorStateMachine.Input {
-            var aggregate = PartialAggregate(dimension: spec.parameterCount)
-            for client in clients {
-                try aggregate.add(id: .random(), baseVersion: 0, clientID: client, weight: 1, delta: [Float](repeating: 0.1, count: spec.parameterCount))
-            }
-            return .partial(aggregate, settled: settled)
-        }
         let privacy = try DifferentialPrivacy(clipNorm: 1, noiseMultiplier: 1, targetEpsilon: 100, population: 10)
-        let state = CoordinatorState(
-            model: GlobalModel(version: 0, parameters: [Float](repeating: 0, count: spec.parameterCount), updatesApplied: 0),
-            optimizer: ServerOptimizer(.sgd(learningRate: 1)), settledIDs: SettledIndex(stalenessHorizon: 8), strategy: "fedbuff:4")
-        var machine = CoordinatorStateMachine(state: state, strategy: AggregationStrategy(.fedBuff(bufferSize: 4)), privacy: privacy)
-        #expect(machine.receive(try partialOf(clients: [1, 2])) == .hold(records: []))
+        var machine = coordinator(privacy, buffer: 4)
+        #expect(machine.receive(try partial(clients: [1, 2])) == .hold(records: []))
         // Client 2 again, beside a worker's refusal of another update: postponed, the refusal booked now.
         let refused = PartialAggregateSummary.Settled(updateID: .random(), baseVersion: 0, reason: .outOfBounds)
-        let repeating = try partialOf(clients: [2, 3], settled: [refused])
+        let repeating = try partial(clients: [2, 3], settled: [refused])
         guard case .postpone(let booked) = machine.receive(repeating) else {
             Issue.record("a partial repeating client 2 was taken into the aggregate")
             return
         }
         #expect(booked.map(\.id) == [refused.updateID] && booked.first?.disposition == .rejected)
         #expect(machine.bufferedUpdates == 2 && machine.postponedPartials == 1)
-        #expect(machine.receive(try partialOf(clients: [3, 4])) == .apply(records: []))
+        #expect(machine.receive(try partial(clients: [3, 4])) == .apply(records: []))
         let first = try #require(try machine.applyBuffer())
         #expect(first.model.updatesApplied == 4 && first.refusal == nil)
         // Given again to the next aggregate: taken, and its refusal not booked twice.
         #expect(machine.receive(repeating) == .hold(records: []))
-        #expect(machine.receive(try partialOf(clients: [5, 6])) == .apply(records: []))
+        #expect(machine.receive(try partial(clients: [5, 6])) == .apply(records: []))
         #expect(try machine.applyBuffer()?.model.updatesApplied == 8)
         // No aggregate held a client twice, so both were charged at σ.
         #expect(machine.repeatedClientAggregates == 0 && machine.largestClientShare == 1 && machine.postponedPartials == 1)
@@ -296,8 +285,8 @@ struct DifferentialPrivacyRunTests {
         #expect(machine.state.accounting.applied == 8 && machine.state.accounting.rejected[.outOfBounds] == 1)
         // Without DP nothing waits.
         var plain = coordinator(nil, buffer: 4)
-        #expect(plain.receive(try partialOf(clients: [1, 2])) == .hold(records: []))
-        #expect(plain.receive(try partialOf(clients: [2, 3])) == .apply(records: []))
+        #expect(plain.receive(try partial(clients: [1, 2])) == .hold(records: []))
+        #expect(plain.receive(try partial(clients: [2, 3])) == .apply(records: []))
     }
 
     /// Under DP a worker never sums two updates of one client into one partial: the
