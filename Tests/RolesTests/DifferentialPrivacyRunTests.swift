@@ -361,9 +361,11 @@ struct DifferentialPrivacyRunTests {
         #expect(privacy.steps + 1 == Int(result.summary.modelVersions))
         #expect(privacy.finalAverageVersion == result.summary.modelVersions)
         #expect(privacy.clip == 1 && privacy.noiseMultiplier == 1 && privacy.delta == 1e-5)
-        // 20 clients, several training at once: partials repeating a client of the aggregate
-        // being filled waited for the next one, and no aggregate held a client twice.
-        #expect(privacy.postponedPartials > 0 && privacy.repeatedClientAggregates == 0 && privacy.largestClientShare == 1)
+        // 20 clients, five training at once: no aggregate held a client twice. (Whether any
+        // partial had to wait for it depends on timing: 0 to 7 in this run of 6-7 aggregates,
+        // 0 in 4 of 40 runs under load; `aPartialRepeatingAClientWaitsForTheNextAggregate`
+        // drives the postponement itself.)
+        #expect(privacy.repeatedClientAggregates == 0 && privacy.largestClientShare == 1)
         // The run stopped at its budget: the aggregates after it were refused and booked.
         #expect(result.summary.rejectedByReason["privacy-budget", default: 0] > 0)
         let summary = result.summary
