@@ -94,6 +94,29 @@ import Wire
         #expect(try receive(&machine, 0.1, client: 7) == .added(batches: []))
     }
 
+    /// A worker that starts mid-run has heard no version yet, and may read a backlog of
+    /// updates sent over many versions (a stream shard taken over, a queue after an outage):
+    /// an honest client's one update per version is not a flood. Until the first notice the
+    /// newest base seen is the clock; after it, the heard version.
+    @Test func beforeItsFirstNoticeAWorkerCountsAClientsShareByTheNewestBaseSeen() throws {
+        var machine = machine(defences: UpdateDefences(norm: .off))
+        let backlog = try (1...10).map { base in helper.receive(&machine, try helper.update(0.1, base: ModelVersion(base), client: 7)) }
+        #expect(backlog.compactMap(helper.refusal).isEmpty)
+        // A flood from one base, interleaved with another client's older updates, is still held to four.
+        var flood: [WorkerStateMachine.Decision] = []
+        for _ in 0..<6 {
+            flood.append(helper.receive(&machine, try helper.update(0.1, base: 10, client: 8)))
+            _ = helper.receive(&machine, try helper.update(0.1, base: 3, client: .random(in: 100...UInt64.max)))
+        }
+        #expect(flood.compactMap(helper.refusal).map(\.reason) == [.rateLimited, .rateLimited])
+        // Once a notice is heard, the worker's version is the clock again, whatever the bases.
+        machine.heard(12)
+        let after = try (5...10).map { base in helper.receive(&machine, try helper.update(0.1, base: ModelVersion(base), client: 9)) }
+        let refused = after.compactMap(helper.refusal)
+        #expect(refused.map(\.reason) == [.rateLimited, .rateLimited])
+        #expect(refused.first?.detail.hasSuffix("at version 12") == true)
+    }
+
     @Test func defenceSpecsParseAndRefuseNonsense() throws {
         #expect(try NormBound(parsing: "adaptive") == .adaptive(multiplier: 3))
         #expect(try NormBound(parsing: "adaptive:5") == .adaptive(multiplier: 5))

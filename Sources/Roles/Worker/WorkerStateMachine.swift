@@ -67,6 +67,9 @@ public struct WorkerStateMachine: Sendable {
     /// Whether a version notice arrived yet; before one, the worker cannot tell a future
     /// base version from a version it has not heard of.
     private var heardNotice = false
+    /// The newest base version of the updates taken before the first notice: the rate
+    /// limit's clock until then (see `receive`).
+    private var newestBaseUnheard: ModelVersion = 0
     /// How far ahead of the newest notice an update's base version may be: a client can
     /// receive a version (on `fedq.models`) and train on it before its notice reaches the
     /// worker (on `fedq.versions`), but not several versions before.
@@ -203,11 +206,22 @@ public struct WorkerStateMachine: Sendable {
             return judged(.stale, "stale: \(tau) versions behind (max \(settings.staleness.horizon))", envelope)
         case .accept(_, let weight, let mass):
             // Counted against the client's share of this version only once it would be
-            // taken, so a stale or refused update costs the client nothing.
-            guard returned || defence.admit(client: header.clientID, version: knownVersion) else {
+            // taken, so a stale or refused update costs the client nothing. Before the first
+            // notice the worker has no clock in versions (it starts at 0 whatever the run's
+            // version): a worker that joins mid-run reads a backlog of updates sent over many
+            // versions, one per version from each honest client, and counting them all at 0
+            // refused them as a flood. Until then the newest base version seen stands in for
+            // the clock: it moves as the backlog's versions do, and never back, so a flood
+            // interleaved with older updates is still counted at one version. (A flood that
+            // claims ever newer bases is what the first notice ends, refusing bases beyond
+            // the newest version + `versionLead`; the coordinator's fleet-wide limit,
+            // `FleetClientLimit`, holds every client to its share of each aggregate meanwhile.)
+            if !heardNotice { newestBaseUnheard = max(newestBaseUnheard, header.modelVersion) }
+            let rateVersion = heardNotice ? knownVersion : newestBaseUnheard
+            guard returned || defence.admit(client: header.clientID, version: rateVersion) else {
                 return judged(
                     .rateLimited,
-                    "rate-limited: client \(header.clientID) had \(settings.defences.updatesPerClientVersion ?? 0) updates at version \(knownVersion)",
+                    "rate-limited: client \(header.clientID) had \(settings.defences.updatesPerClientVersion ?? 0) updates at version \(rateVersion)",
                     envelope)
             }
             // A proven client's second and later updates from one base version (at this
