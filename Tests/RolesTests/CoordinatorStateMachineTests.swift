@@ -30,7 +30,7 @@ import Wire
 
     func records(_ action: CoordinatorStateMachine.Action) -> [SettlementRecord] {
         switch action {
-        case .acknowledge(let records), .hold(let records), .apply(let records), .postpone(let records): records
+        case .acknowledge(let records), .hold(let records), .apply(let records), .postpone(let records, _): records
         case .deadLetter(_, _, let records), .returnUpdates(_, let records): records
         case .rewind: []
         }

@@ -263,8 +263,8 @@ struct DifferentialPrivacyRunTests {
         #expect(machine.receive(try partial(clients: [1, 2])) == .hold(records: []))
         // Client 2 again, beside a worker's refusal of another update: postponed, the refusal booked now.
         let refused = PartialAggregateSummary.Settled(updateID: .random(), baseVersion: 0, reason: .outOfBounds)
-        let repeating = try partial(clients: [2, 3], settled: [refused])
-        guard case .postpone(let booked) = machine.receive(repeating) else {
+        let repeating = try partial(clients: [2], settled: [refused])
+        guard case .postpone(let booked, applyNow: false) = machine.receive(repeating) else {
             Issue.record("a partial repeating client 2 was taken into the aggregate")
             return
         }
@@ -275,7 +275,8 @@ struct DifferentialPrivacyRunTests {
         #expect(first.model.updatesApplied == 4 && first.refusal == nil)
         // Given again to the next aggregate: taken, and its refusal not booked twice.
         #expect(machine.receive(repeating) == .hold(records: []))
-        #expect(machine.receive(try partial(clients: [5, 6])) == .apply(records: []))
+        #expect(machine.receive(try partial(clients: [5, 6])) == .hold(records: []))
+        #expect(machine.receive(try partial(clients: [7])) == .apply(records: []))
         #expect(try machine.applyBuffer()?.model.updatesApplied == 8)
         // No aggregate held a client twice, so both were charged at σ.
         #expect(machine.repeatedClientAggregates == 0 && machine.largestClientShare == 1 && machine.postponedPartials == 1)
@@ -287,6 +288,24 @@ struct DifferentialPrivacyRunTests {
         var plain = coordinator(nil, buffer: 4)
         #expect(plain.receive(try partial(clients: [1, 2])) == .hold(records: []))
         #expect(plain.receive(try partial(clients: [2, 3])) == .apply(records: []))
+    }
+
+    /// Postponed partials stay unacknowledged, so they take room in the coordinator's
+    /// prefetch window; once the buffered and postponed partials fill it the broker sends no
+    /// more, and the buffer is applied as it stands rather than wait for ever.
+    @Test func postponedPartialsFillingTheWindowHaveTheBufferAppliedShort() throws {
+        let privacy = try DifferentialPrivacy(clipNorm: 1, noiseMultiplier: 1, targetEpsilon: 100, population: 10)
+        var machine = coordinator(privacy, buffer: 7)
+        machine.partialWindow = 4
+        #expect(machine.receive(try partial(clients: [1, 2])) == .hold(records: []))
+        #expect(machine.receive(try partial(clients: [1, 3])) == .postpone(records: [], applyNow: false))
+        #expect(machine.receive(try partial(clients: [3])) == .hold(records: []))
+        #expect(machine.receive(try partial(clients: [2, 4])) == .postpone(records: [], applyNow: true))
+        #expect(try machine.applyBuffer()?.model.updatesApplied == 3)
+        // Both windows' counts start again with the next aggregate.
+        #expect(machine.receive(try partial(clients: [1, 3])) == .hold(records: []))
+        #expect(machine.receive(try partial(clients: [3, 5])) == .postpone(records: [], applyNow: false))
+        #expect(machine.repeatedClientAggregates == 0 && machine.postponedPartials == 3)
     }
 
     /// Under DP a worker never sums two updates of one client into one partial: the

@@ -2,6 +2,7 @@
 import Aggregation
 import Foundation
 import Learning
+import Privacy
 import Testing
 import Wire
 
@@ -11,14 +12,16 @@ import Wire
 @Suite struct StreamPartialsTests {
     let spec = try! ModelSpec.synthetic(parameters: 8)
 
-    func machine(_ strategy: AggregationStrategy.Kind, state: CoordinatorState? = nil) -> CoordinatorStateMachine {
+    func machine(
+        _ strategy: AggregationStrategy.Kind, state: CoordinatorState? = nil, privacy: DifferentialPrivacy? = nil
+    ) -> CoordinatorStateMachine {
         let state =
             state
             ?? CoordinatorState(
                 model: GlobalModel(version: 0, parameters: [Float](repeating: 0, count: spec.parameterCount), updatesApplied: 0),
                 optimizer: ServerOptimizer(.sgd(learningRate: 1)), settledIDs: SettledIndex(stalenessHorizon: 8, refusalWindow: 64),
                 strategy: strategy.description)
-        return CoordinatorStateMachine(state: state, strategy: AggregationStrategy(strategy))
+        return CoordinatorStateMachine(state: state, strategy: AggregationStrategy(strategy), privacy: privacy)
     }
 
     /// A partial of one update of constant `value` per offset of `first…last`, read under `claim`.
@@ -30,6 +33,16 @@ import Wire
             try aggregate.add(id: .random(), baseVersion: 0, weight: 1, delta: [Float](repeating: value, count: spec.parameterCount))
         }
         return .partial(aggregate, settled: [], range: .init(shard: shard, claim: claim, first: first, last: last))
+    }
+
+    /// A partial of one update of 0.1 from each of `clients`, read from the offsets starting at `first`.
+    func partial(clients: [UInt64], from first: UInt64) throws -> CoordinatorStateMachine.Input {
+        var aggregate = PartialAggregate(dimension: spec.parameterCount)
+        for client in clients {
+            try aggregate.add(id: .random(), baseVersion: 0, clientID: client, weight: 1, delta: [Float](repeating: 0.1, count: spec.parameterCount))
+        }
+        return .partial(
+            aggregate, settled: [], range: .init(shard: 0, claim: 7, first: first, last: first + UInt64(clients.count) - 1))
     }
 
     @Test func contiguousPartialsApplyAndTheRestAreDroppedWithoutBooking() throws {
@@ -112,5 +125,46 @@ import Wire
         #expect(String(decoding: bytes, as: UTF8.self).contains("\"streams\"") == false)
         let restored = try #require(try store.load(spec: spec, strategy: AggregationStrategy.Kind.fedAsync(mixing: 1).description, stalenessHorizon: 8))
         #expect(restored.streams == StreamLedger())
+    }
+
+    /// Under DP a stream partial repeating a client of the aggregate being filled waits for
+    /// the next one, as a queue's does. The ledger has moved past its offsets, so applying
+    /// the aggregate it waited beside must leave its range held: a coordinator killed before
+    /// the partial's own aggregate gets it back from the broker and must take it, not call
+    /// it a copy (its updates would be lost).
+    @Test func aPostponedStreamPartialStaysHeldThroughTheApplyItWaitedOutAndACrash() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("fedq-streams-\(UUID().uuidString.prefix(8))").path
+        let store = try CoordinatorStore(directory: directory)
+        let strategy = AggregationStrategy.Kind.fedBuff(bufferSize: 4)
+        let privacy = try DifferentialPrivacy(clipNorm: 1, noiseMultiplier: 1, targetEpsilon: 100, population: 10)
+        var first = machine(strategy, privacy: privacy)
+        _ = first.claim(7, shard: 0)
+        #expect(first.receive(try partial(clients: [1, 2], from: 0)) == .hold(records: []))
+        let repeating = try partial(clients: [2], from: 2)
+        #expect(first.receive(repeating) == .postpone(records: [], applyNow: false))
+        #expect(first.receive(try partial(clients: [3, 4], from: 3)) == .apply(records: []))
+        let applied = try #require(try first.applyBuffer())
+        #expect(applied.model.updatesApplied == 4 && first.postponedPartials == 1)
+        #expect(first.state.streams.shards[0]?.held == [StreamLedger.Held(claim: 7, first: 2, last: 2)])
+        #expect(first.state.streams.resumePoint(shard: 0) == .offset(5))
+        try store.commit(first.state, spec: spec, records: applied.records)
+
+        // Killed here. The restarted coordinator gets the unacknowledged partial back and takes it.
+        let restored = try #require(try store.load(spec: spec, strategy: strategy.description, stalenessHorizon: 8))
+        var second = machine(strategy, state: restored, privacy: privacy)
+        #expect(second.receive(repeating) == .hold(records: []))
+        #expect(second.receive(try partial(clients: [5, 6], from: 5)) == .hold(records: []))
+        #expect(second.receive(try partial(clients: [7], from: 7)) == .apply(records: []))
+        #expect(try second.applyBuffer()?.model.updatesApplied == 8)
+        #expect(!second.state.streams.holdsPartials && second.repeatedClientAggregates == 0)
+
+        // Not killed: the coordinator offers it again after the apply, and it is taken once.
+        #expect(first.receive(repeating) == .hold(records: []))
+        #expect(first.receive(try partial(clients: [5, 6], from: 5)) == .hold(records: []))
+        #expect(first.receive(try partial(clients: [7], from: 7)) == .apply(records: []))
+        #expect(try first.applyBuffer()?.model.updatesApplied == 8)
+        #expect(!first.state.streams.holdsPartials && first.repeatedClientAggregates == 0 && first.largestClientShare == 1)
+        #expect(first.receive(repeating) == .acknowledge(records: []))
+        #expect(first.state.accounting.applied == 8)
     }
 }

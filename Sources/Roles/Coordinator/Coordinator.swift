@@ -232,6 +232,7 @@ public actor Coordinator {
 
     /// Consumes partials, and answers late joiners' model requests, until cancelled.
     public func run(prefetch: Int = 64) async throws {
+        machine.partialWindow = prefetch
         let partials = try await transport.consume(queue: PipelineTopology.partialsQueue, prefetch: partialPrefetch(prefetch))
         let requests = try await transport.consume(queue: PipelineTopology.modelRequestsQueue, prefetch: 16)
         // Consumed for the whole run, after the freeze too: late and repeated statistics are
@@ -338,10 +339,11 @@ public actor Coordinator {
             // Not persisted for the ledger alone: until its ack, a crash brings the partial
             // back, and the restored ledger takes it again.
             try commit(records, persistingStreams: false)
-        case .postpone(let records):
+        case .postpone(let records, let applyNow):
             postponed.append(delivery)
             PipelineMetrics.partialsPostponed.increment()
             try commit(records, persistingStreams: false)
+            if applyNow { try await applyBuffer() }
         case .deadLetter(let reason, let detail, let records):
             logger.warning("partial parked in \(PipelineTopology.deadQueue)", metadata: [
                 "reason": "\(reason.name)", "detail": "\(detail)", "updates": "\(records.count)",

@@ -26,9 +26,10 @@ public struct StreamLedger: Sendable, Equatable, Codable {
         /// The worker session that announced `claim` (nil when it named none): what
         /// rebalancing counts shards by (`ShardBalancer`).
         public var worker: UInt64?
-        /// Accepted partials the coordinator holds unacknowledged (FedBuff's buffer), as
-        /// `claim, first, last`: `through` already covers them, yet after a crash the broker
-        /// hands them out again and they must be taken again, not judged copies.
+        /// Accepted partials the coordinator holds unacknowledged (FedBuff's buffer, and
+        /// partials postponed to a later aggregate under DP), as `claim, first, last`:
+        /// `through` already covers them, yet after a crash the broker hands them out again
+        /// and they must be taken again, not judged copies.
         public var held: [Held] = []
 
         public init(through: UInt64? = nil, claim: UInt64? = nil, worker: UInt64? = nil, held: [Held] = []) {
@@ -116,9 +117,14 @@ public struct StreamLedger: Sendable, Equatable, Codable {
         shards[shard]?.held.removeAll { $0 == Held(claim: claim, first: first, last: last) }
     }
 
-    /// Every held partial was acknowledged: the buffer they were in was applied (or refused whole).
-    public mutating func settleHeld() {
-        for shard in shards.keys { shards[shard]?.held = [] }
+    /// Every held partial but `waiting` was acknowledged: the buffer they were in was
+    /// applied (or refused whole). `waiting`: the ranges of partials held outside it,
+    /// postponed to a later aggregate, which stay held until one takes them.
+    public mutating func settleHeld(sparing waiting: [Int: [Held]] = [:]) {
+        for shard in shards.keys {
+            let spared = waiting[shard] ?? []
+            shards[shard]?.held.removeAll { !spared.contains($0) }
+        }
     }
 
     /// Whether any accepted partial is still held.
