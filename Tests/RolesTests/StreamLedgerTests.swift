@@ -35,7 +35,10 @@ import Testing
         #expect(ledger.claim(8, shard: 0) == .offset(91))
         #expect(ledger.judge(shard: 0, claim: 7, first: 64, last: 90) == .accept)
         #expect(ledger.judge(shard: 0, claim: 7, first: 0, last: 63) == .superseded)
-        ledger.settleHeld()
+        // Settling another range leaves this one held.
+        ledger.settle([0: [StreamLedger.Held(claim: 7, first: 0, last: 63)]])
+        #expect(ledger.holdsPartials)
+        ledger.settle([0: [StreamLedger.Held(claim: 7, first: 64, last: 90)]])
         #expect(!ledger.holdsPartials)
         #expect(ledger.judge(shard: 0, claim: 7, first: 64, last: 90) == .superseded)
         #expect(ledger.judge(shard: 0, claim: 8, first: 64, last: 90) == .copy)

@@ -106,13 +106,14 @@ public struct CoordinatorStateMachine: Sendable {
     /// one of their clients already (`Action.postpone`); counted each time, since this
     /// process started.
     public private(set) var postponedPartials = 0
-    /// The stream ranges of partials postponed now (`Action.postpone`): accepted by the
-    /// ledger and unacknowledged, yet outside the buffer, so applying the buffer must leave
-    /// them held. Were they settled with it, a crash before their own aggregate would have
-    /// the broker return them to a ledger that calls them copies, and their updates would be
-    /// lost. In memory only: a restarted coordinator's checkpoint still holds them, and the
-    /// broker gives them back.
-    private var postponedRanges: [Int: [StreamLedger.Held]] = [:]
+    /// The stream ranges of the partials in the buffer: applying (or refusing) it settles
+    /// these and no other held range. A postponed partial's range stays held, and so does
+    /// one a restarted coordinator's checkpoint holds whose partial the broker has not given
+    /// back yet: settling every held range at each aggregate lost both (CI: 21 updates of
+    /// partials postponed before a kill -9, whose restarted coordinator filled and applied a
+    /// buffer from the partials returned before them). In memory only: the checkpoint holds
+    /// the ranges, and the broker gives their partials back.
+    private var bufferedRanges: [Int: [StreamLedger.Held]] = [:]
     /// How many partials the coordinator may hold unacknowledged at once: its prefetch on
     /// the partials queue (nil: no bound). Postponed partials take room in it as buffered
     /// ones do, and once they fill it nothing more arrives to fill the buffer. Measured: 20
@@ -201,15 +202,13 @@ public struct CoordinatorStateMachine: Sendable {
         switch state.streams.judge(shard: shard, claim: claim, first: range.first, last: range.last) {
         case .accept:
             // Accepted again when a postponed partial is retaken (its range is held).
-            let held = StreamLedger.Held(claim: claim, first: range.first, last: range.last)
-            postponedRanges[shard]?.removeAll { $0 == held }
             let action = receive(partial, settled: settled, now: now)
             switch action {
             case .acknowledge, .deadLetter:
                 state.streams.settle(shard: shard, claim: claim, first: range.first, last: range.last)
-            case .postpone:
-                postponedRanges[shard, default: []].append(held)
-            case .hold, .apply, .rewind, .returnUpdates:
+            case .hold, .apply:
+                bufferedRanges[shard, default: []].append(StreamLedger.Held(claim: claim, first: range.first, last: range.last))
+            case .postpone, .rewind, .returnUpdates:
                 break
             }
             return action
@@ -467,12 +466,13 @@ public struct CoordinatorStateMachine: Sendable {
     }
 
     /// The strategy's buffer was applied or refused: nothing is pending, the held stream
-    /// ranges are taken (all but the postponed partials'), and every client's share of the
-    /// next aggregate starts again.
+    /// ranges of its partials are taken (no other held range), and every client's share of
+    /// the next aggregate starts again.
     private mutating func bufferEmptied() {
         pendingIDs = [:]
         pendingSince = nil
-        state.streams.settleHeld(sparing: postponedRanges)
+        state.streams.settle(bufferedRanges)
+        bufferedRanges = [:]
         (bufferedPartials, waitingPartials) = (0, 0)
         clientLimit?.reset()
     }

@@ -94,7 +94,7 @@ public struct StreamLedger: Sendable, Equatable, Codable {
     /// - Precondition: `first <= last` (the wire format refuses anything else).
     ///
     /// An accepted partial stays held until ``settle(shard:claim:first:last:)`` or
-    /// ``settleHeld()`` says the coordinator acknowledged it; until then the same range
+    /// ``settle(_:)`` says the coordinator acknowledged it; until then the same range
     /// again (the broker redelivering it after a crash) is accepted again, whatever
     /// claim came since: it was taken before that claim was made.
     public mutating func judge(shard: Int, claim: UInt64, first: UInt64, last: UInt64) -> Verdict {
@@ -117,13 +117,12 @@ public struct StreamLedger: Sendable, Equatable, Codable {
         shards[shard]?.held.removeAll { $0 == Held(claim: claim, first: first, last: last) }
     }
 
-    /// Every held partial but `waiting` was acknowledged: the buffer they were in was
-    /// applied (or refused whole). `waiting`: the ranges of partials held outside it,
-    /// postponed to a later aggregate, which stay held until one takes them.
-    public mutating func settleHeld(sparing waiting: [Int: [Held]] = [:]) {
-        for shard in shards.keys {
-            let spared = waiting[shard] ?? []
-            shards[shard]?.held.removeAll { !spared.contains($0) }
+    /// The partials of `ranges` (by shard) were acknowledged: the buffer they were in was
+    /// applied (or refused whole). Every other held range stays held: a postponed partial's,
+    /// and one whose partial a restarted coordinator has not been given back yet.
+    public mutating func settle(_ ranges: [Int: [Held]]) {
+        for (shard, settled) in ranges where shards[shard] != nil {
+            shards[shard]?.held.removeAll { settled.contains($0) }
         }
     }
 
