@@ -45,6 +45,16 @@ import Wire
             aggregate, settled: [], range: .init(shard: 0, claim: 7, first: first, last: first + UInt64(clients.count) - 1))
     }
 
+    /// A checkpoint store in a fresh directory, FedBuff of `bufferSize`, and DP settings
+    /// whose budget these tests never reach.
+    func privateRun(bufferSize: Int) throws -> (CoordinatorStore, AggregationStrategy.Kind, DifferentialPrivacy) {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("fedq-streams-\(UUID().uuidString.prefix(8))").path
+        return (
+            try CoordinatorStore(directory: directory), .fedBuff(bufferSize: bufferSize),
+            try DifferentialPrivacy(clipNorm: 1, noiseMultiplier: 1, targetEpsilon: 100, population: 10)
+        )
+    }
+
     @Test func contiguousPartialsApplyAndTheRestAreDroppedWithoutBooking() throws {
         var machine = machine(.fedAsync(mixing: 1))
         _ = machine.claim(7, shard: 0)
@@ -133,10 +143,7 @@ import Wire
     /// the partial's own aggregate gets it back from the broker and must take it, not call
     /// it a copy (its updates would be lost).
     @Test func aPostponedStreamPartialStaysHeldThroughTheApplyItWaitedOutAndACrash() throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("fedq-streams-\(UUID().uuidString.prefix(8))").path
-        let store = try CoordinatorStore(directory: directory)
-        let strategy = AggregationStrategy.Kind.fedBuff(bufferSize: 4)
-        let privacy = try DifferentialPrivacy(clipNorm: 1, noiseMultiplier: 1, targetEpsilon: 100, population: 10)
+        let (store, strategy, privacy) = try privateRun(bufferSize: 4)
         var first = machine(strategy, privacy: privacy)
         _ = first.claim(7, shard: 0)
         #expect(first.receive(try partial(clients: [1, 2], from: 0)) == .hold(records: []))
@@ -174,10 +181,7 @@ import Wire
     /// held, or they arrive to a ledger that calls them copies. (CI lost 21 updates so,
     /// when an aggregate settled every held range.)
     @Test func partialsStillComingBackAfterARestartStayHeldThroughAnAggregate() throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("fedq-streams-\(UUID().uuidString.prefix(8))").path
-        let store = try CoordinatorStore(directory: directory)
-        let strategy = AggregationStrategy.Kind.fedBuff(bufferSize: 3)
-        let privacy = try DifferentialPrivacy(clipNorm: 1, noiseMultiplier: 1, targetEpsilon: 100, population: 10)
+        let (store, strategy, privacy) = try privateRun(bufferSize: 3)
         var first = machine(strategy, privacy: privacy)
         _ = first.claim(7, shard: 0)
         let held = [try partial(clients: [1], from: 0), try partial(clients: [2], from: 1), try partial(clients: [1], from: 2)]
