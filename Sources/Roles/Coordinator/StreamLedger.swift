@@ -121,9 +121,7 @@ public struct StreamLedger: Sendable, Equatable, Codable {
     /// applied (or refused whole). Every other held range stays held: a postponed partial's,
     /// and one whose partial a restarted coordinator has not been given back yet.
     public mutating func settle(_ ranges: [Int: [Held]]) {
-        for (shard, settled) in ranges where shards[shard] != nil {
-            shards[shard]?.held.removeAll { settled.contains($0) }
-        }
+        for (shard, settled) in ranges { shards[shard]?.held.removeAll { settled.contains($0) } }
     }
 
     /// Whether any accepted partial is still held.
